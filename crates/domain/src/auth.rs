@@ -1,0 +1,440 @@
+//! Sign-up, e-mail verification, login and refresh-token rotation.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::error::{InfraError, RepoError};
+use crate::jobs::{Job, JobQueue};
+use crate::mail::Mail;
+use crate::security::{AccessClaims, OneTimeSecrets, PasswordHasher, RefreshClaims, TokenCodec, TokenError};
+use crate::user::{
+    Email, NewSession, NewUser, NewVerification, Password, PersonName, Phone, Role, RotateOutcome, SessionRepository,
+    User, UserRepository, UserWriteError,
+};
+
+/// Wrong codes after which a verification code stops working.
+pub const MAX_CODE_ATTEMPTS: i32 = 5;
+
+/// Why an authentication use case failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// An account with this e-mail exists.
+    #[error("e-mail already registered")]
+    EmailTaken,
+    /// Unknown e-mail or wrong password (deliberately indistinguishable).
+    #[error("invalid e-mail or password")]
+    InvalidCredentials,
+    /// The account exists but its e-mail is not verified yet.
+    #[error("e-mail not verified")]
+    EmailNotVerified,
+    /// Wrong, expired or unknown code or link.
+    #[error("invalid or expired verification code")]
+    InvalidVerificationCode,
+    /// Too many wrong codes: this code is dead, ask for a new one.
+    #[error("too many wrong codes")]
+    TooManyAttempts {
+        /// Seconds until a new code may be requested.
+        retry_after_secs: i64,
+    },
+    /// The account is verified already.
+    #[error("e-mail already verified")]
+    AlreadyVerified,
+    /// The token is malformed, forged, of the wrong type, revoked or unknown.
+    #[error("invalid token")]
+    InvalidToken,
+    /// The token expired.
+    #[error("token expired")]
+    TokenExpired,
+    /// A rotated refresh token was presented again; its family is now revoked.
+    #[error("refresh token re-used")]
+    RefreshTokenReused,
+    /// Something failed that the client cannot fix.
+    #[error("unexpected: {0}")]
+    Unexpected(String),
+}
+
+impl From<RepoError> for AuthError {
+    fn from(e: RepoError) -> Self {
+        AuthError::Unexpected(e.to_string())
+    }
+}
+
+impl From<InfraError> for AuthError {
+    fn from(e: InfraError) -> Self {
+        AuthError::Unexpected(e.0)
+    }
+}
+
+impl From<TokenError> for AuthError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Expired => AuthError::TokenExpired,
+            TokenError::Invalid => AuthError::InvalidToken,
+        }
+    }
+}
+
+impl From<UserWriteError> for AuthError {
+    fn from(e: UserWriteError) -> Self {
+        match e {
+            UserWriteError::EmailTaken => AuthError::EmailTaken,
+            UserWriteError::NotFound => AuthError::InvalidVerificationCode,
+            other => AuthError::Unexpected(other.to_string()),
+        }
+    }
+}
+
+/// Tunables of authentication.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// Lifetime of access tokens.
+    pub access_ttl: TimeDelta,
+    /// Lifetime of refresh tokens and their sessions.
+    pub refresh_ttl: TimeDelta,
+    /// Lifetime of verification codes and links.
+    pub code_ttl: TimeDelta,
+    /// Minimum time between two verification mails to one address.
+    pub resend_cooldown: TimeDelta,
+    /// Base of the verification link, e.g. `https://coffee.example`.
+    pub public_base_url: String,
+}
+
+/// A validated sign-up request.
+#[derive(Debug, Clone)]
+pub struct Signup {
+    /// Address to register.
+    pub email: Email,
+    /// Password.
+    pub password: Password,
+    /// Optional first name.
+    pub first_name: Option<PersonName>,
+    /// Optional last name.
+    pub last_name: Option<PersonName>,
+    /// Optional phone.
+    pub phone: Option<Phone>,
+}
+
+/// How the client proves ownership of the address.
+#[derive(Debug, Clone)]
+pub enum VerificationProof {
+    /// The 6-digit code from the mail, with the address.
+    Code {
+        /// Address.
+        email: Email,
+        /// Code as typed.
+        code: String,
+    },
+    /// The token of the link from the mail.
+    Token(String),
+}
+
+/// An access token with its refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPair {
+    /// Bearer token for API calls.
+    pub access_token: String,
+    /// Single-use token for `POST /auth/refresh`.
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+/// The authentication use cases.
+pub struct AuthService {
+    users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionRepository>,
+    hasher: Arc<dyn PasswordHasher>,
+    tokens: Arc<dyn TokenCodec>,
+    secrets: Arc<dyn OneTimeSecrets>,
+    jobs: Arc<dyn JobQueue>,
+    clock: Arc<dyn Clock>,
+    settings: AuthSettings,
+}
+
+/// The ports an [`AuthService`] needs.
+pub struct AuthPorts {
+    /// User store.
+    pub users: Arc<dyn UserRepository>,
+    /// Session store.
+    pub sessions: Arc<dyn SessionRepository>,
+    /// Password hasher.
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// Token codec.
+    pub tokens: Arc<dyn TokenCodec>,
+    /// One-time secrets.
+    pub secrets: Arc<dyn OneTimeSecrets>,
+    /// Job queue (verification mails).
+    pub jobs: Arc<dyn JobQueue>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AuthService {
+    /// Wires the service.
+    pub fn new(ports: AuthPorts, settings: AuthSettings) -> Self {
+        let AuthPorts { users, sessions, hasher, tokens, secrets, jobs, clock } = ports;
+        Self { users, sessions, hasher, tokens, secrets, jobs, clock, settings }
+    }
+
+    /// Registers an unverified user and queues the verification mail.
+    ///
+    /// # Errors
+    /// `EmailTaken`; nothing is stored then.
+    pub async fn signup(&self, input: Signup) -> Result<User, AuthError> {
+        let password_hash = self.hasher.hash(&input.password).await?;
+        let now = self.clock.now();
+        let user = User {
+            id: Uuid::now_v7(),
+            email: input.email,
+            first_name: input.first_name.map(PersonName::into_inner),
+            last_name: input.last_name.map(PersonName::into_inner),
+            phone: input.phone.map(Phone::into_inner),
+            role: Role::User,
+            is_verified: false,
+            verified_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let (verification, mail) = self.new_verification(&user.email, now);
+        self.users.create(&NewUser { user: user.clone(), password_hash }, Some(&verification)).await?;
+        self.send(mail).await;
+        Ok(user)
+    }
+
+    /// Creates a verified admin unless an account with this e-mail exists.
+    /// Returns whether it created one.
+    ///
+    /// # Errors
+    /// The store or hasher failed.
+    pub async fn ensure_admin(&self, email: Email, password: Password) -> Result<bool, AuthError> {
+        if self.users.find_by_email(&email).await?.is_some() {
+            return Ok(false);
+        }
+        let password_hash = self.hasher.hash(&password).await?;
+        let now = self.clock.now();
+        let user = User {
+            id: Uuid::now_v7(),
+            email,
+            first_name: None,
+            last_name: None,
+            phone: None,
+            role: Role::Admin,
+            is_verified: true,
+            verified_at: Some(now),
+            created_at: now,
+            updated_at: now,
+        };
+        match self.users.create(&NewUser { user, password_hash }, None).await {
+            Ok(()) => Ok(true),
+            // Another replica created it at the same moment.
+            Err(UserWriteError::EmailTaken) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Verifies an address with a code or a link token (`POST /auth/verify`).
+    ///
+    /// # Errors
+    /// `InvalidVerificationCode`, `TooManyAttempts`, `AlreadyVerified`.
+    pub async fn verify(&self, proof: VerificationProof) -> Result<User, AuthError> {
+        let now = self.clock.now();
+        match proof {
+            VerificationProof::Code { email, code } => {
+                let user = self.users.find_by_email(&email).await?.ok_or(AuthError::InvalidVerificationCode)?;
+                if user.is_verified {
+                    return Err(AuthError::AlreadyVerified);
+                }
+                let verification =
+                    self.users.find_verification(user.id).await?.ok_or(AuthError::InvalidVerificationCode)?;
+                if verification.expires_at <= now {
+                    return Err(AuthError::InvalidVerificationCode);
+                }
+                let too_many =
+                    || AuthError::TooManyAttempts { retry_after_secs: self.cooldown_left(verification.sent_at, now) };
+                let attempts = self.users.count_attempt(user.id, MAX_CODE_ATTEMPTS).await?.ok_or_else(too_many)?;
+                if self.secrets.digest(code.trim()) != verification.code_hash {
+                    return Err(if attempts >= MAX_CODE_ATTEMPTS {
+                        too_many()
+                    } else {
+                        AuthError::InvalidVerificationCode
+                    });
+                }
+                Ok(self.users.mark_verified(user.id, now).await?)
+            }
+            VerificationProof::Token(token) => match self.verify_token(&token).await? {
+                (user, true) => Ok(user),
+                (_, false) => Err(AuthError::AlreadyVerified),
+            },
+        }
+    }
+
+    /// Verifies by link token (`GET /auth/verify?token=`). Idempotent: a link
+    /// that already verified its user still succeeds, so prefetching mail
+    /// scanners do no harm.
+    ///
+    /// # Errors
+    /// `InvalidVerificationCode` for unknown or expired tokens.
+    pub async fn verify_link(&self, token: &str) -> Result<User, AuthError> {
+        Ok(self.verify_token(token).await?.0)
+    }
+
+    /// Verifies by link token; the flag tells whether this call verified the user.
+    async fn verify_token(&self, token: &str) -> Result<(User, bool), AuthError> {
+        let now = self.clock.now();
+        let verification = self
+            .users
+            .find_verification_by_token(&self.secrets.digest(token.trim()))
+            .await?
+            .ok_or(AuthError::InvalidVerificationCode)?;
+        let user = self.users.find(verification.user_id).await?.ok_or(AuthError::InvalidVerificationCode)?;
+        if user.is_verified {
+            return Ok((user, false));
+        }
+        if verification.expires_at <= now {
+            return Err(AuthError::InvalidVerificationCode);
+        }
+        Ok((self.users.mark_verified(user.id, now).await?, true))
+    }
+
+    /// Sends a new code that replaces the old one, at most once per cooldown.
+    /// Says nothing about whether the address exists.
+    ///
+    /// # Errors
+    /// Only failures of the store.
+    pub async fn resend(&self, email: Email) -> Result<(), AuthError> {
+        let Some(user) = self.users.find_by_email(&email).await? else { return Ok(()) };
+        if user.is_verified {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let (verification, mail) = self.new_verification(&user.email, now);
+        let cutoff = now - self.settings.resend_cooldown;
+        if self.users.replace_verification(user.id, &verification, cutoff).await? {
+            self.send(mail).await;
+        }
+        Ok(())
+    }
+
+    /// Exchanges e-mail and password for a token pair, opening a new session family.
+    ///
+    /// # Errors
+    /// `InvalidCredentials` (unknown e-mail and wrong password alike), `EmailNotVerified`.
+    pub async fn login(&self, email: &str, password: &str) -> Result<TokenPair, AuthError> {
+        let found = match Email::parse("email", email) {
+            Ok(email) => self.users.find_credentials(&email).await?,
+            Err(_) => None,
+        };
+        let (user, hash) = match found {
+            Some((user, hash)) => (Some(user), Some(hash)),
+            None => (None, None),
+        };
+        let password_ok = self.hasher.verify(password, hash.as_deref()).await?;
+        let user = user.filter(|_| password_ok).ok_or(AuthError::InvalidCredentials)?;
+        if !user.is_verified {
+            return Err(AuthError::EmailNotVerified);
+        }
+        let now = self.clock.now();
+        let id = Uuid::now_v7();
+        let expires_at = now + self.settings.refresh_ttl;
+        let session = NewSession { id, user_id: user.id, family_id: id, created_at: now, expires_at };
+        self.sessions.create(&session).await?;
+        self.issue(&user, id, expires_at, now)
+    }
+
+    /// Rotates a refresh token: the presented one becomes unusable and a new
+    /// pair is returned. Presenting an already rotated token revokes its family.
+    ///
+    /// # Errors
+    /// `InvalidToken`, `TokenExpired`, `RefreshTokenReused`.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
+        let claims = self.tokens.decode_refresh(refresh_token)?;
+        let now = self.clock.now();
+        let user = self.users.find(claims.sub).await?.ok_or(AuthError::InvalidToken)?;
+        let next_id = Uuid::now_v7();
+        let expires_at = now + self.settings.refresh_ttl;
+        match self.sessions.rotate(claims.jti, next_id, expires_at, now).await? {
+            RotateOutcome::Rotated => self.issue(&user, next_id, expires_at, now),
+            RotateOutcome::Reused { family_id } => {
+                self.sessions.revoke_family(family_id, now).await?;
+                tracing::warn!(user_id = %user.id, %family_id, "refresh token re-used; session family revoked");
+                Err(AuthError::RefreshTokenReused)
+            }
+            RotateOutcome::Invalid => Err(AuthError::InvalidToken),
+        }
+    }
+
+    /// Revokes the session of a refresh token (idempotent).
+    ///
+    /// # Errors
+    /// `InvalidToken`, `TokenExpired`.
+    pub async fn logout(&self, refresh_token: &str) -> Result<(), AuthError> {
+        let claims = self.tokens.decode_refresh(refresh_token)?;
+        self.sessions.revoke(claims.jti, self.clock.now()).await?;
+        Ok(())
+    }
+
+    /// Checks an access token and returns its claims.
+    ///
+    /// # Errors
+    /// `InvalidToken`, `TokenExpired`.
+    pub fn authenticate(&self, access_token: &str) -> Result<AccessClaims, AuthError> {
+        Ok(self.tokens.decode_access(access_token)?)
+    }
+
+    fn new_verification(&self, email: &Email, now: DateTime<Utc>) -> (NewVerification, Mail) {
+        let code = self.secrets.code();
+        let token = self.secrets.token();
+        let verification = NewVerification {
+            code_hash: self.secrets.digest(&code),
+            token_hash: self.secrets.digest(&token),
+            expires_at: now + self.settings.code_ttl,
+            sent_at: now,
+        };
+        let link = format!("{}/auth/verify?token={token}", self.settings.public_base_url.trim_end_matches('/'));
+        let mail = Mail::Verification {
+            to: email.as_str().to_owned(),
+            code,
+            link,
+            valid_minutes: self.settings.code_ttl.num_minutes(),
+        };
+        (verification, mail)
+    }
+
+    fn cooldown_left(&self, sent_at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+        (sent_at + self.settings.resend_cooldown - now).num_seconds().max(1)
+    }
+
+    // SIMPLIFICATION: the mail is queued after the user's transaction commits;
+    // if the queue refuses it, the user asks for a resend. The worker issue
+    // replaces this with a transactional outbox so no mail is ever lost.
+    async fn send(&self, mail: Mail) {
+        if let Err(e) = self.jobs.enqueue(Job::SendMail(mail)).await {
+            tracing::error!(error = %e, "could not queue an e-mail");
+        }
+    }
+
+    fn issue(
+        &self,
+        user: &User,
+        session_id: Uuid,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPair, AuthError> {
+        let access = AccessClaims {
+            sub: user.id,
+            role: user.role,
+            jti: Uuid::now_v7(),
+            iat: now,
+            exp: now + self.settings.access_ttl,
+        };
+        let refresh = RefreshClaims { sub: user.id, jti: session_id, iat: now, exp: expires_at };
+        Ok(TokenPair {
+            access_token: self.tokens.encode_access(&access)?,
+            refresh_token: self.tokens.encode_refresh(&refresh)?,
+            expires_in: self.settings.access_ttl.num_seconds(),
+        })
+    }
+}

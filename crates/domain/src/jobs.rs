@@ -1,0 +1,25 @@
+//! Background jobs and the port that queues them.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::InfraError;
+use crate::mail::Mail;
+
+/// Work that happens after the request that caused it has been answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Job {
+    /// Deliver one e-mail.
+    SendMail(Mail),
+}
+
+/// Hands jobs to whatever runs them (an in-process worker or a Redis queue).
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Accepts `job` for execution; returns once it is safely queued.
+    ///
+    /// # Errors
+    /// The queue is unreachable or refused the job.
+    async fn enqueue(&self, job: Job) -> Result<(), InfraError>;
+}

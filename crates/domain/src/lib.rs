@@ -1,0 +1,19 @@
+//! The pure core of the Coffee Shop API.
+//!
+//! Models, parsed value objects, the ports (traits) that adapters implement,
+//! the use-case services and the list query language. Nothing in here knows
+//! which database, queue, mailer or web framework it runs on.
+
+pub mod auth;
+pub mod clock;
+pub mod error;
+pub mod jobs;
+pub mod mail;
+pub mod query;
+pub mod security;
+pub mod user;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use error::{FieldError, RepoError};

@@ -1,0 +1,14 @@
+//! Users: the model, its value objects, its ports and the service that manages it.
+
+mod model;
+mod ports;
+mod service;
+mod values;
+
+pub use model::{NewUser, Role, User, UserChanges, UserField, UserResource};
+pub use ports::{
+    NewSession, NewVerification, RotateOutcome, Session, SessionRepository, UserRepository, UserWriteError,
+    Verification,
+};
+pub use service::{Actor, UserError, UserPatch, UserService};
+pub use values::{Email, Password, PersonName, Phone};

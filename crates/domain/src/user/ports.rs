@@ -1,0 +1,222 @@
+//! Ports of the user and session stores.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::model::{NewUser, User, UserChanges, UserField};
+use super::values::Email;
+use crate::error::RepoError;
+use crate::query::{ListQuery, Page};
+
+/// A verification code and link token, stored as digests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewVerification {
+    /// Digest of the 6-digit code.
+    pub code_hash: String,
+    /// Digest of the link token.
+    pub token_hash: String,
+    /// When both stop working.
+    pub expires_at: DateTime<Utc>,
+    /// When the mail was (about to be) sent; drives the resend cooldown.
+    pub sent_at: DateTime<Utc>,
+}
+
+/// The stored verification state of one user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// The user it belongs to.
+    pub user_id: Uuid,
+    /// Digest of the 6-digit code.
+    pub code_hash: String,
+    /// Wrong or right code attempts so far.
+    pub attempts: i32,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+    /// When its mail was sent.
+    pub sent_at: DateTime<Utc>,
+}
+
+/// Why a user write was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum UserWriteError {
+    /// No such user.
+    #[error("user not found")]
+    NotFound,
+    /// Another account has this e-mail.
+    #[error("e-mail already registered")]
+    EmailTaken,
+    /// The change would leave the system without an admin.
+    #[error("the last admin cannot be removed or demoted")]
+    LastAdmin,
+    /// The store failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// Stores users and their verification codes.
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Inserts a user and its first verification in one transaction.
+    ///
+    /// # Errors
+    /// `EmailTaken` when the address exists (case-insensitively); nothing is written then.
+    async fn create(&self, user: &NewUser, verification: Option<&NewVerification>) -> Result<(), UserWriteError>;
+
+    /// The user with this id.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn find(&self, id: Uuid) -> Result<Option<User>, RepoError>;
+
+    /// The user with this (normalised) e-mail.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepoError>;
+
+    /// The user with this e-mail and their password hash.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn find_credentials(&self, email: &Email) -> Result<Option<(User, String)>, RepoError>;
+
+    /// One page of users matching `query`.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn list(&self, query: &ListQuery<UserField>) -> Result<Page<User>, RepoError>;
+
+    /// Applies `changes` at `now` and returns the result. Demoting the last
+    /// admin is refused atomically.
+    ///
+    /// # Errors
+    /// `NotFound`, `EmailTaken`, `LastAdmin`, or a store failure.
+    async fn update(&self, id: Uuid, changes: &UserChanges, now: DateTime<Utc>) -> Result<User, UserWriteError>;
+
+    /// Deletes a user with everything that belongs to them. Deleting the last
+    /// admin is refused atomically.
+    ///
+    /// # Errors
+    /// `NotFound`, `LastAdmin`, or a store failure.
+    async fn delete(&self, id: Uuid) -> Result<(), UserWriteError>;
+
+    /// The current verification of a user.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn find_verification(&self, user_id: Uuid) -> Result<Option<Verification>, RepoError>;
+
+    /// The verification whose link token has this digest.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn find_verification_by_token(&self, token_hash: &str) -> Result<Option<Verification>, RepoError>;
+
+    /// Replaces the user's verification unless one was sent after `sent_before`
+    /// (the resend cooldown, enforced atomically). Returns whether it replaced.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn replace_verification(
+        &self,
+        user_id: Uuid,
+        verification: &NewVerification,
+        sent_before: DateTime<Utc>,
+    ) -> Result<bool, RepoError>;
+
+    /// Counts one code attempt if fewer than `max` were made; returns the new
+    /// count, or `None` when the limit was already reached.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn count_attempt(&self, user_id: Uuid, max: i32) -> Result<Option<i32>, RepoError>;
+
+    /// Marks the user verified at `now` (idempotent) and returns them.
+    ///
+    /// # Errors
+    /// `NotFound`, or a store failure.
+    async fn mark_verified(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<User, UserWriteError>;
+}
+
+/// A refresh session to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// Session id, the refresh token's `jti`.
+    pub id: Uuid,
+    /// The user.
+    pub user_id: Uuid,
+    /// The rotation family (the id of the first session of a login).
+    pub family_id: Uuid,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Expiry.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A stored refresh session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Session id.
+    pub id: Uuid,
+    /// The user.
+    pub user_id: Uuid,
+    /// Rotation family.
+    pub family_id: Uuid,
+    /// Expiry.
+    pub expires_at: DateTime<Utc>,
+    /// Set once the session was logged out or its family revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Set once its refresh token was exchanged for a new one.
+    pub rotated_at: Option<DateTime<Utc>>,
+}
+
+/// What happened to a rotation attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// The old session is now rotated and the new one stored.
+    Rotated,
+    /// The old session had already been rotated: the token is being re-used.
+    Reused {
+        /// Its family, to revoke.
+        family_id: Uuid,
+    },
+    /// Unknown, revoked or expired.
+    Invalid,
+}
+
+/// Stores refresh sessions.
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    /// Stores a new session.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn create(&self, session: &NewSession) -> Result<(), RepoError>;
+
+    /// Atomically marks session `old` rotated at `now` and stores its
+    /// successor `new_id` in the same family, provided `old` is live (not
+    /// rotated, revoked or expired).
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn rotate(
+        &self,
+        old: Uuid,
+        new_id: Uuid,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<RotateOutcome, RepoError>;
+
+    /// Revokes one session (idempotent).
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn revoke(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError>;
+
+    /// Revokes every session of a family.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn revoke_family(&self, family_id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError>;
+}

@@ -1,0 +1,208 @@
+//! Parsed value objects: once constructed, they are valid.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use crate::error::FieldError;
+
+/// A syntactically valid, normalised (trimmed, lower-cased) e-mail address.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    /// Longest address accepted (RFC 5321 path limit).
+    pub const MAX_LEN: usize = 254;
+
+    /// Normalises and validates `raw`; `field` names the input in errors.
+    ///
+    /// # Errors
+    /// The address is empty, too long or not of the form `local@domain.tld`.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let email = raw.trim().to_lowercase();
+        let invalid = || FieldError::new(field, "must be a valid e-mail address");
+        if email.is_empty() || email.chars().count() > Self::MAX_LEN {
+            return Err(FieldError::new(field, "must be a valid e-mail address of at most 254 characters"));
+        }
+        let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
+        let bad_char = |c: char| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"@".contains(c);
+        let domain_ok = !domain.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with(['.', '-'])
+            && !domain.ends_with(['.', '-'])
+            && !domain.contains("..")
+            && !domain.chars().any(bad_char);
+        let local_ok = !local.is_empty() && local.len() <= 64 && !local.chars().any(bad_char);
+        if domain_ok && local_ok { Ok(Self(email)) } else { Err(invalid()) }
+    }
+
+    /// Wraps a value read back from storage, which was validated when written.
+    pub fn from_trusted(value: String) -> Self {
+        Self(value)
+    }
+
+    /// The address as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Email({})", self.0)
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Email {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// A password that satisfies the policy (8–128 characters). Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// Shortest password accepted.
+    pub const MIN_CHARS: usize = 8;
+    /// Longest password accepted (bounds the hashing work an attacker can ask for).
+    pub const MAX_CHARS: usize = 128;
+
+    /// Checks the policy; the text is kept exactly as typed.
+    ///
+    /// # Errors
+    /// Fewer than 8 or more than 128 characters.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let n = raw.chars().count();
+        if (Self::MIN_CHARS..=Self::MAX_CHARS).contains(&n) {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(FieldError::new(field, "must be 8 to 128 characters long"))
+        }
+    }
+
+    /// The password itself, for the hasher only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+/// A first or last name: trimmed, 1–100 characters, no control characters and
+/// no markup characters (`<`, `>`), so it is safe to show as plain text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonName(String);
+
+impl PersonName {
+    /// Longest name accepted.
+    pub const MAX_CHARS: usize = 100;
+
+    /// Trims and validates `raw`.
+    ///
+    /// # Errors
+    /// Empty after trimming, too long, or containing control or markup characters.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let name = raw.trim();
+        if name.is_empty() || name.chars().count() > Self::MAX_CHARS {
+            return Err(FieldError::new(field, "must be 1 to 100 characters long"));
+        }
+        if name.chars().any(|c| c.is_control() || c == '<' || c == '>') {
+            return Err(FieldError::new(field, "must not contain control characters, '<' or '>'"));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    /// The name as text.
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A phone number: an optional leading `+`, then 7–15 digits with optional
+/// spaces, dashes and parentheses as separators. Stored as typed (trimmed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    /// Trims and validates `raw`.
+    ///
+    /// # Errors
+    /// Not a phone number of the accepted shape.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let phone = raw.trim();
+        let body = phone.strip_prefix('+').unwrap_or(phone);
+        let digits = body.chars().filter(char::is_ascii_digit).count();
+        let shape_ok = body.chars().all(|c| c.is_ascii_digit() || " -()".contains(c));
+        if shape_ok && (7..=15).contains(&digits) && phone.len() <= 32 {
+            Ok(Self(phone.to_owned()))
+        } else {
+            Err(FieldError::new(field, "must be a phone number: optional '+', 7 to 15 digits"))
+        }
+    }
+
+    /// The number as text.
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_lower_cased() {
+        let e = Email::parse("email", "  Alice.Smith@Example.COM ").unwrap();
+        assert_eq!(e.as_str(), "alice.smith@example.com");
+    }
+
+    #[test]
+    fn malformed_emails_are_rejected() {
+        for bad in ["", "plain", "@x.com", "a@", "a@b", "a b@c.com", "a@b..com", "a@.b.com", "a@b.com.", "<a>@b.com"] {
+            assert!(Email::parse("email", bad).is_err(), "{bad:?} should be rejected");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(Email::parse("email", &long).is_err());
+    }
+
+    #[test]
+    fn password_length_is_counted_in_characters() {
+        assert!(Password::parse("password", "1234567").is_err());
+        assert!(Password::parse("password", "12345678").is_ok());
+        assert!(Password::parse("password", &"é".repeat(128)).is_ok());
+        assert!(Password::parse("password", &"é".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn passwords_never_appear_in_debug_output() {
+        let p = Password::parse("password", "super-secret").unwrap();
+        assert!(!format!("{p:?}").contains("super"));
+    }
+
+    #[test]
+    fn names_refuse_markup_and_blank_values() {
+        assert_eq!(PersonName::parse("n", "  Ann ").unwrap().into_inner(), "Ann");
+        assert!(PersonName::parse("n", "   ").is_err());
+        assert!(PersonName::parse("n", "<script>").is_err());
+        assert!(PersonName::parse("n", &"x".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn phones_accept_common_notations_only() {
+        assert!(Phone::parse("p", "+998 (90) 123-45-67").is_ok());
+        assert!(Phone::parse("p", "12345").is_err());
+        assert!(Phone::parse("p", "+1 555 CALL NOW").is_err());
+    }
+}
