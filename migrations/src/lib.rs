@@ -1,1 +1,17 @@
+//! Database schema migrations, applied by `coffee-api` on start (unless
+//! `RUN_MIGRATIONS=false`). One migration per file; never edit a released one.
 
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_users_and_auth;
+
+/// The ordered list of migrations.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_users_and_auth::Migration)]
+    }
+}

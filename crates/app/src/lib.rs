@@ -1,1 +1,12 @@
+//! Configuration and the composition root: `Config` → [`Services`].
+//!
+//! This is the only place that knows which adapter implements which port;
+//! the profile (embedded or distributed) follows from configuration alone.
 
+mod config;
+mod logging;
+mod services;
+
+pub use config::{AppEnv, Config, ConfigError, LogFormat};
+pub use logging::init_logging;
+pub use services::{Readiness, Services, StartError};

@@ -438,3 +438,7 @@ impl AuthService {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "auth_tests.rs"]
+mod tests;

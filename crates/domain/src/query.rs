@@ -344,6 +344,7 @@ fn parse_filter<R: Resource>(key: &str, raw: &str) -> Result<Filter<R::Field>, S
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

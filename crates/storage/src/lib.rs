@@ -1,1 +1,86 @@
+//! SeaORM adapters of the domain's repository ports.
+//!
+//! The same code serves PostgreSQL (distributed profile) and SQLite (embedded
+//! profile); where the two differ (row locks, pool size) it is said below.
 
+mod entity;
+mod list;
+mod sessions;
+mod users;
+
+use std::time::Duration;
+
+use coffee_domain::RepoError;
+use coffee_migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, SqlErr};
+
+pub use sea_orm::DatabaseConnection as Db;
+pub use sessions::SeaSessionRepository;
+pub use users::SeaUserRepository;
+
+/// How to reach the database.
+#[derive(Debug, Clone)]
+pub struct DbSettings {
+    /// `postgres://…` or `sqlite://…`.
+    pub url: String,
+    /// Upper bound of the PostgreSQL pool (SQLite always uses one connection).
+    pub max_connections: u32,
+    /// How long a request may wait for a pooled connection.
+    pub acquire_timeout: Duration,
+}
+
+/// Opens a connection pool.
+///
+/// SQLite gets a single connection: it allows one writer at a time anyway,
+/// and one connection rules out "database is locked" errors between
+/// transactions that read before they write.
+///
+/// # Errors
+/// The URL is malformed or the database is unreachable.
+pub async fn connect(settings: &DbSettings) -> Result<DatabaseConnection, DbErr> {
+    let is_sqlite = settings.url.starts_with("sqlite:");
+    let mut options = ConnectOptions::new(settings.url.clone());
+    options
+        .max_connections(if is_sqlite { 1 } else { settings.max_connections })
+        .min_connections(if is_sqlite { 1 } else { 0 })
+        .acquire_timeout(settings.acquire_timeout)
+        .connect_timeout(settings.acquire_timeout)
+        .sqlx_logging(false);
+    if is_sqlite {
+        options.map_sqlx_sqlite_opts(|o| {
+            o.foreign_keys(true)
+                .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(5))
+        });
+    }
+    sea_orm::Database::connect(options).await
+}
+
+/// Applies every pending migration.
+///
+/// # Errors
+/// A migration failed; the database is left at the last applied one.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Whether the database answers a trivial query.
+pub async fn ping(db: &DatabaseConnection) -> bool {
+    db.ping().await.is_ok()
+}
+
+pub(crate) fn is_postgres(db: &impl ConnectionTrait) -> bool {
+    db.get_database_backend() == DatabaseBackend::Postgres
+}
+
+/// Maps a database error to the domain's storage error. Constraint
+/// violations become `Conflict`; connection trouble becomes `Unavailable`.
+pub(crate) fn repo_err(e: DbErr) -> RepoError {
+    match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(c)) => RepoError::Conflict(c),
+        _ => match e {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => RepoError::Unavailable(e.to_string()),
+            other => RepoError::Other(other.to_string()),
+        },
+    }
+}

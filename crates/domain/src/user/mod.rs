@@ -12,3 +12,6 @@ pub use ports::{
 };
 pub use service::{Actor, UserError, UserPatch, UserService};
 pub use values::{Email, Password, PersonName, Phone};
+
+#[cfg(test)]
+mod service_tests;

@@ -1,0 +1,88 @@
+//! Cross-cutting request handling: request ids, access logs, security
+//! headers, and problem+json for errors the framework produces itself.
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpResponse};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::problem::{ApiError, PROBLEM_JSON};
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being handled, if called while handling one.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The strict policy for API responses; Swagger UI sets its own.
+pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// A client-sent id is kept if it is short and printable; otherwise a new one is made.
+fn request_id(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| Uuid::now_v7().to_string(), str::to_owned)
+}
+
+/// Wraps every request: assigns the request id (task-local, so error bodies
+/// can carry it), logs one line per request, adds security headers and turns
+/// bodiless framework errors (404, 405, 413 …) into problem+json.
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let id = request_id(&req);
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    let started = Instant::now();
+    let result = REQUEST_ID.scope(id.clone(), next.call(req)).instrument(span.clone()).await;
+    // Handlers and the middleware inside this one answer errors as responses;
+    // an `Err` here can only come from the framework itself and is passed on.
+    let mut res = result?.map_into_boxed_body();
+    let status = res.status();
+    let is_problem = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+    if status.as_u16() >= 400 && !is_problem {
+        let problem = ApiError::from_status(status);
+        let original = res.response();
+        let replaced = problem_response(&problem, original, &id);
+        res = res.into_response(replaced);
+    }
+    let headers = res.headers_mut();
+    headers.insert(X_REQUEST_ID, HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("invalid")));
+    for (name, value) in [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CONTENT_SECURITY_POLICY, API_CSP),
+    ] {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    span.in_scope(|| {
+        tracing::info!(status = status.as_u16(), latency_ms = started.elapsed().as_millis() as u64, "request completed");
+    });
+    Ok(res)
+}
+
+/// A problem response keeping the headers of `original` that matter to clients.
+fn problem_response(problem: &ApiError, original: &HttpResponse<impl MessageBody>, id: &str) -> HttpResponse {
+    let mut res = HttpResponse::build(original.status());
+    for name in [header::ALLOW, header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
+        if let Some(v) = original.headers().get(&name) {
+            res.insert_header((name, v.clone()));
+        }
+    }
+    res.content_type(PROBLEM_JSON).body(problem.body(Some(id.to_owned())))
+}

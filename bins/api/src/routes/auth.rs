@@ -1,0 +1,241 @@
+//! `/auth/*`: sign-up, verification, login, refresh and logout.
+
+use actix_web::http::header;
+use actix_web::web::Data;
+use actix_web::{HttpRequest, HttpResponse};
+use coffee_app::Services;
+use coffee_domain::auth::{Signup, VerificationProof};
+use coffee_domain::error::Validator;
+use coffee_domain::user::{Email, Password, PersonName, Phone};
+use paperclip::actix::{AcceptedJson, Apiv2Schema, NoContent, api_v2_operation, web};
+use serde::Deserialize;
+
+use crate::dto::{MessageDto, TokenDto, UserDto};
+use crate::extract::{JsonBody, JsonOrForm};
+use crate::problem::ApiError;
+use crate::responses::Created;
+
+/// `POST /auth/signup`.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    /// E-mail address; stored trimmed and lower-cased.
+    #[openapi(example = "ann@example.com")]
+    pub email: String,
+    /// 8 to 128 characters.
+    #[openapi(example = "correct horse battery")]
+    pub password: String,
+    /// First name (1–100 characters).
+    pub first_name: Option<String>,
+    /// Last name (1–100 characters).
+    pub last_name: Option<String>,
+    /// Phone number: optional `+`, 7 to 15 digits.
+    pub phone: Option<String>,
+}
+
+impl SignupRequest {
+    fn parse(self) -> Result<Signup, ApiError> {
+        let mut v = Validator::new();
+        let email = v.check(Email::parse("email", &self.email));
+        let password = v.check(Password::parse("password", &self.password));
+        let first_name = self.first_name.and_then(|n| v.check(PersonName::parse("first_name", &n)));
+        let last_name = self.last_name.and_then(|n| v.check(PersonName::parse("last_name", &n)));
+        let phone = self.phone.and_then(|p| v.check(Phone::parse("phone", &p)));
+        v.finish().map_err(ApiError::validation)?;
+        match (email, password) {
+            (Some(email), Some(password)) => Ok(Signup { email, password, first_name, last_name, phone }),
+            _ => Err(ApiError::internal(&"validator accepted missing fields")),
+        }
+    }
+}
+
+/// `POST /auth/verify`: either `email` + `code`, or `token` (from the link).
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// The address the code was sent to (with `code`).
+    pub email: Option<String>,
+    /// The 6-digit code from the mail (with `email`).
+    #[openapi(example = "042917")]
+    pub code: Option<String>,
+    /// The token of the verification link (instead of `email` + `code`).
+    pub token: Option<String>,
+}
+
+impl VerifyRequest {
+    fn parse(self) -> Result<VerificationProof, ApiError> {
+        let mut v = Validator::new();
+        let proof = match (self.email, self.code, self.token) {
+            (Some(email), Some(code), None) => {
+                let email = v.check(Email::parse("email", &email));
+                let code = code.trim().to_owned();
+                if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+                    v.push(coffee_domain::FieldError::new("code", "must be 6 digits"));
+                }
+                email.map(|email| VerificationProof::Code { email, code })
+            }
+            (None, None, Some(token)) if !token.trim().is_empty() => Some(VerificationProof::Token(token)),
+            _ => {
+                v.push(coffee_domain::FieldError::new("body", "send either email and code, or token"));
+                None
+            }
+        };
+        v.finish().map_err(ApiError::validation)?;
+        proof.ok_or_else(|| ApiError::internal(&"validator accepted an empty proof"))
+    }
+}
+
+/// `POST /auth/verify/resend`.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct ResendRequest {
+    /// The address to send a new code to.
+    pub email: String,
+}
+
+/// `POST /auth/login`: JSON `{email,password}` or an OAuth2 password-grant
+/// form (`username`, `password`).
+#[derive(Debug, Deserialize, Apiv2Schema)]
+pub struct LoginRequest {
+    /// E-mail address (`username` in the form variant).
+    #[serde(alias = "username")]
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+/// A refresh token, for `POST /auth/refresh` and `POST /auth/logout`.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token from login or the last refresh.
+    pub refresh_token: String,
+}
+
+/// `GET /auth/verify?token=…`.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+pub struct VerifyLinkQuery {
+    /// The token from the verification link.
+    pub token: String,
+}
+
+/// Sign up
+///
+/// Creates an unverified account and sends a verification e-mail with a 6-digit code and a link.
+/// The account must be verified before it can log in; unverified accounts are deleted after
+/// `UNVERIFIED_USER_TTL`.
+#[api_v2_operation(operation_id = "signup", tags(Auth))]
+async fn signup(services: Data<Services>, body: JsonBody<SignupRequest>) -> Result<Created<UserDto>, ApiError> {
+    let user = services.auth.signup(body.0.parse()?).await?;
+    Ok(Created { location: format!("/users/{}", user.id), body: user.into() })
+}
+
+/// Verify an e-mail address
+///
+/// Confirms the address with the 6-digit code (`email` + `code`) or the link token (`token`).
+/// Five wrong codes invalidate the code (429); request a new one with `/auth/verify/resend`.
+#[api_v2_operation(operation_id = "verify", tags(Auth))]
+async fn verify(services: Data<Services>, body: JsonBody<VerifyRequest>) -> Result<web::Json<UserDto>, ApiError> {
+    let user = services.auth.verify(body.0.parse()?).await?;
+    Ok(web::Json(user.into()))
+}
+
+/// Open a verification link
+///
+/// The target of the link in the verification mail. Answers with a short HTML page, or JSON when
+/// the client sends `Accept: application/json`. Opening the link again still shows success, so
+/// mail scanners that prefetch links do no harm.
+#[api_v2_operation(operation_id = "verifyLink", tags(Auth), produces = "text/html, application/json")]
+async fn verify_link(
+    req: HttpRequest,
+    services: Data<Services>,
+    query: web::Query<VerifyLinkQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let wants_json = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"));
+    let result = services.auth.verify_link(&query.token).await;
+    if wants_json {
+        return Ok(HttpResponse::Ok().json(UserDto::from(result?)));
+    }
+    let (status, title, text) = match result {
+        Ok(_) => (200, "E-mail verified", "Your e-mail address is verified. You can now log in."),
+        Err(e) => {
+            let e = ApiError::from(e);
+            if e.code() == "internal_error" {
+                return Err(e);
+            }
+            (400, "Link not valid", "This verification link is invalid or has expired. Request a new code in the app.")
+        }
+    };
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><h1>{title}</h1><p>{text}</p></body></html>"
+    );
+    let status = actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::OK);
+    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(page))
+}
+
+/// Send a new verification code
+///
+/// Sends a new code and link that replace the previous ones, at most once per
+/// `VERIFICATION_RESEND_COOLDOWN`. Always answers 202, whether or not the address has an
+/// unverified account, so the endpoint does not reveal which addresses are registered.
+#[api_v2_operation(operation_id = "resendVerification", tags(Auth))]
+async fn resend(
+    services: Data<Services>,
+    body: JsonBody<ResendRequest>,
+) -> Result<AcceptedJson<MessageDto>, ApiError> {
+    let email = Email::parse("email", &body.0.email).map_err(|e| ApiError::validation(vec![e]))?;
+    services.auth.resend(email).await?;
+    Ok(AcceptedJson(MessageDto {
+        detail: "If this address belongs to an unverified account, a new code is on its way.".to_owned(),
+    }))
+}
+
+/// Log in
+///
+/// Exchanges e-mail and password for an access token and a refresh token. Accepts JSON
+/// (`email`, `password`) or an OAuth2 password-grant form (`username`, `password`). Unknown
+/// e-mail and wrong password give the same 401.
+#[api_v2_operation(operation_id = "login", tags(Auth))]
+async fn login(services: Data<Services>, body: JsonOrForm<LoginRequest>) -> Result<web::Json<TokenDto>, ApiError> {
+    let LoginRequest { email, password } = body.0;
+    if password.is_empty() || password.chars().count() > Password::MAX_CHARS {
+        return Err(ApiError::validation(vec![coffee_domain::FieldError::new(
+            "password",
+            "must be 1 to 128 characters long",
+        )]));
+    }
+    Ok(web::Json(services.auth.login(&email, &password).await?.into()))
+}
+
+/// Refresh the tokens
+///
+/// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a
+/// used one again revokes every session of that login (theft detection) and answers 401.
+#[api_v2_operation(operation_id = "refresh", tags(Auth))]
+async fn refresh(services: Data<Services>, body: JsonBody<RefreshRequest>) -> Result<web::Json<TokenDto>, ApiError> {
+    Ok(web::Json(services.auth.refresh(&body.0.refresh_token).await?.into()))
+}
+
+/// Log out
+///
+/// Revokes the session of the given refresh token. The access token stays valid until it
+/// expires (at most `ACCESS_TOKEN_TTL`).
+#[api_v2_operation(operation_id = "logout", tags(Auth))]
+async fn logout(services: Data<Services>, body: JsonBody<RefreshRequest>) -> Result<NoContent, ApiError> {
+    services.auth.logout(&body.0.refresh_token).await?;
+    Ok(NoContent)
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/auth/signup", web::post().to(signup))
+        .service(web::resource("/auth/verify").route(web::post().to(verify)).route(web::get().to(verify_link)))
+        .route("/auth/verify/resend", web::post().to(resend))
+        .route("/auth/login", web::post().to(login))
+        .route("/auth/refresh", web::post().to(refresh))
+        .route("/auth/logout", web::post().to(logout));
+}

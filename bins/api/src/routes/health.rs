@@ -1,0 +1,46 @@
+//! Liveness and readiness probes.
+
+use actix_web::http::StatusCode;
+use actix_web::web::Data;
+use coffee_app::Services;
+use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
+use serde::Serialize;
+
+/// Health of the process and its dependencies.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct HealthDto {
+    /// `ok` or `unavailable`.
+    pub status: String,
+    /// The database answers (readiness only).
+    pub database: Option<bool>,
+    /// Redis answers; absent when Redis is not configured (readiness only).
+    pub redis: Option<bool>,
+}
+
+/// Liveness probe
+///
+/// Answers 200 while the process runs; it checks no dependency.
+#[api_v2_operation(operation_id = "live", tags(Health))]
+async fn live() -> web::Json<HealthDto> {
+    web::Json(HealthDto { status: "ok".to_owned(), database: None, redis: None })
+}
+
+/// Readiness probe
+///
+/// Answers 200 when the database and, if configured, Redis are reachable, and 503 otherwise.
+#[api_v2_operation(operation_id = "ready", tags(Health))]
+async fn ready(services: Data<Services>) -> actix_web::HttpResponse {
+    let r = services.readiness().await;
+    let ok = r.database && r.redis.unwrap_or(true);
+    let body = HealthDto {
+        status: if ok { "ok" } else { "unavailable" }.to_owned(),
+        database: Some(r.database),
+        redis: r.redis,
+    };
+    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    actix_web::HttpResponse::build(status).json(body)
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health/live", web::get().to(live)).route("/health/ready", web::get().to(ready));
+}

@@ -1,0 +1,110 @@
+//! `/me` and `/users/*`.
+
+use actix_web::web::Data;
+use coffee_app::Services;
+use coffee_domain::query::parse_list_query;
+use coffee_domain::user::UserResource;
+use paperclip::actix::{NoContent, api_v2_operation, web};
+use uuid::Uuid;
+
+use crate::dto::{PatchUserRequest, PutUserRequest, UpdateMeRequest, UserDto, UserPage};
+use crate::extract::{AuthUser, JsonBody, QueryPairs};
+use crate::problem::ApiError;
+
+/// Your account
+///
+/// Returns the account of the access token's owner.
+#[api_v2_operation(operation_id = "getMe", tags(Users))]
+async fn get_me(services: Data<Services>, auth: AuthUser) -> Result<web::Json<UserDto>, ApiError> {
+    Ok(web::Json(services.users.me(auth.actor).await?.into()))
+}
+
+/// Update your profile
+///
+/// Changes your own `first_name`, `last_name` and `phone`. Absent fields stay as they are;
+/// `null` clears a field. Other fields are refused with 422.
+#[api_v2_operation(operation_id = "updateMe", tags(Users))]
+async fn update_me(
+    services: Data<Services>,
+    auth: AuthUser,
+    body: JsonBody<UpdateMeRequest>,
+) -> Result<web::Json<UserDto>, ApiError> {
+    let patch = body.0.into_patch()?;
+    Ok(web::Json(services.users.update(auth.actor, auth.actor.id, patch).await?.into()))
+}
+
+/// List users (admin)
+///
+/// Pages through users with the list query language: filter on `email`, `first_name`,
+/// `last_name`, `role`, `is_verified`, `created_at`; `search` matches e-mail and names;
+/// `sort` by any of those fields (default `-created_at`).
+#[api_v2_operation(operation_id = "listUsers", tags(Users))]
+async fn list_users(
+    services: Data<Services>,
+    auth: AuthUser,
+    query: QueryPairs,
+) -> Result<web::Json<UserPage>, ApiError> {
+    let query = parse_list_query::<UserResource>(&query.0).map_err(ApiError::invalid_query)?;
+    Ok(web::Json(services.users.list(auth.actor, &query).await?.into()))
+}
+
+/// Get a user (admin)
+///
+/// Returns one user.
+#[api_v2_operation(operation_id = "getUser", tags(Users))]
+async fn get_user(services: Data<Services>, auth: AuthUser, id: web::Path<Uuid>) -> Result<web::Json<UserDto>, ApiError> {
+    Ok(web::Json(services.users.get(auth.actor, id.into_inner()).await?.into()))
+}
+
+/// Update a user
+///
+/// Partial update. Anyone may update their own profile fields; admins may update anyone and
+/// also change `email`, `role` and `is_verified`. A user sending a different value for an
+/// admin-only field gets 403; another user's id gives 404. Demoting the last admin gives 409.
+#[api_v2_operation(operation_id = "patchUser", tags(Users))]
+async fn patch_user(
+    services: Data<Services>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+    body: JsonBody<PatchUserRequest>,
+) -> Result<web::Json<UserDto>, ApiError> {
+    let patch = body.0.into_patch()?;
+    Ok(web::Json(services.users.update(auth.actor, id.into_inner(), patch).await?.into()))
+}
+
+/// Replace a user's profile
+///
+/// Full replacement of the profile fields (`first_name`, `last_name`, `phone`: absent means
+/// cleared). `email`, `role` and `is_verified` are admin-only and stay unchanged when absent.
+/// Same permission rules as PATCH.
+#[api_v2_operation(operation_id = "putUser", tags(Users))]
+async fn put_user(
+    services: Data<Services>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+    body: JsonBody<PutUserRequest>,
+) -> Result<web::Json<UserDto>, ApiError> {
+    let patch = PatchUserRequest::from(body.0).into_patch()?;
+    Ok(web::Json(services.users.update(auth.actor, id.into_inner(), patch).await?.into()))
+}
+
+/// Delete a user (admin)
+///
+/// Deletes the user with everything that belongs to them. Deleting the last admin gives 409.
+#[api_v2_operation(operation_id = "deleteUser", tags(Users))]
+async fn delete_user(services: Data<Services>, auth: AuthUser, id: web::Path<Uuid>) -> Result<NoContent, ApiError> {
+    services.users.delete(auth.actor, id.into_inner()).await?;
+    Ok(NoContent)
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/me").route(web::get().to(get_me)).route(web::patch().to(update_me)))
+        .route("/users", web::get().to(list_users))
+        .service(
+            web::resource("/users/{id}")
+                .route(web::get().to(get_user))
+                .route(web::patch().to(patch_user))
+                .route(web::put().to(put_user))
+                .route(web::delete().to(delete_user)),
+        );
+}

@@ -1,0 +1,295 @@
+//! Typed configuration read from the environment (and `.env`, if present).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+
+/// Where the process runs; production refuses unsafe defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    /// Local development and tests.
+    Development,
+    /// Production: `JWT_SECRET` is required.
+    Production,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable, coloured.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A configuration variable that could not be used. Displays as one line
+/// naming the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Every setting of `coffee-api` (SPEC §2).
+#[derive(Clone)]
+pub struct Config {
+    /// `APP_ENV`: `development` (default) or `production`.
+    pub app_env: AppEnv,
+    /// `HOST`.
+    pub host: String,
+    /// `PORT`.
+    pub port: u16,
+    /// `DATABASE_URL`.
+    pub database_url: String,
+    /// `DATABASE_MAX_CONNECTIONS`: PostgreSQL pool size.
+    pub database_max_connections: u32,
+    /// `RUN_MIGRATIONS`.
+    pub run_migrations: bool,
+    /// `REDIS_URL`.
+    pub redis_url: Option<String>,
+    /// `SMTP_URL`.
+    pub smtp_url: Option<String>,
+    /// `MAIL_FROM`.
+    pub mail_from: String,
+    /// `JWT_SECRET` (random per start in development when unset).
+    pub jwt_secret: Vec<u8>,
+    /// Whether `jwt_secret` was generated because none was configured.
+    pub jwt_secret_generated: bool,
+    /// `ACCESS_TOKEN_TTL`.
+    pub access_token_ttl: TimeDelta,
+    /// `REFRESH_TOKEN_TTL`.
+    pub refresh_token_ttl: TimeDelta,
+    /// `UNVERIFIED_USER_TTL`.
+    pub unverified_user_ttl: TimeDelta,
+    /// `VERIFICATION_CODE_TTL`.
+    pub verification_code_ttl: TimeDelta,
+    /// `VERIFICATION_RESEND_COOLDOWN`.
+    pub verification_resend_cooldown: TimeDelta,
+    /// `ADMIN_EMAIL` and `ADMIN_PASSWORD`.
+    pub admin: Option<(String, String)>,
+    /// `PUBLIC_BASE_URL`, without a trailing slash.
+    pub public_base_url: String,
+    /// `CORS_ORIGINS`.
+    pub cors_origins: Vec<String>,
+    /// `RUST_LOG`.
+    pub log_filter: String,
+    /// `LOG_FORMAT`.
+    pub log_format: LogFormat,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("app_env", &self.app_env)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("database", &redact_url(&self.database_url))
+            .field("redis", &self.redis_url.as_deref().map(redact_url))
+            .field("smtp", &self.smtp_url.as_deref().map(redact_url))
+            .field("public_base_url", &self.public_base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `scheme://host/...` with any credentials removed, for logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if !u.username().is_empty() || u.password().is_some() {
+                let _ = u.set_username("***");
+                let _ = u.set_password(None);
+            }
+            u.to_string()
+        }
+        Err(_) => "<unparsable url>".to_owned(),
+    }
+}
+
+type Vars = HashMap<String, String>;
+
+fn get<'a>(vars: &'a Vars, name: &str) -> Option<&'a str> {
+    vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+fn err(variable: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError { variable, message: message.into() }
+}
+
+fn duration(vars: &Vars, name: &'static str, default: &str) -> Result<TimeDelta, ConfigError> {
+    let raw = get(vars, name).unwrap_or(default);
+    let parsed: Duration =
+        humantime::parse_duration(raw).map_err(|e| err(name, format!("{e} (expected e.g. 15m, 24h, 30d)")))?;
+    let delta = TimeDelta::from_std(parsed).map_err(|_| err(name, "is too long"))?;
+    if delta <= TimeDelta::zero() {
+        return Err(err(name, "must be longer than zero"));
+    }
+    Ok(delta)
+}
+
+fn boolean(vars: &Vars, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match get(vars, name).map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") => Ok(false),
+        Some(other) => Err(err(name, format!("{other:?} is not a boolean (true/false)"))),
+    }
+}
+
+fn url_with(vars: &Vars, name: &'static str, schemes: &[&str]) -> Result<Option<String>, ConfigError> {
+    let Some(raw) = get(vars, name) else { return Ok(None) };
+    let parsed = url::Url::parse(raw).map_err(|e| err(name, format!("not a URL: {e}")))?;
+    if !schemes.contains(&parsed.scheme()) {
+        return Err(err(name, format!("scheme must be one of: {}", schemes.join(", "))));
+    }
+    Ok(Some(raw.to_owned()))
+}
+
+impl Config {
+    /// Reads `.env` (if present) and then the process environment.
+    ///
+    /// # Errors
+    /// The first variable that is malformed or missing.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a malformed one is not silently ignored.
+        if let Err(e) = dotenvy::dotenv()
+            && !e.not_found()
+        {
+            return Err(err("DOTENV", format!(".env could not be read: {e}")));
+        }
+        Self::from_vars(std::env::vars().collect())
+    }
+
+    /// Builds the configuration from explicit variables (used by tests).
+    ///
+    /// # Errors
+    /// The first variable that is malformed or missing.
+    pub fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
+        let app_env = match get(&vars, "APP_ENV").unwrap_or("development") {
+            "development" | "dev" | "test" => AppEnv::Development,
+            "production" | "prod" => AppEnv::Production,
+            other => return Err(err("APP_ENV", format!("{other:?} is not development or production"))),
+        };
+        let port = match get(&vars, "PORT") {
+            None => 8080,
+            Some(p) => p.parse().map_err(|_| err("PORT", format!("{p:?} is not a port number")))?,
+        };
+        let database_url = url_with(&vars, "DATABASE_URL", &["postgres", "postgresql", "sqlite"])?
+            .unwrap_or_else(|| "sqlite://coffee.db?mode=rwc".to_owned());
+        let database_max_connections = match get(&vars, "DATABASE_MAX_CONNECTIONS") {
+            None => 10,
+            Some(n) => n
+                .parse()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| err("DATABASE_MAX_CONNECTIONS", "must be an integer from 1 to 1000"))?,
+        };
+        let (jwt_secret, jwt_secret_generated) = match get(&vars, "JWT_SECRET") {
+            Some(s) if s.len() >= 32 => (s.as_bytes().to_vec(), false),
+            Some(_) => return Err(err("JWT_SECRET", "must be at least 32 bytes")),
+            None if app_env == AppEnv::Production => {
+                return Err(err("JWT_SECRET", "is required when APP_ENV=production (at least 32 bytes)"));
+            }
+            None => (rand::random::<[u8; 32]>().to_vec(), true),
+        };
+        let admin = match (get(&vars, "ADMIN_EMAIL"), get(&vars, "ADMIN_PASSWORD")) {
+            (Some(e), Some(p)) => Some((e.to_owned(), p.to_owned())),
+            (None, None) => None,
+            (Some(_), None) => return Err(err("ADMIN_PASSWORD", "is required when ADMIN_EMAIL is set")),
+            (None, Some(_)) => return Err(err("ADMIN_EMAIL", "is required when ADMIN_PASSWORD is set")),
+        };
+        let public_base_url = url_with(&vars, "PUBLIC_BASE_URL", &["http", "https"])?
+            .unwrap_or_else(|| "http://localhost:8080".to_owned())
+            .trim_end_matches('/')
+            .to_owned();
+        let cors_origins = get(&vars, "CORS_ORIGINS")
+            .map(|s| s.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect())
+            .unwrap_or_default();
+        let log_format = match get(&vars, "LOG_FORMAT").unwrap_or("pretty") {
+            "pretty" => LogFormat::Pretty,
+            "json" => LogFormat::Json,
+            other => return Err(err("LOG_FORMAT", format!("{other:?} is not pretty or json"))),
+        };
+        Ok(Self {
+            app_env,
+            host: get(&vars, "HOST").unwrap_or("127.0.0.1").to_owned(),
+            port,
+            database_url,
+            database_max_connections,
+            run_migrations: boolean(&vars, "RUN_MIGRATIONS", true)?,
+            redis_url: url_with(&vars, "REDIS_URL", &["redis", "rediss"])?,
+            smtp_url: url_with(&vars, "SMTP_URL", &["smtp", "smtps"])?,
+            mail_from: get(&vars, "MAIL_FROM").unwrap_or("Coffee Shop <no-reply@coffee.local>").to_owned(),
+            jwt_secret,
+            jwt_secret_generated,
+            access_token_ttl: duration(&vars, "ACCESS_TOKEN_TTL", "15m")?,
+            refresh_token_ttl: duration(&vars, "REFRESH_TOKEN_TTL", "30d")?,
+            unverified_user_ttl: duration(&vars, "UNVERIFIED_USER_TTL", "48h")?,
+            verification_code_ttl: duration(&vars, "VERIFICATION_CODE_TTL", "24h")?,
+            verification_resend_cooldown: duration(&vars, "VERIFICATION_RESEND_COOLDOWN", "60s")?,
+            admin,
+            public_base_url,
+            cors_origins,
+            log_filter: get(&vars, "RUST_LOG").unwrap_or("info").to_owned(),
+            log_format,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vars {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_give_the_embedded_profile() {
+        let c = Config::from_vars(vars(&[])).unwrap();
+        assert_eq!(c.database_url, "sqlite://coffee.db?mode=rwc");
+        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 8080));
+        assert!(c.redis_url.is_none() && c.smtp_url.is_none());
+        assert!(c.jwt_secret_generated && c.jwt_secret.len() == 32);
+        assert_eq!(c.access_token_ttl, TimeDelta::minutes(15));
+        assert_eq!(c.refresh_token_ttl, TimeDelta::days(30));
+        assert_eq!(c.verification_resend_cooldown, TimeDelta::seconds(60));
+    }
+
+    #[test]
+    fn production_requires_a_long_jwt_secret() {
+        let e = Config::from_vars(vars(&[("APP_ENV", "production")])).unwrap_err();
+        assert_eq!(e.variable, "JWT_SECRET");
+        let e = Config::from_vars(vars(&[("JWT_SECRET", "short")])).unwrap_err();
+        assert_eq!(e.to_string(), "JWT_SECRET: must be at least 32 bytes");
+        let ok = Config::from_vars(vars(&[("APP_ENV", "production"), ("JWT_SECRET", &"x".repeat(32))])).unwrap();
+        assert!(!ok.jwt_secret_generated);
+    }
+
+    #[test]
+    fn malformed_values_name_their_variable() {
+        for (name, value) in [
+            ("PORT", "http"),
+            ("ACCESS_TOKEN_TTL", "soon"),
+            ("DATABASE_URL", "mysql://x"),
+            ("REDIS_URL", "not a url"),
+            ("RUN_MIGRATIONS", "maybe"),
+            ("LOG_FORMAT", "xml"),
+            ("DATABASE_MAX_CONNECTIONS", "0"),
+        ] {
+            let e = Config::from_vars(vars(&[(name, value)])).unwrap_err();
+            assert_eq!(e.variable, name);
+        }
+        assert_eq!(Config::from_vars(vars(&[("ADMIN_EMAIL", "a@b.co")])).unwrap_err().variable, "ADMIN_PASSWORD");
+    }
+
+    #[test]
+    fn credentials_never_reach_debug_output() {
+        let c = Config::from_vars(vars(&[("DATABASE_URL", "postgres://app:hunter2@db/coffee")])).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

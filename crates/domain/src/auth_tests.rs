@@ -1,0 +1,577 @@
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+
+use super::*;
+use crate::testing::{CountingHasher, FailingJobs, Fakes, SentVerification, email, password, run};
+
+const BASE_URL: &str = "https://coffee.example";
+const PASSWORD: &str = "correct horse";
+
+fn settings() -> AuthSettings {
+    AuthSettings {
+        access_ttl: TimeDelta::minutes(15),
+        refresh_ttl: TimeDelta::days(30),
+        code_ttl: TimeDelta::hours(24),
+        resend_cooldown: TimeDelta::seconds(60),
+        public_base_url: BASE_URL.to_owned(),
+    }
+}
+
+fn setup() -> (Fakes, AuthService) {
+    let fakes = Fakes::new();
+    let auth = AuthService::new(fakes.auth_ports(), settings());
+    (fakes, auth)
+}
+
+fn signup_request(address: &str) -> Signup {
+    Signup {
+        email: email(address),
+        password: password(PASSWORD),
+        first_name: Some(PersonName::parse("first_name", "Ann").unwrap()),
+        last_name: None,
+        phone: None,
+    }
+}
+
+/// Signs `address` up and returns the user with the verification mail it got.
+fn signed_up(fakes: &Fakes, auth: &AuthService, address: &str) -> (User, SentVerification) {
+    let user = run(auth.signup(signup_request(address))).unwrap();
+    (user, fakes.jobs.last_verification())
+}
+
+fn by_code(address: &str, code: &str) -> VerificationProof {
+    VerificationProof::Code { email: email(address), code: code.to_owned() }
+}
+
+/// A signed-up, verified user.
+fn verified(fakes: &Fakes, auth: &AuthService, address: &str) -> User {
+    let (_, mail) = signed_up(fakes, auth, address);
+    run(auth.verify(by_code(address, &mail.code))).unwrap()
+}
+
+/// A code the fake secrets never hand out.
+const WRONG_CODE: &str = "999999";
+
+// ---------------------------------------------------------------- signup
+
+#[test]
+fn signup_stores_an_unverified_user_and_queues_one_verification_mail() {
+    let (fakes, auth) = setup();
+
+    let user = run(auth.signup(signup_request("  Ann@Example.com "))).unwrap();
+
+    assert_eq!(user.email.as_str(), "ann@example.com");
+    assert_eq!(user.role, Role::User);
+    assert!(!user.is_verified);
+    assert_eq!(user.verified_at, None);
+    assert_eq!(user.first_name.as_deref(), Some("Ann"));
+    assert_eq!(fakes.users.get(user.id), Some(user.clone()));
+    assert_eq!(fakes.users.password_hash_of(user.id), Some(CountingHasher::hash_of(PASSWORD)));
+
+    let mails = fakes.jobs.verification_mails();
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert_eq!(mail.to, "ann@example.com");
+    assert_eq!(mail.code.len(), 6);
+    assert!(mail.code.chars().all(|c| c.is_ascii_digit()), "code {:?} is not 6 digits", mail.code);
+    assert!(!mail.token.is_empty());
+    assert_eq!(mail.link, format!("{BASE_URL}/auth/verify?token={}", mail.token));
+    assert_eq!(mail.valid_minutes, 24 * 60);
+}
+
+#[test]
+fn the_verification_link_has_a_single_slash_when_the_base_url_ends_with_one() {
+    let fakes = Fakes::new();
+    let auth =
+        AuthService::new(fakes.auth_ports(), AuthSettings { public_base_url: format!("{BASE_URL}/"), ..settings() });
+
+    let (_, mail) = signed_up(&fakes, &auth, "ann@example.com");
+
+    assert_eq!(mail.link, format!("{BASE_URL}/auth/verify?token={}", mail.token));
+}
+
+#[test]
+fn signup_with_a_registered_email_in_another_case_is_refused_without_a_second_mail() {
+    let (fakes, auth) = setup();
+    signed_up(&fakes, &auth, "ann@example.com");
+
+    let err = run(auth.signup(signup_request("ANN@Example.COM"))).unwrap_err();
+
+    assert!(matches!(err, AuthError::EmailTaken), "{err:?}");
+    assert_eq!(fakes.users.count(), 1);
+    assert_eq!(fakes.jobs.len(), 1);
+}
+
+#[test]
+fn signup_succeeds_when_the_queue_refuses_the_mail() {
+    let fakes = Fakes::new();
+    let auth = AuthService::new(AuthPorts { jobs: Arc::new(FailingJobs), ..fakes.auth_ports() }, settings());
+
+    let user = run(auth.signup(signup_request("ann@example.com"))).unwrap();
+
+    assert_eq!(fakes.users.get(user.id), Some(user.clone()));
+    assert!(fakes.users.verification_of(user.id).is_some(), "a resend must be able to replace the code");
+}
+
+// ---------------------------------------------------------------- verify by code
+
+#[test]
+fn the_right_code_verifies_the_user_at_the_current_time() {
+    let (fakes, auth) = setup();
+    let (user, mail) = signed_up(&fakes, &auth, "ann@example.com");
+    fakes.clock.advance(TimeDelta::minutes(5));
+
+    let verified = run(auth.verify(by_code("ann@example.com", &mail.code))).unwrap();
+
+    assert_eq!(verified.id, user.id);
+    assert!(verified.is_verified);
+    assert_eq!(verified.verified_at, Some(fakes.now()));
+    assert_eq!(fakes.users.get(user.id), Some(verified));
+}
+
+#[test]
+fn a_code_pasted_with_surrounding_spaces_is_accepted() {
+    let (fakes, auth) = setup();
+    let (_, mail) = signed_up(&fakes, &auth, "ann@example.com");
+
+    let verified = run(auth.verify(by_code("ann@example.com", &format!(" {}\n", mail.code)))).unwrap();
+
+    assert!(verified.is_verified);
+}
+
+#[test]
+fn a_wrong_code_is_refused_and_leaves_the_user_unverified() {
+    let (fakes, auth) = setup();
+    let (user, _) = signed_up(&fakes, &auth, "ann@example.com");
+
+    let err = run(auth.verify(by_code("ann@example.com", WRONG_CODE))).unwrap_err();
+
+    assert!(matches!(err, AuthError::InvalidVerificationCode), "{err:?}");
+    assert!(!fakes.users.get(user.id).unwrap().is_verified);
+}
+
+#[test]
+fn the_right_code_still_works_after_four_wrong_ones() {
+    let (fakes, auth) = setup();
+    let (_, mail) = signed_up(&fakes, &auth, "ann@example.com");
+    for _ in 0..MAX_CODE_ATTEMPTS - 1 {
+        let err = run(auth.verify(by_code("ann@example.com", WRONG_CODE))).unwrap_err();
+        assert!(matches!(err, AuthError::InvalidVerificationCode), "{err:?}");
+    }
+
+    let verified = run(auth.verify(by_code("ann@example.com", &mail.code))).unwrap();
+
+    assert!(verified.is_verified);
+}
+
+#[test]
+fn the_fifth_wrong_code_kills_the_code_so_even_the_right_one_is_refused() {
+    let (fakes, auth) = setup();
+    let (user, mail) = signed_up(&fakes, &auth, "ann@example.com");
+    for _ in 0..MAX_CODE_ATTEMPTS - 1 {
+        run(auth.verify(by_code("ann@example.com", WRONG_CODE))).unwrap_err();
+    }
+    fakes.clock.advance(TimeDelta::seconds(10));
+
+    let fifth = run(auth.verify(by_code("ann@example.com", WRONG_CODE))).unwrap_err();
+    let right = run(auth.verify(by_code("ann@example.com", &mail.code))).unwrap_err();
+
+    assert!(matches!(fifth, AuthError::TooManyAttempts { retry_after_secs: 50 }), "{fifth:?}");
+    assert!(matches!(right, AuthError::TooManyAttempts { retry_after_secs: 50 }), "{right:?}");
+    assert!(!fakes.users.get(user.id).unwrap().is_verified);
+}
+
+#[test]
+fn a_fresh_code_works_again_after_too_many_attempts() {
+    let (fakes, auth) = setup();
+    signed_up(&fakes, &auth, "ann@example.com");
+    for _ in 0..MAX_CODE_ATTEMPTS {
+        run(auth.verify(by_code("ann@example.com", WRONG_CODE))).unwrap_err();
+    }
+    fakes.clock.advance(settings().resend_cooldown);
+
+    run(auth.resend(email("ann@example.com"))).unwrap();
+    let fresh = fakes.jobs.last_verification();
+
+    assert!(run(auth.verify(by_code("ann@example.com", &fresh.code))).unwrap().is_verified);
+}
+
+#[test]
+fn a_code_works_until_it_expires() {
+    let (fakes, auth) = setup();
+    signed_up(&fakes, &auth, "ann@example.com");
+    signed_up(&fakes, &auth, "bob@example.com");
+    let ann = fakes.jobs.verification_mails()[0].clone();
+    let bob = fakes.jobs.last_verification();
+
+    fakes.clock.advance(settings().code_ttl - TimeDelta::seconds(1));
+    assert!(run(auth.verify(by_code("ann@example.com", &ann.code))).unwrap().is_verified);
+
+    fakes.clock.advance(TimeDelta::seconds(1));
+    let err = run(auth.verify(by_code("bob@example.com", &bob.code))).unwrap_err();
+    assert!(matches!(err, AuthError::InvalidVerificationCode), "{err:?}");
+}
+
+#[test]
+fn verifying_an_already_verified_address_is_a_conflict() {
+    let (fakes, auth) = setup();
+    verified(&fakes, &auth, "ann@example.com");
+
+    let err = run(auth.verify(by_code("ann@example.com", WRONG_CODE))).unwrap_err();
+
+    assert!(matches!(err, AuthError::AlreadyVerified), "{err:?}");
+}
+
+#[test]
+fn verifying_an_unknown_address_is_an_invalid_code() {
+    let (fakes, auth) = setup();
+    let (_, mail) = signed_up(&fakes, &auth, "ann@example.com");
+
+    let err = run(auth.verify(by_code("nobody@example.com", &mail.code))).unwrap_err();
+
+    assert!(matches!(err, AuthError::InvalidVerificationCode), "{err:?}");
+}
+
+// ---------------------------------------------------------------- verify by link token
+
+#[test]
+fn the_link_token_verifies_the_user() {
+    let (fakes, auth) = setup();
+    let (user, mail) = signed_up(&fakes, &auth, "ann@example.com");
+
+    let verified = run(auth.verify(VerificationProof::Token(mail.token))).unwrap();
+
+    assert_eq!(verified.id, user.id);
+    assert!(verified.is_verified);
+    assert_eq!(verified.verified_at, Some(fakes.now()));
+}
+
+#[test]
+fn posting_a_used_link_token_is_a_conflict() {
+    let (fakes, auth) = setup();
+    let (_, mail) = signed_up(&fakes, &auth, "ann@example.com");
+    run(auth.verify(VerificationProof::Token(mail.token.clone()))).unwrap();
+
+    let err = run(auth.verify(VerificationProof::Token(mail.token))).unwrap_err();
+
+    assert!(matches!(err, AuthError::AlreadyVerified), "{err:?}");
+}
+
+#[test]
+fn opening_the_link_again_still_succeeds_and_keeps_the_first_verification_time() {
+    let (fakes, auth) = setup();
+    let (user, mail) = signed_up(&fakes, &auth, "ann@example.com");
+    let first = run(auth.verify_link(&mail.token)).unwrap();
+    fakes.clock.advance(TimeDelta::minutes(1));
+
+    let again = run(auth.verify_link(&mail.token)).unwrap();
+
+    assert_eq!(again.id, user.id);
+    assert!(again.is_verified);
+    assert_eq!(again.verified_at, first.verified_at);
+}
+
+#[test]
+fn opening_the_link_of_an_address_verified_by_code_succeeds() {
+    let (fakes, auth) = setup();
+    let (_, mail) = signed_up(&fakes, &auth, "ann@example.com");
+    run(auth.verify(by_code("ann@example.com", &mail.code))).unwrap();
+
+    assert!(run(auth.verify_link(&mail.token)).unwrap().is_verified);
+}
+
+#[test]
+fn opening_the_link_after_it_expired_still_succeeds_once_the_user_is_verified() {
+    let (fakes, auth) = setup();
+    let (_, mail) = signed_up(&fakes, &auth, "ann@example.com");
+    run(auth.verify_link(&mail.token)).unwrap();
+    fakes.clock.advance(settings().code_ttl + TimeDelta::days(1));
+
+    assert!(run(auth.verify_link(&mail.token)).unwrap().is_verified);
+}
+
+#[test]
+fn an_expired_link_is_refused() {
+    let (fakes, auth) = setup();
+    let (user, mail) = signed_up(&fakes, &auth, "ann@example.com");
+    fakes.clock.advance(settings().code_ttl);
+
+    let get = run(auth.verify_link(&mail.token)).unwrap_err();
+    let post = run(auth.verify(VerificationProof::Token(mail.token))).unwrap_err();
+
+    assert!(matches!(get, AuthError::InvalidVerificationCode), "{get:?}");
+    assert!(matches!(post, AuthError::InvalidVerificationCode), "{post:?}");
+    assert!(!fakes.users.get(user.id).unwrap().is_verified);
+}
+
+#[test]
+fn an_unknown_link_token_is_refused() {
+    let (fakes, auth) = setup();
+    signed_up(&fakes, &auth, "ann@example.com");
+
+    let get = run(auth.verify_link("token-that-was-never-sent")).unwrap_err();
+    let post = run(auth.verify(VerificationProof::Token("token-that-was-never-sent".to_owned()))).unwrap_err();
+
+    assert!(matches!(get, AuthError::InvalidVerificationCode), "{get:?}");
+    assert!(matches!(post, AuthError::InvalidVerificationCode), "{post:?}");
+}
+
+// ---------------------------------------------------------------- resend
+
+#[test]
+fn resend_replaces_the_code_and_the_link() {
+    let (fakes, auth) = setup();
+    let (_, old) = signed_up(&fakes, &auth, "ann@example.com");
+    fakes.clock.advance(settings().resend_cooldown);
+
+    run(auth.resend(email("ann@example.com"))).unwrap();
+    let new = fakes.jobs.last_verification();
+
+    assert_ne!(new.code, old.code);
+    let err = run(auth.verify(by_code("ann@example.com", &old.code))).unwrap_err();
+    assert!(matches!(err, AuthError::InvalidVerificationCode), "{err:?}");
+    let err = run(auth.verify_link(&old.token)).unwrap_err();
+    assert!(matches!(err, AuthError::InvalidVerificationCode), "{err:?}");
+    assert!(run(auth.verify(by_code("ann@example.com", &new.code))).unwrap().is_verified);
+}
+
+#[test]
+fn resend_within_the_cooldown_sends_nothing_and_keeps_the_code() {
+    let (fakes, auth) = setup();
+    let (_, mail) = signed_up(&fakes, &auth, "ann@example.com");
+    fakes.clock.advance(settings().resend_cooldown - TimeDelta::seconds(1));
+
+    run(auth.resend(email("ann@example.com"))).unwrap();
+
+    assert_eq!(fakes.jobs.len(), 1);
+    assert!(run(auth.verify(by_code("ann@example.com", &mail.code))).unwrap().is_verified);
+}
+
+#[test]
+fn resend_once_the_cooldown_has_passed_sends_a_new_mail() {
+    let (fakes, auth) = setup();
+    signed_up(&fakes, &auth, "ann@example.com");
+    fakes.clock.advance(settings().resend_cooldown);
+
+    run(auth.resend(email("Ann@Example.com"))).unwrap();
+
+    let mails = fakes.jobs.verification_mails();
+    assert_eq!(mails.len(), 2);
+    assert_eq!(mails[1].to, "ann@example.com");
+
+    run(auth.resend(email("ann@example.com"))).unwrap();
+    assert_eq!(fakes.jobs.len(), 2, "the cooldown restarts with every mail");
+}
+
+#[test]
+fn resend_to_an_unknown_or_verified_address_answers_ok_and_sends_nothing() {
+    let (fakes, auth) = setup();
+    verified(&fakes, &auth, "ann@example.com");
+    fakes.clock.advance(TimeDelta::hours(1));
+
+    run(auth.resend(email("ann@example.com"))).unwrap();
+    run(auth.resend(email("nobody@example.com"))).unwrap();
+
+    assert_eq!(fakes.jobs.len(), 1);
+}
+
+// ---------------------------------------------------------------- login
+
+#[test]
+fn login_returns_tokens_whose_access_part_expires_with_the_access_ttl() {
+    let (fakes, auth) = setup();
+    let user = verified(&fakes, &auth, "ann@example.com");
+
+    let pair = run(auth.login("Ann@Example.com", PASSWORD)).unwrap();
+
+    assert_eq!(pair.expires_in, 15 * 60);
+    let claims = auth.authenticate(&pair.access_token).unwrap();
+    assert_eq!(claims.sub, user.id);
+    assert_eq!(claims.role, Role::User);
+    assert_eq!(claims.exp, fakes.now() + settings().access_ttl);
+
+    fakes.clock.advance(settings().access_ttl);
+    let err = auth.authenticate(&pair.access_token).unwrap_err();
+    assert!(matches!(err, AuthError::TokenExpired), "{err:?}");
+}
+
+#[test]
+fn a_refresh_token_is_not_accepted_as_an_access_token() {
+    let (fakes, auth) = setup();
+    verified(&fakes, &auth, "ann@example.com");
+    let pair = run(auth.login("ann@example.com", PASSWORD)).unwrap();
+
+    let err = auth.authenticate(&pair.refresh_token).unwrap_err();
+
+    assert!(matches!(err, AuthError::InvalidToken), "{err:?}");
+}
+
+#[test]
+fn login_with_a_wrong_password_is_invalid_credentials_after_one_verify() {
+    let (fakes, auth) = setup();
+    verified(&fakes, &auth, "ann@example.com");
+
+    let err = run(auth.login("ann@example.com", "wrong password")).unwrap_err();
+
+    assert!(matches!(err, AuthError::InvalidCredentials), "{err:?}");
+    assert_eq!(fakes.hasher.verifies(), 1);
+}
+
+#[test]
+fn login_with_an_unknown_email_costs_one_verify_like_a_wrong_password() {
+    let (fakes, auth) = setup();
+    verified(&fakes, &auth, "ann@example.com");
+
+    let err = run(auth.login("nobody@example.com", PASSWORD)).unwrap_err();
+
+    assert!(matches!(err, AuthError::InvalidCredentials), "{err:?}");
+    assert_eq!(fakes.hasher.verifies(), 1);
+}
+
+#[test]
+fn login_with_a_malformed_email_is_invalid_credentials_after_one_verify() {
+    let (fakes, auth) = setup();
+
+    let err = run(auth.login("not an address", PASSWORD)).unwrap_err();
+
+    assert!(matches!(err, AuthError::InvalidCredentials), "{err:?}");
+    assert_eq!(fakes.hasher.verifies(), 1);
+}
+
+#[test]
+fn login_refuses_unverified_users_only_after_a_correct_password() {
+    let (fakes, auth) = setup();
+    signed_up(&fakes, &auth, "ann@example.com");
+
+    let wrong = run(auth.login("ann@example.com", "wrong password")).unwrap_err();
+    let right = run(auth.login("ann@example.com", PASSWORD)).unwrap_err();
+
+    assert!(matches!(wrong, AuthError::InvalidCredentials), "{wrong:?}");
+    assert!(matches!(right, AuthError::EmailNotVerified), "{right:?}");
+}
+
+// ---------------------------------------------------------------- refresh and logout
+
+fn logged_in(fakes: &Fakes, auth: &AuthService) -> TokenPair {
+    verified(fakes, auth, "ann@example.com");
+    run(auth.login("ann@example.com", PASSWORD)).unwrap()
+}
+
+#[test]
+fn refresh_returns_a_new_working_pair() {
+    let (fakes, auth) = setup();
+    let first = logged_in(&fakes, &auth);
+    fakes.clock.advance(TimeDelta::minutes(20));
+
+    let second = run(auth.refresh(&first.refresh_token)).unwrap();
+
+    assert_ne!(second.access_token, first.access_token);
+    assert_ne!(second.refresh_token, first.refresh_token);
+    assert_eq!(second.expires_in, 15 * 60);
+    auth.authenticate(&second.access_token).unwrap();
+    run(auth.refresh(&second.refresh_token)).unwrap();
+}
+
+#[test]
+fn reusing_a_rotated_refresh_token_revokes_the_whole_family() {
+    let (fakes, auth) = setup();
+    let first = logged_in(&fakes, &auth);
+    let second = run(auth.refresh(&first.refresh_token)).unwrap();
+
+    let reused = run(auth.refresh(&first.refresh_token)).unwrap_err();
+    let successor = run(auth.refresh(&second.refresh_token)).unwrap_err();
+
+    assert!(matches!(reused, AuthError::RefreshTokenReused), "{reused:?}");
+    assert!(matches!(successor, AuthError::InvalidToken), "{successor:?}");
+}
+
+#[test]
+fn a_stolen_token_revokes_only_its_own_login_not_other_devices() {
+    let (fakes, auth) = setup();
+    let phone = logged_in(&fakes, &auth);
+    let laptop = run(auth.login("ann@example.com", PASSWORD)).unwrap();
+    run(auth.refresh(&phone.refresh_token)).unwrap();
+
+    run(auth.refresh(&phone.refresh_token)).unwrap_err();
+
+    run(auth.refresh(&laptop.refresh_token)).unwrap();
+}
+
+#[test]
+fn refresh_refuses_an_access_token() {
+    let (fakes, auth) = setup();
+    let pair = logged_in(&fakes, &auth);
+
+    let err = run(auth.refresh(&pair.access_token)).unwrap_err();
+
+    assert!(matches!(err, AuthError::InvalidToken), "{err:?}");
+}
+
+#[test]
+fn refresh_after_logout_is_refused() {
+    let (fakes, auth) = setup();
+    let pair = logged_in(&fakes, &auth);
+
+    run(auth.logout(&pair.refresh_token)).unwrap();
+    let err = run(auth.refresh(&pair.refresh_token)).unwrap_err();
+
+    assert!(matches!(err, AuthError::InvalidToken), "{err:?}");
+    run(auth.logout(&pair.refresh_token)).unwrap();
+}
+
+#[test]
+fn an_expired_refresh_token_is_refused() {
+    let (fakes, auth) = setup();
+    let pair = logged_in(&fakes, &auth);
+    fakes.clock.advance(settings().refresh_ttl);
+
+    let err = run(auth.refresh(&pair.refresh_token)).unwrap_err();
+
+    assert!(matches!(err, AuthError::TokenExpired), "{err:?}");
+}
+
+#[test]
+fn a_garbage_refresh_token_is_refused() {
+    let (_, auth) = setup();
+
+    let err = run(auth.refresh("not-a-token")).unwrap_err();
+
+    assert!(matches!(err, AuthError::InvalidToken), "{err:?}");
+}
+
+#[test]
+fn refresh_for_a_deleted_account_is_refused() {
+    let (fakes, auth) = setup();
+    let pair = logged_in(&fakes, &auth);
+    let user = run(fakes.users.find_by_email(&email("ann@example.com"))).unwrap().unwrap();
+    run(fakes.users.delete(user.id)).unwrap();
+
+    let err = run(auth.refresh(&pair.refresh_token)).unwrap_err();
+
+    assert!(matches!(err, AuthError::InvalidToken), "{err:?}");
+}
+
+// ---------------------------------------------------------------- ensure_admin
+
+#[test]
+fn ensure_admin_creates_a_verified_admin_once() {
+    let (fakes, auth) = setup();
+
+    let created = run(auth.ensure_admin(email("boss@example.com"), password(PASSWORD))).unwrap();
+    let again = run(auth.ensure_admin(email("Boss@Example.com"), password("another password"))).unwrap();
+
+    assert!(created);
+    assert!(!again);
+    assert_eq!(fakes.users.count(), 1);
+    assert_eq!(fakes.hasher.hashes(), 1, "an existing admin costs no hashing at start-up");
+    assert_eq!(fakes.jobs.len(), 0, "an admin needs no verification mail");
+    let admin = run(fakes.users.find_by_email(&email("boss@example.com"))).unwrap().unwrap();
+    assert_eq!(admin.role, Role::Admin);
+    assert!(admin.is_verified);
+    assert_eq!(admin.verified_at, Some(fakes.now()));
+    let pair = run(auth.login("boss@example.com", PASSWORD)).unwrap();
+    assert_eq!(auth.authenticate(&pair.access_token).unwrap().role, Role::Admin);
+}

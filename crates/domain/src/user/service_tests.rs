@@ -1,0 +1,305 @@
+#![allow(clippy::unwrap_used)]
+
+use chrono::TimeDelta;
+use uuid::Uuid;
+
+use super::{Actor, PersonName, Phone, Role, User, UserError, UserPatch, UserResource, UserService};
+use crate::query::{ListQuery, parse_list_query};
+use crate::testing::{Fakes, email, run, verified_user};
+
+fn setup() -> (Fakes, UserService) {
+    let fakes = Fakes::new();
+    let service = fakes.user_service();
+    (fakes, service)
+}
+
+fn add(fakes: &Fakes, address: &str, role: Role) -> User {
+    let user = verified_user(address, role, fakes.now());
+    fakes.users.insert(user.clone(), "hashed:password");
+    user
+}
+
+fn actor(user: &User) -> Actor {
+    Actor { id: user.id, role: user.role }
+}
+
+fn name(raw: &str) -> PersonName {
+    PersonName::parse("name", raw).unwrap()
+}
+
+fn query(params: &[(&str, &str)]) -> ListQuery<super::UserField> {
+    let params: Vec<(String, String)> = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    parse_list_query::<UserResource>(&params).unwrap()
+}
+
+// ---------------------------------------------------------------- me
+
+#[test]
+fn me_returns_the_caller() {
+    let (fakes, users) = setup();
+    let ann = add(&fakes, "ann@example.com", Role::User);
+    add(&fakes, "bob@example.com", Role::User);
+
+    assert_eq!(run(users.me(actor(&ann))).unwrap(), ann);
+}
+
+#[test]
+fn a_deleted_caller_is_unauthenticated() {
+    let (fakes, users) = setup();
+    add(&fakes, "boss@example.com", Role::Admin);
+    let ghost = verified_user("ghost@example.com", Role::Admin, fakes.now());
+    let ghost = actor(&ghost);
+
+    assert!(matches!(run(users.me(ghost)), Err(UserError::Unauthenticated)));
+    assert!(matches!(run(users.list(ghost, &query(&[]))), Err(UserError::Unauthenticated)));
+    assert!(matches!(run(users.update(ghost, ghost.id, UserPatch::default())), Err(UserError::Unauthenticated)));
+}
+
+// ---------------------------------------------------------------- own profile
+
+#[test]
+fn a_user_updates_their_own_names_and_phone() {
+    let (fakes, users) = setup();
+    let ann = add(&fakes, "ann@example.com", Role::User);
+    fakes.clock.advance(TimeDelta::minutes(3));
+    let patch = UserPatch {
+        first_name: Some(Some(name("Ann"))),
+        last_name: Some(Some(name("Smith"))),
+        phone: Some(Some(Phone::parse("phone", "+998 90 123 45 67").unwrap())),
+        ..UserPatch::default()
+    };
+
+    let updated = run(users.update(actor(&ann), ann.id, patch)).unwrap();
+
+    assert_eq!(updated.first_name.as_deref(), Some("Ann"));
+    assert_eq!(updated.last_name.as_deref(), Some("Smith"));
+    assert_eq!(updated.phone.as_deref(), Some("+998 90 123 45 67"));
+    assert_eq!(updated.updated_at, fakes.now());
+    assert_eq!(updated.email, ann.email);
+    assert_eq!(fakes.users.get(ann.id), Some(updated));
+}
+
+#[test]
+fn clearing_a_profile_field_removes_it_and_leaves_the_others_alone() {
+    let (fakes, users) = setup();
+    let ann = add(&fakes, "ann@example.com", Role::User);
+    let filled = UserPatch {
+        first_name: Some(Some(name("Ann"))),
+        phone: Some(Some(Phone::parse("phone", "+1 555 123 4567").unwrap())),
+        ..UserPatch::default()
+    };
+    run(users.update(actor(&ann), ann.id, filled)).unwrap();
+
+    let cleared = UserPatch { phone: Some(None), ..UserPatch::default() };
+    let updated = run(users.update(actor(&ann), ann.id, cleared)).unwrap();
+
+    assert_eq!(updated.phone, None);
+    assert_eq!(updated.first_name.as_deref(), Some("Ann"));
+}
+
+#[test]
+fn a_user_cannot_change_their_own_role_verification_or_email() {
+    let (fakes, users) = setup();
+    let ann = add(&fakes, "ann@example.com", Role::User);
+    let escalations = [
+        UserPatch { role: Some(Role::Admin), ..UserPatch::default() },
+        UserPatch { is_verified: Some(false), ..UserPatch::default() },
+        UserPatch { email: Some(email("new@example.com")), ..UserPatch::default() },
+        UserPatch { first_name: Some(Some(name("Ann"))), role: Some(Role::Admin), ..UserPatch::default() },
+    ];
+
+    for patch in escalations {
+        let result = run(users.update(actor(&ann), ann.id, patch.clone()));
+        assert!(matches!(result, Err(UserError::Forbidden)), "{patch:?} gave {result:?}");
+    }
+    assert_eq!(fakes.users.get(ann.id), Some(ann), "nothing may change on a refused update");
+}
+
+#[test]
+fn a_user_may_send_the_current_values_of_admin_only_fields() {
+    let (fakes, users) = setup();
+    let ann = add(&fakes, "ann@example.com", Role::User);
+    let patch = UserPatch {
+        first_name: Some(Some(name("Ann"))),
+        email: Some(email("ANN@example.com")),
+        role: Some(Role::User),
+        is_verified: Some(true),
+        ..UserPatch::default()
+    };
+
+    let updated = run(users.update(actor(&ann), ann.id, patch)).unwrap();
+
+    assert_eq!(updated.first_name.as_deref(), Some("Ann"));
+    assert_eq!((updated.email, updated.role, updated.is_verified), (ann.email, Role::User, true));
+    assert_eq!(updated.verified_at, ann.verified_at, "re-sending is_verified must not move verified_at");
+}
+
+#[test]
+fn a_user_updating_another_user_gets_not_found() {
+    let (fakes, users) = setup();
+    let ann = add(&fakes, "ann@example.com", Role::User);
+    let bob = add(&fakes, "bob@example.com", Role::User);
+    let patch = UserPatch { first_name: Some(Some(name("Hacked"))), ..UserPatch::default() };
+
+    let result = run(users.update(actor(&ann), bob.id, patch));
+
+    assert!(matches!(result, Err(UserError::NotFound)), "{result:?}");
+    assert_eq!(fakes.users.get(bob.id), Some(bob));
+}
+
+// ---------------------------------------------------------------- admin
+
+#[test]
+fn an_admin_changes_role_email_and_verification_of_a_user() {
+    let (fakes, users) = setup();
+    let boss = add(&fakes, "boss@example.com", Role::Admin);
+    let ann = add(&fakes, "ann@example.com", Role::User);
+    fakes.clock.advance(TimeDelta::hours(1));
+
+    let unverify = UserPatch {
+        email: Some(email("ann.smith@example.com")),
+        role: Some(Role::Admin),
+        is_verified: Some(false),
+        ..UserPatch::default()
+    };
+    let updated = run(users.update(actor(&boss), ann.id, unverify)).unwrap();
+    assert_eq!(updated.email.as_str(), "ann.smith@example.com");
+    assert_eq!(updated.role, Role::Admin);
+    assert!(!updated.is_verified);
+    assert_eq!(updated.verified_at, None);
+
+    fakes.clock.advance(TimeDelta::hours(1));
+    let verify = UserPatch { is_verified: Some(true), ..UserPatch::default() };
+    let updated = run(users.update(actor(&boss), ann.id, verify)).unwrap();
+    assert!(updated.is_verified);
+    assert_eq!(updated.verified_at, Some(fakes.now()));
+    assert_eq!(fakes.users.get(ann.id), Some(updated));
+}
+
+#[test]
+fn an_admin_cannot_give_a_user_an_email_that_is_taken() {
+    let (fakes, users) = setup();
+    let boss = add(&fakes, "boss@example.com", Role::Admin);
+    let ann = add(&fakes, "ann@example.com", Role::User);
+    add(&fakes, "bob@example.com", Role::User);
+    let patch = UserPatch { email: Some(email("Bob@Example.com")), ..UserPatch::default() };
+
+    let result = run(users.update(actor(&boss), ann.id, patch));
+
+    assert!(matches!(result, Err(UserError::EmailTaken)), "{result:?}");
+    assert_eq!(fakes.users.get(ann.id), Some(ann));
+}
+
+#[test]
+fn an_admin_updating_an_unknown_id_gets_not_found() {
+    let (fakes, users) = setup();
+    let boss = add(&fakes, "boss@example.com", Role::Admin);
+
+    let result = run(users.update(actor(&boss), Uuid::now_v7(), UserPatch::default()));
+
+    assert!(matches!(result, Err(UserError::NotFound)), "{result:?}");
+}
+
+#[test]
+fn an_admin_lists_users_page_by_page() {
+    let (fakes, users) = setup();
+    let boss = add(&fakes, "boss@example.com", Role::Admin);
+    for address in ["ann@example.com", "bob@example.com", "cid@example.com", "dan@example.com"] {
+        fakes.clock.advance(TimeDelta::seconds(1));
+        add(&fakes, address, Role::User);
+    }
+
+    let first = run(users.list(actor(&boss), &query(&[("page_size", "2")]))).unwrap();
+    let last = run(users.list(actor(&boss), &query(&[("page_size", "2"), ("page", "3")]))).unwrap();
+    let found = run(users.list(actor(&boss), &query(&[("search", "BO"), ("role", "user")]))).unwrap();
+
+    assert_eq!((first.total, first.pages(), first.items.len()), (5, 3, 2));
+    let newest: Vec<&str> = first.items.iter().map(|u| u.email.as_str()).collect();
+    assert_eq!(newest, ["dan@example.com", "cid@example.com"], "newest first by default");
+    assert_eq!(last.items, vec![boss]);
+    assert_eq!(found.total, 1);
+    assert_eq!(found.items[0].email.as_str(), "bob@example.com");
+}
+
+#[test]
+fn an_admin_gets_a_user_and_unknown_ids_are_not_found() {
+    let (fakes, users) = setup();
+    let boss = add(&fakes, "boss@example.com", Role::Admin);
+    let ann = add(&fakes, "ann@example.com", Role::User);
+
+    assert_eq!(run(users.get(actor(&boss), ann.id)).unwrap(), ann);
+    assert!(matches!(run(users.get(actor(&boss), Uuid::now_v7())), Err(UserError::NotFound)));
+}
+
+#[test]
+fn an_admin_deletes_a_user() {
+    let (fakes, users) = setup();
+    let boss = add(&fakes, "boss@example.com", Role::Admin);
+    let ann = add(&fakes, "ann@example.com", Role::User);
+
+    run(users.delete(actor(&boss), ann.id)).unwrap();
+
+    assert!(matches!(run(users.get(actor(&boss), ann.id)), Err(UserError::NotFound)));
+    assert!(matches!(run(users.delete(actor(&boss), ann.id)), Err(UserError::NotFound)));
+}
+
+#[test]
+fn listing_getting_and_deleting_users_is_forbidden_for_non_admins() {
+    let (fakes, users) = setup();
+    let ann = add(&fakes, "ann@example.com", Role::User);
+    let bob = add(&fakes, "bob@example.com", Role::User);
+
+    assert!(matches!(run(users.list(actor(&ann), &query(&[]))), Err(UserError::Forbidden)));
+    assert!(matches!(run(users.get(actor(&ann), bob.id)), Err(UserError::Forbidden)));
+    assert!(matches!(run(users.get(actor(&ann), ann.id)), Err(UserError::Forbidden)));
+    assert!(matches!(run(users.delete(actor(&ann), bob.id)), Err(UserError::Forbidden)));
+    assert_eq!(fakes.users.get(bob.id), Some(bob));
+}
+
+#[test]
+fn a_token_that_still_says_admin_gives_no_admin_rights_after_a_demotion() {
+    let (fakes, users) = setup();
+    let boss = add(&fakes, "boss@example.com", Role::Admin);
+    let former = add(&fakes, "former@example.com", Role::Admin);
+    let ann = add(&fakes, "ann@example.com", Role::User);
+    let token_of_former = actor(&former);
+    let demote = UserPatch { role: Some(Role::User), ..UserPatch::default() };
+    run(users.update(actor(&boss), former.id, demote)).unwrap();
+
+    assert_eq!(token_of_former.role, Role::Admin);
+    assert!(matches!(run(users.list(token_of_former, &query(&[]))), Err(UserError::Forbidden)));
+    assert!(matches!(run(users.get(token_of_former, ann.id)), Err(UserError::Forbidden)));
+    assert!(matches!(run(users.delete(token_of_former, ann.id)), Err(UserError::Forbidden)));
+    let rename = UserPatch { first_name: Some(Some(name("Hacked"))), ..UserPatch::default() };
+    assert!(matches!(run(users.update(token_of_former, ann.id, rename)), Err(UserError::NotFound)));
+    assert_eq!(fakes.users.get(ann.id), Some(ann));
+}
+
+#[test]
+fn the_last_admin_can_be_neither_deleted_nor_demoted() {
+    let (fakes, users) = setup();
+    let boss = add(&fakes, "boss@example.com", Role::Admin);
+    let demote = UserPatch { role: Some(Role::User), ..UserPatch::default() };
+
+    let deleted = run(users.delete(actor(&boss), boss.id));
+    let demoted = run(users.update(actor(&boss), boss.id, demote));
+
+    assert!(matches!(deleted, Err(UserError::LastAdmin)), "{deleted:?}");
+    assert!(matches!(demoted, Err(UserError::LastAdmin)), "{demoted:?}");
+    assert_eq!(fakes.users.get(boss.id), Some(boss));
+}
+
+#[test]
+fn an_admin_can_be_demoted_or_deleted_while_another_admin_remains() {
+    let (fakes, users) = setup();
+    let boss = add(&fakes, "boss@example.com", Role::Admin);
+    let deputy = add(&fakes, "deputy@example.com", Role::Admin);
+    let demote = UserPatch { role: Some(Role::User), ..UserPatch::default() };
+
+    let demoted = run(users.update(actor(&boss), boss.id, demote)).unwrap();
+    assert_eq!(demoted.role, Role::User);
+
+    let deleted = run(users.delete(actor(&deputy), deputy.id));
+    assert!(matches!(deleted, Err(UserError::LastAdmin)), "the deputy is now the last admin: {deleted:?}");
+    run(users.delete(actor(&deputy), boss.id)).unwrap();
+}

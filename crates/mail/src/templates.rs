@@ -1,0 +1,165 @@
+//! How each [`Mail`] looks: subject, plain text and HTML (sent as multipart/alternative).
+
+use coffee_domain::mail::Mail;
+
+/// A mail ready to send: every part is complete, interpolated values in
+/// [`html`](Self::html) are HTML-escaped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedMail {
+    /// The `Subject` header.
+    pub subject: String,
+    /// The `text/plain` part.
+    pub text: String,
+    /// The `text/html` part.
+    pub html: String,
+}
+
+/// Renders `mail` in English.
+pub fn render(mail: &Mail) -> RenderedMail {
+    match mail {
+        Mail::Verification { code, link, valid_minutes, .. } => verification(code, link, *valid_minutes),
+    }
+}
+
+fn verification(code: &str, link: &str, valid_minutes: i64) -> RenderedMail {
+    let subject = "Confirm your e-mail address for Coffee Shop".to_owned();
+    let valid = human_duration(valid_minutes);
+    let text = format!(
+        "Hello,\n\
+         \n\
+         thank you for signing up at Coffee Shop. To confirm your e-mail address, \
+         enter this code:\n\
+         \n\
+         \x20   {code}\n\
+         \n\
+         or open this link:\n\
+         \n\
+         {link}\n\
+         \n\
+         The code and the link are valid for {valid}.\n\
+         \n\
+         If you did not sign up, you can ignore this e-mail.\n\
+         \n\
+         The Coffee Shop team\n"
+    );
+    let (code, link, valid, title) = (escape_html(code), escape_html(link), escape_html(&valid), escape_html(&subject));
+    let html = format!(
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{title}</title></head>
+<body style="font-family:Arial,Helvetica,sans-serif;color:#222;line-height:1.5">
+<p>Hello,</p>
+<p>thank you for signing up at Coffee Shop. To confirm your e-mail address, enter this code:</p>
+<p style="font-family:monospace;font-size:32px;font-weight:bold;letter-spacing:6px">{code}</p>
+<p>or <a href="{link}">confirm your address with one click</a>.</p>
+<p style="font-size:13px;color:#555">If the link does not open, copy it into your browser:<br>{link}</p>
+<p>The code and the link are valid for {valid}.</p>
+<p style="color:#555">If you did not sign up, you can ignore this e-mail.</p>
+<p>The Coffee Shop team</p>
+</body>
+</html>
+"#
+    );
+    RenderedMail { subject, text, html }
+}
+
+/// Escapes `& < > " '` so that `s` is safe in HTML text and quoted attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A duration in minutes for people: `"15 minutes"`, `"1 hour 30 minutes"`,
+/// `"24 hours"`, `"2 days"`.
+pub fn human_duration(minutes: i64) -> String {
+    const HOUR: i64 = 60;
+    const DAY: i64 = 24 * HOUR;
+    let minutes = minutes.max(0);
+    if minutes >= 2 * DAY && minutes % DAY == 0 {
+        plural(minutes / DAY, "day")
+    } else if minutes >= HOUR && minutes % HOUR == 0 {
+        plural(minutes / HOUR, "hour")
+    } else if minutes > HOUR {
+        format!("{} {}", plural(minutes / HOUR, "hour"), plural(minutes % HOUR, "minute"))
+    } else {
+        plural(minutes, "minute")
+    }
+}
+
+fn plural(n: i64, unit: &str) -> String {
+    if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verification_mail(link: &str) -> Mail {
+        Mail::Verification {
+            to: "ann@example.com".into(),
+            code: "042137".into(),
+            link: link.into(),
+            valid_minutes: 24 * 60,
+        }
+    }
+
+    #[test]
+    fn verification_mail_shows_code_link_and_validity() {
+        let link = "http://localhost:8080/auth/verify?token=abc";
+        let r = render(&verification_mail(link));
+        assert_eq!(r.subject, "Confirm your e-mail address for Coffee Shop");
+        for part in [&r.text, &r.html] {
+            assert!(part.contains("042137"), "{part}");
+            assert!(part.contains(link), "{part}");
+            assert!(part.contains("valid for 24 hours"), "{part}");
+        }
+        assert!(r.text.contains("\n    042137\n"));
+        assert!(r.html.contains(&format!(r#"<a href="{link}">"#)));
+    }
+
+    #[test]
+    fn html_part_escapes_interpolated_values() {
+        let link = r#"https://x.test/v?a=1&b="><script>alert('x')</script>"#;
+        let r = render(&verification_mail(link));
+        assert!(!r.html.contains("<script>"));
+        assert!(r.html.contains("a=1&amp;b=&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+        // The plain-text part is not HTML and keeps the link verbatim.
+        assert!(r.text.contains(link));
+    }
+
+    #[test]
+    fn escape_html_covers_the_five_characters() {
+        assert_eq!(escape_html(r#"<a href="x">&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(escape_html("plain é"), "plain é");
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        let cases = [
+            (0, "0 minutes"),
+            (1, "1 minute"),
+            (15, "15 minutes"),
+            (60, "1 hour"),
+            (90, "1 hour 30 minutes"),
+            (121, "2 hours 1 minute"),
+            (24 * 60, "24 hours"),
+            (36 * 60, "36 hours"),
+            (48 * 60, "2 days"),
+            (7 * 24 * 60, "7 days"),
+            (-5, "0 minutes"),
+        ];
+        for (minutes, expected) in cases {
+            assert_eq!(human_duration(minutes), expected, "{minutes}");
+        }
+    }
+}

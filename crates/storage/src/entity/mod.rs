@@ -1,0 +1,5 @@
+//! SeaORM entities, one module per table. Only this crate sees them.
+
+pub mod email_verifications;
+pub mod sessions;
+pub mod users;

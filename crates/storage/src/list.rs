@@ -1,0 +1,90 @@
+//! Translates the domain's typed list queries into SeaORM conditions.
+//!
+//! Columns come from each repository's exhaustive `match` over its field
+//! enum — never from client text — and every value is a bound parameter.
+
+use coffee_domain::query::{Filter, ListQuery, Op, Value};
+use sea_orm::sea_query::{Expr, Func, LikeExpr, SimpleExpr};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, ExprTrait, Order, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select,
+};
+
+/// How one resource maps onto its table.
+pub(crate) struct ListMapping<E: EntityTrait, F> {
+    /// The column of each field.
+    pub column: fn(F) -> E::Column,
+    /// Columns matched by `search`.
+    pub search: &'static [E::Column],
+    /// Unique tie-breaker so that pages never overlap.
+    pub id: E::Column,
+}
+
+/// Runs `select` narrowed by `query`: one `COUNT` and one page query.
+pub(crate) async fn fetch_page<E, F, C>(
+    db: &C,
+    select: Select<E>,
+    query: &ListQuery<F>,
+    mapping: &ListMapping<E, F>,
+) -> Result<(Vec<E::Model>, u64), DbErr>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    F: Copy,
+    C: ConnectionTrait,
+{
+    let select = select.filter(condition(query, mapping));
+    let total = select.clone().count(db).await?;
+    let mut ordered = select;
+    for key in &query.sort {
+        ordered = ordered.order_by((mapping.column)(key.field), if key.descending { Order::Desc } else { Order::Asc });
+    }
+    let last_desc = query.sort.last().is_none_or(|k| k.descending);
+    ordered = ordered.order_by(mapping.id, if last_desc { Order::Desc } else { Order::Asc });
+    let items = ordered.offset(query.offset()).limit(query.page_size).all(db).await?;
+    Ok((items, total))
+}
+
+fn condition<E: EntityTrait, F: Copy>(query: &ListQuery<F>, mapping: &ListMapping<E, F>) -> Condition {
+    let mut all = Condition::all();
+    for filter in &query.filters {
+        all = all.add(filter_expr((mapping.column)(filter.field), filter));
+    }
+    if let Some(term) = &query.search {
+        let any = mapping.search.iter().fold(Condition::any(), |any, col| any.add(contains(*col, term)));
+        all = all.add(any);
+    }
+    all
+}
+
+fn filter_expr<C: ColumnTrait, F>(col: C, filter: &Filter<F>) -> SimpleExpr {
+    let first = || filter.values.first().map(to_value).unwrap_or(sea_orm::Value::Bool(None));
+    match filter.op {
+        Op::Eq => col.eq(first()),
+        Op::In => col.is_in(filter.values.iter().map(to_value)),
+        Op::Gt => col.gt(first()),
+        Op::Gte => col.gte(first()),
+        Op::Lt => col.lt(first()),
+        Op::Lte => col.lte(first()),
+        Op::Contains => match filter.values.first() {
+            Some(Value::Text(term)) => contains(col, term),
+            _ => col.eq(first()),
+        },
+    }
+}
+
+/// Case-insensitive substring match with `%`, `_` and `\` taken literally.
+fn contains<C: ColumnTrait>(col: C, term: &str) -> SimpleExpr {
+    let escaped = term.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+}
+
+fn to_value(v: &Value) -> sea_orm::Value {
+    match v {
+        Value::Text(s) => s.clone().into(),
+        Value::Int(i) => (*i).into(),
+        Value::Bool(b) => (*b).into(),
+        Value::Timestamp(t) => (*t).into(),
+        Value::Uuid(u) => (*u).into(),
+    }
+}

@@ -1,0 +1,293 @@
+//! The user repository: users and their e-mail verifications.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use coffee_domain::RepoError;
+use coffee_domain::query::{ListQuery, Page};
+use coffee_domain::user::{
+    Email, NewUser, NewVerification, Role, User, UserChanges, UserField, UserRepository, UserWriteError,
+    Verification,
+};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    ExprTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::entity::{email_verifications as ev, users};
+use crate::list::{ListMapping, fetch_page};
+use crate::{is_postgres, repo_err};
+
+/// [`UserRepository`] over SeaORM.
+#[derive(Debug, Clone)]
+pub struct SeaUserRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaUserRepository {
+    /// A repository on this pool.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+const MAPPING: ListMapping<users::Entity, UserField> = ListMapping {
+    column: |f| match f {
+        UserField::Email => users::Column::Email,
+        UserField::FirstName => users::Column::FirstName,
+        UserField::LastName => users::Column::LastName,
+        UserField::Role => users::Column::Role,
+        UserField::IsVerified => users::Column::IsVerified,
+        UserField::CreatedAt => users::Column::CreatedAt,
+    },
+    search: &[users::Column::Email, users::Column::FirstName, users::Column::LastName],
+    id: users::Column::Id,
+};
+
+fn to_user(m: users::Model) -> Result<User, RepoError> {
+    let role = Role::parse(&m.role).ok_or_else(|| RepoError::Other(format!("unknown role {:?} in users", m.role)))?;
+    Ok(User {
+        id: m.id,
+        email: Email::from_trusted(m.email),
+        first_name: m.first_name,
+        last_name: m.last_name,
+        phone: m.phone,
+        role,
+        is_verified: m.is_verified,
+        verified_at: m.verified_at,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    })
+}
+
+fn to_verification(m: ev::Model) -> Verification {
+    Verification {
+        user_id: m.user_id,
+        code_hash: m.code_hash,
+        attempts: m.attempts,
+        expires_at: m.expires_at,
+        sent_at: m.sent_at,
+    }
+}
+
+fn verification_model(user_id: Uuid, v: &NewVerification) -> ev::ActiveModel {
+    ev::ActiveModel {
+        user_id: Set(user_id),
+        code_hash: Set(v.code_hash.clone()),
+        token_hash: Set(v.token_hash.clone()),
+        attempts: Set(0),
+        expires_at: Set(v.expires_at),
+        sent_at: Set(v.sent_at),
+    }
+}
+
+fn write_err(e: sea_orm::DbErr) -> UserWriteError {
+    match repo_err(e) {
+        RepoError::Conflict(_) => UserWriteError::EmailTaken,
+        other => UserWriteError::Repo(other),
+    }
+}
+
+fn tx_err(e: sea_orm::TransactionError<UserWriteError>) -> UserWriteError {
+    match e {
+        sea_orm::TransactionError::Connection(e) => write_err(e),
+        sea_orm::TransactionError::Transaction(e) => e,
+    }
+}
+
+/// Loads a user inside `txn`, row-locked on PostgreSQL.
+async fn find_locked(txn: &DatabaseTransaction, id: Uuid) -> Result<Option<users::Model>, sea_orm::DbErr> {
+    users::Entity::find_by_id(id).lock_exclusive().one(txn).await
+}
+
+/// Refuses to remove the last admin. On PostgreSQL every admin row is locked
+/// first, so two concurrent demotions cannot both see "another admin exists";
+/// SQLite runs one writer at a time (and this crate uses one connection).
+async fn guard_last_admin(txn: &DatabaseTransaction, target: &users::Model) -> Result<(), UserWriteError> {
+    if target.role != Role::Admin.as_str() {
+        return Ok(());
+    }
+    let mut admins = users::Entity::find().select_only().column(users::Column::Id).filter(users::Column::Role.eq("admin"));
+    if is_postgres(txn) {
+        admins = admins.lock_exclusive();
+    }
+    let count = admins.into_tuple::<Uuid>().all(txn).await.map_err(write_err)?.len();
+    if count <= 1 { Err(UserWriteError::LastAdmin) } else { Ok(()) }
+}
+
+#[async_trait]
+impl UserRepository for SeaUserRepository {
+    async fn create(&self, new: &NewUser, verification: Option<&NewVerification>) -> Result<(), UserWriteError> {
+        let u = &new.user;
+        let model = users::ActiveModel {
+            id: Set(u.id),
+            email: Set(u.email.as_str().to_owned()),
+            password_hash: Set(new.password_hash.clone()),
+            first_name: Set(u.first_name.clone()),
+            last_name: Set(u.last_name.clone()),
+            phone: Set(u.phone.clone()),
+            role: Set(u.role.as_str().to_owned()),
+            is_verified: Set(u.is_verified),
+            verified_at: Set(u.verified_at),
+            created_at: Set(u.created_at),
+            updated_at: Set(u.updated_at),
+        };
+        let verification = verification.map(|v| verification_model(u.id, v));
+        self.db
+            .transaction::<_, (), UserWriteError>(|txn| {
+                Box::pin(async move {
+                    users::Entity::insert(model).exec_without_returning(txn).await.map_err(write_err)?;
+                    if let Some(v) = verification {
+                        ev::Entity::insert(v).exec_without_returning(txn).await.map_err(write_err)?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
+            .map_err(tx_err)
+    }
+
+    async fn find(&self, id: Uuid) -> Result<Option<User>, RepoError> {
+        users::Entity::find_by_id(id).one(&self.db).await.map_err(repo_err)?.map(to_user).transpose()
+    }
+
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepoError> {
+        Ok(self.find_credentials(email).await?.map(|(u, _)| u))
+    }
+
+    async fn find_credentials(&self, email: &Email) -> Result<Option<(User, String)>, RepoError> {
+        let found = users::Entity::find()
+            .filter(users::Column::Email.eq(email.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(repo_err)?;
+        found
+            .map(|m| {
+                let hash = m.password_hash.clone();
+                to_user(m).map(|u| (u, hash))
+            })
+            .transpose()
+    }
+
+    async fn list(&self, query: &ListQuery<UserField>) -> Result<Page<User>, RepoError> {
+        let (rows, total) = fetch_page(&self.db, users::Entity::find(), query, &MAPPING).await.map_err(repo_err)?;
+        let items = rows.into_iter().map(to_user).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, total, page: query.page, page_size: query.page_size })
+    }
+
+    async fn update(&self, id: Uuid, changes: &UserChanges, now: DateTime<Utc>) -> Result<User, UserWriteError> {
+        let changes = changes.clone();
+        let model = self
+            .db
+            .transaction::<_, users::Model, UserWriteError>(|txn| {
+                Box::pin(async move {
+                    let current = find_locked(txn, id).await.map_err(write_err)?.ok_or(UserWriteError::NotFound)?;
+                    if changes.role.is_some_and(|r| r != Role::Admin) {
+                        guard_last_admin(txn, &current).await?;
+                    }
+                    let mut active: users::ActiveModel = current.into();
+                    if let Some(v) = changes.first_name {
+                        active.first_name = Set(v);
+                    }
+                    if let Some(v) = changes.last_name {
+                        active.last_name = Set(v);
+                    }
+                    if let Some(v) = changes.phone {
+                        active.phone = Set(v);
+                    }
+                    if let Some(v) = changes.email {
+                        active.email = Set(v.as_str().to_owned());
+                    }
+                    if let Some(v) = changes.role {
+                        active.role = Set(v.as_str().to_owned());
+                    }
+                    if let Some((verified, at)) = changes.verified {
+                        active.is_verified = Set(verified);
+                        active.verified_at = Set(at);
+                    }
+                    active.updated_at = Set(now);
+                    active.update(txn).await.map_err(write_err)
+                })
+            })
+            .await
+            .map_err(tx_err)?;
+        Ok(to_user(model)?)
+    }
+
+    async fn delete(&self, id: Uuid) -> Result<(), UserWriteError> {
+        self.db
+            .transaction::<_, (), UserWriteError>(|txn| {
+                Box::pin(async move {
+                    let current = find_locked(txn, id).await.map_err(write_err)?.ok_or(UserWriteError::NotFound)?;
+                    guard_last_admin(txn, &current).await?;
+                    users::Entity::delete_by_id(id).exec(txn).await.map_err(write_err)?;
+                    Ok(())
+                })
+            })
+            .await
+            .map_err(tx_err)
+    }
+
+    async fn find_verification(&self, user_id: Uuid) -> Result<Option<Verification>, RepoError> {
+        Ok(ev::Entity::find_by_id(user_id).one(&self.db).await.map_err(repo_err)?.map(to_verification))
+    }
+
+    async fn find_verification_by_token(&self, token_hash: &str) -> Result<Option<Verification>, RepoError> {
+        let found = ev::Entity::find().filter(ev::Column::TokenHash.eq(token_hash)).one(&self.db).await;
+        Ok(found.map_err(repo_err)?.map(to_verification))
+    }
+
+    async fn replace_verification(
+        &self,
+        user_id: Uuid,
+        v: &NewVerification,
+        sent_before: DateTime<Utc>,
+    ) -> Result<bool, RepoError> {
+        // One statement: insert, or overwrite only a row whose cooldown is over.
+        let result = ev::Entity::insert(verification_model(user_id, v))
+            .on_conflict(
+                OnConflict::column(ev::Column::UserId)
+                    .update_columns([
+                        ev::Column::CodeHash,
+                        ev::Column::TokenHash,
+                        ev::Column::Attempts,
+                        ev::Column::ExpiresAt,
+                        ev::Column::SentAt,
+                    ])
+                    .action_and_where(Expr::col((ev::Entity, ev::Column::SentAt)).lte(sent_before))
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(repo_err)?;
+        Ok(result > 0)
+    }
+
+    async fn count_attempt(&self, user_id: Uuid, max: i32) -> Result<Option<i32>, RepoError> {
+        let updated = ev::Entity::update_many()
+            .col_expr(ev::Column::Attempts, Expr::col(ev::Column::Attempts).add(1))
+            .filter(ev::Column::UserId.eq(user_id))
+            .filter(ev::Column::Attempts.lt(max))
+            .exec(&self.db)
+            .await
+            .map_err(repo_err)?;
+        if updated.rows_affected == 0 {
+            return Ok(None);
+        }
+        Ok(self.find_verification(user_id).await?.map(|v| v.attempts))
+    }
+
+    async fn mark_verified(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<User, UserWriteError> {
+        users::Entity::update_many()
+            .col_expr(users::Column::IsVerified, Expr::value(true))
+            .col_expr(users::Column::VerifiedAt, Expr::value(now))
+            .col_expr(users::Column::UpdatedAt, Expr::value(now))
+            .filter(users::Column::Id.eq(user_id))
+            .filter(users::Column::IsVerified.eq(false))
+            .exec(&self.db)
+            .await
+            .map_err(write_err)?;
+        self.find(user_id).await?.ok_or(UserWriteError::NotFound)
+    }
+}
