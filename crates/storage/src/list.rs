@@ -74,6 +74,9 @@ fn filter_expr<C: ColumnTrait, F>(col: C, filter: &Filter<F>) -> SimpleExpr {
 }
 
 /// Case-insensitive substring match with `%`, `_` and `\` taken literally.
+// SIMPLIFICATION: `lower(col) LIKE '%term%'` cannot use a B-tree index and
+// scans the filtered rows; on large tables a PostgreSQL trigram index
+// (pg_trgm, GIN on lower(col)) would serve it.
 fn contains<C: ColumnTrait>(col: C, term: &str) -> SimpleExpr {
     let escaped = term.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))

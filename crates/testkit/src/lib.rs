@@ -5,9 +5,13 @@
 //!   deliveries without an external mail catcher.
 //! * [`ReceivedMail`] — one recorded message with helpers that decode the
 //!   text part and pull out the verification code and link.
+//! * [`TestDatabase`] — a fresh, empty database per test: a temporary SQLite
+//!   file, or a new PostgreSQL database when `TEST_DATABASE_URL` is set.
 
+mod db;
 mod message;
 mod smtp_sink;
 
+pub use db::{Backend, TestDatabase, test_redis_url};
 pub use message::ReceivedMail;
 pub use smtp_sink::SmtpSink;

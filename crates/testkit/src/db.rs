@@ -1,0 +1,91 @@
+//! Fresh databases for tests.
+//!
+//! Without `TEST_DATABASE_URL` every test gets a temporary SQLite file. With
+//! it (CI sets it), PostgreSQL cases run for real: each gets a new database
+//! on that server, and an unreachable server fails the test instead of
+//! skipping it.
+
+use sea_orm::{ConnectionTrait, Database};
+
+/// Which engine a [`TestDatabase`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A temporary SQLite file.
+    Sqlite,
+    /// A new database on the `TEST_DATABASE_URL` server.
+    Postgres,
+}
+
+/// An empty database that lives as long as this value (SQLite) or the
+/// server (PostgreSQL databases are named `coffee_test_<uuid>`; they are not
+/// dropped, since a test may still hold connections at the end).
+#[derive(Debug)]
+pub struct TestDatabase {
+    /// Connection URL for the application.
+    pub url: String,
+    /// The engine.
+    pub backend: Backend,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// `TEST_REDIS_URL`, when set.
+pub fn test_redis_url() -> Option<String> {
+    std::env::var("TEST_REDIS_URL").ok().filter(|s| !s.trim().is_empty())
+}
+
+fn test_database_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL").ok().filter(|s| !s.trim().is_empty())
+}
+
+impl TestDatabase {
+    /// PostgreSQL when `TEST_DATABASE_URL` is set, else SQLite.
+    ///
+    /// # Panics
+    /// `TEST_DATABASE_URL` is set but the server cannot be reached.
+    pub async fn fresh() -> Self {
+        match Self::postgres().await {
+            Some(db) => db,
+            None => Self::sqlite(),
+        }
+    }
+
+    /// Every backend available: SQLite always, PostgreSQL when configured.
+    ///
+    /// # Panics
+    /// `TEST_DATABASE_URL` is set but the server cannot be reached.
+    pub async fn all() -> Vec<Self> {
+        let mut dbs = vec![Self::sqlite()];
+        dbs.extend(Self::postgres().await);
+        dbs
+    }
+
+    /// A temporary SQLite file.
+    ///
+    /// # Panics
+    /// No temporary directory can be created.
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+        Self { url, backend: Backend::Sqlite, _dir: Some(dir) }
+    }
+
+    /// A new PostgreSQL database, or `None` when `TEST_DATABASE_URL` is unset.
+    ///
+    /// # Panics
+    /// `TEST_DATABASE_URL` is set but malformed or unreachable.
+    pub async fn postgres() -> Option<Self> {
+        let admin_url = test_database_url()?;
+        let admin = Database::connect(admin_url.as_str())
+            .await
+            .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
+        let name = format!("coffee_test_{}", uuid::Uuid::new_v4().simple());
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        let _ = admin.close().await;
+        let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL must be a URL");
+        url.set_path(&name);
+        Some(Self { url: url.to_string(), backend: Backend::Postgres, _dir: None })
+    }
+}
