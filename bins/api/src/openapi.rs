@@ -7,6 +7,7 @@
 //! `Location` header and the form variant of login.
 
 use actix_web::http::header;
+use actix_web::guard;
 use actix_web::web::{self, Data};
 use actix_web::{HttpRequest, HttpResponse};
 use coffee_domain::query::{FieldKind, MAX_PAGE_SIZE, Resource};
@@ -239,7 +240,6 @@ const SWAGGER_INIT: &str = r##"window.addEventListener("load", function () {
     dom_id: "#swagger-ui",
     deepLinking: true,
     validatorUrl: null,
-    persistAuthorization: true,
     presets: [SwaggerUIBundle.presets.apis],
   });
 });
@@ -249,6 +249,7 @@ const DOCS_HTML: &str = r#"<!doctype html>
 <head>
   <meta charset="utf-8">
   <title>Coffee Shop API</title>
+  <link rel="icon" href="data:,">
   <link rel="stylesheet" href="/docs/swagger-ui.css">
 </head>
 <body>
@@ -267,7 +268,7 @@ const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 
 async fn docs_file(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let file = req.match_info().get("file").unwrap_or_default();
     let (body, content_type): (&'static [u8], &str) = match file {
-        "" | "index.html" => (DOCS_HTML.as_bytes(), "text/html; charset=utf-8"),
+        "" | "/" | "index.html" => (DOCS_HTML.as_bytes(), "text/html; charset=utf-8"),
         "swagger-ui-bundle.js" => (SWAGGER_JS, "text/javascript; charset=utf-8"),
         "swagger-ui.css" => (SWAGGER_CSS, "text/css; charset=utf-8"),
         "swagger-initializer.js" => (SWAGGER_INIT.as_bytes(), "text/javascript; charset=utf-8"),
@@ -283,7 +284,8 @@ async fn docs_file(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 
 /// Mounts `/openapi.json` and the Swagger UI at `/docs`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/openapi.json", web::get().to(openapi_json))
-        .route("/docs", web::get().to(docs_file))
-        .route("/docs/{file}", web::get().to(docs_file));
+    let get_or_head = || web::route().guard(guard::Any(guard::Get()).or(guard::Head()));
+    cfg.route("/openapi.json", get_or_head().to(openapi_json))
+        .route("/docs{file:/?}", get_or_head().to(docs_file))
+        .route("/docs/{file}", get_or_head().to(docs_file));
 }

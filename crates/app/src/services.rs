@@ -101,7 +101,11 @@ impl Services {
 
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let users = Arc::new(SeaUserRepository::new(db.clone()));
-        let hasher = Argon2Hasher::owasp().map_err(|e| StartError::Other(e.to_string()))?;
+        // Building the hasher computes its dummy hash: CPU work, kept off the executor.
+        let hasher = tokio::task::spawn_blocking(Argon2Hasher::owasp)
+            .await
+            .map_err(|e| StartError::Other(e.to_string()))?
+            .map_err(|e| StartError::Other(e.to_string()))?;
         let auth = AuthService::new(
             AuthPorts {
                 users: users.clone(),

@@ -4,7 +4,7 @@
 //! enum — never from client text — and every value is a bound parameter.
 
 use coffee_domain::query::{Filter, ListQuery, Op, Value};
-use sea_orm::sea_query::{Expr, Func, LikeExpr, SimpleExpr};
+use sea_orm::sea_query::{Expr, Func, LikeExpr, NullOrdering, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, ExprTrait, Order, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Select,
@@ -37,7 +37,11 @@ where
     let total = select.clone().count(db).await?;
     let mut ordered = select;
     for key in &query.sort {
-        ordered = ordered.order_by((mapping.column)(key.field), if key.descending { Order::Desc } else { Order::Asc });
+        // NULL ranks above every value on both engines (PostgreSQL's default;
+        // SQLite would put it first when ascending).
+        let (order, nulls) =
+            if key.descending { (Order::Desc, NullOrdering::First) } else { (Order::Asc, NullOrdering::Last) };
+        ordered = ordered.order_by_with_nulls((mapping.column)(key.field), order, nulls);
     }
     let last_desc = query.sort.last().is_none_or(|k| k.descending);
     ordered = ordered.order_by(mapping.id, if last_desc { Order::Desc } else { Order::Asc });

@@ -5,13 +5,12 @@ use chrono::{DateTime, Utc};
 use coffee_domain::RepoError;
 use coffee_domain::query::{ListQuery, Page};
 use coffee_domain::user::{
-    Email, NewUser, NewVerification, Role, User, UserChanges, UserField, UserRepository, UserWriteError,
-    Verification,
+    Email, NewUser, NewVerification, Role, User, UserChanges, UserField, UserRepository, UserWriteError, Verification,
 };
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    ExprTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, ExprTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -101,18 +100,39 @@ async fn find_locked(txn: &DatabaseTransaction, id: Uuid) -> Result<Option<users
     users::Entity::find_by_id(id).lock_exclusive().one(txn).await
 }
 
-/// Refuses to remove the last admin. On PostgreSQL every admin row is locked
-/// first, so two concurrent demotions cannot both see "another admin exists";
+/// Locks every admin row on PostgreSQL, in id order. Writes that may remove
+/// an admin call this before locking their target row, so they all take
+/// locks in the same order: locking the target first let two concurrent
+/// demotions each hold one admin and wait for the other's (a deadlock).
 /// SQLite runs one writer at a time (and this crate uses one connection).
+async fn lock_admins(txn: &DatabaseTransaction) -> Result<(), UserWriteError> {
+    if is_postgres(txn) {
+        users::Entity::find()
+            .select_only()
+            .column(users::Column::Id)
+            .filter(users::Column::Role.eq(Role::Admin.as_str()))
+            .order_by_asc(users::Column::Id)
+            .lock_exclusive()
+            .into_tuple::<Uuid>()
+            .all(txn)
+            .await
+            .map_err(write_err)?;
+    }
+    Ok(())
+}
+
+/// Refuses to remove the last admin. Call [`lock_admins`] first: while the
+/// admins are locked, no other transaction can demote or delete one, so a
+/// plain count is enough.
 async fn guard_last_admin(txn: &DatabaseTransaction, target: &users::Model) -> Result<(), UserWriteError> {
     if target.role != Role::Admin.as_str() {
         return Ok(());
     }
-    let mut admins = users::Entity::find().select_only().column(users::Column::Id).filter(users::Column::Role.eq("admin"));
-    if is_postgres(txn) {
-        admins = admins.lock_exclusive();
-    }
-    let count = admins.into_tuple::<Uuid>().all(txn).await.map_err(write_err)?.len();
+    let count = users::Entity::find()
+        .filter(users::Column::Role.eq(Role::Admin.as_str()))
+        .count(txn)
+        .await
+        .map_err(write_err)?;
     if count <= 1 { Err(UserWriteError::LastAdmin) } else { Ok(()) }
 }
 
@@ -182,8 +202,12 @@ impl UserRepository for SeaUserRepository {
             .db
             .transaction::<_, users::Model, UserWriteError>(|txn| {
                 Box::pin(async move {
+                    let demotes = changes.role.is_some_and(|r| r != Role::Admin);
+                    if demotes {
+                        lock_admins(txn).await?;
+                    }
                     let current = find_locked(txn, id).await.map_err(write_err)?.ok_or(UserWriteError::NotFound)?;
-                    if changes.role.is_some_and(|r| r != Role::Admin) {
+                    if demotes {
                         guard_last_admin(txn, &current).await?;
                     }
                     let mut active: users::ActiveModel = current.into();
@@ -219,6 +243,7 @@ impl UserRepository for SeaUserRepository {
         self.db
             .transaction::<_, (), UserWriteError>(|txn| {
                 Box::pin(async move {
+                    lock_admins(txn).await?;
                     let current = find_locked(txn, id).await.map_err(write_err)?.ok_or(UserWriteError::NotFound)?;
                     guard_last_admin(txn, &current).await?;
                     users::Entity::delete_by_id(id).exec(txn).await.map_err(write_err)?;

@@ -1,0 +1,15 @@
+//! Repository tests of `coffee-storage`.
+//!
+//! Every test runs the same case on each backend of `TestDatabase::all()`:
+//! a temporary SQLite file always, and a fresh PostgreSQL database when
+//! `TEST_DATABASE_URL` is set (an unreachable server fails the test).
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+mod list;
+mod sessions;
+mod update;
+mod users;
+mod verification;

@@ -1,0 +1,161 @@
+//! Refresh sessions: rotation, reuse detection, revocation.
+
+use coffee_domain::user::{NewSession, RotateOutcome, SessionRepository};
+use uuid::Uuid;
+
+use crate::support::{Env, backends, hours, rows_of_user, secs, session, t0, user, warm_pool};
+
+/// A user with one fresh session created at [`t0`].
+async fn logged_in(env: &Env) -> NewSession {
+    let ann = user("ann@example.com").create(&env.users).await;
+    let s = session(ann.id, t0());
+    env.sessions.create(&s).await.unwrap();
+    s
+}
+
+fn expiry() -> chrono::DateTime<chrono::Utc> {
+    t0() + hours(24 * 30)
+}
+
+#[tokio::test]
+async fn rotating_a_live_session_stores_its_successor_in_the_same_family() {
+    for env in backends().await {
+        let first = logged_in(&env).await;
+        let (second, third) = (Uuid::now_v7(), Uuid::now_v7());
+
+        let outcome = env.sessions.rotate(first.id, second, expiry(), t0() + secs(10)).await.unwrap();
+        assert_eq!(outcome, RotateOutcome::Rotated);
+        assert_eq!(rows_of_user(&env.db, "sessions", first.user_id).await, 2);
+
+        // The successor is live, and belongs to the first session's family.
+        assert_eq!(
+            env.sessions.rotate(second, third, expiry(), t0() + secs(20)).await.unwrap(),
+            RotateOutcome::Rotated
+        );
+        let reuse = env.sessions.rotate(second, Uuid::now_v7(), expiry(), t0() + secs(30)).await.unwrap();
+        assert_eq!(reuse, RotateOutcome::Reused { family_id: first.family_id });
+    }
+}
+
+#[tokio::test]
+async fn rotating_an_already_rotated_session_reports_reuse_of_its_family() {
+    for env in backends().await {
+        let first = logged_in(&env).await;
+        env.sessions.rotate(first.id, Uuid::now_v7(), expiry(), t0() + secs(10)).await.unwrap();
+
+        let replay = Uuid::now_v7();
+        let outcome = env.sessions.rotate(first.id, replay, expiry(), t0() + secs(20)).await.unwrap();
+
+        assert_eq!(outcome, RotateOutcome::Reused { family_id: first.family_id });
+        // The replay did not mint a session.
+        assert_eq!(rows_of_user(&env.db, "sessions", first.user_id).await, 2);
+        assert_eq!(
+            env.sessions.rotate(replay, Uuid::now_v7(), expiry(), t0() + secs(30)).await.unwrap(),
+            RotateOutcome::Invalid
+        );
+    }
+}
+
+#[tokio::test]
+async fn after_revoke_family_the_newest_session_is_invalid() {
+    for env in backends().await {
+        let first = logged_in(&env).await;
+        let second = Uuid::now_v7();
+        env.sessions.rotate(first.id, second, expiry(), t0() + secs(10)).await.unwrap();
+
+        env.sessions.revoke_family(first.family_id, t0() + secs(20)).await.unwrap();
+
+        let outcome = env.sessions.rotate(second, Uuid::now_v7(), expiry(), t0() + secs(30)).await.unwrap();
+        assert_eq!(outcome, RotateOutcome::Invalid);
+    }
+}
+
+#[tokio::test]
+async fn revoke_family_leaves_other_families_alone() {
+    for env in backends().await {
+        let first = logged_in(&env).await;
+        let other = session(first.user_id, t0());
+        env.sessions.create(&other).await.unwrap();
+
+        env.sessions.revoke_family(first.family_id, t0() + secs(20)).await.unwrap();
+
+        let outcome = env.sessions.rotate(other.id, Uuid::now_v7(), expiry(), t0() + secs(30)).await.unwrap();
+        assert_eq!(outcome, RotateOutcome::Rotated);
+    }
+}
+
+#[tokio::test]
+async fn an_expired_session_cannot_be_rotated() {
+    for env in backends().await {
+        let s = logged_in(&env).await;
+
+        // At the expiry instant it is already over.
+        let outcome = env.sessions.rotate(s.id, Uuid::now_v7(), expiry(), s.expires_at).await.unwrap();
+        assert_eq!(outcome, RotateOutcome::Invalid);
+        // ...and it was not consumed by the failed attempt: a microsecond earlier it still works.
+        let just_before = s.expires_at - chrono::TimeDelta::microseconds(1);
+        assert_eq!(
+            env.sessions.rotate(s.id, Uuid::now_v7(), expiry(), just_before).await.unwrap(),
+            RotateOutcome::Rotated
+        );
+    }
+}
+
+#[tokio::test]
+async fn revoking_is_idempotent_and_ends_the_session() {
+    for env in backends().await {
+        let s = logged_in(&env).await;
+
+        env.sessions.revoke(s.id, t0() + secs(10)).await.unwrap();
+        env.sessions.revoke(s.id, t0() + secs(20)).await.unwrap();
+        env.sessions.revoke(Uuid::now_v7(), t0() + secs(20)).await.unwrap();
+
+        let outcome = env.sessions.rotate(s.id, Uuid::now_v7(), expiry(), t0() + secs(30)).await.unwrap();
+        assert_eq!(outcome, RotateOutcome::Invalid);
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_session_is_invalid() {
+    for env in backends().await {
+        logged_in(&env).await;
+        let outcome = env.sessions.rotate(Uuid::now_v7(), Uuid::now_v7(), expiry(), t0()).await.unwrap();
+        assert_eq!(outcome, RotateOutcome::Invalid);
+    }
+}
+
+#[tokio::test]
+async fn concurrent_rotations_of_one_session_let_exactly_one_through() {
+    for env in backends().await {
+        let ann = user("ann@example.com").create(&env.users).await;
+        for round in 1..=3 {
+            let s = session(ann.id, t0());
+            env.sessions.create(&s).await.unwrap();
+            let (a, b) = (env.sessions.clone(), env.sessions.clone());
+            let (new_a, new_b) = (Uuid::now_v7(), Uuid::now_v7());
+            let now = t0() + secs(10);
+            warm_pool(&env).await;
+
+            let (ra, rb) = tokio::join!(a.rotate(s.id, new_a, expiry(), now), b.rotate(s.id, new_b, expiry(), now));
+
+            let reused = RotateOutcome::Reused { family_id: s.family_id };
+            let (winner, loser) = match (ra.unwrap(), rb.unwrap()) {
+                (RotateOutcome::Rotated, r) if r == reused => (new_a, new_b),
+                (r, RotateOutcome::Rotated) if r == reused => (new_b, new_a),
+                other => panic!("round {round}: expected one Rotated and one Reused, got {other:?}"),
+            };
+            // Only the winner's successor was stored.
+            let later = t0() + secs(20);
+            assert_eq!(
+                env.sessions.rotate(loser, Uuid::now_v7(), expiry(), later).await.unwrap(),
+                RotateOutcome::Invalid
+            );
+            assert_eq!(
+                env.sessions.rotate(winner, Uuid::now_v7(), expiry(), later).await.unwrap(),
+                RotateOutcome::Rotated
+            );
+        }
+        // Per round: the session, the winner's successor and its successor.
+        assert_eq!(rows_of_user(&env.db, "sessions", ann.id).await, 9);
+    }
+}
