@@ -39,15 +39,13 @@ fn is_json(media: &str) -> bool {
 
 /// Reads the body within [`MAX_BODY_BYTES`].
 async fn read_body(req: HttpRequest, mut payload: Payload) -> Result<Bytes, ApiError> {
-    Bytes::from_request(&req, &mut payload).await.map_err(|e| {
-        match e.as_response_error().status_code() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("The request body exceeds {MAX_BODY_BYTES} bytes."),
-            ),
-            _ => ApiError::malformed("The request body could not be read."),
-        }
+    Bytes::from_request(&req, &mut payload).await.map_err(|e| match e.as_response_error().status_code() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("The request body exceeds {MAX_BODY_BYTES} bytes."),
+        ),
+        _ => ApiError::malformed("The request body could not be read."),
     })
 }
 

@@ -51,8 +51,9 @@ pub async fn request_context(
     // an `Err` here can only come from the framework itself and is passed on.
     let mut res = result?.map_into_boxed_body();
     let status = res.status();
-    let is_problem = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
-    if status.as_u16() >= 400 && !is_problem {
+    // Bodies a handler made on purpose (problem+json, the readiness JSON, the verify-link page) stay.
+    let designed = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| !v.as_bytes().starts_with(b"text/plain"));
+    if status.as_u16() >= 400 && !designed {
         let problem = ApiError::from_status(status);
         let original = res.response();
         let replaced = problem_response(&problem, original, &id);
@@ -71,7 +72,11 @@ pub async fn request_context(
         }
     }
     span.in_scope(|| {
-        tracing::info!(status = status.as_u16(), latency_ms = started.elapsed().as_millis() as u64, "request completed");
+        tracing::info!(
+            status = status.as_u16(),
+            latency_ms = started.elapsed().as_millis() as u64,
+            "request completed"
+        );
     });
     Ok(res)
 }

@@ -6,8 +6,8 @@
 //! resource's field table, so they never drift from the whitelist), the
 //! `Location` header and the form variant of login.
 
-use actix_web::http::header;
 use actix_web::guard;
+use actix_web::http::header;
 use actix_web::web::{self, Data};
 use actix_web::{HttpRequest, HttpResponse};
 use coffee_domain::query::{FieldKind, MAX_PAGE_SIZE, Resource};
@@ -42,12 +42,13 @@ pub fn base_spec() -> DefaultApiRaw {
 /// Builds the document once, from the same route table the server mounts.
 pub fn build() -> OpenApiDoc {
     let mut spec = Value::Null;
-    let _app = actix_web::App::new().wrap_api_with_spec(base_spec()).configure(crate::routes::configure).with_raw_json_spec_v3(
-        |app, v3| {
+    let _app = actix_web::App::new()
+        .wrap_api_with_spec(base_spec())
+        .configure(crate::routes::configure)
+        .with_raw_json_spec_v3(|app, v3| {
             spec = v3;
             app
-        },
-    );
+        });
     complete(&mut spec);
     OpenApiDoc(spec)
 }
@@ -268,7 +269,7 @@ const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 
 async fn docs_file(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let file = req.match_info().get("file").unwrap_or_default();
     let (body, content_type): (&'static [u8], &str) = match file {
-        "" | "/" | "index.html" => (DOCS_HTML.as_bytes(), "text/html; charset=utf-8"),
+        "" | "index.html" => (DOCS_HTML.as_bytes(), "text/html; charset=utf-8"),
         "swagger-ui-bundle.js" => (SWAGGER_JS, "text/javascript; charset=utf-8"),
         "swagger-ui.css" => (SWAGGER_CSS, "text/css; charset=utf-8"),
         "swagger-initializer.js" => (SWAGGER_INIT.as_bytes(), "text/javascript; charset=utf-8"),
@@ -285,7 +286,6 @@ async fn docs_file(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 /// Mounts `/openapi.json` and the Swagger UI at `/docs`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let get_or_head = || web::route().guard(guard::Any(guard::Get()).or(guard::Head()));
-    cfg.route("/openapi.json", get_or_head().to(openapi_json))
-        .route("/docs{file:/?}", get_or_head().to(docs_file))
-        .route("/docs/{file}", get_or_head().to(docs_file));
+    cfg.service(web::resource("/openapi.json").route(get_or_head().to(openapi_json)))
+        .service(web::resource(["/docs", "/docs/", "/docs/{file}"]).route(get_or_head().to(docs_file)));
 }

@@ -161,7 +161,9 @@ impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         use StatusCode as S;
         match e {
-            AuthError::EmailTaken => Self::new(S::CONFLICT, "email_taken", "An account with this e-mail already exists."),
+            AuthError::EmailTaken => {
+                Self::new(S::CONFLICT, "email_taken", "An account with this e-mail already exists.")
+            }
             AuthError::InvalidCredentials => Self::unauthorized("invalid_credentials", "E-mail or password is wrong."),
             AuthError::EmailNotVerified => Self::new(
                 S::FORBIDDEN,
@@ -200,10 +202,14 @@ impl From<UserError> for ApiError {
     fn from(e: UserError) -> Self {
         use StatusCode as S;
         match e {
-            UserError::Unauthenticated => Self::unauthorized("invalid_token", "The account of this token no longer exists."),
+            UserError::Unauthenticated => {
+                Self::unauthorized("invalid_token", "The account of this token no longer exists.")
+            }
             UserError::Forbidden => Self::new(S::FORBIDDEN, "forbidden", "You are not allowed to do this."),
             UserError::NotFound => Self::not_found(),
-            UserError::EmailTaken => Self::new(S::CONFLICT, "email_taken", "An account with this e-mail already exists."),
+            UserError::EmailTaken => {
+                Self::new(S::CONFLICT, "email_taken", "An account with this e-mail already exists.")
+            }
             UserError::LastAdmin => {
                 Self::new(S::CONFLICT, "last_admin", "The last admin cannot be deleted or demoted.")
             }

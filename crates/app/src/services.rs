@@ -84,7 +84,9 @@ impl Services {
         }
 
         let mailer: Arc<dyn Mailer> = match &config.smtp_url {
-            Some(url) => Arc::new(SmtpMailer::new(url, &config.mail_from).map_err(|e| StartError::Config(e.to_string()))?),
+            Some(url) => {
+                Arc::new(SmtpMailer::new(url, &config.mail_from).map_err(|e| StartError::Config(e.to_string()))?)
+            }
             None => {
                 tracing::info!("SMTP_URL is not set: e-mails are written to the log");
                 Arc::new(LogMailer::new())
@@ -95,7 +97,9 @@ impl Services {
         let (queue, worker) = InProcessQueue::start(Arc::new(JobHandler::new(mailer)), 1024, 8);
 
         let redis = match &config.redis_url {
-            Some(url) => Some(redis::Client::open(url.as_str()).map_err(|e| StartError::Config(format!("REDIS_URL: {e}")))?),
+            Some(url) => {
+                Some(redis::Client::open(url.as_str()).map_err(|e| StartError::Config(format!("REDIS_URL: {e}")))?)
+            }
             None => None,
         };
 
@@ -140,7 +144,8 @@ impl Services {
         let Some((email, password)) = &self.config.admin else { return Ok(()) };
         let email = Email::parse("ADMIN_EMAIL", email).map_err(|e| StartError::Config(e.to_string()))?;
         let password = Password::parse("ADMIN_PASSWORD", password).map_err(|e| StartError::Config(e.to_string()))?;
-        let created = self.auth.ensure_admin(email.clone(), password).await.map_err(|e| StartError::Other(e.to_string()))?;
+        let created =
+            self.auth.ensure_admin(email.clone(), password).await.map_err(|e| StartError::Other(e.to_string()))?;
         if created {
             tracing::info!(%email, "created the bootstrap admin");
         } else {

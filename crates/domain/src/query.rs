@@ -88,13 +88,7 @@ impl FieldKind {
 
     fn parse_value(self, raw: &str) -> Result<Value, String> {
         match self {
-            FieldKind::Text => {
-                if raw.chars().count() > MAX_TEXT_VALUE_CHARS {
-                    Err(format!("must be at most {MAX_TEXT_VALUE_CHARS} characters"))
-                } else {
-                    Ok(Value::Text(raw.to_owned()))
-                }
-            }
+            FieldKind::Text => check_text(raw).map(|()| Value::Text(raw.to_owned())),
             FieldKind::Integer => raw.parse().map(Value::Int).map_err(|_| "must be an integer".to_owned()),
             FieldKind::Bool => match raw {
                 "true" => Ok(Value::Bool(true)),
@@ -282,15 +276,22 @@ fn parse_bounded(raw: &str, min: u64, max: u64) -> Result<u64, String> {
     }
 }
 
+/// Text values are bounded and free of control characters (which no stored
+/// text contains, and which some databases refuse outright, e.g. NUL).
+fn check_text(raw: &str) -> Result<(), String> {
+    if raw.chars().count() > MAX_TEXT_VALUE_CHARS {
+        Err(format!("must be at most {MAX_TEXT_VALUE_CHARS} characters"))
+    } else if raw.chars().any(char::is_control) {
+        Err("must not contain control characters".to_owned())
+    } else {
+        Ok(())
+    }
+}
+
 fn parse_search(raw: &str) -> Result<Option<String>, String> {
     let term = raw.trim();
-    if term.chars().count() > MAX_TEXT_VALUE_CHARS {
-        Err(format!("must be at most {MAX_TEXT_VALUE_CHARS} characters"))
-    } else if term.is_empty() {
-        Ok(None)
-    } else {
-        Ok(Some(term.to_owned()))
-    }
+    check_text(term)?;
+    Ok(if term.is_empty() { None } else { Some(term.to_owned()) })
 }
 
 fn lookup<R: Resource>(name: &str) -> Option<&'static FieldSpec<R::Field>> {
@@ -455,6 +456,7 @@ mod tests {
         assert_eq!(bad_params(&[("price", "cheap")]), ["price"]);
         assert_eq!(bad_params(&[("created_at__gt", "yesterday")]), ["created_at__gt"]);
         assert_eq!(bad_params(&[("kind", "lukewarm")]), ["kind"]);
+        assert_eq!(bad_params(&[("name", "a\0b"), ("search", "x\u{7}")]), ["name", "search"]);
     }
 
     #[test]

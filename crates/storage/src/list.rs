@@ -80,7 +80,9 @@ fn filter_expr<C: ColumnTrait, F>(col: C, filter: &Filter<F>) -> SimpleExpr {
 /// Case-insensitive substring match with `%`, `_` and `\` taken literally.
 // SIMPLIFICATION: `lower(col) LIKE '%term%'` cannot use a B-tree index and
 // scans the filtered rows; on large tables a PostgreSQL trigram index
-// (pg_trgm, GIN on lower(col)) would serve it.
+// (pg_trgm, GIN on lower(col)) would serve it. SQLite's lower() folds ASCII
+// only, so in the embedded profile non-ASCII letters match case-sensitively;
+// a Unicode-folded shadow column per searchable field would lift that.
 fn contains<C: ColumnTrait>(col: C, term: &str) -> SimpleExpr {
     let escaped = term.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))

@@ -184,10 +184,7 @@ async fn verify_link(
 /// `VERIFICATION_RESEND_COOLDOWN`. Always answers 202, whether or not the address has an
 /// unverified account, so the endpoint does not reveal which addresses are registered.
 #[api_v2_operation(operation_id = "resendVerification", tags(Auth))]
-async fn resend(
-    services: Data<Services>,
-    body: JsonBody<ResendRequest>,
-) -> Result<AcceptedJson<MessageDto>, ApiError> {
+async fn resend(services: Data<Services>, body: JsonBody<ResendRequest>) -> Result<AcceptedJson<MessageDto>, ApiError> {
     let email = Email::parse("email", &body.0.email).map_err(|e| ApiError::validation(vec![e]))?;
     services.auth.resend(email).await?;
     Ok(AcceptedJson(MessageDto {
@@ -232,10 +229,10 @@ async fn logout(services: Data<Services>, body: JsonBody<RefreshRequest>) -> Res
 }
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/auth/signup", web::post().to(signup))
+    cfg.service(web::resource("/auth/signup").route(web::post().to(signup)))
         .service(web::resource("/auth/verify").route(web::post().to(verify)).route(web::get().to(verify_link)))
-        .route("/auth/verify/resend", web::post().to(resend))
-        .route("/auth/login", web::post().to(login))
-        .route("/auth/refresh", web::post().to(refresh))
-        .route("/auth/logout", web::post().to(logout));
+        .service(web::resource("/auth/verify/resend").route(web::post().to(resend)))
+        .service(web::resource("/auth/login").route(web::post().to(login)))
+        .service(web::resource("/auth/refresh").route(web::post().to(refresh)))
+        .service(web::resource("/auth/logout").route(web::post().to(logout)));
 }

@@ -52,7 +52,11 @@ async fn list_users(
 ///
 /// Returns one user.
 #[api_v2_operation(operation_id = "getUser", tags(Users))]
-async fn get_user(services: Data<Services>, auth: AuthUser, id: web::Path<Uuid>) -> Result<web::Json<UserDto>, ApiError> {
+async fn get_user(
+    services: Data<Services>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<UserDto>, ApiError> {
     Ok(web::Json(services.users.get(auth.actor, id.into_inner()).await?.into()))
 }
 
@@ -99,7 +103,7 @@ async fn delete_user(services: Data<Services>, auth: AuthUser, id: web::Path<Uui
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/me").route(web::get().to(get_me)).route(web::patch().to(update_me)))
-        .route("/users", web::get().to(list_users))
+        .service(web::resource("/users").route(web::get().to(list_users)))
         .service(
             web::resource("/users/{id}")
                 .route(web::get().to(get_user))

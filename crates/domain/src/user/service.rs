@@ -123,7 +123,8 @@ impl UserService {
     ///
     /// # Errors
     /// `NotFound` for other users' ids when the caller is not an admin,
-    /// `Forbidden` for a non-admin changing an admin-only field,
+    /// `Forbidden` for a non-admin changing an admin-only field or anyone
+    /// changing their own verification state,
     /// `EmailTaken`, `LastAdmin`.
     pub async fn update(&self, actor: Actor, id: Uuid, patch: UserPatch) -> Result<User, UserError> {
         let caller = self.me(actor).await?;
@@ -136,6 +137,11 @@ impl UserService {
         let role = patch.role.filter(|r| *r != target.role);
         let verified = patch.is_verified.filter(|v| *v != target.is_verified);
         if !is_admin && (email.is_some() || role.is_some() || verified.is_some()) {
+            return Err(UserError::Forbidden);
+        }
+        // Not even an admin changes their own verification state: un-verifying
+        // yourself would lock you out of login.
+        if id == actor.id && verified.is_some() {
             return Err(UserError::Forbidden);
         }
         let now = self.clock.now();

@@ -177,6 +177,16 @@ fn an_admin_changes_role_email_and_verification_of_a_user() {
 }
 
 #[test]
+fn an_admin_cannot_unverify_themselves_and_get_locked_out() {
+    let (fakes, users) = setup();
+    let boss = add(&fakes, "boss@example.com", Role::Admin);
+    let _other = add(&fakes, "other@example.com", Role::Admin);
+    let unverify = UserPatch { is_verified: Some(false), ..UserPatch::default() };
+    assert!(matches!(run(users.update(actor(&boss), boss.id, unverify)), Err(UserError::Forbidden)));
+    assert_eq!(fakes.users.get(boss.id), Some(boss));
+}
+
+#[test]
 fn an_admin_cannot_give_a_user_an_email_that_is_taken() {
     let (fakes, users) = setup();
     let boss = add(&fakes, "boss@example.com", Role::Admin);

@@ -1,0 +1,151 @@
+//! Conventions every route follows: request ids, problem+json for framework
+//! errors, security headers and the browser-origin check.
+
+use reqwest::{Method, Response, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{PUBLIC_BASE_URL, TestApp, assert_problem, header, spawn_app, spawn_app_with};
+
+/// A few requests that end in very different ways.
+async fn assorted_responses(app: &TestApp) -> Vec<(String, Response)> {
+    let mut out = Vec::new();
+    for (method, path, body) in [
+        (Method::GET, "/health/live", None),
+        (Method::GET, "/openapi.json", None),
+        (Method::GET, "/no/such/route", None),
+        (Method::DELETE, "/me", None),
+        (Method::GET, "/me", None),
+        (Method::POST, "/auth/login", Some(json!({"email": "x"}))),
+        (Method::POST, "/auth/verify/resend", Some(json!({"email": "nobody@example.com"}))),
+        (Method::GET, "/auth/verify?token=nope", None),
+    ] {
+        let mut req = app.request(method.clone(), path, None);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        out.push((format!("{method} {path}"), req.send().await.unwrap()));
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_response_carries_a_fresh_request_id() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for (what, resp) in assorted_responses(&app).await {
+        let id = header(resp.headers(), "x-request-id").unwrap_or_else(|| panic!("{what}: no X-Request-Id"));
+        assert!(!id.is_empty(), "{what}");
+        assert!(!ids.contains(&id), "{what}: request id {id} repeated");
+        ids.push(id);
+    }
+}
+
+#[tokio::test]
+async fn a_sent_request_id_is_echoed_in_the_header_and_the_problem() {
+    let app = spawn_app().await;
+    let resp = app.request(Method::GET, "/health/live", None).header("x-request-id", "trace-abc-123").send().await;
+    assert_eq!(header(resp.unwrap().headers(), "x-request-id").as_deref(), Some("trace-abc-123"));
+    let resp = app.request(Method::GET, "/no/such/route", None).header("x-request-id", "trace-404").send().await;
+    let problem = assert_problem(resp.unwrap(), 404, "not_found").await;
+    assert_eq!(problem["request_id"], "trace-404");
+    let resp = app.request(Method::GET, "/me", None).header("x-request-id", "trace-401").send().await.unwrap();
+    assert_eq!(assert_problem(resp, 401, "missing_token").await["request_id"], "trace-401");
+}
+
+#[tokio::test]
+async fn an_unusable_request_id_is_replaced() {
+    let app = spawn_app().await;
+    for bad in ["x".repeat(500), "has space".to_owned(), String::new()] {
+        let resp = app.request(Method::GET, "/health/live", None).header("x-request-id", &bad).send().await.unwrap();
+        let id = header(resp.headers(), "x-request-id").unwrap();
+        assert!(!id.is_empty() && id != bad, "{bad:?} was kept");
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_with_problems() {
+    let app = spawn_app().await;
+    assert_problem(app.get("/no/such/route", None).await, 404, "not_found").await;
+    assert_problem(app.get("/users/", None).await, 404, "not_found").await;
+    let some_id = uuid::Uuid::now_v7().to_string();
+    for (method, path, allow) in [
+        (Method::DELETE, "/me".to_owned(), "GET, PATCH"),
+        (Method::DELETE, "/auth/verify".to_owned(), "POST, GET"),
+        (Method::POST, format!("/users/{some_id}"), "GET, PATCH, PUT, DELETE"),
+    ] {
+        let resp = app.request(method.clone(), &path, None).send().await.unwrap();
+        let allowed = header(resp.headers(), "allow").unwrap_or_default();
+        let mut allowed: Vec<&str> = allowed.split(',').map(str::trim).collect();
+        let mut expected: Vec<&str> = allow.split(", ").collect();
+        allowed.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(allowed, expected, "{method} {path}: Allow");
+        assert_problem(resp, 405, "method_not_allowed").await;
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_method_on_any_existing_route_gives_405() {
+    let app = spawn_app().await;
+    for (method, path) in [
+        (Method::GET, "/auth/signup"),
+        (Method::GET, "/auth/login"),
+        (Method::POST, "/users"),
+        (Method::POST, "/health/live"),
+        (Method::DELETE, "/openapi.json"),
+    ] {
+        let resp = app.request(method.clone(), path, None).send().await.unwrap();
+        assert_problem(resp, 405, "method_not_allowed").await;
+    }
+}
+
+#[tokio::test]
+async fn responses_carry_the_security_headers() {
+    let app = spawn_app().await;
+    for (what, resp) in assorted_responses(&app).await {
+        let h = resp.headers();
+        assert_eq!(header(h, "x-content-type-options").as_deref(), Some("nosniff"), "{what}");
+        assert_eq!(header(h, "x-frame-options").as_deref(), Some("DENY"), "{what}");
+        assert_eq!(header(h, "referrer-policy").as_deref(), Some("no-referrer"), "{what}");
+        let csp = header(h, "content-security-policy").unwrap_or_else(|| panic!("{what}: no CSP"));
+        assert!(csp.contains("default-src 'none'"), "{what}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+    }
+}
+
+#[tokio::test]
+async fn a_browser_origin_outside_the_allow_list_is_refused() {
+    let app = spawn_app_with(&[("CORS_ORIGINS", "https://shop.example")]).await;
+    let resp = app.request(Method::GET, "/health/live", None).header("origin", "https://evil.example").send().await;
+    let resp = resp.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(header(resp.headers(), "access-control-allow-origin").is_none());
+    assert_problem(resp, 400, "bad_request").await;
+    let resp = app.post_json("/auth/verify/resend", &json!({"email": "a@example.com"})).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED, "requests without Origin are unaffected");
+    for origin in ["https://shop.example", PUBLIC_BASE_URL] {
+        let resp = app.request(Method::GET, "/health/live", None).header("origin", origin).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{origin}");
+        assert_eq!(header(resp.headers(), "access-control-allow-origin").as_deref(), Some(origin));
+    }
+    let preflight = app
+        .request(Method::OPTIONS, "/me", None)
+        .header("origin", "https://shop.example")
+        .header("access-control-request-method", "PATCH")
+        .header("access-control-request-headers", "authorization, content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), StatusCode::OK);
+    let methods = header(preflight.headers(), "access-control-allow-methods").unwrap_or_default();
+    assert!(methods.contains("PATCH"), "{methods}");
+    let evil_preflight = app
+        .request(Method::OPTIONS, "/me", None)
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "PATCH")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(evil_preflight.status(), StatusCode::BAD_REQUEST);
+    assert!(header(evil_preflight.headers(), "access-control-allow-origin").is_none());
+}

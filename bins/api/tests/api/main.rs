@@ -1,0 +1,18 @@
+//! Black-box tests of the HTTP API: each test starts the real application on
+//! a random port with a fresh database (PostgreSQL when `TEST_DATABASE_URL`
+//! is set, else a temporary SQLite file) and an in-process SMTP sink, and
+//! talks HTTP to it.
+
+#![allow(clippy::unwrap_used)]
+
+mod conventions;
+mod docs;
+mod health;
+mod helpers;
+mod login;
+mod me;
+mod signup;
+mod tokens;
+mod users_item;
+mod users_list;
+mod verify;

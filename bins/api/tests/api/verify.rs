@@ -1,0 +1,271 @@
+//! `POST /auth/verify`, `GET /auth/verify?token=…` and `POST /auth/verify/resend`.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::ACCEPT;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    PASSWORD, PUBLIC_BASE_URL, TestApp, assert_problem, error_fields, header, settle, spawn_app, spawn_app_with,
+};
+
+/// The `token` of the verification link in the first mail to `email`.
+async fn link_token(app: &TestApp, email: &str) -> String {
+    let link = app.mail_to(email).await.verification_link().expect("a verification link");
+    link.split_once("token=").expect("a token parameter").1.to_owned()
+}
+
+/// A 6-digit code that is not `code`.
+fn wrong(code: &str) -> &'static str {
+    if code == "000000" { "111111" } else { "000000" }
+}
+
+#[tokio::test]
+async fn signup_sends_a_mail_with_a_six_digit_code_and_a_link_to_the_public_base_url() {
+    let app = spawn_app().await;
+    app.signup("ann@example.com", PASSWORD).await;
+    let mail = app.mail_to("ann@example.com").await;
+    let code = mail.verification_code().expect("a code");
+    assert!(code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()), "{code}");
+    let link = mail.verification_link().expect("a link");
+    let prefix = format!("{PUBLIC_BASE_URL}/auth/verify?token=");
+    assert!(link.starts_with(&prefix), "{link}");
+    assert!(link.len() > prefix.len() + 16, "the token is long enough to be unguessable: {link}");
+    assert!(!mail.data.contains(PASSWORD), "the mail must not contain the password");
+}
+
+#[tokio::test]
+async fn verifying_with_the_mailed_code_verifies_the_user() {
+    let app = spawn_app().await;
+    app.signup("Ann@Example.com", PASSWORD).await;
+    let code = app.code_for("ann@example.com").await;
+    // The address may be typed in another case; the code may carry spaces.
+    let resp = app.post_json("/auth/verify", &json!({"email": "ANN@example.com", "code": format!(" {code} ")})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let user: Value = resp.json().await.unwrap();
+    crate::signup::assert_user_shape(&user);
+    assert_eq!(user["is_verified"], true);
+    assert!(user["verified_at"].is_string(), "{user}");
+    // Now the user can log in.
+    app.login("ann@example.com", PASSWORD).await;
+}
+
+#[tokio::test]
+async fn a_wrong_code_is_refused_with_400() {
+    let app = spawn_app().await;
+    app.signup("ann@example.com", PASSWORD).await;
+    let code = app.code_for("ann@example.com").await;
+    let resp = app.post_json("/auth/verify", &json!({"email": "ann@example.com", "code": wrong(&code)})).await;
+    assert_problem(resp, 400, "invalid_verification_code").await;
+    // An unknown address gives the same answer.
+    let resp = app.post_json("/auth/verify", &json!({"email": "nobody@example.com", "code": code})).await;
+    assert_problem(resp, 400, "invalid_verification_code").await;
+    // The right code still works after one mistake.
+    let resp = app.post_json("/auth/verify", &json!({"email": "ann@example.com", "code": code})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_verify_body_that_is_neither_code_nor_token_is_refused_with_422() {
+    let app = spawn_app().await;
+    for body in [
+        json!({}),
+        json!({"email": "ann@example.com"}),
+        json!({"email": "ann@example.com", "code": "12345"}),
+        json!({"email": "ann@example.com", "code": "abcdef"}),
+        json!({"email": "ann@example.com", "code": "123456", "token": "x"}),
+        json!({"token": "   "}),
+    ] {
+        let resp = app.post_json("/auth/verify", &body).await;
+        let problem = assert_problem(resp, 422, "validation_failed").await;
+        assert!(!error_fields(&problem).is_empty(), "{body} → {problem}");
+    }
+}
+
+#[tokio::test]
+async fn five_wrong_codes_invalidate_the_code_with_429_and_retry_after() {
+    let app = spawn_app().await;
+    app.signup("ann@example.com", PASSWORD).await;
+    let code = app.code_for("ann@example.com").await;
+    let bad = json!({"email": "ann@example.com", "code": wrong(&code)});
+    for _ in 0..4 {
+        assert_problem(app.post_json("/auth/verify", &bad).await, 400, "invalid_verification_code").await;
+    }
+    let resp = app.post_json("/auth/verify", &bad).await;
+    let retry_after = header(resp.headers(), "retry-after").expect("a Retry-After header");
+    let secs: u64 = retry_after.parse().expect("Retry-After in seconds");
+    assert!((1..=60).contains(&secs), "Retry-After {secs} is within the resend cooldown");
+    assert_problem(resp, 429, "too_many_attempts").await;
+    // The right code no longer works either.
+    let resp = app.post_json("/auth/verify", &json!({"email": "ann@example.com", "code": code})).await;
+    assert_problem(resp, 429, "too_many_attempts").await;
+    let resp = app.try_login("ann@example.com", PASSWORD).await;
+    assert_problem(resp, 403, "email_not_verified").await;
+}
+
+#[tokio::test]
+async fn verifying_an_already_verified_address_gives_409() {
+    let app = spawn_app().await;
+    app.signup("ann@example.com", PASSWORD).await;
+    let code = app.code_for("ann@example.com").await;
+    let body = json!({"email": "ann@example.com", "code": code});
+    assert_eq!(app.post_json("/auth/verify", &body).await.status(), StatusCode::OK);
+    assert_problem(app.post_json("/auth/verify", &body).await, 409, "already_verified").await;
+    let token = link_token(&app, "ann@example.com").await;
+    let resp = app.post_json("/auth/verify", &json!({"token": token})).await;
+    assert_problem(resp, 409, "already_verified").await;
+}
+
+#[tokio::test]
+async fn verifying_with_the_link_token_in_a_post_body_works() {
+    let app = spawn_app().await;
+    app.signup("ann@example.com", PASSWORD).await;
+    let token = link_token(&app, "ann@example.com").await;
+    let resp = app.post_json("/auth/verify", &json!({"token": token})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let user: Value = resp.json().await.unwrap();
+    assert_eq!(user["email"], "ann@example.com");
+    assert_eq!(user["is_verified"], true);
+    let resp = app.post_json("/auth/verify", &json!({"token": format!("{token}x")})).await;
+    assert_problem(resp, 400, "invalid_verification_code").await;
+}
+
+#[tokio::test]
+async fn opening_the_link_shows_a_success_page_and_again_still_does() {
+    let app = spawn_app().await;
+    app.signup("ann@example.com", PASSWORD).await;
+    let token = link_token(&app, "ann@example.com").await;
+    let path = format!("/auth/verify?token={token}");
+    for _ in 0..2 {
+        let resp = app.request(reqwest::Method::GET, &path, None).header(ACCEPT, "text/html").send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let content_type = header(resp.headers(), "content-type").unwrap();
+        assert!(content_type.starts_with("text/html"), "{content_type}");
+        let page = resp.text().await.unwrap();
+        assert!(page.contains("verified"), "{page}");
+    }
+    // A browser's usual Accept header also gets the page.
+    let resp = app
+        .request(reqwest::Method::GET, &path, None)
+        .header(ACCEPT, "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+        .send()
+        .await
+        .unwrap();
+    assert!(header(resp.headers(), "content-type").unwrap().starts_with("text/html"));
+    // And JSON for clients that ask for it.
+    let resp = app.request(reqwest::Method::GET, &path, None).header(ACCEPT, "application/json").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let user: Value = resp.json().await.unwrap();
+    assert_eq!(user["email"], "ann@example.com");
+    assert_eq!(user["is_verified"], true);
+    app.login("ann@example.com", PASSWORD).await;
+}
+
+#[tokio::test]
+async fn a_bad_link_shows_an_error_page_or_a_problem_when_json_is_asked() {
+    let app = spawn_app().await;
+    let resp = app.get("/auth/verify?token=not-a-real-token", None).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(header(resp.headers(), "content-type").unwrap().starts_with("text/html"));
+    assert!(header(resp.headers(), "x-request-id").is_some());
+    let page = resp.text().await.unwrap();
+    assert!(page.contains("<html") && !page.contains("not-a-real-token"), "{page}");
+    let resp = app
+        .request(reqwest::Method::GET, "/auth/verify?token=not-a-real-token", None)
+        .header(ACCEPT, "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 400, "invalid_verification_code").await;
+    // Without a token at all.
+    let resp = app.get("/auth/verify", None).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn resend_answers_202_for_unknown_addresses_and_sends_them_nothing() {
+    let app = spawn_app().await;
+    let resp = app.post_json("/auth/verify/resend", &json!({"email": "nobody@example.com"})).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let unknown: Value = resp.json().await.unwrap();
+    // A verified account gets the very same answer and no mail either.
+    let resp = app.post_json("/auth/verify/resend", &json!({"email": crate::helpers::ADMIN_EMAIL})).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let verified: Value = resp.json().await.unwrap();
+    assert_eq!(unknown, verified);
+    settle().await;
+    assert!(app.mail.messages().is_empty(), "mail was sent: {:?}", app.mail.messages());
+    // An invalid address is a validation error, not an enumeration oracle.
+    let resp = app.post_json("/auth/verify/resend", &json!({"email": "nope"})).await;
+    assert_problem(resp, 422, "validation_failed").await;
+}
+
+#[tokio::test]
+async fn resend_within_the_cooldown_sends_no_new_mail() {
+    let app = spawn_app().await;
+    app.signup("ann@example.com", PASSWORD).await;
+    let code = app.code_for("ann@example.com").await;
+    let resp = app.post_json("/auth/verify/resend", &json!({"email": "ann@example.com"})).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    settle().await;
+    assert_eq!(app.mails_to("ann@example.com").len(), 1);
+    // The first code is still the valid one.
+    let resp = app.post_json("/auth/verify", &json!({"email": "ann@example.com", "code": code})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn resend_after_the_cooldown_sends_a_new_code_that_replaces_the_old_one() {
+    let app = spawn_app_with(&[("VERIFICATION_RESEND_COOLDOWN", "1s")]).await;
+    app.signup("ann@example.com", PASSWORD).await;
+    let first = app.nth_mail_to("ann@example.com", 1).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let resp = app.post_json("/auth/verify/resend", &json!({"email": "Ann@Example.com"})).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let second = app.nth_mail_to("ann@example.com", 2).await;
+    let (old_code, new_code) = (first.verification_code().unwrap(), second.verification_code().unwrap());
+    assert_ne!(first.verification_link(), second.verification_link(), "the link is replaced too");
+    if old_code != new_code {
+        let resp = app.post_json("/auth/verify", &json!({"email": "ann@example.com", "code": old_code})).await;
+        assert_problem(resp, 400, "invalid_verification_code").await;
+    }
+    let old_token = first.verification_link().unwrap().split_once("token=").unwrap().1.to_owned();
+    let resp = app.post_json("/auth/verify", &json!({"token": old_token})).await;
+    assert_problem(resp, 400, "invalid_verification_code").await;
+    let resp = app.post_json("/auth/verify", &json!({"email": "ann@example.com", "code": new_code})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_new_code_resets_the_wrong_attempts() {
+    let app = spawn_app_with(&[("VERIFICATION_RESEND_COOLDOWN", "1s")]).await;
+    app.signup("ann@example.com", PASSWORD).await;
+    let code = app.code_for("ann@example.com").await;
+    let bad = json!({"email": "ann@example.com", "code": wrong(&code)});
+    for _ in 0..4 {
+        app.post_json("/auth/verify", &bad).await;
+    }
+    assert_problem(app.post_json("/auth/verify", &bad).await, 429, "too_many_attempts").await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    app.post_json("/auth/verify/resend", &json!({"email": "ann@example.com"})).await;
+    let new_code = app.nth_mail_to("ann@example.com", 2).await.verification_code().unwrap();
+    let resp = app.post_json("/auth/verify", &json!({"email": "ann@example.com", "code": new_code})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_expired_code_or_link_is_refused() {
+    let app = spawn_app_with(&[("VERIFICATION_CODE_TTL", "1s")]).await;
+    app.signup("ann@example.com", PASSWORD).await;
+    let code = app.code_for("ann@example.com").await;
+    let token = link_token(&app, "ann@example.com").await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let resp = app.post_json("/auth/verify", &json!({"email": "ann@example.com", "code": code})).await;
+    assert_problem(resp, 400, "invalid_verification_code").await;
+    let resp = app.post_json("/auth/verify", &json!({"token": token})).await;
+    assert_problem(resp, 400, "invalid_verification_code").await;
+    let resp = app.get(&format!("/auth/verify?token={token}"), None).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_problem(app.try_login("ann@example.com", PASSWORD).await, 403, "email_not_verified").await;
+}
