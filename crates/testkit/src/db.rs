@@ -16,9 +16,9 @@ pub enum Backend {
     Postgres,
 }
 
-/// An empty database that lives as long as this value (SQLite) or the
-/// server (PostgreSQL databases are named `coffee_test_<uuid>`; they are not
-/// dropped, since a test may still hold connections at the end).
+/// An empty database that lives as long as this value: a temporary SQLite
+/// file, or a PostgreSQL database `coffee_test_<uuid>` dropped (with `FORCE`,
+/// closing the application's connections) when this value is dropped.
 #[derive(Debug)]
 pub struct TestDatabase {
     /// Connection URL for the application.
@@ -26,6 +26,26 @@ pub struct TestDatabase {
     /// The engine.
     pub backend: Backend,
     _dir: Option<tempfile::TempDir>,
+    /// `(server URL, database name)` of a PostgreSQL database to drop.
+    drop_on_exit: Option<(String, String)>,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.drop_on_exit.take() else { return };
+        // Drop runs inside the test's runtime, which must not be blocked on;
+        // a short-lived thread with its own runtime does the async work.
+        let dropper = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async {
+                if let Ok(admin) = Database::connect(admin_url.as_str()).await {
+                    let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                    let _ = admin.close().await;
+                }
+            });
+        });
+        let _ = dropper.join();
+    }
 }
 
 /// `TEST_REDIS_URL`, when set.
@@ -66,7 +86,7 @@ impl TestDatabase {
     pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("create a temporary directory");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-        Self { url, backend: Backend::Sqlite, _dir: Some(dir) }
+        Self { url, backend: Backend::Sqlite, _dir: Some(dir), drop_on_exit: None }
     }
 
     /// A new PostgreSQL database, or `None` when `TEST_DATABASE_URL` is unset.
@@ -86,6 +106,11 @@ impl TestDatabase {
         let _ = admin.close().await;
         let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL must be a URL");
         url.set_path(&name);
-        Some(Self { url: url.to_string(), backend: Backend::Postgres, _dir: None })
+        Some(Self {
+            url: url.to_string(),
+            backend: Backend::Postgres,
+            _dir: None,
+            drop_on_exit: Some((admin_url, name)),
+        })
     }
 }
