@@ -76,16 +76,6 @@ log "output and logs: $OUT"
 START_TIME=$(date +%s)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# ---------------------------------------------------------------- raw Argon2 rate
-# Before the server starts, so nothing else of ours competes for the CPU.
-argon2_rate() {
-    "$ARGON2_BIN" "$1" "$ARGON2_SECONDS" | tee -a "$OUT/argon2.txt" | sed -n 's/.*: \([0-9.]*\) hashes\/s.*/\1/p'
-}
-log "argon2_rate: 1 thread, then 2 threads (${ARGON2_SECONDS}s each)"
-ARGON2_1=$(argon2_rate 1)
-ARGON2_2=$(argon2_rate 2)
-[[ -n "$ARGON2_1" && -n "$ARGON2_2" ]] || die "could not parse argon2_rate output: $(cat "$OUT/argon2.txt")"
-
 # ---------------------------------------------------------------- database + server
 log "recreating database $BENCH_DB"
 psql "$PG/postgres" -qX -v ON_ERROR_STOP=1 >/dev/null <<SQL
@@ -158,16 +148,24 @@ PAGE_TOTAL=$(jq '.total' "$OUT/check.json")
 (( PAGE_ITEMS == 20 )) || die "GET /users?page_size=20 returned $PAGE_ITEMS items"
 
 # ---------------------------------------------------------------- wrk runs
-# run_wrk NAME SCRIPT URL WRK-ARGS...: wrk's report goes to $OUT/NAME.txt,
-# the RESULT line (see lua/report.lua) to $OUT/NAME.result.
-run_wrk() {
+# start_wrk NAME SCRIPT URL WRK-ARGS...: runs wrk in the background (pid in
+# WRK_PID), its report going to $OUT/NAME.txt; finish_wrk NAME waits for it and
+# extracts the RESULT line (see lua/report.lua) into $OUT/NAME.result.
+start_wrk() {
     local name=$1 script=$2 url=$3
     shift 3
-    BENCH_NAME=$name wrk --latency "$@" -s "$BENCH_LUA_DIR/$script" "$url" >"$OUT/$name.txt" 2>&1 \
-        || die "wrk $name failed: $(cat "$OUT/$name.txt")"
-    grep '^RESULT ' "$OUT/$name.txt" >"$OUT/$name.result" || die "wrk $name printed no RESULT line"
     echo "$* $url" >"$OUT/$name.args"
+    BENCH_NAME=$name wrk --latency "$@" -s "$BENCH_LUA_DIR/$script" "$url" >"$OUT/$name.txt" 2>&1 &
+    WRK_PID=$!
+    BG_PIDS+=("$WRK_PID")
 }
+finish_wrk() {
+    local name=$1 pid=${BG_PIDS[-1]}
+    wait "$pid" || die "wrk $name failed: $(cat "$OUT/$name.txt")"
+    unset 'BG_PIDS[-1]'
+    grep '^RESULT ' "$OUT/$name.txt" >"$OUT/$name.result" || die "wrk $name printed no RESULT line"
+}
+run_wrk() { start_wrk "$@"; finish_wrk "$1"; }
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" "$OUT/$1.result"; }
 
 export BENCH_PASSWORD="$ADMIN_PASSWORD"
@@ -183,20 +181,31 @@ BENCH_TOKEN=$USER_TOKEN run_wrk me get_auth.lua "$BASE/me" -t2 -c32 -d"$D"
 log "2/5 GET /users?page_size=20 as admin (-t2 -c32 -d$D)"
 BENCH_TOKEN=$ADMIN_TOKEN run_wrk users get_auth.lua "$BASE/users?page_size=20" -t2 -c32 -d"$D"
 
+# Measured right before the login run, while the server is idle, so the two
+# figures are taken under the same conditions.
+argon2_rate() {
+    "$ARGON2_BIN" "$1" "$ARGON2_SECONDS" | tee -a "$OUT/argon2.txt" | sed -n 's/.*: \([0-9.]*\) hashes\/s.*/\1/p'
+}
+log "argon2_rate: 1 thread, then 2 threads (${ARGON2_SECONDS}s each)"
+ARGON2_1=$(argon2_rate 1)
+ARGON2_2=$(argon2_rate 2)
+[[ -n "$ARGON2_1" && -n "$ARGON2_2" ]] || die "could not parse argon2_rate output: $(cat "$OUT/argon2.txt")"
+
 log "3/5 POST /auth/login (${LOGIN_ARGS[*]} -d$D)"
 run_wrk login login.lua "$BASE/auth/login" "${LOGIN_ARGS[@]}" -d"$D"
 
 # GET /me measured while logins saturate the hasher. The login run starts 2s
 # earlier and ends 2s later than the /me run.
 me_under_login() {
-    local name=$1 dur=$2
+    local name=$1 dur=$2 login_pid
     shift 2
-    run_wrk "${name}_login" login.lua "$BASE/auth/login" "${LOGIN_ARGS[@]}" -d"$((dur + 4))s" &
-    BG_PIDS+=($!)
+    start_wrk "${name}_login" login.lua "$BASE/auth/login" "${LOGIN_ARGS[@]}" -d"$((dur + 4))s"
+    login_pid=$WRK_PID
     sleep 2
-    BENCH_TOKEN=$USER_TOKEN run_wrk "$name" get_auth.lua "$BASE/me" "$@" -d"${dur}s"
-    wait "${BG_PIDS[-1]}" || die "background login wrk for $name failed"
-    unset 'BG_PIDS[-1]'
+    BENCH_TOKEN=$USER_TOKEN start_wrk "$name" get_auth.lua "$BASE/me" "$@" -d"${dur}s"
+    finish_wrk "$name"
+    [[ "${BG_PIDS[-1]}" == "$login_pid" ]] || die "internal: unexpected background job"
+    finish_wrk "${name}_login"
 }
 
 log "4/5 GET /me (-t2 -c32) while POST /auth/login runs"
@@ -208,6 +217,12 @@ log "5/5 GET /me (-t1 -c2) alone, then while POST /auth/login runs"
 BENCH_TOKEN=$USER_TOKEN run_wrk me_light get_auth.lua "$BASE/me" -t1 -c2 -d"${LIGHT_DURATION}s"
 me_under_login me_light_busy "$LIGHT_DURATION" -t1 -c2
 
+# Sources of coffee-api (its workspace crates, per cargo tree) changed after the
+# binary was built: then the figures may not describe the working tree.
+API_CRATES=$(cd "$ROOT" && cargo tree --offline -p coffee-api -e normal,build --prefix none -f '{p}' 2>/dev/null \
+    | sed -n "s|.*(\($ROOT[^)]*\)).*|\1|p" | sort -u) || true
+STALE=$(find ${API_CRATES:-"$ROOT/bins" "$ROOT/crates" "$ROOT/migrations"} "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" \
+    -name tests -prune -o \( -name '*.rs' -o -name Cargo.toml -o -name Cargo.lock \) -newer "$API_BIN" -print | wc -l)
 SESSIONS=$(psql "$PG/$BENCH_DB" -AtqX -c 'select count(*) from sessions')
 ELAPSED=$(( $(date +%s) - START_TIME ))
 
@@ -223,7 +238,7 @@ cat <<EOF
 ## coffee-api benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')
 
 Machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)), load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg).
-Commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$( [[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]] && echo ' (working tree modified)'), binary built $(date -u -r "$API_BIN" '+%Y-%m-%d %H:%M UTC').
+Commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$( [[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no -- . ':!bench' 2>/dev/null)" ]] && echo ' (working tree modified)'), binary built $(date -u -r "$API_BIN" '+%Y-%m-%d %H:%M UTC')$( (( STALE > 0 )) && echo " (**$STALE source files changed since: rebuild**)").
 Database: $BENCH_USERS seeded users + admin (GET /users total = $PAGE_TOTAL); $SESSIONS sessions after the run. Script time: ${ELAPSED}s.
 
 | Scenario | wrk | req/s | p50 ms | p99 ms | non-2xx | socket errors |
