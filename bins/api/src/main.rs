@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use actix_web::web::Data;
-use coffee_app::{Config, Services, init_logging};
+use coffee_app::{Config, Process, Services, init_logging};
 
 #[actix_web::main]
 async fn main() -> ExitCode {
@@ -18,7 +18,7 @@ async fn main() -> ExitCode {
     };
     init_logging(&config.log_filter, config.log_format);
     let addr = format!("{}:{}", config.host, config.port);
-    let services = match Services::start(config).await {
+    let services = match Services::start(config, Process::Api).await {
         Ok(s) => Data::new(s),
         Err(e) => {
             tracing::error!("coffee-api cannot start: {e}");
@@ -32,12 +32,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    services.spawn_api_background().await;
     tracing::info!("listening on http://{addr} (Swagger UI at /docs)");
     let result = match coffee_api::serve(services.clone(), listener) {
         Ok(server) => server.await,
         Err(e) => Err(e),
     };
-    // actix-web stops on SIGTERM/SIGINT after draining requests; then background jobs finish.
+    // actix-web stops on SIGTERM/SIGINT after draining requests; then background work finishes.
     services.shutdown(Duration::from_secs(20)).await;
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::TimeDelta;
+use coffee_jobs::CleanupSchedule;
 
 /// Where the process runs; production refuses unsafe defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +52,9 @@ pub struct Config {
     pub run_migrations: bool,
     /// `REDIS_URL`.
     pub redis_url: Option<String>,
+    /// `JOBS_QUEUE`: name of the Redis job queue (distinct per environment
+    /// sharing one Redis).
+    pub jobs_queue: String,
     /// `SMTP_URL`.
     pub smtp_url: Option<String>,
     /// `MAIL_FROM`.
@@ -69,6 +73,10 @@ pub struct Config {
     pub verification_code_ttl: TimeDelta,
     /// `VERIFICATION_RESEND_COOLDOWN`.
     pub verification_resend_cooldown: TimeDelta,
+    /// `CLEANUP_SCHEDULE`: when the cleanup of unverified accounts runs.
+    pub cleanup_schedule: CleanupSchedule,
+    /// `WORKER_CONCURRENCY`: jobs one `coffee-worker` runs at once.
+    pub worker_concurrency: usize,
     /// `ADMIN_EMAIL` and `ADMIN_PASSWORD`.
     pub admin: Option<(String, String)>,
     /// `PUBLIC_BASE_URL`, without a trailing slash.
@@ -210,6 +218,16 @@ impl Config {
                 s.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect()
             })
             .unwrap_or_default();
+        let cleanup_schedule = CleanupSchedule::parse(get(&vars, "CLEANUP_SCHEDULE").unwrap_or("0 0 * * * *"))
+            .map_err(|e| err("CLEANUP_SCHEDULE", e))?;
+        let worker_concurrency = match get(&vars, "WORKER_CONCURRENCY") {
+            None => 8,
+            Some(n) => n
+                .parse()
+                .ok()
+                .filter(|n| (1..=256).contains(n))
+                .ok_or_else(|| err("WORKER_CONCURRENCY", "must be an integer from 1 to 256"))?,
+        };
         let log_format = match get(&vars, "LOG_FORMAT").unwrap_or("pretty") {
             "pretty" => LogFormat::Pretty,
             "json" => LogFormat::Json,
@@ -223,6 +241,7 @@ impl Config {
             database_max_connections,
             run_migrations: boolean(&vars, "RUN_MIGRATIONS", true)?,
             redis_url: url_with(&vars, "REDIS_URL", &["redis", "rediss"])?,
+            jobs_queue: get(&vars, "JOBS_QUEUE").unwrap_or(coffee_jobs::JOB_QUEUE).to_owned(),
             smtp_url: url_with(&vars, "SMTP_URL", &["smtp", "smtps"])?,
             mail_from: get(&vars, "MAIL_FROM").unwrap_or("Coffee Shop <no-reply@coffee.local>").to_owned(),
             jwt_secret,
@@ -232,6 +251,8 @@ impl Config {
             unverified_user_ttl: duration(&vars, "UNVERIFIED_USER_TTL", "48h")?,
             verification_code_ttl: duration(&vars, "VERIFICATION_CODE_TTL", "24h")?,
             verification_resend_cooldown: duration(&vars, "VERIFICATION_RESEND_COOLDOWN", "60s")?,
+            cleanup_schedule,
+            worker_concurrency,
             admin,
             public_base_url,
             cors_origins,
@@ -282,6 +303,8 @@ mod tests {
             ("RUN_MIGRATIONS", "maybe"),
             ("LOG_FORMAT", "xml"),
             ("DATABASE_MAX_CONNECTIONS", "0"),
+            ("CLEANUP_SCHEDULE", "0 * * * *"),
+            ("WORKER_CONCURRENCY", "0"),
         ] {
             let e = Config::from_vars(vars(&[(name, value)])).unwrap_err();
             assert_eq!(e.variable, name);

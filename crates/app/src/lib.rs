@@ -9,4 +9,4 @@ mod services;
 
 pub use config::{AppEnv, Config, ConfigError, LogFormat};
 pub use logging::init_logging;
-pub use services::{Readiness, Services, StartError};
+pub use services::{Process, Readiness, Services, StartError};

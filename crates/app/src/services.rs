@@ -3,15 +3,23 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::TimeDelta;
 use coffee_crypto::{Argon2Hasher, JwtCodec, RandomSecrets};
 use coffee_domain::auth::{AuthPorts, AuthService, AuthSettings};
 use coffee_domain::clock::{Clock, SystemClock};
+use coffee_domain::jobs::JobQueue;
 use coffee_domain::mail::Mailer;
+use coffee_domain::maintenance::{CleanupService, CleanupSettings};
+use coffee_domain::outbox::OutboxRelay;
 use coffee_domain::user::{Email, Password, UserService};
-use coffee_jobs::{InProcessQueue, JobHandler, QueueWorker};
+use coffee_jobs::{InlineQueue, JobHandler, RedisQueue};
 use coffee_mail::{LogMailer, SmtpMailer};
-use coffee_storage::{DbSettings, SeaSessionRepository, SeaUserRepository};
+use coffee_storage::{
+    DbSettings, SeaMaintenanceRepository, SeaOutboxRepository, SeaSessionRepository, SeaUserRepository,
+};
 use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, redact_url};
 
@@ -38,8 +46,20 @@ pub struct Readiness {
     pub redis: Option<bool>,
 }
 
+/// Which binary the services are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Process {
+    /// `coffee-api`: migrates (unless disabled) and bootstraps the admin.
+    Api,
+    /// `coffee-worker`: consumes the Redis queue; touches no schema.
+    Worker,
+}
+
+/// How often the outbox relay looks for new entries.
+const RELAY_INTERVAL: Duration = Duration::from_millis(250);
+
 /// Everything a binary needs: the configured use-case services and the
-/// handles to shut background work down.
+/// background work (outbox relay, cleanup schedule, job consumer).
 pub struct Services {
     /// The configuration they were built from.
     pub config: Config,
@@ -49,8 +69,16 @@ pub struct Services {
     pub auth: Arc<AuthService>,
     /// User management use cases.
     pub users: Arc<UserService>,
+    /// The scheduled cleanup.
+    pub cleanup: Arc<CleanupService>,
+    /// Moves outbox entries to the job queue.
+    pub relay: Arc<OutboxRelay>,
+    /// Runs jobs (used by the Redis consumer).
+    pub handler: Arc<JobHandler>,
+    redis_queue: Option<RedisQueue>,
     redis: Option<redis::Client>,
-    worker: Mutex<Option<QueueWorker>>,
+    shutdown: CancellationToken,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Services {
@@ -60,12 +88,14 @@ impl std::fmt::Debug for Services {
 }
 
 impl Services {
-    /// Connects to the database (migrating it unless disabled), builds every
-    /// adapter and service, and creates the bootstrap admin if configured.
+    /// Connects to the database, builds every adapter and service and, for
+    /// the API, migrates the database (unless disabled) and creates the
+    /// bootstrap admin if configured. Background work starts separately
+    /// ([`Self::spawn_api_background`], [`Self::run_worker`]).
     ///
     /// # Errors
     /// A dependency is unreachable or a setting is unusable.
-    pub async fn start(config: Config) -> Result<Self, StartError> {
+    pub async fn start(config: Config, process: Process) -> Result<Self, StartError> {
         if config.jwt_secret_generated {
             tracing::warn!(
                 "JWT_SECRET is not set: using a random secret for this run. Tokens stop working on restart \
@@ -79,7 +109,7 @@ impl Services {
         })
         .await
         .map_err(|e| StartError::Database(format!("cannot connect to {}: {e}", redact_url(&config.database_url))))?;
-        if config.run_migrations {
+        if process == Process::Api && config.run_migrations {
             coffee_storage::migrate(&db).await.map_err(|e| StartError::Database(format!("migration failed: {e}")))?;
         }
 
@@ -92,15 +122,18 @@ impl Services {
                 Arc::new(LogMailer::new())
             }
         };
-        // SIMPLIFICATION: jobs always run in-process for now; the worker
-        // issue adds the Redis queue used when REDIS_URL is set.
-        let (queue, worker) = InProcessQueue::start(Arc::new(JobHandler::new(mailer)), 1024, 8);
-
-        let redis = match &config.redis_url {
-            Some(url) => {
-                Some(redis::Client::open(url.as_str()).map_err(|e| StartError::Config(format!("REDIS_URL: {e}")))?)
-            }
-            None => None,
+        let handler = Arc::new(JobHandler::new(mailer));
+        let (redis, redis_queue) = match &config.redis_url {
+            Some(url) => (
+                Some(redis::Client::open(url.as_str()).map_err(|e| StartError::Config(format!("REDIS_URL: {e}")))?),
+                Some(RedisQueue::new(url, &config.jobs_queue).map_err(|e| StartError::Config(e.0))?),
+            ),
+            None => (None, None),
+        };
+        // With Redis the relay hands jobs to coffee-worker; without, it runs them itself.
+        let queue: Arc<dyn JobQueue> = match &redis_queue {
+            Some(q) => Arc::new(q.clone()),
+            None => Arc::new(InlineQueue::new(handler.clone())),
         };
 
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -117,7 +150,6 @@ impl Services {
                 hasher: Arc::new(hasher),
                 tokens: Arc::new(JwtCodec::new(&config.jwt_secret)),
                 secrets: Arc::new(RandomSecrets),
-                jobs: Arc::new(queue),
                 clock: clock.clone(),
             },
             AuthSettings {
@@ -128,15 +160,32 @@ impl Services {
                 public_base_url: config.public_base_url.clone(),
             },
         );
+        let relay = OutboxRelay::new(Arc::new(SeaOutboxRepository::new(db.clone())), queue, clock.clone());
+        let cleanup = CleanupService::new(
+            Arc::new(SeaMaintenanceRepository::new(db.clone())),
+            clock.clone(),
+            CleanupSettings {
+                unverified_user_ttl: config.unverified_user_ttl,
+                outbox_retention: TimeDelta::days(7),
+                batch_size: 1000,
+            },
+        );
         let services = Self {
             auth: Arc::new(auth),
             users: Arc::new(UserService::new(users, clock)),
+            cleanup: Arc::new(cleanup),
+            relay: Arc::new(relay),
+            handler,
             db,
             redis,
-            worker: Mutex::new(Some(worker)),
+            redis_queue,
+            shutdown: CancellationToken::new(),
+            tasks: Mutex::new(Vec::new()),
             config,
         };
-        services.bootstrap_admin().await?;
+        if process == Process::Api {
+            services.bootstrap_admin().await?;
+        }
         Ok(services)
     }
 
@@ -165,12 +214,59 @@ impl Services {
         Readiness { database, redis }
     }
 
-    /// Stops taking background work and waits (up to `grace`) for jobs in flight.
+    /// Starts the API's background work: the outbox relay and, in the
+    /// embedded profile (no Redis, so no `coffee-worker`), the cleanup schedule.
+    pub async fn spawn_api_background(&self) {
+        let mut tasks = self.tasks.lock().await;
+        tasks.push(tokio::spawn(coffee_jobs::run_relay(self.relay.clone(), RELAY_INTERVAL, self.shutdown.clone())));
+        if self.redis_queue.is_none() {
+            tasks.push(tokio::spawn(coffee_jobs::run_cleanup_schedule(
+                self.config.cleanup_schedule.clone(),
+                self.cleanup.clone(),
+                self.shutdown.clone(),
+            )));
+        }
+    }
+
+    /// Runs `coffee-worker`'s work until [`Self::shutdown_token`] is
+    /// cancelled: the Redis job consumer, the cleanup schedule and the outbox
+    /// relay (which also picks up entries an API replica could not hand over).
+    ///
+    /// # Errors
+    /// `REDIS_URL` is not configured.
+    pub async fn run_worker(&self) -> Result<(), StartError> {
+        let Some(queue) = &self.redis_queue else {
+            return Err(StartError::Config("REDIS_URL: is required by coffee-worker".to_owned()));
+        };
+        tokio::join!(
+            coffee_jobs::run_consumer(
+                queue.storage(),
+                self.handler.clone(),
+                self.config.worker_concurrency,
+                self.shutdown.clone()
+            ),
+            coffee_jobs::run_cleanup_schedule(
+                self.config.cleanup_schedule.clone(),
+                self.cleanup.clone(),
+                self.shutdown.clone()
+            ),
+            coffee_jobs::run_relay(self.relay.clone(), RELAY_INTERVAL, self.shutdown.clone()),
+        );
+        Ok(())
+    }
+
+    /// Cancelling this token stops every background loop.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops background work, waits (up to `grace`) for what is in flight,
+    /// and closes the database pool.
     pub async fn shutdown(&self, grace: Duration) {
-        if let Some(worker) = self.worker.lock().await.take()
-            && tokio::time::timeout(grace, worker.shutdown()).await.is_err()
-        {
-            tracing::warn!("background jobs did not finish within {grace:?}");
+        self.shutdown.cancel();
+        let tasks: Vec<_> = self.tasks.lock().await.drain(..).collect();
+        if tokio::time::timeout(grace, futures_join_all(tasks)).await.is_err() {
+            tracing::warn!("background work did not finish within {grace:?}");
         }
         if let Err(e) = self.db.clone().close().await {
             tracing::warn!(error = %e, "closing the database pool failed");
@@ -182,5 +278,13 @@ async fn ping_redis(client: &redis::Client) -> bool {
     match client.get_multiplexed_async_connection().await {
         Ok(mut conn) => redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok(),
         Err(_) => false,
+    }
+}
+
+async fn futures_join_all(tasks: Vec<JoinHandle<()>>) {
+    for task in tasks {
+        if let Err(e) = task.await {
+            tracing::error!(error = %e, "a background task panicked");
+        }
     }
 }

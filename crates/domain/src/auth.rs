@@ -7,7 +7,6 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::error::{InfraError, RepoError};
-use crate::jobs::{Job, JobQueue};
 use crate::mail::Mail;
 use crate::security::{AccessClaims, OneTimeSecrets, PasswordHasher, RefreshClaims, TokenCodec, TokenError};
 use crate::user::{
@@ -149,7 +148,6 @@ pub struct AuthService {
     hasher: Arc<dyn PasswordHasher>,
     tokens: Arc<dyn TokenCodec>,
     secrets: Arc<dyn OneTimeSecrets>,
-    jobs: Arc<dyn JobQueue>,
     clock: Arc<dyn Clock>,
     settings: AuthSettings,
 }
@@ -166,8 +164,6 @@ pub struct AuthPorts {
     pub tokens: Arc<dyn TokenCodec>,
     /// One-time secrets.
     pub secrets: Arc<dyn OneTimeSecrets>,
-    /// Job queue (verification mails).
-    pub jobs: Arc<dyn JobQueue>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
 }
@@ -175,11 +171,12 @@ pub struct AuthPorts {
 impl AuthService {
     /// Wires the service.
     pub fn new(ports: AuthPorts, settings: AuthSettings) -> Self {
-        let AuthPorts { users, sessions, hasher, tokens, secrets, jobs, clock } = ports;
-        Self { users, sessions, hasher, tokens, secrets, jobs, clock, settings }
+        let AuthPorts { users, sessions, hasher, tokens, secrets, clock } = ports;
+        Self { users, sessions, hasher, tokens, secrets, clock, settings }
     }
 
-    /// Registers an unverified user and queues the verification mail.
+    /// Registers an unverified user. The verification mail is recorded in the
+    /// outbox in the same transaction, so it is sent exactly when the user exists.
     ///
     /// # Errors
     /// `EmailTaken`; nothing is stored then.
@@ -198,9 +195,8 @@ impl AuthService {
             created_at: now,
             updated_at: now,
         };
-        let (verification, mail) = self.new_verification(&user.email, now);
+        let verification = self.new_verification(&user.email, now);
         self.users.create(&NewUser { user: user.clone(), password_hash }, Some(&verification)).await?;
-        self.send(mail).await;
         Ok(user)
     }
 
@@ -310,11 +306,10 @@ impl AuthService {
             return Ok(());
         }
         let now = self.clock.now();
-        let (verification, mail) = self.new_verification(&user.email, now);
+        let verification = self.new_verification(&user.email, now);
         let cutoff = now - self.settings.resend_cooldown;
-        if self.users.replace_verification(user.id, &verification, cutoff).await? {
-            self.send(mail).await;
-        }
+        // The new mail goes to the outbox together with the new code, or not at all.
+        self.users.replace_verification(user.id, &verification, cutoff).await?;
         Ok(())
     }
 
@@ -384,36 +379,26 @@ impl AuthService {
         Ok(self.tokens.decode_access(access_token)?)
     }
 
-    fn new_verification(&self, email: &Email, now: DateTime<Utc>) -> (NewVerification, Mail) {
+    fn new_verification(&self, email: &Email, now: DateTime<Utc>) -> NewVerification {
         let code = self.secrets.code();
         let token = self.secrets.token();
-        let verification = NewVerification {
+        let link = format!("{}/auth/verify?token={token}", self.settings.public_base_url.trim_end_matches('/'));
+        NewVerification {
             code_hash: self.secrets.digest(&code),
             token_hash: self.secrets.digest(&token),
             expires_at: now + self.settings.code_ttl,
             sent_at: now,
-        };
-        let link = format!("{}/auth/verify?token={token}", self.settings.public_base_url.trim_end_matches('/'));
-        let mail = Mail::Verification {
-            to: email.as_str().to_owned(),
-            code,
-            link,
-            valid_minutes: self.settings.code_ttl.num_minutes(),
-        };
-        (verification, mail)
+            mail: Mail::Verification {
+                to: email.as_str().to_owned(),
+                code,
+                link,
+                valid_minutes: self.settings.code_ttl.num_minutes(),
+            },
+        }
     }
 
     fn cooldown_left(&self, sent_at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
         (sent_at + self.settings.resend_cooldown - now).num_seconds().max(1)
-    }
-
-    // SIMPLIFICATION: the mail is queued after the user's transaction commits;
-    // if the queue refuses it, the user asks for a resend. The worker issue
-    // replaces this with a transactional outbox so no mail is ever lost.
-    async fn send(&self, mail: Mail) {
-        if let Err(e) = self.jobs.enqueue(Job::SendMail(mail)).await {
-            tracing::error!(error = %e, "could not queue an e-mail");
-        }
     }
 
     fn issue(

@@ -9,6 +9,8 @@ pub mod clock;
 pub mod error;
 pub mod jobs;
 pub mod mail;
+pub mod maintenance;
+pub mod outbox;
 pub mod query;
 pub mod security;
 pub mod user;

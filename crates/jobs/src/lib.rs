@@ -1,11 +1,18 @@
-//! Background jobs: what running a [`Job`](coffee_domain::jobs::Job) means
-//! ([`JobHandler`]) and the queues that carry jobs to it.
+//! Background jobs.
 //!
-//! For now only [`InProcessQueue`] exists (embedded profile); the Redis-backed
-//! queue and the separate worker process come later.
+//! * [`JobHandler`] runs one job (today: send one e-mail), once.
+//! * Two adapters of the domain's `JobQueue` port: [`RedisQueue`] pushes to
+//!   the apalis queue on Redis (distributed profile, consumed by
+//!   `coffee-worker`), [`InlineQueue`] runs the job on the spot (embedded
+//!   profile). Either way the caller is the outbox relay, whose table makes
+//!   jobs durable: a failed hand-over is retried from the database.
+//! * [`run_relay`], [`run_cleanup_schedule`] and [`run_consumer`] are the
+//!   long-running loops that `coffee-api` and `coffee-worker` start.
 
 mod handler;
-mod in_process;
+mod queue;
+mod runners;
 
-pub use handler::{JobHandler, RetryPolicy};
-pub use in_process::{InProcessQueue, QueueWorker};
+pub use handler::JobHandler;
+pub use queue::{InlineQueue, JOB_QUEUE, MAX_DELIVERY_ATTEMPTS, RedisQueue, redis_config};
+pub use runners::{CleanupSchedule, run_cleanup_schedule, run_consumer, run_relay};

@@ -5,6 +5,8 @@
 
 mod entity;
 mod list;
+mod maintenance;
+mod outbox;
 mod sessions;
 mod users;
 
@@ -14,6 +16,8 @@ use coffee_domain::RepoError;
 use coffee_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, SqlErr};
 
+pub use maintenance::SeaMaintenanceRepository;
+pub use outbox::SeaOutboxRepository;
 pub use sea_orm::DatabaseConnection as Db;
 pub use sessions::SeaSessionRepository;
 pub use users::SeaUserRepository;

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use coffee_domain::RepoError;
+use coffee_domain::jobs::Job;
 use coffee_domain::query::{ListQuery, Page};
 use coffee_domain::user::{
     Email, NewUser, NewVerification, Role, User, UserChanges, UserField, UserRepository, UserWriteError, Verification,
@@ -16,6 +17,7 @@ use uuid::Uuid;
 
 use crate::entity::{email_verifications as ev, users};
 use crate::list::{ListMapping, fetch_page};
+use crate::outbox;
 use crate::{is_postgres, repo_err};
 
 /// [`UserRepository`] over SeaORM.
@@ -153,13 +155,15 @@ impl UserRepository for SeaUserRepository {
             created_at: Set(u.created_at),
             updated_at: Set(u.updated_at),
         };
-        let verification = verification.map(|v| verification_model(u.id, v));
+        let verification = verification.map(|v| (verification_model(u.id, v), Job::SendMail(v.mail.clone())));
+        let now = u.created_at;
         self.db
             .transaction::<_, (), UserWriteError>(|txn| {
                 Box::pin(async move {
                     users::Entity::insert(model).exec_without_returning(txn).await.map_err(write_err)?;
-                    if let Some(v) = verification {
+                    if let Some((v, mail)) = verification {
                         ev::Entity::insert(v).exec_without_returning(txn).await.map_err(write_err)?;
+                        outbox::record(txn, &mail, now).await.map_err(write_err)?;
                     }
                     Ok(())
                 })
@@ -269,24 +273,36 @@ impl UserRepository for SeaUserRepository {
         v: &NewVerification,
         sent_before: DateTime<Utc>,
     ) -> Result<bool, RepoError> {
-        // One statement: insert, or overwrite only a row whose cooldown is over.
-        let result = ev::Entity::insert(verification_model(user_id, v))
-            .on_conflict(
-                OnConflict::column(ev::Column::UserId)
-                    .update_columns([
-                        ev::Column::CodeHash,
-                        ev::Column::TokenHash,
-                        ev::Column::Attempts,
-                        ev::Column::ExpiresAt,
-                        ev::Column::SentAt,
-                    ])
-                    .action_and_where(Expr::col((ev::Entity, ev::Column::SentAt)).lte(sent_before))
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.db)
+        // One statement: insert, or overwrite only a row whose cooldown is
+        // over; the mail is recorded only if the code was replaced.
+        let upsert = ev::Entity::insert(verification_model(user_id, v)).on_conflict(
+            OnConflict::column(ev::Column::UserId)
+                .update_columns([
+                    ev::Column::CodeHash,
+                    ev::Column::TokenHash,
+                    ev::Column::Attempts,
+                    ev::Column::ExpiresAt,
+                    ev::Column::SentAt,
+                ])
+                .action_and_where(Expr::col((ev::Entity, ev::Column::SentAt)).lte(sent_before))
+                .to_owned(),
+        );
+        let mail = Job::SendMail(v.mail.clone());
+        let now = v.sent_at;
+        self.db
+            .transaction::<_, bool, sea_orm::DbErr>(|txn| {
+                Box::pin(async move {
+                    let replaced = upsert.exec_without_returning(txn).await? > 0;
+                    if replaced {
+                        outbox::record(txn, &mail, now).await?;
+                    }
+                    Ok(replaced)
+                })
+            })
             .await
-            .map_err(repo_err)?;
-        Ok(result > 0)
+            .map_err(|e| match e {
+                sea_orm::TransactionError::Connection(e) | sea_orm::TransactionError::Transaction(e) => repo_err(e),
+            })
     }
 
     async fn count_attempt(&self, user_id: Uuid, max: i32) -> Result<Option<i32>, RepoError> {

@@ -78,7 +78,8 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         coffee_app::init_logging("info", coffee_app::LogFormat::Pretty);
     }
     let config = coffee_app::Config::from_vars(vars).expect("test configuration is valid");
-    let services = coffee_app::Services::start(config).await.expect("the app starts");
+    let services = coffee_app::Services::start(config, coffee_app::Process::Api).await.expect("the app starts");
+    services.spawn_api_background().await;
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
     let address = format!("http://{}", listener.local_addr().expect("bound address"));
     let server = coffee_api::serve(Data::new(services), listener).expect("the server starts");

@@ -151,6 +151,12 @@ pub fn verification(tag: &str, sent_at: DateTime<Utc>) -> NewVerification {
         token_hash: format!("token-{tag}"),
         expires_at: sent_at + hours(1),
         sent_at,
+        mail: coffee_domain::mail::Mail::Verification {
+            to: format!("{tag}@example.com"),
+            code: "123456".to_owned(),
+            link: format!("http://localhost/auth/verify?token=token-{tag}"),
+            valid_minutes: 60,
+        },
     }
 }
 

@@ -1,0 +1,97 @@
+//! `coffee-worker`: consumes the Redis job queue (e-mails), runs the cleanup
+//! schedule and relays the outbox. Scale it independently of `coffee-api`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use coffee_app::{Config, Process, Services, StartError, init_logging};
+
+/// Longest pause between two attempts to reach the database at start.
+const MAX_START_BACKOFF: Duration = Duration::from_secs(30);
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("coffee-worker: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config.log_filter, config.log_format);
+    if config.redis_url.is_none() {
+        tracing::error!("coffee-worker: REDIS_URL: is required (without Redis, coffee-api runs the jobs itself)");
+        return ExitCode::from(2);
+    }
+    let services = match start_with_retry(config).await {
+        Ok(Some(services)) => services,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("coffee-worker cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let token = services.shutdown_token();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested: no new jobs are taken; finishing the ones in flight");
+        token.cancel();
+    });
+    tracing::info!("coffee-worker running");
+    let result = services.run_worker().await;
+    services.shutdown(Duration::from_secs(30)).await;
+    match result {
+        Ok(()) => {
+            tracing::info!("coffee-worker stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("coffee-worker: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Builds the services, retrying with backoff while the database is down
+/// (a worker that crash-loops helps nobody). Other errors are returned; a
+/// signal during the wait ends it quietly (`Ok(None)`).
+async fn start_with_retry(config: Config) -> Result<Option<Services>, StartError> {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        match Services::start(config.clone(), Process::Worker).await {
+            Ok(services) => return Ok(Some(services)),
+            Err(StartError::Database(e)) => {
+                tracing::warn!(retry_in = ?backoff, "coffee-worker cannot start yet: database: {e}");
+            }
+            Err(e) => return Err(e),
+        }
+        tokio::select! {
+            () = wait_for_signal() => return Ok(None),
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_START_BACKOFF);
+    }
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM (container stop).
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the worker");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,135 @@
+//! The transactional outbox: jobs recorded in the database together with
+//! the change that causes them, then relayed to the job queue.
+//!
+//! A signup writes the user, the verification code and the mail job in one
+//! transaction, so the mail exists exactly when the user does — whether or
+//! not the queue (Redis) is reachable at that moment. [`OutboxRelay`] then
+//! hands due entries to the [`JobQueue`]; an entry whose hand-over fails is
+//! retried with exponential backoff and parked after [`MAX_RELAY_ATTEMPTS`].
+//! Delivery is at-least-once: a relay that dies between handing over and
+//! marking an entry relayed hands it over again after the claim expires.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::error::RepoError;
+use crate::jobs::{Job, JobQueue};
+
+/// Hand-over attempts before an entry is parked for an operator.
+pub const MAX_RELAY_ATTEMPTS: i32 = 20;
+
+/// One job waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// Entry id.
+    pub id: Uuid,
+    /// The job.
+    pub job: Job,
+    /// Failed hand-overs so far.
+    pub attempts: i32,
+}
+
+/// Stores outbox entries. Claims are leases: an entry claimed by a relay
+/// that then dies becomes due again when the lease ends.
+#[async_trait]
+pub trait OutboxRepository: Send + Sync {
+    /// Claims up to `limit` due entries (not relayed, not parked, available,
+    /// not claimed by a live lease) until `lease_until`, oldest first.
+    /// Concurrent relays never claim the same entry.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<OutboxEntry>, RepoError>;
+
+    /// Marks an entry handed over.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn mark_relayed(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError>;
+
+    /// Records a failed hand-over and makes the entry due again at `retry_at`.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn reschedule(&self, id: Uuid, retry_at: DateTime<Utc>, error: &str) -> Result<(), RepoError>;
+
+    /// Gives up on an entry: it stays in the table, parked, for an operator.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn park(&self, id: Uuid, now: DateTime<Utc>, error: &str) -> Result<(), RepoError>;
+}
+
+/// What one relay pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayReport {
+    /// Entries handed to the queue.
+    pub relayed: usize,
+    /// Entries whose hand-over failed and that will be retried.
+    pub rescheduled: usize,
+    /// Entries given up on.
+    pub parked: usize,
+}
+
+/// Moves due outbox entries to the job queue.
+pub struct OutboxRelay {
+    outbox: Arc<dyn OutboxRepository>,
+    queue: Arc<dyn JobQueue>,
+    clock: Arc<dyn Clock>,
+}
+
+/// How long a claimed entry is reserved for the relay that claimed it.
+pub const CLAIM_LEASE: TimeDelta = TimeDelta::seconds(60);
+
+/// Pause before hand-over attempt `attempts + 1`: 1 s doubling, at most 5 min.
+pub fn relay_backoff(attempts: i32) -> TimeDelta {
+    let exp = u32::try_from(attempts.clamp(0, 16)).unwrap_or(16);
+    TimeDelta::seconds(2_i64.pow(exp).min(300))
+}
+
+impl OutboxRelay {
+    /// Wires the relay.
+    pub fn new(outbox: Arc<dyn OutboxRepository>, queue: Arc<dyn JobQueue>, clock: Arc<dyn Clock>) -> Self {
+        Self { outbox, queue, clock }
+    }
+
+    /// Relays up to `limit` due entries, one after the other.
+    ///
+    /// # Errors
+    /// The outbox could not be read or updated (a failing queue is not an
+    /// error: the entry is rescheduled).
+    pub async fn relay_due(&self, limit: u64) -> Result<RelayReport, RepoError> {
+        let now = self.clock.now();
+        let entries = self.outbox.claim_due(now, now + CLAIM_LEASE, limit).await?;
+        let mut report = RelayReport::default();
+        for entry in entries {
+            match self.queue.enqueue(entry.job).await {
+                Ok(()) => {
+                    self.outbox.mark_relayed(entry.id, self.clock.now()).await?;
+                    report.relayed += 1;
+                }
+                Err(e) if entry.attempts + 1 >= MAX_RELAY_ATTEMPTS => {
+                    tracing::error!(outbox_id = %entry.id, error = %e, "giving up on an outbox entry; parked");
+                    self.outbox.park(entry.id, self.clock.now(), &e.0).await?;
+                    report.parked += 1;
+                }
+                Err(e) => {
+                    let retry_at = self.clock.now() + relay_backoff(entry.attempts);
+                    tracing::warn!(outbox_id = %entry.id, error = %e, %retry_at, "job queue refused an outbox entry");
+                    self.outbox.reschedule(entry.id, retry_at, &e.0).await?;
+                    report.rescheduled += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,105 @@
+//! Adapters of the domain's `JobQueue` port.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::prelude::TaskSink;
+use apalis_redis::{ConnectionManager, RedisStorage};
+use async_trait::async_trait;
+use coffee_domain::error::InfraError;
+use coffee_domain::jobs::{Job, JobQueue};
+
+use crate::handler::JobHandler;
+
+/// The default Redis queue name (`JOBS_QUEUE`), set explicitly on producer
+/// and consumer: apalis would otherwise derive it from the Rust type path,
+/// which a refactoring could change under running workers.
+pub const JOB_QUEUE: &str = "coffee:jobs";
+
+/// Deliveries of one job before the worker gives up and parks it in the
+/// queue's dead set (apalis-redis waits `attempt` seconds between tries).
+pub const MAX_DELIVERY_ATTEMPTS: usize = 10;
+
+/// How long a push may take before the relay treats Redis as down.
+const PUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The apalis configuration shared by producer and consumer: explicit queue
+/// name, a 1 s heartbeat so idle workers pick jobs up promptly, and a job
+/// of a worker that missed 5 heartbeats (killed) is handed to another.
+pub fn redis_config(queue: &str) -> apalis_redis::Config {
+    apalis_redis::Config::default()
+        .queue(queue)
+        .heartbeat_interval(Duration::from_secs(1))
+        .missed_heartbeats(5)
+        .persist_results(false)
+}
+
+/// Pushes jobs to Redis for `coffee-worker`.
+#[derive(Clone)]
+pub struct RedisQueue {
+    storage: RedisStorage<Job, ConnectionManager>,
+    queue: String,
+}
+
+impl std::fmt::Debug for RedisQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisQueue").field("queue", &self.queue).finish()
+    }
+}
+
+impl RedisQueue {
+    /// The queue named `queue` on the Redis at `url`. Connects lazily: the
+    /// process starts while Redis is down, and pushes fail (and are retried
+    /// by the outbox) until it is back.
+    ///
+    /// # Errors
+    /// The URL is malformed.
+    pub fn new(url: &str, queue: &str) -> Result<Self, InfraError> {
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_number_of_retries(2)
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)));
+        let conn = redis::Client::open(url)
+            .and_then(|c| c.get_connection_manager_lazy(config))
+            .map_err(|e| InfraError(format!("REDIS_URL: {e}")))?;
+        Ok(Self { storage: RedisStorage::new(conn).with_config(redis_config(queue)), queue: queue.to_owned() })
+    }
+
+    /// The underlying apalis storage, for the consumer.
+    pub fn storage(&self) -> RedisStorage<Job, ConnectionManager> {
+        self.storage.clone()
+    }
+}
+
+#[async_trait]
+impl JobQueue for RedisQueue {
+    async fn enqueue(&self, job: Job) -> Result<(), InfraError> {
+        let mut storage = self.storage.clone();
+        match tokio::time::timeout(PUSH_TIMEOUT, storage.push(job)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(InfraError(format!("redis push failed: {e}"))),
+            Err(_) => Err(InfraError(format!("redis push timed out after {PUSH_TIMEOUT:?}"))),
+        }
+    }
+}
+
+/// Runs each job on the spot (embedded profile). A failure is returned to
+/// the outbox relay, which retries the job later with backoff.
+#[derive(Debug, Clone)]
+pub struct InlineQueue {
+    handler: Arc<JobHandler>,
+}
+
+impl InlineQueue {
+    /// A queue that runs jobs with `handler`.
+    pub fn new(handler: Arc<JobHandler>) -> Self {
+        Self { handler }
+    }
+}
+
+#[async_trait]
+impl JobQueue for InlineQueue {
+    async fn enqueue(&self, job: Job) -> Result<(), InfraError> {
+        self.handler.run(&job).await
+    }
+}

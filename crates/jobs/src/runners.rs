@@ -1,0 +1,196 @@
+//! The long-running loops of the two processes.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use apalis::prelude::{
+    AbortError, Attempt, BackendExt, BoxDynError, Data, Monitor, ParallelizeExt, WorkerBuilder, WorkerBuilderExt,
+};
+use apalis_cron::{CronScheduler, Tick};
+use apalis_redis::{ConnectionManager, RedisStorage};
+use coffee_domain::jobs::Job;
+use coffee_domain::maintenance::CleanupService;
+use coffee_domain::outbox::OutboxRelay;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::handler::JobHandler;
+use crate::queue::MAX_DELIVERY_ATTEMPTS;
+
+/// Entries one relay pass claims.
+const RELAY_BATCH: u64 = 50;
+/// Longest pause after repeated failures of a loop's dependency.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Sleeps `d` unless shutdown is requested first; returns whether to go on.
+async fn pause(d: Duration, shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        () = shutdown.cancelled() => false,
+        () = tokio::time::sleep(d) => true,
+    }
+}
+
+fn next_backoff(current: Duration) -> Duration {
+    (current * 2).min(MAX_BACKOFF)
+}
+
+/// Relays due outbox entries to the job queue every `interval` (at once
+/// again while full batches keep coming) until `shutdown`. A failing
+/// database is logged and retried with backoff; the loop never gives up.
+pub async fn run_relay(relay: Arc<OutboxRelay>, interval: Duration, shutdown: CancellationToken) {
+    let mut backoff = Duration::from_secs(1);
+    while !shutdown.is_cancelled() {
+        let wait = match relay.relay_due(RELAY_BATCH).await {
+            Ok(report) => {
+                backoff = Duration::from_secs(1);
+                let handled = report.relayed + report.rescheduled + report.parked;
+                if handled > 0 {
+                    tracing::debug!(?report, "outbox relayed");
+                }
+                if handled as u64 == RELAY_BATCH { Duration::ZERO } else { interval }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "outbox relay cannot reach the database");
+                let wait = backoff;
+                backoff = next_backoff(backoff);
+                wait
+            }
+        };
+        if !pause(wait, &shutdown).await {
+            break;
+        }
+    }
+    tracing::debug!("outbox relay stopped");
+}
+
+/// A validated `CLEANUP_SCHEDULE` (cron with a seconds field).
+#[derive(Debug, Clone)]
+pub struct CleanupSchedule(cron::Schedule);
+
+impl CleanupSchedule {
+    /// Parses a 6- or 7-field cron expression, e.g. `0 0 * * * *` (hourly).
+    ///
+    /// # Errors
+    /// The expression is not valid cron with seconds.
+    pub fn parse(expr: &str) -> Result<Self, String> {
+        cron::Schedule::from_str(expr)
+            .map(Self)
+            .map_err(|e| format!("{e} (expected cron with seconds, e.g. \"0 0 * * * *\")"))
+    }
+}
+
+#[derive(Clone)]
+struct CleanupJob {
+    cleanup: Arc<CleanupService>,
+    /// A run still in progress makes the next tick skip instead of overlap.
+    running: Arc<Mutex<()>>,
+}
+
+async fn cleanup_tick(tick: Tick, job: Data<CleanupJob>) -> Result<(), BoxDynError> {
+    let Ok(_guard) = job.running.try_lock() else {
+        tracing::info!("cleanup still running from the previous tick; skipping this one");
+        return Ok(());
+    };
+    tracing::debug!(tick = tick.get_timestamp(), "cleanup tick");
+    if let Err(e) = job.cleanup.run().await {
+        // The next tick tries again; nothing is lost by waiting.
+        tracing::error!(error = %e, "cleanup failed");
+    }
+    Ok(())
+}
+
+/// Runs the cleanup on `schedule` (apalis-cron) until `shutdown`. Every
+/// process that runs it has its own timer; the cleanup is idempotent and
+/// safe to run concurrently, so replicas need no coordination.
+pub async fn run_cleanup_schedule(
+    schedule: CleanupSchedule,
+    cleanup: Arc<CleanupService>,
+    shutdown: CancellationToken,
+) {
+    let job = CleanupJob { cleanup, running: Arc::new(Mutex::new(())) };
+    let name = format!("cleanup-{}", uuid::Uuid::now_v7());
+    let signal = async move {
+        shutdown.cancelled().await;
+        Ok(())
+    };
+    let result = Monitor::new()
+        .register(move |_| {
+            WorkerBuilder::new(name.clone())
+                .backend(CronScheduler::new(schedule.0.clone()))
+                .data(job.clone())
+                .build(cleanup_tick)
+        })
+        .shutdown_timeout(Duration::from_secs(30))
+        .run_with_signal(signal)
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "cleanup schedule stopped");
+    }
+}
+
+async fn deliver(job: Job, attempt: Attempt, handler: Data<Arc<JobHandler>>) -> Result<(), BoxDynError> {
+    match handler.run(&job).await {
+        Ok(()) => Ok(()),
+        Err(e) if attempt.current() >= MAX_DELIVERY_ATTEMPTS => {
+            tracing::error!(attempt = attempt.current(), error = %e, ?job, "giving up on a job; parked in the dead set");
+            Err(AbortError::new(e).into())
+        }
+        Err(e) => {
+            tracing::warn!(attempt = attempt.current(), error = %e, "job failed; it will be retried");
+            Err(e.into())
+        }
+    }
+}
+
+/// Consumes the Redis job queue until `shutdown`, running up to
+/// `concurrency` jobs at once. On shutdown it stops fetching and lets jobs
+/// in flight finish (up to 30 s). When Redis goes away the consumer stops;
+/// it is restarted with backoff, so a Redis outage never ends the process.
+/// A job whose worker was killed is handed to another after 5 missed
+/// heartbeats (at-least-once delivery).
+pub async fn run_consumer(
+    storage: RedisStorage<Job, ConnectionManager>,
+    handler: Arc<JobHandler>,
+    concurrency: usize,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Duration::from_secs(1);
+    while !shutdown.is_cancelled() {
+        let started = Instant::now();
+        let storage = storage.clone();
+        let handler = handler.clone();
+        let stop = shutdown.clone();
+        let signal = async move {
+            stop.cancelled().await;
+            Ok(())
+        };
+        let result = Monitor::new()
+            .register(move |_| {
+                // A fresh name per start: apalis refuses a name whose last
+                // heartbeat is recent, which a restart would otherwise hit.
+                WorkerBuilder::new(format!("jobs-{}", uuid::Uuid::now_v7()))
+                    .backend(storage.clone().poll_with_interval(Duration::from_secs(1)))
+                    .data(handler.clone())
+                    .concurrency(concurrency.max(1))
+                    .parallelize(tokio::spawn)
+                    .build(deliver)
+            })
+            .should_restart(|_, _| false)
+            .shutdown_timeout(Duration::from_secs(30))
+            .run_with_signal(signal)
+            .await;
+        if shutdown.is_cancelled() {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            backoff = Duration::from_secs(1);
+        }
+        tracing::warn!(?result, retry_in = ?backoff, "job consumer stopped (is Redis reachable?); restarting");
+        if !pause(backoff, &shutdown).await {
+            break;
+        }
+        backoff = next_backoff(backoff);
+    }
+    tracing::info!("job consumer stopped");
+}

@@ -1,0 +1,134 @@
+//! The outbox repository and the helper that records jobs inside a transaction.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use coffee_domain::RepoError;
+use coffee_domain::jobs::Job;
+use coffee_domain::outbox::{OutboxEntry, OutboxRepository};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter, Set};
+use uuid::Uuid;
+
+use crate::entity::outbox;
+use crate::repo_err;
+
+/// Writes `job` to the outbox on `conn` (call it inside the transaction of
+/// the change that causes the job).
+pub(crate) async fn record(conn: &impl ConnectionTrait, job: &Job, now: DateTime<Utc>) -> Result<(), DbErr> {
+    let payload = serde_json::to_string(job).map_err(|e| DbErr::Custom(format!("cannot encode job: {e}")))?;
+    let row = outbox::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        job: Set(payload),
+        created_at: Set(now),
+        available_at: Set(now),
+        claimed_until: Set(None),
+        attempts: Set(0),
+        last_error: Set(None),
+        relayed_at: Set(None),
+        parked_at: Set(None),
+    };
+    outbox::Entity::insert(row).exec_without_returning(conn).await?;
+    Ok(())
+}
+
+/// [`OutboxRepository`] over SeaORM.
+#[derive(Debug, Clone)]
+pub struct SeaOutboxRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaOutboxRepository {
+    /// A repository on this pool.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+/// Error texts are stored for operators; keep them bounded.
+fn bounded(error: &str) -> String {
+    error.chars().take(1000).collect()
+}
+
+#[async_trait]
+impl OutboxRepository for SeaOutboxRepository {
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<OutboxEntry>, RepoError> {
+        use outbox::Column as C;
+        // One statement claims the rows: UPDATE … WHERE id IN (SELECT … FOR
+        // UPDATE SKIP LOCKED) RETURNING. On PostgreSQL concurrent relays skip
+        // each other's rows; SQLite has one writer (and no row locks to skip).
+        let due = Query::select()
+            .column(C::Id)
+            .from(outbox::Entity)
+            .and_where(Expr::col(C::RelayedAt).is_null())
+            .and_where(Expr::col(C::ParkedAt).is_null())
+            .and_where(Expr::col(C::AvailableAt).lte(now))
+            .and_where(Expr::col(C::ClaimedUntil).is_null().or(Expr::col(C::ClaimedUntil).lte(now)))
+            .order_by(C::AvailableAt, sea_orm::Order::Asc)
+            .limit(limit)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .to_owned();
+        let claim = Query::update()
+            .table(outbox::Entity)
+            .value(C::ClaimedUntil, lease_until)
+            .and_where(Expr::col(C::Id).in_subquery(due))
+            .returning(Query::returning().columns([C::Id, C::Job, C::Attempts]))
+            .to_owned();
+        let rows = self.db.query_all(&claim).await.map_err(repo_err)?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: Uuid = row.try_get("", "id").map_err(repo_err)?;
+            let payload: String = row.try_get("", "job").map_err(repo_err)?;
+            let attempts: i32 = row.try_get("", "attempts").map_err(repo_err)?;
+            match serde_json::from_str::<Job>(&payload) {
+                Ok(job) => entries.push(OutboxEntry { id, job, attempts }),
+                Err(e) => {
+                    tracing::error!(outbox_id = %id, error = %e, "outbox entry cannot be decoded; parked");
+                    self.park(id, now, &format!("undecodable job: {e}")).await?;
+                }
+            }
+        }
+        Ok(entries)
+    }
+
+    async fn mark_relayed(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError> {
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::RelayedAt, Expr::value(now))
+            .col_expr(outbox::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .filter(outbox::Column::Id.eq(id))
+            .exec(&self.db)
+            .await
+            .map_err(repo_err)?;
+        Ok(())
+    }
+
+    async fn reschedule(&self, id: Uuid, retry_at: DateTime<Utc>, error: &str) -> Result<(), RepoError> {
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
+            .col_expr(outbox::Column::AvailableAt, Expr::value(retry_at))
+            .col_expr(outbox::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(outbox::Column::LastError, Expr::value(bounded(error)))
+            .filter(outbox::Column::Id.eq(id))
+            .exec(&self.db)
+            .await
+            .map_err(repo_err)?;
+        Ok(())
+    }
+
+    async fn park(&self, id: Uuid, now: DateTime<Utc>, error: &str) -> Result<(), RepoError> {
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
+            .col_expr(outbox::Column::ParkedAt, Expr::value(now))
+            .col_expr(outbox::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(outbox::Column::LastError, Expr::value(bounded(error)))
+            .filter(outbox::Column::Id.eq(id))
+            .exec(&self.db)
+            .await
+            .map_err(repo_err)?;
+        Ok(())
+    }
+}
