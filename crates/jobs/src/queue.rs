@@ -85,6 +85,10 @@ impl JobQueue for RedisQueue {
 
 /// Runs each job on the spot (embedded profile). A failure is returned to
 /// the outbox relay, which retries the job later with backoff.
+// SIMPLIFICATION: the relay runs inline jobs one after the other, so one slow
+// SMTP conversation delays the mails behind it (by at most the mailer's
+// timeout). The embedded profile serves one developer; a fuller version
+// would run a bounded number of jobs concurrently.
 #[derive(Debug, Clone)]
 pub struct InlineQueue {
     handler: Arc<JobHandler>,

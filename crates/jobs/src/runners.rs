@@ -129,6 +129,9 @@ pub async fn run_cleanup_schedule(
     }
 }
 
+// SIMPLIFICATION: a parked job stays in the queue's dead set
+// (`<JOBS_QUEUE>:dead` in Redis) and in the log; there is no admin command to
+// list or re-queue dead jobs yet.
 async fn deliver(job: Job, attempt: Attempt, handler: Data<Arc<JobHandler>>) -> Result<(), BoxDynError> {
     match handler.run(&job).await {
         Ok(()) => Ok(()),
