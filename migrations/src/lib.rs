@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_users_and_auth;
 mod m20261123_000002_outbox;
+mod m20261123_000003_catalog;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -13,6 +14,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_users_and_auth::Migration), Box::new(m20261123_000002_outbox::Migration)]
+        vec![
+            Box::new(m20261123_000001_users_and_auth::Migration),
+            Box::new(m20261123_000002_outbox::Migration),
+            Box::new(m20261123_000003_catalog::Migration),
+        ]
     }
 }

@@ -5,6 +5,7 @@
 //! which database, queue, mailer or web framework it runs on.
 
 pub mod auth;
+pub mod catalog;
 pub mod clock;
 pub mod error;
 pub mod jobs;
@@ -13,6 +14,7 @@ pub mod maintenance;
 pub mod outbox;
 pub mod query;
 pub mod security;
+pub mod text;
 pub mod user;
 
 #[cfg(test)]

@@ -117,3 +117,7 @@ where
         }
     }
 }
+
+#[cfg(test)]
+#[path = "maintenance_tests.rs"]
+mod tests;

@@ -90,7 +90,8 @@ pub struct OutboxRelay {
 /// How long a claimed entry is reserved for the relay that claimed it.
 pub const CLAIM_LEASE: TimeDelta = TimeDelta::seconds(60);
 
-/// Pause before hand-over attempt `attempts + 1`: 1 s doubling, at most 5 min.
+/// Pause after `attempts` failed hand-overs before the next one: 1 s after
+/// the first failure, doubling, at most 5 min.
 pub fn relay_backoff(attempts: i32) -> TimeDelta {
     let exp = u32::try_from(attempts.clamp(0, 16)).unwrap_or(16);
     TimeDelta::seconds(2_i64.pow(exp).min(300))
@@ -133,3 +134,7 @@ impl OutboxRelay {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+#[path = "outbox_tests.rs"]
+mod tests;

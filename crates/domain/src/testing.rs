@@ -18,6 +18,8 @@ use crate::clock::Clock;
 use crate::error::{InfraError, RepoError};
 use crate::jobs::{Job, JobQueue};
 use crate::mail::Mail;
+use crate::maintenance::MaintenanceRepository;
+use crate::outbox::{OutboxEntry, OutboxRepository};
 use crate::query::{ListQuery, Op, Page, Value};
 use crate::security::{AccessClaims, OneTimeSecrets, PasswordHasher, RefreshClaims, TokenCodec, TokenError};
 use crate::user::{
@@ -594,6 +596,11 @@ impl RecordingJobs {
     pub(crate) fn len(&self) -> usize {
         lock(&self.0).len()
     }
+
+    /// Every job accepted so far, in the order it was enqueued.
+    pub(crate) fn jobs(&self) -> Vec<Job> {
+        lock(&self.0).clone()
+    }
 }
 
 #[async_trait]
@@ -605,7 +612,6 @@ impl JobQueue for RecordingJobs {
 }
 
 /// A [`JobQueue`] that is down.
-#[allow(dead_code)]
 #[derive(Debug, Default)]
 pub(crate) struct FailingJobs;
 
@@ -613,6 +619,219 @@ pub(crate) struct FailingJobs;
 impl JobQueue for FailingJobs {
     async fn enqueue(&self, _job: Job) -> Result<(), InfraError> {
         Err(InfraError("queue unavailable".to_owned()))
+    }
+}
+
+// ---------------------------------------------------------------- outbox
+
+/// One outbox row as the fake stores it (the columns of the real table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OutboxRow {
+    pub(crate) id: Uuid,
+    pub(crate) job: Job,
+    pub(crate) available_at: DateTime<Utc>,
+    pub(crate) claimed_until: Option<DateTime<Utc>>,
+    pub(crate) attempts: i32,
+    pub(crate) last_error: Option<String>,
+    pub(crate) relayed_at: Option<DateTime<Utc>>,
+    pub(crate) parked_at: Option<DateTime<Utc>>,
+}
+
+impl OutboxRow {
+    /// Not relayed, not parked, available at `now`, not claimed by a live lease.
+    fn is_due(&self, now: DateTime<Utc>) -> bool {
+        self.relayed_at.is_none()
+            && self.parked_at.is_none()
+            && self.available_at <= now
+            && self.claimed_until.is_none_or(|until| until <= now)
+    }
+}
+
+/// An [`OutboxRepository`] in a list (insertion order breaks ties between
+/// entries available at the same instant), honouring the port's semantics.
+/// Updates of unknown ids do nothing, like an `UPDATE` that matches no row.
+#[derive(Debug, Default)]
+pub(crate) struct InMemoryOutbox(Mutex<Vec<OutboxRow>>);
+
+impl InMemoryOutbox {
+    /// Records `job`, available from `available_at` (test set-up).
+    pub(crate) fn push(&self, job: Job, available_at: DateTime<Utc>) -> Uuid {
+        let id = Uuid::now_v7();
+        lock(&self.0).push(OutboxRow {
+            id,
+            job,
+            available_at,
+            claimed_until: None,
+            attempts: 0,
+            last_error: None,
+            relayed_at: None,
+            parked_at: None,
+        });
+        id
+    }
+
+    /// A snapshot of the row `id`.
+    pub(crate) fn row(&self, id: Uuid) -> OutboxRow {
+        lock(&self.0).iter().find(|r| r.id == id).cloned().expect("the outbox row exists")
+    }
+
+    fn update(&self, id: Uuid, change: impl FnOnce(&mut OutboxRow)) {
+        if let Some(row) = lock(&self.0).iter_mut().find(|r| r.id == id) {
+            change(row);
+        }
+    }
+}
+
+#[async_trait]
+impl OutboxRepository for InMemoryOutbox {
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<OutboxEntry>, RepoError> {
+        let mut rows = lock(&self.0);
+        let mut due: Vec<&mut OutboxRow> = rows.iter_mut().filter(|r| r.is_due(now)).collect();
+        // Stable: entries available at the same instant keep insertion order.
+        due.sort_by_key(|r| r.available_at);
+        let take = usize::try_from(limit).unwrap_or(usize::MAX);
+        Ok(due
+            .into_iter()
+            .take(take)
+            .map(|row| {
+                row.claimed_until = Some(lease_until);
+                OutboxEntry { id: row.id, job: row.job.clone(), attempts: row.attempts }
+            })
+            .collect())
+    }
+
+    async fn mark_relayed(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError> {
+        self.update(id, |row| {
+            row.relayed_at = Some(now);
+            row.claimed_until = None;
+        });
+        Ok(())
+    }
+
+    async fn reschedule(&self, id: Uuid, retry_at: DateTime<Utc>, error: &str) -> Result<(), RepoError> {
+        self.update(id, |row| {
+            row.attempts += 1;
+            row.available_at = retry_at;
+            row.claimed_until = None;
+            row.last_error = Some(error.to_owned());
+        });
+        Ok(())
+    }
+
+    async fn park(&self, id: Uuid, now: DateTime<Utc>, error: &str) -> Result<(), RepoError> {
+        // Like the SQL adapter, the failed hand-over that parks an entry counts.
+        self.update(id, |row| {
+            row.attempts += 1;
+            row.parked_at = Some(now);
+            row.claimed_until = None;
+            row.last_error = Some(error.to_owned());
+        });
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- maintenance
+
+/// What a [`MaintenanceRepository`] purges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum PurgeKind {
+    UnverifiedUsers,
+    ExpiredSessions,
+    ExpiredVerifications,
+    RelayedOutbox,
+}
+
+/// One call of a purge method: the cutoff (or `now`) and limit it got, and
+/// how many rows it reported deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PurgeCall {
+    pub(crate) kind: PurgeKind,
+    pub(crate) cutoff: DateTime<Utc>,
+    pub(crate) limit: u64,
+    pub(crate) deleted: u64,
+}
+
+/// Calls after which the fake assumes the caller never stops.
+const RUNAWAY_PURGE_CALLS: usize = 10_000;
+
+#[derive(Debug, Default)]
+struct MaintenanceScript {
+    purgeable: BTreeMap<PurgeKind, u64>,
+    failing: Option<PurgeKind>,
+    calls: Vec<PurgeCall>,
+}
+
+/// A [`MaintenanceRepository`] that holds a count of purgeable rows per kind
+/// (each call deletes at most `limit` of them) and records every call. It
+/// can be told to fail one kind, and panics on a `limit` of 0 or on a
+/// runaway loop rather than letting a test hang.
+#[derive(Debug, Default)]
+pub(crate) struct ScriptedMaintenance(Mutex<MaintenanceScript>);
+
+impl ScriptedMaintenance {
+    /// Makes `rows` more rows of `kind` purgeable.
+    pub(crate) fn with(self, kind: PurgeKind, rows: u64) -> Self {
+        *lock(&self.0).purgeable.entry(kind).or_default() += rows;
+        self
+    }
+
+    /// Makes every purge of `kind` fail with [`RepoError::Unavailable`].
+    pub(crate) fn failing(self, kind: PurgeKind) -> Self {
+        lock(&self.0).failing = Some(kind);
+        self
+    }
+
+    /// Every call so far, in order.
+    pub(crate) fn calls(&self) -> Vec<PurgeCall> {
+        lock(&self.0).calls.clone()
+    }
+
+    /// The calls of one kind, in order.
+    pub(crate) fn calls_of(&self, kind: PurgeKind) -> Vec<PurgeCall> {
+        self.calls().into_iter().filter(|c| c.kind == kind).collect()
+    }
+
+    /// Rows of `kind` still purgeable.
+    pub(crate) fn remaining(&self, kind: PurgeKind) -> u64 {
+        lock(&self.0).purgeable.get(&kind).copied().unwrap_or(0)
+    }
+
+    fn purge(&self, kind: PurgeKind, cutoff: DateTime<Utc>, limit: u64) -> Result<u64, RepoError> {
+        assert!(limit > 0, "{kind:?} purged with a limit of 0: a caller looping until a short batch never stops");
+        let mut script = lock(&self.0);
+        assert!(script.calls.len() < RUNAWAY_PURGE_CALLS, "{kind:?} purged {RUNAWAY_PURGE_CALLS} times: runaway loop");
+        if script.failing == Some(kind) {
+            return Err(RepoError::Unavailable(format!("{kind:?}: connection refused")));
+        }
+        let left = script.purgeable.entry(kind).or_default();
+        let deleted = (*left).min(limit);
+        *left -= deleted;
+        script.calls.push(PurgeCall { kind, cutoff, limit, deleted });
+        Ok(deleted)
+    }
+}
+
+#[async_trait]
+impl MaintenanceRepository for ScriptedMaintenance {
+    async fn purge_unverified_users(&self, cutoff: DateTime<Utc>, limit: u64) -> Result<u64, RepoError> {
+        self.purge(PurgeKind::UnverifiedUsers, cutoff, limit)
+    }
+
+    async fn purge_expired_sessions(&self, now: DateTime<Utc>, limit: u64) -> Result<u64, RepoError> {
+        self.purge(PurgeKind::ExpiredSessions, now, limit)
+    }
+
+    async fn purge_expired_verifications(&self, now: DateTime<Utc>, limit: u64) -> Result<u64, RepoError> {
+        self.purge(PurgeKind::ExpiredVerifications, now, limit)
+    }
+
+    async fn purge_relayed_outbox(&self, cutoff: DateTime<Utc>, limit: u64) -> Result<u64, RepoError> {
+        self.purge(PurgeKind::RelayedOutbox, cutoff, limit)
     }
 }
 

@@ -3,6 +3,7 @@
 //! The same code serves PostgreSQL (distributed profile) and SQLite (embedded
 //! profile); where the two differ (row locks, pool size) it is said below.
 
+mod catalog;
 mod entity;
 mod list;
 mod maintenance;
@@ -16,6 +17,7 @@ use coffee_domain::RepoError;
 use coffee_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, SqlErr};
 
+pub use catalog::SeaCatalogRepository;
 pub use maintenance::SeaMaintenanceRepository;
 pub use outbox::SeaOutboxRepository;
 pub use sea_orm::DatabaseConnection as Db;

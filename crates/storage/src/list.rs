@@ -18,6 +18,9 @@ pub(crate) struct ListMapping<E: EntityTrait, F> {
     pub search: &'static [E::Column],
     /// Unique tie-breaker so that pages never overlap.
     pub id: E::Column,
+    /// Filters that are not a comparison on the resource's own column (e.g.
+    /// membership through a join table); `None` means "use `column`".
+    pub custom: fn(&Filter<F>) -> Option<SimpleExpr>,
 }
 
 /// Runs `select` narrowed by `query`: one `COUNT` and one page query.
@@ -52,7 +55,7 @@ where
 fn condition<E: EntityTrait, F: Copy>(query: &ListQuery<F>, mapping: &ListMapping<E, F>) -> Condition {
     let mut all = Condition::all();
     for filter in &query.filters {
-        all = all.add(filter_expr((mapping.column)(filter.field), filter));
+        all = all.add((mapping.custom)(filter).unwrap_or_else(|| filter_expr((mapping.column)(filter.field), filter)));
     }
     if let Some(term) = &query.search {
         let any = mapping.search.iter().fold(Condition::any(), |any, col| any.add(contains(*col, term)));
@@ -88,7 +91,7 @@ fn contains<C: ColumnTrait>(col: C, term: &str) -> SimpleExpr {
     Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
 }
 
-fn to_value(v: &Value) -> sea_orm::Value {
+pub(crate) fn to_value(v: &Value) -> sea_orm::Value {
     match v {
         Value::Text(s) => s.clone().into(),
         Value::Int(i) => (*i).into(),

@@ -69,6 +69,7 @@ impl OutboxRepository for SeaOutboxRepository {
             .and_where(Expr::col(C::AvailableAt).lte(now))
             .and_where(Expr::col(C::ClaimedUntil).is_null().or(Expr::col(C::ClaimedUntil).lte(now)))
             .order_by(C::AvailableAt, sea_orm::Order::Asc)
+            .order_by(C::Id, sea_orm::Order::Asc)
             .limit(limit)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
             .to_owned();

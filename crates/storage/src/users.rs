@@ -44,6 +44,7 @@ const MAPPING: ListMapping<users::Entity, UserField> = ListMapping {
     },
     search: &[users::Column::Email, users::Column::FirstName, users::Column::LastName],
     id: users::Column::Id,
+    custom: |_| None,
 };
 
 fn to_user(m: users::Model) -> Result<User, RepoError> {

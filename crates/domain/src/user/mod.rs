@@ -10,7 +10,7 @@ pub use ports::{
     NewSession, NewVerification, RotateOutcome, Session, SessionRepository, UserRepository, UserWriteError,
     Verification,
 };
-pub use service::{Actor, UserError, UserPatch, UserService};
+pub use service::{AccessDenied, Actor, UserError, UserPatch, UserService, require_admin};
 pub use values::{Email, Password, PersonName, Phone};
 
 #[cfg(test)]

@@ -165,10 +165,35 @@ impl UserService {
         Ok(self.users.delete(id).await?)
     }
 
-    /// Re-reads the caller so that a demoted or deleted admin loses access at
-    /// once, not when their access token expires.
     async fn require_admin(&self, actor: Actor) -> Result<User, UserError> {
-        let caller = self.me(actor).await?;
-        if caller.role == Role::Admin { Ok(caller) } else { Err(UserError::Forbidden) }
+        require_admin(self.users.as_ref(), actor).await.map_err(|e| match e {
+            AccessDenied::Unauthenticated => UserError::Unauthenticated,
+            AccessDenied::Forbidden => UserError::Forbidden,
+            AccessDenied::Repo(e) => e.into(),
+        })
     }
+}
+
+/// Why an admin-only action was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessDenied {
+    /// The caller's account no longer exists.
+    #[error("the authenticated user no longer exists")]
+    Unauthenticated,
+    /// The caller is not an admin (any more).
+    #[error("admins only")]
+    Forbidden,
+    /// The store failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// Re-reads the caller so that a demoted or deleted admin loses access at
+/// once, not when their access token expires.
+///
+/// # Errors
+/// `Unauthenticated`, `Forbidden`, or a store failure.
+pub async fn require_admin(users: &dyn UserRepository, actor: Actor) -> Result<User, AccessDenied> {
+    let caller = users.find(actor.id).await?.ok_or(AccessDenied::Unauthenticated)?;
+    if caller.role == Role::Admin { Ok(caller) } else { Err(AccessDenied::Forbidden) }
 }

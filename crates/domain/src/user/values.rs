@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 
 use crate::error::FieldError;
+use crate::text::{Lines, plain_text};
 
 /// A syntactically valid, normalised (trimmed, lower-cased) e-mail address.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -100,8 +101,7 @@ impl fmt::Debug for Password {
     }
 }
 
-/// A first or last name: trimmed, 1–100 characters, no control characters and
-/// no markup characters (`<`, `>`), so it is safe to show as plain text.
+/// A first or last name: 1–100 characters of plain text (see [`crate::text`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonName(String);
 
@@ -114,14 +114,7 @@ impl PersonName {
     /// # Errors
     /// Empty after trimming, too long, or containing control or markup characters.
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        let name = raw.trim();
-        if name.is_empty() || name.chars().count() > Self::MAX_CHARS {
-            return Err(FieldError::new(field, "must be 1 to 100 characters long"));
-        }
-        if name.chars().any(|c| c.is_control() || c == '<' || c == '>') {
-            return Err(FieldError::new(field, "must not contain control characters, '<' or '>'"));
-        }
-        Ok(Self(name.to_owned()))
+        plain_text(field, raw, 1, Self::MAX_CHARS, Lines::Single).map(Self)
     }
 
     /// The name as text.

@@ -1,0 +1,121 @@
+//! Ports of the menu.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::model::{
+    Category, CategoryChanges, CategoryField, ImageKind, NewProduct, Product, ProductChanges, ProductField,
+};
+use crate::error::{InfraError, RepoError};
+use crate::query::{ListQuery, Page};
+
+/// Why a menu write was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogWriteError {
+    /// No such category or product.
+    #[error("not found")]
+    NotFound,
+    /// Another category has this name (case-insensitively).
+    #[error("category name taken")]
+    NameTaken,
+    /// Some of the given category ids do not exist.
+    #[error("unknown categories: {0:?}")]
+    UnknownCategories(Vec<Uuid>),
+    /// The store failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// Stores categories and products.
+#[async_trait]
+pub trait CatalogRepository: Send + Sync {
+    /// Inserts a category.
+    ///
+    /// # Errors
+    /// `NameTaken`.
+    async fn create_category(&self, category: &Category) -> Result<(), CatalogWriteError>;
+    /// One category.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn find_category(&self, id: Uuid) -> Result<Option<Category>, RepoError>;
+    /// One page of categories.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn list_categories(&self, query: &ListQuery<CategoryField>) -> Result<Page<Category>, RepoError>;
+    /// Applies `changes` at `now`.
+    ///
+    /// # Errors
+    /// `NotFound`, `NameTaken`.
+    async fn update_category(
+        &self,
+        id: Uuid,
+        changes: &CategoryChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Category, CatalogWriteError>;
+    /// Deletes a category; its products stay, detached from it.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    async fn delete_category(&self, id: Uuid) -> Result<(), CatalogWriteError>;
+
+    /// Inserts a product with its categories, in one transaction.
+    ///
+    /// # Errors
+    /// `UnknownCategories` naming every missing id; nothing is written then.
+    async fn create_product(&self, product: &NewProduct) -> Result<Product, CatalogWriteError>;
+    /// One product with its categories.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn find_product(&self, id: Uuid) -> Result<Option<Product>, RepoError>;
+    /// One page of products with their categories, in a constant number of
+    /// queries (count, page, categories of the page).
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn list_products(&self, query: &ListQuery<ProductField>) -> Result<Page<Product>, RepoError>;
+    /// Applies `changes` at `now`, in one transaction.
+    ///
+    /// # Errors
+    /// `NotFound`, `UnknownCategories`.
+    async fn update_product(
+        &self,
+        id: Uuid,
+        changes: &ProductChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Product, CatalogWriteError>;
+    /// Deletes a product; returns its image file name, if it had one.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    async fn delete_product(&self, id: Uuid) -> Result<Option<String>, CatalogWriteError>;
+    /// Sets the product's image file; returns the previous one, if any.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    async fn set_product_image(
+        &self,
+        id: Uuid,
+        image: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, CatalogWriteError>;
+}
+
+/// Stores image files (under `MEDIA_DIR`).
+#[async_trait]
+pub trait ImageStore: Send + Sync {
+    /// Stores `bytes` under a new unique name with `kind`'s extension and
+    /// returns the name. The file appears whole or not at all.
+    ///
+    /// # Errors
+    /// The file could not be written.
+    async fn save(&self, bytes: Vec<u8>, kind: ImageKind) -> Result<String, InfraError>;
+    /// Removes a stored file (missing files are fine).
+    ///
+    /// # Errors
+    /// The file exists but could not be removed.
+    async fn delete(&self, name: &str) -> Result<(), InfraError>;
+}

@@ -1,0 +1,266 @@
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Mutex;
+
+use crate::error::InfraError;
+use crate::mail::Mail;
+use crate::testing::{FailingJobs, FixedClock, InMemoryOutbox, RecordingJobs, run};
+
+use super::*;
+
+/// A distinct job per `n`.
+fn job(n: u32) -> Job {
+    Job::SendMail(Mail::Verification {
+        to: format!("user{n}@example.com"),
+        code: format!("{n:06}"),
+        link: format!("https://coffee.example/verify?token=t{n}"),
+        valid_minutes: 1440,
+    })
+}
+
+struct Setup {
+    clock: Arc<FixedClock>,
+    outbox: Arc<InMemoryOutbox>,
+    jobs: Arc<RecordingJobs>,
+    relay: OutboxRelay,
+}
+
+fn setup() -> Setup {
+    let clock = Arc::new(FixedClock::default());
+    let outbox = Arc::new(InMemoryOutbox::default());
+    let jobs = Arc::new(RecordingJobs::default());
+    let relay = OutboxRelay::new(outbox.clone(), jobs.clone(), clock.clone());
+    Setup { clock, outbox, jobs, relay }
+}
+
+impl Setup {
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// A relay over the same outbox and clock whose queue is down.
+    fn failing_relay(&self) -> OutboxRelay {
+        OutboxRelay::new(self.outbox.clone(), Arc::new(FailingJobs), self.clock.clone())
+    }
+
+    /// Claims like a relay that then dies before handing anything over.
+    fn claim_and_die(&self) -> Vec<OutboxEntry> {
+        let now = self.now();
+        run(self.outbox.claim_due(now, now + CLAIM_LEASE, 100)).unwrap()
+    }
+}
+
+/// A queue that, while it accepts each job, lets a rival relay try to claim
+/// from the same outbox at the same instant and records what it got.
+struct RivalDuringHandOver {
+    outbox: Arc<InMemoryOutbox>,
+    clock: Arc<FixedClock>,
+    rival_claims: Mutex<Vec<OutboxEntry>>,
+}
+
+#[async_trait]
+impl JobQueue for RivalDuringHandOver {
+    async fn enqueue(&self, _job: Job) -> Result<(), InfraError> {
+        let now = self.clock.now();
+        let claimed = self.outbox.claim_due(now, now + CLAIM_LEASE, 100).await.unwrap();
+        self.rival_claims.lock().unwrap().extend(claimed);
+        Ok(())
+    }
+}
+
+fn relayed(n: usize) -> RelayReport {
+    RelayReport { relayed: n, ..RelayReport::default() }
+}
+
+#[test]
+fn the_relay_hands_every_due_entry_to_the_queue_in_order_and_marks_it_relayed() {
+    let s = setup();
+    let now = s.now();
+    let ids: Vec<Uuid> = (1..=3).map(|n| s.outbox.push(job(n), now - TimeDelta::seconds(10))).collect();
+
+    let report = run(s.relay.relay_due(10)).unwrap();
+
+    assert_eq!(report, relayed(3));
+    assert_eq!(s.jobs.jobs(), vec![job(1), job(2), job(3)]);
+    for id in ids {
+        let row = s.outbox.row(id);
+        assert_eq!(row.relayed_at, Some(now));
+        assert_eq!(row.claimed_until, None);
+        assert_eq!(row.attempts, 0);
+    }
+}
+
+#[test]
+fn the_relay_takes_the_oldest_available_entries_first_up_to_the_limit() {
+    let s = setup();
+    let now = s.now();
+    s.outbox.push(job(1), now - TimeDelta::seconds(1));
+    s.outbox.push(job(2), now - TimeDelta::seconds(30));
+    s.outbox.push(job(3), now - TimeDelta::seconds(20));
+
+    assert_eq!(run(s.relay.relay_due(2)).unwrap(), relayed(2));
+    assert_eq!(s.jobs.jobs(), vec![job(2), job(3)]);
+
+    assert_eq!(run(s.relay.relay_due(2)).unwrap(), relayed(1));
+    assert_eq!(s.jobs.jobs(), vec![job(2), job(3), job(1)]);
+}
+
+#[test]
+fn entries_being_handed_over_are_leased_so_a_concurrent_relay_cannot_claim_them() {
+    let s = setup();
+    let now = s.now();
+    let ids: Vec<Uuid> = (1..=2).map(|n| s.outbox.push(job(n), now)).collect();
+    let queue = Arc::new(RivalDuringHandOver {
+        outbox: s.outbox.clone(),
+        clock: s.clock.clone(),
+        rival_claims: Mutex::default(),
+    });
+    let relay = OutboxRelay::new(s.outbox.clone(), queue.clone(), s.clock.clone());
+
+    assert_eq!(run(relay.relay_due(10)).unwrap(), relayed(2));
+
+    assert_eq!(*queue.rival_claims.lock().unwrap(), []);
+    assert!(ids.iter().all(|&id| s.outbox.row(id).relayed_at == Some(now)));
+}
+
+#[test]
+fn entries_not_yet_available_or_claimed_by_a_live_lease_are_left_alone() {
+    let s = setup();
+    let now = s.now();
+    let leased = s.outbox.push(job(1), now);
+    assert_eq!(s.claim_and_die().len(), 1, "another relay holds the lease");
+    let later = s.outbox.push(job(2), now + TimeDelta::seconds(1));
+    let due = s.outbox.push(job(3), now);
+
+    let report = run(s.relay.relay_due(10)).unwrap();
+
+    assert_eq!(report, relayed(1));
+    assert_eq!(s.jobs.jobs(), vec![job(3)]);
+    assert_eq!(s.outbox.row(due).relayed_at, Some(now));
+    let leased_row = s.outbox.row(leased);
+    assert_eq!((leased_row.relayed_at, leased_row.claimed_until), (None, Some(now + CLAIM_LEASE)));
+    let later_row = s.outbox.row(later);
+    assert_eq!((later_row.relayed_at, later_row.claimed_until), (None, None));
+}
+
+#[test]
+fn an_entry_becomes_due_at_the_instant_it_is_available() {
+    let s = setup();
+    let id = s.outbox.push(job(1), s.now() + TimeDelta::seconds(5));
+
+    s.clock.advance(TimeDelta::seconds(5) - TimeDelta::microseconds(1));
+    assert_eq!(run(s.relay.relay_due(10)).unwrap(), RelayReport::default());
+
+    s.clock.advance(TimeDelta::microseconds(1));
+    assert_eq!(run(s.relay.relay_due(10)).unwrap(), relayed(1));
+    assert_eq!(s.outbox.row(id).relayed_at, Some(s.now()));
+}
+
+#[test]
+fn with_a_failing_queue_an_entry_is_rescheduled_with_backoff_and_not_relayed() {
+    let s = setup();
+    let relay = s.failing_relay();
+    let id = s.outbox.push(job(1), s.now());
+
+    for attempts in 0..5 {
+        let now = s.now();
+        let report = run(relay.relay_due(10)).unwrap();
+
+        assert_eq!(report, RelayReport { rescheduled: 1, ..RelayReport::default() });
+        let row = s.outbox.row(id);
+        assert_eq!(row.attempts, attempts + 1);
+        assert_eq!(row.available_at, now + relay_backoff(attempts));
+        assert_eq!((row.relayed_at, row.parked_at, row.claimed_until), (None, None, None));
+        assert_eq!(row.last_error.as_deref(), Some("queue unavailable"));
+
+        // Not due again before the backoff has passed, not even to a working queue.
+        assert_eq!(run(s.relay.relay_due(10)).unwrap(), RelayReport::default());
+        s.clock.advance(relay_backoff(attempts));
+    }
+    assert_eq!(s.jobs.len(), 0);
+}
+
+#[test]
+fn a_rescheduled_entry_is_relayed_once_the_queue_is_back() {
+    let s = setup();
+    let id = s.outbox.push(job(1), s.now());
+    run(s.failing_relay().relay_due(10)).unwrap();
+
+    s.clock.advance(relay_backoff(0));
+    assert_eq!(run(s.relay.relay_due(10)).unwrap(), relayed(1));
+
+    assert_eq!(s.jobs.jobs(), vec![job(1)]);
+    let row = s.outbox.row(id);
+    assert_eq!((row.attempts, row.relayed_at), (1, Some(s.now())));
+}
+
+#[test]
+fn relay_backoff_doubles_from_one_second_and_caps_at_five_minutes() {
+    let secs = |attempts| relay_backoff(attempts).num_seconds();
+    let expected = [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300];
+    for (attempts, want) in (0..).zip(expected) {
+        assert_eq!(secs(attempts), want, "after {attempts} failed hand-overs");
+    }
+    assert_eq!(secs(MAX_RELAY_ATTEMPTS), 300);
+    assert_eq!(secs(i32::MAX), 300);
+    assert_eq!(secs(-1), 1, "a negative count is treated as none");
+}
+
+#[test]
+fn after_max_relay_attempts_failed_hand_overs_an_entry_is_parked_and_never_claimed_again() {
+    let s = setup();
+    let relay = s.failing_relay();
+    let id = s.outbox.push(job(1), s.now());
+
+    for attempts in 0..MAX_RELAY_ATTEMPTS - 1 {
+        let report = run(relay.relay_due(10)).unwrap();
+        assert_eq!(report, RelayReport { rescheduled: 1, ..RelayReport::default() }, "hand-over {}", attempts + 1);
+        s.clock.advance(relay_backoff(attempts));
+    }
+    let parked_at = s.now();
+    let report = run(relay.relay_due(10)).unwrap();
+
+    assert_eq!(report, RelayReport { parked: 1, ..RelayReport::default() });
+    let row = s.outbox.row(id);
+    assert_eq!(row.attempts, MAX_RELAY_ATTEMPTS);
+    assert_eq!((row.parked_at, row.relayed_at, row.claimed_until), (Some(parked_at), None, None));
+
+    s.clock.advance(TimeDelta::days(30));
+    assert_eq!(run(s.relay.relay_due(10)).unwrap(), RelayReport::default());
+    assert!(s.claim_and_die().is_empty());
+    assert_eq!(s.jobs.len(), 0);
+    assert_eq!(s.outbox.row(id).parked_at, Some(parked_at));
+}
+
+#[test]
+fn a_second_relay_pass_right_after_a_successful_one_relays_nothing() {
+    let s = setup();
+    for n in 1..=3 {
+        s.outbox.push(job(n), s.now());
+    }
+    assert_eq!(run(s.relay.relay_due(10)).unwrap(), relayed(3));
+
+    assert_eq!(run(s.relay.relay_due(10)).unwrap(), RelayReport::default());
+    s.clock.advance(CLAIM_LEASE + TimeDelta::seconds(1));
+    assert_eq!(run(s.relay.relay_due(10)).unwrap(), RelayReport::default());
+
+    assert_eq!(s.jobs.jobs(), vec![job(1), job(2), job(3)]);
+}
+
+#[test]
+fn an_entry_claimed_by_a_relay_that_died_is_claimed_again_once_the_lease_has_passed() {
+    let s = setup();
+    let id = s.outbox.push(job(1), s.now());
+    let claimed = s.claim_and_die();
+    assert_eq!(claimed, vec![OutboxEntry { id, job: job(1), attempts: 0 }]);
+
+    s.clock.advance(CLAIM_LEASE - TimeDelta::microseconds(1));
+    assert_eq!(run(s.relay.relay_due(10)).unwrap(), RelayReport::default(), "the lease is still live");
+
+    s.clock.advance(TimeDelta::microseconds(1));
+    assert_eq!(run(s.relay.relay_due(10)).unwrap(), relayed(1));
+
+    assert_eq!(s.jobs.jobs(), vec![job(1)]);
+    let row = s.outbox.row(id);
+    assert_eq!((row.relayed_at, row.claimed_until, row.attempts), (Some(s.now()), None, 0));
+}

@@ -1,0 +1,378 @@
+//! The catalog repository: categories, products and their many-to-many link.
+
+use std::collections::{BTreeSet, HashMap};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use coffee_domain::RepoError;
+use coffee_domain::catalog::{
+    CatalogRepository, CatalogWriteError, Category, CategoryChanges, CategoryField, CategoryRef, NewProduct, Product,
+    ProductChanges, ProductField,
+};
+use coffee_domain::query::{ListQuery, Op, Page};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionError, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::entity::{categories, product_categories as pc, products};
+use crate::list::{ListMapping, fetch_page, to_value};
+use crate::repo_err;
+
+/// [`CatalogRepository`] over SeaORM.
+#[derive(Debug, Clone)]
+pub struct SeaCatalogRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaCatalogRepository {
+    /// A repository on this pool.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+const CATEGORY_MAPPING: ListMapping<categories::Entity, CategoryField> = ListMapping {
+    column: |f| match f {
+        CategoryField::Name => categories::Column::Name,
+        CategoryField::Description => categories::Column::Description,
+        CategoryField::CreatedAt => categories::Column::CreatedAt,
+    },
+    search: &[categories::Column::Name, categories::Column::Description],
+    id: categories::Column::Id,
+    custom: |_| None,
+};
+
+const PRODUCT_MAPPING: ListMapping<products::Entity, ProductField> = ListMapping {
+    column: |f| match f {
+        ProductField::Name => products::Column::Name,
+        ProductField::Description => products::Column::Description,
+        ProductField::Price => products::Column::Price,
+        ProductField::IsAvailable => products::Column::IsAvailable,
+        // Filtered through the join table by `custom`; never sortable.
+        ProductField::CategoryId => products::Column::Id,
+        ProductField::CreatedAt => products::Column::CreatedAt,
+    },
+    search: &[products::Column::Name, products::Column::Description],
+    id: products::Column::Id,
+    custom: |filter| match filter.field {
+        // `category_id=…` / `category_id__in=…`: the product is in one of these categories.
+        ProductField::CategoryId => {
+            let ids: Vec<sea_orm::Value> = filter.values.iter().map(to_value).collect();
+            let members = Query::select()
+                .column(pc::Column::ProductId)
+                .from(pc::Entity)
+                .and_where(Expr::col(pc::Column::CategoryId).is_in(ids))
+                .to_owned();
+            debug_assert!(matches!(filter.op, Op::Eq | Op::In));
+            Some(Expr::col((products::Entity, products::Column::Id)).in_subquery(members))
+        }
+        _ => None,
+    },
+};
+
+fn category(m: categories::Model) -> Category {
+    Category { id: m.id, name: m.name, description: m.description, created_at: m.created_at, updated_at: m.updated_at }
+}
+
+fn product(m: products::Model, categories: Vec<CategoryRef>) -> Product {
+    Product {
+        id: m.id,
+        name: m.name,
+        description: m.description,
+        price: m.price,
+        is_available: m.is_available,
+        image: m.image,
+        categories,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+fn write_err(e: DbErr) -> CatalogWriteError {
+    match repo_err(e) {
+        RepoError::Conflict(_) => CatalogWriteError::NameTaken,
+        other => CatalogWriteError::Repo(other),
+    }
+}
+
+fn tx_err(e: TransactionError<CatalogWriteError>) -> CatalogWriteError {
+    match e {
+        TransactionError::Connection(e) => write_err(e),
+        TransactionError::Transaction(e) => e,
+    }
+}
+
+/// The categories of each product in `ids`, by name: one query for any number of products.
+async fn categories_of(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<CategoryRef>>, DbErr> {
+    let mut by_product: HashMap<Uuid, Vec<CategoryRef>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(by_product);
+    }
+    let stmt = Query::select()
+        .column((pc::Entity, pc::Column::ProductId))
+        .column((categories::Entity, categories::Column::Id))
+        .column((categories::Entity, categories::Column::Name))
+        .from(pc::Entity)
+        .inner_join(
+            categories::Entity,
+            Expr::col((categories::Entity, categories::Column::Id)).equals((pc::Entity, pc::Column::CategoryId)),
+        )
+        .and_where(Expr::col((pc::Entity, pc::Column::ProductId)).is_in(ids.iter().copied()))
+        .order_by((categories::Entity, categories::Column::Name), sea_orm::Order::Asc)
+        .to_owned();
+    let mut rows = Vec::new();
+    for row in conn.query_all(&stmt).await? {
+        rows.push((
+            row.try_get_by_index::<Uuid>(0)?,
+            row.try_get_by_index::<Uuid>(1)?,
+            row.try_get_by_index::<String>(2)?,
+        ));
+    }
+    for (product_id, id, name) in rows {
+        by_product.entry(product_id).or_default().push(CategoryRef { id, name });
+    }
+    Ok(by_product)
+}
+
+/// Checks that every id names a category; returns them with their names.
+async fn existing_categories(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<CategoryRef>, CatalogWriteError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found: Vec<(Uuid, String)> = categories::Entity::find()
+        .select_only()
+        .column(categories::Column::Id)
+        .column(categories::Column::Name)
+        .filter(categories::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(categories::Column::Name)
+        .into_tuple()
+        .all(conn)
+        .await
+        .map_err(write_err)?;
+    let known: BTreeSet<Uuid> = found.iter().map(|(id, _)| *id).collect();
+    let missing: Vec<Uuid> = ids.iter().copied().filter(|id| !known.contains(id)).collect();
+    if !missing.is_empty() {
+        return Err(CatalogWriteError::UnknownCategories(missing));
+    }
+    Ok(found.into_iter().map(|(id, name)| CategoryRef { id, name }).collect())
+}
+
+async fn link(conn: &impl ConnectionTrait, product_id: Uuid, ids: &[Uuid]) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let rows =
+        ids.iter().map(|category_id| pc::ActiveModel { product_id: Set(product_id), category_id: Set(*category_id) });
+    pc::Entity::insert_many(rows).exec_without_returning(conn).await?;
+    Ok(())
+}
+
+async fn load_product(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<Product>, DbErr> {
+    let Some(m) = products::Entity::find_by_id(id).one(conn).await? else { return Ok(None) };
+    let mut cats = categories_of(conn, &[id]).await?;
+    Ok(Some(product(m, cats.remove(&id).unwrap_or_default())))
+}
+
+#[async_trait]
+impl CatalogRepository for SeaCatalogRepository {
+    async fn create_category(&self, c: &Category) -> Result<(), CatalogWriteError> {
+        let row = categories::ActiveModel {
+            id: Set(c.id),
+            name: Set(c.name.clone()),
+            description: Set(c.description.clone()),
+            created_at: Set(c.created_at),
+            updated_at: Set(c.updated_at),
+        };
+        categories::Entity::insert(row).exec_without_returning(&self.db).await.map_err(write_err)?;
+        Ok(())
+    }
+
+    async fn find_category(&self, id: Uuid) -> Result<Option<Category>, RepoError> {
+        Ok(categories::Entity::find_by_id(id).one(&self.db).await.map_err(repo_err)?.map(category))
+    }
+
+    async fn list_categories(&self, query: &ListQuery<CategoryField>) -> Result<Page<Category>, RepoError> {
+        let (rows, total) =
+            fetch_page(&self.db, categories::Entity::find(), query, &CATEGORY_MAPPING).await.map_err(repo_err)?;
+        Ok(Page {
+            items: rows.into_iter().map(category).collect(),
+            total,
+            page: query.page,
+            page_size: query.page_size,
+        })
+    }
+
+    async fn update_category(
+        &self,
+        id: Uuid,
+        changes: &CategoryChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Category, CatalogWriteError> {
+        let current = categories::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(write_err)?
+            .ok_or(CatalogWriteError::NotFound)?;
+        let mut row: categories::ActiveModel = current.into();
+        if let Some(name) = &changes.name {
+            row.name = Set(name.clone());
+        }
+        if let Some(description) = &changes.description {
+            row.description = Set(description.clone());
+        }
+        row.updated_at = Set(now);
+        Ok(category(row.update(&self.db).await.map_err(|e| match e {
+            DbErr::RecordNotUpdated => CatalogWriteError::NotFound,
+            e => write_err(e),
+        })?))
+    }
+
+    async fn delete_category(&self, id: Uuid) -> Result<(), CatalogWriteError> {
+        // The join rows go with it (ON DELETE CASCADE): its products stay, detached.
+        let result = categories::Entity::delete_by_id(id).exec(&self.db).await.map_err(write_err)?;
+        if result.rows_affected == 0 { Err(CatalogWriteError::NotFound) } else { Ok(()) }
+    }
+
+    async fn create_product(&self, new: &NewProduct) -> Result<Product, CatalogWriteError> {
+        let new = new.clone();
+        self.db
+            .transaction::<_, Product, CatalogWriteError>(|txn| {
+                Box::pin(async move {
+                    let cats = existing_categories(txn, &new.category_ids).await?;
+                    let p = &new.product;
+                    let row = products::ActiveModel {
+                        id: Set(p.id),
+                        name: Set(p.name.clone()),
+                        description: Set(p.description.clone()),
+                        price: Set(p.price),
+                        is_available: Set(p.is_available),
+                        image: Set(None),
+                        created_at: Set(p.created_at),
+                        updated_at: Set(p.updated_at),
+                    };
+                    products::Entity::insert(row).exec_without_returning(txn).await.map_err(write_err)?;
+                    link(txn, p.id, &new.category_ids).await.map_err(write_err)?;
+                    Ok(Product { categories: cats, image: None, ..new.product })
+                })
+            })
+            .await
+            .map_err(tx_err)
+    }
+
+    async fn find_product(&self, id: Uuid) -> Result<Option<Product>, RepoError> {
+        load_product(&self.db, id).await.map_err(repo_err)
+    }
+
+    async fn list_products(&self, query: &ListQuery<ProductField>) -> Result<Page<Product>, RepoError> {
+        let (rows, total) =
+            fetch_page(&self.db, products::Entity::find(), query, &PRODUCT_MAPPING).await.map_err(repo_err)?;
+        let ids: Vec<Uuid> = rows.iter().map(|m| m.id).collect();
+        let mut cats = categories_of(&self.db, &ids).await.map_err(repo_err)?;
+        let items = rows
+            .into_iter()
+            .map(|m| {
+                let c = cats.remove(&m.id).unwrap_or_default();
+                product(m, c)
+            })
+            .collect();
+        Ok(Page { items, total, page: query.page, page_size: query.page_size })
+    }
+
+    async fn update_product(
+        &self,
+        id: Uuid,
+        changes: &ProductChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Product, CatalogWriteError> {
+        let changes = changes.clone();
+        self.db
+            .transaction::<_, Product, CatalogWriteError>(|txn| {
+                Box::pin(async move {
+                    let current = products::Entity::find_by_id(id)
+                        .lock_exclusive()
+                        .one(txn)
+                        .await
+                        .map_err(write_err)?
+                        .ok_or(CatalogWriteError::NotFound)?;
+                    let mut row: products::ActiveModel = current.into();
+                    if let Some(v) = changes.name {
+                        row.name = Set(v);
+                    }
+                    if let Some(v) = changes.description {
+                        row.description = Set(v);
+                    }
+                    if let Some(v) = changes.price {
+                        row.price = Set(v);
+                    }
+                    if let Some(v) = changes.is_available {
+                        row.is_available = Set(v);
+                    }
+                    row.updated_at = Set(now);
+                    row.update(txn).await.map_err(write_err)?;
+                    if let Some(ids) = changes.category_ids {
+                        existing_categories(txn, &ids).await?;
+                        pc::Entity::delete_many()
+                            .filter(pc::Column::ProductId.eq(id))
+                            .exec(txn)
+                            .await
+                            .map_err(write_err)?;
+                        link(txn, id, &ids).await.map_err(write_err)?;
+                    }
+                    load_product(txn, id).await.map_err(write_err)?.ok_or(CatalogWriteError::NotFound)
+                })
+            })
+            .await
+            .map_err(tx_err)
+    }
+
+    async fn delete_product(&self, id: Uuid) -> Result<Option<String>, CatalogWriteError> {
+        self.db
+            .transaction::<_, Option<String>, CatalogWriteError>(|txn| {
+                Box::pin(async move {
+                    let current = products::Entity::find_by_id(id)
+                        .lock_exclusive()
+                        .one(txn)
+                        .await
+                        .map_err(write_err)?
+                        .ok_or(CatalogWriteError::NotFound)?;
+                    products::Entity::delete_by_id(id).exec(txn).await.map_err(write_err)?;
+                    Ok(current.image)
+                })
+            })
+            .await
+            .map_err(tx_err)
+    }
+
+    async fn set_product_image(
+        &self,
+        id: Uuid,
+        image: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, CatalogWriteError> {
+        let image = image.to_owned();
+        self.db
+            .transaction::<_, Option<String>, CatalogWriteError>(|txn| {
+                Box::pin(async move {
+                    let current = products::Entity::find_by_id(id)
+                        .lock_exclusive()
+                        .one(txn)
+                        .await
+                        .map_err(write_err)?
+                        .ok_or(CatalogWriteError::NotFound)?;
+                    products::Entity::update_many()
+                        .col_expr(products::Column::Image, Expr::value(image))
+                        .col_expr(products::Column::UpdatedAt, Expr::value(now))
+                        .filter(products::Column::Id.eq(id))
+                        .exec(txn)
+                        .await
+                        .map_err(write_err)?;
+                    Ok(current.image)
+                })
+            })
+            .await
+            .map_err(tx_err)
+    }
+}
