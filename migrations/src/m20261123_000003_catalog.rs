@@ -13,6 +13,7 @@ enum Categories {
     Table,
     Id,
     Name,
+    NameKey,
     Description,
     CreatedAt,
     UpdatedAt,
@@ -56,16 +57,14 @@ impl MigrationTrait for Migration {
                     .table(Categories::Table)
                     .col(pk_uuid(Categories::Id))
                     .col(string_len(Categories::Name, 100))
+                    // The name folded to lower case by the application (Unicode-aware,
+                    // unlike SQLite's lower()): unique, so names are unique ignoring case.
+                    .col(string_len(Categories::NameKey, 400).unique_key())
                     .col(text_null(Categories::Description))
                     .col(timestamp_with_time_zone(Categories::CreatedAt))
                     .col(timestamp_with_time_zone(Categories::UpdatedAt))
                     .to_owned(),
             )
-            .await?;
-        // Names are unique case-insensitively: a constraint, not a check in code.
-        manager
-            .get_connection()
-            .execute_unprepared("CREATE UNIQUE INDEX ux_categories_name_lower ON categories (lower(name))")
             .await?;
         for (name, cols) in [("ix_categories_name", &["name"][..]), ("ix_categories_created_at", &["created_at"])] {
             manager.create_index(index(name, Categories::Table, cols)).await?;

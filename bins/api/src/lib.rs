@@ -1,8 +1,10 @@
 //! The HTTP server of the Coffee Shop API: routes, extractors, problem+json
 //! errors, the OpenAPI document and Swagger UI.
 
+pub mod catalog_dto;
 pub mod dto;
 pub mod extract;
+pub mod media;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;
@@ -45,6 +47,7 @@ pub fn serve(services: Data<Services>, listener: TcpListener) -> std::io::Result
                     .error_handler(|e, _| ApiError::malformed(format!("Invalid query string: {e}")).into()),
             )
             .configure(openapi::configure)
+            .configure(media::configure)
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::not_found()) }))
             .wrap(Compress::default())
             .wrap(cors(&origins))

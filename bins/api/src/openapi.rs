@@ -10,6 +10,7 @@ use actix_web::guard;
 use actix_web::http::header;
 use actix_web::web::{self, Data};
 use actix_web::{HttpRequest, HttpResponse};
+use coffee_domain::catalog::{CategoryResource, ProductResource};
 use coffee_domain::query::{FieldKind, MAX_PAGE_SIZE, Resource};
 use coffee_domain::user::UserResource;
 use paperclip::actix::OpenApiExt;
@@ -70,12 +71,27 @@ const ERRORS: &[(&str, &[u16])] = &[
     ("putUser", &[400, 401, 403, 404, 409, 413, 415, 422]),
     ("deleteUser", &[401, 403, 404, 409]),
     ("ready", &[503]),
+    ("listCategories", &[400]),
+    ("getCategory", &[404]),
+    ("createCategory", &[400, 401, 403, 409, 413, 415, 422]),
+    ("putCategory", &[400, 401, 403, 404, 409, 413, 415, 422]),
+    ("patchCategory", &[400, 401, 403, 404, 409, 413, 415, 422]),
+    ("deleteCategory", &[401, 403, 404]),
+    ("listProducts", &[400]),
+    ("getProduct", &[404]),
+    ("createProduct", &[400, 401, 403, 413, 415, 422]),
+    ("putProduct", &[400, 401, 403, 404, 413, 415, 422]),
+    ("patchProduct", &[400, 401, 403, 404, 413, 415, 422]),
+    ("deleteProduct", &[401, 403, 404]),
+    ("uploadProductImage", &[400, 401, 403, 404, 413, 415, 422]),
 ];
 
 /// List operations and the resource whose field table documents their query.
 fn list_parameters(op_id: &str) -> Option<Vec<Value>> {
     match op_id {
         "listUsers" => Some(query_parameters::<UserResource>()),
+        "listCategories" => Some(query_parameters::<CategoryResource>()),
+        "listProducts" => Some(query_parameters::<ProductResource>()),
         _ => None,
     }
 }
@@ -86,9 +102,9 @@ fn error_description(status: u16) -> &'static str {
         401 => "Missing, invalid or expired token, or wrong credentials (`WWW-Authenticate: Bearer`).",
         403 => "Authenticated but not allowed (`forbidden`, `email_not_verified`).",
         404 => "No such resource, or one you may not see.",
-        409 => "Conflict (`email_taken`, `already_verified`, `last_admin`).",
-        413 => "The body is larger than 64 KiB.",
-        415 => "Wrong Content-Type.",
+        409 => "Conflict (`email_taken`, `already_verified`, `last_admin`, `category_name_taken`).",
+        413 => "The body is too large (64 KiB for JSON, 5 MiB for images).",
+        415 => "Wrong Content-Type, or an upload that is not a PNG, JPEG or WebP image.",
         422 => "Validation failed; `errors` lists each field.",
         429 => "Too many attempts; see `Retry-After`.",
         503 => "A dependency is down.",
@@ -206,6 +222,15 @@ fn complete(spec: &mut Value) {
                     responses["200"] = json!({"description": "Verified (also when opened again).", "content": {
                         "text/html": {"schema": {"type": "string"}},
                         "application/json": {"schema": {"$ref": "#/components/schemas/UserDto"}}}});
+                }
+                "uploadProductImage" => {
+                    op.insert(
+                        "requestBody".to_owned(),
+                        json!({"required": true, "content": {"multipart/form-data": {"schema": {
+                            "type": "object", "required": ["file"],
+                            "properties": {"file": {"type": "string", "format": "binary",
+                                "description": "PNG, JPEG or WebP, at most 5 MiB."}}}}}}),
+                    );
                 }
                 "login" => {
                     if let Some(content) = op.get_mut("requestBody").and_then(|b| b.get_mut("content")) {

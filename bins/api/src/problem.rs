@@ -6,6 +6,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use coffee_domain::FieldError;
 use coffee_domain::auth::AuthError;
+use coffee_domain::catalog::CatalogError;
 use coffee_domain::user::UserError;
 use serde::Serialize;
 
@@ -214,6 +215,27 @@ impl From<UserError> for ApiError {
                 Self::new(S::CONFLICT, "last_admin", "The last admin cannot be deleted or demoted.")
             }
             UserError::Unexpected(cause) => Self::internal(&cause),
+        }
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> Self {
+        use StatusCode as S;
+        match e {
+            CatalogError::Unauthenticated => {
+                Self::unauthorized("invalid_token", "The account of this token no longer exists.")
+            }
+            CatalogError::Forbidden => Self::new(S::FORBIDDEN, "forbidden", "Only admins may change the menu."),
+            CatalogError::NotFound => Self::not_found(),
+            CatalogError::NameTaken => {
+                Self::new(S::CONFLICT, "category_name_taken", "A category with this name already exists.")
+            }
+            CatalogError::UnknownCategories(ids) => {
+                let list = ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                Self::validation(vec![FieldError::new("category_ids", format!("unknown category ids: {list}"))])
+            }
+            CatalogError::Unexpected(cause) => Self::internal(&cause),
         }
     }
 }

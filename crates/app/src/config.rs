@@ -83,6 +83,11 @@ pub struct Config {
     pub public_base_url: String,
     /// `CORS_ORIGINS`.
     pub cors_origins: Vec<String>,
+    /// `MEDIA_DIR`: where uploaded product images are stored.
+    pub media_dir: std::path::PathBuf,
+    /// `SHOP_INFO_FILE` (or the built-in sample), validated; the currency of
+    /// every price is `shop.info.currency`.
+    pub shop: std::sync::Arc<crate::shop::ShopConfig>,
     /// `RUST_LOG`.
     pub log_filter: String,
     /// `LOG_FORMAT`.
@@ -256,6 +261,8 @@ impl Config {
             admin,
             public_base_url,
             cors_origins,
+            media_dir: get(&vars, "MEDIA_DIR").unwrap_or("./media").into(),
+            shop: std::sync::Arc::new(crate::shop::ShopConfig::load(get(&vars, "SHOP_INFO_FILE"))?),
             log_filter: get(&vars, "RUST_LOG").unwrap_or("info").to_owned(),
             log_format,
         })
@@ -305,6 +312,7 @@ mod tests {
             ("DATABASE_MAX_CONNECTIONS", "0"),
             ("CLEANUP_SCHEDULE", "0 * * * *"),
             ("WORKER_CONCURRENCY", "0"),
+            ("SHOP_INFO_FILE", "/nonexistent/shop-info.toml"),
         ] {
             let e = Config::from_vars(vars(&[(name, value)])).unwrap_err();
             assert_eq!(e.variable, name);
@@ -316,5 +324,18 @@ mod tests {
     fn credentials_never_reach_debug_output() {
         let c = Config::from_vars(vars(&[("DATABASE_URL", "postgres://app:hunter2@db/coffee")])).unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn shop_info_defaults_to_the_sample_and_a_bad_file_stops_the_start() {
+        let c = Config::from_vars(vars(&[])).unwrap();
+        assert_eq!((c.shop.info.currency.as_str(), c.shop.info.timezone.as_str()), ("UZS", "Asia/Tashkent"));
+        let path = std::env::temp_dir().join(format!("coffee-shop-info-{}.toml", std::process::id()));
+        std::fs::write(&path, crate::SAMPLE_SHOP_INFO.replace("\"07:00\"", "\"25:00\"")).unwrap();
+        let e = Config::from_vars(vars(&[("SHOP_INFO_FILE", path.to_str().unwrap())])).unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        let line = e.to_string();
+        assert!(line.starts_with(&format!("SHOP_INFO_FILE: {}: opening_hours[0].open", path.display())), "{line}");
+        assert!(!line.contains('\n'), "{line}");
     }
 }

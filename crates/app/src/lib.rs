@@ -6,7 +6,9 @@
 mod config;
 mod logging;
 mod services;
+mod shop;
 
 pub use config::{AppEnv, Config, ConfigError, LogFormat};
 pub use logging::init_logging;
 pub use services::{Process, Readiness, Services, StartError};
+pub use shop::{SAMPLE_SHOP_INFO, ShopConfig};

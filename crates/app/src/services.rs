@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use coffee_crypto::{Argon2Hasher, JwtCodec, RandomSecrets};
 use coffee_domain::auth::{AuthPorts, AuthService, AuthSettings};
+use coffee_domain::catalog::CatalogService;
 use coffee_domain::clock::{Clock, SystemClock};
 use coffee_domain::jobs::JobQueue;
 use coffee_domain::mail::Mailer;
@@ -14,8 +15,10 @@ use coffee_domain::outbox::OutboxRelay;
 use coffee_domain::user::{Email, Password, UserService};
 use coffee_jobs::{InlineQueue, JobHandler, RedisQueue};
 use coffee_mail::{LogMailer, SmtpMailer};
+use coffee_media::FsImageStore;
 use coffee_storage::{
-    DbSettings, SeaMaintenanceRepository, SeaOutboxRepository, SeaSessionRepository, SeaUserRepository,
+    DbSettings, SeaCatalogRepository, SeaMaintenanceRepository, SeaOutboxRepository, SeaSessionRepository,
+    SeaUserRepository,
 };
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
@@ -69,6 +72,10 @@ pub struct Services {
     pub auth: Arc<AuthService>,
     /// User management use cases.
     pub users: Arc<UserService>,
+    /// Menu use cases.
+    pub catalog: Arc<CatalogService>,
+    /// Where product images live (for serving them).
+    pub images: Arc<FsImageStore>,
     /// The scheduled cleanup.
     pub cleanup: Arc<CleanupService>,
     /// Moves outbox entries to the job queue.
@@ -110,7 +117,7 @@ impl Services {
         .await
         .map_err(|e| StartError::Database(format!("cannot connect to {}: {e}", redact_url(&config.database_url))))?;
         if process == Process::Api && config.run_migrations {
-            coffee_storage::migrate(&db).await.map_err(|e| StartError::Database(format!("migration failed: {e}")))?;
+            migrate_with_retry(&db).await?;
         }
 
         let mailer: Arc<dyn Mailer> = match &config.smtp_url {
@@ -160,6 +167,13 @@ impl Services {
                 public_base_url: config.public_base_url.clone(),
             },
         );
+        let images = Arc::new(FsImageStore::new(&config.media_dir).map_err(|e| StartError::Config(e.0))?);
+        let catalog = CatalogService::new(
+            Arc::new(SeaCatalogRepository::new(db.clone())),
+            images.clone(),
+            users.clone(),
+            clock.clone(),
+        );
         let relay = OutboxRelay::new(Arc::new(SeaOutboxRepository::new(db.clone())), queue, clock.clone());
         let cleanup = CleanupService::new(
             Arc::new(SeaMaintenanceRepository::new(db.clone())),
@@ -173,6 +187,8 @@ impl Services {
         let services = Self {
             auth: Arc::new(auth),
             users: Arc::new(UserService::new(users, clock)),
+            catalog: Arc::new(catalog),
+            images,
             cleanup: Arc::new(cleanup),
             relay: Arc::new(relay),
             handler,
@@ -223,6 +239,7 @@ impl Services {
             tasks.push(tokio::spawn(coffee_jobs::run_cleanup_schedule(
                 self.config.cleanup_schedule.clone(),
                 self.cleanup.clone(),
+                None,
                 self.shutdown.clone(),
             )));
         }
@@ -248,6 +265,7 @@ impl Services {
             coffee_jobs::run_cleanup_schedule(
                 self.config.cleanup_schedule.clone(),
                 self.cleanup.clone(),
+                Some(queue.storage()),
                 self.shutdown.clone()
             ),
             coffee_jobs::run_relay(self.relay.clone(), RELAY_INTERVAL, self.shutdown.clone()),
@@ -285,6 +303,24 @@ async fn futures_join_all(tasks: Vec<JoinHandle<()>>) {
     for task in tasks {
         if let Err(e) = task.await {
             tracing::error!(error = %e, "a background task panicked");
+        }
+    }
+}
+
+/// Applies pending migrations. Replicas started together on an empty
+/// database race to migrate; the losers fail on "already exists", wait, and
+/// find nothing left to do on the next try.
+async fn migrate_with_retry(db: &coffee_storage::Db) -> Result<(), StartError> {
+    let mut attempt = 1;
+    loop {
+        match coffee_storage::migrate(db).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 5 => {
+                tracing::warn!(attempt, error = %e, "migration failed (another replica migrating?); retrying");
+                tokio::time::sleep(Duration::from_secs(attempt)).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(StartError::Database(format!("migration failed: {e}"))),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod maintenance;
 pub mod outbox;
 pub mod query;
 pub mod security;
+pub mod shop;
 pub mod text;
 pub mod user;
 

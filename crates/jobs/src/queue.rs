@@ -26,12 +26,17 @@ const PUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// The apalis configuration shared by producer and consumer: explicit queue
 /// name, a 1 s heartbeat so idle workers pick jobs up promptly, and a job
 /// of a worker that missed 5 heartbeats (killed) is handed to another.
+///
+/// `persist_results` must stay on: in apalis-redis 1.0 it is what makes the
+/// worker acknowledge a finished job (remove it from its in-flight set) and
+/// schedule a failed one for retry. Off, a failed job is never retried and
+/// every job a worker ever ran is run again when that worker stops.
 pub fn redis_config(queue: &str) -> apalis_redis::Config {
     apalis_redis::Config::default()
         .queue(queue)
         .heartbeat_interval(Duration::from_secs(1))
         .missed_heartbeats(5)
-        .persist_results(false)
+        .persist_results(true)
 }
 
 /// Pushes jobs to Redis for `coffee-worker`.

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use apalis::prelude::{
     AbortError, Attempt, BackendExt, BoxDynError, Data, Monitor, ParallelizeExt, WorkerBuilder, WorkerBuilderExt,
 };
+use apalis_core::backend::Vacuum;
 use apalis_cron::{CronScheduler, Tick};
 use apalis_redis::{ConnectionManager, RedisStorage};
 use coffee_domain::jobs::Job;
@@ -80,9 +81,14 @@ impl CleanupSchedule {
     }
 }
 
+/// Finished jobs are kept in Redis this long (for inspection), then vacuumed.
+const FINISHED_JOB_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
 #[derive(Clone)]
 struct CleanupJob {
     cleanup: Arc<CleanupService>,
+    /// The Redis job queue, whose finished jobs the cleanup also removes.
+    queue: Option<RedisStorage<Job, ConnectionManager>>,
     /// A run still in progress makes the next tick skip instead of overlap.
     running: Arc<Mutex<()>>,
 }
@@ -97,18 +103,27 @@ async fn cleanup_tick(tick: Tick, job: Data<CleanupJob>) -> Result<(), BoxDynErr
         // The next tick tries again; nothing is lost by waiting.
         tracing::error!(error = %e, "cleanup failed");
     }
+    if let Some(mut queue) = job.queue.clone() {
+        // Only jobs finished a week ago: a failed job waiting for its retry is never touched.
+        match queue.vacuum_before(FINISHED_JOB_RETENTION).await {
+            Ok(n) => tracing::info!(finished_jobs = n, "job queue vacuumed"),
+            Err(e) => tracing::warn!(error = %e, "could not vacuum the job queue"),
+        }
+    }
     Ok(())
 }
 
-/// Runs the cleanup on `schedule` (apalis-cron) until `shutdown`. Every
+/// Runs the cleanup on `schedule` (apalis-cron) until `shutdown`, and
+/// vacuums finished jobs from the Redis `queue` when there is one. Every
 /// process that runs it has its own timer; the cleanup is idempotent and
 /// safe to run concurrently, so replicas need no coordination.
 pub async fn run_cleanup_schedule(
     schedule: CleanupSchedule,
     cleanup: Arc<CleanupService>,
+    queue: Option<RedisStorage<Job, ConnectionManager>>,
     shutdown: CancellationToken,
 ) {
-    let job = CleanupJob { cleanup, running: Arc::new(Mutex::new(())) };
+    let job = CleanupJob { cleanup, queue, running: Arc::new(Mutex::new(())) };
     let name = format!("cleanup-{}", uuid::Uuid::now_v7());
     let signal = async move {
         shutdown.cancelled().await;

@@ -91,6 +91,12 @@ fn product(m: products::Model, categories: Vec<CategoryRef>) -> Product {
     }
 }
 
+/// The key that makes category names unique ignoring case, folded in Rust
+/// so that PostgreSQL and SQLite agree beyond ASCII.
+fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
 fn write_err(e: DbErr) -> CatalogWriteError {
     match repo_err(e) {
         RepoError::Conflict(_) => CatalogWriteError::NameTaken,
@@ -182,6 +188,7 @@ impl CatalogRepository for SeaCatalogRepository {
         let row = categories::ActiveModel {
             id: Set(c.id),
             name: Set(c.name.clone()),
+            name_key: Set(name_key(&c.name)),
             description: Set(c.description.clone()),
             created_at: Set(c.created_at),
             updated_at: Set(c.updated_at),
@@ -219,6 +226,7 @@ impl CatalogRepository for SeaCatalogRepository {
         let mut row: categories::ActiveModel = current.into();
         if let Some(name) = &changes.name {
             row.name = Set(name.clone());
+            row.name_key = Set(name_key(name));
         }
         if let Some(description) = &changes.description {
             row.description = Set(description.clone());

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use coffee_domain::RepoError;
 use coffee_migrations::{Migrator, MigratorTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, IntoColumnRef, SelectStatement};
 use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, SqlErr};
 
 pub use catalog::SeaCatalogRepository;
@@ -77,6 +78,23 @@ pub async fn ping(db: &DatabaseConnection) -> bool {
 
 pub(crate) fn is_postgres(db: &impl ConnectionTrait) -> bool {
     db.get_database_backend() == DatabaseBackend::Postgres
+}
+
+/// `col IN (batch)`, with `batch` (a `SELECT … LIMIT n FOR UPDATE SKIP
+/// LOCKED`) evaluated exactly once.
+///
+/// PostgreSQL may plan `IN (subquery)` as a nested-loop semi-join that runs
+/// the subquery again for every outer row; each run skips the rows this very
+/// statement has already changed and locks the next `n`, so an `UPDATE` or
+/// `DELETE` meant for one batch touches every matching row. `ARRAY(subquery)`
+/// is an init plan, run once. SQLite materialises an `IN` subquery once.
+pub(crate) fn in_batch(db: &impl ConnectionTrait, col: impl IntoColumnRef, batch: SelectStatement) -> Expr {
+    if is_postgres(db) {
+        let batch = Expr::SubQuery(None, Box::new(batch.into()));
+        Expr::cust_with_exprs("$1 = ANY(ARRAY $2)", [Expr::col(col), batch])
+    } else {
+        Expr::col(col).in_subquery(batch)
+    }
 }
 
 /// Maps a database error to the domain's storage error. Constraint

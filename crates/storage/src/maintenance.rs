@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use coffee_domain::RepoError;
 use coffee_domain::maintenance::MaintenanceRepository;
 use coffee_domain::user::Role;
-use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query, SelectStatement};
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, ExprTrait, Order, QueryFilter};
+use sea_orm::sea_query::{LockBehavior, LockType, Query, SelectStatement};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, Order, QueryFilter};
 
 use crate::entity::{email_verifications as ev, outbox, sessions, users};
-use crate::repo_err;
+use crate::{in_batch, repo_err};
 
 /// [`MaintenanceRepository`] over SeaORM.
 #[derive(Debug, Clone)]
@@ -51,7 +51,7 @@ impl MaintenanceRepository for SeaMaintenanceRepository {
         let ids = batch::<users::Entity, _>(C::Id, stale.clone(), C::CreatedAt, limit);
         let result = users::Entity::delete_many()
             .filter(stale)
-            .filter(Expr::col(C::Id).in_subquery(ids))
+            .filter(in_batch(&self.db, C::Id, ids))
             .exec(&self.db)
             .await
             .map_err(repo_err)?;
@@ -64,7 +64,7 @@ impl MaintenanceRepository for SeaMaintenanceRepository {
         let ids = batch::<sessions::Entity, _>(C::Id, expired.clone(), C::ExpiresAt, limit);
         let result = sessions::Entity::delete_many()
             .filter(expired)
-            .filter(Expr::col(C::Id).in_subquery(ids))
+            .filter(in_batch(&self.db, C::Id, ids))
             .exec(&self.db)
             .await
             .map_err(repo_err)?;
@@ -77,7 +77,7 @@ impl MaintenanceRepository for SeaMaintenanceRepository {
         let ids = batch::<ev::Entity, _>(C::UserId, expired.clone(), C::ExpiresAt, limit);
         let result = ev::Entity::delete_many()
             .filter(expired)
-            .filter(Expr::col(C::UserId).in_subquery(ids))
+            .filter(in_batch(&self.db, C::UserId, ids))
             .exec(&self.db)
             .await
             .map_err(repo_err)?;
@@ -86,11 +86,11 @@ impl MaintenanceRepository for SeaMaintenanceRepository {
 
     async fn purge_relayed_outbox(&self, cutoff: DateTime<Utc>, limit: u64) -> Result<u64, RepoError> {
         use outbox::Column as C;
-        let old = Condition::all().add(C::RelayedAt.lt(cutoff));
+        let old = Condition::all().add(C::RelayedAt.lt(cutoff)).add(C::ParkedAt.is_null());
         let ids = batch::<outbox::Entity, _>(C::Id, old.clone(), C::RelayedAt, limit);
         let result = outbox::Entity::delete_many()
             .filter(old)
-            .filter(Expr::col(C::Id).in_subquery(ids))
+            .filter(in_batch(&self.db, C::Id, ids))
             .exec(&self.db)
             .await
             .map_err(repo_err)?;

@@ -10,7 +10,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTra
 use uuid::Uuid;
 
 use crate::entity::outbox;
-use crate::repo_err;
+use crate::{in_batch, repo_err};
 
 /// Writes `job` to the outbox on `conn` (call it inside the transaction of
 /// the change that causes the job).
@@ -59,8 +59,9 @@ impl OutboxRepository for SeaOutboxRepository {
     ) -> Result<Vec<OutboxEntry>, RepoError> {
         use outbox::Column as C;
         // One statement claims the rows: UPDATE … WHERE id IN (SELECT … FOR
-        // UPDATE SKIP LOCKED) RETURNING. On PostgreSQL concurrent relays skip
-        // each other's rows; SQLite has one writer (and no row locks to skip).
+        // UPDATE SKIP LOCKED) RETURNING, the batch evaluated once (see
+        // `in_batch`). On PostgreSQL concurrent relays skip each other's rows;
+        // SQLite has one writer (and no row locks to skip).
         let due = Query::select()
             .column(C::Id)
             .from(outbox::Entity)
@@ -76,15 +77,23 @@ impl OutboxRepository for SeaOutboxRepository {
         let claim = Query::update()
             .table(outbox::Entity)
             .value(C::ClaimedUntil, lease_until)
-            .and_where(Expr::col(C::Id).in_subquery(due))
-            .returning(Query::returning().columns([C::Id, C::Job, C::Attempts]))
+            .and_where(in_batch(&self.db, C::Id, due))
+            .returning(Query::returning().columns([C::Id, C::Job, C::Attempts, C::AvailableAt]))
             .to_owned();
         let rows = self.db.query_all(&claim).await.map_err(repo_err)?;
-        let mut entries = Vec::with_capacity(rows.len());
+        // RETURNING yields rows in no particular order (SQLite: rowid order,
+        // PostgreSQL: whatever the plan visits); restore the subquery's.
+        let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
+            let available_at: DateTime<Utc> = row.try_get("", "available_at").map_err(repo_err)?;
             let id: Uuid = row.try_get("", "id").map_err(repo_err)?;
             let payload: String = row.try_get("", "job").map_err(repo_err)?;
             let attempts: i32 = row.try_get("", "attempts").map_err(repo_err)?;
+            claimed.push((available_at, id, payload, attempts));
+        }
+        claimed.sort_unstable_by_key(|&(available_at, id, ..)| (available_at, id));
+        let mut entries = Vec::with_capacity(claimed.len());
+        for (_, id, payload, attempts) in claimed {
             match serde_json::from_str::<Job>(&payload) {
                 Ok(job) => entries.push(OutboxEntry { id, job, attempts }),
                 Err(e) => {

@@ -4,10 +4,15 @@
 //! `AUTH PLAIN`/`AUTH LOGIN` (any credentials are accepted), `MAIL FROM`,
 //! `RCPT TO`, `DATA` (with dot-unstuffing), `RSET`, `NOOP` and `QUIT`. It
 //! offers neither STARTTLS nor any real authentication.
+//!
+//! For tests of what happens to a mail in flight, the sink can hold its reply
+//! to a message's content ([`SmtpSink::delay_data`]): until the `250` reply a
+//! message is not delivered, and a client that disconnects meanwhile (a killed
+//! worker) leaves nothing behind but a count in [`SmtpSink::abandoned`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -33,6 +38,12 @@ struct Shared {
     messages: watch::Sender<Vec<ReceivedMail>>,
     /// How many upcoming `DATA` commands answer 451.
     fail_next: AtomicUsize,
+    /// Milliseconds to wait between reading a message's content and accepting it.
+    data_delay_ms: AtomicU64,
+    /// Messages whose content was read completely (accepted or not).
+    data_received: watch::Sender<usize>,
+    /// Messages whose client went away while the sink held its reply.
+    abandoned: AtomicUsize,
 }
 
 impl std::fmt::Debug for SmtpSink {
@@ -49,7 +60,13 @@ impl SmtpSink {
     pub async fn start() -> SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address of a bound listener");
-        let shared = Arc::new(Shared { messages: watch::Sender::new(Vec::new()), fail_next: AtomicUsize::new(0) });
+        let shared = Arc::new(Shared {
+            messages: watch::Sender::new(Vec::new()),
+            fail_next: AtomicUsize::new(0),
+            data_delay_ms: AtomicU64::new(0),
+            data_received: watch::Sender::new(0),
+            abandoned: AtomicUsize::new(0),
+        });
         let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
         SmtpSink { addr, shared, task }
     }
@@ -72,6 +89,36 @@ impl SmtpSink {
     /// Makes the next `n` `DATA` commands fail with `451` (a transient error).
     pub fn fail_next(&self, n: usize) {
         self.shared.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    /// From now on, after reading a message's content the sink waits `delay`
+    /// before it accepts the message and answers `250`, so a test can act
+    /// while a delivery is provably in flight (see [`Self::wait_data_received`]).
+    /// A client that disconnects during the wait has not delivered the
+    /// message: it is not recorded, only counted in [`Self::abandoned`].
+    /// `Duration::ZERO` switches the delay off (the default).
+    pub fn delay_data(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.shared.data_delay_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// How many messages' content the sink has read so far, including those
+    /// it is still holding ([`Self::delay_data`]) and those abandoned.
+    pub fn data_received(&self) -> usize {
+        *self.shared.data_received.borrow()
+    }
+
+    /// Waits until the content of at least `n` messages has been read (see
+    /// [`Self::data_received`]); `false` after `timeout`.
+    pub async fn wait_data_received(&self, n: usize, timeout: Duration) -> bool {
+        let mut rx = self.shared.data_received.subscribe();
+        matches!(tokio::time::timeout(timeout, rx.wait_for(|received| *received >= n)).await, Ok(Ok(_)))
+    }
+
+    /// Messages whose client disconnected while the sink held the reply to
+    /// their content ([`Self::delay_data`]); none of them was recorded.
+    pub fn abandoned(&self) -> usize {
+        self.shared.abandoned.load(Ordering::SeqCst)
     }
 
     /// Waits until a message matching `pred` has arrived (or already had) and
@@ -160,6 +207,13 @@ async fn dialogue(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             "DATA" => {
                 write.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n").await?;
                 let data = lines.read_data().await?;
+                shared.data_received.send_modify(|n| *n += 1);
+                let delay = Duration::from_millis(shared.data_delay_ms.load(Ordering::SeqCst));
+                if !delay.is_zero() && !lines.stays_open(delay).await {
+                    // No 250 was sent, so nothing was delivered.
+                    shared.abandoned.fetch_add(1, Ordering::SeqCst);
+                    return Ok(());
+                }
                 let tx = std::mem::take(&mut tx);
                 let mail = ReceivedMail { from: tx.from.unwrap_or_default(), to: tx.to, data };
                 shared.messages.send_modify(|msgs| msgs.push(mail));
@@ -240,6 +294,23 @@ impl Lines {
         Ok(Some(String::from_utf8_lossy(&buf).into_owned()))
     }
 
+    /// Waits `delay`; `false` if the client closes the connection (or it
+    /// fails) first. Anything the client sends meanwhile stays unread.
+    async fn stays_open(&mut self, delay: Duration) -> bool {
+        let sleep = tokio::time::sleep(delay);
+        tokio::pin!(sleep);
+        tokio::select! {
+            () = &mut sleep => true,
+            peeked = self.reader.fill_buf() => {
+                let open = matches!(peeked, Ok(buf) if !buf.is_empty());
+                if open {
+                    sleep.await;
+                }
+                open
+            }
+        }
+    }
+
     /// The message after `DATA` up to the lone `.` line, dot-unstuffed, CRLF line ends.
     async fn read_data(&mut self) -> std::io::Result<String> {
         let mut data = String::new();
@@ -253,5 +324,56 @@ impl Lines {
             data.push_str(line.strip_prefix('.').unwrap_or(&line));
             data.push_str("\r\n");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Connects, sends one message up to its final `.` and returns the stream
+    /// with the reply to the content still unread.
+    async fn send_content(sink: &SmtpSink) -> BufReader<TcpStream> {
+        let mut stream = BufReader::new(TcpStream::connect(sink.addr()).await.unwrap());
+        let mut line = String::new();
+        stream.read_line(&mut line).await.unwrap();
+        for cmd in ["HELO t", "MAIL FROM:<a@x.test>", "RCPT TO:<b@y.test>", "DATA"] {
+            stream.get_mut().write_all(format!("{cmd}\r\n").as_bytes()).await.unwrap();
+            line.clear();
+            stream.read_line(&mut line).await.unwrap();
+        }
+        assert!(line.starts_with("354"), "{line}");
+        stream.get_mut().write_all(b"Subject: s\r\n\r\nbody\r\n.\r\n").await.unwrap();
+        stream
+    }
+
+    #[tokio::test]
+    async fn a_delayed_message_counts_as_delivered_only_after_the_reply() {
+        let sink = SmtpSink::start().await;
+        sink.delay_data(Duration::from_millis(300));
+        let mut stream = send_content(&sink).await;
+        assert!(sink.wait_data_received(1, Duration::from_secs(5)).await);
+        assert!(sink.messages().is_empty(), "recorded before the reply");
+        let mut reply = String::new();
+        stream.read_line(&mut reply).await.unwrap();
+        assert!(reply.starts_with("250"), "{reply}");
+        assert_eq!((sink.messages().len(), sink.abandoned()), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn a_client_that_leaves_during_the_delay_delivers_nothing() {
+        let sink = SmtpSink::start().await;
+        sink.delay_data(Duration::from_secs(30));
+        let stream = send_content(&sink).await;
+        assert!(sink.wait_data_received(1, Duration::from_secs(5)).await);
+        drop(stream);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while sink.abandoned() == 0 {
+            assert!(tokio::time::Instant::now() < deadline, "the closed connection went unnoticed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(sink.messages().is_empty());
+        assert_eq!(sink.data_received(), 1);
     }
 }

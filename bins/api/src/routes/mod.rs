@@ -1,7 +1,10 @@
 //! Route modules, one per resource, and the table that mounts them.
 
 pub mod auth;
+pub mod categories;
 pub mod health;
+pub mod info;
+pub mod products;
 pub mod users;
 
 use paperclip::actix::web;
@@ -10,5 +13,8 @@ use paperclip::actix::web;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     auth::configure(cfg);
     users::configure(cfg);
+    categories::configure(cfg);
+    products::configure(cfg);
+    info::configure(cfg);
     health::configure(cfg);
 }

@@ -30,6 +30,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Receives every mail the app sends.
     pub mail: SmtpSink,
+    /// Holds `MEDIA_DIR` of this app, its subdirectory `media` (unless overridden).
+    pub media: tempfile::TempDir,
     /// Kept alive for the app's lifetime (a SQLite file is deleted on drop).
     _db: TestDatabase,
 }
@@ -57,6 +59,8 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let db = TestDatabase::fresh().await;
     let mail = SmtpSink::start().await;
+    let media = tempfile::tempdir().expect("a temporary media directory");
+    let media_dir = media.path().join("media").to_str().expect("a UTF-8 temporary path").to_owned();
     let mut vars: HashMap<String, String> = [
         ("DATABASE_URL", db.url.as_str()),
         ("SMTP_URL", mail.url().as_str()),
@@ -67,6 +71,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         ("DATABASE_MAX_CONNECTIONS", "4"),
         // Tests make more auth calls per minute than a person would.
         ("AUTH_RATE_LIMIT", "off"),
+        ("MEDIA_DIR", media_dir.as_str()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -89,7 +94,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         .timeout(Duration::from_secs(30))
         .build()
         .expect("a reqwest client");
-    TestApp { address, client, mail, _db: db }
+    TestApp { address, client, mail, media, _db: db }
 }
 
 impl TestApp {

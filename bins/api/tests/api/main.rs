@@ -5,12 +5,15 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod categories;
 mod conventions;
 mod docs;
 mod health;
 mod helpers;
+mod info;
 mod login;
 mod me;
+mod products;
 mod signup;
 mod tokens;
 mod users_item;

@@ -142,6 +142,15 @@ impl CatalogService {
         Self { catalog, images, users, clock }
     }
 
+    /// Refuses non-admins early, e.g. before an upload is read.
+    ///
+    /// # Errors
+    /// `Unauthenticated`, `Forbidden`.
+    pub async fn require_admin(&self, actor: Actor) -> Result<(), CatalogError> {
+        require_admin(self.users.as_ref(), actor).await?;
+        Ok(())
+    }
+
     /// One page of categories (public).
     ///
     /// # Errors

@@ -8,7 +8,10 @@
 
 mod support;
 
+mod catalog;
+mod cleanup;
 mod list;
+mod outbox;
 mod sessions;
 mod update;
 mod users;

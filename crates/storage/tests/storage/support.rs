@@ -4,11 +4,16 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use coffee_domain::clock::Clock;
+use coffee_domain::jobs::Job;
+use coffee_domain::mail::Mail;
 use coffee_domain::query::{ListQuery, parse_list_query};
 use coffee_domain::user::{
     Email, NewSession, NewUser, NewVerification, Role, User, UserField, UserRepository, UserResource, UserWriteError,
 };
-use coffee_storage::{Db, DbSettings, SeaSessionRepository, SeaUserRepository};
+use coffee_storage::{
+    Db, DbSettings, SeaMaintenanceRepository, SeaOutboxRepository, SeaSessionRepository, SeaUserRepository,
+};
 use coffee_testkit::{Backend, TestDatabase};
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DbErr};
@@ -20,6 +25,8 @@ pub struct Env {
     pub db: Db,
     pub users: SeaUserRepository,
     pub sessions: SeaSessionRepository,
+    pub outbox: SeaOutboxRepository,
+    pub maintenance: SeaMaintenanceRepository,
     // Keeps the SQLite file alive as long as the connection.
     _database: TestDatabase,
 }
@@ -42,6 +49,8 @@ pub async fn backends() -> impl Iterator<Item = Env> {
             backend: database.backend,
             users: SeaUserRepository::new(db.clone()),
             sessions: SeaSessionRepository::new(db.clone()),
+            outbox: SeaOutboxRepository::new(db.clone()),
+            maintenance: SeaMaintenanceRepository::new(db.clone()),
             db,
             _database: database,
         });
@@ -61,6 +70,20 @@ pub fn secs(n: i64) -> TimeDelta {
 
 pub fn hours(n: i64) -> TimeDelta {
     TimeDelta::hours(n)
+}
+
+pub fn micros(n: i64) -> TimeDelta {
+    TimeDelta::microseconds(n)
+}
+
+/// A clock stopped at one instant.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub DateTime<Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
 }
 
 /// A user to insert; see [`user`].
@@ -151,13 +174,23 @@ pub fn verification(tag: &str, sent_at: DateTime<Utc>) -> NewVerification {
         token_hash: format!("token-{tag}"),
         expires_at: sent_at + hours(1),
         sent_at,
-        mail: coffee_domain::mail::Mail::Verification {
-            to: format!("{tag}@example.com"),
-            code: "123456".to_owned(),
-            link: format!("http://localhost/auth/verify?token=token-{tag}"),
-            valid_minutes: 60,
-        },
+        mail: mail(tag),
     }
+}
+
+/// The verification mail of [`verification`]`(tag, …)`.
+pub fn mail(tag: &str) -> Mail {
+    Mail::Verification {
+        to: format!("{tag}@example.com"),
+        code: "123456".to_owned(),
+        link: format!("http://localhost/auth/verify?token=token-{tag}"),
+        valid_minutes: 60,
+    }
+}
+
+/// The job that sends [`mail`]`(tag)`.
+pub fn mail_job(tag: &str) -> Job {
+    Job::SendMail(mail(tag))
 }
 
 /// The first session of a login (its own family), valid for 30 days.
@@ -209,4 +242,104 @@ pub async fn warm_pool(env: &Env) {
         a.unwrap();
         b.unwrap();
     }
+}
+
+/// How many rows `table` holds.
+pub async fn count_rows(db: &Db, table: &str) -> i64 {
+    let stmt = Query::select().expr(Expr::col(Asterisk).count()).from(Alias::new(table)).to_owned();
+    db.query_one(&stmt).await.unwrap().unwrap().try_get_by_index::<i64>(0).unwrap()
+}
+
+/// One row of the `outbox` table, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: Uuid,
+    /// The job as JSON (any text when inserted raw).
+    pub job: String,
+    pub created_at: DateTime<Utc>,
+    pub available_at: DateTime<Utc>,
+    pub claimed_until: Option<DateTime<Utc>>,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub relayed_at: Option<DateTime<Utc>>,
+    pub parked_at: Option<DateTime<Utc>>,
+}
+
+const OUTBOX_COLUMNS: [&str; 9] =
+    ["id", "job", "created_at", "available_at", "claimed_until", "attempts", "last_error", "relayed_at", "parked_at"];
+
+/// A pending entry sending [`mail`]`(tag)`, created and available at `available_at`.
+pub fn outbox_row(tag: &str, available_at: DateTime<Utc>) -> OutboxRow {
+    OutboxRow {
+        id: Uuid::now_v7(),
+        job: serde_json::to_string(&mail_job(tag)).unwrap(),
+        created_at: available_at,
+        available_at,
+        claimed_until: None,
+        attempts: 0,
+        last_error: None,
+        relayed_at: None,
+        parked_at: None,
+    }
+}
+
+/// Inserts outbox rows directly, bypassing the repositories; returns their ids.
+pub async fn insert_outbox(db: &Db, rows: &[OutboxRow]) -> Vec<Uuid> {
+    for row in rows {
+        let stmt = Query::insert()
+            .into_table(Alias::new("outbox"))
+            .columns(OUTBOX_COLUMNS.map(Alias::new))
+            .values_panic([
+                row.id.into(),
+                row.job.clone().into(),
+                row.created_at.into(),
+                row.available_at.into(),
+                row.claimed_until.into(),
+                row.attempts.into(),
+                row.last_error.clone().into(),
+                row.relayed_at.into(),
+                row.parked_at.into(),
+            ])
+            .to_owned();
+        db.execute(&stmt).await.unwrap();
+    }
+    rows.iter().map(|r| r.id).collect()
+}
+
+/// Every outbox row, oldest first (by creation, then id).
+pub async fn outbox_rows(db: &Db) -> Vec<OutboxRow> {
+    let stmt = Query::select()
+        .columns(OUTBOX_COLUMNS.map(Alias::new))
+        .from(Alias::new("outbox"))
+        .order_by(Alias::new("created_at"), sea_orm::Order::Asc)
+        .order_by(Alias::new("id"), sea_orm::Order::Asc)
+        .to_owned();
+    let rows = db.query_all(&stmt).await.unwrap();
+    rows.into_iter()
+        .map(|r| OutboxRow {
+            id: r.try_get("", "id").unwrap(),
+            job: r.try_get("", "job").unwrap(),
+            created_at: r.try_get("", "created_at").unwrap(),
+            available_at: r.try_get("", "available_at").unwrap(),
+            claimed_until: r.try_get("", "claimed_until").unwrap(),
+            attempts: r.try_get("", "attempts").unwrap(),
+            last_error: r.try_get("", "last_error").unwrap(),
+            relayed_at: r.try_get("", "relayed_at").unwrap(),
+            parked_at: r.try_get("", "parked_at").unwrap(),
+        })
+        .collect()
+}
+
+/// The outbox row with this id.
+pub async fn outbox_row_by_id(db: &Db, id: Uuid) -> OutboxRow {
+    outbox_rows(db).await.into_iter().find(|r| r.id == id).unwrap_or_else(|| panic!("no outbox row {id}"))
+}
+
+/// The ids in `column` of every row of `table`, sorted.
+pub async fn uuids(db: &Db, table: &str, column: &str) -> Vec<Uuid> {
+    let stmt = Query::select().column(Alias::new(column)).from(Alias::new(table)).to_owned();
+    let mut ids: Vec<Uuid> =
+        db.query_all(&stmt).await.unwrap().into_iter().map(|r| r.try_get_by_index(0).unwrap()).collect();
+    ids.sort();
+    ids
 }

@@ -1,0 +1,94 @@
+//! `/categories`: reads are public, writes admin-only.
+
+use actix_web::web::Data;
+use coffee_app::Services;
+use coffee_domain::catalog::CategoryResource;
+use coffee_domain::query::parse_list_query;
+use paperclip::actix::{NoContent, api_v2_operation, web};
+use uuid::Uuid;
+
+use crate::catalog_dto::{CategoryDto, CategoryPage, CategoryPatchRequest, CategoryRequest};
+use crate::extract::{AuthUser, JsonBody, QueryPairs};
+use crate::problem::ApiError;
+use crate::responses::Created;
+
+/// List categories
+///
+/// Pages through the menu's categories with the list query language: filter on `name`,
+/// `created_at`; `search` matches name and description; `sort` by `name` or `created_at`.
+#[api_v2_operation(operation_id = "listCategories", tags(Menu))]
+async fn list_categories(services: Data<Services>, query: QueryPairs) -> Result<web::Json<CategoryPage>, ApiError> {
+    let query = parse_list_query::<CategoryResource>(&query.0).map_err(ApiError::invalid_query)?;
+    Ok(web::Json(services.catalog.list_categories(&query).await?.into()))
+}
+
+/// Get a category
+///
+/// Returns one category.
+#[api_v2_operation(operation_id = "getCategory", tags(Menu))]
+async fn get_category(services: Data<Services>, id: web::Path<Uuid>) -> Result<web::Json<CategoryDto>, ApiError> {
+    Ok(web::Json(services.catalog.get_category(id.into_inner()).await?.into()))
+}
+
+/// Create a category (admin)
+///
+/// Creates a category. Names are unique, ignoring case (409 otherwise).
+#[api_v2_operation(operation_id = "createCategory", tags(Menu))]
+async fn create_category(
+    services: Data<Services>,
+    auth: AuthUser,
+    body: JsonBody<CategoryRequest>,
+) -> Result<Created<CategoryDto>, ApiError> {
+    let category = services.catalog.create_category(auth.actor, body.0.parse()?).await?;
+    Ok(Created { location: format!("/categories/{}", category.id), body: category.into() })
+}
+
+/// Replace a category (admin)
+///
+/// Full replacement of the editable fields: an absent description is cleared.
+#[api_v2_operation(operation_id = "putCategory", tags(Menu))]
+async fn put_category(
+    services: Data<Services>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+    body: JsonBody<CategoryRequest>,
+) -> Result<web::Json<CategoryDto>, ApiError> {
+    let category = services.catalog.replace_category(auth.actor, id.into_inner(), body.0.parse()?).await?;
+    Ok(web::Json(category.into()))
+}
+
+/// Update a category (admin)
+///
+/// Partial update: absent fields stay as they are; `null` clears the description.
+#[api_v2_operation(operation_id = "patchCategory", tags(Menu))]
+async fn patch_category(
+    services: Data<Services>,
+    auth: AuthUser,
+    id: web::Path<Uuid>,
+    body: JsonBody<CategoryPatchRequest>,
+) -> Result<web::Json<CategoryDto>, ApiError> {
+    let category = services.catalog.update_category(auth.actor, id.into_inner(), body.0.parse()?).await?;
+    Ok(web::Json(category.into()))
+}
+
+/// Delete a category (admin)
+///
+/// Deletes the category. Its products stay on the menu, detached from it.
+#[api_v2_operation(operation_id = "deleteCategory", tags(Menu))]
+async fn delete_category(services: Data<Services>, auth: AuthUser, id: web::Path<Uuid>) -> Result<NoContent, ApiError> {
+    services.catalog.delete_category(auth.actor, id.into_inner()).await?;
+    Ok(NoContent)
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/categories").route(web::get().to(list_categories)).route(web::post().to(create_category)),
+    )
+    .service(
+        web::resource("/categories/{id}")
+            .route(web::get().to(get_category))
+            .route(web::put().to(put_category))
+            .route(web::patch().to(patch_category))
+            .route(web::delete().to(delete_category)),
+    );
+}

@@ -1,0 +1,97 @@
+//! `GET /info`: the shop information from `SHOP_INFO_FILE` or the built-in sample.
+
+use std::io::Write;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{TestApp, header, spawn_app, spawn_app_with};
+
+const WEEK: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// A shop file with these `[[opening_hours]]` tables (or `opening_hours = []` when empty).
+fn shop_file(hours: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    let hours = if hours.is_empty() { "opening_hours = []\n" } else { hours };
+    write!(
+        file,
+        r#"name = "Night Owl Coffee"
+address = "1 Test Street, Tashkent"
+phone = "+998 71 123 45 67"
+email = "owl@coffee.example"
+currency = "EUR"
+timezone = "Europe/Berlin"
+location = {{ lat = 52.52, lng = 13.405 }}
+{hours}"#
+    )
+    .unwrap();
+    file
+}
+
+async fn app_with_hours(hours: &str) -> (TestApp, tempfile::NamedTempFile) {
+    let file = shop_file(hours);
+    let app = spawn_app_with(&[("SHOP_INFO_FILE", file.path().to_str().unwrap())]).await;
+    (app, file)
+}
+
+async fn info(app: &TestApp) -> Value {
+    let resp = app.get("/info", None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(header(resp.headers(), "content-type").unwrap().starts_with("application/json"));
+    assert_eq!(header(resp.headers(), "cache-control").as_deref(), Some("public, max-age=60"));
+    resp.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn info_shows_every_field_of_the_built_in_sample() {
+    let app = spawn_app().await;
+    let body = info(&app).await;
+    for key in ["name", "address", "phone", "email"] {
+        assert!(body[key].as_str().is_some_and(|s| !s.is_empty()), "{key}: {body}");
+    }
+    assert_eq!(body["currency"], "UZS");
+    assert_eq!(body["timezone"], "Asia/Tashkent");
+    assert!(body["location"]["lat"].is_f64() && body["location"]["lng"].is_f64(), "{body}");
+    assert!(body["is_open_now"].is_boolean(), "{body}");
+    let hours = body["opening_hours"].as_array().unwrap();
+    assert_eq!(hours.len(), 7, "{body}");
+    assert_eq!(hours[0], serde_json::json!({"day": "monday", "open": "07:00", "close": "22:00"}));
+    assert_eq!(hours[4], serde_json::json!({"day": "friday", "open": "07:00", "close": "01:00"}));
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 9, "no extra fields: {keys:?}");
+}
+
+#[tokio::test]
+async fn info_comes_from_shop_info_file_and_is_open_around_the_clock() {
+    let hours: String = WEEK
+        .iter()
+        .map(|day| format!("[[opening_hours]]\nday = \"{day}\"\nopen = \"00:00\"\nclose = \"00:00\"\n"))
+        .collect();
+    let (app, _file) = app_with_hours(&hours).await;
+    let body = info(&app).await;
+    assert_eq!(body["name"], "Night Owl Coffee");
+    assert_eq!(body["currency"], "EUR");
+    assert_eq!(body["timezone"], "Europe/Berlin");
+    assert_eq!(body["location"]["lat"], 52.52);
+    assert_eq!(body["opening_hours"][6], serde_json::json!({"day": "sunday", "open": "00:00", "close": "00:00"}));
+    assert_eq!(body["is_open_now"], true, "open 24/7: {body}");
+}
+
+#[tokio::test]
+async fn a_shop_without_opening_hours_is_closed() {
+    let (app, _file) = app_with_hours("").await;
+    let body = info(&app).await;
+    assert_eq!(body["opening_hours"], serde_json::json!([]));
+    assert_eq!(body["is_open_now"], false);
+}
+
+#[tokio::test]
+async fn info_is_public_and_documented() {
+    let app = spawn_app().await;
+    let doc: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    let op = &doc["paths"]["/info"]["get"];
+    assert_eq!(op["operationId"], "getInfo");
+    assert_eq!(op["security"], serde_json::json!([]));
+    let schema = &op["responses"]["200"]["content"]["application/json"]["schema"];
+    assert!(schema.is_object(), "{op}");
+}

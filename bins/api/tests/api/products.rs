@@ -1,0 +1,971 @@
+//! `/products`: public reads, admin-only writes, categories, the list query
+//! language, and product images (`POST /products/{id}/image`, `/media/…`).
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use reqwest::multipart::{Form, Part};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::categories::{category_id, json_with, list, names, ok, send, try_list};
+use crate::helpers::{
+    PUBLIC_BASE_URL, TestApp, assert_problem, assert_unauthorized, error_fields, header, id_of, spawn_app,
+};
+
+const PRODUCT_KEYS: [&str; 10] = [
+    "categories",
+    "created_at",
+    "currency",
+    "description",
+    "id",
+    "image_url",
+    "is_available",
+    "name",
+    "price",
+    "updated_at",
+];
+
+/// A 1×1 red RGB PNG.
+const PNG: &str = "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415478da63f8cfc000\
+                   0003010100f70341430000000049454e44ae426082";
+/// A 1×1 grey baseline JFIF JPEG.
+const JPEG: &str = "ffd8ffe000104a46494600010100000100010000ffdb004300010101010101010101010101010101010101010101010101\
+                    01010101010101010101010101010101010101010101010101010101010101010101010101010101ffc0000b0800010001\
+                    01011100ffc40014000100000000000000000000000000000000ffc40014100100000000000000000000000000000000ff\
+                    da0008010100003f003fffd9";
+/// A 1×1 lossy (VP8) WebP.
+const WEBP: &str = "52494646220000005745425056503820160000003001009d012a010001000ec0fe25a400037000000000";
+/// A 1×1 GIF.
+const GIF: &str = "47494638396101000100800000ffffff00000021f90401000000002c00000000010001000002024401003b";
+
+const MIB: usize = 1024 * 1024;
+
+fn bytes(hex: &str) -> Vec<u8> {
+    let hex: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    hex.chunks(2).map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap()).collect()
+}
+
+/// `len` bytes that start with the PNG signature (all an upload is checked for).
+fn png_of_len(len: usize) -> Vec<u8> {
+    let mut b = bytes(PNG);
+    b.resize(len, 0);
+    b
+}
+
+// ------------------------------------------------------------------ helpers
+
+/// Creates a product as admin; asserts 201 and returns it.
+async fn create_product(app: &TestApp, admin: &str, body: &Value) -> Value {
+    json_with(send(app, Method::POST, "/products", Some(admin), Some(body)).await, StatusCode::CREATED).await
+}
+
+/// Creates a product with this name and price; returns its id.
+async fn product_id(app: &TestApp, admin: &str, name: &str, price: i64) -> String {
+    id_of(&create_product(app, admin, &json!({"name": name, "price": price})).await)
+}
+
+fn assert_product_shape(product: &Value) {
+    let keys: BTreeSet<&str> = product.as_object().expect("a JSON object").keys().map(String::as_str).collect();
+    assert_eq!(keys, PRODUCT_KEYS.into_iter().collect(), "product keys of {product}");
+    uuid::Uuid::parse_str(product["id"].as_str().expect("an id")).expect("a UUID id");
+    let currency = product["currency"].as_str().expect("a currency");
+    assert!(currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase()), "currency {currency}");
+    for category in product["categories"].as_array().expect("categories") {
+        let keys: BTreeSet<&str> = category.as_object().expect("an object").keys().map(String::as_str).collect();
+        assert_eq!(keys, BTreeSet::from(["id", "name"]), "{product}");
+    }
+}
+
+fn category_names(product: &Value) -> Vec<&str> {
+    product["categories"].as_array().expect("categories").iter().map(|c| c["name"].as_str().expect("a name")).collect()
+}
+
+/// A multipart form with one part named `file`.
+fn file_form(content: Vec<u8>, file_name: &str, mime: &str) -> Form {
+    Form::new().part("file", Part::bytes(content).file_name(file_name.to_owned()).mime_str(mime).expect("a mime"))
+}
+
+async fn upload(app: &TestApp, token: Option<&str>, id: &str, form: Form) -> Response {
+    app.request(Method::POST, &format!("/products/{id}/image"), token).multipart(form).send().await.expect("sent")
+}
+
+/// The directory the app stores images in.
+fn media_dir(app: &TestApp) -> PathBuf {
+    app.media.path().join("media")
+}
+
+/// Every file name in the media directory (hidden ones too), sorted.
+fn media_files(app: &TestApp) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(media_dir(app))
+        .expect("the media directory exists")
+        .map(|e| e.expect("a directory entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The path of an `image_url` on the test server, after checking its shape:
+/// `PUBLIC_BASE_URL/media/<32 lower-case hex>.<ext>`.
+fn media_path(image_url: &Value, ext: &str) -> String {
+    let url = image_url.as_str().unwrap_or_else(|| panic!("an image_url, got {image_url}"));
+    let path = url.strip_prefix(PUBLIC_BASE_URL).unwrap_or_else(|| panic!("{url} is not under PUBLIC_BASE_URL"));
+    let name = path.strip_prefix("/media/").unwrap_or_else(|| panic!("{url} is not under /media/"));
+    let (stem, actual_ext) = name.split_once('.').unwrap_or_else(|| panic!("{url} has no extension"));
+    assert_eq!(actual_ext, ext, "{url}");
+    assert!(stem.len() == 32 && stem.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{url}");
+    path.to_owned()
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or_default()
+}
+
+/// A raw HTTP/1.1 GET, so that the path reaches the server exactly as written
+/// (an HTTP client would resolve `..` and `%2e%2e` first). Returns the
+/// status, the header block (lower-cased) and the body.
+async fn raw_get(app: &TestApp, path: &str) -> (u16, String, String) {
+    let host = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("request written");
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .expect("a response in time")
+        .expect("a response");
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a header block");
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+// ---------------------------------------------------------------- the items
+
+#[tokio::test]
+async fn anyone_can_read_products() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let tea = category_id(&app, &admin, "Tea").await;
+    let body = json!({"name": "Green tea", "description": "Sencha", "price": 300, "category_ids": [tea]});
+    let created = create_product(&app, &admin, &body).await;
+    let id = id_of(&created);
+
+    let page = ok(app.get("/products", None).await).await;
+    assert_eq!((page["total"].as_u64(), page["page"].as_u64(), page["pages"].as_u64()), (Some(1), Some(1), Some(1)));
+    assert_eq!(page["page_size"], 20);
+    assert_eq!(page["items"][0], created);
+
+    let one = ok(app.get(&format!("/products/{id}"), None).await).await;
+    assert_product_shape(&one);
+    assert_eq!(one, created);
+    assert_eq!(one["categories"], json!([{"id": tea, "name": "Tea"}]));
+    assert_eq!((one["price"].as_i64(), one["is_available"].as_bool()), (Some(300), Some(true)));
+    assert_eq!(one["image_url"], Value::Null);
+    // The currency is the shop's.
+    let info = app.get("/info", None).await;
+    if info.status() == StatusCode::OK {
+        let info: Value = info.json().await.unwrap();
+        assert_eq!(one["currency"], info["currency"]);
+    }
+    let ann = app.logged_in("ann@example.com").await;
+    assert_eq!(ok(app.get(&format!("/products/{id}"), Some(&ann.token)).await).await, created);
+}
+
+#[tokio::test]
+async fn writing_products_needs_an_admin() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let ann = app.logged_in("ann@example.com").await;
+    let id = product_id(&app, &admin, "Latte", 350).await;
+    let item = format!("/products/{id}");
+    let body = json!({"name": "Mocha", "price": 400});
+    let writes = [
+        (Method::POST, "/products", Some(&body)),
+        (Method::PUT, item.as_str(), Some(&body)),
+        (Method::PATCH, item.as_str(), Some(&body)),
+        (Method::DELETE, item.as_str(), None),
+    ];
+    for (method, path, body) in writes {
+        let resp = send(&app, method.clone(), path, None, body).await;
+        assert_unauthorized(resp, "missing_token").await;
+        let resp = send(&app, method.clone(), path, Some("not.a.jwt"), body).await;
+        assert_unauthorized(resp, "invalid_token").await;
+        let resp = send(&app, method.clone(), path, Some(&ann.token), body).await;
+        assert_problem(resp, 403, "forbidden").await;
+    }
+    let page = ok(app.get("/products", None).await).await;
+    assert_eq!(names(&page), ["Latte"]);
+    assert_eq!(page["items"][0]["price"], 350);
+}
+
+#[tokio::test]
+async fn admins_create_products_with_201_location_and_sorted_categories() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let tea = category_id(&app, &admin, "Tea").await;
+    let milk = category_id(&app, &admin, "Milk").await;
+    let hot = category_id(&app, &admin, "Hot drinks").await;
+
+    // Duplicates are ignored; categories come sorted by name.
+    let body = json!({
+        "name": "  Chai latte ", "description": "Spiced tea & milk, \"masala\"", "price": 420,
+        "category_ids": [tea, milk, hot, tea]
+    });
+    let resp = send(&app, Method::POST, "/products", Some(&admin), Some(&body)).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let location = header(resp.headers(), "location").expect("a Location header");
+    let created: Value = resp.json().await.unwrap();
+    assert_product_shape(&created);
+    assert_eq!(location, format!("/products/{}", id_of(&created)));
+    assert_eq!(created["name"], "Chai latte");
+    assert_eq!(created["description"], "Spiced tea & milk, \"masala\"");
+    assert_eq!((created["price"].as_i64(), created["is_available"].as_bool()), (Some(420), Some(true)));
+    assert_eq!(category_names(&created), ["Hot drinks", "Milk", "Tea"]);
+    assert_eq!(created["categories"][2]["id"], tea.as_str());
+    assert_eq!(created["image_url"], Value::Null);
+    assert_eq!(created["created_at"], created["updated_at"]);
+    assert_eq!(ok(app.get(&location, None).await).await, created);
+
+    // Bounds of the price, availability, no categories.
+    let free = create_product(&app, &admin, &json!({"name": "Water", "price": 0, "is_available": false})).await;
+    assert_eq!((free["price"].as_i64(), free["is_available"].as_bool()), (Some(0), Some(false)));
+    assert_eq!(free["categories"], json!([]));
+    let dear = create_product(&app, &admin, &json!({"name": "Gold", "price": 100_000_000, "category_ids": []})).await;
+    assert_eq!(dear["price"], 100_000_000);
+    assert_eq!(ok(app.get("/products", None).await).await["total"], 3);
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_product_ids_give_404() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let body = json!({"name": "Latte", "price": 350});
+    let png = bytes(PNG);
+    for id in [unknown.as_str(), "not-a-uuid", "1", "%27%20OR%201%3D1"] {
+        let path = format!("/products/{id}");
+        assert_problem(send(&app, Method::GET, &path, None, None).await, 404, "not_found").await;
+        assert_problem(send(&app, Method::GET, &path, Some(&admin), None).await, 404, "not_found").await;
+        assert_problem(send(&app, Method::PUT, &path, Some(&admin), Some(&body)).await, 404, "not_found").await;
+        assert_problem(send(&app, Method::PATCH, &path, Some(&admin), Some(&body)).await, 404, "not_found").await;
+        assert_problem(send(&app, Method::DELETE, &path, Some(&admin), None).await, 404, "not_found").await;
+        let resp = upload(&app, Some(&admin), id, file_form(png.clone(), "a.png", "image/png")).await;
+        assert_problem(resp, 404, "not_found").await;
+    }
+    assert_eq!(ok(app.get("/products", None).await).await["total"], 0);
+    assert!(media_files(&app).is_empty(), "{:?}", media_files(&app));
+}
+
+#[tokio::test]
+async fn invalid_product_fields_give_422_naming_them() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let tea = category_id(&app, &admin, "Tea").await;
+    let created = create_product(&app, &admin, &json!({"name": "Latte", "price": 350, "category_ids": [tea]})).await;
+    let item = format!("/products/{}", id_of(&created));
+    let too_many: Vec<String> = (0..51).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    let cases = [
+        (json!({"name": ""}), "name"),
+        (json!({"name": "   "}), "name"),
+        (json!({"name": "x".repeat(101)}), "name"),
+        (json!({"name": "<script>alert(1)</script>"}), "name"),
+        (json!({"name": "Latte\tgrande"}), "name"),
+        (json!({"description": "<img src=x onerror=alert(1)>"}), "description"),
+        (json!({"description": "<script>alert(1)</script>"}), "description"),
+        (json!({"description": "x".repeat(2001)}), "description"),
+        (json!({"price": -1}), "price"),
+        (json!({"price": 100_000_001}), "price"),
+        (json!({"price": 1.5}), "price"),
+        (json!({"price": "350"}), "price"),
+        (json!({"is_available": "yes"}), "is_available"),
+        (json!({"category_ids": too_many}), "category_ids"),
+    ];
+    for (overrides, field) in &cases {
+        let mut body = json!({"name": "Mocha", "price": 400});
+        for (k, v) in overrides.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        for (method, path, body) in [
+            (Method::POST, "/products", &body),
+            (Method::PUT, item.as_str(), &body),
+            (Method::PATCH, item.as_str(), overrides),
+        ] {
+            let resp = send(&app, method.clone(), path, Some(&admin), Some(body)).await;
+            let problem = assert_problem(resp, 422, "validation_failed").await;
+            assert_eq!(error_fields(&problem), [*field], "{method} {body} → {problem}");
+        }
+    }
+    // A category id that is not a UUID, and an unknown field.
+    for body in [
+        json!({"name": "Mocha", "price": 400, "category_ids": ["tea"]}),
+        json!({"name": "M", "price": 1, "colour": "red"}),
+    ] {
+        for (method, path) in
+            [(Method::POST, "/products"), (Method::PUT, item.as_str()), (Method::PATCH, item.as_str())]
+        {
+            let resp = send(&app, method.clone(), path, Some(&admin), Some(&body)).await;
+            let problem = assert_problem(resp, 422, "validation_failed").await;
+            let named = problem.to_string();
+            assert!(named.contains("category_ids") || named.contains("colour"), "{method} {body} → {problem}");
+        }
+    }
+    // POST and PUT need a name and a price.
+    for body in [json!({"name": "Mocha"}), json!({"price": 400})] {
+        for (method, path) in [(Method::POST, "/products"), (Method::PUT, item.as_str())] {
+            assert_problem(send(&app, method, path, Some(&admin), Some(&body)).await, 422, "validation_failed").await;
+        }
+    }
+    // Several invalid fields are all named.
+    let body = json!({"name": "", "description": "<b>", "price": -5});
+    let resp = send(&app, Method::POST, "/products", Some(&admin), Some(&body)).await;
+    let mut fields = error_fields(&assert_problem(resp, 422, "validation_failed").await);
+    fields.sort();
+    assert_eq!(fields, ["description", "name", "price"]);
+    // Nothing was written.
+    let page = ok(app.get("/products", None).await).await;
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["items"][0], created);
+}
+
+#[tokio::test]
+async fn unknown_category_ids_give_422_naming_exactly_them() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let tea = category_id(&app, &admin, "Tea").await;
+    let created = create_product(&app, &admin, &json!({"name": "Latte", "price": 350, "category_ids": [tea]})).await;
+    let item = format!("/products/{}", id_of(&created));
+    let ghost_a = uuid::Uuid::now_v7().to_string();
+    let ghost_b = uuid::Uuid::now_v7().to_string();
+    let body = json!({"name": "Mocha", "price": 400, "category_ids": [ghost_a, tea, ghost_b]});
+    for (method, path) in [(Method::POST, "/products"), (Method::PUT, item.as_str()), (Method::PATCH, item.as_str())] {
+        let resp = send(&app, method.clone(), path, Some(&admin), Some(&body)).await;
+        let problem = assert_problem(resp, 422, "validation_failed").await;
+        assert_eq!(error_fields(&problem), ["category_ids"], "{method}: {problem}");
+        let message = problem["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(&ghost_a) && message.contains(&ghost_b), "{method}: {message}");
+        assert!(!message.contains(&tea), "{method} names a known category: {message}");
+    }
+    // Nothing was written: no new product, the old one unchanged.
+    let page = ok(app.get("/products", None).await).await;
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["items"][0], created);
+}
+
+#[tokio::test]
+async fn malformed_product_bodies_give_400_and_wrong_media_types_415() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let id = product_id(&app, &admin, "Latte", 350).await;
+    let item = format!("/products/{id}");
+    for (method, path) in [(Method::POST, "/products"), (Method::PUT, item.as_str()), (Method::PATCH, item.as_str())] {
+        for malformed in ["{\"name\": \"Mocha\", \"price\": 4", "", "{\"name\": ", "{'name': 'x'}", "{\"price\": 1,}"] {
+            let resp = app
+                .request(method.clone(), path, Some(&admin))
+                .header("content-type", "application/json")
+                .body(malformed)
+                .send()
+                .await
+                .unwrap();
+            assert_problem(resp, 400, "malformed_request").await;
+        }
+        for content_type in ["text/plain", "application/xml", "multipart/form-data; boundary=x"] {
+            let resp = app
+                .request(method.clone(), path, Some(&admin))
+                .header("content-type", content_type)
+                .body("{\"name\": \"Mocha\", \"price\": 400}")
+                .send()
+                .await
+                .unwrap();
+            assert_problem(resp, 415, "unsupported_media_type").await;
+        }
+    }
+    let page = ok(app.get("/products", None).await).await;
+    assert_eq!((names(&page), page["items"][0]["price"].as_i64()), (vec!["Latte".to_owned()], Some(350)));
+}
+
+#[tokio::test]
+async fn put_replaces_a_product_and_patch_changes_only_what_it_names() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let coffee = category_id(&app, &admin, "Coffee").await;
+    let milk = category_id(&app, &admin, "Milk").await;
+    let tea = category_id(&app, &admin, "Tea").await;
+    let body = json!({"name": "Latte", "description": "Milk coffee", "price": 350, "is_available": false,
+                      "category_ids": [milk, coffee]});
+    let created = create_product(&app, &admin, &body).await;
+    let path = format!("/products/{}", id_of(&created));
+    let patch = |body: Value| {
+        let (app, admin, path) = (&app, &admin, &path);
+        async move { ok(send(app, Method::PATCH, path, Some(admin), Some(&body)).await).await }
+    };
+
+    let p = patch(json!({"price": 360})).await;
+    assert_eq!(p["price"], 360);
+    assert_eq!((p["name"].as_str(), p["description"].as_str()), (Some("Latte"), Some("Milk coffee")));
+    assert_eq!((p["is_available"].as_bool(), category_names(&p)), (Some(false), vec!["Coffee", "Milk"]));
+    assert_eq!((&p["id"], &p["created_at"]), (&created["id"], &created["created_at"]));
+
+    let p = patch(json!({"description": null})).await;
+    assert_eq!((&p["description"], p["price"].as_i64()), (&Value::Null, Some(360)));
+    let p = patch(json!({"category_ids": [tea]})).await;
+    assert_eq!(category_names(&p), ["Tea"]);
+    let p = patch(json!({"is_available": true, "name": "Caffè latte", "description": "New"})).await;
+    assert_eq!((p["is_available"].as_bool(), p["name"].as_str()), (Some(true), Some("Caffè latte")));
+    let same = patch(json!({})).await;
+    for key in ["name", "description", "price", "is_available", "categories", "image_url"] {
+        assert_eq!(same[key], p[key], "{key}");
+    }
+    let p = patch(json!({"category_ids": []})).await;
+    assert_eq!(p["categories"], json!([]));
+    let p = patch(json!({"category_ids": [coffee], "is_available": false})).await;
+    assert_eq!(category_names(&p), ["Coffee"]);
+
+    // PUT: absent description is cleared, absent is_available is true, absent category_ids removes all.
+    let body = json!({"name": "Latte", "price": 300});
+    let put = ok(send(&app, Method::PUT, &path, Some(&admin), Some(&body)).await).await;
+    assert_eq!((put["name"].as_str(), put["price"].as_i64()), (Some("Latte"), Some(300)));
+    assert_eq!((&put["description"], put["is_available"].as_bool()), (&Value::Null, Some(true)));
+    assert_eq!(put["categories"], json!([]));
+    let body = json!({"name": "Latte", "description": "Again", "price": 310, "is_available": false,
+                      "category_ids": [tea, coffee]});
+    let put = ok(send(&app, Method::PUT, &path, Some(&admin), Some(&body)).await).await;
+    assert_eq!((put["description"].as_str(), put["is_available"].as_bool()), (Some("Again"), Some(false)));
+    assert_eq!(category_names(&put), ["Coffee", "Tea"]);
+    assert_eq!(ok(app.get(&path, None).await).await, put);
+}
+
+#[tokio::test]
+async fn deleting_a_product_answers_204_and_keeps_its_categories() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let tea = category_id(&app, &admin, "Tea").await;
+    let chai = create_product(&app, &admin, &json!({"name": "Chai", "price": 400, "category_ids": [tea]})).await;
+    let green = product_id(&app, &admin, "Green tea", 300).await;
+    let path = format!("/products/{}", id_of(&chai));
+
+    let resp = send(&app, Method::DELETE, &path, Some(&admin), None).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert!(resp.text().await.unwrap().is_empty());
+    assert_problem(app.get(&path, None).await, 404, "not_found").await;
+    assert_problem(send(&app, Method::DELETE, &path, Some(&admin), None).await, 404, "not_found").await;
+    let page = ok(app.get("/products", None).await).await;
+    assert_eq!((page["total"].as_u64(), id_of(&page["items"][0])), (Some(1), green));
+    assert_eq!(ok(app.get(&format!("/categories/{tea}"), None).await).await["name"], "Tea");
+}
+
+// ------------------------------------------------------------------ listing
+
+struct Menu {
+    coffee: String,
+    tea: String,
+    milk: String,
+}
+
+/// Espresso, Latte, Green tea, Chai latte, Croissant (unavailable, "100%
+/// butter") and Cold brew (unavailable, "Slow_steeped"), in that order.
+async fn seed(app: &TestApp) -> Menu {
+    let admin = app.admin_token().await;
+    let coffee = category_id(app, &admin, "Coffee").await;
+    let tea = category_id(app, &admin, "Tea").await;
+    let milk = category_id(app, &admin, "Milk").await;
+    for body in [
+        json!({"name": "Espresso", "description": "Strong and short", "price": 250, "category_ids": [coffee]}),
+        json!({"name": "Latte", "description": "Milk coffee", "price": 350, "category_ids": [coffee, milk]}),
+        json!({"name": "Green tea", "price": 300, "category_ids": [tea]}),
+        json!({"name": "Chai latte", "description": "Spiced tea with milk", "price": 400, "category_ids": [tea, milk]}),
+        json!({"name": "Croissant", "description": "100% butter", "price": 300, "is_available": false}),
+        json!({"name": "Cold brew", "description": "Slow_steeped", "price": 450, "is_available": false,
+               "category_ids": [coffee]}),
+    ] {
+        create_product(app, &admin, &body).await;
+    }
+    Menu { coffee, tea, milk }
+}
+
+#[tokio::test]
+async fn products_are_listed_newest_first_with_categories_and_currency() {
+    let app = spawn_app().await;
+    seed(&app).await;
+    let page = list(&app, "/products", &[]).await;
+    assert_eq!(names(&page), ["Cold brew", "Croissant", "Chai latte", "Green tea", "Latte", "Espresso"]);
+    assert_eq!(
+        (page["total"].as_u64(), page["pages"].as_u64(), page["page_size"].as_u64()),
+        (Some(6), Some(1), Some(20))
+    );
+    let keys: BTreeSet<&str> = page.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, BTreeSet::from(["items", "page", "page_size", "pages", "total"]));
+    for item in page["items"].as_array().unwrap() {
+        assert_product_shape(item);
+        assert_eq!(ok(app.get(&format!("/products/{}", id_of(item)), None).await).await, *item);
+    }
+    assert_eq!(category_names(&page["items"][2]), ["Milk", "Tea"]);
+    assert_eq!(category_names(&page["items"][1]), Vec::<&str>::new());
+}
+
+#[tokio::test]
+async fn products_can_be_filtered_searched_sorted_and_paged() {
+    let app = spawn_app().await;
+    let menu = seed(&app).await;
+    let tea_or_milk = format!("{},{}", menu.tea, menu.milk);
+    let coffee_or_tea = format!("{},{}", menu.coffee, menu.tea);
+    let q = |pairs: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            list(app, "/products", &pairs).await
+        }
+    };
+    let s = |v: &str| v.to_owned();
+
+    let teas = q(vec![("category_id", menu.tea.clone()), ("sort", s("name"))]).await;
+    assert_eq!(names(&teas), ["Chai latte", "Green tea"]);
+    assert_eq!(category_names(&teas["items"][0]), ["Milk", "Tea"], "all its categories, not only the matching one");
+    let either = q(vec![("category_id__in", tea_or_milk.clone()), ("sort", s("name"))]).await;
+    assert_eq!(
+        (names(&either), either["total"].as_u64()),
+        (vec![s("Chai latte"), s("Green tea"), s("Latte")], Some(3))
+    );
+
+    let mid = q(vec![("price__gte", s("300")), ("price__lt", s("400")), ("sort", s("price,name"))]).await;
+    assert_eq!(names(&mid), ["Croissant", "Green tea", "Latte"]);
+    assert_eq!(names(&q(vec![("price", s("300")), ("sort", s("name"))]).await), ["Croissant", "Green tea"]);
+    assert_eq!(names(&q(vec![("price__in", s("250,450")), ("sort", s("price"))]).await), ["Espresso", "Cold brew"]);
+    assert_eq!(names(&q(vec![("price__gt", s("400"))]).await), ["Cold brew"]);
+    assert_eq!(names(&q(vec![("price__lte", s("250"))]).await), ["Espresso"]);
+
+    let unavailable = q(vec![("is_available", s("false")), ("sort", s("name"))]).await;
+    assert_eq!((names(&unavailable), unavailable["total"].as_u64()), (vec![s("Cold brew"), s("Croissant")], Some(2)));
+    assert_eq!(q(vec![("is_available", s("true"))]).await["total"], 4);
+
+    assert_eq!(
+        names(&q(vec![("sort", s("-price,name"))]).await),
+        ["Cold brew", "Chai latte", "Latte", "Croissant", "Green tea", "Espresso"]
+    );
+    let second = q(vec![("sort", s("-price,name")), ("page_size", s("2")), ("page", s("2"))]).await;
+    assert_eq!(names(&second), ["Latte", "Croissant"]);
+    assert_eq!((second["total"].as_u64(), second["pages"].as_u64()), (Some(6), Some(3)));
+    assert_eq!((second["page"].as_u64(), second["page_size"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(names(&q(vec![("sort", s("name"))]).await)[0], "Chai latte");
+    assert_eq!(names(&q(vec![("sort", s("is_available,-price"))]).await)[..2], ["Cold brew", "Croissant"]);
+
+    assert_eq!(names(&q(vec![("name", s("Latte"))]).await), ["Latte"]);
+    assert_eq!(names(&q(vec![("name__contains", s("LATTE")), ("sort", s("name"))]).await), ["Chai latte", "Latte"]);
+    assert_eq!(names(&q(vec![("name__in", s("Latte,Espresso")), ("sort", s("name"))]).await), ["Espresso", "Latte"]);
+    // Search covers name and description.
+    assert_eq!(names(&q(vec![("search", s("TEA")), ("sort", s("name"))]).await), ["Chai latte", "Green tea"]);
+    assert_eq!(names(&q(vec![("search", s("milk")), ("sort", s("name"))]).await), ["Chai latte", "Latte"]);
+
+    // Combinations.
+    let coffee_now =
+        q(vec![("category_id", menu.coffee.clone()), ("is_available", s("true")), ("sort", s("-price"))]).await;
+    assert_eq!(names(&coffee_now), ["Latte", "Espresso"]);
+    assert_eq!(names(&q(vec![("search", s("tea")), ("price__lt", s("400"))]).await), ["Green tea"]);
+    let combo = |page: &'static str| {
+        vec![
+            ("category_id__in", coffee_or_tea.clone()),
+            ("price__gte", s("300")),
+            ("sort", s("price,name")),
+            ("page_size", s("2")),
+            ("page", s(page)),
+        ]
+    };
+    let first = q(combo("1")).await;
+    assert_eq!(
+        (names(&first), first["total"].as_u64(), first["pages"].as_u64()),
+        (vec![s("Green tea"), s("Latte")], Some(4), Some(2))
+    );
+    assert_eq!(names(&q(combo("2")).await), ["Chai latte", "Cold brew"]);
+    assert!(names(&q(combo("3")).await).is_empty());
+    let milky_search =
+        q(vec![("search", s("milk")), ("category_id", menu.tea.clone()), ("is_available", s("true"))]).await;
+    assert_eq!(names(&milky_search), ["Chai latte"]);
+
+    let oldest_first = q(vec![("sort", s("created_at"))]).await;
+    assert_eq!(names(&oldest_first)[0], "Espresso");
+    let since = oldest_first["items"][4]["created_at"].as_str().unwrap().to_owned();
+    let newer = q(vec![("created_at__gte", since.clone()), ("sort", s("created_at"))]).await;
+    assert_eq!(names(&newer), ["Croissant", "Cold brew"]);
+    assert_eq!(q(vec![("created_at__lt", since)]).await["total"], 4);
+    let nobody = uuid::Uuid::now_v7().to_string();
+    assert_eq!(q(vec![("category_id", nobody)]).await["total"], 0);
+}
+
+#[tokio::test]
+async fn invalid_product_queries_give_400_naming_the_parameter() {
+    let app = spawn_app().await;
+    let long = "x".repeat(201);
+    for (name, value) in [
+        ("sort", "category_id"),
+        ("sort", "description"),
+        ("sort", "image"),
+        ("sort", "-price,price"),
+        ("price", "cheap"),
+        ("price", "3.50"),
+        ("price__gte", "1e3"),
+        ("price__in", "1,two"),
+        ("price__contains", "1"),
+        ("image", "x"),
+        ("description", "x"),
+        ("currency", "UZS"),
+        ("is_available", "maybe"),
+        ("is_available__in", "true,false"),
+        ("category_id", "not-a-uuid"),
+        ("category_id", "' OR 1=1 --"),
+        ("category_id__in", "x,y"),
+        ("category_id__gt", "0193d6a0-0000-7000-8000-000000000000"),
+        ("name__gt", "a"),
+        ("created_at__gte", "yesterday"),
+        ("page", "0"),
+        ("page_size", "1000"),
+        ("search", long.as_str()),
+    ] {
+        let problem = assert_problem(try_list(&app, "/products", &[(name, value)]).await, 400, "invalid_query").await;
+        assert_eq!(error_fields(&problem), [name], "{name}={value} → {problem}");
+    }
+}
+
+#[tokio::test]
+async fn injection_shaped_product_queries_match_only_literally() {
+    let app = spawn_app().await;
+    seed(&app).await;
+    for (name, value) in [
+        ("search", "' OR 1=1 --"),
+        ("search", "\" OR \"\"=\""),
+        ("search", "'; DROP TABLE products; --"),
+        ("name", "' OR '1'='1"),
+        ("name__contains", "%"),
+        ("name__contains", "_"),
+        ("name__in", "a') OR ('1'='1"),
+        ("search", "\\"),
+        ("search", "L_tte"),
+    ] {
+        let page = list(&app, "/products", &[(name, value)]).await;
+        assert_eq!(page["total"], 0, "{name}={value} matched {page}");
+    }
+    assert_eq!(names(&list(&app, "/products", &[("search", "%")]).await), ["Croissant"]);
+    assert_eq!(names(&list(&app, "/products", &[("search", "_")]).await), ["Cold brew"]);
+    assert_eq!(names(&list(&app, "/products", &[("search", "100%")]).await), ["Croissant"]);
+    // The tables are still there.
+    assert_eq!(list(&app, "/products", &[]).await["total"], 6);
+    assert_eq!(list(&app, "/categories", &[]).await["total"], 3);
+}
+
+// ------------------------------------------------------------------- images
+
+#[tokio::test]
+async fn png_jpeg_and_webp_images_are_stored_and_served_with_cache_headers() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    for (hex, file, mime, ext) in [
+        (PNG, "photo.png", "image/png", "png"),
+        (JPEG, "photo.jpg", "image/jpeg", "jpg"),
+        (WEBP, "photo.webp", "image/webp", "webp"),
+        // Recognised by content, whatever the declared name and type.
+        (PNG, "photo.jpg", "application/octet-stream", "png"),
+        (JPEG, "noext", "image/webp", "jpg"),
+    ] {
+        let id = product_id(&app, &admin, &format!("With {file} as {mime}"), 100).await;
+        let content = bytes(hex);
+        let resp = upload(&app, Some(&admin), &id, file_form(content.clone(), file, mime)).await;
+        let product = ok(resp).await;
+        assert_product_shape(&product);
+        let path = media_path(&product["image_url"], ext);
+        assert_eq!(ok(app.get(&format!("/products/{id}"), None).await).await, product);
+
+        let resp = app.get(&path, None).await;
+        assert_eq!(resp.status(), StatusCode::OK, "GET {path}");
+        let expected_mime = match ext {
+            "png" => "image/png",
+            "jpg" => "image/jpeg",
+            _ => "image/webp",
+        };
+        assert_eq!(header(resp.headers(), "content-type").as_deref(), Some(expected_mime));
+        let cache = header(resp.headers(), "cache-control").unwrap_or_default();
+        assert!(cache.contains("public") && cache.contains("max-age=31536000"), "Cache-Control: {cache}");
+        assert_eq!(header(resp.headers(), "x-content-type-options").as_deref(), Some("nosniff"));
+        assert_eq!(resp.bytes().await.unwrap().as_ref(), content.as_slice());
+        let stored = std::fs::read(media_dir(&app).join(file_name(&path))).expect("the file is in MEDIA_DIR");
+        assert_eq!(stored, content);
+    }
+    assert_eq!(media_files(&app).len(), 5, "{:?}", media_files(&app));
+}
+
+#[tokio::test]
+async fn a_new_image_replaces_the_old_file() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let id = product_id(&app, &admin, "Latte", 350).await;
+
+    let first = ok(upload(&app, Some(&admin), &id, file_form(bytes(PNG), "a.png", "image/png")).await).await;
+    let first_path = media_path(&first["image_url"], "png");
+    assert_eq!(media_files(&app), [file_name(&first_path)]);
+
+    let second = ok(upload(&app, Some(&admin), &id, file_form(bytes(WEBP), "b.webp", "image/webp")).await).await;
+    let second_path = media_path(&second["image_url"], "webp");
+    assert_ne!(first_path, second_path);
+    assert_eq!(media_files(&app), [file_name(&second_path)], "the old file is removed");
+    assert_problem(app.get(&first_path, None).await, 404, "not_found").await;
+    assert_eq!(app.get(&second_path, None).await.status(), StatusCode::OK);
+
+    // PUT and PATCH keep the image.
+    let body = json!({"name": "Latte", "price": 360});
+    let put = ok(send(&app, Method::PUT, &format!("/products/{id}"), Some(&admin), Some(&body)).await).await;
+    assert_eq!(put["image_url"], second["image_url"]);
+    let body = json!({"price": 370});
+    let patched = ok(send(&app, Method::PATCH, &format!("/products/{id}"), Some(&admin), Some(&body)).await).await;
+    assert_eq!(patched["image_url"], second["image_url"]);
+
+    // A refused upload keeps the current image.
+    let resp = upload(&app, Some(&admin), &id, file_form(b"not an image".to_vec(), "c.png", "image/png")).await;
+    assert_problem(resp, 415, "unsupported_image_type").await;
+    assert_eq!(ok(app.get(&format!("/products/{id}"), None).await).await["image_url"], second["image_url"]);
+    assert_eq!(media_files(&app), [file_name(&second_path)]);
+
+    // Deleting the product removes its file.
+    let resp = send(&app, Method::DELETE, &format!("/products/{id}"), Some(&admin), None).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert!(media_files(&app).is_empty(), "{:?}", media_files(&app));
+    assert_problem(app.get(&second_path, None).await, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn files_that_are_not_png_jpeg_or_webp_give_415() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let id = product_id(&app, &admin, "Latte", 350).await;
+    let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>".to_vec();
+    let html = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>".to_vec();
+    let pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec();
+    let mut webp_header_only = b"RIFF\x24\0\0\0WAVEfmt ".to_vec();
+    webp_header_only.extend_from_slice(&[0; 16]);
+    for (content, file, mime) in [
+        (b"just some text, honestly".to_vec(), "x.png", "image/png"),
+        (bytes(GIF), "x.gif", "image/gif"),
+        (bytes(GIF), "x.png", "image/png"),
+        (pdf, "x.pdf", "application/pdf"),
+        (svg.clone(), "x.svg", "image/svg+xml"),
+        (svg, "x.png", "image/png"),
+        (html, "x.jpg", "image/jpeg"),
+        (webp_header_only, "x.webp", "image/webp"),
+        (Vec::new(), "empty.png", "image/png"),
+    ] {
+        let resp = upload(&app, Some(&admin), &id, file_form(content, file, mime)).await;
+        assert_problem(resp, 415, "unsupported_image_type").await;
+    }
+    assert!(media_files(&app).is_empty(), "{:?}", media_files(&app));
+    assert_eq!(ok(app.get(&format!("/products/{id}"), None).await).await["image_url"], Value::Null);
+}
+
+#[tokio::test]
+async fn images_larger_than_5_mib_give_413() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let id = product_id(&app, &admin, "Latte", 350).await;
+
+    for len in [6 * MIB, 5 * MIB + 1] {
+        let resp = upload(&app, Some(&admin), &id, file_form(png_of_len(len), "big.png", "image/png")).await;
+        assert_problem(resp, 413, "payload_too_large").await;
+    }
+    assert!(media_files(&app).is_empty(), "{:?}", media_files(&app));
+    assert_eq!(ok(app.get(&format!("/products/{id}"), None).await).await["image_url"], Value::Null);
+
+    // Exactly 5 MiB is fine.
+    let resp = upload(&app, Some(&admin), &id, file_form(png_of_len(5 * MIB), "max.png", "image/png")).await;
+    let product = ok(resp).await;
+    let path = media_path(&product["image_url"], "png");
+    let stored = std::fs::metadata(media_dir(&app).join(file_name(&path))).unwrap();
+    assert_eq!(usize::try_from(stored.len()).unwrap(), 5 * MIB);
+}
+
+#[tokio::test]
+async fn a_streamed_upload_is_cut_off_at_5_mib_without_reading_the_rest() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let id = product_id(&app, &admin, "Latte", 350).await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+
+    // A chunked body without Content-Length that would go on for 64 MiB.
+    const TOTAL: usize = 64 * MIB;
+    let written = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&written);
+    let head = format!(
+        "POST /products/{id}/image HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {admin}\r\n\
+         Content-Type: multipart/form-data; boundary=XYZ\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    let writing = tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await?;
+        let mut first =
+            b"--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.png\"\r\nContent-Type: image/png\r\n\r\n"
+                .to_vec();
+        first.extend_from_slice(&bytes(PNG));
+        let filler = vec![0u8; 64 * 1024];
+        let mut chunk = first;
+        while counter.load(Ordering::Relaxed) < TOTAL {
+            writer.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await?;
+            writer.write_all(&chunk).await?;
+            writer.write_all(b"\r\n").await?;
+            counter.fetch_add(chunk.len(), Ordering::Relaxed);
+            chunk.clone_from(&filler);
+        }
+        writer.write_all(b"\r\n--XYZ--\r\n").await?;
+        writer.write_all(b"0\r\n\r\n").await?;
+        Ok::<(), std::io::Error>(())
+    });
+
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(30), async {
+        while !response.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = reader.read(&mut buf).await.expect("a response");
+            assert!(n > 0, "the connection closed without a response");
+            response.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    read.expect("a response before the client finished sending");
+    let sent = written.load(Ordering::Relaxed);
+    writing.abort();
+    let head = String::from_utf8_lossy(&response).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 413"), "{head}");
+    assert!(head.contains("content-type: application/problem+json"), "{head}");
+    assert!(sent < TOTAL, "the server read the whole {sent}-byte body before answering");
+    assert!(media_files(&app).is_empty(), "{:?}", media_files(&app));
+}
+
+#[tokio::test]
+async fn an_upload_must_be_multipart_with_a_file_part() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let id = product_id(&app, &admin, "Latte", 350).await;
+    let path = format!("/products/{id}/image");
+
+    // A multipart body whose part has another name.
+    let form = Form::new()
+        .text("comment", "here it is")
+        .part("image", Part::bytes(bytes(PNG)).file_name("a.png").mime_str("image/png").unwrap());
+    let problem = assert_problem(upload(&app, Some(&admin), &id, form).await, 422, "validation_failed").await;
+    assert_eq!(error_fields(&problem), ["file"]);
+    // A multipart body without any part is malformed (RFC 2046 wants at least one).
+    let resp = upload(&app, Some(&admin), &id, Form::new()).await;
+    let code = if resp.status() == StatusCode::BAD_REQUEST { "malformed_request" } else { "validation_failed" };
+    let status = resp.status().as_u16();
+    assert_problem(resp, status, code).await;
+    assert!(status == 400 || status == 422, "an empty multipart body gave {status}");
+
+    // Not multipart at all.
+    for (content_type, body) in [
+        ("image/png", bytes(PNG)),
+        ("application/json", b"{\"file\": \"iVBORw0KGgo=\"}".to_vec()),
+        ("application/x-www-form-urlencoded", b"file=x".to_vec()),
+        ("text/plain", b"x".to_vec()),
+    ] {
+        let resp = app
+            .request(Method::POST, &path, Some(&admin))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(resp, 415, "unsupported_media_type").await;
+    }
+    let resp = app.request(Method::POST, &path, Some(&admin)).body(bytes(PNG)).send().await.unwrap();
+    assert_problem(resp, 415, "unsupported_media_type").await;
+    // A multipart type with a broken body.
+    let resp = app
+        .request(Method::POST, &path, Some(&admin))
+        .header("content-type", "multipart/form-data; boundary=XYZ")
+        .body("this is not multipart")
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    assert!(status == 400 || status == 422, "a broken multipart body gave {status}");
+    assert!(media_files(&app).is_empty(), "{:?}", media_files(&app));
+}
+
+#[tokio::test]
+async fn uploading_an_image_needs_an_admin() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let ann = app.logged_in("ann@example.com").await;
+    let id = product_id(&app, &admin, "Latte", 350).await;
+
+    let resp = upload(&app, None, &id, file_form(bytes(PNG), "a.png", "image/png")).await;
+    assert_unauthorized(resp, "missing_token").await;
+    let resp = upload(&app, Some("not.a.jwt"), &id, file_form(bytes(PNG), "a.png", "image/png")).await;
+    assert_unauthorized(resp, "invalid_token").await;
+    for hex in [PNG, JPEG, WEBP] {
+        let resp = upload(&app, Some(&ann.token), &id, file_form(bytes(hex), "a.png", "image/png")).await;
+        assert_problem(resp, 403, "forbidden").await;
+    }
+    assert!(media_files(&app).is_empty(), "{:?}", media_files(&app));
+    assert_eq!(ok(app.get(&format!("/products/{id}"), None).await).await["image_url"], Value::Null);
+}
+
+#[tokio::test]
+async fn media_paths_cannot_leave_the_media_directory() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let id = product_id(&app, &admin, "Latte", 350).await;
+    let product = ok(upload(&app, Some(&admin), &id, file_form(bytes(PNG), "a.png", "image/png")).await).await;
+    let good = media_path(&product["image_url"], "png");
+    let stem = file_name(&good).trim_end_matches(".png").to_owned();
+    // Files the store did not generate: next to MEDIA_DIR, and inside it under other names.
+    std::fs::write(app.media.path().join("secret.png"), "SECRET-OUTSIDE").unwrap();
+    std::fs::write(media_dir(&app).join("notes.png"), "SECRET-INSIDE").unwrap();
+    std::fs::write(media_dir(&app).join(format!(".{stem}.png.part")), "SECRET-PART").unwrap();
+
+    let (status, head, _) = raw_get(&app, &good).await;
+    assert_eq!(status, 200, "{head}");
+    for path in [
+        "/media/../Cargo.toml".to_owned(),
+        "/media/%2e%2e%2fCargo.toml".to_owned(),
+        "/media/..%2fCargo.toml".to_owned(),
+        "/media/..%2Fsecret.png".to_owned(),
+        "/media/../secret.png".to_owned(),
+        "/media/%2e%2e/secret.png".to_owned(),
+        "/media/..%5csecret.png".to_owned(),
+        "/media/nonexistent.png".to_owned(),
+        "/media/notes.png".to_owned(),
+        format!("/media/.{stem}.png.part"),
+        format!("/media/{}.png", "0".repeat(32)),
+        format!("/media/{}.PNG", stem),
+        format!("/media/{}.png", stem.to_ascii_uppercase()),
+        format!("/media/{stem}.png%00.txt"),
+        format!("/media/{stem}.jpg"),
+        "/media/".to_owned(),
+        "/media/%2fetc%2fpasswd".to_owned(),
+    ] {
+        let (status, head, body) = raw_get(&app, &path).await;
+        assert_eq!(status, 404, "{path} → {head}\n{body}");
+        assert!(head.contains("content-type: application/problem+json"), "{path} → {head}");
+        for leak in ["SECRET", "[package]", "root:"] {
+            assert!(!body.contains(leak), "{path} leaked {leak}: {body}");
+        }
+    }
+    // Through an ordinary HTTP client too.
+    assert_problem(app.get("/media/nonexistent.png", None).await, 404, "not_found").await;
+    assert_problem(app.get("/media/notes.png", None).await, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn a_non_admin_upload_is_refused_with_403_whatever_the_file() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let ann = app.logged_in("ann@example.com").await;
+    let id = product_id(&app, &admin, "Latte", 350).await;
+    for (content, file) in [(b"not an image".to_vec(), "x.png"), (png_of_len(6 * MIB), "big.png")] {
+        let resp = upload(&app, Some(&ann.token), &id, file_form(content, file, "image/png")).await;
+        assert_problem(resp, 403, "forbidden").await;
+    }
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let resp = upload(&app, Some(&ann.token), &unknown, file_form(b"x".to_vec(), "x.png", "image/png")).await;
+    assert_problem(resp, 403, "forbidden").await;
+}

@@ -1,0 +1,364 @@
+//! The transactional outbox: jobs written with the user changes that cause
+//! them, and the relay's claims (leases, retries, parking, concurrency).
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use coffee_domain::outbox::{OutboxEntry, OutboxRepository};
+use coffee_domain::user::{UserRepository, UserWriteError};
+use coffee_storage::SeaOutboxRepository;
+use uuid::Uuid;
+
+use crate::support::{
+    OutboxRow, backends, count_rows, hours, insert_outbox, mail_job, micros, outbox_row, outbox_row_by_id, outbox_rows,
+    secs, t0, user, verification, warm_pool,
+};
+
+/// The lease the tests claim with: a minute.
+fn lease(now: DateTime<Utc>) -> DateTime<Utc> {
+    now + secs(60)
+}
+
+fn ids(entries: &[OutboxEntry]) -> Vec<Uuid> {
+    entries.iter().map(|e| e.id).collect()
+}
+
+/// The entry that claiming `row` (which sends `mail(tag)`) should return.
+fn entry(id: Uuid, tag: &str, attempts: i32) -> OutboxEntry {
+    OutboxEntry { id, job: mail_job(tag), attempts }
+}
+
+// --- Writing the outbox together with the user ---------------------------
+
+#[tokio::test]
+async fn create_with_a_verification_records_exactly_its_mail() {
+    for env in backends().await {
+        user("ann@example.com").with_verification(verification("ann", t0())).create(&env.users).await;
+
+        let rows = outbox_rows(&env.db).await;
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        let row = &rows[0];
+        assert_eq!((row.created_at, row.available_at), (t0(), t0()));
+        assert_eq!((row.attempts, row.claimed_until, row.relayed_at, row.parked_at), (0, None, None, None));
+        assert_eq!(row.last_error, None);
+
+        let claimed = env.outbox.claim_due(t0(), lease(t0()), 10).await.unwrap();
+        assert_eq!(claimed, [entry(row.id, "ann", 0)]);
+    }
+}
+
+#[tokio::test]
+async fn create_without_a_verification_records_nothing() {
+    for env in backends().await {
+        user("ann@example.com").create(&env.users).await;
+        user("root@example.com").admin().verified_at(t0()).create(&env.users).await;
+
+        assert_eq!(count_rows(&env.db, "outbox").await, 0);
+        assert_eq!(env.outbox.claim_due(t0() + hours(1), lease(t0() + hours(1)), 10).await.unwrap(), []);
+    }
+}
+
+#[tokio::test]
+async fn a_failed_create_leaves_no_outbox_row() {
+    for env in backends().await {
+        user("ann@example.com").with_verification(verification("ann", t0())).create(&env.users).await;
+
+        // The address is taken: the users insert fails.
+        let twin = user("ann@example.com").with_verification(verification("twin", t0()));
+        let twin_id = twin.build().user.id;
+        let result = twin.try_create(&env.users).await;
+        assert!(matches!(result, Err(UserWriteError::EmailTaken)), "got {result:?}");
+        assert_eq!(env.users.find_verification(twin_id).await.unwrap(), None);
+
+        // The token is taken: the user row is written first, then the
+        // verification insert fails and the whole transaction rolls back.
+        let bob = user("bob@example.com").with_verification(verification("ann", t0()));
+        let bob_id = bob.build().user.id;
+        assert!(bob.try_create(&env.users).await.is_err());
+        assert_eq!(env.users.find(bob_id).await.unwrap(), None);
+
+        let rows = outbox_rows(&env.db).await;
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        let claimed = env.outbox.claim_due(t0(), lease(t0()), 10).await.unwrap();
+        assert_eq!(claimed, [entry(rows[0].id, "ann", 0)]);
+    }
+}
+
+#[tokio::test]
+async fn replace_verification_records_a_mail_only_when_it_replaces_the_code() {
+    for env in backends().await {
+        let ann = user("ann@example.com").with_verification(verification("old", t0())).create(&env.users).await;
+        let bob = user("bob@example.com").create(&env.users).await;
+        assert_eq!(count_rows(&env.db, "outbox").await, 1);
+
+        // Within the 60 s cooldown: nothing replaced, nothing to send.
+        let soon = t0() + secs(30);
+        assert!(!env.users.replace_verification(ann.id, &verification("early", soon), soon - secs(60)).await.unwrap());
+        assert_eq!(count_rows(&env.db, "outbox").await, 1);
+
+        // After it: the new code's mail is recorded, at the time it is sent.
+        let later = t0() + secs(60);
+        assert!(env.users.replace_verification(ann.id, &verification("new", later), later - secs(60)).await.unwrap());
+        // A first verification for a user without one is recorded too.
+        assert!(env.users.replace_verification(bob.id, &verification("bob", later), later - secs(60)).await.unwrap());
+
+        let rows = outbox_rows(&env.db).await;
+        assert_eq!(rows.len(), 3, "{rows:?}");
+        assert_eq!(rows[1].available_at, later);
+        let claimed = env.outbox.claim_due(later, lease(later), 10).await.unwrap();
+        let jobs: Vec<_> = claimed.into_iter().map(|e| e.job).collect();
+        assert_eq!(jobs.len(), 3);
+        assert_eq!(jobs[0], mail_job("old"));
+        assert!(jobs.contains(&mail_job("new")) && jobs.contains(&mail_job("bob")), "{jobs:?}");
+        assert!(!jobs.contains(&mail_job("early")));
+    }
+}
+
+// --- Claiming --------------------------------------------------------------
+
+#[tokio::test]
+async fn claim_due_returns_only_due_entries_oldest_first() {
+    for env in backends().await {
+        let now = t0();
+        // Inserted newest first, so that neither insertion nor id order is
+        // the order asked for.
+        let not_yet = outbox_row("not-yet", now + micros(1));
+        let due_now = outbox_row("due-now", now);
+        let lease_over = OutboxRow { claimed_until: Some(now), ..outbox_row("lease-over", now - secs(30)) };
+        let leased = OutboxRow { claimed_until: Some(now + micros(1)), ..outbox_row("leased", now - secs(40)) };
+        let relayed = OutboxRow { relayed_at: Some(now - secs(45)), ..outbox_row("relayed", now - secs(50)) };
+        let parked =
+            OutboxRow { parked_at: Some(now - secs(45)), attempts: 20, ..outbox_row("parked", now - secs(50)) };
+        let lease_expired = OutboxRow { claimed_until: Some(now - secs(10)), ..outbox_row("expired", now - secs(20)) };
+        // Created first, rescheduled three times since.
+        let retried = OutboxRow {
+            created_at: now - hours(2),
+            attempts: 3,
+            last_error: Some("queue down".to_owned()),
+            ..outbox_row("retried", now - hours(1))
+        };
+        let all = [not_yet, due_now, lease_over, leased, relayed, parked, lease_expired, retried];
+        insert_outbox(&env.db, &all).await;
+        let [not_yet, due_now, lease_over, leased, relayed, parked, lease_expired, retried] = all;
+
+        let claimed = env.outbox.claim_due(now, lease(now), 100).await.unwrap();
+
+        assert_eq!(
+            claimed,
+            [
+                entry(retried.id, "retried", 3),
+                entry(lease_over.id, "lease-over", 0),
+                entry(lease_expired.id, "expired", 0),
+                entry(due_now.id, "due-now", 0),
+            ]
+        );
+        // The claimed rows are leased; the others are untouched.
+        for id in ids(&claimed) {
+            assert_eq!(outbox_row_by_id(&env.db, id).await.claimed_until, Some(lease(now)));
+        }
+        for row in [not_yet, leased, relayed, parked] {
+            assert_eq!(outbox_row_by_id(&env.db, row.id).await, row);
+        }
+    }
+}
+
+#[tokio::test]
+async fn claim_due_returns_at_most_limit_entries_oldest_first() {
+    for env in backends().await {
+        let now = t0();
+        // Five due entries, inserted in the reverse of their age.
+        let rows: Vec<_> = (0..5).map(|i| outbox_row(&format!("m{i}"), now - secs(i))).collect();
+        insert_outbox(&env.db, &rows).await;
+        let oldest_first: Vec<_> = rows.iter().rev().map(|r| r.id).collect();
+
+        let mut batches = Vec::new();
+        for _ in 0..4 {
+            batches.push(ids(&env.outbox.claim_due(now, lease(now), 2).await.unwrap()));
+        }
+
+        assert_eq!(
+            batches,
+            [oldest_first[0..2].to_vec(), oldest_first[2..4].to_vec(), oldest_first[4..].to_vec(), vec![]]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_claimed_entry_is_claimed_again_only_once_its_lease_ends() {
+    for env in backends().await {
+        let row = outbox_row("ann", t0());
+        insert_outbox(&env.db, std::slice::from_ref(&row)).await;
+        let first = env.outbox.claim_due(t0(), lease(t0()), 10).await.unwrap();
+        assert_eq!(first, [entry(row.id, "ann", 0)]);
+
+        // Any time before the lease ends, another relay gets nothing.
+        for now in [t0(), t0() + secs(30), lease(t0()) - micros(1)] {
+            assert_eq!(env.outbox.claim_due(now, lease(now), 10).await.unwrap(), [], "at {now}");
+        }
+
+        // At its end the entry is due again (the first relay died), with a new lease.
+        let end = lease(t0());
+        assert_eq!(env.outbox.claim_due(end, lease(end), 10).await.unwrap(), [entry(row.id, "ann", 0)]);
+        assert_eq!(outbox_row_by_id(&env.db, row.id).await.claimed_until, Some(lease(end)));
+        assert_eq!(env.outbox.claim_due(end + secs(1), lease(end + secs(1)), 10).await.unwrap(), []);
+    }
+}
+
+#[tokio::test]
+async fn a_relayed_entry_is_never_claimed_again() {
+    for env in backends().await {
+        let ann = outbox_row("ann", t0());
+        let bob = outbox_row("bob", t0() + micros(1));
+        insert_outbox(&env.db, &[ann.clone(), bob.clone()]).await;
+        env.outbox.claim_due(t0(), lease(t0()), 1).await.unwrap();
+
+        env.outbox.mark_relayed(ann.id, t0() + secs(1)).await.unwrap();
+
+        let stored = outbox_row_by_id(&env.db, ann.id).await;
+        assert_eq!(stored, OutboxRow { relayed_at: Some(t0() + secs(1)), ..ann });
+        let much_later = t0() + hours(24);
+        assert_eq!(env.outbox.claim_due(much_later, lease(much_later), 10).await.unwrap(), [entry(bob.id, "bob", 0)]);
+    }
+}
+
+#[tokio::test]
+async fn reschedule_counts_the_attempt_and_delays_the_entry() {
+    for env in backends().await {
+        let row = outbox_row("ann", t0());
+        insert_outbox(&env.db, std::slice::from_ref(&row)).await;
+        env.outbox.claim_due(t0(), lease(t0()), 10).await.unwrap();
+
+        let retry_at = t0() + secs(2);
+        env.outbox.reschedule(row.id, retry_at, "redis: connection refused").await.unwrap();
+
+        let stored = outbox_row_by_id(&env.db, row.id).await;
+        let expected = OutboxRow {
+            attempts: 1,
+            available_at: retry_at,
+            claimed_until: None,
+            last_error: Some("redis: connection refused".to_owned()),
+            ..row.clone()
+        };
+        assert_eq!(stored, expected);
+
+        // Not due before `retry_at` (although its lease was released), due at it.
+        let early = retry_at - micros(1);
+        assert_eq!(env.outbox.claim_due(early, lease(early), 10).await.unwrap(), []);
+        assert_eq!(env.outbox.claim_due(retry_at, lease(retry_at), 10).await.unwrap(), [entry(row.id, "ann", 1)]);
+
+        // Again, with an overlong (multi-byte) error: counted, and the text kept bounded.
+        let retry_again = retry_at + secs(4);
+        env.outbox.reschedule(row.id, retry_again, &"é".repeat(5000)).await.unwrap();
+        let stored = outbox_row_by_id(&env.db, row.id).await;
+        assert_eq!((stored.attempts, stored.available_at, stored.claimed_until), (2, retry_again, None));
+        assert_eq!(stored.last_error, Some("é".repeat(1000)));
+        assert_eq!(env.outbox.claim_due(retry_again, lease(retry_again), 10).await.unwrap(), [entry(row.id, "ann", 2)]);
+    }
+}
+
+#[tokio::test]
+async fn a_parked_entry_stays_but_is_never_claimed_again() {
+    for env in backends().await {
+        let ann = OutboxRow { attempts: 19, ..outbox_row("ann", t0()) };
+        let bob = outbox_row("bob", t0() + micros(1));
+        insert_outbox(&env.db, &[ann.clone(), bob.clone()]).await;
+        env.outbox.claim_due(t0(), lease(t0()), 1).await.unwrap();
+
+        env.outbox.park(ann.id, t0() + secs(1), "queue refused it 20 times").await.unwrap();
+
+        let stored = outbox_row_by_id(&env.db, ann.id).await;
+        let expected = OutboxRow {
+            attempts: 20,
+            parked_at: Some(t0() + secs(1)),
+            last_error: Some("queue refused it 20 times".to_owned()),
+            ..ann
+        };
+        assert_eq!(stored, expected);
+        let much_later = t0() + hours(24 * 365);
+        assert_eq!(env.outbox.claim_due(much_later, lease(much_later), 10).await.unwrap(), [entry(bob.id, "bob", 0)]);
+    }
+}
+
+#[tokio::test]
+async fn concurrent_claims_never_share_an_entry_and_together_take_every_due_one() {
+    for env in backends().await {
+        let (a, b) = (SeaOutboxRepository::new(env.db.clone()), SeaOutboxRepository::new(env.db.clone()));
+        for round in 1..=5 {
+            let now = t0() + hours(round);
+            let rows: Vec<_> = (0..30).map(|i| outbox_row(&format!("r{round}-{i}"), now - secs(i))).collect();
+            // Not due (in any round): must be claimed by neither.
+            insert_outbox(&env.db, &[outbox_row(&format!("r{round}-later"), t0() + hours(1000))]).await;
+            let due: HashSet<Uuid> = insert_outbox(&env.db, &rows).await.into_iter().collect();
+            warm_pool(&env).await;
+
+            let (ra, rb) = tokio::join!(a.claim_due(now, lease(now), 20), b.claim_due(now, lease(now), 20));
+
+            let (ra, rb) = (ids(&ra.unwrap()), ids(&rb.unwrap()));
+            let (sa, sb): (HashSet<Uuid>, HashSet<Uuid>) = (ra.iter().copied().collect(), rb.iter().copied().collect());
+            assert_eq!(sa.len() + sb.len(), ra.len() + rb.len(), "round {round}: a claim returned a row twice");
+            assert!(sa.is_disjoint(&sb), "round {round}: both claimed {:?}", sa.intersection(&sb));
+            assert!(ra.len() <= 20 && rb.len() <= 20, "round {round}: {} and {}", ra.len(), rb.len());
+            assert_eq!(&sa | &sb, due, "round {round}: a={} b={}", ra.len(), rb.len());
+            for id in due {
+                env.outbox.mark_relayed(id, now).await.unwrap();
+            }
+        }
+    }
+}
+
+// --- Undecodable entries ---------------------------------------------------
+
+/// Jobs no version of the code can read back.
+fn undecodable(available_at: DateTime<Utc>) -> [OutboxRow; 2] {
+    let base = outbox_row("bad", available_at);
+    [
+        OutboxRow { job: "not json at all".to_owned(), ..base.clone() },
+        OutboxRow { id: Uuid::now_v7(), job: r#"{"type":"launch_rockets"}"#.to_owned(), ..base },
+    ]
+}
+
+#[tokio::test]
+async fn an_undecodable_entry_is_parked_and_the_others_are_claimed() {
+    for env in backends().await {
+        let now = t0();
+        let bad = undecodable(now - secs(10));
+        let good = [outbox_row("ann", now - secs(5)), outbox_row("bob", now)];
+        insert_outbox(&env.db, &bad).await;
+        insert_outbox(&env.db, &good).await;
+
+        let claimed = env.outbox.claim_due(now, lease(now), 10).await.unwrap();
+
+        assert_eq!(claimed, [entry(good[0].id, "ann", 0), entry(good[1].id, "bob", 0)]);
+        for row in &bad {
+            let stored = outbox_row_by_id(&env.db, row.id).await;
+            assert_eq!((stored.parked_at, stored.claimed_until, stored.attempts), (Some(now), None, 1), "{stored:?}");
+            let error = stored.last_error.unwrap_or_default();
+            assert!(error.starts_with("undecodable job"), "{error}");
+            assert_eq!(stored.relayed_at, None);
+        }
+        // Parked for good: once the good entries' lease is over, only they come back.
+        let later = lease(now) + hours(1);
+        assert_eq!(ids(&env.outbox.claim_due(later, lease(later), 10).await.unwrap()), ids(&claimed));
+    }
+}
+
+#[tokio::test]
+async fn an_undecodable_entry_does_not_block_the_queue_even_with_a_limit_of_one() {
+    for env in backends().await {
+        let now = t0();
+        let bad = undecodable(now - secs(10));
+        let good = [outbox_row("ann", now - secs(5)), outbox_row("bob", now)];
+        insert_outbox(&env.db, &bad).await;
+        insert_outbox(&env.db, &good).await;
+
+        let mut claimed = Vec::new();
+        for _ in 0..4 {
+            claimed.extend(env.outbox.claim_due(now, lease(now), 1).await.unwrap());
+        }
+
+        assert_eq!(claimed, [entry(good[0].id, "ann", 0), entry(good[1].id, "bob", 0)]);
+        for row in &bad {
+            assert_eq!(outbox_row_by_id(&env.db, row.id).await.parked_at, Some(now));
+        }
+    }
+}
