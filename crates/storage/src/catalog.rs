@@ -176,6 +176,16 @@ async fn link(conn: &impl ConnectionTrait, product_id: Uuid, ids: &[Uuid]) -> Re
     Ok(())
 }
 
+/// A product row, locked for the rest of the transaction (PostgreSQL).
+async fn find_product_locked(conn: &impl ConnectionTrait, id: Uuid) -> Result<products::Model, CatalogWriteError> {
+    products::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(conn)
+        .await
+        .map_err(write_err)?
+        .ok_or(CatalogWriteError::NotFound)
+}
+
 async fn load_product(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<Product>, DbErr> {
     let Some(m) = products::Entity::find_by_id(id).one(conn).await? else { return Ok(None) };
     let mut cats = categories_of(conn, &[id]).await?;
@@ -299,12 +309,7 @@ impl CatalogRepository for SeaCatalogRepository {
         self.db
             .transaction::<_, Product, CatalogWriteError>(|txn| {
                 Box::pin(async move {
-                    let current = products::Entity::find_by_id(id)
-                        .lock_exclusive()
-                        .one(txn)
-                        .await
-                        .map_err(write_err)?
-                        .ok_or(CatalogWriteError::NotFound)?;
+                    let current = find_product_locked(txn, id).await?;
                     let mut row: products::ActiveModel = current.into();
                     if let Some(v) = changes.name {
                         row.name = Set(v);
@@ -340,12 +345,7 @@ impl CatalogRepository for SeaCatalogRepository {
         self.db
             .transaction::<_, Option<String>, CatalogWriteError>(|txn| {
                 Box::pin(async move {
-                    let current = products::Entity::find_by_id(id)
-                        .lock_exclusive()
-                        .one(txn)
-                        .await
-                        .map_err(write_err)?
-                        .ok_or(CatalogWriteError::NotFound)?;
+                    let current = find_product_locked(txn, id).await?;
                     products::Entity::delete_by_id(id).exec(txn).await.map_err(write_err)?;
                     Ok(current.image)
                 })
@@ -364,12 +364,7 @@ impl CatalogRepository for SeaCatalogRepository {
         self.db
             .transaction::<_, Option<String>, CatalogWriteError>(|txn| {
                 Box::pin(async move {
-                    let current = products::Entity::find_by_id(id)
-                        .lock_exclusive()
-                        .one(txn)
-                        .await
-                        .map_err(write_err)?
-                        .ok_or(CatalogWriteError::NotFound)?;
+                    let current = find_product_locked(txn, id).await?;
                     products::Entity::update_many()
                         .col_expr(products::Column::Image, Expr::value(image))
                         .col_expr(products::Column::UpdatedAt, Expr::value(now))

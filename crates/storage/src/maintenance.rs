@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use coffee_domain::RepoError;
 use coffee_domain::maintenance::MaintenanceRepository;
 use coffee_domain::user::Role;
-use sea_orm::sea_query::{LockBehavior, LockType, Query, SelectStatement};
+use sea_orm::sea_query::{LockBehavior, LockType, Query};
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, Order, QueryFilter};
 
 use crate::entity::{email_verifications as ev, outbox, sessions, users};
@@ -24,17 +24,30 @@ impl SeaMaintenanceRepository {
     }
 }
 
-/// `SELECT id FROM <table> WHERE <cond> ORDER BY <order> LIMIT n FOR UPDATE SKIP LOCKED`:
-/// one batch; rows another worker is deleting right now are skipped (PostgreSQL).
-fn batch<E: EntityTrait, C: ColumnTrait>(id: C, cond: Condition, order: C, limit: u64) -> SelectStatement {
-    Query::select()
+/// Deletes one batch of at most `limit` rows of `E` matching `cond`, oldest
+/// by `order` first: `DELETE … WHERE <cond> AND <id> IN (SELECT <id> … WHERE
+/// <cond> ORDER BY <order> LIMIT n FOR UPDATE SKIP LOCKED)`. Rows another
+/// worker is deleting right now are skipped (PostgreSQL), and the condition
+/// is repeated on the `DELETE` itself, so PostgreSQL re-checks it against a
+/// row changed meanwhile (a user who verifies while the batch is chosen is
+/// not deleted).
+async fn purge_batch<E: EntityTrait>(
+    db: &DatabaseConnection,
+    id: E::Column,
+    order: E::Column,
+    cond: Condition,
+    limit: u64,
+) -> Result<u64, RepoError> {
+    let ids = Query::select()
         .column(id)
         .from(E::default())
-        .cond_where(cond)
+        .cond_where(cond.clone())
         .order_by(order, Order::Asc)
         .limit(limit)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        .to_owned()
+        .to_owned();
+    let result = E::delete_many().filter(cond).filter(in_batch(db, id, ids)).exec(db).await.map_err(repo_err)?;
+    Ok(result.rows_affected)
 }
 
 #[async_trait]
@@ -45,55 +58,25 @@ impl MaintenanceRepository for SeaMaintenanceRepository {
             .add(C::IsVerified.eq(false))
             .add(C::Role.eq(Role::User.as_str()))
             .add(C::CreatedAt.lt(cutoff));
-        // The condition is repeated on the DELETE itself: PostgreSQL re-checks
-        // it against a row updated meanwhile, so a user who verifies while the
-        // batch is chosen is not deleted.
-        let ids = batch::<users::Entity, _>(C::Id, stale.clone(), C::CreatedAt, limit);
-        let result = users::Entity::delete_many()
-            .filter(stale)
-            .filter(in_batch(&self.db, C::Id, ids))
-            .exec(&self.db)
-            .await
-            .map_err(repo_err)?;
-        Ok(result.rows_affected)
+        purge_batch::<users::Entity>(&self.db, C::Id, C::CreatedAt, stale, limit).await
     }
 
     async fn purge_expired_sessions(&self, now: DateTime<Utc>, limit: u64) -> Result<u64, RepoError> {
         use sessions::Column as C;
         let expired = Condition::all().add(C::ExpiresAt.lt(now));
-        let ids = batch::<sessions::Entity, _>(C::Id, expired.clone(), C::ExpiresAt, limit);
-        let result = sessions::Entity::delete_many()
-            .filter(expired)
-            .filter(in_batch(&self.db, C::Id, ids))
-            .exec(&self.db)
-            .await
-            .map_err(repo_err)?;
-        Ok(result.rows_affected)
+        purge_batch::<sessions::Entity>(&self.db, C::Id, C::ExpiresAt, expired, limit).await
     }
 
     async fn purge_expired_verifications(&self, now: DateTime<Utc>, limit: u64) -> Result<u64, RepoError> {
         use ev::Column as C;
         let expired = Condition::all().add(C::ExpiresAt.lt(now));
-        let ids = batch::<ev::Entity, _>(C::UserId, expired.clone(), C::ExpiresAt, limit);
-        let result = ev::Entity::delete_many()
-            .filter(expired)
-            .filter(in_batch(&self.db, C::UserId, ids))
-            .exec(&self.db)
-            .await
-            .map_err(repo_err)?;
-        Ok(result.rows_affected)
+        purge_batch::<ev::Entity>(&self.db, C::UserId, C::ExpiresAt, expired, limit).await
     }
 
     async fn purge_relayed_outbox(&self, cutoff: DateTime<Utc>, limit: u64) -> Result<u64, RepoError> {
         use outbox::Column as C;
+        // Parked rows stay for an operator even if a late relay marked them relayed.
         let old = Condition::all().add(C::RelayedAt.lt(cutoff)).add(C::ParkedAt.is_null());
-        let ids = batch::<outbox::Entity, _>(C::Id, old.clone(), C::RelayedAt, limit);
-        let result = outbox::Entity::delete_many()
-            .filter(old)
-            .filter(in_batch(&self.db, C::Id, ids))
-            .exec(&self.db)
-            .await
-            .map_err(repo_err)?;
-        Ok(result.rows_affected)
+        purge_batch::<outbox::Entity>(&self.db, C::Id, C::RelayedAt, old, limit).await
     }
 }
