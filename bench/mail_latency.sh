@@ -131,6 +131,9 @@ for i in $(seq 1 300); do
     sleep 0.1
 done
 
+[[ "$(psql "$DB_URL" -AtqX -c "select to_regclass('public.outbox') is not null")" == t ]] \
+    || die "coffee-api did not create the schema in $BENCH_DB (another server on port $PORT?)"
+
 # start_worker LOG: coffee-worker with JSON logs at info (WORKER_PID).
 start_worker() {
     (
