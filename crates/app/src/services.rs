@@ -145,11 +145,12 @@ impl Services {
 
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let users = Arc::new(SeaUserRepository::new(db.clone()));
-        // Building the hasher computes its dummy hash: CPU work, kept off the executor.
-        let hasher = tokio::task::spawn_blocking(Argon2Hasher::owasp)
-            .await
-            .map_err(|e| StartError::Other(e.to_string()))?
-            .map_err(|e| StartError::Other(e.to_string()))?;
+        let hasher = Argon2Hasher::owasp().map_err(|e| StartError::Other(e.to_string()))?;
+        if process == Process::Api {
+            // The dummy hash for unknown e-mails, computed now (off the executor)
+            // rather than in the first login; the worker never checks passwords.
+            hasher.warm_up().await.map_err(|e| StartError::Other(e.to_string()))?;
+        }
         let auth = AuthService::new(
             AuthPorts {
                 users: users.clone(),

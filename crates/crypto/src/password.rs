@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use coffee_domain::error::InfraError;
 use coffee_domain::security::PasswordHasher;
 use coffee_domain::user::Password;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,29 +48,46 @@ impl Argon2Params {
 pub struct Argon2Hasher {
     argon2: Argon2<'static>,
     /// A hash of a random password with the same parameters, verified against
-    /// when the account is unknown so that both cases cost the same.
-    dummy: Arc<PasswordHash>,
+    /// when the account is unknown so that both cases cost the same. Computed
+    /// on first need (or by [`Argon2Hasher::warm_up`]), so a process that
+    /// never checks passwords never pays its 19 MiB.
+    dummy: Arc<OnceCell<PasswordHash>>,
     permits: Arc<Semaphore>,
 }
 
 impl Argon2Hasher {
-    /// A hasher with custom parameters. Computes one hash (the dummy for
-    /// unknown accounts) synchronously, so build it once at start-up.
+    /// A hasher with custom parameters.
     ///
     /// # Errors
-    /// The parameters are invalid or the dummy hash could not be computed.
+    /// The parameters are invalid.
     pub fn new(params: Argon2Params) -> Result<Self, InfraError> {
         let argon2 = params.argon2()?;
-        let dummy_password: [u8; 32] = rand::random();
-        let dummy = argon2.hash_password(&dummy_password).map_err(hashing_failed)?;
         let cpus = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-        Ok(Self { argon2, dummy: Arc::new(dummy), permits: Arc::new(Semaphore::new(cpus)) })
+        Ok(Self { argon2, dummy: Arc::new(OnceCell::new()), permits: Arc::new(Semaphore::new(cpus)) })
+    }
+
+    /// Computes the dummy hash now (off the executor), so the first login
+    /// with an unknown e-mail costs what every later one does.
+    ///
+    /// # Errors
+    /// The dummy hash could not be computed.
+    pub async fn warm_up(&self) -> Result<(), InfraError> {
+        self.dummy().await.map(|_| ())
+    }
+
+    async fn dummy(&self) -> Result<&PasswordHash, InfraError> {
+        self.dummy
+            .get_or_try_init(|| async {
+                let dummy_password: [u8; 32] = rand::random();
+                self.run(move |argon2| argon2.hash_password(&dummy_password)).await?.map_err(hashing_failed)
+            })
+            .await
     }
 
     /// A hasher with the OWASP parameters ([`Argon2Params::OWASP`]).
     ///
     /// # Errors
-    /// The dummy hash could not be computed.
+    /// Never with these parameters; kept fallible like [`Self::new`].
     pub fn owasp() -> Result<Self, InfraError> {
         Self::new(Argon2Params::OWASP)
     }
@@ -122,7 +139,7 @@ impl PasswordHasher for Argon2Hasher {
     async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool, InfraError> {
         let password = password.to_owned();
         let Some(hash) = hash else {
-            let dummy = Arc::clone(&self.dummy);
+            let dummy = self.dummy().await?.clone();
             // Same work as a real check; whether it matched is meaningless.
             self.run(move |argon2| matches(argon2, password.as_bytes(), &dummy)).await??;
             return Ok(false);
