@@ -11,6 +11,7 @@ use actix_web::web::{Bytes, Data};
 use actix_web::{FromRequest, HttpRequest};
 use coffee_app::Services;
 use coffee_domain::FieldError;
+use coffee_domain::query::{ListQuery, Resource, parse_list_query};
 use coffee_domain::user::Actor;
 use futures_util::future::LocalBoxFuture;
 use paperclip::actix::{Apiv2Security, OperationModifier};
@@ -177,23 +178,27 @@ impl FromRequest for AuthUser {
     }
 }
 
-/// The query string as ordered pairs, for the list query language (whose
-/// parameters are documented from each resource's field table).
+/// A list request (`page`, `page_size`, `sort`, `search`, filters) parsed
+/// against the field whitelist of resource `R`; an invalid one is a 400
+/// `invalid_query` naming each bad parameter. Its parameters are documented
+/// from the same whitelist in `openapi.rs`.
 #[derive(Debug)]
-pub struct QueryPairs(pub Vec<(String, String)>);
+pub struct ListParams<R: Resource>(pub ListQuery<R::Field>);
 
-impl FromRequest for QueryPairs {
+fn parse_list<R: Resource>(req: &HttpRequest) -> Result<ListParams<R>, ApiError> {
+    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+        .map_err(|_| ApiError::malformed("The query string is not valid URL encoding."))?;
+    parse_list_query::<R>(&pairs).map(ListParams).map_err(ApiError::invalid_query)
+}
+
+impl<R: Resource> FromRequest for ListParams<R> {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(
-            serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-                .map(QueryPairs)
-                .map_err(|_| ApiError::malformed("The query string is not valid URL encoding.")),
-        )
+        ready(parse_list::<R>(req))
     }
 }
 
-impl Apiv2Schema for QueryPairs {}
-impl OperationModifier for QueryPairs {}
+impl<R: Resource> Apiv2Schema for ListParams<R> {}
+impl<R: Resource> OperationModifier for ListParams<R> {}

@@ -6,7 +6,9 @@ use coffee_domain::RepoError;
 use coffee_domain::jobs::Job;
 use coffee_domain::outbox::{OutboxEntry, OutboxRepository};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter, Set, UpdateMany,
+};
 use uuid::Uuid;
 
 use crate::entity::outbox;
@@ -106,39 +108,33 @@ impl OutboxRepository for SeaOutboxRepository {
     }
 
     async fn mark_relayed(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError> {
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::RelayedAt, Expr::value(now))
-            .col_expr(outbox::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
-            .filter(outbox::Column::Id.eq(id))
-            .exec(&self.db)
-            .await
-            .map_err(repo_err)?;
-        Ok(())
+        exec(&self.db, release(id).col_expr(outbox::Column::RelayedAt, Expr::value(now))).await
     }
 
     async fn reschedule(&self, id: Uuid, retry_at: DateTime<Utc>, error: &str) -> Result<(), RepoError> {
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
-            .col_expr(outbox::Column::AvailableAt, Expr::value(retry_at))
-            .col_expr(outbox::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
-            .col_expr(outbox::Column::LastError, Expr::value(bounded(error)))
-            .filter(outbox::Column::Id.eq(id))
-            .exec(&self.db)
-            .await
-            .map_err(repo_err)?;
-        Ok(())
+        exec(&self.db, failed(id, error).col_expr(outbox::Column::AvailableAt, Expr::value(retry_at))).await
     }
 
     async fn park(&self, id: Uuid, now: DateTime<Utc>, error: &str) -> Result<(), RepoError> {
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
-            .col_expr(outbox::Column::ParkedAt, Expr::value(now))
-            .col_expr(outbox::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
-            .col_expr(outbox::Column::LastError, Expr::value(bounded(error)))
-            .filter(outbox::Column::Id.eq(id))
-            .exec(&self.db)
-            .await
-            .map_err(repo_err)?;
-        Ok(())
+        exec(&self.db, failed(id, error).col_expr(outbox::Column::ParkedAt, Expr::value(now))).await
     }
+}
+
+/// An update of one entry that also ends its claim.
+fn release(id: Uuid) -> UpdateMany<outbox::Entity> {
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(outbox::Column::Id.eq(id))
+}
+
+/// [`release`], recording one more failed hand-over and its error.
+fn failed(id: Uuid, error: &str) -> UpdateMany<outbox::Entity> {
+    release(id)
+        .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
+        .col_expr(outbox::Column::LastError, Expr::value(bounded(error)))
+}
+
+async fn exec(db: &DatabaseConnection, update: UpdateMany<outbox::Entity>) -> Result<(), RepoError> {
+    update.exec(db).await.map_err(repo_err)?;
+    Ok(())
 }

@@ -3,12 +3,11 @@
 use actix_web::web::Data;
 use coffee_app::Services;
 use coffee_domain::catalog::CategoryResource;
-use coffee_domain::query::parse_list_query;
 use paperclip::actix::{NoContent, api_v2_operation, web};
 use uuid::Uuid;
 
 use crate::catalog_dto::{CategoryDto, CategoryPage, CategoryPatchRequest, CategoryRequest};
-use crate::extract::{AuthUser, JsonBody, QueryPairs};
+use crate::extract::{AuthUser, JsonBody, ListParams};
 use crate::problem::ApiError;
 use crate::responses::Created;
 
@@ -17,9 +16,11 @@ use crate::responses::Created;
 /// Pages through the menu's categories with the list query language: filter on `name`,
 /// `created_at`; `search` matches name and description; `sort` by `name` or `created_at`.
 #[api_v2_operation(operation_id = "listCategories", tags(Menu))]
-async fn list_categories(services: Data<Services>, query: QueryPairs) -> Result<web::Json<CategoryPage>, ApiError> {
-    let query = parse_list_query::<CategoryResource>(&query.0).map_err(ApiError::invalid_query)?;
-    Ok(web::Json(services.catalog.list_categories(&query).await?.into()))
+async fn list_categories(
+    services: Data<Services>,
+    query: ListParams<CategoryResource>,
+) -> Result<web::Json<CategoryPage>, ApiError> {
+    Ok(web::Json(services.catalog.list_categories(&query.0).await?.into()))
 }
 
 /// Get a category

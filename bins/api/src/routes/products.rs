@@ -6,13 +6,12 @@ use actix_web::http::header;
 use actix_web::web::Data;
 use coffee_app::Services;
 use coffee_domain::catalog::{ImageKind, ProductResource};
-use coffee_domain::query::parse_list_query;
 use futures_util::StreamExt;
 use paperclip::actix::{NoContent, api_v2_operation, web};
 use uuid::Uuid;
 
 use crate::catalog_dto::{ProductDto, ProductPage, ProductPatchRequest, ProductRequest, ProductView};
-use crate::extract::{AuthUser, JsonBody, QueryPairs};
+use crate::extract::{AuthUser, JsonBody, ListParams};
 use crate::problem::ApiError;
 use crate::responses::Created;
 
@@ -31,9 +30,11 @@ fn view(services: &Services) -> ProductView<'_> {
 /// `is_available`, `category_id`, `created_at`; `search` matches name and description;
 /// `sort` by `name`, `price`, `is_available` or `created_at`. Each product lists its categories.
 #[api_v2_operation(operation_id = "listProducts", tags(Menu))]
-async fn list_products(services: Data<Services>, query: QueryPairs) -> Result<web::Json<ProductPage>, ApiError> {
-    let query = parse_list_query::<ProductResource>(&query.0).map_err(ApiError::invalid_query)?;
-    let page = services.catalog.list_products(&query).await?;
+async fn list_products(
+    services: Data<Services>,
+    query: ListParams<ProductResource>,
+) -> Result<web::Json<ProductPage>, ApiError> {
+    let page = services.catalog.list_products(&query.0).await?;
     Ok(web::Json(view(&services).page(page)))
 }
 

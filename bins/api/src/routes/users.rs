@@ -2,13 +2,12 @@
 
 use actix_web::web::Data;
 use coffee_app::Services;
-use coffee_domain::query::parse_list_query;
 use coffee_domain::user::UserResource;
 use paperclip::actix::{NoContent, api_v2_operation, web};
 use uuid::Uuid;
 
 use crate::dto::{PatchUserRequest, PutUserRequest, UpdateMeRequest, UserDto, UserPage};
-use crate::extract::{AuthUser, JsonBody, QueryPairs};
+use crate::extract::{AuthUser, JsonBody, ListParams};
 use crate::problem::ApiError;
 
 /// Your account
@@ -42,10 +41,9 @@ async fn update_me(
 async fn list_users(
     services: Data<Services>,
     auth: AuthUser,
-    query: QueryPairs,
+    query: ListParams<UserResource>,
 ) -> Result<web::Json<UserPage>, ApiError> {
-    let query = parse_list_query::<UserResource>(&query.0).map_err(ApiError::invalid_query)?;
-    Ok(web::Json(services.users.list(auth.actor, &query).await?.into()))
+    Ok(web::Json(services.users.list(auth.actor, &query.0).await?.into()))
 }
 
 /// Get a user (admin)

@@ -854,10 +854,7 @@ async fn an_upload_must_be_multipart_with_a_file_part() {
     assert_eq!(error_fields(&problem), ["file"]);
     // A multipart body without any part is malformed (RFC 2046 wants at least one).
     let resp = upload(&app, Some(&admin), &id, Form::new()).await;
-    let code = if resp.status() == StatusCode::BAD_REQUEST { "malformed_request" } else { "validation_failed" };
-    let status = resp.status().as_u16();
-    assert_problem(resp, status, code).await;
-    assert!(status == 400 || status == 422, "an empty multipart body gave {status}");
+    assert_problem(resp, 400, "malformed_request").await;
 
     // Not multipart at all.
     for (content_type, body) in [
@@ -885,8 +882,7 @@ async fn an_upload_must_be_multipart_with_a_file_part() {
         .send()
         .await
         .unwrap();
-    let status = resp.status().as_u16();
-    assert!(status == 400 || status == 422, "a broken multipart body gave {status}");
+    assert_problem(resp, 400, "malformed_request").await;
     assert!(media_files(&app).is_empty(), "{:?}", media_files(&app));
 }
 

@@ -153,6 +153,18 @@ async fn signup_refuses_bodies_that_are_not_json_with_415() {
 }
 
 #[tokio::test]
+async fn deeply_nested_json_is_refused_and_the_server_stays_up() {
+    let app = spawn_app().await;
+    // Far deeper than serde_json's recursion limit (128), within the size limit:
+    // the typed body refuses it at the first level, naming the field.
+    let body = format!("{{\"email\":{}1{}}}", "[".repeat(20_000), "]".repeat(20_000));
+    let resp = app.post_raw("/auth/signup", "application/json", body).await;
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(error_fields(&problem), ["email"]);
+    assert_eq!(app.get("/health/live", None).await.status(), 200);
+}
+
+#[tokio::test]
 async fn signup_refuses_bodies_over_64_kib_with_413() {
     let app = spawn_app().await;
     let body = json!({"email": "ann@example.com", "password": PASSWORD, "first_name": "x".repeat(70 * 1024)});
