@@ -1,5 +1,6 @@
-//! Request extractors: typed JSON bodies with precise errors, the bearer
-//! token, and the raw list query.
+//! Request extractors: typed JSON bodies with precise errors, the caller's
+//! capabilities, and the list query. Each documents, in the OpenAPI
+//! document, the problems it can answer with.
 
 use std::collections::BTreeMap;
 use std::future::{Ready, ready};
@@ -11,15 +12,18 @@ use actix_web::web::{Bytes, Data};
 use actix_web::{FromRequest, HttpRequest};
 use coffee_app::Services;
 use coffee_domain::FieldError;
+use coffee_domain::access::{Actor, Admin, Caller};
 use coffee_domain::query::{ListQuery, Resource, parse_list_query};
-use coffee_domain::user::Actor;
+use futures_util::TryFutureExt;
 use futures_util::future::LocalBoxFuture;
 use paperclip::actix::{Apiv2Security, OperationModifier};
-use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw};
+use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw, SecurityScheme};
 use paperclip::v2::schema::Apiv2Schema;
 use serde::de::DeserializeOwned;
 
-use crate::problem::ApiError;
+use crate::openapi::document_problems;
+use crate::problem::catalogue as c;
+use crate::problem::{ApiError, IntoProblem};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -41,11 +45,9 @@ fn is_json(media: &str) -> bool {
 /// Reads the body within [`MAX_BODY_BYTES`].
 async fn read_body(req: HttpRequest, mut payload: Payload) -> Result<Bytes, ApiError> {
     Bytes::from_request(&req, &mut payload).await.map_err(|e| match e.as_response_error().status_code() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("The request body exceeds {MAX_BODY_BYTES} bytes."),
-        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::with_detail(c::PAYLOAD_TOO_LARGE, format!("The request body exceeds {MAX_BODY_BYTES} bytes."))
+        }
         _ => ApiError::malformed("The request body could not be read."),
     })
 }
@@ -67,6 +69,32 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// Problems a request body can cause.
+const BODY_PROBLEMS: [c::ProblemType; 4] =
+    [c::MALFORMED_REQUEST, c::PAYLOAD_TOO_LARGE, c::UNSUPPORTED_MEDIA_TYPE, c::VALIDATION_FAILED];
+
+/// Documents a JSON body of type `T` and the problems it can cause.
+macro_rules! json_body_docs {
+    ($extractor:ident) => {
+        impl<T> Apiv2Schema for $extractor<T> {}
+
+        impl<T: Apiv2Schema> OperationModifier for $extractor<T> {
+            fn update_parameter(op: &mut DefaultOperationRaw) {
+                paperclip::actix::web::Json::<T>::update_parameter(op);
+                document_problems(op, &BODY_PROBLEMS);
+            }
+
+            fn update_definitions(map: &mut BTreeMap<String, DefaultSchemaRaw>) {
+                paperclip::actix::web::Json::<T>::update_definitions(map);
+            }
+        }
+    };
+}
+
+fn unsupported_media_type(detail: &str) -> ApiError {
+    ApiError::with_detail(c::UNSUPPORTED_MEDIA_TYPE, detail)
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
@@ -77,11 +105,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         let payload = payload.take();
         Box::pin(async move {
             if !media.as_deref().is_some_and(is_json) {
-                return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    "Send the body as application/json.",
-                ));
+                return Err(unsupported_media_type("Send the body as application/json."));
             }
             let bytes = read_body(req, payload).await?;
             parse_json(&bytes).map(JsonBody)
@@ -89,17 +113,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
-impl<T> Apiv2Schema for JsonBody<T> {}
-
-impl<T: Apiv2Schema> OperationModifier for JsonBody<T> {
-    fn update_parameter(op: &mut DefaultOperationRaw) {
-        paperclip::actix::web::Json::<T>::update_parameter(op);
-    }
-
-    fn update_definitions(map: &mut BTreeMap<String, DefaultSchemaRaw>) {
-        paperclip::actix::web::Json::<T>::update_definitions(map);
-    }
-}
+json_body_docs!(JsonBody);
 
 /// A body sent as JSON or as `application/x-www-form-urlencoded` (OAuth2
 /// password-grant clients). Documented as JSON; the form variant is added
@@ -124,9 +138,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonOrForm<T> {
                         .map_err(|e| ApiError::validation(vec![FieldError::new("body", e.to_string())]))
                 }
                 Some(m) if is_json(m) => parse_json(&read_body(req, payload).await?).map(JsonOrForm),
-                _ => Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
+                _ => Err(unsupported_media_type(
                     "Send the body as application/json or application/x-www-form-urlencoded.",
                 )),
             }
@@ -134,49 +146,115 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonOrForm<T> {
     }
 }
 
-impl<T> Apiv2Schema for JsonOrForm<T> {}
+json_body_docs!(JsonOrForm);
 
-impl<T: Apiv2Schema> OperationModifier for JsonOrForm<T> {
-    fn update_parameter(op: &mut DefaultOperationRaw) {
-        paperclip::actix::web::Json::<T>::update_parameter(op);
-    }
-
-    fn update_definitions(map: &mut BTreeMap<String, DefaultSchemaRaw>) {
-        paperclip::actix::web::Json::<T>::update_definitions(map);
-    }
-}
-
-/// The authenticated caller, from `Authorization: Bearer <access token>`.
-#[derive(Debug, Clone, Copy, Apiv2Security)]
+/// The bearer scheme, as the OpenAPI document names it.
+#[derive(Debug, Apiv2Security)]
 #[openapi(apiKey, alias = "bearerAuth", in = "header", name = "Authorization", description = "JWT access token")]
-pub struct AuthUser {
-    /// Who is calling.
-    pub actor: Actor,
+struct BearerAuth;
+
+/// Problems of reading the access token.
+const TOKEN_PROBLEMS: [c::ProblemType; 4] =
+    [c::MISSING_TOKEN, c::MALFORMED_AUTHORIZATION, c::INVALID_TOKEN, c::TOKEN_EXPIRED];
+
+/// The token of `Authorization: Bearer <token>`.
+fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
+    let malformed = |detail: &str| ApiError::with_detail(c::MALFORMED_AUTHORIZATION, detail);
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else { return Err(c::MISSING_TOKEN.into()) };
+    let value = value.to_str().map_err(|_| malformed("The Authorization header is not printable ASCII."))?.trim();
+    if value.is_empty() {
+        return Err(c::MISSING_TOKEN.into());
+    }
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(malformed("Use the Bearer scheme: `Authorization: Bearer <token>`."));
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(malformed("`Bearer` is not followed by a token."));
+    }
+    if token.contains(char::is_whitespace) {
+        let doubled = token.split_whitespace().next().is_some_and(|w| w.eq_ignore_ascii_case("bearer"));
+        return Err(malformed(if doubled {
+            "`Bearer` appears twice: send `Bearer <token>` (in Swagger UI, paste the token alone)."
+        } else {
+            "Send exactly one token after `Bearer`."
+        }));
+    }
+    Ok(token)
 }
 
-fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
-    let missing = || ApiError::unauthorized("missing_token", "Send an access token: Authorization: Bearer <token>.");
-    let header = req.headers().get(header::AUTHORIZATION).ok_or_else(missing)?;
-    let value = header.to_str().map_err(|_| missing())?;
-    let token = value
-        .split_once(' ')
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .filter(|t| !t.is_empty())
-        .ok_or_else(missing)?;
-    let services = req.app_data::<Data<Services>>().ok_or_else(|| ApiError::internal(&"services missing"))?;
-    let claims = services.auth.authenticate(token)?;
-    Ok(AuthUser { actor: Actor { id: claims.sub, role: claims.role } })
+fn services(req: &HttpRequest) -> Result<Data<Services>, ApiError> {
+    req.app_data::<Data<Services>>().cloned().ok_or_else(|| ApiError::internal(&"services are not registered"))
 }
 
-impl FromRequest for AuthUser {
+/// The token's claims, checked for signature, type and expiry (no store access).
+fn actor(req: &HttpRequest) -> Result<(Actor, Data<Services>), ApiError> {
+    let token = bearer_token(req)?;
+    let services = services(req)?;
+    let claims = services.auth.authenticate(token).map_err(IntoProblem::into_problem)?;
+    Ok((Actor { id: claims.sub, role: claims.role }, services))
+}
+
+/// The caller behind the request's access token, re-read from the store.
+async fn caller(checked: Result<(Actor, Data<Services>), ApiError>) -> Result<Caller, ApiError> {
+    let (actor, services) = checked?;
+    services.access.caller(actor).await.map_err(IntoProblem::into_problem)
+}
+
+/// The [`Caller`] capability: a valid access token whose account exists now.
+#[derive(Debug)]
+pub struct Authenticated(pub Caller);
+
+impl FromRequest for Authenticated {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        Box::pin(caller(actor(req)).map_ok(Authenticated))
     }
 }
+
+/// The [`Admin`] capability: a valid access token of an account that is an admin now.
+#[derive(Debug)]
+pub struct AdminAccess(pub Admin);
+
+impl FromRequest for AdminAccess {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let checked = actor(req);
+        Box::pin(
+            async move { caller(checked).await?.require_admin().map(AdminAccess).map_err(IntoProblem::into_problem) },
+        )
+    }
+}
+
+/// Security requirement and problems of a capability extractor.
+macro_rules! capability_docs {
+    ($extractor:ty, [$($extra:expr),*]) => {
+        impl Apiv2Schema for $extractor {
+            fn name() -> Option<String> {
+                BearerAuth::name()
+            }
+
+            fn security_scheme() -> Option<SecurityScheme> {
+                BearerAuth::security_scheme()
+            }
+        }
+
+        impl OperationModifier for $extractor {
+            fn update_parameter(op: &mut DefaultOperationRaw) {
+                document_problems(op, &TOKEN_PROBLEMS);
+                document_problems(op, &[c::ACCOUNT_GONE, c::INTERNAL_ERROR, c::SERVICE_UNAVAILABLE $(, $extra)*]);
+            }
+        }
+    };
+}
+
+capability_docs!(Authenticated, []);
+capability_docs!(AdminAccess, [c::FORBIDDEN]);
 
 /// A list request (`page`, `page_size`, `sort`, `search`, filters) parsed
 /// against the field whitelist of resource `R`; an invalid one is a 400
@@ -188,7 +266,7 @@ pub struct ListParams<R: Resource>(pub ListQuery<R::Field>);
 fn parse_list<R: Resource>(req: &HttpRequest) -> Result<ListParams<R>, ApiError> {
     let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
         .map_err(|_| ApiError::malformed("The query string is not valid URL encoding."))?;
-    parse_list_query::<R>(&pairs).map(ListParams).map_err(ApiError::invalid_query)
+    parse_list_query::<R>(&pairs).map(ListParams).map_err(|e| ApiError::with_fields(c::INVALID_QUERY, e))
 }
 
 impl<R: Resource> FromRequest for ListParams<R> {
@@ -201,4 +279,37 @@ impl<R: Resource> FromRequest for ListParams<R> {
 }
 
 impl<R: Resource> Apiv2Schema for ListParams<R> {}
-impl<R: Resource> OperationModifier for ListParams<R> {}
+impl<R: Resource> OperationModifier for ListParams<R> {
+    fn update_parameter(op: &mut DefaultOperationRaw) {
+        crate::openapi::document_list_query::<R>(op);
+        document_problems(op, &[c::INVALID_QUERY, c::MALFORMED_REQUEST]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn code(authorization: &str) -> Result<String, &'static str> {
+        let req = TestRequest::default().insert_header((header::AUTHORIZATION, authorization)).to_http_request();
+        bearer_token(&req).map(str::to_owned).map_err(|e| e.code())
+    }
+
+    #[test]
+    fn a_bearer_token_is_taken_as_sent() {
+        assert_eq!(code("Bearer abc.def.ghi"), Ok("abc.def.ghi".to_owned()));
+        assert_eq!(code("bearer  abc.def.ghi "), Ok("abc.def.ghi".to_owned()));
+    }
+
+    #[test]
+    fn a_malformed_authorization_header_says_so() {
+        for bad in ["Bearer Bearer abc.def.ghi", "Basic dXNlcjpwdw==", "Bearer", "Bearer a b", "abc.def.ghi"] {
+            assert_eq!(code(bad), Err("malformed_authorization"), "{bad}");
+        }
+        assert_eq!(code(""), Err("missing_token"));
+        let none = TestRequest::default().to_http_request();
+        assert_eq!(bearer_token(&none).map_err(|e| e.code()), Err("missing_token"));
+    }
+}

@@ -1,7 +1,6 @@
 //! The HTTP server of the Coffee Shop API: routes, extractors, problem+json
 //! errors, the OpenAPI document and Swagger UI.
 
-pub mod catalog_dto;
 pub mod dto;
 pub mod extract;
 pub mod media;
@@ -10,6 +9,7 @@ pub mod openapi;
 pub mod problem;
 pub mod responses;
 pub mod routes;
+pub mod upload;
 
 use std::net::TcpListener;
 
@@ -22,17 +22,23 @@ use actix_web::{App, HttpServer};
 use coffee_app::Services;
 use paperclip::actix::OpenApiExt;
 
+use crate::dto::product::ProductView;
 use crate::extract::MAX_BODY_BYTES;
+use crate::openapi::OpenApiDoc;
 use crate::problem::ApiError;
 
-/// Starts serving on `listener`; the returned server runs until stopped.
+/// Starts serving on `listener` with the OpenAPI document `doc` (from
+/// [`openapi::build`]); the returned server runs until stopped.
 ///
 /// # Errors
 /// The listener cannot be used.
-pub fn serve(services: Data<Services>, listener: TcpListener) -> std::io::Result<Server> {
-    let doc = Data::new(openapi::build());
+pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListener) -> std::io::Result<Server> {
     let mut origins = services.config.cors_origins.clone();
     origins.push(services.config.public_base_url.clone());
+    let product_view = Data::new(ProductView {
+        currency: services.shop.currency(),
+        base_url: services.config.public_base_url.clone(),
+    });
     let server = HttpServer::new(move || {
         App::new()
             .wrap_api_with_spec(openapi::base_spec())
@@ -40,6 +46,7 @@ pub fn serve(services: Data<Services>, listener: TcpListener) -> std::io::Result
             .build()
             .app_data(services.clone())
             .app_data(doc.clone())
+            .app_data(product_view.clone())
             .app_data(PayloadConfig::new(MAX_BODY_BYTES))
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found().into()))
             .app_data(

@@ -34,7 +34,8 @@ async fn main() -> ExitCode {
     };
     services.spawn_api_background().await;
     tracing::info!("listening on http://{addr} (Swagger UI at /docs)");
-    let result = match coffee_api::serve(services.clone(), listener) {
+    let doc = Data::new(coffee_api::openapi::build());
+    let result = match coffee_api::serve(services.clone(), doc, listener) {
         Ok(server) => server.await,
         Err(e) => Err(e),
     };

@@ -12,9 +12,10 @@ use crate::problem::ApiError;
 /// paths, no traversal); files never change, so they are cached for a year.
 async fn media_file(req: HttpRequest, services: Data<Services>) -> Result<HttpResponse, ApiError> {
     let name = req.match_info().get("file").unwrap_or_default();
-    let (Some(path), Some(mime)) = (services.images.path_of(name), coffee_media::content_type(name)) else {
+    let Some((path, kind)) = services.catalog.image_file(name) else {
         return Err(ApiError::not_found());
     };
+    let mime = kind.mime();
     let file = web::block(move || NamedFile::open(path))
         .await
         .map_err(|_| ApiError::not_found())?

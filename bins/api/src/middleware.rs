@@ -7,11 +7,13 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use actix_web::web::Data;
 use actix_web::{Error, HttpResponse};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::problem::{ApiError, PROBLEM_JSON};
+use crate::openapi::OpenApiDoc;
+use crate::problem::{ApiError, PROBLEM_JSON, ProblemCode, catalogue};
 
 tokio::task_local! {
     static REQUEST_ID: String;
@@ -37,13 +39,17 @@ fn request_id(req: &ServiceRequest) -> String {
 }
 
 /// Wraps every request: assigns the request id (task-local, so error bodies
-/// can carry it), logs one line per request, adds security headers and turns
-/// bodiless framework errors (404, 405, 413 …) into problem+json.
+/// can carry it), logs one line per request, adds security headers, turns
+/// bodiless framework errors (404, 405, 413 …) into problem+json, and checks
+/// every problem a documented operation answers with against the OpenAPI
+/// document.
 pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let id = request_id(&req);
+    let doc = req.app_data::<Data<OpenApiDoc>>().cloned();
+    let method = req.method().to_string();
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
     let started = Instant::now();
     let result = REQUEST_ID.scope(id.clone(), next.call(req)).instrument(span.clone()).await;
@@ -54,10 +60,14 @@ pub async fn request_context(
     // Bodies a handler made on purpose (problem+json, the readiness JSON, the verify-link page) stay.
     let designed = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| !v.as_bytes().starts_with(b"text/plain"));
     if status.as_u16() >= 400 && !designed {
-        let problem = ApiError::from_status(status);
+        let problem = ApiError::from(catalogue::for_status(status.as_u16()));
         let original = res.response();
         let replaced = problem_response(&problem, original, &id);
         res = res.into_response(replaced);
+    } else if let (Some(doc), Some(code), Some(pattern)) =
+        (&doc, res.response().extensions().get::<ProblemCode>().copied(), res.request().match_pattern())
+    {
+        doc.conformance.check(&method, &pattern, status.as_u16(), code.0);
     }
     let headers = res.headers_mut();
     headers.insert(X_REQUEST_ID, HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("invalid")));

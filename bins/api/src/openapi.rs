@@ -1,27 +1,50 @@
 //! The OpenAPI 3 document and the offline Swagger UI.
 //!
-//! paperclip derives paths, parameters and schemas from the handlers; this
-//! module completes what it cannot express: per-operation error responses,
-//! the HTTP bearer scheme, the list query parameters (generated from each
-//! resource's field table, so they never drift from the whitelist), the
-//! `Location` header and the form variant of login.
+//! paperclip derives paths, parameters and schemas from the handlers. What
+//! it cannot express is handed over from the types themselves and completed
+//! here:
+//!
+//! * error responses: every extractor and every handler's `Problem<E>`
+//!   names the problems it can produce ([`document_problems`]); they become
+//!   one response per status with one example per `code`;
+//! * list query parameters: [`crate::extract::ListParams`] describes its
+//!   resource's field whitelist ([`document_list_query`]);
+//! * the HTTP bearer scheme, the `Location` header, the form variant of
+//!   login, the multipart upload.
+//!
+//! The types hand their parts over inside paperclip's own operation (a
+//! marker in a response description or a parameter), since its hooks offer
+//! no other channel; [`complete`] turns the markers into OpenAPI 3.
+//!
+//! [`Conformance`] keeps the server honest at run time: the middleware
+//! checks every problem response of a documented operation against the
+//! document and records any the document does not list.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Mutex;
 
 use actix_web::guard;
 use actix_web::http::header;
 use actix_web::web::{self, Data};
 use actix_web::{HttpRequest, HttpResponse};
-use coffee_domain::catalog::{CategoryResource, ProductResource};
-use coffee_domain::query::{FieldKind, MAX_PAGE_SIZE, Resource};
-use coffee_domain::user::UserResource;
+use coffee_domain::query::{FieldKind, FieldSpec, MAX_PAGE_SIZE, MAX_TEXT_VALUE_CHARS, Op, Resource};
 use paperclip::actix::OpenApiExt;
-use paperclip::v2::models::{DefaultApiRaw, Info};
+use paperclip::v2::models::{
+    DataType, DefaultApiRaw, DefaultOperationRaw, DefaultParameterRaw, DefaultResponseRaw, Either, Info, ParameterIn,
+};
 use serde_json::{Value, json};
 
-use crate::problem::ApiError;
+use crate::problem::{ApiError, ProblemType, catalogue};
 
-/// The finished document, served at `/openapi.json`.
-#[derive(Debug, Clone)]
-pub struct OpenApiDoc(pub Value);
+/// The finished document, served at `/openapi.json`, with the index the
+/// middleware checks problem responses against.
+#[derive(Debug)]
+pub struct OpenApiDoc {
+    /// The document.
+    pub json: Value,
+    /// Conformance of the responses to it.
+    pub conformance: Conformance,
+}
 
 /// Title, version and description paperclip starts from.
 pub fn base_spec() -> DefaultApiRaw {
@@ -30,8 +53,9 @@ pub fn base_spec() -> DefaultApiRaw {
             title: "Coffee Shop API".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             description: Some(
-                "REST API of a take-away coffee-shop chain. Errors are RFC 9457 problem+json with a stable `code`. \
-                 Authorize with an access token from `POST /auth/login`."
+                "REST API of a take-away coffee-shop chain. Errors are RFC 9457 problem+json with a stable `code`; \
+                 each operation lists the codes it can answer with. Authorize with an access token from \
+                 `POST /auth/login`."
                     .to_owned(),
             ),
             ..Info::default()
@@ -51,77 +75,43 @@ pub fn build() -> OpenApiDoc {
             app
         });
     complete(&mut spec);
-    OpenApiDoc(spec)
+    let conformance = Conformance::index(&spec);
+    OpenApiDoc { json: spec, conformance }
 }
 
-/// Error statuses each operation can answer, by operationId.
-const ERRORS: &[(&str, &[u16])] = &[
-    ("signup", &[400, 409, 413, 415, 422]),
-    ("verify", &[400, 409, 413, 415, 422, 429]),
-    ("verifyLink", &[400]),
-    ("resendVerification", &[400, 413, 415, 422]),
-    ("login", &[400, 401, 403, 413, 415, 422]),
-    ("refresh", &[400, 401, 413, 415, 422]),
-    ("logout", &[400, 401, 413, 415, 422]),
-    ("getMe", &[401]),
-    ("updateMe", &[400, 401, 413, 415, 422]),
-    ("listUsers", &[400, 401, 403]),
-    ("getUser", &[401, 403, 404]),
-    ("patchUser", &[400, 401, 403, 404, 409, 413, 415, 422]),
-    ("putUser", &[400, 401, 403, 404, 409, 413, 415, 422]),
-    ("deleteUser", &[401, 403, 404, 409]),
-    ("ready", &[503]),
-    ("listCategories", &[400]),
-    ("getCategory", &[404]),
-    ("createCategory", &[400, 401, 403, 409, 413, 415, 422]),
-    ("putCategory", &[400, 401, 403, 404, 409, 413, 415, 422]),
-    ("patchCategory", &[400, 401, 403, 404, 409, 413, 415, 422]),
-    ("deleteCategory", &[401, 403, 404]),
-    ("listProducts", &[400]),
-    ("getProduct", &[404]),
-    ("createProduct", &[400, 401, 403, 413, 415, 422]),
-    ("putProduct", &[400, 401, 403, 404, 413, 415, 422]),
-    ("patchProduct", &[400, 401, 403, 404, 413, 415, 422]),
-    ("deleteProduct", &[401, 403, 404]),
-    ("uploadProductImage", &[400, 401, 403, 404, 413, 415, 422]),
-];
+/// Marks text that carries a part of the document to [`complete`].
+const MARKER: &str = "x-coffee:";
 
-/// List operations and the resource whose field table documents their query.
-fn list_parameters(op_id: &str) -> Option<Vec<Value>> {
-    match op_id {
-        "listUsers" => Some(query_parameters::<UserResource>()),
-        "listCategories" => Some(query_parameters::<CategoryResource>()),
-        "listProducts" => Some(query_parameters::<ProductResource>()),
-        _ => None,
+/// Documents that the operation can answer with each of `problems`.
+pub fn document_problems(op: &mut DefaultOperationRaw, problems: &[ProblemType]) {
+    for p in problems {
+        let entry = op.responses.entry(p.status.to_string()).or_insert_with(|| {
+            Either::Right(DefaultResponseRaw { description: Some(format!("{MARKER}[]")), ..Default::default() })
+        });
+        let Either::Right(response) = entry else { continue };
+        let Some(marked) = response.description.as_deref().and_then(|d| d.strip_prefix(MARKER)) else { continue };
+        let mut listed: Vec<(String, String)> = serde_json::from_str(marked).unwrap_or_default();
+        if !listed.iter().any(|(code, _)| code == p.code) {
+            listed.push((p.code.to_owned(), p.detail.to_owned()));
+        }
+        response.description = Some(format!("{MARKER}{}", json!(listed)));
     }
 }
 
-fn error_description(status: u16) -> &'static str {
-    match status {
-        400 => "Malformed body or query (`malformed_request`, `invalid_query`, `invalid_verification_code`).",
-        401 => "Missing, invalid or expired token, or wrong credentials (`WWW-Authenticate: Bearer`).",
-        403 => "Authenticated but not allowed (`forbidden`, `email_not_verified`).",
-        404 => "No such resource, or one you may not see.",
-        409 => "Conflict (`email_taken`, `already_verified`, `last_admin`, `category_name_taken`).",
-        413 => "The body is too large (64 KiB for JSON, 5 MiB for images).",
-        415 => "Wrong Content-Type, or an upload that is not a PNG, JPEG or WebP image.",
-        422 => "Validation failed; `errors` lists each field.",
-        429 => "Too many attempts; see `Retry-After`.",
-        503 => "A dependency is down.",
-        _ => "Unexpected error; the body never shows internals.",
-    }
-}
-
-fn problem_response(status: u16) -> Value {
-    json!({
-        "description": error_description(status),
-        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    })
+/// Documents the list query language of resource `R`.
+pub fn document_list_query<R: Resource>(op: &mut DefaultOperationRaw) {
+    op.parameters.push(Either::Right(DefaultParameterRaw {
+        in_: ParameterIn::Query,
+        name: MARKER.to_owned(),
+        description: Some(json!(query_parameters::<R>()).to_string()),
+        data_type: Some(DataType::String),
+        ..Default::default()
+    }));
 }
 
 fn kind_schema(kind: FieldKind) -> Value {
     match kind {
-        FieldKind::Text => json!({"type": "string"}),
+        FieldKind::Text => json!({"type": "string", "maxLength": MAX_TEXT_VALUE_CHARS}),
         FieldKind::Integer => json!({"type": "integer", "format": "int64"}),
         FieldKind::Bool => json!({"type": "boolean"}),
         FieldKind::Timestamp => json!({"type": "string", "format": "date-time"}),
@@ -132,7 +122,7 @@ fn kind_schema(kind: FieldKind) -> Value {
 
 /// Query parameters of the list language for resource `R`.
 fn query_parameters<R: Resource>() -> Vec<Value> {
-    let names = |pick: fn(&coffee_domain::query::FieldSpec<R::Field>) -> bool| {
+    let names = |pick: fn(&FieldSpec<R::Field>) -> bool| {
         R::FIELDS.iter().filter(|f| pick(f)).map(|f| f.name).collect::<Vec<_>>().join(", ")
     };
     let mut params = vec![
@@ -145,18 +135,20 @@ fn query_parameters<R: Resource>() -> Vec<Value> {
                "schema": {"type": "string", "default": "-created_at"}}),
         json!({"name": "search", "in": "query",
                "description": format!("Case-insensitive substring over: {}.", names(|f| f.searchable)),
-               "schema": {"type": "string", "maxLength": coffee_domain::query::MAX_TEXT_VALUE_CHARS}}),
+               "schema": {"type": "string", "maxLength": MAX_TEXT_VALUE_CHARS}}),
     ];
     for field in R::FIELDS.iter().filter(|f| f.filterable) {
         for op in field.kind.operators() {
             let (schema, what) = match op {
-                coffee_domain::query::Op::In => (json!({"type": "string"}), "is one of these comma-separated values"),
-                coffee_domain::query::Op::Eq => (kind_schema(field.kind), "equals"),
-                coffee_domain::query::Op::Gt => (kind_schema(field.kind), "is greater than"),
-                coffee_domain::query::Op::Gte => (kind_schema(field.kind), "is at least"),
-                coffee_domain::query::Op::Lt => (kind_schema(field.kind), "is less than"),
-                coffee_domain::query::Op::Lte => (kind_schema(field.kind), "is at most"),
-                coffee_domain::query::Op::Contains => (json!({"type": "string"}), "contains (case-insensitive)"),
+                Op::In => (json!({"type": "string"}), "is one of these comma-separated values"),
+                Op::Eq => (kind_schema(field.kind), "equals"),
+                Op::Gt => (kind_schema(field.kind), "is greater than"),
+                Op::Gte => (kind_schema(field.kind), "is at least"),
+                Op::Lt => (kind_schema(field.kind), "is less than"),
+                Op::Lte => (kind_schema(field.kind), "is at most"),
+                Op::Contains => {
+                    (json!({"type": "string", "maxLength": MAX_TEXT_VALUE_CHARS}), "contains (case-insensitive)")
+                }
             };
             params.push(json!({
                 "name": format!("{}{}", field.name, op.suffix()),
@@ -167,6 +159,52 @@ fn query_parameters<R: Resource>() -> Vec<Value> {
         }
     }
     params
+}
+
+/// A realistic problem document for the examples.
+fn problem_example(status: u16, code: &str, detail: &str) -> Value {
+    let title =
+        actix_web::http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error");
+    let mut value = json!({
+        "type": format!("urn:problem:coffee:{code}"), "title": title, "status": status, "detail": detail,
+        "code": code, "request_id": "0193a0f2-6c1e-7b3a-9d52-4f8e1c2b7a90",
+    });
+    if status == 422 {
+        value["errors"] = json!([{"field": "email", "message": "must be a valid e-mail address"}]);
+    } else if code == "invalid_query" {
+        value["errors"] = json!([{"field": "page_size", "message": "must be an integer from 1 to 100"}]);
+    }
+    value
+}
+
+/// One OpenAPI 3 response listing `problems` (code, detail) of `status`.
+fn problem_response(status: u16, problems: &[(String, String)]) -> Value {
+    let reason =
+        actix_web::http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error");
+    let codes: Vec<String> = problems.iter().map(|(code, _)| format!("`{code}`")).collect();
+    let mut examples = serde_json::Map::new();
+    for (code, detail) in problems {
+        examples.insert(code.clone(), json!({"summary": detail, "value": problem_example(status, code, detail)}));
+    }
+    let mut response = json!({
+        "description": format!("{reason}: {}.", codes.join(", ")),
+        "content": {"application/problem+json": {
+            "schema": {"$ref": "#/components/schemas/Problem"}, "examples": examples}},
+    });
+    let mut headers = serde_json::Map::new();
+    if status == 401 {
+        headers.insert("WWW-Authenticate".to_owned(), json!({"description": "`Bearer`, with `error=\"invalid_token\"` for a bad token.", "schema": {"type": "string"}}));
+    }
+    if status == 429 || status == 503 {
+        headers.insert(
+            "Retry-After".to_owned(),
+            json!({"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}),
+        );
+    }
+    if !headers.is_empty() {
+        response["headers"] = Value::Object(headers);
+    }
+    response
 }
 
 /// Adds what paperclip cannot express (see the module docs).
@@ -192,70 +230,140 @@ fn complete(spec: &mut Value) {
         }
     });
     let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) else { return };
-    for item in paths.values_mut() {
+    for (path, item) in paths.iter_mut() {
         let Some(ops) = item.as_object_mut() else { continue };
         for op in ops.values_mut() {
             let Some(op) = op.as_object_mut() else { continue };
-            let id = op.get("operationId").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let responses = op.entry("responses").or_insert_with(|| json!({}));
-            if let Some(created) = responses.get_mut("201") {
-                created["headers"] = json!({"Location": {"description": "Path of the new resource.",
-                                                          "schema": {"type": "string"}}});
-            }
-            for (op_id, codes) in ERRORS {
-                if *op_id == id {
-                    for code in *codes {
-                        responses[code.to_string()] = problem_response(*code);
-                    }
-                }
-            }
-            if id != "live" {
-                responses["500"] = problem_response(500);
-            }
-            match id.as_str() {
-                "ready" => {
-                    let health = json!({"application/json": {"schema": {"$ref": "#/components/schemas/HealthDto"}}});
-                    responses["200"] = json!({"description": "Every dependency answers.", "content": health.clone()});
-                    responses["503"] = json!({"description": "A dependency is down.", "content": health});
-                }
-                "verifyLink" => {
-                    responses["200"] = json!({"description": "Verified (also when opened again).", "content": {
-                        "text/html": {"schema": {"type": "string"}},
-                        "application/json": {"schema": {"$ref": "#/components/schemas/UserDto"}}}});
-                }
-                "uploadProductImage" => {
-                    op.insert(
-                        "requestBody".to_owned(),
-                        json!({"required": true, "content": {"multipart/form-data": {"schema": {
-                            "type": "object", "required": ["file"],
-                            "properties": {"file": {"type": "string", "format": "binary",
-                                "description": "PNG, JPEG or WebP, at most 5 MiB."}}}}}}),
-                    );
-                }
-                "login" => {
-                    if let Some(content) = op.get_mut("requestBody").and_then(|b| b.get_mut("content")) {
-                        let form = json!({"schema": {"type": "object", "required": ["username", "password"],
-                            "properties": {"username": {"type": "string", "description": "E-mail address."},
-                                           "password": {"type": "string"}}}});
-                        content["application/x-www-form-urlencoded"] = form;
-                    }
-                }
-                _ => {}
-            }
-            if let Some(extra) = list_parameters(&id) {
-                let params = op.entry("parameters").or_insert_with(|| json!([]));
-                if let Some(list) = params.as_array_mut() {
-                    list.extend(extra);
-                }
-            }
-            // Public operations say so explicitly.
-            op.entry("security").or_insert_with(|| json!([]));
+            complete_operation(path, op);
         }
     }
 }
 
+fn complete_operation(path: &str, op: &mut serde_json::Map<String, Value>) {
+    let id = op.get("operationId").and_then(Value::as_str).unwrap_or_default().to_owned();
+    // The list query language, described by the extractor.
+    if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+        let mut expanded = Vec::new();
+        for p in params.drain(..) {
+            if p["name"] == MARKER {
+                let described = p["description"].as_str().unwrap_or("[]");
+                expanded.extend(serde_json::from_str::<Vec<Value>>(described).unwrap_or_default());
+            } else {
+                expanded.push(p);
+            }
+        }
+        *params = expanded;
+    }
+    let responses = op.entry("responses").or_insert_with(|| json!({}));
+    let mut problems: Vec<(u16, Vec<(String, String)>)> = Vec::new();
+    if let Some(map) = responses.as_object_mut() {
+        map.retain(|status, response| {
+            let marked = response["description"].as_str().and_then(|d| d.strip_prefix(MARKER));
+            match (marked, status.parse::<u16>()) {
+                (Some(listed), Ok(status)) => {
+                    problems.push((status, serde_json::from_str(listed).unwrap_or_default()));
+                    false
+                }
+                _ => true,
+            }
+        });
+    }
+    let mut add = |p: ProblemType| match problems.iter_mut().find(|(s, _)| *s == p.status) {
+        Some((_, listed)) if listed.iter().any(|(code, _)| code == p.code) => {}
+        Some((_, listed)) => listed.push((p.code.to_owned(), p.detail.to_owned())),
+        None => problems.push((p.status, vec![(p.code.to_owned(), p.detail.to_owned())])),
+    };
+    // An id in the path that is not a UUID, or names nothing, is a 404.
+    if path.contains('{') {
+        add(catalogue::NOT_FOUND);
+    }
+    add(catalogue::INTERNAL_ERROR);
+    for (status, listed) in &problems {
+        responses[status.to_string()] = problem_response(*status, listed);
+    }
+    if let Some(created) = responses.get_mut("201") {
+        created["headers"] = json!({"Location": {"description": "Path of the new resource.",
+                                                  "schema": {"type": "string"}}});
+    }
+    match id.as_str() {
+        "ready" => {
+            let health = json!({"application/json": {"schema": {"$ref": "#/components/schemas/HealthDto"}}});
+            responses["200"] = json!({"description": "Every dependency answers.", "content": health.clone()});
+            responses["503"] = json!({"description": "A dependency is down.", "content": health});
+        }
+        "verifyLink" => {
+            responses["200"] = json!({"description": "Verified (also when opened again).", "content": {
+                "text/html": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"$ref": "#/components/schemas/UserDto"}}}});
+        }
+        "uploadProductImage" => {
+            op.insert(
+                "requestBody".to_owned(),
+                json!({"required": true, "content": {"multipart/form-data": {"schema": {
+                    "type": "object", "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary",
+                        "description": "PNG, JPEG or WebP, at most 5 MiB."}}}}}}),
+            );
+        }
+        "login" => {
+            if let Some(content) = op.get_mut("requestBody").and_then(|b| b.get_mut("content")) {
+                let form = json!({"schema": {"type": "object", "required": ["username", "password"],
+                    "properties": {"username": {"type": "string", "description": "E-mail address."},
+                                   "password": {"type": "string"}}}});
+                content["application/x-www-form-urlencoded"] = form;
+            }
+        }
+        _ => {}
+    }
+    // Public operations say so explicitly.
+    op.entry("security").or_insert_with(|| json!([]));
+}
+
+/// Which problems each documented operation may answer with, and the ones
+/// it answered with although the document does not list them.
+#[derive(Debug, Default)]
+pub struct Conformance {
+    documented: HashMap<(String, String), HashSet<(u16, String)>>,
+    undocumented: Mutex<BTreeSet<String>>,
+}
+
+impl Conformance {
+    fn index(spec: &Value) -> Self {
+        let mut documented = HashMap::new();
+        for (path, item) in spec["paths"].as_object().into_iter().flatten() {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                let mut codes = HashSet::new();
+                for (status, response) in op["responses"].as_object().into_iter().flatten() {
+                    let examples = &response["content"]["application/problem+json"]["examples"];
+                    for code in examples.as_object().into_iter().flatten().map(|(code, _)| code) {
+                        codes.insert((status.parse().unwrap_or_default(), code.clone()));
+                    }
+                }
+                documented.insert((method.to_uppercase(), path.clone()), codes);
+            }
+        }
+        Self { documented, undocumented: Mutex::default() }
+    }
+
+    /// Checks a problem response of `method` on route `pattern`; one the
+    /// document does not list is logged and remembered.
+    pub fn check(&self, method: &str, pattern: &str, status: u16, code: &str) {
+        let Some(codes) = self.documented.get(&(method.to_owned(), pattern.to_owned())) else { return };
+        if !codes.contains(&(status, code.to_owned())) {
+            let what = format!("{method} {pattern} answered {status} {code}");
+            tracing::error!("{what}, which the OpenAPI document does not list");
+            self.undocumented.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(what);
+        }
+    }
+
+    /// Every undocumented (operation, status, code) seen so far.
+    pub fn undocumented(&self) -> Vec<String> {
+        self.undocumented.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned().collect()
+    }
+}
+
 async fn openapi_json(doc: Data<OpenApiDoc>) -> HttpResponse {
-    HttpResponse::Ok().json(&doc.0)
+    HttpResponse::Ok().json(&doc.json)
 }
 
 const SWAGGER_JS: &[u8] = include_bytes!("../assets/swagger-ui/swagger-ui-bundle.js");

@@ -5,20 +5,23 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use coffee_crypto::{Argon2Hasher, JwtCodec, RandomSecrets};
+use coffee_domain::access::Access;
 use coffee_domain::auth::{AuthPorts, AuthService, AuthSettings};
 use coffee_domain::catalog::CatalogService;
 use coffee_domain::clock::{Clock, SystemClock};
+use coffee_domain::error::error_chain;
 use coffee_domain::jobs::JobQueue;
 use coffee_domain::mail::Mailer;
 use coffee_domain::maintenance::{CleanupService, CleanupSettings};
 use coffee_domain::outbox::OutboxRelay;
+use coffee_domain::shop::Shop;
 use coffee_domain::user::{Email, Password, UserService};
 use coffee_jobs::{InlineQueue, JobHandler, RedisQueue};
 use coffee_mail::{LogMailer, SmtpMailer};
 use coffee_media::FsImageStore;
 use coffee_storage::{
     DbSettings, SeaCatalogRepository, SeaMaintenanceRepository, SeaOutboxRepository, SeaSessionRepository,
-    SeaUserRepository,
+    SeaUnitOfWork, SeaUserRepository,
 };
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
@@ -66,16 +69,17 @@ const RELAY_INTERVAL: Duration = Duration::from_millis(250);
 pub struct Services {
     /// The configuration they were built from.
     pub config: Config,
-    /// The database pool.
-    pub db: coffee_storage::Db,
+    db: coffee_storage::Db,
+    /// Who may do what: turns token claims into capabilities.
+    pub access: Arc<Access>,
     /// Authentication use cases.
     pub auth: Arc<AuthService>,
     /// User management use cases.
     pub users: Arc<UserService>,
     /// Menu use cases.
     pub catalog: Arc<CatalogService>,
-    /// Where product images live (for serving them).
-    pub images: Arc<FsImageStore>,
+    /// The shop: its information and calendar.
+    pub shop: Arc<Shop>,
     /// The scheduled cleanup.
     pub cleanup: Arc<CleanupService>,
     /// Moves outbox entries to the job queue.
@@ -122,7 +126,7 @@ impl Services {
 
         let mailer: Arc<dyn Mailer> = match &config.smtp_url {
             Some(url) => {
-                Arc::new(SmtpMailer::new(url, &config.mail_from).map_err(|e| StartError::Config(e.to_string()))?)
+                Arc::new(SmtpMailer::new(url, &config.mail_from).map_err(|e| StartError::Config(error_chain(&e)))?)
             }
             None => {
                 tracing::info!("SMTP_URL is not set: e-mails are written to the log");
@@ -133,7 +137,7 @@ impl Services {
         let (redis, redis_queue) = match &config.redis_url {
             Some(url) => (
                 Some(redis::Client::open(url.as_str()).map_err(|e| StartError::Config(format!("REDIS_URL: {e}")))?),
-                Some(RedisQueue::new(url, &config.jobs_queue).map_err(|e| StartError::Config(e.0))?),
+                Some(RedisQueue::new(url, &config.jobs_queue).map_err(|e| StartError::Config(error_chain(&e)))?),
             ),
             None => (None, None),
         };
@@ -145,16 +149,17 @@ impl Services {
 
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let users = Arc::new(SeaUserRepository::new(db.clone()));
-        let hasher = Argon2Hasher::owasp().map_err(|e| StartError::Other(e.to_string()))?;
+        let hasher = Argon2Hasher::owasp().map_err(|e| StartError::Other(error_chain(&e)))?;
         if process == Process::Api {
             // The dummy hash for unknown e-mails, computed now (off the executor)
             // rather than in the first login; the worker never checks passwords.
-            hasher.warm_up().await.map_err(|e| StartError::Other(e.to_string()))?;
+            hasher.warm_up().await.map_err(|e| StartError::Other(error_chain(&e)))?;
         }
         let auth = AuthService::new(
             AuthPorts {
                 users: users.clone(),
                 sessions: Arc::new(SeaSessionRepository::new(db.clone())),
+                uow: Arc::new(SeaUnitOfWork::new(db.clone())),
                 hasher: Arc::new(hasher),
                 tokens: Arc::new(JwtCodec::new(&config.jwt_secret)),
                 secrets: Arc::new(RandomSecrets),
@@ -168,13 +173,10 @@ impl Services {
                 public_base_url: config.public_base_url.clone(),
             },
         );
-        let images = Arc::new(FsImageStore::new(&config.media_dir).map_err(|e| StartError::Config(e.0))?);
-        let catalog = CatalogService::new(
-            Arc::new(SeaCatalogRepository::new(db.clone())),
-            images.clone(),
-            users.clone(),
-            clock.clone(),
-        );
+        let images = FsImageStore::new(&config.media_dir).map_err(|e| StartError::Config(error_chain(&e)))?;
+        let catalog =
+            CatalogService::new(Arc::new(SeaCatalogRepository::new(db.clone())), Arc::new(images), clock.clone());
+        let shop = Shop::new(config.shop.info.clone(), config.shop.time_zone(), clock.clone());
         let relay = OutboxRelay::new(Arc::new(SeaOutboxRepository::new(db.clone())), queue, clock.clone());
         let cleanup = CleanupService::new(
             Arc::new(SeaMaintenanceRepository::new(db.clone())),
@@ -186,10 +188,11 @@ impl Services {
             },
         );
         let services = Self {
+            access: Arc::new(Access::new(users.clone())),
             auth: Arc::new(auth),
             users: Arc::new(UserService::new(users, clock)),
             catalog: Arc::new(catalog),
-            images,
+            shop: Arc::new(shop),
             cleanup: Arc::new(cleanup),
             relay: Arc::new(relay),
             handler,
@@ -211,7 +214,7 @@ impl Services {
         let email = Email::parse("ADMIN_EMAIL", email).map_err(|e| StartError::Config(e.to_string()))?;
         let password = Password::parse("ADMIN_PASSWORD", password).map_err(|e| StartError::Config(e.to_string()))?;
         let created =
-            self.auth.ensure_admin(email.clone(), password).await.map_err(|e| StartError::Other(e.to_string()))?;
+            self.auth.ensure_admin(email.clone(), password).await.map_err(|e| StartError::Other(error_chain(&e)))?;
         if created {
             tracing::info!(%email, "created the bootstrap admin");
         } else {

@@ -4,9 +4,12 @@
 //!
 //! The format is documented by the built-in sample, `deploy/shop-info.toml`.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDateTime, NaiveTime, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
-use coffee_domain::shop::{Location, OpeningHours, ShopInfo};
+use coffee_domain::money::Currency;
+use coffee_domain::shop::{Location, OpeningHours, ShopInfo, ShopTimeZone};
 use serde::Deserialize;
 
 use crate::config::ConfigError;
@@ -26,6 +29,16 @@ pub struct ShopConfig {
     pub tz: Tz,
     /// Where it was read from: the path, or the built-in sample.
     pub source: String,
+}
+
+/// The domain's [`ShopTimeZone`] port over the tz database.
+#[derive(Debug, Clone, Copy)]
+pub struct TzDatabase(pub Tz);
+
+impl ShopTimeZone for TzDatabase {
+    fn local(&self, at: DateTime<Utc>) -> NaiveDateTime {
+        at.with_timezone(&self.0).naive_local()
+    }
 }
 
 impl ShopConfig {
@@ -74,13 +87,14 @@ impl ShopConfig {
         }
         // Overlaps are only meaningful (and their indices only right) once every interval parsed.
         let all_hours_parsed = problems.is_empty();
+        let currency = Currency::parse("currency", raw.currency.trim()).map_err(|e| problems.push(e.to_string())).ok();
         let info = ShopInfo {
             name: raw.name.trim().to_owned(),
             address: raw.address.trim().to_owned(),
             location: Location { lat: raw.location.lat, lng: raw.location.lng },
             phone: raw.phone.trim().to_owned(),
             email: raw.email.trim().to_lowercase(),
-            currency: raw.currency.trim().to_owned(),
+            currency: currency.unwrap_or(Currency::NONE),
             timezone: raw.timezone.trim().to_owned(),
             opening_hours: if all_hours_parsed { hours } else { Vec::new() },
         };
@@ -105,23 +119,9 @@ impl ShopConfig {
         }
     }
 
-    /// The shop's local date and time at `now`.
-    pub fn local_time(&self, now: DateTime<Utc>) -> NaiveDateTime {
-        now.with_timezone(&self.tz).naive_local()
-    }
-
-    /// Whether the shop is open at `now`, judged by its local time.
-    pub fn is_open_at(&self, now: DateTime<Utc>) -> bool {
-        self.info.is_open_at(self.local_time(now))
-    }
-}
-
-/// `shop.currency` and friends read through to [`ShopConfig::info`].
-impl std::ops::Deref for ShopConfig {
-    type Target = ShopInfo;
-
-    fn deref(&self) -> &ShopInfo {
-        &self.info
+    /// The time zone as the domain's port.
+    pub fn time_zone(&self) -> Arc<dyn ShopTimeZone> {
+        Arc::new(TzDatabase(self.tz))
     }
 }
 
@@ -224,7 +224,7 @@ location = { lat = 41, lng = 69.5 }
     #[test]
     fn the_built_in_sample_loads() {
         let shop = ShopConfig::load(None).unwrap();
-        assert_eq!(shop.info.currency, "UZS");
+        assert_eq!(shop.info.currency.as_str(), "UZS");
         assert_eq!(shop.tz, chrono_tz::Asia::Tashkent);
         assert_eq!(shop.info.opening_hours.len(), 7);
         assert!(shop.source.contains("built-in"));
@@ -248,7 +248,9 @@ location = { lat = 41, lng = 69.5 }
 
     #[test]
     fn open_is_judged_in_the_shops_time_zone() {
-        let shop = ShopConfig::parse("t", &one_interval("fri", "20:00", "02:00")).unwrap();
+        let config = ShopConfig::parse("t", &one_interval("fri", "20:00", "02:00")).unwrap();
+        let clock = Arc::new(coffee_domain::clock::SystemClock);
+        let shop = coffee_domain::shop::Shop::new(config.info.clone(), config.time_zone(), clock);
         // Asia/Tashkent is UTC+5: Friday 20:00 local is Friday 15:00 UTC.
         let utc = |d, h, m| Utc.with_ymd_and_hms(2026, 3, d, h, m, 0).unwrap();
         assert!(!shop.is_open_at(utc(6, 14, 59)));

@@ -33,7 +33,7 @@ impl Argon2Params {
     /// The parameters are outside Argon2's bounds (e.g. less than 8 KiB per lane).
     pub fn argon2(self) -> Result<Argon2<'static>, InfraError> {
         let params = Params::new(self.memory_kib, self.iterations, self.parallelism, None)
-            .map_err(|e| InfraError(format!("invalid argon2 parameters: {e}")))?;
+            .map_err(|e| InfraError::new(format!("invalid argon2 parameters: {e}")))?;
         Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
     }
 }
@@ -103,7 +103,7 @@ impl Argon2Hasher {
         let permit: OwnedSemaphorePermit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
-            .map_err(|_| InfraError("password hasher is shut down".to_owned()))?;
+            .map_err(|_| InfraError::new("password hasher is shut down"))?;
         let argon2 = self.argon2.clone();
         tokio::task::spawn_blocking(move || {
             let result = job(&argon2);
@@ -111,12 +111,12 @@ impl Argon2Hasher {
             result
         })
         .await
-        .map_err(|e| InfraError(format!("password hashing task failed: {e}")))
+        .map_err(|e| InfraError::caused_by("password hashing task failed", e))
     }
 }
 
 fn hashing_failed(e: password_hash::Error) -> InfraError {
-    InfraError(format!("password hashing failed: {e}"))
+    InfraError::new(format!("password hashing failed: {e}"))
 }
 
 /// `Ok(true)` on a match, `Ok(false)` on a mismatch, `Err` for anything else.
@@ -144,7 +144,7 @@ impl PasswordHasher for Argon2Hasher {
             self.run(move |argon2| matches(argon2, password.as_bytes(), &dummy)).await??;
             return Ok(false);
         };
-        let hash = PasswordHash::new(hash).map_err(|e| InfraError(format!("unreadable password hash: {e}")))?;
+        let hash = PasswordHash::new(hash).map_err(|e| InfraError::new(format!("unreadable password hash: {e}")))?;
         self.run(move |argon2| matches(argon2, password.as_bytes(), &hash)).await?
     }
 }

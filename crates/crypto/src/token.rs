@@ -79,7 +79,7 @@ impl JwtCodec {
 
     fn encode<T: Serialize>(&self, claims: &T) -> Result<String, InfraError> {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
-            .map_err(|e| InfraError(format!("token signing failed: {e}")))
+            .map_err(|e| InfraError::caused_by("token signing failed", e))
     }
 
     fn decode<T: DeserializeOwned>(&self, token: &str) -> Result<T, TokenError> {

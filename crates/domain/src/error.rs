@@ -1,6 +1,16 @@
 //! Errors shared by every port and use case.
+//!
+//! Expected failures are variants of each use case's own error enum
+//! (`EmailTaken`, `InvalidTransition`). Two shared errors are embedded by
+//! every one of them: [`crate::access::AccessError`] (who may do what) and
+//! [`Unexpected`] (what the client cannot fix). An unexpected failure keeps
+//! its whole cause chain as `source()`s, so the log line of a 5xx names the
+//! real cause while the response body says nothing internal.
 
 use std::fmt;
+
+/// A boxed error that keeps its own cause chain.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A validation failure of one input field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,23 +69,138 @@ impl Validator {
     pub fn finish(self) -> Result<(), Vec<FieldError>> {
         if self.errors.is_empty() { Ok(()) } else { Err(self.errors) }
     }
+
+    /// `Ok(value)` when nothing failed and every required part was parsed.
+    ///
+    /// # Errors
+    /// The collected field errors; a `None` with no error recorded is a
+    /// programming error and reported against `"body"`.
+    pub fn finish_with<T>(self, value: Option<T>) -> Result<T, Vec<FieldError>> {
+        self.finish()?;
+        value.ok_or_else(|| vec![FieldError::new("body", "is incomplete")])
+    }
 }
 
-/// Failure of a storage adapter that the domain cannot act on.
+/// Failure of a storage adapter.
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
     /// A uniqueness constraint was violated; the payload names the constraint.
     #[error("unique constraint violated: {0}")]
     Conflict(String),
-    /// The database could not be reached.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// Anything else; the text is for logs, never for clients.
-    #[error("storage failure: {0}")]
-    Other(String),
+    /// The database could not be reached, or is too busy to answer now.
+    #[error("database unavailable")]
+    Unavailable(#[source] BoxError),
+    /// Anything else.
+    #[error("storage failure")]
+    Other(#[source] BoxError),
 }
 
-/// The error of a port whose failures are all unexpected (queue, mailer, hasher).
+/// The error of a port whose failures are all unexpected (queue, mailer,
+/// hasher, file store): what failed, and why.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct InfraError(pub String);
+#[error("{message}")]
+pub struct InfraError {
+    message: String,
+    #[source]
+    source: Option<BoxError>,
+}
+
+impl InfraError {
+    /// A failure described by `message` alone.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into(), source: None }
+    }
+
+    /// A failure described by `message`, caused by `source`.
+    pub fn caused_by(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self { message: message.into(), source: Some(source.into()) }
+    }
+
+    /// What failed (without the cause).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// A failure the client cannot fix. Every use-case error embeds it; the
+/// HTTP layer answers 503 for [`Unexpected::Unavailable`] and 500 for the
+/// rest, logging the whole cause chain and showing none of it.
+#[derive(Debug, thiserror::Error)]
+pub enum Unexpected {
+    /// A dependency (database, queue) is unreachable or busy: retrying later may work.
+    #[error("a dependency is unavailable")]
+    Unavailable(#[source] BoxError),
+    /// Anything else.
+    #[error("unexpected failure")]
+    Failed(#[source] BoxError),
+}
+
+impl From<RepoError> for Unexpected {
+    fn from(e: RepoError) -> Self {
+        match e {
+            RepoError::Unavailable(_) => Unexpected::Unavailable(Box::new(e)),
+            RepoError::Conflict(_) | RepoError::Other(_) => Unexpected::Failed(Box::new(e)),
+        }
+    }
+}
+
+impl From<InfraError> for Unexpected {
+    fn from(e: InfraError) -> Self {
+        Unexpected::Failed(Box::new(e))
+    }
+}
+
+/// `error` and its causes, outermost first, joined by `": "` (for logs and
+/// for error texts stored for operators).
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
+}
+
+/// Lets `?` turn the shared port errors into a use-case error through its
+/// `Unexpected` variant: `unexpected_from!(CartError);`.
+#[macro_export]
+macro_rules! unexpected_from {
+    ($($error:ty),+ $(,)?) => {$(
+        impl From<$crate::error::RepoError> for $error {
+            fn from(e: $crate::error::RepoError) -> Self {
+                Self::from($crate::error::Unexpected::from(e))
+            }
+        }
+        impl From<$crate::error::InfraError> for $error {
+            fn from(e: $crate::error::InfraError) -> Self {
+                Self::from($crate::error::Unexpected::from(e))
+            }
+        }
+    )+};
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn an_unexpected_failure_keeps_its_whole_cause_chain() {
+        let io = std::io::Error::other("connection reset by peer");
+        let e = Unexpected::from(RepoError::Unavailable(Box::new(io)));
+        assert!(matches!(e, Unexpected::Unavailable(_)));
+        assert_eq!(error_chain(&e), "a dependency is unavailable: database unavailable: connection reset by peer");
+    }
+
+    #[test]
+    fn infrastructure_failures_are_internal_and_keep_their_cause() {
+        let e = Unexpected::from(InfraError::caused_by("redis push failed", "timed out"));
+        assert!(matches!(e, Unexpected::Failed(_)));
+        let infra = e.source().expect("the infra error");
+        assert_eq!(infra.to_string(), "redis push failed");
+        assert_eq!(infra.source().map(ToString::to_string).as_deref(), Some("timed out"));
+    }
+}

@@ -4,6 +4,7 @@
 //! the use-case services and the list query language. Nothing in here knows
 //! which database, queue, mailer or web framework it runs on.
 
+pub mod access;
 pub mod auth;
 pub mod catalog;
 pub mod clock;
@@ -11,14 +12,16 @@ pub mod error;
 pub mod jobs;
 pub mod mail;
 pub mod maintenance;
+pub mod money;
 pub mod outbox;
 pub mod query;
 pub mod security;
 pub mod shop;
 pub mod text;
+pub mod uow;
 pub mod user;
 
 #[cfg(test)]
 pub(crate) mod testing;
 
-pub use error::{FieldError, RepoError};
+pub use error::{FieldError, RepoError, Unexpected};

@@ -15,13 +15,20 @@
 //! * a weekday without intervals is a closed day; no intervals at all means
 //!   always closed.
 //!
-//! The time zone is kept as its IANA name; the application layer resolves it
-//! (the domain has no time-zone database) and hands [`ShopInfo::is_open_at`]
-//! the shop's local date and time.
+//! The time zone is kept as its IANA name; the domain has no time-zone
+//! database, so [`Shop`] asks a [`ShopTimeZone`] port (implemented by the
+//! application with the tz database) for the shop's local time, and the
+//! [`Clock`] port for "now". Orders ask [`Shop::is_open_at`] whether a
+//! pickup time is inside the opening hours; `GET /info` asks
+//! [`Shop::is_open_now`].
 
-use chrono::{Datelike, NaiveDateTime, NaiveTime, Timelike, Weekday};
+use std::sync::Arc;
 
+use chrono::{DateTime, Datelike, NaiveDateTime, NaiveTime, Timelike, Utc, Weekday};
+
+use crate::clock::Clock;
 use crate::error::{FieldError, Validator};
+use crate::money::Currency;
 use crate::text::{Lines, plain_text};
 use crate::user::{Email, Phone};
 
@@ -93,17 +100,12 @@ pub struct ShopInfo {
     pub phone: String,
     /// Contact e-mail address.
     pub email: String,
-    /// ISO 4217 code of the currency every price is in (`UZS`, `EUR`).
-    pub currency: String,
+    /// The currency every price is in.
+    pub currency: Currency,
     /// IANA time-zone name (`Asia/Tashkent`); resolved by the application layer.
     pub timezone: String,
     /// When the shop is open, in its local time.
     pub opening_hours: Vec<OpeningHours>,
-}
-
-/// Whether `code` has the shape of an ISO 4217 code: three upper-case ASCII letters.
-pub fn is_currency_code(code: &str) -> bool {
-    code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
 }
 
 impl ShopInfo {
@@ -117,9 +119,8 @@ impl ShopInfo {
     ///
     /// # Errors
     /// Each invalid field: empty or markup-carrying text (see [`crate::text`]),
-    /// a malformed phone or e-mail, coordinates out of range, a currency that
-    /// is not three upper-case letters, an empty time zone, or opening
-    /// intervals that overlap (duplicates included).
+    /// a malformed phone or e-mail, coordinates out of range, an empty time
+    /// zone, or opening intervals that overlap (duplicates included).
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut v = Validator::new();
         v.check(plain_text("name", &self.name, 1, 200, Lines::Single));
@@ -133,12 +134,6 @@ impl ShopInfo {
         if !(lng.is_finite() && (-180.0..=180.0).contains(&lng)) {
             v.push(FieldError::new("location.lng", format!("{lng} is not a longitude from -180 to 180")));
         }
-        if !is_currency_code(&self.currency) {
-            v.push(FieldError::new(
-                "currency",
-                format!("{:?} is not an ISO 4217 code (three upper-case letters, e.g. UZS)", self.currency),
-            ));
-        }
         if self.timezone.trim().is_empty() {
             v.push(FieldError::new("timezone", "must be an IANA time-zone name, e.g. Asia/Tashkent"));
         }
@@ -151,6 +146,59 @@ impl ShopInfo {
             }
         }
         v.finish()
+    }
+}
+
+/// Converts instants to the shop's local time (the tz database lives in an adapter).
+pub trait ShopTimeZone: Send + Sync {
+    /// The shop's local date and time at `at`.
+    fn local(&self, at: DateTime<Utc>) -> NaiveDateTime;
+}
+
+/// The shop: its static information, and its calendar judged in its own
+/// time zone at instants from the [`Clock`].
+pub struct Shop {
+    info: ShopInfo,
+    tz: Arc<dyn ShopTimeZone>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Shop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shop").field("name", &self.info.name).finish_non_exhaustive()
+    }
+}
+
+impl Shop {
+    /// The shop described by `info`, whose hours are local time in `tz`.
+    pub fn new(info: ShopInfo, tz: Arc<dyn ShopTimeZone>, clock: Arc<dyn Clock>) -> Self {
+        Self { info, tz, clock }
+    }
+
+    /// The static information.
+    pub fn info(&self) -> &ShopInfo {
+        &self.info
+    }
+
+    /// The currency of every price.
+    pub fn currency(&self) -> Currency {
+        self.info.currency
+    }
+
+    /// The current instant.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Whether the shop is open at `at`, judged by its local time there
+    /// (daylight-saving changes included).
+    pub fn is_open_at(&self, at: DateTime<Utc>) -> bool {
+        self.info.is_open_at(self.tz.local(at))
+    }
+
+    /// Whether the shop is open now.
+    pub fn is_open_now(&self) -> bool {
+        self.is_open_at(self.clock.now())
     }
 }
 
@@ -185,7 +233,7 @@ mod tests {
             location: Location { lat: 41.3, lng: 69.28 },
             phone: "+998 71 200 00 00".to_owned(),
             email: "hello@coffee.example".to_owned(),
-            currency: "UZS".to_owned(),
+            currency: Currency::parse("currency", "UZS").unwrap(),
             timezone: "Asia/Tashkent".to_owned(),
             opening_hours: hours,
         }
@@ -265,7 +313,6 @@ mod tests {
         s.phone = "call us".to_owned();
         s.address = "<b>here</b>".to_owned();
         s.location = Location { lat: 91.0, lng: f64::NAN };
-        s.currency = "uzs".to_owned();
         s.timezone = String::new();
         let fields: Vec<String> = s.validate().unwrap_err().into_iter().map(|e| e.field).collect();
         assert_eq!(
@@ -277,7 +324,6 @@ mod tests {
                 "email",
                 "location.lat",
                 "location.lng",
-                "currency",
                 "timezone",
                 "opening_hours[1]",
                 "opening_hours[3]"
@@ -285,11 +331,26 @@ mod tests {
         );
     }
 
-    #[test]
-    fn currency_codes_are_three_upper_case_letters() {
-        assert!(is_currency_code("UZS") && is_currency_code("EUR"));
-        for bad in ["uzs", "US", "EURO", "U$S", "ÜZS", ""] {
-            assert!(!is_currency_code(bad), "{bad}");
+    /// A zone five hours ahead of UTC all year (like Asia/Tashkent).
+    struct PlusFive;
+    impl ShopTimeZone for PlusFive {
+        fn local(&self, at: DateTime<Utc>) -> NaiveDateTime {
+            at.naive_utc() + chrono::TimeDelta::hours(5)
         }
+    }
+
+    #[test]
+    fn the_shop_judges_instants_in_its_own_time_zone() {
+        use chrono::TimeZone;
+        let now = Utc.with_ymd_and_hms(2026, 3, 6, 15, 0, 0).unwrap(); // Friday 20:00 in the shop
+        let clock = Arc::new(crate::testing::FixedClock::new(now));
+        let s = Shop::new(shop(vec![h(Weekday::Fri, "20:00", "02:00")]), Arc::new(PlusFive), clock.clone());
+        assert!(s.is_open_now());
+        assert!(!s.is_open_at(now - chrono::TimeDelta::seconds(1)));
+        assert!(s.is_open_at(now + chrono::TimeDelta::hours(5)), "Saturday 01:00 local");
+        assert!(!s.is_open_at(now + chrono::TimeDelta::hours(6)), "Saturday 02:00 local");
+        clock.advance(chrono::TimeDelta::hours(6));
+        assert!(!s.is_open_now());
+        assert_eq!(s.currency().as_str(), "UZS");
     }
 }

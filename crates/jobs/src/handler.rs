@@ -40,6 +40,6 @@ impl JobHandler {
         };
         tokio::time::timeout(JOB_TIMEOUT, work)
             .await
-            .unwrap_or_else(|_| Err(InfraError(format!("job timed out after {JOB_TIMEOUT:?}"))))
+            .unwrap_or_else(|_| Err(InfraError::new(format!("job timed out after {JOB_TIMEOUT:?}"))))
     }
 }

@@ -66,7 +66,7 @@ impl RedisQueue {
             .set_response_timeout(Some(Duration::from_secs(2)));
         let conn = redis::Client::open(url)
             .and_then(|c| c.get_connection_manager_lazy(config))
-            .map_err(|e| InfraError(format!("REDIS_URL: {e}")))?;
+            .map_err(|e| InfraError::caused_by("REDIS_URL", e))?;
         Ok(Self { storage: RedisStorage::new(conn).with_config(redis_config(queue)), queue: queue.to_owned() })
     }
 
@@ -82,8 +82,8 @@ impl JobQueue for RedisQueue {
         let mut storage = self.storage.clone();
         match tokio::time::timeout(PUSH_TIMEOUT, storage.push(job)).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(InfraError(format!("redis push failed: {e}"))),
-            Err(_) => Err(InfraError(format!("redis push timed out after {PUSH_TIMEOUT:?}"))),
+            Ok(Err(e)) => Err(InfraError::caused_by("redis push failed", e)),
+            Err(_) => Err(InfraError::new(format!("redis push timed out after {PUSH_TIMEOUT:?}"))),
         }
     }
 }

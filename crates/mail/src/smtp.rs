@@ -107,14 +107,14 @@ impl SmtpMailer {
 
     fn message(&self, mail: &Mail) -> Result<Message, InfraError> {
         let to: Mailbox =
-            mail.recipient().parse().map_err(|e| InfraError(format!("invalid recipient address: {e}")))?;
+            mail.recipient().parse().map_err(|e| InfraError::caused_by("invalid recipient address", e))?;
         let rendered = render(mail);
         Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(rendered.subject)
             .multipart(MultiPart::alternative_plain_html(rendered.text, rendered.html))
-            .map_err(|e| InfraError(format!("could not build the message: {e}")))
+            .map_err(|e| InfraError::caused_by("could not build the message", e))
     }
 
     fn transport(&self) -> AsyncSmtpTransport<Tokio1Executor> {
@@ -135,13 +135,13 @@ impl Mailer for SmtpMailer {
         let transport = self.transport();
         match tokio::time::timeout(self.timeout, transport.send(message)).await {
             Ok(Ok(_response)) => Ok(()),
-            Ok(Err(e)) => Err(InfraError(format!("SMTP delivery failed: {e}"))),
+            Ok(Err(e)) => Err(InfraError::caused_by("SMTP delivery failed", e)),
             Err(_elapsed) => {
                 // Abandoning lettre mid-dialogue hands the connection back to its
                 // pool with a reply still unread; start over with a new pool so that
                 // connection is never reused (the old pool closes it when dropped).
                 self.reset_pool();
-                Err(InfraError(format!("SMTP delivery timed out after {:?}", self.timeout)))
+                Err(InfraError::new(format!("SMTP delivery timed out after {:?}", self.timeout)))
             }
         }
     }

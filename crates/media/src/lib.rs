@@ -1,7 +1,7 @@
 //! Product images on the local filesystem (`MEDIA_DIR`).
 //!
 //! Files get generated names (`<32 hex>.<ext>`), so a client never chooses
-//! a path: [`content_type`] accepts only names of that shape, which rules out
+//! a path: [`stored_kind`] accepts only names of that shape, which rules out
 //! path traversal when serving. Formats are recognised by their bytes
 //! ([`recognise`]), never by file name or declared type.
 
@@ -21,14 +21,14 @@ pub fn recognise(bytes: &[u8]) -> Option<ImageKind> {
     }
 }
 
-/// The media type of a stored file name, or `None` if the name is not one
-/// this store generates (which also refuses `..`, `/` and anything else).
-pub fn content_type(name: &str) -> Option<&'static str> {
+/// The format of a stored file name, or `None` if the name is not one this
+/// store generates (which also refuses `..`, `/` and anything else).
+pub fn stored_kind(name: &str) -> Option<ImageKind> {
     let (stem, ext) = name.split_once('.')?;
     if stem.len() != 32 || !stem.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
         return None;
     }
-    [ImageKind::Png, ImageKind::Jpeg, ImageKind::Webp].into_iter().find(|k| k.extension() == ext).map(ImageKind::mime)
+    ImageKind::from_extension(ext)
 }
 
 /// [`ImageStore`] in a directory.
@@ -44,7 +44,7 @@ impl FsImageStore {
     /// The directory cannot be created.
     pub fn new(dir: impl Into<PathBuf>) -> Result<Self, InfraError> {
         let dir = dir.into();
-        std::fs::create_dir_all(&dir).map_err(|e| InfraError(format!("MEDIA_DIR: {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir).map_err(|e| InfraError::caused_by(format!("MEDIA_DIR: {}", dir.display()), e))?;
         Ok(Self { dir })
     }
 
@@ -55,12 +55,20 @@ impl FsImageStore {
 
     /// The path of a stored file, if `name` is a valid stored name.
     pub fn path_of(&self, name: &str) -> Option<PathBuf> {
-        content_type(name).map(|_| self.dir.join(name))
+        stored_kind(name).map(|_| self.dir.join(name))
     }
 }
 
 #[async_trait]
 impl ImageStore for FsImageStore {
+    fn recognise(&self, bytes: &[u8]) -> Option<ImageKind> {
+        recognise(bytes)
+    }
+
+    fn locate(&self, name: &str) -> Option<(PathBuf, ImageKind)> {
+        stored_kind(name).map(|kind| (self.dir.join(name), kind))
+    }
+
     async fn save(&self, bytes: Vec<u8>, kind: ImageKind) -> Result<String, InfraError> {
         let name = format!("{}.{}", uuid::Uuid::now_v7().simple(), kind.extension());
         let tmp = self.dir.join(format!(".{name}.part"));
@@ -73,7 +81,7 @@ impl ImageStore for FsImageStore {
         .await;
         if let Err(e) = written {
             let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(InfraError(format!("cannot store image {}: {e}", path.display())));
+            return Err(InfraError::caused_by(format!("cannot store image {}", path.display()), e));
         }
         Ok(name)
     }
@@ -83,7 +91,7 @@ impl ImageStore for FsImageStore {
         match tokio::fs::remove_file(&path).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(InfraError(format!("cannot remove {}: {e}", path.display()))),
+            Err(e) => Err(InfraError::caused_by(format!("cannot remove {}", path.display()), e)),
         }
     }
 }
@@ -110,8 +118,8 @@ mod tests {
 
     #[test]
     fn only_generated_names_are_served() {
-        assert_eq!(content_type("0123456789abcdef0123456789abcdef.png"), Some("image/png"));
-        assert_eq!(content_type("0123456789abcdef0123456789abcdef.webp"), Some("image/webp"));
+        assert_eq!(stored_kind("0123456789abcdef0123456789abcdef.png"), Some(ImageKind::Png));
+        assert_eq!(stored_kind("0123456789abcdef0123456789abcdef.webp"), Some(ImageKind::Webp));
         for bad in [
             "../etc/passwd",
             "0123456789abcdef0123456789abcdef.png/..",
@@ -121,7 +129,7 @@ mod tests {
             "0123456789abcdef0123456789abcdef.gif",
             "0123456789abcdef0123456789abcdef.png.part",
         ] {
-            assert_eq!(content_type(bad), None, "{bad}");
+            assert_eq!(stored_kind(bad), None, "{bad}");
         }
     }
 

@@ -9,28 +9,29 @@ use coffee_domain::catalog::{
     CatalogRepository, CatalogWriteError, Category, CategoryChanges, CategoryField, CategoryRef, NewProduct, Product,
     ProductChanges, ProductField,
 };
+use coffee_domain::money::Money;
 use coffee_domain::query::{ListQuery, Op, Page};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionError, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionError, TransactionTrait,
 };
 use uuid::Uuid;
 
 use crate::entity::{categories, product_categories as pc, products};
 use crate::list::{ListMapping, fetch_page, to_value};
-use crate::repo_err;
+use crate::{Conn, repo_err};
 
 /// [`CatalogRepository`] over SeaORM.
 #[derive(Debug, Clone)]
 pub struct SeaCatalogRepository {
-    db: DatabaseConnection,
+    db: Conn,
 }
 
 impl SeaCatalogRepository {
-    /// A repository on this pool.
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    /// A repository on the pool, or inside a unit of work.
+    pub fn new(db: impl Into<Conn>) -> Self {
+        Self { db: db.into() }
     }
 }
 
@@ -77,18 +78,19 @@ fn category(m: categories::Model) -> Category {
     Category { id: m.id, name: m.name, description: m.description, created_at: m.created_at, updated_at: m.updated_at }
 }
 
-fn product(m: products::Model, categories: Vec<CategoryRef>) -> Product {
-    Product {
+fn product(m: products::Model, categories: Vec<CategoryRef>) -> Result<Product, DbErr> {
+    let price = Money::from_minor(m.price).map_err(|_| DbErr::Type(format!("negative price in products {}", m.id)))?;
+    Ok(Product {
         id: m.id,
         name: m.name,
         description: m.description,
-        price: m.price,
+        price,
         is_available: m.is_available,
         image: m.image,
         categories,
         created_at: m.created_at,
         updated_at: m.updated_at,
-    }
+    })
 }
 
 /// The key that makes category names unique ignoring case, folded in Rust
@@ -189,7 +191,7 @@ async fn find_product_locked(conn: &impl ConnectionTrait, id: Uuid) -> Result<pr
 async fn load_product(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<Product>, DbErr> {
     let Some(m) = products::Entity::find_by_id(id).one(conn).await? else { return Ok(None) };
     let mut cats = categories_of(conn, &[id]).await?;
-    Ok(Some(product(m, cats.remove(&id).unwrap_or_default())))
+    product(m, cats.remove(&id).unwrap_or_default()).map(Some)
 }
 
 #[async_trait]
@@ -265,7 +267,7 @@ impl CatalogRepository for SeaCatalogRepository {
                         id: Set(p.id),
                         name: Set(p.name.clone()),
                         description: Set(p.description.clone()),
-                        price: Set(p.price),
+                        price: Set(p.price.minor()),
                         is_available: Set(p.is_available),
                         image: Set(None),
                         created_at: Set(p.created_at),
@@ -295,7 +297,8 @@ impl CatalogRepository for SeaCatalogRepository {
                 let c = cats.remove(&m.id).unwrap_or_default();
                 product(m, c)
             })
-            .collect();
+            .collect::<Result<_, _>>()
+            .map_err(repo_err)?;
         Ok(Page { items, total, page: query.page, page_size: query.page_size })
     }
 
@@ -318,7 +321,7 @@ impl CatalogRepository for SeaCatalogRepository {
                         row.description = Set(v);
                     }
                     if let Some(v) = changes.price {
-                        row.price = Set(v);
+                        row.price = Set(v.minor());
                     }
                     if let Some(v) = changes.is_available {
                         row.is_available = Set(v);

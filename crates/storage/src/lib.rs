@@ -4,6 +4,7 @@
 //! profile); where the two differ (row locks, pool size) it is said below.
 
 mod catalog;
+mod conn;
 mod entity;
 mod list;
 mod maintenance;
@@ -16,9 +17,10 @@ use std::time::Duration;
 use coffee_domain::RepoError;
 use coffee_migrations::{Migrator, MigratorTrait};
 use sea_orm::sea_query::{Expr, ExprTrait, IntoColumnRef, SelectStatement};
-use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, SqlErr};
+use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, RuntimeErr, SqlErr};
 
 pub use catalog::SeaCatalogRepository;
+pub use conn::{Conn, SeaUnitOfWork};
 pub use maintenance::SeaMaintenanceRepository;
 pub use outbox::SeaOutboxRepository;
 pub use sea_orm::DatabaseConnection as Db;
@@ -97,14 +99,35 @@ pub(crate) fn in_batch(db: &impl ConnectionTrait, col: impl IntoColumnRef, batch
     }
 }
 
-/// Maps a database error to the domain's storage error. Constraint
-/// violations become `Conflict`; connection trouble becomes `Unavailable`.
+/// Maps a database error to the domain's storage error, keeping it as the
+/// cause. Unique violations become `Conflict`; a database that cannot be
+/// reached, is shutting down, or is too busy to answer (SQLite's lock, an
+/// exhausted pool) becomes `Unavailable`, which clients see as a 503 to retry.
 pub(crate) fn repo_err(e: DbErr) -> RepoError {
-    match e.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(c)) => RepoError::Conflict(c),
-        _ => match e {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => RepoError::Unavailable(e.to_string()),
-            other => RepoError::Other(other.to_string()),
-        },
+    if let Some(SqlErr::UniqueConstraintViolation(constraint)) = e.sql_err() {
+        return RepoError::Conflict(constraint);
+    }
+    if is_unavailable(&e) { RepoError::Unavailable(Box::new(e)) } else { RepoError::Other(Box::new(e)) }
+}
+
+fn is_unavailable(e: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner)) => {
+            match inner.as_ref() {
+                Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed | Sqlx::Tls(_) => true,
+                Sqlx::Database(db) => {
+                    let code = db.code();
+                    let code = code.as_deref().unwrap_or_default();
+                    // SQLite: SQLITE_BUSY (5), SQLITE_LOCKED (6). PostgreSQL: connection
+                    // exceptions (08…), shutting down or starting (57P01–57P03), too many connections.
+                    matches!(code, "5" | "6" | "517" | "262" | "57P01" | "57P02" | "57P03" | "53300")
+                        || code.starts_with("08")
+                }
+                _ => false,
+            }
+        }
+        _ => false,
     }
 }

@@ -6,21 +6,21 @@ use coffee_domain::RepoError;
 use coffee_domain::maintenance::MaintenanceRepository;
 use coffee_domain::user::Role;
 use sea_orm::sea_query::{LockBehavior, LockType, Query};
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, Order, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, Order, QueryFilter};
 
 use crate::entity::{email_verifications as ev, outbox, sessions, users};
-use crate::{in_batch, repo_err};
+use crate::{Conn, in_batch, repo_err};
 
 /// [`MaintenanceRepository`] over SeaORM.
 #[derive(Debug, Clone)]
 pub struct SeaMaintenanceRepository {
-    db: DatabaseConnection,
+    db: Conn,
 }
 
 impl SeaMaintenanceRepository {
-    /// A repository on this pool.
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    /// A repository on the pool, or inside a unit of work.
+    pub fn new(db: impl Into<Conn>) -> Self {
+        Self { db: db.into() }
     }
 }
 
@@ -32,7 +32,7 @@ impl SeaMaintenanceRepository {
 /// row changed meanwhile (a user who verifies while the batch is chosen is
 /// not deleted).
 async fn purge_batch<E: EntityTrait>(
-    db: &DatabaseConnection,
+    db: &Conn,
     id: E::Column,
     order: E::Column,
     cond: Condition,

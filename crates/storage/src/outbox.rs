@@ -6,43 +6,22 @@ use coffee_domain::RepoError;
 use coffee_domain::jobs::Job;
 use coffee_domain::outbox::{OutboxEntry, OutboxRepository};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter, Set, UpdateMany,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, Set, UpdateMany};
 use uuid::Uuid;
 
 use crate::entity::outbox;
-use crate::{in_batch, repo_err};
-
-/// Writes `job` to the outbox on `conn` (call it inside the transaction of
-/// the change that causes the job).
-pub(crate) async fn record(conn: &impl ConnectionTrait, job: &Job, now: DateTime<Utc>) -> Result<(), DbErr> {
-    let payload = serde_json::to_string(job).map_err(|e| DbErr::Custom(format!("cannot encode job: {e}")))?;
-    let row = outbox::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        job: Set(payload),
-        created_at: Set(now),
-        available_at: Set(now),
-        claimed_until: Set(None),
-        attempts: Set(0),
-        last_error: Set(None),
-        relayed_at: Set(None),
-        parked_at: Set(None),
-    };
-    outbox::Entity::insert(row).exec_without_returning(conn).await?;
-    Ok(())
-}
+use crate::{Conn, in_batch, repo_err};
 
 /// [`OutboxRepository`] over SeaORM.
 #[derive(Debug, Clone)]
 pub struct SeaOutboxRepository {
-    db: DatabaseConnection,
+    db: Conn,
 }
 
 impl SeaOutboxRepository {
-    /// A repository on this pool.
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    /// A repository on the pool, or inside a unit of work.
+    pub fn new(db: impl Into<Conn>) -> Self {
+        Self { db: db.into() }
     }
 }
 
@@ -53,6 +32,23 @@ fn bounded(error: &str) -> String {
 
 #[async_trait]
 impl OutboxRepository for SeaOutboxRepository {
+    async fn record(&self, job: &Job, now: DateTime<Utc>) -> Result<(), RepoError> {
+        let payload = serde_json::to_string(job).map_err(|e| RepoError::Other(Box::new(e)))?;
+        let row = outbox::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            job: Set(payload),
+            created_at: Set(now),
+            available_at: Set(now),
+            claimed_until: Set(None),
+            attempts: Set(0),
+            last_error: Set(None),
+            relayed_at: Set(None),
+            parked_at: Set(None),
+        };
+        outbox::Entity::insert(row).exec_without_returning(&self.db).await.map_err(repo_err)?;
+        Ok(())
+    }
+
     async fn claim_due(
         &self,
         now: DateTime<Utc>,
@@ -134,7 +130,7 @@ fn failed(id: Uuid, error: &str) -> UpdateMany<outbox::Entity> {
         .col_expr(outbox::Column::LastError, Expr::value(bounded(error)))
 }
 
-async fn exec(db: &DatabaseConnection, update: UpdateMany<outbox::Entity>) -> Result<(), RepoError> {
+async fn exec(db: &Conn, update: UpdateMany<outbox::Entity>) -> Result<(), RepoError> {
     update.exec(db).await.map_err(repo_err)?;
     Ok(())
 }

@@ -5,24 +5,22 @@ use chrono::{DateTime, Utc};
 use coffee_domain::RepoError;
 use coffee_domain::user::{NewSession, RotateOutcome, SessionRepository};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, TransactionError, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, Set, TransactionError, TransactionTrait};
 use uuid::Uuid;
 
 use crate::entity::sessions;
-use crate::repo_err;
+use crate::{Conn, repo_err};
 
 /// [`SessionRepository`] over SeaORM.
 #[derive(Debug, Clone)]
 pub struct SeaSessionRepository {
-    db: DatabaseConnection,
+    db: Conn,
 }
 
 impl SeaSessionRepository {
-    /// A repository on this pool.
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    /// A repository on the pool, or inside a unit of work.
+    pub fn new(db: impl Into<Conn>) -> Self {
+        Self { db: db.into() }
     }
 }
 

@@ -3,33 +3,31 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use coffee_domain::RepoError;
-use coffee_domain::jobs::Job;
 use coffee_domain::query::{ListQuery, Page};
 use coffee_domain::user::{
     Email, NewUser, NewVerification, Role, User, UserChanges, UserField, UserRepository, UserWriteError, Verification,
 };
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, ExprTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
 use crate::entity::{email_verifications as ev, users};
 use crate::list::{ListMapping, fetch_page};
-use crate::outbox;
-use crate::{is_postgres, repo_err};
+use crate::{Conn, is_postgres, repo_err};
 
 /// [`UserRepository`] over SeaORM.
 #[derive(Debug, Clone)]
 pub struct SeaUserRepository {
-    db: DatabaseConnection,
+    db: Conn,
 }
 
 impl SeaUserRepository {
-    /// A repository on this pool.
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    /// A repository on the pool, or inside a unit of work.
+    pub fn new(db: impl Into<Conn>) -> Self {
+        Self { db: db.into() }
     }
 }
 
@@ -48,7 +46,8 @@ const MAPPING: ListMapping<users::Entity, UserField> = ListMapping {
 };
 
 fn to_user(m: users::Model) -> Result<User, RepoError> {
-    let role = Role::parse(&m.role).ok_or_else(|| RepoError::Other(format!("unknown role {:?} in users", m.role)))?;
+    let role =
+        Role::parse(&m.role).ok_or_else(|| RepoError::Other(format!("unknown role {:?} in users", m.role).into()))?;
     Ok(User {
         id: m.id,
         email: Email::from_trusted(m.email),
@@ -156,15 +155,13 @@ impl UserRepository for SeaUserRepository {
             created_at: Set(u.created_at),
             updated_at: Set(u.updated_at),
         };
-        let verification = verification.map(|v| (verification_model(u.id, v), Job::SendMail(v.mail.clone())));
-        let now = u.created_at;
+        let verification = verification.map(|v| verification_model(u.id, v));
         self.db
             .transaction::<_, (), UserWriteError>(|txn| {
                 Box::pin(async move {
                     users::Entity::insert(model).exec_without_returning(txn).await.map_err(write_err)?;
-                    if let Some((v, mail)) = verification {
+                    if let Some(v) = verification {
                         ev::Entity::insert(v).exec_without_returning(txn).await.map_err(write_err)?;
-                        outbox::record(txn, &mail, now).await.map_err(write_err)?;
                     }
                     Ok(())
                 })
@@ -274,8 +271,7 @@ impl UserRepository for SeaUserRepository {
         v: &NewVerification,
         sent_before: DateTime<Utc>,
     ) -> Result<bool, RepoError> {
-        // One statement: insert, or overwrite only a row whose cooldown is
-        // over; the mail is recorded only if the code was replaced.
+        // One statement: insert, or overwrite only a row whose cooldown is over.
         let upsert = ev::Entity::insert(verification_model(user_id, v)).on_conflict(
             OnConflict::column(ev::Column::UserId)
                 .update_columns([
@@ -288,22 +284,7 @@ impl UserRepository for SeaUserRepository {
                 .action_and_where(Expr::col((ev::Entity, ev::Column::SentAt)).lte(sent_before))
                 .to_owned(),
         );
-        let mail = Job::SendMail(v.mail.clone());
-        let now = v.sent_at;
-        self.db
-            .transaction::<_, bool, sea_orm::DbErr>(|txn| {
-                Box::pin(async move {
-                    let replaced = upsert.exec_without_returning(txn).await? > 0;
-                    if replaced {
-                        outbox::record(txn, &mail, now).await?;
-                    }
-                    Ok(replaced)
-                })
-            })
-            .await
-            .map_err(|e| match e {
-                sea_orm::TransactionError::Connection(e) | sea_orm::TransactionError::Transaction(e) => repo_err(e),
-            })
+        Ok(upsert.exec_without_returning(&self.db).await.map_err(repo_err)? > 0)
     }
 
     async fn count_attempt(&self, user_id: Uuid, max: i32) -> Result<Option<i32>, RepoError> {

@@ -4,120 +4,18 @@ use actix_web::http::header;
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
 use coffee_app::Services;
-use coffee_domain::auth::{Signup, VerificationProof};
-use coffee_domain::error::Validator;
-use coffee_domain::user::{Email, Password, PersonName, Phone};
-use paperclip::actix::{AcceptedJson, Apiv2Schema, NoContent, api_v2_operation, web};
-use serde::Deserialize;
+use coffee_domain::auth::AuthError;
+use coffee_domain::user::{Email, Password};
+use paperclip::actix::{AcceptedJson, NoContent, api_v2_operation, web};
 
-use crate::dto::{MessageDto, TokenDto, UserDto};
+use crate::dto::MessageDto;
+use crate::dto::auth::{
+    LoginRequest, RefreshRequest, ResendRequest, SignupRequest, TokenDto, VerifyLinkQuery, VerifyRequest,
+};
+use crate::dto::user::UserDto;
 use crate::extract::{JsonBody, JsonOrForm};
-use crate::problem::ApiError;
+use crate::problem::{ApiError, IntoProblem, Problem};
 use crate::responses::Created;
-
-/// `POST /auth/signup`.
-#[derive(Debug, Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
-pub struct SignupRequest {
-    /// E-mail address; stored trimmed and lower-cased.
-    #[openapi(example = "ann@example.com")]
-    pub email: String,
-    /// 8 to 128 characters.
-    #[openapi(example = "correct horse battery")]
-    pub password: String,
-    /// First name (1–100 characters).
-    pub first_name: Option<String>,
-    /// Last name (1–100 characters).
-    pub last_name: Option<String>,
-    /// Phone number: optional `+`, 7 to 15 digits.
-    pub phone: Option<String>,
-}
-
-impl SignupRequest {
-    fn parse(self) -> Result<Signup, ApiError> {
-        let mut v = Validator::new();
-        let email = v.check(Email::parse("email", &self.email));
-        let password = v.check(Password::parse("password", &self.password));
-        let first_name = self.first_name.and_then(|n| v.check(PersonName::parse("first_name", &n)));
-        let last_name = self.last_name.and_then(|n| v.check(PersonName::parse("last_name", &n)));
-        let phone = self.phone.and_then(|p| v.check(Phone::parse("phone", &p)));
-        v.finish().map_err(ApiError::validation)?;
-        match (email, password) {
-            (Some(email), Some(password)) => Ok(Signup { email, password, first_name, last_name, phone }),
-            _ => Err(ApiError::internal(&"validator accepted missing fields")),
-        }
-    }
-}
-
-/// `POST /auth/verify`: either `email` + `code`, or `token` (from the link).
-#[derive(Debug, Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
-pub struct VerifyRequest {
-    /// The address the code was sent to (with `code`).
-    pub email: Option<String>,
-    /// The 6-digit code from the mail (with `email`).
-    #[openapi(example = "042917")]
-    pub code: Option<String>,
-    /// The token of the verification link (instead of `email` + `code`).
-    pub token: Option<String>,
-}
-
-impl VerifyRequest {
-    fn parse(self) -> Result<VerificationProof, ApiError> {
-        let mut v = Validator::new();
-        let proof = match (self.email, self.code, self.token) {
-            (Some(email), Some(code), None) => {
-                let email = v.check(Email::parse("email", &email));
-                let code = code.trim().to_owned();
-                if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-                    v.push(coffee_domain::FieldError::new("code", "must be 6 digits"));
-                }
-                email.map(|email| VerificationProof::Code { email, code })
-            }
-            (None, None, Some(token)) if !token.trim().is_empty() => Some(VerificationProof::Token(token)),
-            _ => {
-                v.push(coffee_domain::FieldError::new("body", "send either email and code, or token"));
-                None
-            }
-        };
-        v.finish().map_err(ApiError::validation)?;
-        proof.ok_or_else(|| ApiError::internal(&"validator accepted an empty proof"))
-    }
-}
-
-/// `POST /auth/verify/resend`.
-#[derive(Debug, Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
-pub struct ResendRequest {
-    /// The address to send a new code to.
-    pub email: String,
-}
-
-/// `POST /auth/login`: JSON `{email,password}` or an OAuth2 password-grant
-/// form (`username`, `password`).
-#[derive(Debug, Deserialize, Apiv2Schema)]
-pub struct LoginRequest {
-    /// E-mail address (`username` in the form variant).
-    #[serde(alias = "username")]
-    pub email: String,
-    /// Password.
-    pub password: String,
-}
-
-/// A refresh token, for `POST /auth/refresh` and `POST /auth/logout`.
-#[derive(Debug, Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
-pub struct RefreshRequest {
-    /// The refresh token from login or the last refresh.
-    pub refresh_token: String,
-}
-
-/// `GET /auth/verify?token=…`.
-#[derive(Debug, Deserialize, Apiv2Schema)]
-pub struct VerifyLinkQuery {
-    /// The token from the verification link.
-    pub token: String,
-}
 
 /// Sign up
 ///
@@ -125,7 +23,10 @@ pub struct VerifyLinkQuery {
 /// The account must be verified before it can log in; unverified accounts are deleted after
 /// `UNVERIFIED_USER_TTL`.
 #[api_v2_operation(operation_id = "signup", tags(Auth))]
-async fn signup(services: Data<Services>, body: JsonBody<SignupRequest>) -> Result<Created<UserDto>, ApiError> {
+async fn signup(
+    services: Data<Services>,
+    body: JsonBody<SignupRequest>,
+) -> Result<Created<UserDto>, Problem<AuthError>> {
     let user = services.auth.signup(body.0.parse()?).await?;
     Ok(Created { location: format!("/users/{}", user.id), body: user.into() })
 }
@@ -135,7 +36,10 @@ async fn signup(services: Data<Services>, body: JsonBody<SignupRequest>) -> Resu
 /// Confirms the address with the 6-digit code (`email` + `code`) or the link token (`token`).
 /// Five wrong codes invalidate the code (429); request a new one with `/auth/verify/resend`.
 #[api_v2_operation(operation_id = "verify", tags(Auth))]
-async fn verify(services: Data<Services>, body: JsonBody<VerifyRequest>) -> Result<web::Json<UserDto>, ApiError> {
+async fn verify(
+    services: Data<Services>,
+    body: JsonBody<VerifyRequest>,
+) -> Result<web::Json<UserDto>, Problem<AuthError>> {
     let user = services.auth.verify(body.0.parse()?).await?;
     Ok(web::Json(user.into()))
 }
@@ -150,22 +54,25 @@ async fn verify_link(
     req: HttpRequest,
     services: Data<Services>,
     query: web::Query<VerifyLinkQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Problem<AuthError>> {
     let wants_json = req
         .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"));
-    let result = services.auth.verify_link(&query.token).await;
+    let result = match query.token.as_deref() {
+        Some(token) => services.auth.verify_link(token).await,
+        None => Err(AuthError::InvalidVerificationCode),
+    };
     if wants_json {
         return Ok(HttpResponse::Ok().json(UserDto::from(result?)));
     }
     let (status, title, text) = match result {
         Ok(_) => (200, "E-mail verified", "Your e-mail address is verified. You can now log in."),
         Err(e) => {
-            let e = ApiError::from(e);
-            if e.code() == "internal_error" {
-                return Err(e);
+            let e = e.into_problem();
+            if e.problem().status >= 500 {
+                return Err(e.into());
             }
             (400, "Link not valid", "This verification link is invalid or has expired. Request a new code in the app.")
         }
@@ -184,7 +91,10 @@ async fn verify_link(
 /// `VERIFICATION_RESEND_COOLDOWN`. Always answers 202, whether or not the address has an
 /// unverified account, so the endpoint does not reveal which addresses are registered.
 #[api_v2_operation(operation_id = "resendVerification", tags(Auth))]
-async fn resend(services: Data<Services>, body: JsonBody<ResendRequest>) -> Result<AcceptedJson<MessageDto>, ApiError> {
+async fn resend(
+    services: Data<Services>,
+    body: JsonBody<ResendRequest>,
+) -> Result<AcceptedJson<MessageDto>, Problem<AuthError>> {
     let email = Email::parse("email", &body.0.email).map_err(|e| ApiError::validation(vec![e]))?;
     services.auth.resend(email).await?;
     Ok(AcceptedJson(MessageDto {
@@ -198,13 +108,17 @@ async fn resend(services: Data<Services>, body: JsonBody<ResendRequest>) -> Resu
 /// (`email`, `password`) or an OAuth2 password-grant form (`username`, `password`). Unknown
 /// e-mail and wrong password give the same 401.
 #[api_v2_operation(operation_id = "login", tags(Auth))]
-async fn login(services: Data<Services>, body: JsonOrForm<LoginRequest>) -> Result<web::Json<TokenDto>, ApiError> {
+async fn login(
+    services: Data<Services>,
+    body: JsonOrForm<LoginRequest>,
+) -> Result<web::Json<TokenDto>, Problem<AuthError>> {
     let LoginRequest { email, password } = body.0;
     if password.is_empty() || password.chars().count() > Password::MAX_CHARS {
         return Err(ApiError::validation(vec![coffee_domain::FieldError::new(
             "password",
             "must be 1 to 128 characters long",
-        )]));
+        )])
+        .into());
     }
     Ok(web::Json(services.auth.login(&email, &password).await?.into()))
 }
@@ -214,7 +128,10 @@ async fn login(services: Data<Services>, body: JsonOrForm<LoginRequest>) -> Resu
 /// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a
 /// used one again revokes every session of that login (theft detection) and answers 401.
 #[api_v2_operation(operation_id = "refresh", tags(Auth))]
-async fn refresh(services: Data<Services>, body: JsonBody<RefreshRequest>) -> Result<web::Json<TokenDto>, ApiError> {
+async fn refresh(
+    services: Data<Services>,
+    body: JsonBody<RefreshRequest>,
+) -> Result<web::Json<TokenDto>, Problem<AuthError>> {
     Ok(web::Json(services.auth.refresh(&body.0.refresh_token).await?.into()))
 }
 
@@ -223,7 +140,7 @@ async fn refresh(services: Data<Services>, body: JsonBody<RefreshRequest>) -> Re
 /// Revokes the session of the given refresh token. The access token stays valid until it
 /// expires (at most `ACCESS_TOKEN_TTL`).
 #[api_v2_operation(operation_id = "logout", tags(Auth))]
-async fn logout(services: Data<Services>, body: JsonBody<RefreshRequest>) -> Result<NoContent, ApiError> {
+async fn logout(services: Data<Services>, body: JsonBody<RefreshRequest>) -> Result<NoContent, Problem<AuthError>> {
     services.auth.logout(&body.0.refresh_token).await?;
     Ok(NoContent)
 }

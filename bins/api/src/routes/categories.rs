@@ -2,13 +2,13 @@
 
 use actix_web::web::Data;
 use coffee_app::Services;
-use coffee_domain::catalog::CategoryResource;
+use coffee_domain::catalog::{CatalogError, CategoryResource};
 use paperclip::actix::{NoContent, api_v2_operation, web};
 use uuid::Uuid;
 
-use crate::catalog_dto::{CategoryDto, CategoryPage, CategoryPatchRequest, CategoryRequest};
-use crate::extract::{AuthUser, JsonBody, ListParams};
-use crate::problem::ApiError;
+use crate::dto::category::{CategoryDto, CategoryPage, CategoryPatchRequest, CategoryRequest};
+use crate::extract::{AdminAccess, JsonBody, ListParams};
+use crate::problem::Problem;
 use crate::responses::Created;
 
 /// List categories
@@ -19,7 +19,7 @@ use crate::responses::Created;
 async fn list_categories(
     services: Data<Services>,
     query: ListParams<CategoryResource>,
-) -> Result<web::Json<CategoryPage>, ApiError> {
+) -> Result<web::Json<CategoryPage>, Problem<CatalogError>> {
     Ok(web::Json(services.catalog.list_categories(&query.0).await?.into()))
 }
 
@@ -27,7 +27,10 @@ async fn list_categories(
 ///
 /// Returns one category.
 #[api_v2_operation(operation_id = "getCategory", tags(Menu))]
-async fn get_category(services: Data<Services>, id: web::Path<Uuid>) -> Result<web::Json<CategoryDto>, ApiError> {
+async fn get_category(
+    services: Data<Services>,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<CategoryDto>, Problem<CatalogError>> {
     Ok(web::Json(services.catalog.get_category(id.into_inner()).await?.into()))
 }
 
@@ -37,10 +40,10 @@ async fn get_category(services: Data<Services>, id: web::Path<Uuid>) -> Result<w
 #[api_v2_operation(operation_id = "createCategory", tags(Menu))]
 async fn create_category(
     services: Data<Services>,
-    auth: AuthUser,
+    admin: AdminAccess,
     body: JsonBody<CategoryRequest>,
-) -> Result<Created<CategoryDto>, ApiError> {
-    let category = services.catalog.create_category(auth.actor, body.0.parse()?).await?;
+) -> Result<Created<CategoryDto>, Problem<CatalogError>> {
+    let category = services.catalog.create_category(admin.0, body.0.parse()?).await?;
     Ok(Created { location: format!("/categories/{}", category.id), body: category.into() })
 }
 
@@ -50,11 +53,11 @@ async fn create_category(
 #[api_v2_operation(operation_id = "putCategory", tags(Menu))]
 async fn put_category(
     services: Data<Services>,
-    auth: AuthUser,
+    admin: AdminAccess,
     id: web::Path<Uuid>,
     body: JsonBody<CategoryRequest>,
-) -> Result<web::Json<CategoryDto>, ApiError> {
-    let category = services.catalog.replace_category(auth.actor, id.into_inner(), body.0.parse()?).await?;
+) -> Result<web::Json<CategoryDto>, Problem<CatalogError>> {
+    let category = services.catalog.replace_category(admin.0, id.into_inner(), body.0.parse()?).await?;
     Ok(web::Json(category.into()))
 }
 
@@ -64,11 +67,11 @@ async fn put_category(
 #[api_v2_operation(operation_id = "patchCategory", tags(Menu))]
 async fn patch_category(
     services: Data<Services>,
-    auth: AuthUser,
+    admin: AdminAccess,
     id: web::Path<Uuid>,
     body: JsonBody<CategoryPatchRequest>,
-) -> Result<web::Json<CategoryDto>, ApiError> {
-    let category = services.catalog.update_category(auth.actor, id.into_inner(), body.0.parse()?).await?;
+) -> Result<web::Json<CategoryDto>, Problem<CatalogError>> {
+    let category = services.catalog.update_category(admin.0, id.into_inner(), body.0.parse()?).await?;
     Ok(web::Json(category.into()))
 }
 
@@ -76,8 +79,12 @@ async fn patch_category(
 ///
 /// Deletes the category. Its products stay on the menu, detached from it.
 #[api_v2_operation(operation_id = "deleteCategory", tags(Menu))]
-async fn delete_category(services: Data<Services>, auth: AuthUser, id: web::Path<Uuid>) -> Result<NoContent, ApiError> {
-    services.catalog.delete_category(auth.actor, id.into_inner()).await?;
+async fn delete_category(
+    services: Data<Services>,
+    admin: AdminAccess,
+    id: web::Path<Uuid>,
+) -> Result<NoContent, Problem<CatalogError>> {
+    services.catalog.delete_category(admin.0, id.into_inner()).await?;
     Ok(NoContent)
 }
 

@@ -3,19 +3,9 @@
 use actix_web::http::StatusCode;
 use actix_web::web::Data;
 use coffee_app::Services;
-use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
-use serde::Serialize;
+use paperclip::actix::{api_v2_operation, web};
 
-/// Health of the process and its dependencies.
-#[derive(Debug, Serialize, Apiv2Schema)]
-pub struct HealthDto {
-    /// `ok` or `unavailable`.
-    pub status: String,
-    /// The database answers (readiness only).
-    pub database: Option<bool>,
-    /// Redis answers; absent when Redis is not configured (readiness only).
-    pub redis: Option<bool>,
-}
+use crate::dto::health::HealthDto;
 
 /// Liveness probe
 ///

@@ -2,20 +2,20 @@
 
 use actix_web::web::Data;
 use coffee_app::Services;
-use coffee_domain::user::UserResource;
+use coffee_domain::user::{UserError, UserResource};
 use paperclip::actix::{NoContent, api_v2_operation, web};
 use uuid::Uuid;
 
-use crate::dto::{PatchUserRequest, PutUserRequest, UpdateMeRequest, UserDto, UserPage};
-use crate::extract::{AuthUser, JsonBody, ListParams};
-use crate::problem::ApiError;
+use crate::dto::user::{PatchUserRequest, PutUserRequest, UpdateMeRequest, UserDto, UserPage};
+use crate::extract::{AdminAccess, Authenticated, JsonBody, ListParams};
+use crate::problem::Problem;
 
 /// Your account
 ///
 /// Returns the account of the access token's owner.
 #[api_v2_operation(operation_id = "getMe", tags(Users))]
-async fn get_me(services: Data<Services>, auth: AuthUser) -> Result<web::Json<UserDto>, ApiError> {
-    Ok(web::Json(services.users.me(auth.actor).await?.into()))
+async fn get_me(caller: Authenticated) -> web::Json<UserDto> {
+    web::Json(caller.0.into_user().into())
 }
 
 /// Update your profile
@@ -25,11 +25,11 @@ async fn get_me(services: Data<Services>, auth: AuthUser) -> Result<web::Json<Us
 #[api_v2_operation(operation_id = "updateMe", tags(Users))]
 async fn update_me(
     services: Data<Services>,
-    auth: AuthUser,
+    caller: Authenticated,
     body: JsonBody<UpdateMeRequest>,
-) -> Result<web::Json<UserDto>, ApiError> {
+) -> Result<web::Json<UserDto>, Problem<UserError>> {
     let patch = body.0.into_patch()?;
-    Ok(web::Json(services.users.update(auth.actor, auth.actor.id, patch).await?.into()))
+    Ok(web::Json(services.users.update(&caller.0, caller.0.id(), patch).await?.into()))
 }
 
 /// List users (admin)
@@ -40,10 +40,10 @@ async fn update_me(
 #[api_v2_operation(operation_id = "listUsers", tags(Users))]
 async fn list_users(
     services: Data<Services>,
-    auth: AuthUser,
+    admin: AdminAccess,
     query: ListParams<UserResource>,
-) -> Result<web::Json<UserPage>, ApiError> {
-    Ok(web::Json(services.users.list(auth.actor, &query.0).await?.into()))
+) -> Result<web::Json<UserPage>, Problem<UserError>> {
+    Ok(web::Json(services.users.list(admin.0, &query.0).await?.into()))
 }
 
 /// Get a user (admin)
@@ -52,10 +52,10 @@ async fn list_users(
 #[api_v2_operation(operation_id = "getUser", tags(Users))]
 async fn get_user(
     services: Data<Services>,
-    auth: AuthUser,
+    admin: AdminAccess,
     id: web::Path<Uuid>,
-) -> Result<web::Json<UserDto>, ApiError> {
-    Ok(web::Json(services.users.get(auth.actor, id.into_inner()).await?.into()))
+) -> Result<web::Json<UserDto>, Problem<UserError>> {
+    Ok(web::Json(services.users.get(admin.0, id.into_inner()).await?.into()))
 }
 
 /// Update a user
@@ -66,12 +66,12 @@ async fn get_user(
 #[api_v2_operation(operation_id = "patchUser", tags(Users))]
 async fn patch_user(
     services: Data<Services>,
-    auth: AuthUser,
+    caller: Authenticated,
     id: web::Path<Uuid>,
     body: JsonBody<PatchUserRequest>,
-) -> Result<web::Json<UserDto>, ApiError> {
+) -> Result<web::Json<UserDto>, Problem<UserError>> {
     let patch = body.0.into_patch()?;
-    Ok(web::Json(services.users.update(auth.actor, id.into_inner(), patch).await?.into()))
+    Ok(web::Json(services.users.update(&caller.0, id.into_inner(), patch).await?.into()))
 }
 
 /// Replace a user's profile
@@ -82,20 +82,24 @@ async fn patch_user(
 #[api_v2_operation(operation_id = "putUser", tags(Users))]
 async fn put_user(
     services: Data<Services>,
-    auth: AuthUser,
+    caller: Authenticated,
     id: web::Path<Uuid>,
     body: JsonBody<PutUserRequest>,
-) -> Result<web::Json<UserDto>, ApiError> {
+) -> Result<web::Json<UserDto>, Problem<UserError>> {
     let patch = PatchUserRequest::from(body.0).into_patch()?;
-    Ok(web::Json(services.users.update(auth.actor, id.into_inner(), patch).await?.into()))
+    Ok(web::Json(services.users.update(&caller.0, id.into_inner(), patch).await?.into()))
 }
 
 /// Delete a user (admin)
 ///
 /// Deletes the user with everything that belongs to them. Deleting the last admin gives 409.
 #[api_v2_operation(operation_id = "deleteUser", tags(Users))]
-async fn delete_user(services: Data<Services>, auth: AuthUser, id: web::Path<Uuid>) -> Result<NoContent, ApiError> {
-    services.users.delete(auth.actor, id.into_inner()).await?;
+async fn delete_user(
+    services: Data<Services>,
+    admin: AdminAccess,
+    id: web::Path<Uuid>,
+) -> Result<NoContent, Problem<UserError>> {
+    services.users.delete(admin.0, id.into_inner()).await?;
     Ok(NoContent)
 }
 

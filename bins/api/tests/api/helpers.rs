@@ -32,8 +32,21 @@ pub struct TestApp {
     pub mail: SmtpSink,
     /// Holds `MEDIA_DIR` of this app, its subdirectory `media` (unless overridden).
     pub media: tempfile::TempDir,
+    /// The OpenAPI document the app serves, with what it saw the app answer.
+    doc: Data<coffee_api::openapi::OpenApiDoc>,
     /// Kept alive for the app's lifetime (a SQLite file is deleted on drop).
     _db: TestDatabase,
+}
+
+/// Every test checks, when its app goes away, that each problem the app
+/// answered with is one the OpenAPI document lists for that operation.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let undocumented = self.doc.conformance.undocumented();
+        if !std::thread::panicking() {
+            assert!(undocumented.is_empty(), "problems the OpenAPI document does not list: {undocumented:#?}");
+        }
+    }
 }
 
 /// Access and refresh token of one login.
@@ -87,14 +100,15 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     services.spawn_api_background().await;
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
     let address = format!("http://{}", listener.local_addr().expect("bound address"));
-    let server = coffee_api::serve(Data::new(services), listener).expect("the server starts");
+    let doc = Data::new(coffee_api::openapi::build());
+    let server = coffee_api::serve(Data::new(services), doc.clone(), listener).expect("the server starts");
     tokio::spawn(server);
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
         .build()
         .expect("a reqwest client");
-    TestApp { address, client, mail, media, _db: db }
+    TestApp { address, client, mail, media, doc, _db: db }
 }
 
 impl TestApp {

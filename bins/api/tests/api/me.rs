@@ -11,12 +11,27 @@ async fn me_requires_a_bearer_token() {
     let resp = app.get("/me", None).await;
     assert_eq!(crate::helpers::header(resp.headers(), "www-authenticate").as_deref(), Some("Bearer"));
     assert_unauthorized(resp, "missing_token").await;
-    for value in ["Basic YW5uOnB3", "Bearer", "Bearer ", "token"] {
+    let resp = app.request(Method::GET, "/me", None).header("authorization", "").send().await.unwrap();
+    assert_unauthorized(resp, "missing_token").await;
+    // A header that is not `Bearer <one token>` says what is wrong with it.
+    for value in ["Basic YW5uOnB3", "Bearer", "Bearer ", "token", "Bearer a b"] {
         let resp = app.request(Method::GET, "/me", None).header("authorization", value).send().await.unwrap();
-        assert_unauthorized(resp, "missing_token").await;
+        let challenge = crate::helpers::header(resp.headers(), "www-authenticate");
+        assert_eq!(challenge.as_deref(), Some("Bearer error=\"invalid_request\""), "{value}");
+        assert_unauthorized(resp, "malformed_authorization").await;
     }
     let resp = app.get("/me", Some("not-a-jwt")).await;
     assert_unauthorized(resp, "invalid_token").await;
+}
+
+#[tokio::test]
+async fn a_doubled_bearer_prefix_is_named_as_the_problem() {
+    let app = spawn_app().await;
+    let ann = app.logged_in("ann@example.com").await;
+    let doubled = format!("Bearer Bearer {}", ann.token);
+    let resp = app.request(Method::GET, "/me", None).header("authorization", doubled).send().await.unwrap();
+    let problem = assert_unauthorized(resp, "malformed_authorization").await;
+    assert!(problem["detail"].as_str().unwrap().contains("twice"), "{problem}");
 }
 
 #[tokio::test]

@@ -98,7 +98,8 @@ impl Env {
         services.spawn_api_background().await;
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
         let address = format!("http://{}", listener.local_addr().expect("bound address"));
-        tokio::spawn(coffee_api::serve(Data::new(services), listener).expect("the server starts"));
+        let doc = Data::new(coffee_api::openapi::build());
+        tokio::spawn(coffee_api::serve(Data::new(services), doc, listener).expect("the server starts"));
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("a reqwest client");
         let env = Env {
             address,

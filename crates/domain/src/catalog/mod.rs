@@ -11,7 +11,12 @@ mod service;
 
 pub use model::{
     Category, CategoryChanges, CategoryField, CategoryRef, CategoryResource, ImageKind, NewProduct, Product,
-    ProductChanges, ProductField, ProductResource, description, name, price,
+    ProductChanges, ProductField, ProductResource, description, name,
 };
 pub use ports::{CatalogRepository, CatalogWriteError, ImageStore};
 pub use service::{CatalogError, CatalogService, CategoryInput, CategoryPatch, ProductInput, ProductPatch};
+
+#[cfg(test)]
+pub(crate) mod fakes;
+#[cfg(test)]
+mod service_tests;

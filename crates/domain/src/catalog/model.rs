@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::FieldError;
+use crate::money::Money;
 use crate::query::{FieldKind, FieldSpec, Resource};
 use crate::text::{Lines, plain_text};
 
@@ -40,8 +41,8 @@ pub struct Product {
     pub name: String,
     /// Optional description.
     pub description: Option<String>,
-    /// Price in minor units of the shop's currency (`350` = 3.50).
-    pub price: i64,
+    /// Price in the shop's currency.
+    pub price: Money,
     /// Whether it can be ordered now.
     pub is_available: bool,
     /// File name of its image under `MEDIA_DIR`, if any.
@@ -80,7 +81,7 @@ pub struct ProductChanges {
     /// New description (`Some(None)` clears it).
     pub description: Option<Option<String>>,
     /// New price.
-    pub price: Option<i64>,
+    pub price: Option<Money>,
     /// New availability.
     pub is_available: Option<bool>,
     /// New set of categories (replaces the old set).
@@ -108,6 +109,11 @@ impl ImageKind {
         }
     }
 
+    /// The kind of a stored file name with this extension.
+    pub fn from_extension(ext: &str) -> Option<Self> {
+        [ImageKind::Png, ImageKind::Jpeg, ImageKind::Webp].into_iter().find(|k| k.extension() == ext)
+    }
+
     /// Media type.
     pub fn mime(self) -> &'static str {
         match self {
@@ -122,8 +128,6 @@ impl ImageKind {
 pub const NAME_MAX_CHARS: usize = 100;
 /// Longest description.
 pub const DESCRIPTION_MAX_CHARS: usize = 2000;
-/// Highest price accepted, in minor units (1 000 000.00).
-pub const PRICE_MAX: i64 = 100_000_000;
 
 /// A category or product name: 1–100 characters of plain text.
 ///
@@ -141,18 +145,6 @@ pub fn name(field: &str, raw: &str) -> Result<String, FieldError> {
 pub fn description(field: &str, raw: &str) -> Result<Option<String>, FieldError> {
     let text = plain_text(field, raw, 0, DESCRIPTION_MAX_CHARS, Lines::Multi)?;
     Ok(if text.is_empty() { None } else { Some(text) })
-}
-
-/// A price in minor units, 0 to [`PRICE_MAX`].
-///
-/// # Errors
-/// Negative or too large.
-pub fn price(field: &str, raw: i64) -> Result<i64, FieldError> {
-    if (0..=PRICE_MAX).contains(&raw) {
-        Ok(raw)
-    } else {
-        Err(FieldError::new(field, format!("must be an integer number of minor units from 0 to {PRICE_MAX}")))
-    }
 }
 
 /// Fields of a category that the list query language knows.

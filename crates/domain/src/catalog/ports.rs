@@ -107,6 +107,12 @@ pub trait CatalogRepository: Send + Sync {
 /// Stores image files (under `MEDIA_DIR`).
 #[async_trait]
 pub trait ImageStore: Send + Sync {
+    /// The format of `bytes`, recognised by content (never by name or
+    /// declared type); `None` for anything but PNG, JPEG and WebP.
+    fn recognise(&self, bytes: &[u8]) -> Option<ImageKind>;
+    /// Where a stored file is, and its format; `None` for any name the store
+    /// did not generate (so a client can never name another path).
+    fn locate(&self, name: &str) -> Option<(std::path::PathBuf, ImageKind)>;
     /// Stores `bytes` under a new unique name with `kind`'s extension and
     /// returns the name. The file appears whole or not at all.
     ///

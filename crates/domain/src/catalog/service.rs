@@ -1,5 +1,6 @@
 //! The menu use cases: public reads, admin writes.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use uuid::Uuid;
@@ -8,60 +9,38 @@ use super::model::{
     Category, CategoryChanges, CategoryField, ImageKind, NewProduct, Product, ProductChanges, ProductField,
 };
 use super::ports::{CatalogRepository, CatalogWriteError, ImageStore};
+use crate::access::{AccessError, Admin};
 use crate::clock::Clock;
-use crate::error::{InfraError, RepoError};
+use crate::error::Unexpected;
+use crate::money::Money;
 use crate::query::{ListQuery, Page};
-use crate::user::{AccessDenied, Actor, UserRepository, require_admin};
 
 /// Why a menu use case failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
-    /// The caller's account no longer exists.
-    #[error("the authenticated user no longer exists")]
-    Unauthenticated,
-    /// Admins only.
-    #[error("admins only")]
-    Forbidden,
-    /// No such category or product.
-    #[error("not found")]
-    NotFound,
+    /// Refused, or no such category or product.
+    #[error(transparent)]
+    Access(#[from] AccessError),
     /// Another category has this name.
     #[error("category name taken")]
     NameTaken,
     /// Some category ids do not exist.
     #[error("unknown categories")]
     UnknownCategories(Vec<Uuid>),
+    /// An upload that is not a PNG, JPEG or WebP image.
+    #[error("not a PNG, JPEG or WebP image")]
+    UnsupportedImage,
     /// Something failed that the client cannot fix.
-    #[error("unexpected: {0}")]
-    Unexpected(String),
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
 }
 
-impl From<RepoError> for CatalogError {
-    fn from(e: RepoError) -> Self {
-        CatalogError::Unexpected(e.to_string())
-    }
-}
-
-impl From<InfraError> for CatalogError {
-    fn from(e: InfraError) -> Self {
-        CatalogError::Unexpected(e.0)
-    }
-}
-
-impl From<AccessDenied> for CatalogError {
-    fn from(e: AccessDenied) -> Self {
-        match e {
-            AccessDenied::Unauthenticated => CatalogError::Unauthenticated,
-            AccessDenied::Forbidden => CatalogError::Forbidden,
-            AccessDenied::Repo(e) => e.into(),
-        }
-    }
-}
+crate::unexpected_from!(CatalogError);
 
 impl From<CatalogWriteError> for CatalogError {
     fn from(e: CatalogWriteError) -> Self {
         match e {
-            CatalogWriteError::NotFound => CatalogError::NotFound,
+            CatalogWriteError::NotFound => AccessError::NotFound.into(),
             CatalogWriteError::NameTaken => CatalogError::NameTaken,
             CatalogWriteError::UnknownCategories(ids) => CatalogError::UnknownCategories(ids),
             CatalogWriteError::Repo(e) => e.into(),
@@ -94,8 +73,8 @@ pub struct ProductInput {
     pub name: String,
     /// Description.
     pub description: Option<String>,
-    /// Price in minor units.
-    pub price: i64,
+    /// Price.
+    pub price: Money,
     /// Availability.
     pub is_available: bool,
     /// Categories (duplicates are ignored).
@@ -110,7 +89,7 @@ pub struct ProductPatch {
     /// New description; `Some(None)` clears it.
     pub description: Option<Option<String>>,
     /// New price.
-    pub price: Option<i64>,
+    pub price: Option<Money>,
     /// New availability.
     pub is_available: Option<bool>,
     /// New categories (replace the old set).
@@ -123,56 +102,40 @@ fn dedup(mut ids: Vec<Uuid>) -> Vec<Uuid> {
     ids
 }
 
-/// The menu use cases.
+/// The menu use cases: reads are public, writes take the [`Admin`] capability.
 pub struct CatalogService {
     catalog: Arc<dyn CatalogRepository>,
     images: Arc<dyn ImageStore>,
-    users: Arc<dyn UserRepository>,
     clock: Arc<dyn Clock>,
 }
 
 impl CatalogService {
     /// Wires the service.
-    pub fn new(
-        catalog: Arc<dyn CatalogRepository>,
-        images: Arc<dyn ImageStore>,
-        users: Arc<dyn UserRepository>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self { catalog, images, users, clock }
+    pub fn new(catalog: Arc<dyn CatalogRepository>, images: Arc<dyn ImageStore>, clock: Arc<dyn Clock>) -> Self {
+        Self { catalog, images, clock }
     }
 
-    /// Refuses non-admins early, e.g. before an upload is read.
+    /// One page of categories.
     ///
     /// # Errors
-    /// `Unauthenticated`, `Forbidden`.
-    pub async fn require_admin(&self, actor: Actor) -> Result<(), CatalogError> {
-        require_admin(self.users.as_ref(), actor).await?;
-        Ok(())
-    }
-
-    /// One page of categories (public).
-    ///
-    /// # Errors
-    /// The store failed.
+    /// Only failures of the store.
     pub async fn list_categories(&self, query: &ListQuery<CategoryField>) -> Result<Page<Category>, CatalogError> {
         Ok(self.catalog.list_categories(query).await?)
     }
 
-    /// One category (public).
+    /// One category.
     ///
     /// # Errors
     /// `NotFound`.
     pub async fn get_category(&self, id: Uuid) -> Result<Category, CatalogError> {
-        self.catalog.find_category(id).await?.ok_or(CatalogError::NotFound)
+        Ok(self.catalog.find_category(id).await?.ok_or(AccessError::NotFound)?)
     }
 
-    /// Creates a category (admin).
+    /// Creates a category.
     ///
     /// # Errors
-    /// `Forbidden`, `NameTaken`.
-    pub async fn create_category(&self, actor: Actor, input: CategoryInput) -> Result<Category, CatalogError> {
-        require_admin(self.users.as_ref(), actor).await?;
+    /// `NameTaken`.
+    pub async fn create_category(&self, _admin: Admin, input: CategoryInput) -> Result<Category, CatalogError> {
         let now = self.clock.now();
         let category = Category {
             id: Uuid::now_v7(),
@@ -185,66 +148,63 @@ impl CatalogService {
         Ok(category)
     }
 
-    /// Replaces a category's editable fields (admin, PUT).
+    /// Replaces a category's editable fields (PUT).
     ///
     /// # Errors
-    /// `Forbidden`, `NotFound`, `NameTaken`.
+    /// `NotFound`, `NameTaken`.
     pub async fn replace_category(
         &self,
-        actor: Actor,
+        admin: Admin,
         id: Uuid,
         input: CategoryInput,
     ) -> Result<Category, CatalogError> {
         let patch = CategoryPatch { name: Some(input.name), description: Some(input.description) };
-        self.update_category(actor, id, patch).await
+        self.update_category(admin, id, patch).await
     }
 
-    /// Changes some of a category's fields (admin, PATCH).
+    /// Changes some of a category's fields (PATCH).
     ///
     /// # Errors
-    /// `Forbidden`, `NotFound`, `NameTaken`.
+    /// `NotFound`, `NameTaken`.
     pub async fn update_category(
         &self,
-        actor: Actor,
+        _admin: Admin,
         id: Uuid,
         patch: CategoryPatch,
     ) -> Result<Category, CatalogError> {
-        require_admin(self.users.as_ref(), actor).await?;
         let changes = CategoryChanges { name: patch.name, description: patch.description };
         Ok(self.catalog.update_category(id, &changes, self.clock.now()).await?)
     }
 
-    /// Deletes a category; its products are detached from it (admin).
+    /// Deletes a category; its products are detached from it.
     ///
     /// # Errors
-    /// `Forbidden`, `NotFound`.
-    pub async fn delete_category(&self, actor: Actor, id: Uuid) -> Result<(), CatalogError> {
-        require_admin(self.users.as_ref(), actor).await?;
+    /// `NotFound`.
+    pub async fn delete_category(&self, _admin: Admin, id: Uuid) -> Result<(), CatalogError> {
         Ok(self.catalog.delete_category(id).await?)
     }
 
-    /// One page of products with their categories (public).
+    /// One page of products with their categories.
     ///
     /// # Errors
-    /// The store failed.
+    /// Only failures of the store.
     pub async fn list_products(&self, query: &ListQuery<ProductField>) -> Result<Page<Product>, CatalogError> {
         Ok(self.catalog.list_products(query).await?)
     }
 
-    /// One product (public).
+    /// One product.
     ///
     /// # Errors
     /// `NotFound`.
     pub async fn get_product(&self, id: Uuid) -> Result<Product, CatalogError> {
-        self.catalog.find_product(id).await?.ok_or(CatalogError::NotFound)
+        Ok(self.catalog.find_product(id).await?.ok_or(AccessError::NotFound)?)
     }
 
-    /// Creates a product in the given categories (admin).
+    /// Creates a product in the given categories.
     ///
     /// # Errors
-    /// `Forbidden`, `UnknownCategories`.
-    pub async fn create_product(&self, actor: Actor, input: ProductInput) -> Result<Product, CatalogError> {
-        require_admin(self.users.as_ref(), actor).await?;
+    /// `UnknownCategories`.
+    pub async fn create_product(&self, _admin: Admin, input: ProductInput) -> Result<Product, CatalogError> {
         let now = self.clock.now();
         let product = Product {
             id: Uuid::now_v7(),
@@ -261,11 +221,11 @@ impl CatalogService {
         Ok(self.catalog.create_product(&new).await?)
     }
 
-    /// Replaces a product's editable fields (admin, PUT).
+    /// Replaces a product's editable fields (PUT).
     ///
     /// # Errors
-    /// `Forbidden`, `NotFound`, `UnknownCategories`.
-    pub async fn replace_product(&self, actor: Actor, id: Uuid, input: ProductInput) -> Result<Product, CatalogError> {
+    /// `NotFound`, `UnknownCategories`.
+    pub async fn replace_product(&self, admin: Admin, id: Uuid, input: ProductInput) -> Result<Product, CatalogError> {
         let patch = ProductPatch {
             name: Some(input.name),
             description: Some(input.description),
@@ -273,15 +233,14 @@ impl CatalogService {
             is_available: Some(input.is_available),
             category_ids: Some(input.category_ids),
         };
-        self.update_product(actor, id, patch).await
+        self.update_product(admin, id, patch).await
     }
 
-    /// Changes some of a product's fields (admin, PATCH).
+    /// Changes some of a product's fields (PATCH).
     ///
     /// # Errors
-    /// `Forbidden`, `NotFound`, `UnknownCategories`.
-    pub async fn update_product(&self, actor: Actor, id: Uuid, patch: ProductPatch) -> Result<Product, CatalogError> {
-        require_admin(self.users.as_ref(), actor).await?;
+    /// `NotFound`, `UnknownCategories`.
+    pub async fn update_product(&self, _admin: Admin, id: Uuid, patch: ProductPatch) -> Result<Product, CatalogError> {
         let changes = ProductChanges {
             name: patch.name,
             description: patch.description,
@@ -292,33 +251,25 @@ impl CatalogService {
         Ok(self.catalog.update_product(id, &changes, self.clock.now()).await?)
     }
 
-    /// Deletes a product and its image file (admin).
+    /// Deletes a product and its image file.
     ///
     /// # Errors
-    /// `Forbidden`, `NotFound`.
-    pub async fn delete_product(&self, actor: Actor, id: Uuid) -> Result<(), CatalogError> {
-        require_admin(self.users.as_ref(), actor).await?;
+    /// `NotFound`.
+    pub async fn delete_product(&self, _admin: Admin, id: Uuid) -> Result<(), CatalogError> {
         if let Some(image) = self.catalog.delete_product(id).await? {
             self.remove_file(&image).await;
         }
         Ok(())
     }
 
-    /// Stores a new image for a product and removes the old file (admin).
-    /// The caller has recognised `kind` from the bytes themselves.
+    /// Stores `bytes` as the product's new image and removes the old file.
     ///
     /// # Errors
-    /// `Forbidden`, `NotFound`.
-    pub async fn set_product_image(
-        &self,
-        actor: Actor,
-        id: Uuid,
-        kind: ImageKind,
-        bytes: Vec<u8>,
-    ) -> Result<Product, CatalogError> {
-        require_admin(self.users.as_ref(), actor).await?;
+    /// `UnsupportedImage` unless the bytes are a PNG, JPEG or WebP image; `NotFound`.
+    pub async fn set_product_image(&self, _admin: Admin, id: Uuid, bytes: Vec<u8>) -> Result<Product, CatalogError> {
+        let kind = self.images.recognise(&bytes).ok_or(CatalogError::UnsupportedImage)?;
         if self.catalog.find_product(id).await?.is_none() {
-            return Err(CatalogError::NotFound);
+            return Err(AccessError::NotFound.into());
         }
         let file = self.images.save(bytes, kind).await?;
         match self.catalog.set_product_image(id, &file, self.clock.now()).await {
@@ -336,9 +287,15 @@ impl CatalogService {
         self.get_product(id).await
     }
 
+    /// A stored image, for serving: where it is and its format. `None` for
+    /// any name the image store did not generate.
+    pub fn image_file(&self, name: &str) -> Option<(PathBuf, ImageKind)> {
+        self.images.locate(name)
+    }
+
     async fn remove_file(&self, name: &str) {
         if let Err(e) = self.images.delete(name).await {
-            tracing::warn!(file = name, error = %e, "could not remove an image file");
+            tracing::warn!(file = name, error = %crate::error::error_chain(&e), "could not remove an image file");
         }
     }
 }

@@ -10,8 +10,10 @@ pub use ports::{
     NewSession, NewVerification, RotateOutcome, Session, SessionRepository, UserRepository, UserWriteError,
     Verification,
 };
-pub use service::{AccessDenied, Actor, UserError, UserPatch, UserService, require_admin};
+pub use service::{UserError, UserPatch, UserService};
 pub use values::{Email, Password, PersonName, Phone};
 
+#[cfg(test)]
+pub(crate) mod fakes;
 #[cfg(test)]
 mod service_tests;

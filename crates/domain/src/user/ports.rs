@@ -7,12 +7,11 @@ use uuid::Uuid;
 use super::model::{NewUser, User, UserChanges, UserField};
 use super::values::Email;
 use crate::error::RepoError;
-use crate::mail::Mail;
 use crate::query::{ListQuery, Page};
 
-/// A verification code and link token, stored as digests, and the mail that
-/// carries them in clear text. The repository records the mail in the outbox
-/// in the same transaction as the code (see [`crate::outbox`]).
+/// A verification code and link token, stored as digests. The mail that
+/// carries them in clear text goes to the outbox in the same
+/// [`crate::uow::Transaction`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewVerification {
     /// Digest of the 6-digit code.
@@ -23,8 +22,6 @@ pub struct NewVerification {
     pub expires_at: DateTime<Utc>,
     /// When the mail was (about to be) sent; drives the resend cooldown.
     pub sent_at: DateTime<Utc>,
-    /// The mail to send, recorded in the outbox with the code.
-    pub mail: Mail,
 }
 
 /// The stored verification state of one user.
@@ -62,8 +59,7 @@ pub enum UserWriteError {
 /// Stores users and their verification codes.
 #[async_trait]
 pub trait UserRepository: Send + Sync {
-    /// Inserts a user and its first verification, with its mail in the
-    /// outbox, in one transaction.
+    /// Inserts a user and its first verification, atomically.
     ///
     /// # Errors
     /// `EmailTaken` when the address exists (case-insensitively); nothing is written then.
@@ -120,8 +116,7 @@ pub trait UserRepository: Send + Sync {
     async fn find_verification_by_token(&self, token_hash: &str) -> Result<Option<Verification>, RepoError>;
 
     /// Replaces the user's verification unless one was sent after `sent_before`
-    /// (the resend cooldown, enforced atomically), recording its mail in the
-    /// outbox in the same transaction. Returns whether it replaced.
+    /// (the resend cooldown, enforced atomically). Returns whether it replaced.
     ///
     /// # Errors
     /// The store failed.

@@ -7,31 +7,17 @@ use uuid::Uuid;
 use super::model::{Role, User, UserChanges, UserField};
 use super::ports::{UserRepository, UserWriteError};
 use super::values::{Email, PersonName, Phone};
+use crate::access::{AccessError, Admin, Caller};
 use crate::clock::Clock;
-use crate::error::RepoError;
+use crate::error::Unexpected;
 use crate::query::{ListQuery, Page};
-
-/// The authenticated caller, as its access token describes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Actor {
-    /// The caller's user id.
-    pub id: Uuid,
-    /// The role the token was issued with (re-checked against storage for admin work).
-    pub role: Role,
-}
 
 /// Why a user-management use case failed.
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
-    /// The caller's account no longer exists.
-    #[error("the authenticated user no longer exists")]
-    Unauthenticated,
-    /// The caller may not do this.
-    #[error("not allowed")]
-    Forbidden,
-    /// No such user (or one the caller may not see).
-    #[error("user not found")]
-    NotFound,
+    /// Refused: unknown caller, not allowed, or no such user (for this caller).
+    #[error(transparent)]
+    Access(#[from] AccessError),
     /// Another account has this e-mail.
     #[error("e-mail already registered")]
     EmailTaken,
@@ -39,20 +25,16 @@ pub enum UserError {
     #[error("the last admin cannot be deleted or demoted")]
     LastAdmin,
     /// Something failed that the client cannot fix.
-    #[error("unexpected: {0}")]
-    Unexpected(String),
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
 }
 
-impl From<RepoError> for UserError {
-    fn from(e: RepoError) -> Self {
-        UserError::Unexpected(e.to_string())
-    }
-}
+crate::unexpected_from!(UserError);
 
 impl From<UserWriteError> for UserError {
     fn from(e: UserWriteError) -> Self {
         match e {
-            UserWriteError::NotFound => UserError::NotFound,
+            UserWriteError::NotFound => AccessError::NotFound.into(),
             UserWriteError::EmailTaken => UserError::EmailTaken,
             UserWriteError::LastAdmin => UserError::LastAdmin,
             UserWriteError::Repo(e) => e.into(),
@@ -91,30 +73,20 @@ impl UserService {
         Self { users, clock }
     }
 
-    /// The caller's own account.
+    /// One page of users.
     ///
     /// # Errors
-    /// `Unauthenticated` when the account was deleted since the token was issued.
-    pub async fn me(&self, actor: Actor) -> Result<User, UserError> {
-        self.users.find(actor.id).await?.ok_or(UserError::Unauthenticated)
-    }
-
-    /// One page of users (admin).
-    ///
-    /// # Errors
-    /// `Forbidden` for non-admins.
-    pub async fn list(&self, actor: Actor, query: &ListQuery<UserField>) -> Result<Page<User>, UserError> {
-        self.require_admin(actor).await?;
+    /// Only failures of the store.
+    pub async fn list(&self, _admin: Admin, query: &ListQuery<UserField>) -> Result<Page<User>, UserError> {
         Ok(self.users.list(query).await?)
     }
 
-    /// One user (admin).
+    /// One user.
     ///
     /// # Errors
-    /// `Forbidden` for non-admins, `NotFound`.
-    pub async fn get(&self, actor: Actor, id: Uuid) -> Result<User, UserError> {
-        self.require_admin(actor).await?;
-        self.users.find(id).await?.ok_or(UserError::NotFound)
+    /// `NotFound`.
+    pub async fn get(&self, _admin: Admin, id: Uuid) -> Result<User, UserError> {
+        Ok(self.users.find(id).await?.ok_or(AccessError::NotFound)?)
     }
 
     /// Changes a user. Anyone may change their own profile fields; only an
@@ -126,23 +98,24 @@ impl UserService {
     /// `Forbidden` for a non-admin changing an admin-only field or anyone
     /// changing their own verification state,
     /// `EmailTaken`, `LastAdmin`.
-    pub async fn update(&self, actor: Actor, id: Uuid, patch: UserPatch) -> Result<User, UserError> {
-        let caller = self.me(actor).await?;
-        let is_admin = caller.role == Role::Admin;
-        if !is_admin && caller.id != id {
-            return Err(UserError::NotFound);
-        }
-        let target = if caller.id == id { caller } else { self.users.find(id).await?.ok_or(UserError::NotFound)? };
+    pub async fn update(&self, caller: &Caller, id: Uuid, patch: UserPatch) -> Result<User, UserError> {
+        caller.may_see(id)?;
+        let is_admin = caller.admin().is_some();
+        let target = if caller.id() == id {
+            caller.user().clone()
+        } else {
+            self.users.find(id).await?.ok_or(AccessError::NotFound)?
+        };
         let email = patch.email.filter(|e| *e != target.email);
         let role = patch.role.filter(|r| *r != target.role);
         let verified = patch.is_verified.filter(|v| *v != target.is_verified);
         if !is_admin && (email.is_some() || role.is_some() || verified.is_some()) {
-            return Err(UserError::Forbidden);
+            return Err(AccessError::Forbidden.into());
         }
         // Not even an admin changes their own verification state: un-verifying
         // yourself would lock you out of login.
-        if id == actor.id && verified.is_some() {
-            return Err(UserError::Forbidden);
+        if id == caller.id() && verified.is_some() {
+            return Err(AccessError::Forbidden.into());
         }
         let now = self.clock.now();
         let changes = UserChanges {
@@ -156,44 +129,11 @@ impl UserService {
         Ok(self.users.update(id, &changes, now).await?)
     }
 
-    /// Deletes a user and everything that belongs to them (admin).
+    /// Deletes a user and everything that belongs to them.
     ///
     /// # Errors
-    /// `Forbidden` for non-admins, `NotFound`, `LastAdmin`.
-    pub async fn delete(&self, actor: Actor, id: Uuid) -> Result<(), UserError> {
-        self.require_admin(actor).await?;
+    /// `NotFound`, `LastAdmin`.
+    pub async fn delete(&self, _admin: Admin, id: Uuid) -> Result<(), UserError> {
         Ok(self.users.delete(id).await?)
     }
-
-    async fn require_admin(&self, actor: Actor) -> Result<User, UserError> {
-        require_admin(self.users.as_ref(), actor).await.map_err(|e| match e {
-            AccessDenied::Unauthenticated => UserError::Unauthenticated,
-            AccessDenied::Forbidden => UserError::Forbidden,
-            AccessDenied::Repo(e) => e.into(),
-        })
-    }
-}
-
-/// Why an admin-only action was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum AccessDenied {
-    /// The caller's account no longer exists.
-    #[error("the authenticated user no longer exists")]
-    Unauthenticated,
-    /// The caller is not an admin (any more).
-    #[error("admins only")]
-    Forbidden,
-    /// The store failed.
-    #[error(transparent)]
-    Repo(#[from] RepoError),
-}
-
-/// Re-reads the caller so that a demoted or deleted admin loses access at
-/// once, not when their access token expires.
-///
-/// # Errors
-/// `Unauthenticated`, `Forbidden`, or a store failure.
-pub async fn require_admin(users: &dyn UserRepository, actor: Actor) -> Result<User, AccessDenied> {
-    let caller = users.find(actor.id).await?.ok_or(AccessDenied::Unauthenticated)?;
-    if caller.role == Role::Admin { Ok(caller) } else { Err(AccessDenied::Forbidden) }
 }

@@ -3,7 +3,8 @@
 use chrono::TimeDelta;
 use uuid::Uuid;
 
-use super::{Actor, PersonName, Phone, Role, User, UserError, UserPatch, UserResource, UserService};
+use super::{PersonName, Phone, Role, User, UserError, UserPatch, UserResource, UserService};
+use crate::access::{AccessError, Actor, Admin};
 use crate::query::{ListQuery, parse_list_query};
 use crate::testing::{Fakes, email, run, verified_user};
 
@@ -19,8 +20,9 @@ fn add(fakes: &Fakes, address: &str, role: Role) -> User {
     user
 }
 
-fn actor(user: &User) -> Actor {
-    Actor { id: user.id, role: user.role }
+/// The admin capability of `user`, who must be an admin.
+fn admin(fakes: &Fakes, user: &User) -> Admin {
+    fakes.caller(user).require_admin().expect("an admin")
 }
 
 fn name(raw: &str) -> PersonName {
@@ -35,27 +37,22 @@ fn query(params: &[(&str, &str)]) -> ListQuery<super::UserField> {
 // ---------------------------------------------------------------- me
 
 #[test]
-fn me_returns_the_caller() {
-    let (fakes, users) = setup();
+fn the_caller_capability_carries_the_current_account() {
+    let (fakes, _) = setup();
     let ann = add(&fakes, "ann@example.com", Role::User);
     add(&fakes, "bob@example.com", Role::User);
-
-    assert_eq!(run(users.me(actor(&ann))).unwrap(), ann);
+    assert_eq!(fakes.caller(&ann).into_user(), ann);
 }
 
 #[test]
 fn a_deleted_caller_is_unauthenticated() {
-    let (fakes, users) = setup();
+    let (fakes, _) = setup();
     add(&fakes, "boss@example.com", Role::Admin);
     let ghost = verified_user("ghost@example.com", Role::Admin, fakes.now());
-    let ghost = actor(&ghost);
-
-    assert!(matches!(run(users.me(ghost)), Err(UserError::Unauthenticated)));
-    assert!(matches!(run(users.list(ghost, &query(&[]))), Err(UserError::Unauthenticated)));
-    assert!(matches!(run(users.update(ghost, ghost.id, UserPatch::default())), Err(UserError::Unauthenticated)));
+    let ghost = Actor { id: ghost.id, role: ghost.role };
+    assert!(matches!(run(fakes.access().caller(ghost)), Err(AccessError::Unauthenticated)));
+    assert!(matches!(run(fakes.access().admin(ghost)), Err(AccessError::Unauthenticated)));
 }
-
-// ---------------------------------------------------------------- own profile
 
 #[test]
 fn a_user_updates_their_own_names_and_phone() {
@@ -69,7 +66,7 @@ fn a_user_updates_their_own_names_and_phone() {
         ..UserPatch::default()
     };
 
-    let updated = run(users.update(actor(&ann), ann.id, patch)).unwrap();
+    let updated = run(users.update(&fakes.caller(&ann), ann.id, patch)).unwrap();
 
     assert_eq!(updated.first_name.as_deref(), Some("Ann"));
     assert_eq!(updated.last_name.as_deref(), Some("Smith"));
@@ -88,10 +85,10 @@ fn clearing_a_profile_field_removes_it_and_leaves_the_others_alone() {
         phone: Some(Some(Phone::parse("phone", "+1 555 123 4567").unwrap())),
         ..UserPatch::default()
     };
-    run(users.update(actor(&ann), ann.id, filled)).unwrap();
+    run(users.update(&fakes.caller(&ann), ann.id, filled)).unwrap();
 
     let cleared = UserPatch { phone: Some(None), ..UserPatch::default() };
-    let updated = run(users.update(actor(&ann), ann.id, cleared)).unwrap();
+    let updated = run(users.update(&fakes.caller(&ann), ann.id, cleared)).unwrap();
 
     assert_eq!(updated.phone, None);
     assert_eq!(updated.first_name.as_deref(), Some("Ann"));
@@ -109,8 +106,8 @@ fn a_user_cannot_change_their_own_role_verification_or_email() {
     ];
 
     for patch in escalations {
-        let result = run(users.update(actor(&ann), ann.id, patch.clone()));
-        assert!(matches!(result, Err(UserError::Forbidden)), "{patch:?} gave {result:?}");
+        let result = run(users.update(&fakes.caller(&ann), ann.id, patch.clone()));
+        assert!(matches!(result, Err(UserError::Access(AccessError::Forbidden))), "{patch:?} gave {result:?}");
     }
     assert_eq!(fakes.users.get(ann.id), Some(ann), "nothing may change on a refused update");
 }
@@ -127,7 +124,7 @@ fn a_user_may_send_the_current_values_of_admin_only_fields() {
         ..UserPatch::default()
     };
 
-    let updated = run(users.update(actor(&ann), ann.id, patch)).unwrap();
+    let updated = run(users.update(&fakes.caller(&ann), ann.id, patch)).unwrap();
 
     assert_eq!(updated.first_name.as_deref(), Some("Ann"));
     assert_eq!((updated.email, updated.role, updated.is_verified), (ann.email, Role::User, true));
@@ -141,9 +138,9 @@ fn a_user_updating_another_user_gets_not_found() {
     let bob = add(&fakes, "bob@example.com", Role::User);
     let patch = UserPatch { first_name: Some(Some(name("Hacked"))), ..UserPatch::default() };
 
-    let result = run(users.update(actor(&ann), bob.id, patch));
+    let result = run(users.update(&fakes.caller(&ann), bob.id, patch));
 
-    assert!(matches!(result, Err(UserError::NotFound)), "{result:?}");
+    assert!(matches!(result, Err(UserError::Access(AccessError::NotFound))), "{result:?}");
     assert_eq!(fakes.users.get(bob.id), Some(bob));
 }
 
@@ -162,7 +159,7 @@ fn an_admin_changes_role_email_and_verification_of_a_user() {
         is_verified: Some(false),
         ..UserPatch::default()
     };
-    let updated = run(users.update(actor(&boss), ann.id, unverify)).unwrap();
+    let updated = run(users.update(&fakes.caller(&boss), ann.id, unverify)).unwrap();
     assert_eq!(updated.email.as_str(), "ann.smith@example.com");
     assert_eq!(updated.role, Role::Admin);
     assert!(!updated.is_verified);
@@ -170,7 +167,7 @@ fn an_admin_changes_role_email_and_verification_of_a_user() {
 
     fakes.clock.advance(TimeDelta::hours(1));
     let verify = UserPatch { is_verified: Some(true), ..UserPatch::default() };
-    let updated = run(users.update(actor(&boss), ann.id, verify)).unwrap();
+    let updated = run(users.update(&fakes.caller(&boss), ann.id, verify)).unwrap();
     assert!(updated.is_verified);
     assert_eq!(updated.verified_at, Some(fakes.now()));
     assert_eq!(fakes.users.get(ann.id), Some(updated));
@@ -182,7 +179,10 @@ fn an_admin_cannot_unverify_themselves_and_get_locked_out() {
     let boss = add(&fakes, "boss@example.com", Role::Admin);
     let _other = add(&fakes, "other@example.com", Role::Admin);
     let unverify = UserPatch { is_verified: Some(false), ..UserPatch::default() };
-    assert!(matches!(run(users.update(actor(&boss), boss.id, unverify)), Err(UserError::Forbidden)));
+    assert!(matches!(
+        run(users.update(&fakes.caller(&boss), boss.id, unverify)),
+        Err(UserError::Access(AccessError::Forbidden))
+    ));
     assert_eq!(fakes.users.get(boss.id), Some(boss));
 }
 
@@ -194,7 +194,7 @@ fn an_admin_cannot_give_a_user_an_email_that_is_taken() {
     add(&fakes, "bob@example.com", Role::User);
     let patch = UserPatch { email: Some(email("Bob@Example.com")), ..UserPatch::default() };
 
-    let result = run(users.update(actor(&boss), ann.id, patch));
+    let result = run(users.update(&fakes.caller(&boss), ann.id, patch));
 
     assert!(matches!(result, Err(UserError::EmailTaken)), "{result:?}");
     assert_eq!(fakes.users.get(ann.id), Some(ann));
@@ -205,9 +205,9 @@ fn an_admin_updating_an_unknown_id_gets_not_found() {
     let (fakes, users) = setup();
     let boss = add(&fakes, "boss@example.com", Role::Admin);
 
-    let result = run(users.update(actor(&boss), Uuid::now_v7(), UserPatch::default()));
+    let result = run(users.update(&fakes.caller(&boss), Uuid::now_v7(), UserPatch::default()));
 
-    assert!(matches!(result, Err(UserError::NotFound)), "{result:?}");
+    assert!(matches!(result, Err(UserError::Access(AccessError::NotFound))), "{result:?}");
 }
 
 #[test]
@@ -219,9 +219,9 @@ fn an_admin_lists_users_page_by_page() {
         add(&fakes, address, Role::User);
     }
 
-    let first = run(users.list(actor(&boss), &query(&[("page_size", "2")]))).unwrap();
-    let last = run(users.list(actor(&boss), &query(&[("page_size", "2"), ("page", "3")]))).unwrap();
-    let found = run(users.list(actor(&boss), &query(&[("search", "BO"), ("role", "user")]))).unwrap();
+    let first = run(users.list(admin(&fakes, &boss), &query(&[("page_size", "2")]))).unwrap();
+    let last = run(users.list(admin(&fakes, &boss), &query(&[("page_size", "2"), ("page", "3")]))).unwrap();
+    let found = run(users.list(admin(&fakes, &boss), &query(&[("search", "BO"), ("role", "user")]))).unwrap();
 
     assert_eq!((first.total, first.pages(), first.items.len()), (5, 3, 2));
     let newest: Vec<&str> = first.items.iter().map(|u| u.email.as_str()).collect();
@@ -237,8 +237,11 @@ fn an_admin_gets_a_user_and_unknown_ids_are_not_found() {
     let boss = add(&fakes, "boss@example.com", Role::Admin);
     let ann = add(&fakes, "ann@example.com", Role::User);
 
-    assert_eq!(run(users.get(actor(&boss), ann.id)).unwrap(), ann);
-    assert!(matches!(run(users.get(actor(&boss), Uuid::now_v7())), Err(UserError::NotFound)));
+    assert_eq!(run(users.get(admin(&fakes, &boss), ann.id)).unwrap(), ann);
+    assert!(matches!(
+        run(users.get(admin(&fakes, &boss), Uuid::now_v7())),
+        Err(UserError::Access(AccessError::NotFound))
+    ));
 }
 
 #[test]
@@ -247,22 +250,20 @@ fn an_admin_deletes_a_user() {
     let boss = add(&fakes, "boss@example.com", Role::Admin);
     let ann = add(&fakes, "ann@example.com", Role::User);
 
-    run(users.delete(actor(&boss), ann.id)).unwrap();
+    run(users.delete(admin(&fakes, &boss), ann.id)).unwrap();
 
-    assert!(matches!(run(users.get(actor(&boss), ann.id)), Err(UserError::NotFound)));
-    assert!(matches!(run(users.delete(actor(&boss), ann.id)), Err(UserError::NotFound)));
+    assert!(matches!(run(users.get(admin(&fakes, &boss), ann.id)), Err(UserError::Access(AccessError::NotFound))));
+    assert!(matches!(run(users.delete(admin(&fakes, &boss), ann.id)), Err(UserError::Access(AccessError::NotFound))));
 }
 
 #[test]
-fn listing_getting_and_deleting_users_is_forbidden_for_non_admins() {
-    let (fakes, users) = setup();
+fn listing_getting_and_deleting_users_needs_an_admin_capability_which_non_admins_do_not_get() {
+    let (fakes, _) = setup();
     let ann = add(&fakes, "ann@example.com", Role::User);
     let bob = add(&fakes, "bob@example.com", Role::User);
-
-    assert!(matches!(run(users.list(actor(&ann), &query(&[]))), Err(UserError::Forbidden)));
-    assert!(matches!(run(users.get(actor(&ann), bob.id)), Err(UserError::Forbidden)));
-    assert!(matches!(run(users.get(actor(&ann), ann.id)), Err(UserError::Forbidden)));
-    assert!(matches!(run(users.delete(actor(&ann), bob.id)), Err(UserError::Forbidden)));
+    let token_of_ann = Actor { id: ann.id, role: ann.role };
+    assert!(matches!(run(fakes.access().admin(token_of_ann)), Err(AccessError::Forbidden)));
+    assert!(fakes.caller(&ann).admin().is_none());
     assert_eq!(fakes.users.get(bob.id), Some(bob));
 }
 
@@ -272,16 +273,16 @@ fn a_token_that_still_says_admin_gives_no_admin_rights_after_a_demotion() {
     let boss = add(&fakes, "boss@example.com", Role::Admin);
     let former = add(&fakes, "former@example.com", Role::Admin);
     let ann = add(&fakes, "ann@example.com", Role::User);
-    let token_of_former = actor(&former);
+    let token_of_former = Actor { id: former.id, role: former.role };
     let demote = UserPatch { role: Some(Role::User), ..UserPatch::default() };
-    run(users.update(actor(&boss), former.id, demote)).unwrap();
+    run(users.update(&fakes.caller(&boss), former.id, demote)).unwrap();
 
     assert_eq!(token_of_former.role, Role::Admin);
-    assert!(matches!(run(users.list(token_of_former, &query(&[]))), Err(UserError::Forbidden)));
-    assert!(matches!(run(users.get(token_of_former, ann.id)), Err(UserError::Forbidden)));
-    assert!(matches!(run(users.delete(token_of_former, ann.id)), Err(UserError::Forbidden)));
+    assert!(matches!(run(fakes.access().admin(token_of_former)), Err(AccessError::Forbidden)));
+    let former_now = run(fakes.access().caller(token_of_former)).unwrap();
     let rename = UserPatch { first_name: Some(Some(name("Hacked"))), ..UserPatch::default() };
-    assert!(matches!(run(users.update(token_of_former, ann.id, rename)), Err(UserError::NotFound)));
+    let renamed = run(users.update(&former_now, ann.id, rename));
+    assert!(matches!(renamed, Err(UserError::Access(AccessError::NotFound))), "{renamed:?}");
     assert_eq!(fakes.users.get(ann.id), Some(ann));
 }
 
@@ -291,8 +292,8 @@ fn the_last_admin_can_be_neither_deleted_nor_demoted() {
     let boss = add(&fakes, "boss@example.com", Role::Admin);
     let demote = UserPatch { role: Some(Role::User), ..UserPatch::default() };
 
-    let deleted = run(users.delete(actor(&boss), boss.id));
-    let demoted = run(users.update(actor(&boss), boss.id, demote));
+    let deleted = run(users.delete(admin(&fakes, &boss), boss.id));
+    let demoted = run(users.update(&fakes.caller(&boss), boss.id, demote));
 
     assert!(matches!(deleted, Err(UserError::LastAdmin)), "{deleted:?}");
     assert!(matches!(demoted, Err(UserError::LastAdmin)), "{demoted:?}");
@@ -306,10 +307,10 @@ fn an_admin_can_be_demoted_or_deleted_while_another_admin_remains() {
     let deputy = add(&fakes, "deputy@example.com", Role::Admin);
     let demote = UserPatch { role: Some(Role::User), ..UserPatch::default() };
 
-    let demoted = run(users.update(actor(&boss), boss.id, demote)).unwrap();
+    let demoted = run(users.update(&fakes.caller(&boss), boss.id, demote)).unwrap();
     assert_eq!(demoted.role, Role::User);
 
-    let deleted = run(users.delete(actor(&deputy), deputy.id));
+    let deleted = run(users.delete(admin(&fakes, &deputy), deputy.id));
     assert!(matches!(deleted, Err(UserError::LastAdmin)), "the deputy is now the last admin: {deleted:?}");
-    run(users.delete(actor(&deputy), boss.id)).unwrap();
+    run(users.delete(admin(&fakes, &deputy), boss.id)).unwrap();
 }

@@ -8,6 +8,7 @@ use coffee_domain::catalog::{
     CatalogRepository, CatalogWriteError, Category, CategoryChanges, CategoryField, CategoryRef, CategoryResource,
     NewProduct, Product, ProductChanges, ProductField, ProductResource,
 };
+use coffee_domain::money::Money;
 use coffee_domain::query::{ListQuery, Page, parse_list_query};
 use coffee_storage::SeaCatalogRepository;
 use uuid::Uuid;
@@ -47,7 +48,7 @@ fn product(name: &str, price: i64, at: DateTime<Utc>) -> Product {
         id: Uuid::now_v7(),
         name: name.to_owned(),
         description: None,
-        price,
+        price: Money::price("price", price).unwrap(),
         is_available: true,
         image: None,
         categories: Vec::new(),
@@ -231,7 +232,7 @@ async fn unknown_category_ids_are_all_named_and_nothing_is_written() {
         let chai = create_product(&repo, product("Chai", 400, t0()), &[&tea]).await;
         let changes = ProductChanges {
             name: Some("Masala chai".to_owned()),
-            price: Some(450),
+            price: Some(Money::price("price", 450).unwrap()),
             category_ids: Some(vec![tea.id, ghost_b]),
             ..ProductChanges::default()
         };
@@ -258,9 +259,10 @@ async fn an_update_changes_fields_and_replaces_the_category_set() {
 
         // Fields only: the categories stay.
         let later = t0() + hours(1);
-        let changes = ProductChanges { price: Some(450), is_available: Some(false), ..ProductChanges::default() };
+        let price = Money::price("price", 450).unwrap();
+        let changes = ProductChanges { price: Some(price), is_available: Some(false), ..ProductChanges::default() };
         let after = repo.update_product(chai.id, &changes, later).await.unwrap();
-        assert_eq!((after.price, after.is_available, after.updated_at), (450, false, later));
+        assert_eq!((after.price, after.is_available, after.updated_at), (price, false, later));
         assert_eq!((after.name.as_str(), after.description.as_deref()), ("Chai", Some("Spiced")));
         assert_eq!(after.created_at, chai.created_at);
         assert_eq!(after.categories, refs(&[&tea, &milk]));

@@ -5,7 +5,8 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use coffee_domain::outbox::{OutboxEntry, OutboxRepository};
-use coffee_domain::user::{UserRepository, UserWriteError};
+use coffee_domain::uow::UnitOfWork;
+use coffee_domain::user::UserRepository;
 use coffee_storage::SeaOutboxRepository;
 use uuid::Uuid;
 
@@ -28,12 +29,21 @@ fn entry(id: Uuid, tag: &str, attempts: i32) -> OutboxEntry {
     OutboxEntry { id, job: mail_job(tag), attempts }
 }
 
-// --- Writing the outbox together with the user ---------------------------
+// --- Writing the outbox in a unit of work ---------------------------------
+
+/// Signs a user up as the auth service does: the user, its verification and
+/// its mail in one unit of work.
+async fn sign_up(env: &crate::support::Env, builder: crate::support::UserBuilder, tag: &str) -> Result<(), String> {
+    let tx = env.uow.begin().await.map_err(|e| e.to_string())?;
+    tx.outbox().record(&mail_job(tag), t0()).await.map_err(|e| e.to_string())?;
+    tx.users().create(&builder.build(), Some(&verification(tag, t0()))).await.map_err(|e| format!("{e:?}"))?;
+    tx.commit().await.map_err(|e| e.to_string())
+}
 
 #[tokio::test]
-async fn create_with_a_verification_records_exactly_its_mail() {
+async fn a_committed_unit_of_work_records_exactly_its_mail() {
     for env in backends().await {
-        user("ann@example.com").with_verification(verification("ann", t0())).create(&env.users).await;
+        sign_up(&env, user("ann@example.com"), "ann").await.unwrap();
 
         let rows = outbox_rows(&env.db).await;
         assert_eq!(rows.len(), 1, "{rows:?}");
@@ -48,9 +58,9 @@ async fn create_with_a_verification_records_exactly_its_mail() {
 }
 
 #[tokio::test]
-async fn create_without_a_verification_records_nothing() {
+async fn creating_users_records_nothing_in_the_outbox() {
     for env in backends().await {
-        user("ann@example.com").create(&env.users).await;
+        user("ann@example.com").with_verification(verification("ann", t0())).create(&env.users).await;
         user("root@example.com").admin().verified_at(t0()).create(&env.users).await;
 
         assert_eq!(count_rows(&env.db, "outbox").await, 0);
@@ -59,58 +69,71 @@ async fn create_without_a_verification_records_nothing() {
 }
 
 #[tokio::test]
-async fn a_failed_create_leaves_no_outbox_row() {
+async fn a_unit_of_work_that_fails_midway_leaves_neither_user_nor_mail() {
     for env in backends().await {
-        user("ann@example.com").with_verification(verification("ann", t0())).create(&env.users).await;
+        sign_up(&env, user("ann@example.com"), "ann").await.unwrap();
 
-        // The address is taken: the users insert fails.
-        let twin = user("ann@example.com").with_verification(verification("twin", t0()));
+        // The address is taken: the mail was recorded first, then the users insert fails.
+        let twin = user("ann@example.com");
         let twin_id = twin.build().user.id;
-        let result = twin.try_create(&env.users).await;
-        assert!(matches!(result, Err(UserWriteError::EmailTaken)), "got {result:?}");
+        let result = sign_up(&env, twin, "twin").await;
+        assert!(result.as_ref().is_err_and(|e| e.contains("EmailTaken")), "got {result:?}");
         assert_eq!(env.users.find_verification(twin_id).await.unwrap(), None);
 
-        // The token is taken: the user row is written first, then the
-        // verification insert fails and the whole transaction rolls back.
-        let bob = user("bob@example.com").with_verification(verification("ann", t0()));
+        // The token is taken: the user row is written, then the verification
+        // insert fails and the whole transaction rolls back.
+        let bob = user("bob@example.com");
         let bob_id = bob.build().user.id;
-        assert!(bob.try_create(&env.users).await.is_err());
+        assert!(sign_up(&env, bob, "ann").await.is_err());
         assert_eq!(env.users.find(bob_id).await.unwrap(), None);
 
         let rows = outbox_rows(&env.db).await;
-        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows.len(), 1, "only the committed mail: {rows:?}");
         let claimed = env.outbox.claim_due(t0(), lease(t0()), 10).await.unwrap();
         assert_eq!(claimed, [entry(rows[0].id, "ann", 0)]);
     }
 }
 
 #[tokio::test]
-async fn replace_verification_records_a_mail_only_when_it_replaces_the_code() {
+async fn a_unit_of_work_dropped_without_commit_writes_nothing() {
+    for env in backends().await {
+        let ann = user("ann@example.com");
+        let ann_id = ann.build().user.id;
+        {
+            let tx = env.uow.begin().await.unwrap();
+            tx.users().create(&ann.build(), Some(&verification("ann", t0()))).await.unwrap();
+            tx.outbox().record(&mail_job("ann"), t0()).await.unwrap();
+            // Inside the transaction its own writes are visible.
+            assert_eq!(tx.users().find(ann_id).await.unwrap().map(|u| u.id), Some(ann_id));
+            if env.backend == coffee_testkit::Backend::Postgres {
+                // Outside, nothing yet (SQLite's single connection is held by the transaction).
+                assert_eq!(env.users.find(ann_id).await.unwrap(), None);
+            }
+        }
+        assert_eq!(env.users.find(ann_id).await.unwrap(), None);
+        assert_eq!(count_rows(&env.db, "email_verifications").await, 0);
+        assert_eq!(count_rows(&env.db, "outbox").await, 0);
+    }
+}
+
+#[tokio::test]
+async fn replace_verification_replaces_the_code_only_after_the_cooldown() {
     for env in backends().await {
         let ann = user("ann@example.com").with_verification(verification("old", t0())).create(&env.users).await;
         let bob = user("bob@example.com").create(&env.users).await;
-        assert_eq!(count_rows(&env.db, "outbox").await, 1);
 
-        // Within the 60 s cooldown: nothing replaced, nothing to send.
+        // Within the 60 s cooldown: nothing replaced.
         let soon = t0() + secs(30);
         assert!(!env.users.replace_verification(ann.id, &verification("early", soon), soon - secs(60)).await.unwrap());
-        assert_eq!(count_rows(&env.db, "outbox").await, 1);
-
-        // After it: the new code's mail is recorded, at the time it is sent.
+        // After it: replaced; a first verification for a user without one is written too.
         let later = t0() + secs(60);
         assert!(env.users.replace_verification(ann.id, &verification("new", later), later - secs(60)).await.unwrap());
-        // A first verification for a user without one is recorded too.
         assert!(env.users.replace_verification(bob.id, &verification("bob", later), later - secs(60)).await.unwrap());
-
-        let rows = outbox_rows(&env.db).await;
-        assert_eq!(rows.len(), 3, "{rows:?}");
-        assert_eq!(rows[1].available_at, later);
-        let claimed = env.outbox.claim_due(later, lease(later), 10).await.unwrap();
-        let jobs: Vec<_> = claimed.into_iter().map(|e| e.job).collect();
-        assert_eq!(jobs.len(), 3);
-        assert_eq!(jobs[0], mail_job("old"));
-        assert!(jobs.contains(&mail_job("new")) && jobs.contains(&mail_job("bob")), "{jobs:?}");
-        assert!(!jobs.contains(&mail_job("early")));
+        assert_eq!(
+            env.users.find_verification(ann.id).await.unwrap().map(|v| v.code_hash).as_deref(),
+            Some("code-new")
+        );
+        assert_eq!(count_rows(&env.db, "outbox").await, 0, "the repository never writes the outbox itself");
     }
 }
 

@@ -12,7 +12,8 @@ use coffee_domain::user::{
     Email, NewSession, NewUser, NewVerification, Role, User, UserField, UserRepository, UserResource, UserWriteError,
 };
 use coffee_storage::{
-    Db, DbSettings, SeaMaintenanceRepository, SeaOutboxRepository, SeaSessionRepository, SeaUserRepository,
+    Db, DbSettings, SeaMaintenanceRepository, SeaOutboxRepository, SeaSessionRepository, SeaUnitOfWork,
+    SeaUserRepository,
 };
 use coffee_testkit::{Backend, TestDatabase};
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
@@ -23,6 +24,7 @@ use uuid::Uuid;
 pub struct Env {
     pub backend: Backend,
     pub db: Db,
+    pub uow: SeaUnitOfWork,
     pub users: SeaUserRepository,
     pub sessions: SeaSessionRepository,
     pub outbox: SeaOutboxRepository,
@@ -47,6 +49,7 @@ pub async fn backends() -> impl Iterator<Item = Env> {
             .unwrap_or_else(|e| panic!("migrations failed on {:?}: {e}", database.backend));
         envs.push(Env {
             backend: database.backend,
+            uow: SeaUnitOfWork::new(db.clone()),
             users: SeaUserRepository::new(db.clone()),
             sessions: SeaSessionRepository::new(db.clone()),
             outbox: SeaOutboxRepository::new(db.clone()),
@@ -174,11 +177,10 @@ pub fn verification(tag: &str, sent_at: DateTime<Utc>) -> NewVerification {
         token_hash: format!("token-{tag}"),
         expires_at: sent_at + hours(1),
         sent_at,
-        mail: mail(tag),
     }
 }
 
-/// The verification mail of [`verification`]`(tag, …)`.
+/// The verification mail that would carry [`verification`]`(tag, …)`.
 pub fn mail(tag: &str) -> Mail {
     Mail::Verification {
         to: format!("{tag}@example.com"),

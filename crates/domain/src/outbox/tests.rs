@@ -2,9 +2,10 @@
 
 use std::sync::Mutex;
 
+use super::fakes::{FailingJobs, InMemoryOutbox, RecordingJobs};
 use crate::error::InfraError;
 use crate::mail::Mail;
-use crate::testing::{FailingJobs, FixedClock, InMemoryOutbox, RecordingJobs, run};
+use crate::testing::{FixedClock, run};
 
 use super::*;
 

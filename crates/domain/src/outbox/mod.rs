@@ -16,7 +16,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
 use crate::clock::Clock;
-use crate::error::RepoError;
+use crate::error::{RepoError, error_chain};
 use crate::jobs::{Job, JobQueue};
 
 /// Hand-over attempts before an entry is parked for an operator.
@@ -37,6 +37,14 @@ pub struct OutboxEntry {
 /// that then dies becomes due again when the lease ends.
 #[async_trait]
 pub trait OutboxRepository: Send + Sync {
+    /// Records `job`, due at once. Call it on the repository of the
+    /// [`crate::uow::Transaction`] that makes the change causing the job, so
+    /// the job exists exactly when the change does.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn record(&self, job: &Job, now: DateTime<Utc>) -> Result<(), RepoError>;
+
     /// Claims up to `limit` due entries (not relayed, not parked, available,
     /// not claimed by a live lease) until `lease_until`, oldest first.
     /// Concurrent relays never claim the same entry.
@@ -119,14 +127,16 @@ impl OutboxRelay {
                     report.relayed += 1;
                 }
                 Err(e) if entry.attempts + 1 >= MAX_RELAY_ATTEMPTS => {
-                    tracing::error!(outbox_id = %entry.id, error = %e, "giving up on an outbox entry; parked");
-                    self.outbox.park(entry.id, self.clock.now(), &e.0).await?;
+                    let error = error_chain(&e);
+                    tracing::error!(outbox_id = %entry.id, %error, "giving up on an outbox entry; parked");
+                    self.outbox.park(entry.id, self.clock.now(), &error).await?;
                     report.parked += 1;
                 }
                 Err(e) => {
                     let retry_at = self.clock.now() + relay_backoff(entry.attempts);
-                    tracing::warn!(outbox_id = %entry.id, error = %e, %retry_at, "job queue refused an outbox entry");
-                    self.outbox.reschedule(entry.id, retry_at, &e.0).await?;
+                    let error = error_chain(&e);
+                    tracing::warn!(outbox_id = %entry.id, %error, %retry_at, "job queue refused an outbox entry");
+                    self.outbox.reschedule(entry.id, retry_at, &error).await?;
                     report.rescheduled += 1;
                 }
             }
@@ -136,5 +146,6 @@ impl OutboxRelay {
 }
 
 #[cfg(test)]
-#[path = "outbox_tests.rs"]
+pub(crate) mod fakes;
+#[cfg(test)]
 mod tests;

@@ -1,19 +1,15 @@
-//! Wire formats (JSON in and out) and their conversion to domain types.
+//! Users: `/me` and `/users`.
 
 use chrono::{DateTime, Utc};
 use coffee_domain::error::Validator;
 use coffee_domain::query::Page;
 use coffee_domain::user::{Email, PersonName, Phone, Role, User, UserPatch};
 use paperclip::actix::Apiv2Schema;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::{double_option, page_dto};
 use crate::problem::ApiError;
-
-/// `null` → `Some(None)`, absent → `None` (with `#[serde(default)]`).
-pub fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
 
 /// A user account.
 #[derive(Debug, Serialize, Apiv2Schema)]
@@ -85,58 +81,15 @@ impl From<User> for UserDto {
     }
 }
 
-/// One page of users.
-#[derive(Debug, Serialize, Apiv2Schema)]
-pub struct UserPage {
-    /// The users of this page.
-    pub items: Vec<UserDto>,
-    /// Users matching the filters, over all pages.
-    pub total: u64,
-    /// This page (1-based).
-    pub page: u64,
-    /// Page size.
-    pub page_size: u64,
-    /// Number of pages.
-    pub pages: u64,
+page_dto! {
+    /// One page of users.
+    UserPage of UserDto
 }
 
 impl From<Page<User>> for UserPage {
     fn from(p: Page<User>) -> Self {
-        let pages = p.pages();
-        let p = p.map(UserDto::from);
-        Self { items: p.items, total: p.total, page: p.page, page_size: p.page_size, pages }
+        Self::from_page(p, UserDto::from)
     }
-}
-
-/// An access token and its refresh token.
-#[derive(Debug, Serialize, Apiv2Schema)]
-pub struct TokenDto {
-    /// JWT for `Authorization: Bearer …`.
-    pub access_token: String,
-    /// Single-use JWT for `POST /auth/refresh`.
-    pub refresh_token: String,
-    /// Always `bearer`.
-    pub token_type: String,
-    /// Seconds until the access token expires.
-    pub expires_in: i64,
-}
-
-impl From<coffee_domain::auth::TokenPair> for TokenDto {
-    fn from(p: coffee_domain::auth::TokenPair) -> Self {
-        Self {
-            access_token: p.access_token,
-            refresh_token: p.refresh_token,
-            token_type: "bearer".to_owned(),
-            expires_in: p.expires_in,
-        }
-    }
-}
-
-/// A short confirmation.
-#[derive(Debug, Serialize, Apiv2Schema)]
-pub struct MessageDto {
-    /// What happened, for humans.
-    pub detail: String,
 }
 
 /// Profile fields shared by the update requests.

@@ -119,5 +119,6 @@ where
 }
 
 #[cfg(test)]
-#[path = "maintenance_tests.rs"]
+pub(crate) mod fakes;
+#[cfg(test)]
 mod tests;

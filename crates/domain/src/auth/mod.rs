@@ -6,9 +6,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
 use crate::clock::Clock;
-use crate::error::{InfraError, RepoError};
+use crate::error::Unexpected;
+use crate::jobs::Job;
 use crate::mail::Mail;
 use crate::security::{AccessClaims, OneTimeSecrets, PasswordHasher, RefreshClaims, TokenCodec, TokenError};
+use crate::uow::UnitOfWork;
 use crate::user::{
     Email, NewSession, NewUser, NewVerification, Password, PersonName, Phone, Role, RotateOutcome, SessionRepository,
     User, UserRepository, UserWriteError,
@@ -51,21 +53,11 @@ pub enum AuthError {
     #[error("refresh token re-used")]
     RefreshTokenReused,
     /// Something failed that the client cannot fix.
-    #[error("unexpected: {0}")]
-    Unexpected(String),
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
 }
 
-impl From<RepoError> for AuthError {
-    fn from(e: RepoError) -> Self {
-        AuthError::Unexpected(e.to_string())
-    }
-}
-
-impl From<InfraError> for AuthError {
-    fn from(e: InfraError) -> Self {
-        AuthError::Unexpected(e.0)
-    }
-}
+crate::unexpected_from!(AuthError);
 
 impl From<TokenError> for AuthError {
     fn from(e: TokenError) -> Self {
@@ -81,7 +73,10 @@ impl From<UserWriteError> for AuthError {
         match e {
             UserWriteError::EmailTaken => AuthError::EmailTaken,
             UserWriteError::NotFound => AuthError::InvalidVerificationCode,
-            other => AuthError::Unexpected(other.to_string()),
+            UserWriteError::LastAdmin => {
+                AuthError::Unexpected(Unexpected::Failed("last-admin guard hit by auth".into()))
+            }
+            UserWriteError::Repo(e) => e.into(),
         }
     }
 }
@@ -145,6 +140,7 @@ pub struct TokenPair {
 pub struct AuthService {
     users: Arc<dyn UserRepository>,
     sessions: Arc<dyn SessionRepository>,
+    uow: Arc<dyn UnitOfWork>,
     hasher: Arc<dyn PasswordHasher>,
     tokens: Arc<dyn TokenCodec>,
     secrets: Arc<dyn OneTimeSecrets>,
@@ -158,6 +154,8 @@ pub struct AuthPorts {
     pub users: Arc<dyn UserRepository>,
     /// Session store.
     pub sessions: Arc<dyn SessionRepository>,
+    /// Transactions (user + verification + mail in one).
+    pub uow: Arc<dyn UnitOfWork>,
     /// Password hasher.
     pub hasher: Arc<dyn PasswordHasher>,
     /// Token codec.
@@ -171,8 +169,8 @@ pub struct AuthPorts {
 impl AuthService {
     /// Wires the service.
     pub fn new(ports: AuthPorts, settings: AuthSettings) -> Self {
-        let AuthPorts { users, sessions, hasher, tokens, secrets, clock } = ports;
-        Self { users, sessions, hasher, tokens, secrets, clock, settings }
+        let AuthPorts { users, sessions, uow, hasher, tokens, secrets, clock } = ports;
+        Self { users, sessions, uow, hasher, tokens, secrets, clock, settings }
     }
 
     /// Registers an unverified user. The verification mail is recorded in the
@@ -195,8 +193,11 @@ impl AuthService {
             created_at: now,
             updated_at: now,
         };
-        let verification = self.new_verification(&user.email, now);
-        self.users.create(&NewUser { user: user.clone(), password_hash }, Some(&verification)).await?;
+        let (verification, mail) = self.new_verification(&user.email, now);
+        let tx = self.uow.begin().await?;
+        tx.users().create(&NewUser { user: user.clone(), password_hash }, Some(&verification)).await?;
+        tx.outbox().record(&Job::SendMail(mail), now).await?;
+        tx.commit().await?;
         Ok(user)
     }
 
@@ -306,10 +307,14 @@ impl AuthService {
             return Ok(());
         }
         let now = self.clock.now();
-        let verification = self.new_verification(&user.email, now);
+        let (verification, mail) = self.new_verification(&user.email, now);
         let cutoff = now - self.settings.resend_cooldown;
         // The new mail goes to the outbox together with the new code, or not at all.
-        self.users.replace_verification(user.id, &verification, cutoff).await?;
+        let tx = self.uow.begin().await?;
+        if tx.users().replace_verification(user.id, &verification, cutoff).await? {
+            tx.outbox().record(&Job::SendMail(mail), now).await?;
+            tx.commit().await?;
+        }
         Ok(())
     }
 
@@ -379,22 +384,25 @@ impl AuthService {
         Ok(self.tokens.decode_access(access_token)?)
     }
 
-    fn new_verification(&self, email: &Email, now: DateTime<Utc>) -> NewVerification {
+    /// A new code and link token: their digests to store, and the mail that
+    /// carries them in clear text.
+    fn new_verification(&self, email: &Email, now: DateTime<Utc>) -> (NewVerification, Mail) {
         let code = self.secrets.code();
         let token = self.secrets.token();
         let link = format!("{}/auth/verify?token={token}", self.settings.public_base_url.trim_end_matches('/'));
-        NewVerification {
+        let verification = NewVerification {
             code_hash: self.secrets.digest(&code),
             token_hash: self.secrets.digest(&token),
             expires_at: now + self.settings.code_ttl,
             sent_at: now,
-            mail: Mail::Verification {
-                to: email.as_str().to_owned(),
-                code,
-                link,
-                valid_minutes: self.settings.code_ttl.num_minutes(),
-            },
-        }
+        };
+        let mail = Mail::Verification {
+            to: email.as_str().to_owned(),
+            code,
+            link,
+            valid_minutes: self.settings.code_ttl.num_minutes(),
+        };
+        (verification, mail)
     }
 
     fn cooldown_left(&self, sent_at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
@@ -425,5 +433,6 @@ impl AuthService {
 }
 
 #[cfg(test)]
-#[path = "auth_tests.rs"]
+pub(crate) mod fakes;
+#[cfg(test)]
 mod tests;

@@ -2,8 +2,10 @@
 
 use chrono::TimeDelta;
 
+use super::fakes::CountingHasher;
 use super::*;
-use crate::testing::{CountingHasher, Fakes, SentVerification, email, password, run};
+use crate::outbox::fakes::SentVerification;
+use crate::testing::{Fakes, email, password, run};
 
 const BASE_URL: &str = "https://coffee.example";
 const PASSWORD: &str = "correct horse";
@@ -37,7 +39,7 @@ fn signup_request(address: &str) -> Signup {
 /// Signs `address` up and returns the user with the verification mail it got.
 fn signed_up(fakes: &Fakes, auth: &AuthService, address: &str) -> (User, SentVerification) {
     let user = run(auth.signup(signup_request(address))).unwrap();
-    (user, fakes.users.outbox().last_verification())
+    (user, fakes.outbox.last_verification())
 }
 
 fn by_code(address: &str, code: &str) -> VerificationProof {
@@ -69,7 +71,7 @@ fn signup_stores_an_unverified_user_and_queues_one_verification_mail() {
     assert_eq!(fakes.users.get(user.id), Some(user.clone()));
     assert_eq!(fakes.users.password_hash_of(user.id), Some(CountingHasher::hash_of(PASSWORD)));
 
-    let mails = fakes.users.outbox().verification_mails();
+    let mails = fakes.outbox.verification_mails();
     assert_eq!(mails.len(), 1);
     let mail = &mails[0];
     assert_eq!(mail.to, "ann@example.com");
@@ -100,7 +102,7 @@ fn signup_with_a_registered_email_in_another_case_is_refused_without_a_second_ma
 
     assert!(matches!(err, AuthError::EmailTaken), "{err:?}");
     assert_eq!(fakes.users.count(), 1);
-    assert_eq!(fakes.users.outbox().len(), 1);
+    assert_eq!(fakes.outbox.len(), 1);
 }
 
 #[test]
@@ -179,7 +181,7 @@ fn a_fresh_code_works_again_after_too_many_attempts() {
     fakes.clock.advance(settings().resend_cooldown);
 
     run(auth.resend(email("ann@example.com"))).unwrap();
-    let fresh = fakes.users.outbox().last_verification();
+    let fresh = fakes.outbox.last_verification();
 
     assert!(run(auth.verify(by_code("ann@example.com", &fresh.code))).unwrap().is_verified);
 }
@@ -189,8 +191,8 @@ fn a_code_works_until_it_expires() {
     let (fakes, auth) = setup();
     signed_up(&fakes, &auth, "ann@example.com");
     signed_up(&fakes, &auth, "bob@example.com");
-    let ann = fakes.users.outbox().verification_mails()[0].clone();
-    let bob = fakes.users.outbox().last_verification();
+    let ann = fakes.outbox.verification_mails()[0].clone();
+    let bob = fakes.outbox.last_verification();
 
     fakes.clock.advance(settings().code_ttl - TimeDelta::seconds(1));
     assert!(run(auth.verify(by_code("ann@example.com", &ann.code))).unwrap().is_verified);
@@ -313,7 +315,7 @@ fn resend_replaces_the_code_and_the_link() {
     fakes.clock.advance(settings().resend_cooldown);
 
     run(auth.resend(email("ann@example.com"))).unwrap();
-    let new = fakes.users.outbox().last_verification();
+    let new = fakes.outbox.last_verification();
 
     assert_ne!(new.code, old.code);
     let err = run(auth.verify(by_code("ann@example.com", &old.code))).unwrap_err();
@@ -331,7 +333,7 @@ fn resend_within_the_cooldown_sends_nothing_and_keeps_the_code() {
 
     run(auth.resend(email("ann@example.com"))).unwrap();
 
-    assert_eq!(fakes.users.outbox().len(), 1);
+    assert_eq!(fakes.outbox.len(), 1);
     assert!(run(auth.verify(by_code("ann@example.com", &mail.code))).unwrap().is_verified);
 }
 
@@ -343,12 +345,12 @@ fn resend_once_the_cooldown_has_passed_sends_a_new_mail() {
 
     run(auth.resend(email("Ann@Example.com"))).unwrap();
 
-    let mails = fakes.users.outbox().verification_mails();
+    let mails = fakes.outbox.verification_mails();
     assert_eq!(mails.len(), 2);
     assert_eq!(mails[1].to, "ann@example.com");
 
     run(auth.resend(email("ann@example.com"))).unwrap();
-    assert_eq!(fakes.users.outbox().len(), 2, "the cooldown restarts with every mail");
+    assert_eq!(fakes.outbox.len(), 2, "the cooldown restarts with every mail");
 }
 
 #[test]
@@ -360,7 +362,7 @@ fn resend_to_an_unknown_or_verified_address_answers_ok_and_sends_nothing() {
     run(auth.resend(email("ann@example.com"))).unwrap();
     run(auth.resend(email("nobody@example.com"))).unwrap();
 
-    assert_eq!(fakes.users.outbox().len(), 1);
+    assert_eq!(fakes.outbox.len(), 1);
 }
 
 // ---------------------------------------------------------------- login
@@ -552,7 +554,7 @@ fn ensure_admin_creates_a_verified_admin_once() {
     assert!(!again);
     assert_eq!(fakes.users.count(), 1);
     assert_eq!(fakes.hasher.hashes(), 1, "an existing admin costs no hashing at start-up");
-    assert_eq!(fakes.users.outbox().len(), 0, "an admin needs no verification mail");
+    assert_eq!(fakes.outbox.len(), 0, "an admin needs no verification mail");
     let admin = run(fakes.users.find_by_email(&email("boss@example.com"))).unwrap().unwrap();
     assert_eq!(admin.role, Role::Admin);
     assert!(admin.is_verified);

@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
-use crate::testing::{FixedClock, PurgeCall, PurgeKind, ScriptedMaintenance, run};
+use super::fakes::{PurgeCall, PurgeKind, ScriptedMaintenance};
+use crate::testing::{FixedClock, run};
 
 use super::*;
 

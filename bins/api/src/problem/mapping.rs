@@ -1,0 +1,212 @@
+//! The one place where domain errors become problems. Each `into_problem`
+//! is an exhaustive `match`, and each `problems()` lists what it can
+//! produce; the tests below check the two against each other, so the
+//! OpenAPI document (built from `problems()`) cannot drift from the
+//! responses.
+
+use coffee_domain::FieldError;
+use coffee_domain::access::AccessError;
+use coffee_domain::auth::AuthError;
+use coffee_domain::catalog::CatalogError;
+use coffee_domain::error::Unexpected;
+use coffee_domain::user::UserError;
+
+use super::catalogue::{self as c, ProblemType};
+use super::{ApiError, IntoProblem};
+
+/// Problems every use case may end in: 500, or 503 when a dependency is down.
+fn unexpected() -> Vec<ProblemType> {
+    vec![c::INTERNAL_ERROR, c::SERVICE_UNAVAILABLE]
+}
+
+impl IntoProblem for Unexpected {
+    fn problems() -> Vec<ProblemType> {
+        unexpected()
+    }
+
+    fn into_problem(self) -> ApiError {
+        ApiError::unexpected(&self)
+    }
+}
+
+impl IntoProblem for AccessError {
+    fn problems() -> Vec<ProblemType> {
+        let mut all = vec![c::ACCOUNT_GONE, c::FORBIDDEN, c::NOT_FOUND];
+        all.extend(unexpected());
+        all
+    }
+
+    fn into_problem(self) -> ApiError {
+        match self {
+            AccessError::Unauthenticated => c::ACCOUNT_GONE.into(),
+            AccessError::Forbidden => c::FORBIDDEN.into(),
+            AccessError::NotFound => c::NOT_FOUND.into(),
+            AccessError::Unexpected(e) => e.into_problem(),
+        }
+    }
+}
+
+/// `own` plus what the embedded access and unexpected errors can produce.
+fn with_access(own: &[ProblemType]) -> Vec<ProblemType> {
+    let mut all = own.to_vec();
+    all.extend(AccessError::problems());
+    all
+}
+
+impl IntoProblem for AuthError {
+    fn problems() -> Vec<ProblemType> {
+        let mut all = vec![
+            c::EMAIL_TAKEN,
+            c::INVALID_CREDENTIALS,
+            c::EMAIL_NOT_VERIFIED,
+            c::INVALID_VERIFICATION_CODE,
+            c::TOO_MANY_ATTEMPTS,
+            c::ALREADY_VERIFIED,
+            c::INVALID_TOKEN,
+            c::TOKEN_EXPIRED,
+            c::REFRESH_TOKEN_REUSED,
+        ];
+        all.extend(unexpected());
+        all
+    }
+
+    fn into_problem(self) -> ApiError {
+        match self {
+            AuthError::EmailTaken => c::EMAIL_TAKEN.into(),
+            AuthError::InvalidCredentials => c::INVALID_CREDENTIALS.into(),
+            AuthError::EmailNotVerified => c::EMAIL_NOT_VERIFIED.into(),
+            AuthError::InvalidVerificationCode => c::INVALID_VERIFICATION_CODE.into(),
+            AuthError::TooManyAttempts { retry_after_secs } => {
+                ApiError::from(c::TOO_MANY_ATTEMPTS).retry_after(u64::try_from(retry_after_secs).unwrap_or(1))
+            }
+            AuthError::AlreadyVerified => c::ALREADY_VERIFIED.into(),
+            AuthError::InvalidToken => c::INVALID_TOKEN.into(),
+            AuthError::TokenExpired => c::TOKEN_EXPIRED.into(),
+            AuthError::RefreshTokenReused => c::REFRESH_TOKEN_REUSED.into(),
+            AuthError::Unexpected(e) => e.into_problem(),
+        }
+    }
+}
+
+impl IntoProblem for UserError {
+    fn problems() -> Vec<ProblemType> {
+        with_access(&[c::EMAIL_TAKEN, c::LAST_ADMIN])
+    }
+
+    fn into_problem(self) -> ApiError {
+        match self {
+            UserError::Access(e) => e.into_problem(),
+            UserError::EmailTaken => c::EMAIL_TAKEN.into(),
+            UserError::LastAdmin => c::LAST_ADMIN.into(),
+            UserError::Unexpected(e) => e.into_problem(),
+        }
+    }
+}
+
+impl IntoProblem for CatalogError {
+    fn problems() -> Vec<ProblemType> {
+        with_access(&[c::CATEGORY_NAME_TAKEN, c::VALIDATION_FAILED, c::UNSUPPORTED_IMAGE_TYPE])
+    }
+
+    fn into_problem(self) -> ApiError {
+        match self {
+            CatalogError::Access(e) => e.into_problem(),
+            CatalogError::NameTaken => c::CATEGORY_NAME_TAKEN.into(),
+            CatalogError::UnknownCategories(ids) => {
+                let list = ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                ApiError::validation(vec![FieldError::new("category_ids", format!("unknown category ids: {list}"))])
+            }
+            CatalogError::UnsupportedImage => c::UNSUPPORTED_IMAGE_TYPE.into(),
+            CatalogError::Unexpected(e) => e.into_problem(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use coffee_domain::error::{InfraError, RepoError};
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn unavailable() -> Unexpected {
+        RepoError::Unavailable("connection refused".into()).into()
+    }
+
+    fn failed() -> Unexpected {
+        InfraError::new("disk full").into()
+    }
+
+    fn access_errors() -> Vec<AccessError> {
+        vec![
+            AccessError::Unauthenticated,
+            AccessError::Forbidden,
+            AccessError::NotFound,
+            AccessError::Unexpected(unavailable()),
+            AccessError::Unexpected(failed()),
+        ]
+    }
+
+    /// Every error of `samples` maps to one of `E::problems()`, and every one
+    /// of those is produced by some sample (nothing documented that cannot happen).
+    fn check<E: IntoProblem>(samples: Vec<E>) {
+        let documented = E::problems();
+        let produced: Vec<ProblemType> = samples.into_iter().map(|e| e.into_problem().problem()).collect();
+        for p in &produced {
+            assert!(documented.contains(p), "{} {} is produced but not documented", p.status, p.code);
+        }
+        for p in &documented {
+            assert!(produced.contains(p), "{} {} is documented but never produced", p.status, p.code);
+        }
+    }
+
+    #[test]
+    fn access_errors_map_to_401_403_404_and_5xx() {
+        check(access_errors());
+    }
+
+    #[test]
+    fn auth_errors_are_documented_exactly() {
+        check(vec![
+            AuthError::EmailTaken,
+            AuthError::InvalidCredentials,
+            AuthError::EmailNotVerified,
+            AuthError::InvalidVerificationCode,
+            AuthError::TooManyAttempts { retry_after_secs: 30 },
+            AuthError::AlreadyVerified,
+            AuthError::InvalidToken,
+            AuthError::TokenExpired,
+            AuthError::RefreshTokenReused,
+            AuthError::Unexpected(unavailable()),
+            AuthError::Unexpected(failed()),
+        ]);
+    }
+
+    #[test]
+    fn user_errors_are_documented_exactly() {
+        let mut samples: Vec<UserError> = access_errors().into_iter().map(UserError::from).collect();
+        samples.extend([UserError::EmailTaken, UserError::LastAdmin, UserError::Unexpected(failed())]);
+        check(samples);
+    }
+
+    #[test]
+    fn catalog_errors_are_documented_exactly() {
+        let mut samples: Vec<CatalogError> = access_errors().into_iter().map(CatalogError::from).collect();
+        samples.extend([
+            CatalogError::NameTaken,
+            CatalogError::UnknownCategories(vec![Uuid::now_v7()]),
+            CatalogError::UnsupportedImage,
+            CatalogError::Unexpected(failed()),
+        ]);
+        check(samples);
+    }
+
+    #[test]
+    fn a_dependency_that_is_down_is_a_503_with_retry_after_and_no_internals() {
+        let e = unavailable().into_problem();
+        assert_eq!((e.problem().status, e.code()), (503, "service_unavailable"));
+        let body = String::from_utf8(e.body(None)).unwrap_or_default();
+        assert!(!body.contains("connection refused"), "{body}");
+        assert!(e.retry_after.is_some());
+    }
+}

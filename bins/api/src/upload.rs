@@ -1,0 +1,120 @@
+//! The image upload of `POST /products/{id}/image`: a multipart part named
+//! `file`, at most 5 MiB, read only when the handler asks for it (after the
+//! caller's rights are settled).
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use paperclip::actix::OperationModifier;
+use paperclip::v2::models::DefaultOperationRaw;
+use paperclip::v2::schema::Apiv2Schema;
+
+use crate::openapi::document_problems;
+use crate::problem::{ApiError, catalogue};
+
+/// Largest accepted image.
+pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
+/// Room for the multipart envelope around the file.
+const MULTIPART_OVERHEAD: usize = 16 * 1024;
+
+/// A multipart body holding an image in its part `file`, not read yet.
+pub struct ImageUpload {
+    req: HttpRequest,
+    payload: Payload,
+}
+
+impl std::fmt::Debug for ImageUpload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImageUpload").finish_non_exhaustive()
+    }
+}
+
+impl ImageUpload {
+    /// Reads the `file` part, refusing (413) as soon as it passes
+    /// [`MAX_IMAGE_BYTES`]; the rest of the body is never read.
+    ///
+    /// # Errors
+    /// 415 not multipart, 413 too large, 400 malformed, 422 no `file` part.
+    pub async fn read(self) -> Result<Vec<u8>, ApiError> {
+        read_file_part(&self.req, self.payload).await
+    }
+}
+
+impl FromRequest for ImageUpload {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        ready(Ok(Self { req: req.clone(), payload: payload.take() }))
+    }
+}
+
+impl Apiv2Schema for ImageUpload {}
+
+impl OperationModifier for ImageUpload {
+    fn update_parameter(op: &mut DefaultOperationRaw) {
+        document_problems(
+            op,
+            &[
+                catalogue::MALFORMED_REQUEST,
+                catalogue::PAYLOAD_TOO_LARGE,
+                catalogue::UNSUPPORTED_MEDIA_TYPE,
+                catalogue::VALIDATION_FAILED,
+            ],
+        );
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::with_detail(catalogue::PAYLOAD_TOO_LARGE, "The image is larger than 5 MiB.")
+}
+
+/// Reads the `file` part of a multipart body, refusing (413) as soon as it
+/// passes [`MAX_IMAGE_BYTES`] — the rest of the body is never read.
+async fn read_file_part(req: &HttpRequest, payload: Payload) -> Result<Vec<u8>, ApiError> {
+    let is_multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    if !is_multipart {
+        return Err(ApiError::with_detail(
+            catalogue::UNSUPPORTED_MEDIA_TYPE,
+            "Send the image as multipart/form-data with a part named `file`.",
+        ));
+    }
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_IMAGE_BYTES + MULTIPART_OVERHEAD) {
+        return Err(too_large());
+    }
+    let malformed = |e: actix_multipart::MultipartError| ApiError::malformed(format!("Malformed multipart body: {e}"));
+    let mut multipart = actix_multipart::Multipart::new(req.headers(), payload);
+    let mut other_bytes = 0usize;
+    while let Some(field) = multipart.next().await {
+        let mut field = field.map_err(malformed)?;
+        let is_file = field.name() == Some("file");
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(malformed)?;
+            if is_file {
+                if bytes.len() + chunk.len() > MAX_IMAGE_BYTES {
+                    return Err(too_large());
+                }
+                bytes.extend_from_slice(&chunk);
+            } else {
+                other_bytes += chunk.len();
+                if other_bytes > MULTIPART_OVERHEAD {
+                    return Err(too_large());
+                }
+            }
+        }
+        if is_file {
+            return Ok(bytes);
+        }
+    }
+    Err(ApiError::validation(vec![coffee_domain::FieldError::new("file", "is required (a PNG, JPEG or WebP image)")]))
+}

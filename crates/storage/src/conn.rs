@@ -1,0 +1,168 @@
+//! [`Conn`]: where a repository runs its statements — the pool, or one open
+//! transaction of a unit of work — and [`SeaUnitOfWork`], which opens them.
+//!
+//! Every repository holds a `Conn`, so the same adapter code serves plain
+//! calls (each statement on a pooled connection, or in a short transaction
+//! of its own) and calls inside a unit of work (every statement in the
+//! shared transaction; an adapter's own transaction becomes a savepoint).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use coffee_domain::RepoError;
+use coffee_domain::outbox::OutboxRepository;
+use coffee_domain::uow::{Transaction, UnitOfWork};
+use coffee_domain::user::UserRepository;
+use sea_orm::{
+    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbBackend, DbErr,
+    ExecResult, IsolationLevel, QueryResult, Statement, TransactionError, TransactionOptions, TransactionTrait,
+};
+
+use crate::{SeaOutboxRepository, SeaUserRepository, repo_err};
+
+/// The pool, or one open transaction shared by the repositories of a unit of work.
+#[derive(Debug, Clone)]
+pub enum Conn {
+    /// Each statement on a connection of the pool.
+    Pool(DatabaseConnection),
+    /// Every statement in this transaction.
+    Tx(Arc<DatabaseTransaction>),
+}
+
+impl From<DatabaseConnection> for Conn {
+    fn from(db: DatabaseConnection) -> Self {
+        Conn::Pool(db)
+    }
+}
+
+impl Conn {
+    fn executor(&self) -> DatabaseExecutor<'_> {
+        match self {
+            Conn::Pool(db) => DatabaseExecutor::Connection(db),
+            Conn::Tx(txn) => DatabaseExecutor::Transaction(txn),
+        }
+    }
+}
+
+#[async_trait]
+impl ConnectionTrait for Conn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.executor().get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.executor().execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.executor().execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.executor().query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.executor().query_all_raw(stmt).await
+    }
+}
+
+#[async_trait]
+impl TransactionTrait for Conn {
+    type Transaction = DatabaseTransaction;
+
+    async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.executor().begin().await
+    }
+
+    async fn begin_with_config(
+        &self,
+        isolation_level: Option<IsolationLevel>,
+        access_mode: Option<AccessMode>,
+    ) -> Result<DatabaseTransaction, DbErr> {
+        self.executor().begin_with_config(isolation_level, access_mode).await
+    }
+
+    async fn begin_with_options(&self, options: TransactionOptions) -> Result<DatabaseTransaction, DbErr> {
+        self.executor().begin_with_options(options).await
+    }
+
+    async fn transaction<F, T, E>(&self, callback: F) -> Result<T, TransactionError<E>>
+    where
+        F: for<'c> FnOnce(&'c DatabaseTransaction) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>> + Send,
+        T: Send,
+        E: std::fmt::Display + std::fmt::Debug + Send,
+    {
+        self.executor().transaction(callback).await
+    }
+
+    async fn transaction_with_config<F, T, E>(
+        &self,
+        callback: F,
+        isolation_level: Option<IsolationLevel>,
+        access_mode: Option<AccessMode>,
+    ) -> Result<T, TransactionError<E>>
+    where
+        F: for<'c> FnOnce(&'c DatabaseTransaction) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>> + Send,
+        T: Send,
+        E: std::fmt::Display + std::fmt::Debug + Send,
+    {
+        self.executor().transaction_with_config(callback, isolation_level, access_mode).await
+    }
+}
+
+/// [`UnitOfWork`] over the database pool.
+#[derive(Debug, Clone)]
+pub struct SeaUnitOfWork {
+    db: DatabaseConnection,
+}
+
+impl SeaUnitOfWork {
+    /// Transactions on this pool.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl UnitOfWork for SeaUnitOfWork {
+    async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
+        let txn = Arc::new(self.db.begin().await.map_err(repo_err)?);
+        let conn = Conn::Tx(txn.clone());
+        Ok(Box::new(SeaTransaction {
+            users: SeaUserRepository::new(conn.clone()),
+            outbox: SeaOutboxRepository::new(conn),
+            txn,
+        }))
+    }
+}
+
+/// The repositories of one transaction. Dropped uncommitted, SeaORM rolls
+/// the transaction back.
+struct SeaTransaction {
+    txn: Arc<DatabaseTransaction>,
+    users: SeaUserRepository,
+    outbox: SeaOutboxRepository,
+}
+
+#[async_trait]
+impl Transaction for SeaTransaction {
+    fn users(&self) -> &dyn UserRepository {
+        &self.users
+    }
+
+    fn outbox(&self) -> &dyn OutboxRepository {
+        &self.outbox
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), RepoError> {
+        let SeaTransaction { txn, users, outbox } = *self;
+        // The repositories hold the only other handles of the transaction.
+        drop((users, outbox));
+        let txn = Arc::try_unwrap(txn)
+            .map_err(|_| RepoError::Other("a unit of work was committed while still in use".into()))?;
+        txn.commit().await.map_err(repo_err)
+    }
+}
