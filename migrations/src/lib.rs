@@ -6,6 +6,17 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_users_and_auth;
 mod m20261123_000002_outbox;
 mod m20261123_000003_catalog;
+mod m20261201_000004_cart_and_orders;
+
+/// An index named `name` on `cols` of `table` (migrations from the fourth on).
+pub(crate) fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
+    let mut stmt = Index::create();
+    stmt.name(name).table(table);
+    for col in cols {
+        stmt.col(Alias::new(*col));
+    }
+    stmt.to_owned()
+}
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -18,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_users_and_auth::Migration),
             Box::new(m20261123_000002_outbox::Migration),
             Box::new(m20261123_000003_catalog::Migration),
+            Box::new(m20261201_000004_cart_and_orders::Migration),
         ]
     }
 }

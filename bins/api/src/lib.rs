@@ -3,6 +3,7 @@
 
 pub mod dto;
 pub mod extract;
+pub mod headers;
 pub mod media;
 pub mod middleware;
 pub mod openapi;

@@ -98,6 +98,20 @@ pub fn document_problems(op: &mut DefaultOperationRaw, problems: &[ProblemType])
     }
 }
 
+/// Documents a header of the `status` response (which must exist already).
+pub fn document_header(op: &mut DefaultOperationRaw, status: &str, name: &str, description: &str) {
+    if let Some(Either::Right(response)) = op.responses.get_mut(status) {
+        response.headers.insert(
+            name.to_owned(),
+            paperclip::v2::models::Header {
+                description: Some(description.to_owned()),
+                data_type: Some(DataType::String),
+                ..Default::default()
+            },
+        );
+    }
+}
+
 /// Documents the list query language of resource `R`.
 pub fn document_list_query<R: Resource>(op: &mut DefaultOperationRaw) {
     op.parameters.push(Either::Right(DefaultParameterRaw {
@@ -282,8 +296,8 @@ fn complete_operation(path: &str, op: &mut serde_json::Map<String, Value>) {
         responses[status.to_string()] = problem_response(*status, listed);
     }
     if let Some(created) = responses.get_mut("201") {
-        created["headers"] = json!({"Location": {"description": "Path of the new resource.",
-                                                  "schema": {"type": "string"}}});
+        created["headers"]["Location"] =
+            json!({"description": "Path of the new resource.", "schema": {"type": "string"}});
     }
     match id.as_str() {
         "ready" => {

@@ -41,3 +41,88 @@ impl<T: Apiv2Schema + Serialize> OperationModifier for Created<T> {
         CreatedJson::<T>::update_response(op);
     }
 }
+
+/// `200 OK` with the resource as JSON and its version as a strong `ETag`
+/// (`"3"`), for clients to send back in `If-Match`.
+#[derive(Debug)]
+pub struct Tagged<T> {
+    /// The resource's version.
+    pub version: i64,
+    /// The resource.
+    pub body: T,
+}
+
+impl<T: Serialize> Responder for Tagged<T> {
+    type Body = BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        HttpResponse::Ok().insert_header((header::ETAG, format!("\"{}\"", self.version))).json(self.body)
+    }
+}
+
+impl<T: Apiv2Schema> Apiv2Schema for Tagged<T> {
+    fn name() -> Option<String> {
+        T::name()
+    }
+
+    fn raw_schema() -> paperclip::v2::models::DefaultSchemaRaw {
+        T::raw_schema()
+    }
+}
+
+impl<T: Apiv2Schema + Serialize> OperationModifier for Tagged<T> {
+    fn update_response(op: &mut DefaultOperationRaw) {
+        paperclip::actix::web::Json::<T>::update_response(op);
+        crate::openapi::document_header(op, "200", "ETag", "The resource's version, quoted; send it back in If-Match.");
+    }
+}
+
+/// The answer to `POST /orders`: `201 Created` with `Location`, the order as
+/// JSON and, when it is the stored answer of an earlier request with the
+/// same `Idempotency-Key`, `Idempotent-Replayed: true`.
+#[derive(Debug)]
+pub struct PlacedOrder<T> {
+    /// Path of the order.
+    pub location: String,
+    /// The response body, as stored for the key.
+    pub body: String,
+    /// Whether this replays an earlier answer.
+    pub replayed: bool,
+    /// The body's type, for the document.
+    pub schema: std::marker::PhantomData<T>,
+}
+
+impl<T> Responder for PlacedOrder<T> {
+    type Body = BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        let mut res = HttpResponse::Created();
+        res.insert_header((header::LOCATION, self.location)).content_type(mime::APPLICATION_JSON);
+        if self.replayed {
+            res.insert_header(("idempotent-replayed", "true"));
+        }
+        res.body(self.body)
+    }
+}
+
+impl<T: Apiv2Schema> Apiv2Schema for PlacedOrder<T> {
+    fn name() -> Option<String> {
+        T::name()
+    }
+
+    fn raw_schema() -> paperclip::v2::models::DefaultSchemaRaw {
+        T::raw_schema()
+    }
+}
+
+impl<T: Apiv2Schema + Serialize> OperationModifier for PlacedOrder<T> {
+    fn update_response(op: &mut DefaultOperationRaw) {
+        CreatedJson::<T>::update_response(op);
+        crate::openapi::document_header(
+            op,
+            "201",
+            "Idempotent-Replayed",
+            "`true` when this is the stored answer of an earlier request with the same Idempotency-Key.",
+        );
+    }
+}

@@ -79,6 +79,12 @@ pub struct Config {
     pub worker_concurrency: usize,
     /// `ADMIN_EMAIL` and `ADMIN_PASSWORD`.
     pub admin: Option<(String, String)>,
+    /// `ADMIN_NOTIFY_EMAILS`: who gets the new-order mails (empty = every admin).
+    pub admin_notify_emails: Vec<coffee_domain::user::Email>,
+    /// `ORDER_MIN_LEAD_TIME`: how far ahead a scheduled pickup must be.
+    pub order_min_lead_time: TimeDelta,
+    /// `IDEMPOTENCY_KEY_TTL`: how long an `Idempotency-Key` and its answer are kept.
+    pub idempotency_key_ttl: TimeDelta,
     /// `PUBLIC_BASE_URL`, without a trailing slash.
     pub public_base_url: String,
     /// `CORS_ORIGINS`.
@@ -233,6 +239,16 @@ impl Config {
                 .filter(|n| (1..=256).contains(n))
                 .ok_or_else(|| err("WORKER_CONCURRENCY", "must be an integer from 1 to 256"))?,
         };
+        let admin_notify_emails = match get(&vars, "ADMIN_NOTIFY_EMAILS") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(|e| coffee_domain::user::Email::parse("ADMIN_NOTIFY_EMAILS", e))
+                .collect::<Result<_, _>>()
+                .map_err(|e| err("ADMIN_NOTIFY_EMAILS", format!("{}: a comma list of e-mail addresses", e.message)))?,
+        };
         let log_format = match get(&vars, "LOG_FORMAT").unwrap_or("pretty") {
             "pretty" => LogFormat::Pretty,
             "json" => LogFormat::Json,
@@ -259,6 +275,9 @@ impl Config {
             cleanup_schedule,
             worker_concurrency,
             admin,
+            admin_notify_emails,
+            order_min_lead_time: duration(&vars, "ORDER_MIN_LEAD_TIME", "10m")?,
+            idempotency_key_ttl: duration(&vars, "IDEMPOTENCY_KEY_TTL", "24h")?,
             public_base_url,
             cors_origins,
             media_dir: get(&vars, "MEDIA_DIR").unwrap_or("./media").into(),
@@ -288,6 +307,12 @@ mod tests {
         assert_eq!(c.access_token_ttl, TimeDelta::minutes(15));
         assert_eq!(c.refresh_token_ttl, TimeDelta::days(30));
         assert_eq!(c.verification_resend_cooldown, TimeDelta::seconds(60));
+        assert_eq!((c.order_min_lead_time, c.idempotency_key_ttl), (TimeDelta::minutes(10), TimeDelta::hours(24)));
+        assert!(c.admin_notify_emails.is_empty());
+        let listed =
+            Config::from_vars(vars(&[("ADMIN_NOTIFY_EMAILS", " Kitchen@Coffee.example, boss@coffee.example ")]));
+        let listed: Vec<String> = listed.unwrap().admin_notify_emails.iter().map(ToString::to_string).collect();
+        assert_eq!(listed, ["kitchen@coffee.example", "boss@coffee.example"]);
     }
 
     #[test]
@@ -313,6 +338,9 @@ mod tests {
             ("CLEANUP_SCHEDULE", "0 * * * *"),
             ("WORKER_CONCURRENCY", "0"),
             ("SHOP_INFO_FILE", "/nonexistent/shop-info.toml"),
+            ("ADMIN_NOTIFY_EMAILS", "boss@example.com, not-an-address"),
+            ("ORDER_MIN_LEAD_TIME", "soonish"),
+            ("IDEMPOTENCY_KEY_TTL", "0s"),
         ] {
             let e = Config::from_vars(vars(&[(name, value)])).unwrap_err();
             assert_eq!(e.variable, name);

@@ -7,12 +7,14 @@ use chrono::TimeDelta;
 use coffee_crypto::{Argon2Hasher, JwtCodec, RandomSecrets};
 use coffee_domain::access::Access;
 use coffee_domain::auth::{AuthPorts, AuthService, AuthSettings};
+use coffee_domain::cart::CartService;
 use coffee_domain::catalog::CatalogService;
 use coffee_domain::clock::{Clock, SystemClock};
 use coffee_domain::error::error_chain;
 use coffee_domain::jobs::JobQueue;
 use coffee_domain::mail::Mailer;
 use coffee_domain::maintenance::{CleanupService, CleanupSettings};
+use coffee_domain::order::{OrderPorts, OrderService, OrderSettings, PickupSettings, Recipients};
 use coffee_domain::outbox::OutboxRelay;
 use coffee_domain::shop::Shop;
 use coffee_domain::user::{Email, Password, UserService};
@@ -20,8 +22,8 @@ use coffee_jobs::{InlineQueue, JobHandler, RedisQueue};
 use coffee_mail::{LogMailer, SmtpMailer};
 use coffee_media::FsImageStore;
 use coffee_storage::{
-    DbSettings, SeaCatalogRepository, SeaMaintenanceRepository, SeaOutboxRepository, SeaSessionRepository,
-    SeaUnitOfWork, SeaUserRepository,
+    DbSettings, SeaCartRepository, SeaCatalogRepository, SeaIdempotencyStore, SeaMaintenanceRepository,
+    SeaOrderRepository, SeaOutboxRepository, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository,
 };
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
@@ -61,6 +63,10 @@ pub enum Process {
     Worker,
 }
 
+/// How long an `Idempotency-Key` stays "in flight" before a request that
+/// died (its replica crashed) is given up and the key may be used again.
+const IDEMPOTENCY_LEASE: TimeDelta = TimeDelta::seconds(30);
+
 /// How often the outbox relay looks for new entries.
 const RELAY_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -78,6 +84,10 @@ pub struct Services {
     pub users: Arc<UserService>,
     /// Menu use cases.
     pub catalog: Arc<CatalogService>,
+    /// Cart use cases.
+    pub carts: Arc<CartService>,
+    /// Order use cases.
+    pub orders: Arc<OrderService>,
     /// The shop: its information and calendar.
     pub shop: Arc<Shop>,
     /// The scheduled cleanup.
@@ -149,6 +159,7 @@ impl Services {
 
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let users = Arc::new(SeaUserRepository::new(db.clone()));
+        let uow = Arc::new(SeaUnitOfWork::new(db.clone()));
         let hasher = Argon2Hasher::owasp().map_err(|e| StartError::Other(error_chain(&e)))?;
         if process == Process::Api {
             // The dummy hash for unknown e-mails, computed now (off the executor)
@@ -159,7 +170,7 @@ impl Services {
             AuthPorts {
                 users: users.clone(),
                 sessions: Arc::new(SeaSessionRepository::new(db.clone())),
-                uow: Arc::new(SeaUnitOfWork::new(db.clone())),
+                uow: uow.clone(),
                 hasher: Arc::new(hasher),
                 tokens: Arc::new(JwtCodec::new(&config.jwt_secret)),
                 secrets: Arc::new(RandomSecrets),
@@ -174,9 +185,29 @@ impl Services {
             },
         );
         let images = FsImageStore::new(&config.media_dir).map_err(|e| StartError::Config(error_chain(&e)))?;
-        let catalog =
-            CatalogService::new(Arc::new(SeaCatalogRepository::new(db.clone())), Arc::new(images), clock.clone());
-        let shop = Shop::new(config.shop.info.clone(), config.shop.time_zone(), clock.clone());
+        let catalog_repo = Arc::new(SeaCatalogRepository::new(db.clone()));
+        let catalog = CatalogService::new(catalog_repo.clone(), Arc::new(images), clock.clone());
+        let shop = Arc::new(Shop::new(config.shop.info.clone(), config.shop.time_zone(), clock.clone()));
+        let carts = CartService::new(Arc::new(SeaCartRepository::new(db.clone())), catalog_repo, clock.clone());
+        let orders = OrderService::new(
+            OrderPorts {
+                orders: Arc::new(SeaOrderRepository::new(db.clone())),
+                idempotency: Arc::new(SeaIdempotencyStore::new(db.clone())),
+                uow,
+                shop: shop.clone(),
+                clock: clock.clone(),
+            },
+            OrderSettings {
+                pickup: PickupSettings { min_lead: config.order_min_lead_time, ..PickupSettings::default() },
+                idempotency_ttl: config.idempotency_key_ttl,
+                idempotency_lease: IDEMPOTENCY_LEASE,
+                notify: if config.admin_notify_emails.is_empty() {
+                    Recipients::Admins
+                } else {
+                    Recipients::Listed(config.admin_notify_emails.clone())
+                },
+            },
+        );
         let relay = OutboxRelay::new(Arc::new(SeaOutboxRepository::new(db.clone())), queue, clock.clone());
         let cleanup = CleanupService::new(
             Arc::new(SeaMaintenanceRepository::new(db.clone())),
@@ -192,7 +223,9 @@ impl Services {
             auth: Arc::new(auth),
             users: Arc::new(UserService::new(users, clock)),
             catalog: Arc::new(catalog),
-            shop: Arc::new(shop),
+            carts: Arc::new(carts),
+            orders: Arc::new(orders),
+            shop,
             cleanup: Arc::new(cleanup),
             relay: Arc::new(relay),
             handler,

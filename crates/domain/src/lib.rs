@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod cart;
 pub mod catalog;
 pub mod clock;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod jobs;
 pub mod mail;
 pub mod maintenance;
 pub mod money;
+pub mod order;
 pub mod outbox;
 pub mod query;
 pub mod security;

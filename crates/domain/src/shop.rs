@@ -196,6 +196,11 @@ impl Shop {
         self.info.is_open_at(self.tz.local(at))
     }
 
+    /// The shop's local date and time at `at`.
+    pub fn local_time(&self, at: DateTime<Utc>) -> NaiveDateTime {
+        self.tz.local(at)
+    }
+
     /// Whether the shop is open now.
     pub fn is_open_now(&self) -> bool {
         self.is_open_at(self.clock.now())

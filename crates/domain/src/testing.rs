@@ -12,10 +12,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
+use std::collections::HashMap;
+
 use crate::auth::AuthPorts;
 use crate::auth::fakes::{CountingHasher, PlainTokens, SequentialSecrets};
+use crate::cart::CartRepository;
+use crate::cart::fakes::{InMemoryCarts, StoredLine};
+use crate::catalog::CatalogRepository;
+use crate::catalog::fakes::InMemoryCatalog;
 use crate::clock::Clock;
 use crate::error::RepoError;
+use crate::order::fakes::{InMemoryIdempotency, InMemoryOrders, KeyRow, OrderTables};
+use crate::order::{IdempotencyStore, OrderRepository};
 use crate::outbox::OutboxRepository;
 use crate::outbox::fakes::{InMemoryOutbox, OutboxRow};
 use crate::uow::{Transaction, UnitOfWork};
@@ -103,17 +111,36 @@ impl Clock for FixedClock {
 pub(crate) struct InMemoryUnitOfWork {
     users: Arc<InMemoryUsers>,
     outbox: Arc<InMemoryOutbox>,
+    catalog: Arc<InMemoryCatalog>,
+    carts: Arc<InMemoryCarts>,
+    orders: Arc<InMemoryOrders>,
+    idempotency: Arc<InMemoryIdempotency>,
+}
+
+/// What a transaction puts back unless committed (the catalog is only read).
+struct Snapshot {
+    users: UserTables,
+    outbox: Vec<OutboxRow>,
+    carts: Vec<StoredLine>,
+    orders: OrderTables,
+    idempotency: HashMap<(Uuid, String), KeyRow>,
 }
 
 struct InMemoryTransaction {
     uow: InMemoryUnitOfWork,
-    snapshot: Option<(UserTables, Vec<OutboxRow>)>,
+    snapshot: Option<Snapshot>,
 }
 
 #[async_trait]
 impl UnitOfWork for InMemoryUnitOfWork {
     async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
-        let snapshot = Some((self.users.snapshot(), self.outbox.snapshot()));
+        let snapshot = Some(Snapshot {
+            users: self.users.snapshot(),
+            outbox: self.outbox.snapshot(),
+            carts: self.carts.snapshot(),
+            orders: self.orders.snapshot(),
+            idempotency: self.idempotency.snapshot(),
+        });
         Ok(Box::new(InMemoryTransaction { uow: self.clone(), snapshot }))
     }
 }
@@ -128,6 +155,22 @@ impl Transaction for InMemoryTransaction {
         self.uow.outbox.as_ref()
     }
 
+    fn catalog(&self) -> &dyn CatalogRepository {
+        self.uow.catalog.as_ref()
+    }
+
+    fn carts(&self) -> &dyn CartRepository {
+        self.uow.carts.as_ref()
+    }
+
+    fn orders(&self) -> &dyn OrderRepository {
+        self.uow.orders.as_ref()
+    }
+
+    fn idempotency(&self) -> &dyn IdempotencyStore {
+        self.uow.idempotency.as_ref()
+    }
+
     async fn commit(mut self: Box<Self>) -> Result<(), RepoError> {
         self.snapshot = None;
         Ok(())
@@ -136,9 +179,12 @@ impl Transaction for InMemoryTransaction {
 
 impl Drop for InMemoryTransaction {
     fn drop(&mut self) {
-        if let Some((users, outbox)) = self.snapshot.take() {
-            self.uow.users.restore(users);
-            self.uow.outbox.restore(outbox);
+        if let Some(s) = self.snapshot.take() {
+            self.uow.users.restore(s.users);
+            self.uow.outbox.restore(s.outbox);
+            self.uow.carts.restore(s.carts);
+            self.uow.orders.restore(s.orders);
+            self.uow.idempotency.restore(s.idempotency);
         }
     }
 }
@@ -152,6 +198,10 @@ pub(crate) struct Fakes {
     pub(crate) users: Arc<InMemoryUsers>,
     pub(crate) sessions: Arc<InMemorySessions>,
     pub(crate) outbox: Arc<InMemoryOutbox>,
+    pub(crate) catalog: Arc<InMemoryCatalog>,
+    pub(crate) carts: Arc<InMemoryCarts>,
+    pub(crate) orders: Arc<InMemoryOrders>,
+    pub(crate) idempotency: Arc<InMemoryIdempotency>,
     pub(crate) hasher: Arc<CountingHasher>,
     pub(crate) tokens: Arc<PlainTokens>,
     pub(crate) secrets: Arc<SequentialSecrets>,
@@ -160,12 +210,17 @@ pub(crate) struct Fakes {
 impl Fakes {
     pub(crate) fn new() -> Self {
         let clock = Arc::new(FixedClock::default());
+        let catalog = Arc::new(InMemoryCatalog::default());
         Self {
             tokens: Arc::new(PlainTokens::new(Arc::clone(&clock))),
             clock,
             users: Arc::default(),
             sessions: Arc::default(),
             outbox: Arc::default(),
+            carts: Arc::new(InMemoryCarts::new(catalog.clone())),
+            catalog,
+            orders: Arc::default(),
+            idempotency: Arc::default(),
             hasher: Arc::default(),
             secrets: Arc::default(),
         }
@@ -176,7 +231,14 @@ impl Fakes {
     }
 
     pub(crate) fn uow(&self) -> Arc<InMemoryUnitOfWork> {
-        Arc::new(InMemoryUnitOfWork { users: self.users.clone(), outbox: self.outbox.clone() })
+        Arc::new(InMemoryUnitOfWork {
+            users: self.users.clone(),
+            outbox: self.outbox.clone(),
+            catalog: self.catalog.clone(),
+            carts: self.carts.clone(),
+            orders: self.orders.clone(),
+            idempotency: self.idempotency.clone(),
+        })
     }
 
     pub(crate) fn access(&self) -> crate::access::Access {

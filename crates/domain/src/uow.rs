@@ -10,7 +10,10 @@
 
 use async_trait::async_trait;
 
+use crate::cart::CartRepository;
+use crate::catalog::CatalogRepository;
 use crate::error::RepoError;
+use crate::order::{IdempotencyStore, OrderRepository};
 use crate::outbox::OutboxRepository;
 use crate::user::UserRepository;
 
@@ -33,6 +36,14 @@ pub trait Transaction: Send + Sync {
     fn users(&self) -> &dyn UserRepository;
     /// The outbox: jobs recorded here run exactly when the transaction commits.
     fn outbox(&self) -> &dyn OutboxRepository;
+    /// The menu (checkout reads current prices through it).
+    fn catalog(&self) -> &dyn CatalogRepository;
+    /// Carts.
+    fn carts(&self) -> &dyn CartRepository;
+    /// Orders.
+    fn orders(&self) -> &dyn OrderRepository;
+    /// Idempotency keys.
+    fn idempotency(&self) -> &dyn IdempotencyStore;
 
     /// Makes every change of the transaction durable and visible at once.
     ///

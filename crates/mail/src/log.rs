@@ -23,7 +23,7 @@ impl Mailer for LogMailer {
     async fn send(&self, mail: &Mail) -> Result<(), InfraError> {
         let rendered = render(mail);
         tracing::info!(
-            to = %mail.recipient(),
+            to = %mail.recipients().join(", "),
             subject = %rendered.subject,
             "mail not sent (no SMTP_URL configured); its text follows\n{}",
             rendered.text

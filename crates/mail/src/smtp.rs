@@ -106,12 +106,13 @@ impl SmtpMailer {
     }
 
     fn message(&self, mail: &Mail) -> Result<Message, InfraError> {
-        let to: Mailbox =
-            mail.recipient().parse().map_err(|e| InfraError::caused_by("invalid recipient address", e))?;
         let rendered = render(mail);
-        Message::builder()
-            .from(self.from.clone())
-            .to(to)
+        let mut builder = Message::builder().from(self.from.clone());
+        for to in mail.recipients() {
+            let to: Mailbox = to.parse().map_err(|e| InfraError::caused_by("invalid recipient address", e))?;
+            builder = builder.to(to);
+        }
+        builder
             .subject(rendered.subject)
             .multipart(MultiPart::alternative_plain_html(rendered.text, rendered.html))
             .map_err(|e| InfraError::caused_by("could not build the message", e))

@@ -1,6 +1,6 @@
 //! How each [`Mail`] looks: subject, plain text and HTML (sent as multipart/alternative).
 
-use coffee_domain::mail::Mail;
+use coffee_domain::mail::{Mail, OrderSummary};
 
 /// A mail ready to send: every part is complete, interpolated values in
 /// [`html`](Self::html) are HTML-escaped.
@@ -18,7 +18,103 @@ pub struct RenderedMail {
 pub fn render(mail: &Mail) -> RenderedMail {
     match mail {
         Mail::Verification { code, link, valid_minutes, .. } => verification(code, link, *valid_minutes),
+        Mail::NewOrder { order, .. } => new_order(order),
+        Mail::OrderStatus { order, status, .. } => order_status(order, status),
     }
+}
+
+/// An amount of minor units as `12.50 UZS`.
+// SIMPLIFICATION: every currency is shown with two decimals; a fuller
+// version would take the minor-unit exponent from ISO 4217 (0 for JPY).
+pub fn format_money(minor: i64, currency: &str) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    format!("{sign}{}.{:02} {currency}", abs / 100, abs % 100)
+}
+
+fn pickup_text(order: &OrderSummary) -> String {
+    order.pickup.as_deref().map_or_else(|| "as soon as possible".to_owned(), |at| format!("at {at} (shop time)"))
+}
+
+fn new_order(order: &OrderSummary) -> RenderedMail {
+    let subject = format!("New order #{} — {}", order.number, format_money(order.total, &order.currency));
+    let lines: Vec<String> = order
+        .items
+        .iter()
+        .map(|l| format!("  {} × {} — {}", l.quantity, l.name, format_money(l.line_total, &order.currency)))
+        .collect();
+    let comment = order.comment.as_deref().map(|c| format!("\nComment: {c}\n")).unwrap_or_default();
+    let text = format!(
+        "New order #{number} from {customer}.\n\n{lines}\n\nTotal: {total}\nPickup: {pickup}\n{comment}",
+        number = order.number,
+        customer = order.customer,
+        lines = lines.join("\n"),
+        total = format_money(order.total, &order.currency),
+        pickup = pickup_text(order),
+    );
+    let rows: String = order
+        .items
+        .iter()
+        .map(|l| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td style=\"text-align:right\">{}</td></tr>",
+                l.quantity,
+                escape_html(&l.name),
+                escape_html(&format_money(l.line_total, &order.currency))
+            )
+        })
+        .collect();
+    let comment_html =
+        order.comment.as_deref().map(|c| format!("<p><b>Comment:</b> {}</p>", escape_html(c))).unwrap_or_default();
+    let html = format!(
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{title}</title></head>
+<body style="font-family:Arial,Helvetica,sans-serif;color:#222;line-height:1.5">
+<h1 style="font-size:22px">New order #{number}</h1>
+<p>From {customer}.</p>
+<table style="border-collapse:collapse" cellpadding="4">{rows}
+<tr><td></td><td><b>Total</b></td><td style="text-align:right"><b>{total}</b></td></tr></table>
+<p><b>Pickup:</b> {pickup}</p>
+{comment_html}
+</body>
+</html>
+"#,
+        title = escape_html(&subject),
+        number = order.number,
+        customer = escape_html(&order.customer),
+        total = escape_html(&format_money(order.total, &order.currency)),
+        pickup = escape_html(&pickup_text(order)),
+    );
+    RenderedMail { subject, text, html }
+}
+
+fn order_status(order: &OrderSummary, status: &str) -> RenderedMail {
+    let (subject, message) = if status == "ready" {
+        (format!("Your order #{} is ready", order.number), "is ready. Come and pick it up at the counter.")
+    } else {
+        (format!("Your order #{} was cancelled", order.number), "was cancelled by the shop. We are sorry.")
+    };
+    let total = format_money(order.total, &order.currency);
+    let text =
+        format!("Hello,\n\nyour order #{number} ({total}) {message}\n\nThe Coffee Shop team\n", number = order.number);
+    let html = format!(
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{title}</title></head>
+<body style="font-family:Arial,Helvetica,sans-serif;color:#222;line-height:1.5">
+<p>Hello,</p>
+<p>your order <b>#{number}</b> ({total}) {message}</p>
+<p>The Coffee Shop team</p>
+</body>
+</html>
+"#,
+        title = escape_html(&subject),
+        number = order.number,
+        total = escape_html(&total),
+        message = escape_html(message),
+    );
+    RenderedMail { subject, text, html }
 }
 
 fn verification(code: &str, link: &str, valid_minutes: i64) -> RenderedMail {
@@ -135,6 +231,55 @@ mod tests {
         assert!(r.html.contains("a=1&amp;b=&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
         // The plain-text part is not HTML and keeps the link verbatim.
         assert!(r.text.contains(link));
+    }
+
+    fn order() -> OrderSummary {
+        OrderSummary {
+            number: 42,
+            customer: "Ann <ann@example.com>".to_owned(),
+            items: vec![
+                coffee_domain::mail::OrderSummaryLine { name: "Latte".to_owned(), quantity: 2, line_total: 700 },
+                coffee_domain::mail::OrderSummaryLine {
+                    name: "<b>Cake</b>".to_owned(),
+                    quantity: 1,
+                    line_total: 1_299,
+                },
+            ],
+            total: 1_999,
+            currency: "UZS".to_owned(),
+            pickup: Some("Fri 6 Mar 2026, 20:15".to_owned()),
+            comment: Some("Oat milk & no sugar".to_owned()),
+        }
+    }
+
+    #[test]
+    fn the_new_order_mail_lists_number_customer_lines_total_and_pickup() {
+        let r = render(&Mail::NewOrder { to: vec!["boss@example.com".to_owned()], order: order() });
+        assert_eq!(r.subject, "New order #42 — 19.99 UZS");
+        for part in [&r.text, &r.html] {
+            for needle in ["#42", "ann@example.com", "Latte", "7.00 UZS", "19.99 UZS", "Fri 6 Mar 2026, 20:15"] {
+                assert!(part.contains(needle), "{needle} missing in {part}");
+            }
+        }
+        assert!(r.text.contains("Oat milk & no sugar"));
+        assert!(r.html.contains("Oat milk &amp; no sugar") && !r.html.contains("<b>Cake</b>"));
+    }
+
+    #[test]
+    fn the_customer_is_told_when_the_order_is_ready_or_cancelled() {
+        let ready =
+            render(&Mail::OrderStatus { to: "ann@example.com".to_owned(), order: order(), status: "ready".to_owned() });
+        assert_eq!(ready.subject, "Your order #42 is ready");
+        assert!(ready.text.contains("pick it up"));
+        let cancelled = render(&Mail::OrderStatus {
+            to: "ann@example.com".to_owned(),
+            order: order(),
+            status: "cancelled".to_owned(),
+        });
+        assert_eq!(cancelled.subject, "Your order #42 was cancelled");
+        let asap = OrderSummary { pickup: None, ..order() };
+        assert!(render(&Mail::NewOrder { to: vec![], order: asap }).text.contains("as soon as possible"));
+        assert_eq!(format_money(5, "EUR"), "0.05 EUR");
     }
 
     #[test]

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use coffee_domain::RepoError;
 use coffee_domain::catalog::{
-    CatalogRepository, CatalogWriteError, Category, CategoryChanges, CategoryField, CategoryRef, NewProduct, Product,
-    ProductChanges, ProductField,
+    CatalogRepository, CatalogWriteError, Category, CategoryChanges, CategoryField, CategoryRef, NewProduct,
+    PricedProduct, Product, ProductChanges, ProductField,
 };
 use coffee_domain::money::Money;
 use coffee_domain::query::{ListQuery, Op, Page};
@@ -284,6 +284,31 @@ impl CatalogRepository for SeaCatalogRepository {
 
     async fn find_product(&self, id: Uuid) -> Result<Option<Product>, RepoError> {
         load_product(&self.db, id).await.map_err(repo_err)
+    }
+
+    async fn priced(&self, ids: &[Uuid]) -> Result<Vec<PricedProduct>, RepoError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(Uuid, String, i64, bool)> = products::Entity::find()
+            .select_only()
+            .columns([
+                products::Column::Id,
+                products::Column::Name,
+                products::Column::Price,
+                products::Column::IsAvailable,
+            ])
+            .filter(products::Column::Id.is_in(ids.iter().copied()))
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(repo_err)?;
+        rows.into_iter()
+            .map(|(id, name, price, is_available)| {
+                let price = Money::from_minor(price).map_err(|e| RepoError::Other(Box::new(e)))?;
+                Ok(PricedProduct { id, name, price, is_available })
+            })
+            .collect()
     }
 
     async fn list_products(&self, query: &ListQuery<ProductField>) -> Result<Page<Product>, RepoError> {

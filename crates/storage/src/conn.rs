@@ -12,6 +12,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use coffee_domain::RepoError;
+use coffee_domain::cart::CartRepository;
+use coffee_domain::catalog::CatalogRepository;
+use coffee_domain::order::{IdempotencyStore, OrderRepository};
 use coffee_domain::outbox::OutboxRepository;
 use coffee_domain::uow::{Transaction, UnitOfWork};
 use coffee_domain::user::UserRepository;
@@ -20,7 +23,10 @@ use sea_orm::{
     ExecResult, IsolationLevel, QueryResult, Statement, TransactionError, TransactionOptions, TransactionTrait,
 };
 
-use crate::{SeaOutboxRepository, SeaUserRepository, repo_err};
+use crate::{
+    SeaCartRepository, SeaCatalogRepository, SeaIdempotencyStore, SeaOrderRepository, SeaOutboxRepository,
+    SeaUserRepository, repo_err,
+};
 
 /// The pool, or one open transaction shared by the repositories of a unit of work.
 #[derive(Debug, Clone)]
@@ -42,6 +48,46 @@ impl Conn {
         match self {
             Conn::Pool(db) => DatabaseExecutor::Connection(db),
             Conn::Tx(txn) => DatabaseExecutor::Transaction(txn),
+        }
+    }
+
+    /// Several statements that must apply together: inside a unit of work
+    /// they simply join its transaction (no savepoint, no extra round
+    /// trips); on the pool they get a transaction of their own.
+    pub(crate) async fn atomic(&self) -> Result<Atomic, DbErr> {
+        match self {
+            Conn::Tx(_) => Ok(Atomic { conn: self.clone(), own: None }),
+            Conn::Pool(db) => {
+                let txn = Arc::new(db.begin().await?);
+                Ok(Atomic { conn: Conn::Tx(txn.clone()), own: Some(txn) })
+            }
+        }
+    }
+}
+
+/// See [`Conn::atomic`]. Dropped without [`Atomic::commit`], a transaction
+/// of its own rolls back (one joined from a unit of work is the unit's to end).
+pub(crate) struct Atomic {
+    conn: Conn,
+    own: Option<Arc<DatabaseTransaction>>,
+}
+
+impl Atomic {
+    /// Where to run the statements.
+    pub(crate) fn conn(&self) -> &Conn {
+        &self.conn
+    }
+
+    /// Commits a transaction of its own; a joined one commits with its unit of work.
+    pub(crate) async fn commit(self) -> Result<(), DbErr> {
+        let Atomic { conn, own } = self;
+        drop(conn);
+        match own {
+            None => Ok(()),
+            Some(txn) => match Arc::try_unwrap(txn) {
+                Ok(txn) => txn.commit().await,
+                Err(_) => Err(DbErr::Custom("an atomic write was committed while still in use".to_owned())),
+            },
         }
     }
 }
@@ -132,8 +178,14 @@ impl UnitOfWork for SeaUnitOfWork {
         let txn = Arc::new(self.db.begin().await.map_err(repo_err)?);
         let conn = Conn::Tx(txn.clone());
         Ok(Box::new(SeaTransaction {
-            users: SeaUserRepository::new(conn.clone()),
-            outbox: SeaOutboxRepository::new(conn),
+            repos: Repos {
+                users: SeaUserRepository::new(conn.clone()),
+                outbox: SeaOutboxRepository::new(conn.clone()),
+                catalog: SeaCatalogRepository::new(conn.clone()),
+                carts: SeaCartRepository::new(conn.clone()),
+                orders: SeaOrderRepository::new(conn.clone()),
+                idempotency: SeaIdempotencyStore::new(conn),
+            },
             txn,
         }))
     }
@@ -143,24 +195,49 @@ impl UnitOfWork for SeaUnitOfWork {
 /// the transaction back.
 struct SeaTransaction {
     txn: Arc<DatabaseTransaction>,
+    repos: Repos,
+}
+
+/// The repositories of a transaction; each holds a handle of it.
+struct Repos {
     users: SeaUserRepository,
     outbox: SeaOutboxRepository,
+    catalog: SeaCatalogRepository,
+    carts: SeaCartRepository,
+    orders: SeaOrderRepository,
+    idempotency: SeaIdempotencyStore,
 }
 
 #[async_trait]
 impl Transaction for SeaTransaction {
     fn users(&self) -> &dyn UserRepository {
-        &self.users
+        &self.repos.users
     }
 
     fn outbox(&self) -> &dyn OutboxRepository {
-        &self.outbox
+        &self.repos.outbox
+    }
+
+    fn catalog(&self) -> &dyn CatalogRepository {
+        &self.repos.catalog
+    }
+
+    fn carts(&self) -> &dyn CartRepository {
+        &self.repos.carts
+    }
+
+    fn orders(&self) -> &dyn OrderRepository {
+        &self.repos.orders
+    }
+
+    fn idempotency(&self) -> &dyn IdempotencyStore {
+        &self.repos.idempotency
     }
 
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
-        let SeaTransaction { txn, users, outbox } = *self;
+        let SeaTransaction { txn, repos } = *self;
         // The repositories hold the only other handles of the transaction.
-        drop((users, outbox));
+        drop(repos);
         let txn = Arc::try_unwrap(txn)
             .map_err(|_| RepoError::Other("a unit of work was committed while still in use".into()))?;
         txn.commit().await.map_err(repo_err)

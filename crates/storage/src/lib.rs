@@ -3,11 +3,14 @@
 //! The same code serves PostgreSQL (distributed profile) and SQLite (embedded
 //! profile); where the two differ (row locks, pool size) it is said below.
 
+mod cart;
 mod catalog;
 mod conn;
 mod entity;
+mod idempotency;
 mod list;
 mod maintenance;
+mod orders;
 mod outbox;
 mod sessions;
 mod users;
@@ -19,9 +22,12 @@ use coffee_migrations::{Migrator, MigratorTrait};
 use sea_orm::sea_query::{Expr, ExprTrait, IntoColumnRef, SelectStatement};
 use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, RuntimeErr, SqlErr};
 
+pub use cart::SeaCartRepository;
 pub use catalog::SeaCatalogRepository;
 pub use conn::{Conn, SeaUnitOfWork};
+pub use idempotency::SeaIdempotencyStore;
 pub use maintenance::SeaMaintenanceRepository;
+pub use orders::SeaOrderRepository;
 pub use outbox::SeaOutboxRepository;
 pub use sea_orm::DatabaseConnection as Db;
 pub use sessions::SeaSessionRepository;

@@ -8,7 +8,7 @@ use coffee_domain::user::Role;
 use sea_orm::sea_query::{LockBehavior, LockType, Query};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, Order, QueryFilter};
 
-use crate::entity::{email_verifications as ev, outbox, sessions, users};
+use crate::entity::{email_verifications as ev, idempotency_keys, outbox, sessions, users};
 use crate::{Conn, in_batch, repo_err};
 
 /// [`MaintenanceRepository`] over SeaORM.
@@ -78,5 +78,11 @@ impl MaintenanceRepository for SeaMaintenanceRepository {
         // Parked rows stay for an operator even if a late relay marked them relayed.
         let old = Condition::all().add(C::RelayedAt.lt(cutoff)).add(C::ParkedAt.is_null());
         purge_batch::<outbox::Entity>(&self.db, C::Id, C::RelayedAt, old, limit).await
+    }
+
+    async fn purge_expired_idempotency_keys(&self, now: DateTime<Utc>, limit: u64) -> Result<u64, RepoError> {
+        use idempotency_keys::Column as C;
+        let expired = Condition::all().add(C::ExpiresAt.lt(now));
+        purge_batch::<idempotency_keys::Entity>(&self.db, C::Id, C::ExpiresAt, expired, limit).await
     }
 }

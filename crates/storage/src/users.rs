@@ -192,6 +192,19 @@ impl UserRepository for SeaUserRepository {
             .transpose()
     }
 
+    async fn admin_emails(&self) -> Result<Vec<Email>, RepoError> {
+        let emails: Vec<String> = users::Entity::find()
+            .select_only()
+            .column(users::Column::Email)
+            .filter(users::Column::Role.eq(Role::Admin.as_str()))
+            .order_by_asc(users::Column::Email)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(repo_err)?;
+        Ok(emails.into_iter().map(Email::from_trusted).collect())
+    }
+
     async fn list(&self, query: &ListQuery<UserField>) -> Result<Page<User>, RepoError> {
         let (rows, total) = fetch_page(&self.db, users::Entity::find(), query, &MAPPING).await.map_err(repo_err)?;
         let items = rows.into_iter().map(to_user).collect::<Result<Vec<_>, _>>()?;

@@ -3,9 +3,11 @@
 //! domain values, reporting every invalid field at once (422).
 
 pub mod auth;
+pub mod cart;
 pub mod category;
 pub mod health;
 pub mod info;
+pub mod order;
 pub mod product;
 pub mod user;
 
@@ -15,6 +17,16 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// `null` → `Some(None)`, absent → `None` (with `#[serde(default)]`).
 pub fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
+}
+
+/// A field that may be left out but, when sent, may not be `null`
+/// (with `#[serde(default)]`): `null` is a 422 naming the field instead of
+/// silently meaning "absent".
+pub fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    use serde::de::Error;
+    Option::<T>::deserialize(d)?
+        .map(Some)
+        .ok_or_else(|| D::Error::custom("must not be null (leave the field out instead)"))
 }
 
 /// A short confirmation.

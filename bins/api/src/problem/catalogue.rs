@@ -75,6 +75,29 @@ pub const ALREADY_VERIFIED: ProblemType =
 pub const LAST_ADMIN: ProblemType = ProblemType::new(409, "last_admin", "The last admin cannot be deleted or demoted.");
 pub const CATEGORY_NAME_TAKEN: ProblemType =
     ProblemType::new(409, "category_name_taken", "A category with this name already exists.");
+pub const PRODUCT_UNAVAILABLE: ProblemType =
+    ProblemType::new(409, "product_unavailable", "Some products cannot be ordered now; `product_ids` lists them.");
+pub const CART_EMPTY: ProblemType = ProblemType::new(409, "cart_empty", "The cart is empty: add products first.");
+pub const SHOP_CLOSED: ProblemType = ProblemType::new(
+    409,
+    "shop_closed",
+    "The shop is closed now: choose a pickup_at inside the opening hours (GET /info).",
+);
+pub const INVALID_TRANSITION: ProblemType =
+    ProblemType::new(409, "invalid_transition", "The order cannot move from its status to the one requested.");
+pub const ORDER_NOT_PENDING: ProblemType =
+    ProblemType::new(409, "order_not_pending", "The order is no longer pending and cannot be changed this way.");
+pub const IDEMPOTENCY_IN_FLIGHT: ProblemType = ProblemType::new(
+    409,
+    "idempotency_in_flight",
+    "A request with this Idempotency-Key is still being processed; retry after `Retry-After` seconds.",
+);
+// 412
+pub const PRECONDITION_FAILED: ProblemType = ProblemType::new(
+    412,
+    "precondition_failed",
+    "The order changed since the version in If-Match; fetch it again (see its ETag).",
+);
 // 413, 415
 pub const PAYLOAD_TOO_LARGE: ProblemType =
     ProblemType::new(413, "payload_too_large", "The request body is too large (64 KiB for JSON, 5 MiB for images).");
@@ -85,6 +108,11 @@ pub const UNSUPPORTED_IMAGE_TYPE: ProblemType =
 // 422
 pub const VALIDATION_FAILED: ProblemType =
     ProblemType::new(422, "validation_failed", "Some fields are invalid; `errors` names each one.");
+pub const IDEMPOTENCY_KEY_REUSED: ProblemType = ProblemType::new(
+    422,
+    "idempotency_key_reused",
+    "This Idempotency-Key was used with a different request body; use a new key.",
+);
 // 429
 pub const TOO_MANY_ATTEMPTS: ProblemType =
     ProblemType::new(429, "too_many_attempts", "Too many wrong codes: this code no longer works. Request a new one.");

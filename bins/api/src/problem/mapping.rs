@@ -7,8 +7,10 @@
 use coffee_domain::FieldError;
 use coffee_domain::access::AccessError;
 use coffee_domain::auth::AuthError;
+use coffee_domain::cart::CartError;
 use coffee_domain::catalog::CatalogError;
 use coffee_domain::error::Unexpected;
+use coffee_domain::order::{OrderError, TransitionError};
 use coffee_domain::user::UserError;
 
 use super::catalogue::{self as c, ProblemType};
@@ -122,6 +124,72 @@ impl IntoProblem for CatalogError {
     }
 }
 
+impl IntoProblem for CartError {
+    fn problems() -> Vec<ProblemType> {
+        with_access(&[c::PRODUCT_UNAVAILABLE, c::VALIDATION_FAILED])
+    }
+
+    fn into_problem(self) -> ApiError {
+        match self {
+            CartError::Access(e) => e.into_problem(),
+            CartError::ProductUnavailable(id) => product_unavailable(&[id]),
+            CartError::Invalid(e) => ApiError::validation(vec![e]),
+            CartError::Unexpected(e) => e.into_problem(),
+        }
+    }
+}
+
+fn product_unavailable(ids: &[uuid::Uuid]) -> ApiError {
+    ApiError::from(c::PRODUCT_UNAVAILABLE).with_extension("product_ids", serde_json::json!(ids))
+}
+
+/// Seconds a client should wait before retrying a request whose key is in flight.
+const IN_FLIGHT_RETRY_SECS: u64 = 1;
+
+impl IntoProblem for OrderError {
+    fn problems() -> Vec<ProblemType> {
+        with_access(&[
+            c::CART_EMPTY,
+            c::PRODUCT_UNAVAILABLE,
+            c::VALIDATION_FAILED,
+            c::SHOP_CLOSED,
+            c::INVALID_TRANSITION,
+            c::ORDER_NOT_PENDING,
+            c::PRECONDITION_FAILED,
+            c::IDEMPOTENCY_KEY_REUSED,
+            c::IDEMPOTENCY_IN_FLIGHT,
+        ])
+    }
+
+    fn into_problem(self) -> ApiError {
+        match self {
+            OrderError::Access(e) => e.into_problem(),
+            OrderError::CartEmpty => c::CART_EMPTY.into(),
+            OrderError::ProductUnavailable(ids) => product_unavailable(&ids),
+            OrderError::Invalid(errors) => ApiError::validation(errors),
+            OrderError::ShopClosed => c::SHOP_CLOSED.into(),
+            OrderError::Transition(TransitionError::StaffOnly(to)) => ApiError::with_detail(
+                c::FORBIDDEN,
+                format!("Only staff move an order to {}; you may cancel it while it is pending.", to.as_str()),
+            ),
+            OrderError::Transition(e @ TransitionError::Invalid { .. }) => {
+                ApiError::with_detail(c::INVALID_TRANSITION, format!("{e}."))
+            }
+            OrderError::NotPending(status) => ApiError::with_detail(
+                c::ORDER_NOT_PENDING,
+                format!("The order is {}; only a pending order can be changed this way.", status.as_str()),
+            ),
+            OrderError::PreconditionFailed { expected } => ApiError::with_detail(
+                c::PRECONDITION_FAILED,
+                format!("The order is no longer at version {expected}; fetch it again (see its ETag)."),
+            ),
+            OrderError::KeyReused => c::IDEMPOTENCY_KEY_REUSED.into(),
+            OrderError::InFlight => ApiError::from(c::IDEMPOTENCY_IN_FLIGHT).retry_after(IN_FLIGHT_RETRY_SECS),
+            OrderError::Unexpected(e) => e.into_problem(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use coffee_domain::error::{InfraError, RepoError};
@@ -199,6 +267,47 @@ mod tests {
             CatalogError::Unexpected(failed()),
         ]);
         check(samples);
+    }
+
+    #[test]
+    fn cart_errors_are_documented_exactly() {
+        let mut samples: Vec<CartError> = access_errors().into_iter().map(CartError::from).collect();
+        samples.extend([
+            CartError::ProductUnavailable(Uuid::now_v7()),
+            CartError::Invalid(FieldError::new("quantity", "too many")),
+            CartError::Unexpected(failed()),
+        ]);
+        check(samples);
+    }
+
+    #[test]
+    fn order_errors_are_documented_exactly() {
+        use coffee_domain::order::OrderStatus as S;
+        let mut samples: Vec<OrderError> = access_errors().into_iter().map(OrderError::from).collect();
+        samples.extend([
+            OrderError::CartEmpty,
+            OrderError::ProductUnavailable(vec![Uuid::now_v7()]),
+            OrderError::Invalid(vec![FieldError::new("pickup_at", "too soon")]),
+            OrderError::ShopClosed,
+            OrderError::Transition(TransitionError::StaffOnly(S::Confirmed)),
+            OrderError::Transition(TransitionError::Invalid { from: S::Completed, to: S::Pending }),
+            OrderError::NotPending(S::Ready),
+            OrderError::PreconditionFailed { expected: 3 },
+            OrderError::KeyReused,
+            OrderError::InFlight,
+            OrderError::Unexpected(failed()),
+        ]);
+        check(samples);
+    }
+
+    #[test]
+    fn unavailable_products_are_listed_in_the_problem() {
+        let id = Uuid::now_v7();
+        let body: serde_json::Value =
+            serde_json::from_slice(&OrderError::ProductUnavailable(vec![id]).into_problem().body(None))
+                .unwrap_or_default();
+        assert_eq!(body["code"], "product_unavailable");
+        assert_eq!(body["product_ids"], serde_json::json!([id]));
     }
 
     #[test]

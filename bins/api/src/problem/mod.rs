@@ -42,6 +42,7 @@ pub struct ApiError {
     detail: Option<String>,
     errors: Vec<FieldError>,
     retry_after: Option<u64>,
+    extension: Option<Box<(&'static str, serde_json::Value)>>,
 }
 
 /// The `code` of a problem response, left in the response's extensions for
@@ -60,6 +61,8 @@ struct ProblemBody<'a> {
     request_id: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<FieldErrorBody<'a>>,
+    #[serde(flatten)]
+    extension: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -70,7 +73,7 @@ struct FieldErrorBody<'a> {
 
 impl From<ProblemType> for ApiError {
     fn from(problem: ProblemType) -> Self {
-        Self { problem, detail: None, errors: Vec::new(), retry_after: None }
+        Self { problem, detail: None, errors: Vec::new(), retry_after: None, extension: None }
     }
 }
 
@@ -122,6 +125,12 @@ impl ApiError {
         catalogue::INTERNAL_ERROR.into()
     }
 
+    /// Adds an RFC 9457 extension member, e.g. `product_ids` of unavailable products.
+    pub fn with_extension(mut self, name: &'static str, value: serde_json::Value) -> Self {
+        self.extension = Some(Box::new((name, value)));
+        self
+    }
+
     /// Asks the client to wait `secs` seconds before retrying.
     pub fn retry_after(mut self, secs: u64) -> Self {
         self.retry_after = Some(secs.max(1));
@@ -152,6 +161,7 @@ impl ApiError {
             code: self.problem.code,
             request_id,
             errors: self.errors.iter().map(|e| FieldErrorBody { field: &e.field, message: &e.message }).collect(),
+            extension: self.extension.iter().map(|e| (e.0.to_owned(), e.1.clone())).collect(),
         };
         serde_json::to_vec(&body).unwrap_or_default()
     }

@@ -1,9 +1,11 @@
 //! Route modules, one per resource, and the table that mounts them.
 
 pub mod auth;
+pub mod cart;
 pub mod categories;
 pub mod health;
 pub mod info;
+pub mod orders;
 pub mod products;
 pub mod users;
 
@@ -15,6 +17,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     users::configure(cfg);
     categories::configure(cfg);
     products::configure(cfg);
+    cart::configure(cfg);
+    orders::configure(cfg);
     info::configure(cfg);
     health::configure(cfg);
 }

@@ -34,6 +34,8 @@ pub struct TestApp {
     pub media: tempfile::TempDir,
     /// The OpenAPI document the app serves, with what it saw the app answer.
     doc: Data<coffee_api::openapi::OpenApiDoc>,
+    /// Files the app reads while it runs (e.g. its shop file).
+    files: Vec<tempfile::NamedTempFile>,
     /// Kept alive for the app's lifetime (a SQLite file is deleted on drop).
     _db: TestDatabase,
 }
@@ -61,6 +63,50 @@ pub struct Tokens {
 pub struct LoggedIn {
     pub id: String,
     pub token: String,
+}
+
+/// A shop file (currency EUR, Europe/Berlin) with these `[[opening_hours]]`
+/// tables, or `opening_hours = []` (always closed) when empty.
+pub fn shop_file(hours: &str) -> tempfile::NamedTempFile {
+    shop_file_in("Europe/Berlin", hours)
+}
+
+/// [`shop_file`] in another time zone.
+pub fn shop_file_in(timezone: &str, hours: &str) -> tempfile::NamedTempFile {
+    use std::io::Write;
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().expect("a temporary shop file");
+    let hours = if hours.is_empty() { "opening_hours = []\n" } else { hours };
+    write!(
+        file,
+        r#"name = "Night Owl Coffee"
+address = "1 Test Street, Tashkent"
+phone = "+998 71 123 45 67"
+email = "owl@coffee.example"
+currency = "EUR"
+timezone = "{timezone}"
+location = {{ lat = 52.52, lng = 13.405 }}
+{hours}"#
+    )
+    .expect("the shop file is written");
+    file
+}
+
+/// Opening hours of a shop that never closes.
+pub fn around_the_clock() -> String {
+    ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .map(|day| format!("[[opening_hours]]\nday = \"{day}\"\nopen = \"00:00\"\nclose = \"00:00\"\n"))
+        .concat()
+}
+
+/// Starts the app with a shop in UTC open with these hours (see [`shop_file`]).
+pub async fn spawn_shop_app(hours: &str, overrides: &[(&str, &str)]) -> TestApp {
+    let file = shop_file_in("UTC", hours);
+    let path = file.path().to_str().expect("a UTF-8 temporary path").to_owned();
+    let mut vars = vec![("SHOP_INFO_FILE", path.as_str())];
+    vars.extend_from_slice(overrides);
+    let mut app = spawn_app_with(&vars).await;
+    app.keep(file);
+    app
 }
 
 /// Starts the app with the default test configuration.
@@ -108,10 +154,15 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         .timeout(Duration::from_secs(30))
         .build()
         .expect("a reqwest client");
-    TestApp { address, client, mail, media, doc, _db: db }
+    TestApp { address, client, mail, media, doc, files: Vec::new(), _db: db }
 }
 
 impl TestApp {
+    /// Keeps `file` until the app goes away.
+    pub fn keep(&mut self, file: tempfile::NamedTempFile) {
+        self.files.push(file);
+    }
+
     /// The absolute URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)

@@ -1,32 +1,11 @@
 //! `GET /info`: the shop information from `SHOP_INFO_FILE` or the built-in sample.
 
-use std::io::Write;
-
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, header, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, header, shop_file, spawn_app, spawn_app_with};
 
 const WEEK: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-
-/// A shop file with these `[[opening_hours]]` tables (or `opening_hours = []` when empty).
-fn shop_file(hours: &str) -> tempfile::NamedTempFile {
-    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
-    let hours = if hours.is_empty() { "opening_hours = []\n" } else { hours };
-    write!(
-        file,
-        r#"name = "Night Owl Coffee"
-address = "1 Test Street, Tashkent"
-phone = "+998 71 123 45 67"
-email = "owl@coffee.example"
-currency = "EUR"
-timezone = "Europe/Berlin"
-location = {{ lat = 52.52, lng = 13.405 }}
-{hours}"#
-    )
-    .unwrap();
-    file
-}
 
 async fn app_with_hours(hours: &str) -> (TestApp, tempfile::NamedTempFile) {
     let file = shop_file(hours);

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod cart;
 mod categories;
 mod conventions;
 mod docs;
@@ -13,7 +14,11 @@ mod helpers;
 mod info;
 mod login;
 mod me;
+mod orders;
+mod orders_idempotency;
+mod orders_status;
 mod products;
+mod shopping;
 mod signup;
 mod tokens;
 mod users_item;

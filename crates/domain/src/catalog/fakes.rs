@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{
     CatalogRepository, CatalogWriteError, Category, CategoryChanges, CategoryField, CategoryRef, ImageKind, ImageStore,
-    NewProduct, Product, ProductChanges, ProductField,
+    NewProduct, PricedProduct, Product, ProductChanges, ProductField,
 };
 use crate::error::{InfraError, RepoError};
 use crate::query::{ListQuery, Page};
@@ -54,6 +54,24 @@ impl Tables {
 pub(crate) struct InMemoryCatalog(Mutex<Tables>);
 
 impl InMemoryCatalog {
+    /// Stores `product` directly (test set-up).
+    pub(crate) fn insert(&self, product: Product) {
+        lock(&self.0).products.insert(product.id, (product, BTreeSet::new()));
+    }
+
+    /// Deletes a product behind the services' back (an admin deleting it).
+    pub(crate) fn remove(&self, id: Uuid) {
+        lock(&self.0).products.remove(&id);
+    }
+
+    /// Changes a product's price and availability (an admin editing the menu).
+    pub(crate) fn edit(&self, id: Uuid, price: crate::money::Money, is_available: bool) {
+        if let Some((p, _)) = lock(&self.0).products.get_mut(&id) {
+            p.price = price;
+            p.is_available = is_available;
+        }
+    }
+
     /// Makes the next image update find its product deleted, as if another
     /// request deleted it right before.
     pub(crate) fn vanish_before_next_image_update(&self) {
@@ -136,6 +154,20 @@ impl CatalogRepository for InMemoryCatalog {
 
     async fn find_product(&self, id: Uuid) -> Result<Option<Product>, RepoError> {
         Ok(lock(&self.0).product(id))
+    }
+
+    async fn priced(&self, ids: &[Uuid]) -> Result<Vec<PricedProduct>, RepoError> {
+        let t = lock(&self.0);
+        Ok(ids
+            .iter()
+            .filter_map(|id| t.products.get(id))
+            .map(|(p, _)| PricedProduct {
+                id: p.id,
+                name: p.name.clone(),
+                price: p.price,
+                is_available: p.is_available,
+            })
+            .collect())
     }
 
     async fn list_products(&self, query: &ListQuery<ProductField>) -> Result<Page<Product>, RepoError> {

@@ -55,6 +55,20 @@ pub struct Product {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What an order or a cart needs to know of a product: its current name,
+/// price and availability.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PricedProduct {
+    /// Identifier.
+    pub id: Uuid,
+    /// Current name.
+    pub name: String,
+    /// Current price.
+    pub price: Money,
+    /// Whether it can be ordered now.
+    pub is_available: bool,
+}
+
 /// A product to insert with the ids of its categories.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewProduct {

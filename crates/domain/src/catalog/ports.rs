@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::model::{
-    Category, CategoryChanges, CategoryField, ImageKind, NewProduct, Product, ProductChanges, ProductField,
+    Category, CategoryChanges, CategoryField, ImageKind, NewProduct, PricedProduct, Product, ProductChanges,
+    ProductField,
 };
 use crate::error::{InfraError, RepoError};
 use crate::query::{ListQuery, Page};
@@ -71,6 +72,12 @@ pub trait CatalogRepository: Send + Sync {
     /// # Errors
     /// The store failed.
     async fn find_product(&self, id: Uuid) -> Result<Option<Product>, RepoError>;
+    /// Name, price and availability of each existing product among `ids`
+    /// (unknown ids are left out), in one query.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn priced(&self, ids: &[Uuid]) -> Result<Vec<PricedProduct>, RepoError>;
     /// One page of products with their categories, in a constant number of
     /// queries (count, page, categories of the page).
     ///

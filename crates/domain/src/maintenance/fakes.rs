@@ -17,6 +17,7 @@ pub(crate) enum PurgeKind {
     ExpiredSessions,
     ExpiredVerifications,
     RelayedOutbox,
+    ExpiredIdempotencyKeys,
 }
 
 /// One call of a purge method: the cutoff (or `now`) and limit it got, and
@@ -105,5 +106,9 @@ impl MaintenanceRepository for ScriptedMaintenance {
 
     async fn purge_relayed_outbox(&self, cutoff: DateTime<Utc>, limit: u64) -> Result<u64, RepoError> {
         self.purge(PurgeKind::RelayedOutbox, cutoff, limit)
+    }
+
+    async fn purge_expired_idempotency_keys(&self, now: DateTime<Utc>, limit: u64) -> Result<u64, RepoError> {
+        self.purge(PurgeKind::ExpiredIdempotencyKeys, now, limit)
     }
 }

@@ -1,5 +1,6 @@
 //! Scheduled maintenance: deleting accounts that were never verified and
-//! purging expired sessions, verification codes and relayed outbox entries.
+//! purging expired sessions, verification codes, relayed outbox entries and
+//! expired idempotency keys.
 
 use std::sync::Arc;
 
@@ -38,6 +39,12 @@ pub trait MaintenanceRepository: Send + Sync {
     /// # Errors
     /// The store failed.
     async fn purge_relayed_outbox(&self, cutoff: DateTime<Utc>, limit: u64) -> Result<u64, RepoError>;
+
+    /// Deletes idempotency keys whose retention (`IDEMPOTENCY_KEY_TTL`) ended before `now`.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn purge_expired_idempotency_keys(&self, now: DateTime<Utc>, limit: u64) -> Result<u64, RepoError>;
 }
 
 /// Rows removed by one cleanup run.
@@ -51,6 +58,8 @@ pub struct CleanupReport {
     pub verifications: u64,
     /// Relayed outbox entries deleted.
     pub outbox: u64,
+    /// Expired idempotency keys deleted.
+    pub idempotency_keys: u64,
 }
 
 /// Tunables of the cleanup.
@@ -90,12 +99,14 @@ impl CleanupService {
             sessions: drain(limit, |n| self.repo.purge_expired_sessions(now, n)).await?,
             verifications: drain(limit, |n| self.repo.purge_expired_verifications(now, n)).await?,
             outbox: drain(limit, |n| self.repo.purge_relayed_outbox(now - self.settings.outbox_retention, n)).await?,
+            idempotency_keys: drain(limit, |n| self.repo.purge_expired_idempotency_keys(now, n)).await?,
         };
         tracing::info!(
             unverified_users = report.users,
             expired_sessions = report.sessions,
             expired_verifications = report.verifications,
             relayed_outbox = report.outbox,
+            expired_idempotency_keys = report.idempotency_keys,
             "cleanup finished"
         );
         Ok(report)

@@ -38,6 +38,7 @@ fn the_user_cutoff_is_now_minus_the_ttl_and_the_outbox_cutoff_now_minus_the_rete
             call(PurgeKind::ExpiredSessions, now),
             call(PurgeKind::ExpiredVerifications, now),
             call(PurgeKind::RelayedOutbox, now - OUTBOX_RETENTION),
+            call(PurgeKind::ExpiredIdempotencyKeys, now),
         ]
     );
 }
@@ -50,12 +51,16 @@ fn purges_loop_in_batches_until_a_batch_comes_back_short() {
             .with(PurgeKind::UnverifiedUsers, 2500)
             .with(PurgeKind::ExpiredSessions, 999)
             .with(PurgeKind::ExpiredVerifications, 1000)
-            .with(PurgeKind::RelayedOutbox, 3001),
+            .with(PurgeKind::RelayedOutbox, 3001)
+            .with(PurgeKind::ExpiredIdempotencyKeys, 1500),
     );
 
     let report = run(service(&repo, &clock, 1000).run()).unwrap();
 
-    assert_eq!(report, CleanupReport { users: 2500, sessions: 999, verifications: 1000, outbox: 3001 });
+    let expected =
+        CleanupReport { users: 2500, sessions: 999, verifications: 1000, outbox: 3001, idempotency_keys: 1500 };
+    assert_eq!(report, expected);
+    assert_eq!(batches(&repo, PurgeKind::ExpiredIdempotencyKeys), [1000, 500]);
     assert_eq!(batches(&repo, PurgeKind::UnverifiedUsers), [1000, 1000, 500]);
     assert_eq!(batches(&repo, PurgeKind::ExpiredSessions), [999]);
     assert_eq!(batches(&repo, PurgeKind::ExpiredVerifications), [1000, 0], "a full batch may hide more rows");
@@ -78,7 +83,7 @@ fn a_batch_size_of_zero_is_treated_as_one() {
 
     assert_eq!(report, CleanupReport { sessions: 3, ..CleanupReport::default() });
     assert_eq!(batches(&repo, PurgeKind::ExpiredSessions), [1, 1, 1, 0]);
-    assert_eq!(repo.calls().len(), 4 + 3, "the other purges ran once each");
+    assert_eq!(repo.calls().len(), 4 + 4, "the other purges ran once each");
     assert!(repo.calls().iter().all(|c| c.limit == 1));
 }
 

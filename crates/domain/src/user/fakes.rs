@@ -121,6 +121,14 @@ impl UserRepository for InMemoryUsers {
         Ok(t.users.values().find(|(u, _)| u.email.as_str().eq_ignore_ascii_case(email.as_str())).cloned())
     }
 
+    async fn admin_emails(&self) -> Result<Vec<Email>, RepoError> {
+        let t = lock(&self.0);
+        let mut emails: Vec<Email> =
+            t.users.values().filter(|(u, _)| u.role == Role::Admin).map(|(u, _)| u.email.clone()).collect();
+        emails.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        Ok(emails)
+    }
+
     // SIMPLIFICATION: filters, search, sort and paging are applied in memory
     // with the semantics of SPEC §3; text equality is case-sensitive.
     async fn list(&self, query: &ListQuery<UserField>) -> Result<Page<User>, RepoError> {

@@ -83,6 +83,12 @@ pub trait UserRepository: Send + Sync {
     /// The store failed.
     async fn find_credentials(&self, email: &Email) -> Result<Option<(User, String)>, RepoError>;
 
+    /// The addresses of every admin, sorted.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn admin_emails(&self) -> Result<Vec<Email>, RepoError>;
+
     /// One page of users matching `query`.
     ///
     /// # Errors

@@ -1,7 +1,11 @@
 //! SeaORM entities, one module per table. Only this crate sees them.
 
+pub mod cart_items;
 pub mod categories;
 pub mod email_verifications;
+pub mod idempotency_keys;
+pub mod order_items;
+pub mod orders;
 pub mod outbox;
 pub mod product_categories;
 pub mod products;

@@ -303,7 +303,7 @@ async fn one_cleanup_run_purges_every_kind_of_row() {
         let report = cleanup(&env.db, now, 10).run().await.unwrap();
 
         // The stale users' codes went with them (cascade), uncounted.
-        assert_eq!(report, CleanupReport { users: 25, sessions: 3, verifications: 1, outbox: 4 });
+        assert_eq!(report, CleanupReport { users: 25, sessions: 3, verifications: 1, outbox: 4, idempotency_keys: 0 });
         assert_eq!(uuids(&env.db, "users", "id").await, [kept.id]);
         assert_eq!(count_rows(&env.db, "email_verifications").await, 0);
         assert_eq!(rows_of_user(&env.db, "sessions", kept.id).await, 1);

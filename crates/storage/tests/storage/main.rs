@@ -11,6 +11,7 @@ mod support;
 mod catalog;
 mod cleanup;
 mod list;
+mod orders;
 mod outbox;
 mod sessions;
 mod update;

@@ -1,0 +1,154 @@
+//! Request headers with meaning for the domain: `If-Match` (optimistic
+//! concurrency) and `Idempotency-Key` (safe retries of `POST /orders`).
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest};
+use coffee_domain::order::IdempotencyKey;
+use paperclip::actix::OperationModifier;
+use paperclip::v2::models::{DataType, DefaultOperationRaw, DefaultParameterRaw, Either, ParameterIn};
+use paperclip::v2::schema::Apiv2Schema;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::openapi::document_problems;
+use crate::problem::{ApiError, catalogue};
+
+fn header_parameter(op: &mut DefaultOperationRaw, name: &str, description: &str, max_length: Option<u32>) {
+    op.parameters.push(Either::Right(DefaultParameterRaw {
+        in_: ParameterIn::Header,
+        name: name.to_owned(),
+        description: Some(description.to_owned()),
+        data_type: Some(DataType::String),
+        max_length,
+        ..Default::default()
+    }));
+}
+
+/// The version named by `If-Match` (`"3"`, `W/"3"`; `*` or no header = any).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IfMatch(pub Option<i64>);
+
+/// A tag that names no version this server hands out: it never matches.
+const NO_VERSION: i64 = -1;
+
+/// Parses the first entity tag of an `If-Match` value.
+fn parse_if_match(raw: &str) -> Option<i64> {
+    let first = raw.split(',').next().unwrap_or_default().trim();
+    if first == "*" {
+        return None;
+    }
+    let tag = first.strip_prefix("W/").unwrap_or(first);
+    Some(tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).and_then(|t| t.parse().ok()).unwrap_or(NO_VERSION))
+}
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let raw = req.headers().get(header::IF_MATCH).map(|v| v.to_str().unwrap_or_default());
+        ready(Ok(IfMatch(raw.and_then(parse_if_match))))
+    }
+}
+
+impl Apiv2Schema for IfMatch {}
+
+impl OperationModifier for IfMatch {
+    fn update_parameter(op: &mut DefaultOperationRaw) {
+        header_parameter(
+            op,
+            "If-Match",
+            "The order's ETag (e.g. `\"3\"`): the change applies only to that version, else 412.",
+            None,
+        );
+        document_problems(op, &[catalogue::PRECONDITION_FAILED]);
+    }
+}
+
+/// The `Idempotency-Key` header, not validated yet: its key is only
+/// meaningful together with the fingerprint of the body it came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKeyHeader(Option<String>);
+
+impl IdempotencyKeyHeader {
+    /// The key for a request whose validated body is `body`, or `None`
+    /// without the header.
+    ///
+    /// # Errors
+    /// 422 naming `Idempotency-Key` when it is empty, longer than 255
+    /// characters or not printable ASCII.
+    pub fn key_for(&self, body: &impl Serialize) -> Result<Option<IdempotencyKey>, ApiError> {
+        let Some(raw) = &self.0 else { return Ok(None) };
+        IdempotencyKey::parse(raw, fingerprint(body)).map(Some).map_err(|e| ApiError::validation(vec![e]))
+    }
+}
+
+/// SHA-256 of the body's canonical JSON: the same request written with
+/// other whitespace or key order has the same fingerprint.
+fn fingerprint(body: &impl Serialize) -> String {
+    let canonical = serde_json::to_value(body).map(|v| v.to_string()).unwrap_or_default();
+    hex::encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// Header values that are not visible ASCII are kept as a marker that the
+/// key's own check refuses.
+const UNREADABLE: &str = "\u{0}";
+
+impl FromRequest for IdempotencyKeyHeader {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let raw = req.headers().get("idempotency-key").map(|v| v.to_str().unwrap_or(UNREADABLE).to_owned());
+        ready(Ok(IdempotencyKeyHeader(raw)))
+    }
+}
+
+impl Apiv2Schema for IdempotencyKeyHeader {}
+
+impl OperationModifier for IdempotencyKeyHeader {
+    fn update_parameter(op: &mut DefaultOperationRaw) {
+        header_parameter(
+            op,
+            "Idempotency-Key",
+            "1–255 printable characters, unique per order attempt (e.g. a UUID). A repeat with the same key and \
+             body gets the first answer again with `Idempotent-Replayed: true` and creates nothing; the same key \
+             with another body gives 422 `idempotency_key_reused`; a repeat while the first is still running gives \
+             409 `idempotency_in_flight`. Keys are kept for `IDEMPOTENCY_KEY_TTL` and belong to the caller.",
+            Some(u32::try_from(IdempotencyKey::MAX_LEN).unwrap_or(u32::MAX)),
+        );
+        document_problems(
+            op,
+            &[catalogue::VALIDATION_FAILED, catalogue::IDEMPOTENCY_KEY_REUSED, catalogue::IDEMPOTENCY_IN_FLIGHT],
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_names_one_version_any_or_none_that_can_match() {
+        assert_eq!(parse_if_match("\"3\""), Some(3));
+        assert_eq!(parse_if_match("W/\"12\""), Some(12));
+        assert_eq!(parse_if_match(" \"4\", \"5\""), Some(4));
+        assert_eq!(parse_if_match("*"), None);
+        for never in ["3", "\"three\"", "\"\"", "W/"] {
+            assert_eq!(parse_if_match(never), Some(NO_VERSION), "{never}");
+        }
+    }
+
+    #[test]
+    fn fingerprints_ignore_formatting_but_not_content() {
+        let a: serde_json::Value = serde_json::from_str(r#"{"b": 1, "a": [1, 2]}"#).unwrap_or_default();
+        let b: serde_json::Value = serde_json::from_str(r#"{"a":[1,2],"b":1}"#).unwrap_or_default();
+        let c: serde_json::Value = serde_json::from_str(r#"{"a":[2,1],"b":1}"#).unwrap_or_default();
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        assert_ne!(fingerprint(&a), fingerprint(&c));
+        assert_eq!(fingerprint(&a).len(), 64);
+    }
+}

@@ -1,0 +1,85 @@
+//! `/cart`: the caller's own cart.
+
+use actix_web::web::Data;
+use coffee_app::Services;
+use coffee_domain::cart::CartError;
+use paperclip::actix::{NoContent, api_v2_operation, web};
+use uuid::Uuid;
+
+use crate::dto::cart::{AddToCartRequest, CartDto, SetQuantityRequest};
+use crate::extract::{Authenticated, JsonBody};
+use crate::problem::Problem;
+use crate::responses::Created;
+
+/// Your cart
+///
+/// Your cart with the menu's current prices and availability, its total quantity and total.
+/// An unavailable line stays in the cart (and fails a checkout) until you remove it; a product
+/// deleted from the menu disappears from it.
+#[api_v2_operation(operation_id = "getCart", tags(Cart))]
+async fn get_cart(services: Data<Services>, caller: Authenticated) -> Result<web::Json<CartDto>, Problem<CartError>> {
+    let cart = services.carts.get(&caller.0).await?;
+    Ok(web::Json(CartDto::new(cart, services.shop.currency())))
+}
+
+/// Add to your cart
+///
+/// Puts `quantity` (default 1) of a product in your cart; a product already there is merged into
+/// its line, which holds at most 99. An unknown product gives 404, an unavailable one 409
+/// `product_unavailable`. Answers with the whole cart; `Location` names the line.
+#[api_v2_operation(operation_id = "addToCart", tags(Cart))]
+async fn add_to_cart(
+    services: Data<Services>,
+    caller: Authenticated,
+    body: JsonBody<AddToCartRequest>,
+) -> Result<Created<CartDto>, Problem<CartError>> {
+    let quantity = body.0.quantity()?;
+    let (line, cart) = services.carts.add(&caller.0, body.0.product_id, quantity).await?;
+    Ok(Created { location: format!("/cart/{line}"), body: CartDto::new(cart, services.shop.currency()) })
+}
+
+/// Change a cart line
+///
+/// Sets the quantity (1–99) of one line of your cart. Answers with the whole cart.
+#[api_v2_operation(operation_id = "updateCartItem", tags(Cart))]
+async fn update_item(
+    services: Data<Services>,
+    caller: Authenticated,
+    item_id: web::Path<Uuid>,
+    body: JsonBody<SetQuantityRequest>,
+) -> Result<web::Json<CartDto>, Problem<CartError>> {
+    let cart = services.carts.set_quantity(&caller.0, item_id.into_inner(), body.0.quantity()?).await?;
+    Ok(web::Json(CartDto::new(cart, services.shop.currency())))
+}
+
+/// Remove a cart line
+///
+/// Removes one line from your cart.
+#[api_v2_operation(operation_id = "removeCartItem", tags(Cart))]
+async fn remove_item(
+    services: Data<Services>,
+    caller: Authenticated,
+    item_id: web::Path<Uuid>,
+) -> Result<NoContent, Problem<CartError>> {
+    services.carts.remove(&caller.0, item_id.into_inner()).await?;
+    Ok(NoContent)
+}
+
+/// Empty your cart
+///
+/// Removes every line from your cart.
+#[api_v2_operation(operation_id = "clearCart", tags(Cart))]
+async fn clear_cart(services: Data<Services>, caller: Authenticated) -> Result<NoContent, Problem<CartError>> {
+    services.carts.clear(&caller.0).await?;
+    Ok(NoContent)
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/cart")
+            .route(web::get().to(get_cart))
+            .route(web::post().to(add_to_cart))
+            .route(web::delete().to(clear_cart)),
+    )
+    .service(web::resource("/cart/{item_id}").route(web::patch().to(update_item)).route(web::delete().to(remove_item)));
+}

@@ -1,0 +1,135 @@
+//! `/orders`: customers order and track their own; staff see and move all.
+
+use actix_web::web::Data;
+use coffee_app::Services;
+use coffee_domain::order::{OrderError, OrderResource};
+use paperclip::actix::{NoContent, api_v2_operation, web};
+use uuid::Uuid;
+
+use crate::dto::order::{OrderDto, OrderPage, OrderRequest, PatchOrderRequest};
+use crate::extract::{Authenticated, JsonBody, ListParams};
+use crate::headers::{IdempotencyKeyHeader, IfMatch};
+use crate::problem::Problem;
+use crate::responses::{PlacedOrder, Tagged};
+
+/// Place an order
+///
+/// Orders the given `items` or, without them, everything in your cart (which is emptied in the
+/// same transaction). Names and prices are the menu's current ones and never change afterwards.
+/// Without `pickup_at` the order is for as soon as possible, which needs the shop to be open
+/// (409 `shop_closed`); a scheduled `pickup_at` must be at least `ORDER_MIN_LEAD_TIME` ahead,
+/// within 7 days and inside the opening hours. Any unavailable product gives 409
+/// `product_unavailable` listing them in `product_ids`. The staff get an e-mail. Send an
+/// `Idempotency-Key` to retry safely: a repeat creates nothing and gets the first answer again.
+#[api_v2_operation(operation_id = "placeOrder", tags(Orders))]
+async fn place_order(
+    services: Data<Services>,
+    caller: Authenticated,
+    key: IdempotencyKeyHeader,
+    body: JsonBody<OrderRequest>,
+) -> Result<PlacedOrder<OrderDto>, Problem<OrderError>> {
+    let key = key.key_for(&body.0)?;
+    let input = body.0.parse()?;
+    let currency = services.shop.currency();
+    let render = |order: &coffee_domain::order::Order| {
+        serde_json::to_string(&OrderDto::new(order.clone(), currency)).unwrap_or_default()
+    };
+    let placed = services.orders.place(&caller.0, input, key, &render).await?;
+    Ok(PlacedOrder {
+        location: format!("/orders/{}", placed.order_id),
+        body: placed.body,
+        replayed: placed.replayed,
+        schema: std::marker::PhantomData,
+    })
+}
+
+/// List orders
+///
+/// Your own orders, or every order for staff (a live order board), with the list query
+/// language: filter on `status`, `user_id`, `number`, `total`, `pickup_at`, `created_at`;
+/// `sort` by `status`, `number`, `total`, `pickup_at` or `created_at` (default newest first).
+/// A customer sees only their own orders whatever filters they send.
+#[api_v2_operation(operation_id = "listOrders", tags(Orders))]
+async fn list_orders(
+    services: Data<Services>,
+    caller: Authenticated,
+    query: ListParams<OrderResource>,
+) -> Result<web::Json<OrderPage>, Problem<OrderError>> {
+    let page = services.orders.list(&caller.0, &query.0).await?;
+    Ok(web::Json(OrderPage::new(page, services.shop.currency())))
+}
+
+/// Get an order
+///
+/// One of your orders (any order, for staff), with its version as `ETag`.
+#[api_v2_operation(operation_id = "getOrder", tags(Orders))]
+async fn get_order(
+    services: Data<Services>,
+    caller: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<Tagged<OrderDto>, Problem<OrderError>> {
+    let order = services.orders.get(&caller.0, id.into_inner()).await?;
+    Ok(Tagged { version: order.version, body: OrderDto::new(order, services.shop.currency()) })
+}
+
+/// Change an order
+///
+/// Staff move `status` along `pending → confirmed → preparing → ready → completed`, or to
+/// `cancelled` from any unfinished status; other moves give 409 `invalid_transition`. The owner
+/// may cancel while the order is pending (any other status change by an owner gives 403) and,
+/// while pending, change `comment` and `pickup_at`. Marking an order `ready` or `cancelled`
+/// mails the customer. With `If-Match` a stale version gives 412.
+#[api_v2_operation(operation_id = "patchOrder", tags(Orders))]
+async fn patch_order(
+    services: Data<Services>,
+    caller: Authenticated,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<PatchOrderRequest>,
+) -> Result<Tagged<OrderDto>, Problem<OrderError>> {
+    let patch = body.0.parse()?;
+    let order = services.orders.patch(&caller.0, id.into_inner(), patch, if_match.0).await?;
+    Ok(Tagged { version: order.version, body: OrderDto::new(order, services.shop.currency()) })
+}
+
+/// Replace an order's items
+///
+/// Replaces the `items`, `comment` and `pickup_at` of a pending order, at the menu's current
+/// prices (409 `order_not_pending` otherwise). With `If-Match` a stale version gives 412.
+#[api_v2_operation(operation_id = "putOrder", tags(Orders))]
+async fn put_order(
+    services: Data<Services>,
+    caller: Authenticated,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<OrderRequest>,
+) -> Result<Tagged<OrderDto>, Problem<OrderError>> {
+    let input = body.0.parse()?;
+    let order = services.orders.replace(&caller.0, id.into_inner(), input, if_match.0).await?;
+    Ok(Tagged { version: order.version, body: OrderDto::new(order, services.shop.currency()) })
+}
+
+/// Delete an order
+///
+/// Staff delete any order; a customer deletes their own while it is pending (409
+/// `order_not_pending` otherwise). With `If-Match` a stale version gives 412.
+#[api_v2_operation(operation_id = "deleteOrder", tags(Orders))]
+async fn delete_order(
+    services: Data<Services>,
+    caller: Authenticated,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+) -> Result<NoContent, Problem<OrderError>> {
+    services.orders.delete(&caller.0, id.into_inner(), if_match.0).await?;
+    Ok(NoContent)
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/orders").route(web::get().to(list_orders)).route(web::post().to(place_order))).service(
+        web::resource("/orders/{id}")
+            .route(web::get().to(get_order))
+            .route(web::patch().to(patch_order))
+            .route(web::put().to(put_order))
+            .route(web::delete().to(delete_order)),
+    );
+}

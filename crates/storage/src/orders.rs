@@ -1,0 +1,276 @@
+//! The order repository: orders with their lines, numbered by a PostgreSQL
+//! sequence (or a one-row counter on SQLite), changed only by conditional
+//! updates on status and version.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use coffee_domain::RepoError;
+use coffee_domain::cart::Quantity;
+use coffee_domain::money::Money;
+use coffee_domain::order::{NewOrder, Order, OrderChange, OrderField, OrderLine, OrderRepository, OrderStatus};
+use coffee_domain::query::{ListQuery, Page};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder, Set};
+use uuid::Uuid;
+
+use crate::entity::{order_items as oi, orders};
+use crate::list::{ListMapping, fetch_page};
+use crate::{Conn, is_postgres, repo_err};
+
+/// [`OrderRepository`] over SeaORM.
+#[derive(Debug, Clone)]
+pub struct SeaOrderRepository {
+    db: Conn,
+}
+
+impl SeaOrderRepository {
+    /// A repository on the pool, or inside a unit of work.
+    pub fn new(db: impl Into<Conn>) -> Self {
+        Self { db: db.into() }
+    }
+}
+
+const MAPPING: ListMapping<orders::Entity, OrderField> = ListMapping {
+    column: |f| match f {
+        OrderField::Status => orders::Column::Status,
+        OrderField::UserId => orders::Column::UserId,
+        OrderField::Number => orders::Column::Number,
+        OrderField::Total => orders::Column::Total,
+        OrderField::PickupAt => orders::Column::PickupAt,
+        OrderField::CreatedAt => orders::Column::CreatedAt,
+    },
+    search: &[],
+    id: orders::Column::Id,
+    custom: |_| None,
+};
+
+fn corrupt(what: String) -> RepoError {
+    RepoError::Other(what.into())
+}
+
+fn line(m: oi::Model) -> Result<OrderLine, RepoError> {
+    Ok(OrderLine {
+        product_id: m.product_id,
+        quantity: Quantity::from_stored(m.quantity)
+            .ok_or_else(|| corrupt(format!("quantity {} out of range in order_items", m.quantity)))?,
+        unit_price: Money::from_minor(m.unit_price).map_err(|e| RepoError::Other(Box::new(e)))?,
+        line_total: Money::from_minor(m.line_total).map_err(|e| RepoError::Other(Box::new(e)))?,
+        name: m.name,
+    })
+}
+
+fn order(m: orders::Model, items: Vec<OrderLine>) -> Result<Order, RepoError> {
+    Ok(Order {
+        status: OrderStatus::parse(&m.status)
+            .ok_or_else(|| corrupt(format!("unknown status {:?} in orders", m.status)))?,
+        total: Money::from_minor(m.total).map_err(|e| RepoError::Other(Box::new(e)))?,
+        id: m.id,
+        number: m.number,
+        user_id: m.user_id,
+        items,
+        comment: m.comment,
+        pickup_at: m.pickup_at,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        version: m.version,
+    })
+}
+
+/// The lines of every order in `ids`, in one query.
+async fn lines_of(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<OrderLine>>, RepoError> {
+    let mut by_order: HashMap<Uuid, Vec<OrderLine>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(by_order);
+    }
+    let rows = oi::Entity::find()
+        .filter(oi::Column::OrderId.is_in(ids.iter().copied()))
+        .order_by_asc(oi::Column::OrderId)
+        .order_by_asc(oi::Column::Position)
+        .all(db)
+        .await
+        .map_err(repo_err)?;
+    for row in rows {
+        by_order.entry(row.order_id).or_default().push(line(row)?);
+    }
+    Ok(by_order)
+}
+
+async fn insert_lines(db: &impl ConnectionTrait, order_id: Uuid, lines: &[OrderLine]) -> Result<(), DbErr> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let rows = lines.iter().enumerate().map(|(i, l)| oi::ActiveModel {
+        order_id: Set(order_id),
+        position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
+        product_id: Set(l.product_id),
+        name: Set(l.name.clone()),
+        unit_price: Set(l.unit_price.minor()),
+        quantity: Set(i32::try_from(l.quantity.get()).unwrap_or(i32::MAX)),
+        line_total: Set(l.line_total.minor()),
+    });
+    oi::Entity::insert_many(rows).exec_without_returning(db).await?;
+    Ok(())
+}
+
+/// The next order number on SQLite: one writer at a time, so the counter row
+/// hands out each number once (PostgreSQL uses the column's sequence default).
+async fn next_number_sqlite(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "UPDATE order_numbers SET last = last + 1 WHERE id = 1 RETURNING last",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("the order number counter is missing".to_owned()))?;
+    row.try_get_by_index(0)
+}
+
+#[async_trait]
+impl OrderRepository for SeaOrderRepository {
+    async fn insert(&self, new: &NewOrder) -> Result<Order, RepoError> {
+        use orders::Column as C;
+        let atomic = self.db.atomic().await.map_err(repo_err)?;
+        let db = atomic.conn();
+        let mut columns = vec![
+            C::Id,
+            C::UserId,
+            C::Status,
+            C::Total,
+            C::Comment,
+            C::PickupAt,
+            C::CreatedAt,
+            C::UpdatedAt,
+            C::Version,
+        ];
+        let mut values: Vec<sea_orm::sea_query::SimpleExpr> = vec![
+            new.id.into(),
+            new.user_id.into(),
+            OrderStatus::Pending.as_str().into(),
+            new.total.minor().into(),
+            new.comment.clone().into(),
+            new.pickup_at.into(),
+            new.created_at.into(),
+            new.created_at.into(),
+            1_i64.into(),
+        ];
+        if !is_postgres(db) {
+            columns.push(C::Number);
+            values.push(next_number_sqlite(db).await.map_err(repo_err)?.into());
+        }
+        let insert = Query::insert()
+            .into_table(orders::Entity)
+            .columns(columns)
+            .values(values)
+            .map_err(|e| RepoError::Other(Box::new(e)))?
+            .returning_col(C::Number)
+            .to_owned();
+        let number: i64 = db
+            .query_one(&insert)
+            .await
+            .map_err(repo_err)?
+            .ok_or_else(|| corrupt("the order insert returned no number".to_owned()))?
+            .try_get_by_index(0)
+            .map_err(repo_err)?;
+        insert_lines(db, new.id, &new.items).await.map_err(repo_err)?;
+        atomic.commit().await.map_err(repo_err)?;
+        Ok(Order {
+            id: new.id,
+            number,
+            user_id: new.user_id,
+            status: OrderStatus::Pending,
+            items: new.items.clone(),
+            total: new.total,
+            comment: new.comment.clone(),
+            pickup_at: new.pickup_at,
+            created_at: new.created_at,
+            updated_at: new.created_at,
+            version: 1,
+        })
+    }
+
+    async fn find(&self, id: Uuid) -> Result<Option<Order>, RepoError> {
+        let Some(m) = orders::Entity::find_by_id(id).one(&self.db).await.map_err(repo_err)? else { return Ok(None) };
+        let mut lines = lines_of(&self.db, &[id]).await?;
+        order(m, lines.remove(&id).unwrap_or_default()).map(Some)
+    }
+
+    async fn list(&self, query: &ListQuery<OrderField>, owner: Option<Uuid>) -> Result<Page<Order>, RepoError> {
+        let mut select = orders::Entity::find();
+        if let Some(owner) = owner {
+            select = select.filter(orders::Column::UserId.eq(owner));
+        }
+        let (rows, total) = fetch_page(&self.db, select, query, &MAPPING).await.map_err(repo_err)?;
+        let ids: Vec<Uuid> = rows.iter().map(|m| m.id).collect();
+        let mut lines = lines_of(&self.db, &ids).await?;
+        let items = rows
+            .into_iter()
+            .map(|m| {
+                let l = lines.remove(&m.id).unwrap_or_default();
+                order(m, l)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, total, page: query.page, page_size: query.page_size })
+    }
+
+    async fn update(
+        &self,
+        id: Uuid,
+        status: OrderStatus,
+        version: i64,
+        change: &OrderChange,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Order>, RepoError> {
+        use orders::Column as C;
+        let atomic = self.db.atomic().await.map_err(repo_err)?;
+        let db = atomic.conn();
+        let mut update = Query::update();
+        update
+            .table(orders::Entity)
+            .value(C::Version, Expr::col(C::Version).add(1))
+            .value(C::UpdatedAt, now)
+            .and_where(Expr::col(C::Id).eq(id))
+            .and_where(Expr::col(C::Status).eq(status.as_str()))
+            .and_where(Expr::col(C::Version).eq(version));
+        if let Some(s) = change.status {
+            update.value(C::Status, s.as_str());
+        }
+        if let Some(c) = &change.comment {
+            update.value(C::Comment, c.clone());
+        }
+        if let Some(p) = change.pickup_at {
+            update.value(C::PickupAt, p);
+        }
+        if let Some((_, total)) = &change.items {
+            update.value(C::Total, total.minor());
+        }
+        // The conditional update is the gate: of two changes judged against
+        // the same status and version, exactly one matches.
+        update.returning_all();
+        let row = db.query_one(&update).await.map_err(repo_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let m = <orders::Model as sea_orm::FromQueryResult>::from_query_result(&row, "").map_err(repo_err)?;
+        let items = match &change.items {
+            Some((items, _)) => {
+                oi::Entity::delete_many().filter(oi::Column::OrderId.eq(id)).exec(db).await.map_err(repo_err)?;
+                insert_lines(db, id, items).await.map_err(repo_err)?;
+                items.clone()
+            }
+            None => lines_of(db, &[id]).await?.remove(&id).unwrap_or_default(),
+        };
+        atomic.commit().await.map_err(repo_err)?;
+        order(m, items).map(Some)
+    }
+
+    async fn delete(&self, id: Uuid, version: i64) -> Result<bool, RepoError> {
+        // The lines go with it (ON DELETE CASCADE).
+        let deleted = orders::Entity::delete_many()
+            .filter(orders::Column::Id.eq(id))
+            .filter(orders::Column::Version.eq(version))
+            .exec(&self.db)
+            .await
+            .map_err(repo_err)?;
+        Ok(deleted.rows_affected > 0)
+    }
+}

@@ -1,0 +1,381 @@
+//! Carts, orders and idempotency keys on both backends: merging, the
+//! checkout's claim on a cart, numbering, conditional updates, snapshots,
+//! and the races that matter.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use coffee_domain::cart::{CartRepository, CartWriteError, Quantity};
+use coffee_domain::catalog::{CatalogRepository, NewProduct, Product};
+use coffee_domain::money::Money;
+use coffee_domain::order::{
+    IdempotencyClaim, IdempotencyKey, IdempotencyStore, NewOrder, OrderChange, OrderLine, OrderRepository,
+    OrderResource, OrderStatus, StoredResponse,
+};
+use coffee_domain::query::parse_list_query;
+use coffee_domain::uow::UnitOfWork;
+use coffee_storage::{SeaCartRepository, SeaCatalogRepository, SeaIdempotencyStore, SeaOrderRepository};
+use uuid::Uuid;
+
+use crate::support::{Env, backends, count_rows, hours, secs, t0, user, warm_pool};
+
+fn q(n: i64) -> Quantity {
+    Quantity::parse("quantity", n).unwrap()
+}
+
+fn money(n: i64) -> Money {
+    Money::from_minor(n).unwrap()
+}
+
+async fn product(env: &Env, name: &str, price: i64) -> Uuid {
+    let p = Product {
+        id: Uuid::now_v7(),
+        name: name.to_owned(),
+        description: None,
+        price: money(price),
+        is_available: true,
+        image: None,
+        categories: Vec::new(),
+        created_at: t0(),
+        updated_at: t0(),
+    };
+    SeaCatalogRepository::new(env.db.clone())
+        .create_product(&NewProduct { product: p.clone(), category_ids: vec![] })
+        .await
+        .unwrap();
+    p.id
+}
+
+async fn customer(env: &Env, address: &str) -> Uuid {
+    user(address).verified_at(t0()).create(&env.users).await.id
+}
+
+fn line(product: Uuid, name: &str, price: i64, n: i64) -> OrderLine {
+    OrderLine {
+        product_id: Some(product),
+        name: name.to_owned(),
+        unit_price: money(price),
+        quantity: q(n),
+        line_total: money(price * n),
+    }
+}
+
+fn new_order(user_id: Uuid, lines: Vec<OrderLine>) -> NewOrder {
+    let total = Money::sum(lines.iter().map(|l| l.line_total)).unwrap();
+    NewOrder { id: Uuid::now_v7(), user_id, items: lines, total, comment: None, pickup_at: None, created_at: t0() }
+}
+
+// ---------------------------------------------------------------- carts
+
+#[tokio::test]
+async fn cart_lines_merge_up_to_99_and_read_back_with_current_prices() {
+    for env in backends().await {
+        let carts = SeaCartRepository::new(env.db.clone());
+        let ann = customer(&env, "ann@example.com").await;
+        let latte = product(&env, "Latte", 350).await;
+        let first = carts.add(ann, Uuid::now_v7(), latte, q(60), t0()).await.unwrap();
+        let merged = carts.add(ann, Uuid::now_v7(), latte, q(39), t0() + secs(1)).await.unwrap();
+        assert_eq!(first, merged, "one line per product");
+        let over = carts.add(ann, Uuid::now_v7(), latte, q(1), t0()).await;
+        assert!(matches!(over, Err(CartWriteError::TooMany { current: 99 })), "{over:?}");
+        let entries = carts.entries(ann).await.unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(
+            (entries[0].quantity.get(), entries[0].unit_price, entries[0].name.as_str()),
+            (99, money(350), "Latte")
+        );
+        let ghost = carts.add(ann, Uuid::now_v7(), Uuid::now_v7(), q(1), t0()).await;
+        assert!(matches!(ghost, Err(CartWriteError::UnknownProduct)), "{ghost:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_product_leaves_every_cart_and_orders_keep_their_snapshot() {
+    for env in backends().await {
+        let carts = SeaCartRepository::new(env.db.clone());
+        let orders = SeaOrderRepository::new(env.db.clone());
+        let ann = customer(&env, "ann@example.com").await;
+        let latte = product(&env, "Latte", 350).await;
+        carts.add(ann, Uuid::now_v7(), latte, q(2), t0()).await.unwrap();
+        let order = orders.insert(&new_order(ann, vec![line(latte, "Latte", 350, 2)])).await.unwrap();
+        SeaCatalogRepository::new(env.db.clone()).delete_product(latte).await.unwrap();
+        assert!(carts.entries(ann).await.unwrap().is_empty());
+        let kept = orders.find(order.id).await.unwrap().unwrap();
+        assert_eq!(kept.items[0].product_id, None);
+        assert_eq!(
+            (kept.items[0].name.as_str(), kept.items[0].unit_price, kept.total),
+            ("Latte", money(350), money(700))
+        );
+    }
+}
+
+// ---------------------------------------------------------------- checkout
+
+#[tokio::test]
+async fn a_checkout_that_fails_midway_leaves_cart_and_orders_untouched() {
+    for env in backends().await {
+        let carts = SeaCartRepository::new(env.db.clone());
+        let ann = customer(&env, "ann@example.com").await;
+        let latte = product(&env, "Latte", 350).await;
+        carts.add(ann, Uuid::now_v7(), latte, q(2), t0()).await.unwrap();
+        {
+            let tx = env.uow.begin().await.unwrap();
+            let taken = tx.carts().take(ann).await.unwrap();
+            assert_eq!(taken, [(latte, q(2))]);
+            tx.orders().insert(&new_order(ann, vec![line(latte, "Latte", 350, 2)])).await.unwrap();
+            // …and then something fails: the transaction is dropped uncommitted.
+        }
+        assert_eq!(carts.entries(ann).await.unwrap().len(), 1, "the cart is back");
+        assert_eq!(count_rows(&env.db, "orders").await, 0);
+        assert_eq!(count_rows(&env.db, "order_items").await, 0);
+    }
+}
+
+#[tokio::test]
+async fn of_two_concurrent_checkouts_of_one_cart_only_one_gets_the_lines() {
+    for env in backends().await {
+        let carts = SeaCartRepository::new(env.db.clone());
+        let ann = customer(&env, "ann@example.com").await;
+        let latte = product(&env, "Latte", 350).await;
+        let cake = product(&env, "Cake", 500).await;
+        warm_pool(&env).await;
+        for round in 0..5 {
+            carts.add(ann, Uuid::now_v7(), latte, q(1), t0()).await.unwrap();
+            carts.add(ann, Uuid::now_v7(), cake, q(2), t0()).await.unwrap();
+            let checkout = || async {
+                let tx = env.uow.begin().await.unwrap();
+                let taken = tx.carts().take(ann).await.unwrap();
+                if taken.is_empty() {
+                    return 0;
+                }
+                let lines = taken.iter().map(|(p, n)| line(*p, "x", 100, i64::from(n.get()))).collect();
+                tx.orders().insert(&new_order(ann, lines)).await.unwrap();
+                tx.commit().await.unwrap();
+                1
+            };
+            let (a, b) = tokio::join!(checkout(), checkout());
+            assert_eq!(a + b, 1, "round {round}: exactly one order");
+        }
+        assert_eq!(count_rows(&env.db, "orders").await, 5);
+        assert!(carts.entries(ann).await.unwrap().is_empty());
+    }
+}
+
+// ---------------------------------------------------------------- orders
+
+#[tokio::test]
+async fn order_numbers_are_unique_and_increasing_under_concurrent_inserts() {
+    for env in backends().await {
+        let orders = Arc::new(SeaOrderRepository::new(env.db.clone()));
+        let ann = customer(&env, "ann@example.com").await;
+        let latte = product(&env, "Latte", 350).await;
+        warm_pool(&env).await;
+        let inserts = (0..20).map(|_| {
+            let orders = orders.clone();
+            async move { orders.insert(&new_order(ann, vec![line(latte, "Latte", 350, 1)])).await.unwrap() }
+        });
+        let placed = futures_util::future::join_all(inserts).await;
+        let numbers: BTreeSet<i64> = placed.iter().map(|o| o.number).collect();
+        assert_eq!(numbers.len(), 20, "unique");
+        assert_eq!((numbers.first(), numbers.last()), (Some(&1), Some(&20)));
+        // Numbers keep increasing after a deletion of the newest order.
+        let newest = placed.iter().max_by_key(|o| o.number).unwrap();
+        assert!(orders.delete(newest.id, 1).await.unwrap());
+        let next = orders.insert(&new_order(ann, vec![line(latte, "Latte", 350, 1)])).await.unwrap();
+        assert_eq!(next.number, 21);
+        let stored = orders.find(next.id).await.unwrap().unwrap();
+        assert_eq!(stored, next, "the inserted order reads back identically");
+    }
+}
+
+#[tokio::test]
+async fn a_conditional_update_applies_only_to_the_status_and_version_it_was_judged_on() {
+    for env in backends().await {
+        let orders = SeaOrderRepository::new(env.db.clone());
+        let ann = customer(&env, "ann@example.com").await;
+        let latte = product(&env, "Latte", 350).await;
+        let order = orders.insert(&new_order(ann, vec![line(latte, "Latte", 350, 1)])).await.unwrap();
+        let confirm = OrderChange { status: Some(OrderStatus::Confirmed), ..OrderChange::default() };
+        let moved = orders.update(order.id, OrderStatus::Pending, 1, &confirm, t0() + secs(5)).await.unwrap().unwrap();
+        assert_eq!((moved.status, moved.version, moved.updated_at), (OrderStatus::Confirmed, 2, t0() + secs(5)));
+        assert_eq!(moved.items, order.items, "lines come back with the order");
+        assert_eq!(
+            orders.update(order.id, OrderStatus::Pending, 1, &confirm, t0()).await.unwrap(),
+            None,
+            "stale status"
+        );
+        let prepare = OrderChange { status: Some(OrderStatus::Preparing), ..OrderChange::default() };
+        assert_eq!(
+            orders.update(order.id, OrderStatus::Confirmed, 1, &prepare, t0()).await.unwrap(),
+            None,
+            "stale version"
+        );
+        let lines = vec![line(latte, "Latte", 350, 3)];
+        let replace = OrderChange {
+            items: Some((lines.clone(), money(1_050))),
+            comment: Some(Some("3 please".to_owned())),
+            ..OrderChange::default()
+        };
+        let replaced = orders.update(order.id, OrderStatus::Confirmed, 2, &replace, t0()).await.unwrap().unwrap();
+        assert_eq!((replaced.items.clone(), replaced.total, replaced.version), (lines, money(1_050), 3));
+        assert_eq!(orders.find(order.id).await.unwrap().unwrap(), replaced);
+        assert!(!orders.delete(order.id, 2).await.unwrap(), "a stale delete does nothing");
+        assert!(orders.delete(order.id, 3).await.unwrap());
+        assert_eq!(count_rows(&env.db, "order_items").await, 0, "lines go with their order");
+    }
+}
+
+#[tokio::test]
+async fn racing_transitions_of_one_order_let_exactly_one_through() {
+    for env in backends().await {
+        let orders = Arc::new(SeaOrderRepository::new(env.db.clone()));
+        let ann = customer(&env, "ann@example.com").await;
+        let latte = product(&env, "Latte", 350).await;
+        let order = orders.insert(&new_order(ann, vec![line(latte, "Latte", 350, 1)])).await.unwrap();
+        warm_pool(&env).await;
+        let racers = [OrderStatus::Confirmed, OrderStatus::Cancelled, OrderStatus::Confirmed, OrderStatus::Cancelled]
+            .map(|to| {
+                let orders = orders.clone();
+                async move {
+                    let change = OrderChange { status: Some(to), ..OrderChange::default() };
+                    orders.update(order.id, OrderStatus::Pending, 1, &change, t0()).await.unwrap()
+                }
+            });
+        let results = futures_util::future::join_all(racers).await;
+        let winners: Vec<_> = results.into_iter().flatten().collect();
+        assert_eq!(winners.len(), 1, "{winners:?}");
+        let now = orders.find(order.id).await.unwrap().unwrap();
+        assert_eq!((now.status, now.version), (winners[0].status, 2));
+    }
+}
+
+#[tokio::test]
+async fn a_page_of_orders_comes_with_its_lines_and_owners_see_their_own() {
+    for env in backends().await {
+        let orders = SeaOrderRepository::new(env.db.clone());
+        let ann = customer(&env, "ann@example.com").await;
+        let bob = customer(&env, "bob@example.com").await;
+        let latte = product(&env, "Latte", 350).await;
+        for (i, who) in [ann, bob, ann, ann].into_iter().enumerate() {
+            let n = i64::try_from(i).unwrap() + 1;
+            let mut o = new_order(who, vec![line(latte, "Latte", 350, n), line(latte, "Latte again", 350, 1)]);
+            o.created_at = t0() + hours(n);
+            orders.insert(&o).await.unwrap();
+        }
+        let query = |pairs: &[(&str, &str)]| {
+            let owned: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            parse_list_query::<OrderResource>(&owned).unwrap()
+        };
+        let all = orders.list(&query(&[("page_size", "2")]), None).await.unwrap();
+        assert_eq!((all.total, all.items.len()), (4, 2));
+        assert!(all.items.iter().all(|o| o.items.len() == 2), "every order of the page has its lines");
+        assert_eq!(all.items[0].number, 4, "newest first");
+        let anns = orders.list(&query(&[("sort", "number")]), Some(ann)).await.unwrap();
+        assert_eq!(anns.items.iter().map(|o| o.number).collect::<Vec<_>>(), [1, 3, 4]);
+        let by_status = orders.list(&query(&[("status", "pending"), ("total__gte", "1000")]), None).await.unwrap();
+        assert_eq!(by_status.items.iter().map(|o| o.number).collect::<Vec<_>>(), [4, 3, 2]);
+        let bobs_via_filter = orders.list(&query(&[("user_id", &bob.to_string())]), Some(ann)).await.unwrap();
+        assert_eq!(bobs_via_filter.total, 0, "the owner restriction wins over any filter");
+    }
+}
+
+// ---------------------------------------------------------------- idempotency
+
+fn key(k: &str, fingerprint: &str) -> IdempotencyKey {
+    IdempotencyKey::parse(k, fingerprint.to_owned()).unwrap()
+}
+
+#[tokio::test]
+async fn an_idempotency_key_is_claimed_once_then_replays_or_refuses() {
+    for env in backends().await {
+        let keys = SeaIdempotencyStore::new(env.db.clone());
+        let ann = customer(&env, "ann@example.com").await;
+        let bob = customer(&env, "bob@example.com").await;
+        let (now, lease, expires) = (t0(), t0() + secs(30), t0() + hours(24));
+        assert_eq!(keys.claim(ann, &key("k", "fp"), now, lease, expires).await.unwrap(), IdempotencyClaim::Claimed);
+        assert_eq!(keys.claim(ann, &key("k", "fp"), now, lease, expires).await.unwrap(), IdempotencyClaim::InFlight);
+        assert_eq!(keys.claim(ann, &key("k", "other"), now, lease, expires).await.unwrap(), IdempotencyClaim::Mismatch);
+        assert_eq!(
+            keys.claim(bob, &key("k", "fp"), now, lease, expires).await.unwrap(),
+            IdempotencyClaim::Claimed,
+            "per user"
+        );
+        let stored = StoredResponse { order_id: Uuid::now_v7(), body: "{\"number\":1}".to_owned() };
+        keys.complete(ann, "k", &stored, now).await.unwrap();
+        let later = now + hours(1);
+        assert_eq!(
+            keys.claim(ann, &key("k", "fp"), later, later + secs(30), later + hours(24)).await.unwrap(),
+            IdempotencyClaim::Completed(stored.clone())
+        );
+        keys.release(ann, "k").await.unwrap();
+        assert_eq!(
+            keys.claim(ann, &key("k", "fp"), later, later + secs(30), later + hours(24)).await.unwrap(),
+            IdempotencyClaim::Completed(stored),
+            "a completed key is never released"
+        );
+        // Bob's request died: after its lease the key is free; after the retention, any key is.
+        let after_lease = now + secs(31);
+        assert_eq!(
+            keys.claim(bob, &key("k", "fp"), after_lease, after_lease + secs(30), expires).await.unwrap(),
+            IdempotencyClaim::Claimed
+        );
+        let after_retention = now + hours(25);
+        assert_eq!(
+            keys.claim(ann, &key("k", "new"), after_retention, after_retention + secs(30), after_retention + hours(24))
+                .await
+                .unwrap(),
+            IdempotencyClaim::Claimed
+        );
+        // A released in-flight key is free at once.
+        keys.release(ann, "k").await.unwrap();
+        assert_eq!(
+            keys.claim(
+                ann,
+                &key("k", "again"),
+                after_retention,
+                after_retention + secs(30),
+                after_retention + hours(24)
+            )
+            .await
+            .unwrap(),
+            IdempotencyClaim::Claimed
+        );
+    }
+}
+
+#[tokio::test]
+async fn of_many_concurrent_claims_of_one_key_exactly_one_wins() {
+    for env in backends().await {
+        let keys = Arc::new(SeaIdempotencyStore::new(env.db.clone()));
+        let ann = customer(&env, "ann@example.com").await;
+        warm_pool(&env).await;
+        let claims = (0..12).map(|_| {
+            let keys = keys.clone();
+            async move { keys.claim(ann, &key("burst", "fp"), t0(), t0() + secs(30), t0() + hours(24)).await.unwrap() }
+        });
+        let results = futures_util::future::join_all(claims).await;
+        assert_eq!(results.iter().filter(|c| **c == IdempotencyClaim::Claimed).count(), 1, "{results:?}");
+        assert!(results.iter().all(|c| matches!(c, IdempotencyClaim::Claimed | IdempotencyClaim::InFlight)));
+    }
+}
+
+#[tokio::test]
+async fn the_stored_answer_is_written_with_the_order_or_not_at_all() {
+    for env in backends().await {
+        let keys = SeaIdempotencyStore::new(env.db.clone());
+        let orders = SeaOrderRepository::new(env.db.clone());
+        let ann = customer(&env, "ann@example.com").await;
+        let latte = product(&env, "Latte", 350).await;
+        keys.claim(ann, &key("k", "fp"), t0(), t0() + secs(30), t0() + hours(24)).await.unwrap();
+        {
+            let tx = env.uow.begin().await.unwrap();
+            let order = tx.orders().insert(&new_order(ann, vec![line(latte, "Latte", 350, 1)])).await.unwrap();
+            let stored = StoredResponse { order_id: order.id, body: "{}".to_owned() };
+            tx.idempotency().complete(ann, "k", &stored, t0()).await.unwrap();
+        }
+        assert_eq!(count_rows(&env.db, "orders").await, 0);
+        let again = keys.claim(ann, &key("k", "fp"), t0() + secs(1), t0() + secs(31), t0() + hours(24)).await.unwrap();
+        assert_eq!(again, IdempotencyClaim::InFlight, "the key is still only claimed");
+        assert!(orders.list(&parse_list_query::<OrderResource>(&[]).unwrap(), None).await.unwrap().items.is_empty());
+    }
+}
