@@ -52,15 +52,16 @@ impl Gcra {
     /// store (a refused request leaves the state as it was).
     pub(crate) fn check(self, tat: Option<u64>, now: u64) -> (Outcome, Option<u64>) {
         let tat = tat.unwrap_or(now).max(now);
+        let new_tat = tat.saturating_add(self.interval);
         // What the budget would owe after this request: the time until full.
-        let debt = tat.saturating_add(self.interval) - now;
+        let debt = new_tat - now;
         if debt > self.span() {
             let outcome =
                 Outcome { allowed: false, remaining: 0, reset_after: tat - now, retry_after: debt - self.span() };
             return (outcome, None);
         }
         let remaining = (self.span() - debt) / self.interval;
-        (Outcome { allowed: true, remaining, reset_after: debt, retry_after: 0 }, Some(now + debt))
+        (Outcome { allowed: true, remaining, reset_after: debt, retry_after: 0 }, Some(new_tat))
     }
 }
 
