@@ -8,6 +8,7 @@ pub mod media;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;
+pub mod ratelimit;
 pub mod responses;
 pub mod routes;
 pub mod upload;

@@ -17,6 +17,7 @@ pub mod money;
 pub mod order;
 pub mod outbox;
 pub mod query;
+pub mod ratelimit;
 pub mod security;
 pub mod shop;
 pub mod text;
