@@ -15,6 +15,7 @@ pub mod maintenance;
 pub mod money;
 pub mod outbox;
 pub mod query;
+pub mod realtime;
 pub mod security;
 pub mod shop;
 pub mod text;
