@@ -37,9 +37,10 @@ where
     /// replica (not once it was delivered).
     ///
     /// # Errors
-    /// The event could not be encoded, or the transport is unreachable. The
-    /// caller has already stored what the event announces, so the usual
-    /// answer is to log the error: clients catch up with `resume`.
+    /// The event could not be encoded, or the transport is unreachable or
+    /// did not answer in time (the event may then have been delivered all
+    /// the same). The caller has already stored what the event announces, so
+    /// the usual answer is to log the error: clients catch up with `resume`.
     async fn publish(&self, event: &E) -> Result<(), InfraError>;
 
     /// Registers `sink` for every event published from now on, on any
