@@ -31,6 +31,13 @@ impl<E: Clone> Sinks<E> {
         }
         guarded(|| last.deliver(event));
     }
+
+    /// Tells every sink that events may have been lost.
+    pub(crate) fn gap(&self) {
+        for sink in self.sinks.read().unwrap_or_else(PoisonError::into_inner).iter() {
+            guarded(|| sink.gap());
+        }
+    }
 }
 
 fn guarded(f: impl FnOnce()) {
