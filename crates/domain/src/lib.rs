@@ -18,6 +18,7 @@ pub mod order;
 pub mod outbox;
 pub mod query;
 pub mod ratelimit;
+pub mod realtime;
 pub mod security;
 pub mod shop;
 pub mod text;

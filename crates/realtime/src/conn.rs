@@ -1,0 +1,42 @@
+//! Redis connections with bounded waits, shared by the Redis adapters.
+
+use std::time::Duration;
+
+use coffee_domain::error::InfraError;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+/// How long one command (or one connection attempt) may take before Redis
+/// counts as down: a request that needs Redis then fails instead of hanging.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The client for `url`.
+pub(crate) fn client(url: &str) -> Result<redis::Client, InfraError> {
+    redis::Client::open(url).map_err(|e| InfraError::caused_by("REDIS_URL", e))
+}
+
+/// A multiplexed connection that connects on first use and reconnects by
+/// itself; each command and connection attempt is bounded by `timeout`.
+pub(crate) fn manager(client: &redis::Client, timeout: Duration) -> Result<ConnectionManager, InfraError> {
+    let config = ConnectionManagerConfig::new()
+        .set_number_of_retries(1)
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout));
+    client.get_connection_manager_lazy(config).map_err(|e| InfraError::caused_by("REDIS_URL", e))
+}
+
+/// Runs `cmd`, giving up after twice `timeout` (one connection attempt plus
+/// one response) whatever the manager's own retries would do.
+pub(crate) async fn query<T: redis::FromRedisValue>(
+    conn: &ConnectionManager,
+    cmd: &redis::Cmd,
+    what: &'static str,
+    timeout: Duration,
+) -> Result<T, InfraError> {
+    let limit = timeout.saturating_mul(2);
+    let mut conn = conn.clone();
+    match tokio::time::timeout(limit, cmd.query_async::<T>(&mut conn)).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(InfraError::caused_by(format!("redis {what} failed"), e)),
+        Err(_) => Err(InfraError::new(format!("redis {what} timed out after {limit:?}"))),
+    }
+}

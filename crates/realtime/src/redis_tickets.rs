@@ -1,0 +1,75 @@
+//! WebSocket tickets in Redis, shared by every replica (distributed profile).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use coffee_domain::error::InfraError;
+use coffee_domain::realtime::TicketStore;
+use redis::aio::ConnectionManager;
+use uuid::Uuid;
+
+use crate::conn::{self, DEFAULT_TIMEOUT};
+
+/// The key prefix of tickets by default: `coffee:ws-ticket:<digest>`.
+pub const DEFAULT_TICKET_PREFIX: &str = "coffee:ws-ticket:";
+
+/// One key per ticket, `<prefix><digest>` → user id, written with
+/// `SET … PX <ttl> NX` (Redis expires it) and consumed with `GETDEL`, which
+/// is atomic across replicas (Redis ≥ 6.2).
+pub struct RedisTicketStore {
+    conn: ConnectionManager,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisTicketStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisTicketStore").field("prefix", &self.prefix).finish_non_exhaustive()
+    }
+}
+
+impl RedisTicketStore {
+    /// Tickets under `prefix` on the Redis at `url`. Connects lazily: the
+    /// process starts while Redis is down, and issuing or redeeming fails
+    /// until it is back.
+    ///
+    /// # Errors
+    /// The URL is malformed.
+    pub fn new(url: &str, prefix: &str) -> Result<Self, InfraError> {
+        let client = conn::client(url)?;
+        let conn = conn::manager(&client, DEFAULT_TIMEOUT)?;
+        Ok(Self { conn, prefix: prefix.to_owned(), timeout: DEFAULT_TIMEOUT })
+    }
+
+    fn key(&self, ticket_digest: &str) -> String {
+        format!("{}{ticket_digest}", self.prefix)
+    }
+}
+
+#[async_trait]
+impl TicketStore for RedisTicketStore {
+    async fn issue(&self, ticket_digest: &str, user_id: Uuid, ttl: Duration) -> Result<(), InfraError> {
+        let millis = u64::try_from(ttl.as_millis()).map_err(|_| InfraError::new("ticket lifetime too long"))?;
+        if millis == 0 {
+            return Err(InfraError::new("a ticket needs a lifetime of at least 1 ms"));
+        }
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.key(ticket_digest)).arg(user_id.to_string()).arg("PX").arg(millis).arg("NX");
+        // `OK` when written, nil when the key exists.
+        match conn::query::<Option<String>>(&self.conn, &cmd, "SET ticket", self.timeout).await? {
+            Some(_) => Ok(()),
+            None => Err(InfraError::new("ticket digest already issued")),
+        }
+    }
+
+    async fn redeem(&self, ticket_digest: &str) -> Result<Option<Uuid>, InfraError> {
+        let mut cmd = redis::cmd("GETDEL");
+        cmd.arg(self.key(ticket_digest));
+        let Some(user) = conn::query::<Option<String>>(&self.conn, &cmd, "GETDEL ticket", self.timeout).await? else {
+            return Ok(None);
+        };
+        Uuid::parse_str(&user)
+            .map(Some)
+            .map_err(|e| InfraError::caused_by(format!("ticket key {} holds no user id", self.key(ticket_digest)), e))
+    }
+}

@@ -1,0 +1,12 @@
+//! The Redis adapters against a real Redis.
+//!
+//! They run only when `TEST_REDIS_URL` is set (CI sets it), and then fail if
+//! that Redis is unreachable. Tests that must kill connections or stop the
+//! server start a private `redis-server` on a free port instead, so the
+//! shared one is never disturbed.
+
+mod fanout;
+mod outage;
+mod server;
+mod support;
+mod tickets;

@@ -1,0 +1,108 @@
+//! Lost connections and a Redis that is down, on a private `redis-server`.
+
+use std::time::Duration;
+
+use coffee_domain::realtime::FanOut;
+use coffee_realtime::{RedisFanOut, RedisFanOutConfig};
+
+use crate::server::RedisServer;
+use crate::support::{
+    DEADLINE, Note, closed_port, eventually, note, plain, redis_or_skip, replica, replica_with, unique,
+};
+
+/// Publishes `event` until Redis takes it: the first command after an outage
+/// may fail while the publishing connection reconnects.
+async fn publish_until_accepted(fan_out: &RedisFanOut<Note>, event: &Note) {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while let Err(e) = fan_out.publish(event).await {
+        assert!(tokio::time::Instant::now() < deadline, "publishing still fails after {DEADLINE:?}: {e}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_killed_pubsub_connection_is_re_established_and_reports_a_gap() {
+    let Some(_) = redis_or_skip("a_killed_pubsub_connection_is_re_established_and_reports_a_gap") else { return };
+    let server = RedisServer::start().await;
+    let channel = unique("kill");
+    let (a, seen_by_a) = replica(&server.url(), &channel).await;
+    let (b, seen_by_b) = replica(&server.url(), &channel).await;
+    eventually("both first subscriptions reported", || seen_by_a.gaps() == 1 && seen_by_b.gaps() == 1).await;
+
+    let mut admin = plain(&server.url()).await;
+    let killed: i64 =
+        redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut admin).await.expect("CLIENT KILL");
+    assert_eq!(killed, 2, "both listening connections were killed");
+
+    eventually("both replicas re-subscribed and reported a gap", || {
+        seen_by_a.gaps() == 2 && seen_by_b.gaps() == 2 && a.is_subscribed() && b.is_subscribed()
+    })
+    .await;
+    publish_until_accepted(&a, &note(1)).await;
+    seen_by_a.wait_for(&note(1), "A").await;
+    seen_by_b.wait_for(&note(1), "B").await;
+}
+
+#[tokio::test]
+async fn publishing_fails_while_redis_is_down_and_everything_recovers_when_it_is_back() {
+    let Some(_) = redis_or_skip("publishing_fails_while_redis_is_down_and_everything_recovers_when_it_is_back") else {
+        return;
+    };
+    let mut server = RedisServer::start().await;
+    let channel = unique("restart");
+    let (a, seen_by_a) = replica(&server.url(), &channel).await;
+    let (b, seen_by_b) = replica(&server.url(), &channel).await;
+    a.publish(&note(1)).await.expect("published while up");
+    seen_by_b.wait_for(&note(1), "B").await;
+
+    server.stop();
+    let started = tokio::time::Instant::now();
+    assert!(a.publish(&note(2)).await.is_err(), "a publish to a stopped Redis fails");
+    assert!(started.elapsed() < DEADLINE, "and does not hang");
+    eventually("both replicas noticed the outage", || !a.is_subscribed() && !b.is_subscribed()).await;
+
+    server.restart().await;
+    eventually("both replicas re-subscribed after the restart and reported a gap", || {
+        a.is_subscribed() && b.is_subscribed() && seen_by_a.gaps() >= 2 && seen_by_b.gaps() >= 2
+    })
+    .await;
+    publish_until_accepted(&a, &note(3)).await;
+    seen_by_a.wait_for(&note(3), "A").await;
+    seen_by_b.wait_for(&note(3), "B").await;
+    assert!(!seen_by_b.events().contains(&note(2)), "the failed publish was not delivered");
+}
+
+#[tokio::test]
+async fn a_listening_connection_that_goes_silent_is_replaced_after_a_failed_ping() {
+    let Some(_) = redis_or_skip("a_listening_connection_that_goes_silent_is_replaced_after_a_failed_ping") else {
+        return;
+    };
+    let server = RedisServer::start().await;
+    let config = RedisFanOutConfig {
+        timeout: Duration::from_millis(500),
+        ping_interval: Duration::from_millis(200),
+        backoff_max: Duration::from_secs(1),
+        ..RedisFanOutConfig::new(unique("silent"))
+    };
+    let (a, seen) = replica_with(&server.url(), config).await;
+
+    server.freeze(true);
+    eventually("the silent connection was given up", || !a.is_subscribed()).await;
+    server.freeze(false);
+    eventually("re-subscribed with a gap once the server answers again", || a.is_subscribed() && seen.gaps() == 2)
+        .await;
+    publish_until_accepted(&a, &note(1)).await;
+    seen.wait_for(&note(1), "A").await;
+}
+
+#[tokio::test]
+async fn a_redis_that_never_answers_makes_publish_fail_without_panicking() {
+    // Needs no Redis: it runs everywhere.
+    let url = format!("redis://127.0.0.1:{}", closed_port());
+    let fan_out: RedisFanOut<Note> =
+        RedisFanOut::new(&url, RedisFanOutConfig::new(unique("nowhere"))).expect("construction does not connect");
+    let started = tokio::time::Instant::now();
+    assert!(fan_out.publish(&note(1)).await.is_err());
+    assert!(started.elapsed() < DEADLINE, "the failure comes in bounded time");
+    assert!(!fan_out.is_subscribed());
+}
