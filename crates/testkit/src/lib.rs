@@ -7,11 +7,18 @@
 //!   text part and pull out the verification code and link.
 //! * [`TestDatabase`] — a fresh, empty database per test: a temporary SQLite
 //!   file, or a new PostgreSQL database when `TEST_DATABASE_URL` is set.
+//! * [`Browser`] (feature `browser`) — headless Debian Chromium driven over
+//!   the DevTools protocol, with [`Observations`] of console errors, CSP
+//!   violations and requests to other origins.
 
+#[cfg(feature = "browser")]
+mod browser;
 mod db;
 mod message;
 mod smtp_sink;
 
+#[cfg(feature = "browser")]
+pub use browser::{Browser, BrowserError, Observations, Page, chromium_path};
 pub use db::{Backend, TestDatabase, test_redis_url};
 pub use message::ReceivedMail;
 pub use smtp_sink::SmtpSink;
