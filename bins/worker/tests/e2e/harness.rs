@@ -70,6 +70,11 @@ impl Env {
     /// # Panics
     /// Redis or the database is unreachable.
     pub async fn start(redis_url: &str) -> Env {
+        Self::start_with(redis_url, &[]).await
+    }
+
+    /// [`Env::start`] with more settings for the API (e.g. an admin, a shop file).
+    pub async fn start_with(redis_url: &str, extra: &[(&str, &str)]) -> Env {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let queue = format!("coffee-test:{id}");
         let logs = scratch_dir(&id);
@@ -77,7 +82,7 @@ impl Env {
         let db = TestDatabase::fresh().await;
         let mail = SmtpSink::start().await;
         let api_mail = SmtpSink::start().await;
-        let vars: HashMap<String, String> = [
+        let mut vars: HashMap<String, String> = [
             ("DATABASE_URL", db.url.as_str()),
             ("DATABASE_MAX_CONNECTIONS", "4"),
             ("REDIS_URL", redis_url),
@@ -90,6 +95,7 @@ impl Env {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
+        vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         if std::env::var_os("TEST_LOG").is_some() {
             coffee_app::init_logging("info", coffee_app::LogFormat::Pretty);
         }

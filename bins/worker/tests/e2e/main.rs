@@ -18,6 +18,7 @@
 mod crash;
 mod delivery;
 mod harness;
+mod orders;
 mod redis_outage;
 mod redis_server;
 mod shutdown;
