@@ -7,6 +7,7 @@ mod m20261123_000001_users_and_auth;
 mod m20261123_000002_outbox;
 mod m20261123_000003_catalog;
 mod m20261201_000004_cart_and_orders;
+mod m20261202_000005_search_folding;
 
 /// An index named `name` on `cols` of `table` (migrations from the fourth on).
 pub(crate) fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_outbox::Migration),
             Box::new(m20261123_000003_catalog::Migration),
             Box::new(m20261201_000004_cart_and_orders::Migration),
+            Box::new(m20261202_000005_search_folding::Migration),
         ]
     }
 }

@@ -24,6 +24,7 @@ use serde::de::DeserializeOwned;
 use crate::openapi::document_problems;
 use crate::problem::catalogue as c;
 use crate::problem::{ApiError, IntoProblem};
+use crate::strict_json::Strict;
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -52,10 +53,12 @@ async fn read_body(req: HttpRequest, mut payload: Payload) -> Result<Bytes, ApiE
     })
 }
 
-/// Deserialises JSON, telling syntax errors (400) from shape errors (422).
+/// Deserialises exactly one JSON value, telling syntax errors (400: not
+/// JSON, or anything after the value) from shape errors (422 naming the
+/// field: a wrong type, an unknown field, an array where an object belongs).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(Strict(&mut de)).map_err(|e| {
         let inner = e.inner();
         if inner.is_data() {
             let path = e.path().to_string();
@@ -66,7 +69,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         } else {
             ApiError::malformed(format!("The body is not valid JSON: {inner}"))
         }
-    })
+    })?;
+    de.end().map_err(|e| ApiError::malformed(format!("The body must be one JSON value: {e}")))?;
+    Ok(value)
 }
 
 /// Problems a request body can cause.
@@ -264,9 +269,28 @@ capability_docs!(AdminAccess, [c::FORBIDDEN]);
 pub struct ListParams<R: Resource>(pub ListQuery<R::Field>);
 
 fn parse_list<R: Resource>(req: &HttpRequest) -> Result<ListParams<R>, ApiError> {
-    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-        .map_err(|_| ApiError::malformed("The query string is not valid URL encoding."))?;
+    let pairs = query_pairs(req.query_string())?;
     parse_list_query::<R>(&pairs).map(ListParams).map_err(|e| ApiError::with_fields(c::INVALID_QUERY, e))
+}
+
+/// The `name=value` pairs of a query string, percent-decoded strictly: a
+/// value that is not UTF-8 once decoded (`?search=%FF`) is a 400, not a
+/// replacement character.
+fn query_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
+    let decode = |part: &str| {
+        percent_encoding::percent_decode_str(&part.replace('+', " "))
+            .decode_utf8()
+            .map(std::borrow::Cow::into_owned)
+            .map_err(|_| ApiError::malformed("The query string is not valid UTF-8 once percent-decoded."))
+    };
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((decode(name)?, decode(value)?))
+        })
+        .collect()
 }
 
 impl<R: Resource> FromRequest for ListParams<R> {
@@ -295,6 +319,16 @@ mod tests {
     fn code(authorization: &str) -> Result<String, &'static str> {
         let req = TestRequest::default().insert_header((header::AUTHORIZATION, authorization)).to_http_request();
         bearer_token(&req).map(str::to_owned).map_err(|e| e.code())
+    }
+
+    #[test]
+    fn query_strings_decode_strictly() {
+        let pairs = query_pairs("search=caf%C3%A9+latte&page=2&&flag").map_err(|e| e.code());
+        let expected =
+            [("search", "café latte"), ("page", "2"), ("flag", "")].map(|(k, v)| (k.to_owned(), v.to_owned()));
+        assert_eq!(pairs, Ok(expected.to_vec()));
+        assert_eq!(query_pairs("search=%FF").map_err(|e| e.code()), Err("malformed_request"));
+        assert_eq!(query_pairs("%C3=1").map_err(|e| e.code()), Err("malformed_request"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The HTTP server of the Coffee Shop API: routes, extractors, problem+json
 //! errors, the OpenAPI document and Swagger UI.
 
+pub mod csrf;
 pub mod dto;
 pub mod extract;
 pub mod headers;
@@ -11,6 +12,7 @@ pub mod problem;
 pub mod ratelimit;
 pub mod responses;
 pub mod routes;
+pub mod strict_json;
 pub mod upload;
 
 use std::net::TcpListener;
@@ -24,6 +26,7 @@ use actix_web::{App, HttpServer};
 use coffee_app::Services;
 use paperclip::actix::OpenApiExt;
 
+use crate::csrf::AllowedOrigins;
 use crate::dto::product::ProductView;
 use crate::extract::MAX_BODY_BYTES;
 use crate::openapi::OpenApiDoc;
@@ -35,8 +38,7 @@ use crate::problem::ApiError;
 /// # Errors
 /// The listener cannot be used.
 pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListener) -> std::io::Result<Server> {
-    let mut origins = services.config.cors_origins.clone();
-    origins.push(services.config.public_base_url.clone());
+    let origins = Data::new(allowed_origins(&services.config));
     let product_view = Data::new(ProductView {
         currency: services.shop.currency(),
         base_url: services.config.public_base_url.clone(),
@@ -49,6 +51,7 @@ pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListe
             .app_data(services.clone())
             .app_data(doc.clone())
             .app_data(product_view.clone())
+            .app_data(origins.clone())
             .app_data(PayloadConfig::new(MAX_BODY_BYTES))
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found().into()))
             .app_data(
@@ -60,6 +63,8 @@ pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListe
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::not_found()) }))
             .wrap(Compress::default())
             .wrap(cors(&origins))
+            .wrap(from_fn(ratelimit::auth_rate_limit))
+            .wrap(from_fn(csrf::csrf_guard))
             .wrap(from_fn(middleware::request_context))
     })
     .listen(listener)?
@@ -68,28 +73,41 @@ pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListe
     Ok(server)
 }
 
-/// Browsers may call from the API's own origin, `PUBLIC_BASE_URL` and
-/// `CORS_ORIGINS`; a request from any other `Origin` is refused (400).
-/// Clients that send no `Origin` (curl, servers, mobile apps) are unaffected.
-fn cors(origins: &[String]) -> Cors {
-    let allowed: Vec<String> = origins.to_vec();
-    Cors::default()
-        .allowed_origin_fn(move |origin: &HeaderValue, head: &RequestHead| {
-            let origin = origin.to_str().unwrap_or_default();
-            allowed.iter().any(|o| o == origin) || is_same_origin(origin, head)
-        })
-        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
-        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
-        .allowed_header("x-request-id")
-        .expose_headers([header::LOCATION, header::RETRY_AFTER, header::WWW_AUTHENTICATE])
-        .expose_headers(["x-request-id"])
-        .max_age(600)
-        .block_on_origin_mismatch(true)
+/// The browser origins that may call the API: its own (`PUBLIC_BASE_URL`)
+/// and `CORS_ORIGINS`. Never derived from the request's `Host`, which the
+/// client chooses. When the API's own origin is `http://localhost:PORT`, the
+/// same port on 127.0.0.1 and [::1] is the same machine and allowed too.
+fn allowed_origins(config: &coffee_app::Config) -> AllowedOrigins {
+    let mut origins = config.cors_origins.clone();
+    let own = config.public_base_url.trim_end_matches('/').to_owned();
+    if let Ok(url) = url::Url::parse(&own)
+        && url.host_str() == Some("localhost")
+        && let Some(port) = url.port_or_known_default()
+    {
+        origins.push(format!("{}://127.0.0.1:{port}", url.scheme()));
+        origins.push(format!("{}://[::1]:{port}", url.scheme()));
+    }
+    origins.push(url::Url::parse(&own).map_or(own, |u| u.origin().ascii_serialization()));
+    AllowedOrigins::new(origins)
 }
 
-/// Whether `origin` (`scheme://host[:port]`) names the host the request was sent to.
-fn is_same_origin(origin: &str, head: &RequestHead) -> bool {
-    let host = head.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
-    let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
-    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+/// Browsers may call from the allowed origins; any other `Origin` is refused
+/// (400 here; a state-changing request gets 403 from [`csrf::csrf_guard`]
+/// before it gets this far). Clients that send no `Origin` (curl, servers,
+/// mobile apps) are unaffected.
+fn cors(origins: &AllowedOrigins) -> Cors {
+    let allowed = origins.clone();
+    Cors::default()
+        .allowed_origin_fn(move |origin: &HeaderValue, _: &RequestHead| {
+            origin.to_str().is_ok_and(|o| allowed.contains(o.trim_end_matches('/')))
+        })
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT, header::IF_MATCH])
+        .allowed_header("x-request-id")
+        .allowed_header("idempotency-key")
+        .allowed_header("x-csrf-token")
+        .expose_headers([header::LOCATION, header::RETRY_AFTER, header::WWW_AUTHENTICATE, header::ETAG])
+        .expose_headers(["x-request-id", "idempotent-replayed", "ratelimit", "ratelimit-policy"])
+        .max_age(600)
+        .block_on_origin_mismatch(true)
 }

@@ -215,6 +215,13 @@ fn problem_response(status: u16, problems: &[(String, String)]) -> Value {
             json!({"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}),
         );
     }
+    if problems.iter().any(|(code, _)| code == "rate_limited") {
+        let policy = "The budgets of this route (draft-ietf-httpapi-ratelimit-headers), e.g. \
+                      `\"ip\";q=10;w=60, \"email\";q=10;w=60`.";
+        let left = "What is left of each budget and when it is full again, e.g. `\"ip\";r=0;t=6`.";
+        headers.insert("RateLimit-Policy".to_owned(), json!({"description": policy, "schema": {"type": "string"}}));
+        headers.insert("RateLimit".to_owned(), json!({"description": left, "schema": {"type": "string"}}));
+    }
     if !headers.is_empty() {
         response["headers"] = Value::Object(headers);
     }
@@ -246,14 +253,14 @@ fn complete(spec: &mut Value) {
     let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) else { return };
     for (path, item) in paths.iter_mut() {
         let Some(ops) = item.as_object_mut() else { continue };
-        for op in ops.values_mut() {
+        for (method, op) in ops.iter_mut() {
             let Some(op) = op.as_object_mut() else { continue };
-            complete_operation(path, op);
+            complete_operation(method, path, op);
         }
     }
 }
 
-fn complete_operation(path: &str, op: &mut serde_json::Map<String, Value>) {
+fn complete_operation(method: &str, path: &str, op: &mut serde_json::Map<String, Value>) {
     let id = op.get("operationId").and_then(Value::as_str).unwrap_or_default().to_owned();
     // The list query language, described by the extractor.
     if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
@@ -292,6 +299,14 @@ fn complete_operation(path: &str, op: &mut serde_json::Map<String, Value>) {
         add(catalogue::NOT_FOUND);
     }
     add(catalogue::INTERNAL_ERROR);
+    // Problems of the middleware, which runs before any handler.
+    let method = actix_web::http::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap_or_default();
+    if crate::csrf::is_unsafe(&method) {
+        add(catalogue::CSRF_FAILED);
+    }
+    if crate::ratelimit::LIMITED_ROUTES.iter().any(|(m, p)| *m == method && *p == path) {
+        add(catalogue::RATE_LIMITED);
+    }
     for (status, listed) in &problems {
         responses[status.to_string()] = problem_response(*status, listed);
     }

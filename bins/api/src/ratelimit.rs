@@ -1,74 +1,19 @@
 //! The HTTP side of rate limits (SPEC §9): who the client is when the API
 //! sits behind proxies, and the headers that tell a client its budget.
 //!
-//! Only domain types and std here; the middleware or extractor that checks
-//! a [`RateLimiter`](coffee_domain::ratelimit::RateLimiter) uses these.
+//! [`guard::auth_rate_limit`] is the middleware that checks the auth
+//! routes against the [`RateLimiter`](coffee_domain::ratelimit::RateLimiter).
+
+mod guard;
+
+pub use guard::{LIMITED_ROUTES, auth_rate_limit};
 
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use coffee_app::TrustedProxies;
 use coffee_domain::ratelimit::{RateDecision, RatePolicy};
-use ipnet::IpNet;
-
-/// The proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies {
-    nets: Vec<IpNet>,
-}
-
-/// `TRUSTED_PROXIES` names something that is neither an IP address nor a CIDR range.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("expected a comma-separated list of IP addresses and CIDR ranges such as `10.0.0.0/8, ::1`, got {0:?}")]
-pub struct TrustedProxiesError(String);
-
-impl TrustedProxies {
-    /// Trusts nobody: the client is always the socket's peer.
-    pub fn none() -> Self {
-        Self::default()
-    }
-
-    /// Parses a comma-separated list of IPv4/IPv6 addresses and CIDR ranges
-    /// (`10.0.0.0/8, 192.168.1.7, fd00::/8`); blank items are ignored, so an
-    /// empty text trusts nobody.
-    ///
-    /// # Errors
-    /// An item that is neither an address nor a range.
-    pub fn parse(text: &str) -> Result<Self, TrustedProxiesError> {
-        let nets = text
-            .split(',')
-            .map(str::trim)
-            .filter(|item| !item.is_empty())
-            .map(|item| {
-                IpNet::from_str(item)
-                    .map(|net| net.trunc())
-                    .or_else(|_| IpAddr::from_str(item).map(|ip| IpNet::from(ip.to_canonical())))
-                    .map_err(|_| TrustedProxiesError(item.to_owned()))
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Self { nets })
-    }
-
-    /// Whether nobody is trusted.
-    pub fn is_empty(&self) -> bool {
-        self.nets.is_empty()
-    }
-
-    /// Whether `ip` is one of the trusted proxies (an IPv4-mapped IPv6
-    /// address counts as its IPv4 address).
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
-        self.nets.iter().any(|net| net.contains(&ip))
-    }
-}
-
-impl FromStr for TrustedProxies {
-    type Err = TrustedProxiesError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::parse(text)
-    }
-}
 
 /// The client's address: the socket's `peer`, unless the peer is a trusted
 /// proxy; then the right-most address of `x_forwarded_for` that is not a

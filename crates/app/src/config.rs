@@ -89,6 +89,11 @@ pub struct Config {
     pub public_base_url: String,
     /// `CORS_ORIGINS`.
     pub cors_origins: Vec<String>,
+    /// `AUTH_RATE_LIMIT`: the budget of each auth route per client IP and
+    /// per e-mail; `None` when `off`.
+    pub auth_rate_limit: Option<coffee_domain::ratelimit::RatePolicy>,
+    /// `TRUSTED_PROXIES`: whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: crate::TrustedProxies,
     /// `MEDIA_DIR`: where uploaded product images are stored.
     pub media_dir: std::path::PathBuf,
     /// `SHOP_INFO_FILE` (or the built-in sample), validated; the currency of
@@ -249,6 +254,11 @@ impl Config {
                 .collect::<Result<_, _>>()
                 .map_err(|e| err("ADMIN_NOTIFY_EMAILS", format!("{}: a comma list of e-mail addresses", e.message)))?,
         };
+        let auth_rate_limit =
+            coffee_domain::ratelimit::RatePolicy::parse(get(&vars, "AUTH_RATE_LIMIT").unwrap_or("10/min"))
+                .map_err(|e| err("AUTH_RATE_LIMIT", e.to_string()))?;
+        let trusted_proxies = crate::TrustedProxies::parse(get(&vars, "TRUSTED_PROXIES").unwrap_or_default())
+            .map_err(|e| err("TRUSTED_PROXIES", e.to_string()))?;
         let log_format = match get(&vars, "LOG_FORMAT").unwrap_or("pretty") {
             "pretty" => LogFormat::Pretty,
             "json" => LogFormat::Json,
@@ -280,6 +290,8 @@ impl Config {
             idempotency_key_ttl: duration(&vars, "IDEMPOTENCY_KEY_TTL", "24h")?,
             public_base_url,
             cors_origins,
+            auth_rate_limit,
+            trusted_proxies,
             media_dir: get(&vars, "MEDIA_DIR").unwrap_or("./media").into(),
             shop: std::sync::Arc::new(crate::shop::ShopConfig::load(get(&vars, "SHOP_INFO_FILE"))?),
             log_filter: get(&vars, "RUST_LOG").unwrap_or("info").to_owned(),
@@ -309,6 +321,9 @@ mod tests {
         assert_eq!(c.verification_resend_cooldown, TimeDelta::seconds(60));
         assert_eq!((c.order_min_lead_time, c.idempotency_key_ttl), (TimeDelta::minutes(10), TimeDelta::hours(24)));
         assert!(c.admin_notify_emails.is_empty());
+        assert_eq!(c.auth_rate_limit.map(|p| p.to_string()).as_deref(), Some("10/min"));
+        assert!(c.trusted_proxies.is_empty());
+        assert!(Config::from_vars(vars(&[("AUTH_RATE_LIMIT", "off")])).unwrap().auth_rate_limit.is_none());
         let listed =
             Config::from_vars(vars(&[("ADMIN_NOTIFY_EMAILS", " Kitchen@Coffee.example, boss@coffee.example ")]));
         let listed: Vec<String> = listed.unwrap().admin_notify_emails.iter().map(ToString::to_string).collect();
@@ -341,6 +356,8 @@ mod tests {
             ("ADMIN_NOTIFY_EMAILS", "boss@example.com, not-an-address"),
             ("ORDER_MIN_LEAD_TIME", "soonish"),
             ("IDEMPOTENCY_KEY_TTL", "0s"),
+            ("AUTH_RATE_LIMIT", "10 per minute"),
+            ("TRUSTED_PROXIES", "10.0.0.0/33"),
         ] {
             let e = Config::from_vars(vars(&[(name, value)])).unwrap_err();
             assert_eq!(e.variable, name);

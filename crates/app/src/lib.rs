@@ -5,10 +5,12 @@
 
 mod config;
 mod logging;
+mod proxies;
 mod services;
 mod shop;
 
 pub use config::{AppEnv, Config, ConfigError, LogFormat};
 pub use logging::init_logging;
+pub use proxies::{TrustedProxies, TrustedProxiesError};
 pub use services::{Process, Readiness, Services, StartError};
 pub use shop::{SAMPLE_SHOP_INFO, ShopConfig};

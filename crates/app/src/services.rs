@@ -16,6 +16,7 @@ use coffee_domain::mail::Mailer;
 use coffee_domain::maintenance::{CleanupService, CleanupSettings};
 use coffee_domain::order::{OrderPorts, OrderService, OrderSettings, PickupSettings, Recipients};
 use coffee_domain::outbox::OutboxRelay;
+use coffee_domain::ratelimit::RateLimiter;
 use coffee_domain::shop::Shop;
 use coffee_domain::user::{Email, Password, UserService};
 use coffee_jobs::{InlineQueue, JobHandler, RedisQueue};
@@ -90,6 +91,8 @@ pub struct Services {
     pub orders: Arc<OrderService>,
     /// The shop: its information and calendar.
     pub shop: Arc<Shop>,
+    /// Budgets of the auth routes: in Redis (shared by every replica) or in memory.
+    pub rate_limiter: Arc<dyn RateLimiter>,
     /// The scheduled cleanup.
     pub cleanup: Arc<CleanupService>,
     /// Moves outbox entries to the job queue.
@@ -166,10 +169,11 @@ impl Services {
             // rather than in the first login; the worker never checks passwords.
             hasher.warm_up().await.map_err(|e| StartError::Other(error_chain(&e)))?;
         }
+        let sessions = Arc::new(SeaSessionRepository::new(db.clone()));
         let auth = AuthService::new(
             AuthPorts {
                 users: users.clone(),
-                sessions: Arc::new(SeaSessionRepository::new(db.clone())),
+                sessions: sessions.clone(),
                 uow: uow.clone(),
                 hasher: Arc::new(hasher),
                 tokens: Arc::new(JwtCodec::new(&config.jwt_secret)),
@@ -218,10 +222,18 @@ impl Services {
                 batch_size: 1000,
             },
         );
+        let rate_limiter: Arc<dyn RateLimiter> = match &config.redis_url {
+            Some(url) => Arc::new(
+                coffee_ratelimit::RedisRateLimiter::new(url, &format!("{}:ratelimit:", config.jobs_queue))
+                    .map_err(|e| StartError::Config(error_chain(&e)))?,
+            ),
+            None => Arc::new(coffee_ratelimit::MemoryRateLimiter::new()),
+        };
         let services = Self {
+            rate_limiter,
             access: Arc::new(Access::new(users.clone())),
             auth: Arc::new(auth),
-            users: Arc::new(UserService::new(users, clock)),
+            users: Arc::new(UserService::new(users, sessions, clock)),
             catalog: Arc::new(catalog),
             carts: Arc::new(carts),
             orders: Arc::new(orders),

@@ -258,7 +258,7 @@ impl Fakes {
     }
 
     pub(crate) fn user_service(&self) -> crate::user::UserService {
-        crate::user::UserService::new(self.users.clone(), self.clock.clone())
+        crate::user::UserService::new(self.users.clone(), self.sessions.clone(), self.clock.clone())
     }
 
     /// A signed-in caller for `user` (who must exist in the fakes).

@@ -19,7 +19,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entity::{categories, product_categories as pc, products};
-use crate::list::{ListMapping, fetch_page, to_value};
+use crate::list::{ListMapping, fetch_page, fold, to_value};
 use crate::{Conn, repo_err};
 
 /// [`CatalogRepository`] over SeaORM.
@@ -41,7 +41,12 @@ const CATEGORY_MAPPING: ListMapping<categories::Entity, CategoryField> = ListMap
         CategoryField::Description => categories::Column::Description,
         CategoryField::CreatedAt => categories::Column::CreatedAt,
     },
-    search: &[categories::Column::Name, categories::Column::Description],
+    search: &[categories::Column::NameKey, categories::Column::DescriptionFold],
+    folded: |f| match f {
+        CategoryField::Name => Some(categories::Column::NameKey),
+        CategoryField::Description => Some(categories::Column::DescriptionFold),
+        CategoryField::CreatedAt => None,
+    },
     id: categories::Column::Id,
     custom: |_| None,
 };
@@ -56,7 +61,12 @@ const PRODUCT_MAPPING: ListMapping<products::Entity, ProductField> = ListMapping
         ProductField::CategoryId => products::Column::Id,
         ProductField::CreatedAt => products::Column::CreatedAt,
     },
-    search: &[products::Column::Name, products::Column::Description],
+    search: &[products::Column::NameFold, products::Column::DescriptionFold],
+    folded: |f| match f {
+        ProductField::Name => Some(products::Column::NameFold),
+        ProductField::Description => Some(products::Column::DescriptionFold),
+        ProductField::Price | ProductField::IsAvailable | ProductField::CategoryId | ProductField::CreatedAt => None,
+    },
     id: products::Column::Id,
     custom: |filter| match filter.field {
         // `category_id=…` / `category_id__in=…`: the product is in one of these categories.
@@ -93,10 +103,11 @@ fn product(m: products::Model, categories: Vec<CategoryRef>) -> Result<Product, 
     })
 }
 
-/// The key that makes category names unique ignoring case, folded in Rust
-/// so that PostgreSQL and SQLite agree beyond ASCII.
+/// The key that makes category names unique ignoring case (and that
+/// searches match), folded in Rust so that PostgreSQL and SQLite agree
+/// beyond ASCII.
 fn name_key(name: &str) -> String {
-    name.to_lowercase()
+    fold(name)
 }
 
 fn write_err(e: DbErr) -> CatalogWriteError {
@@ -202,6 +213,7 @@ impl CatalogRepository for SeaCatalogRepository {
             name: Set(c.name.clone()),
             name_key: Set(name_key(&c.name)),
             description: Set(c.description.clone()),
+            description_fold: Set(c.description.as_deref().map(fold)),
             created_at: Set(c.created_at),
             updated_at: Set(c.updated_at),
         };
@@ -241,6 +253,7 @@ impl CatalogRepository for SeaCatalogRepository {
             row.name_key = Set(name_key(name));
         }
         if let Some(description) = &changes.description {
+            row.description_fold = Set(description.as_deref().map(fold));
             row.description = Set(description.clone());
         }
         row.updated_at = Set(now);
@@ -267,6 +280,8 @@ impl CatalogRepository for SeaCatalogRepository {
                         id: Set(p.id),
                         name: Set(p.name.clone()),
                         description: Set(p.description.clone()),
+                        name_fold: Set(Some(fold(&p.name))),
+                        description_fold: Set(p.description.as_deref().map(fold)),
                         price: Set(p.price.minor()),
                         is_available: Set(p.is_available),
                         image: Set(None),
@@ -340,9 +355,11 @@ impl CatalogRepository for SeaCatalogRepository {
                     let current = find_product_locked(txn, id).await?;
                     let mut row: products::ActiveModel = current.into();
                     if let Some(v) = changes.name {
+                        row.name_fold = Set(Some(fold(&v)));
                         row.name = Set(v);
                     }
                     if let Some(v) = changes.description {
+                        row.description_fold = Set(v.as_deref().map(fold));
                         row.description = Set(v);
                     }
                     if let Some(v) = changes.price {

@@ -4,7 +4,7 @@
 //! enum — never from client text — and every value is a bound parameter.
 
 use coffee_domain::query::{Filter, ListQuery, Op, Value};
-use sea_orm::sea_query::{Expr, Func, LikeExpr, NullOrdering, SimpleExpr};
+use sea_orm::sea_query::{Expr, LikeExpr, NullOrdering, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, ExprTrait, Order, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Select,
@@ -14,8 +14,10 @@ use sea_orm::{
 pub(crate) struct ListMapping<E: EntityTrait, F> {
     /// The column of each field.
     pub column: fn(F) -> E::Column,
-    /// Columns matched by `search`.
+    /// Columns matched by `search`: case-folded copies (see [`fold`]).
     pub search: &'static [E::Column],
+    /// The case-folded copy of a text field, matched by `__contains`.
+    pub folded: fn(F) -> Option<E::Column>,
     /// Unique tie-breaker so that pages never overlap.
     pub id: E::Column,
     /// Filters that are not a comparison on the resource's own column (e.g.
@@ -55,7 +57,7 @@ where
 fn condition<E: EntityTrait, F: Copy>(query: &ListQuery<F>, mapping: &ListMapping<E, F>) -> Condition {
     let mut all = Condition::all();
     for filter in &query.filters {
-        all = all.add((mapping.custom)(filter).unwrap_or_else(|| filter_expr((mapping.column)(filter.field), filter)));
+        all = all.add((mapping.custom)(filter).unwrap_or_else(|| filter_expr(mapping, filter)));
     }
     if let Some(term) = &query.search {
         let any = mapping.search.iter().fold(Condition::any(), |any, col| any.add(contains(*col, term)));
@@ -64,7 +66,8 @@ fn condition<E: EntityTrait, F: Copy>(query: &ListQuery<F>, mapping: &ListMappin
     all
 }
 
-fn filter_expr<C: ColumnTrait, F>(col: C, filter: &Filter<F>) -> SimpleExpr {
+fn filter_expr<E: EntityTrait, F: Copy>(mapping: &ListMapping<E, F>, filter: &Filter<F>) -> SimpleExpr {
+    let col = (mapping.column)(filter.field);
     let first = || filter.values.first().map(to_value).unwrap_or(sea_orm::Value::Bool(None));
     match filter.op {
         Op::Eq => col.eq(first()),
@@ -74,21 +77,26 @@ fn filter_expr<C: ColumnTrait, F>(col: C, filter: &Filter<F>) -> SimpleExpr {
         Op::Lt => col.lt(first()),
         Op::Lte => col.lte(first()),
         Op::Contains => match filter.values.first() {
-            Some(Value::Text(term)) => contains(col, term),
+            Some(Value::Text(term)) => contains((mapping.folded)(filter.field).unwrap_or(col), term),
             _ => col.eq(first()),
         },
     }
 }
 
-/// Case-insensitive substring match with `%`, `_` and `\` taken literally.
-// SIMPLIFICATION: `lower(col) LIKE '%term%'` cannot use a B-tree index and
-// scans the filtered rows; on large tables a PostgreSQL trigram index
-// (pg_trgm, GIN on lower(col)) would serve it. SQLite's lower() folds ASCII
-// only, so in the embedded profile non-ASCII letters match case-sensitively;
-// a Unicode-folded shadow column per searchable field would lift that.
-fn contains<C: ColumnTrait>(col: C, term: &str) -> SimpleExpr {
-    let escaped = term.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+/// Folds text for case-insensitive matching: what the folded columns hold
+/// and what search terms are compared in. Done here, in Rust, rather than
+/// with SQL `lower()`, because SQLite's folds ASCII only: both engines then
+/// answer the same.
+pub(crate) fn fold(text: &str) -> String {
+    text.to_lowercase()
+}
+
+/// `folded_col LIKE '%term%'` with the term folded and `%`, `_` and `\`
+/// taken literally. On PostgreSQL a trigram index (pg_trgm) on the folded
+/// column serves it; SQLite scans.
+fn contains<C: ColumnTrait>(folded_col: C, term: &str) -> SimpleExpr {
+    let escaped = fold(term).replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    Expr::col(folded_col).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
 }
 
 pub(crate) fn to_value(v: &Value) -> sea_orm::Value {

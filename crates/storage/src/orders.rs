@@ -42,6 +42,7 @@ const MAPPING: ListMapping<orders::Entity, OrderField> = ListMapping {
         OrderField::CreatedAt => orders::Column::CreatedAt,
     },
     search: &[],
+    folded: |_| None,
     id: orders::Column::Id,
     custom: |_| None,
 };

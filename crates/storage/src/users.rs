@@ -15,7 +15,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entity::{email_verifications as ev, users};
-use crate::list::{ListMapping, fetch_page};
+use crate::list::{ListMapping, fetch_page, fold};
 use crate::{Conn, is_postgres, repo_err};
 
 /// [`UserRepository`] over SeaORM.
@@ -40,7 +40,13 @@ const MAPPING: ListMapping<users::Entity, UserField> = ListMapping {
         UserField::IsVerified => users::Column::IsVerified,
         UserField::CreatedAt => users::Column::CreatedAt,
     },
-    search: &[users::Column::Email, users::Column::FirstName, users::Column::LastName],
+    search: &[users::Column::Email, users::Column::FirstNameFold, users::Column::LastNameFold],
+    folded: |f| match f {
+        UserField::Email => Some(users::Column::Email),
+        UserField::FirstName => Some(users::Column::FirstNameFold),
+        UserField::LastName => Some(users::Column::LastNameFold),
+        UserField::Role | UserField::IsVerified | UserField::CreatedAt => None,
+    },
     id: users::Column::Id,
     custom: |_| None,
 };
@@ -148,6 +154,8 @@ impl UserRepository for SeaUserRepository {
             password_hash: Set(new.password_hash.clone()),
             first_name: Set(u.first_name.clone()),
             last_name: Set(u.last_name.clone()),
+            first_name_fold: Set(u.first_name.as_deref().map(fold)),
+            last_name_fold: Set(u.last_name.as_deref().map(fold)),
             phone: Set(u.phone.clone()),
             role: Set(u.role.as_str().to_owned()),
             is_verified: Set(u.is_verified),
@@ -227,9 +235,11 @@ impl UserRepository for SeaUserRepository {
                     }
                     let mut active: users::ActiveModel = current.into();
                     if let Some(v) = changes.first_name {
+                        active.first_name_fold = Set(v.as_deref().map(fold));
                         active.first_name = Set(v);
                     }
                     if let Some(v) = changes.last_name {
+                        active.last_name_fold = Set(v.as_deref().map(fold));
                         active.last_name = Set(v);
                     }
                     if let Some(v) = changes.phone {

@@ -7,6 +7,7 @@ use coffee_domain::user::{Email, Password, PersonName, Phone};
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
 
+use super::not_null;
 use crate::problem::ApiError;
 
 /// `POST /auth/signup`.
@@ -20,10 +21,13 @@ pub struct SignupRequest {
     #[openapi(example = "correct horse battery")]
     pub password: String,
     /// First name (1–100 characters).
+    #[serde(default, deserialize_with = "not_null")]
     pub first_name: Option<String>,
     /// Last name (1–100 characters).
+    #[serde(default, deserialize_with = "not_null")]
     pub last_name: Option<String>,
     /// Phone number: optional `+`, 7 to 15 digits.
+    #[serde(default, deserialize_with = "not_null")]
     pub phone: Option<String>,
 }
 
@@ -50,11 +54,14 @@ impl SignupRequest {
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
     /// The address the code was sent to (with `code`).
+    #[serde(default, deserialize_with = "not_null")]
     pub email: Option<String>,
     /// The 6-digit code from the mail (with `email`).
     #[openapi(example = "042917")]
+    #[serde(default, deserialize_with = "not_null")]
     pub code: Option<String>,
     /// The token of the verification link (instead of `email` + `code`).
+    #[serde(default, deserialize_with = "not_null")]
     pub token: Option<String>,
 }
 

@@ -8,7 +8,7 @@ use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{double_option, page_dto};
+use super::{double_option, not_null, page_dto};
 use crate::problem::ApiError;
 
 /// A menu category.
@@ -73,6 +73,7 @@ impl CategoryRequest {
 #[serde(deny_unknown_fields)]
 pub struct CategoryPatchRequest {
     /// New name.
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
     /// New description, or `null` to clear it.
     #[serde(default, deserialize_with = "double_option")]

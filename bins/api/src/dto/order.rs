@@ -13,7 +13,7 @@ use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{double_option, page_dto};
+use super::{double_option, not_null, page_dto};
 use crate::problem::ApiError;
 
 /// Where an order is: `pending → confirmed → preparing → ready → completed`, or `cancelled`.
@@ -163,6 +163,7 @@ pub struct OrderItemRequest {
 #[serde(deny_unknown_fields)]
 pub struct OrderRequest {
     /// 1–50 lines, each product at most once; absent = the cart's lines.
+    #[serde(default, deserialize_with = "not_null")]
     pub items: Option<Vec<OrderItemRequest>>,
     /// A note for the barista: up to 500 characters of plain text.
     pub comment: Option<String>,
@@ -210,6 +211,7 @@ fn parse_items(v: &mut Validator, items: &[OrderItemRequest]) -> Vec<ItemRequest
 #[serde(deny_unknown_fields)]
 pub struct PatchOrderRequest {
     /// The new status.
+    #[serde(default, deserialize_with = "not_null")]
     pub status: Option<OrderStatusDto>,
     /// A new note, or `null` to remove it.
     #[serde(default, deserialize_with = "double_option")]

@@ -10,7 +10,7 @@ use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{double_option, page_dto};
+use super::{double_option, not_null, page_dto};
 use crate::problem::ApiError;
 
 /// A category as listed on a product.
@@ -98,8 +98,10 @@ pub struct ProductRequest {
     #[openapi(example = "350")]
     pub price: i64,
     /// Whether it can be ordered (default `true`).
+    #[serde(default, deserialize_with = "not_null")]
     pub is_available: Option<bool>,
     /// Ids of its categories (default none).
+    #[serde(default, deserialize_with = "not_null")]
     pub category_ids: Option<Vec<Uuid>>,
 }
 
@@ -128,15 +130,19 @@ impl ProductRequest {
 #[serde(deny_unknown_fields)]
 pub struct ProductPatchRequest {
     /// New name.
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
     /// New description, or `null` to clear it.
     #[serde(default, deserialize_with = "double_option")]
     pub description: Option<Option<String>>,
     /// New price in minor units.
+    #[serde(default, deserialize_with = "not_null")]
     pub price: Option<i64>,
     /// New availability.
+    #[serde(default, deserialize_with = "not_null")]
     pub is_available: Option<bool>,
     /// New set of category ids.
+    #[serde(default, deserialize_with = "not_null")]
     pub category_ids: Option<Vec<Uuid>>,
 }
 

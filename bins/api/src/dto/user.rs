@@ -8,7 +8,7 @@ use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{double_option, page_dto};
+use super::{double_option, not_null, page_dto};
 use crate::problem::ApiError;
 
 /// A user account.
@@ -153,10 +153,13 @@ pub struct PatchUserRequest {
     #[serde(default, deserialize_with = "double_option")]
     pub phone: Option<Option<String>>,
     /// New e-mail address (admin only).
+    #[serde(default, deserialize_with = "not_null")]
     pub email: Option<String>,
     /// New role (admin only).
+    #[serde(default, deserialize_with = "not_null")]
     pub role: Option<RoleDto>,
     /// Verification state (admin only).
+    #[serde(default, deserialize_with = "not_null")]
     pub is_verified: Option<bool>,
 }
 

@@ -56,6 +56,11 @@ pub const INVALID_CREDENTIALS: ProblemType =
     ProblemType::new(401, "invalid_credentials", "E-mail or password is wrong.");
 // 403
 pub const FORBIDDEN: ProblemType = ProblemType::new(403, "forbidden", "You are not allowed to do this.");
+pub const CSRF_FAILED: ProblemType = ProblemType::new(
+    403,
+    "csrf_failed",
+    "This state-changing request looks cross-site: a foreign Origin, Sec-Fetch-Site: cross-site, or cookies without a matching X-CSRF-Token.",
+);
 pub const EMAIL_NOT_VERIFIED: ProblemType = ProblemType::new(
     403,
     "email_not_verified",
@@ -116,6 +121,11 @@ pub const IDEMPOTENCY_KEY_REUSED: ProblemType = ProblemType::new(
 // 429
 pub const TOO_MANY_ATTEMPTS: ProblemType =
     ProblemType::new(429, "too_many_attempts", "Too many wrong codes: this code no longer works. Request a new one.");
+pub const RATE_LIMITED: ProblemType = ProblemType::new(
+    429,
+    "rate_limited",
+    "Too many requests of this kind; retry after `Retry-After` seconds (see the RateLimit headers).",
+);
 // 5xx
 pub const INTERNAL_ERROR: ProblemType = ProblemType::new(500, "internal_error", "Something went wrong on our side.");
 pub const SERVICE_UNAVAILABLE: ProblemType = ProblemType::new(
@@ -135,6 +145,7 @@ pub fn for_status(status: u16) -> ProblemType {
         408 => REQUEST_TIMEOUT,
         413 => PAYLOAD_TOO_LARGE,
         415 => UNSUPPORTED_MEDIA_TYPE,
+        429 => RATE_LIMITED,
         503 => SERVICE_UNAVAILABLE,
         s if s >= 500 => INTERNAL_ERROR,
         _ => BAD_REQUEST,

@@ -17,39 +17,6 @@ fn client(peer: &str, xff: Option<&str>) -> IpAddr {
 }
 
 #[test]
-fn trusted_proxies_parse_addresses_and_ranges_of_both_families() {
-    let t = trusted(" 10.0.0.0/8 ,192.168.1.7, ::1, fd00::/8,");
-    for inside in ["10.1.2.3", "192.168.1.7", "::1", "fd12::5", "::ffff:10.9.9.9"] {
-        assert!(t.contains(ip(inside)), "{inside}");
-    }
-    for outside in ["11.0.0.1", "192.168.1.8", "::2", "fe80::1", "2001:db8::1"] {
-        assert!(!t.contains(ip(outside)), "{outside}");
-    }
-}
-
-#[test]
-fn a_range_with_host_bits_set_means_its_network() {
-    assert!(trusted("10.1.2.3/8").contains(ip("10.200.0.1")));
-}
-
-#[test]
-fn an_empty_setting_trusts_nobody() {
-    assert!(trusted("").is_empty());
-    assert!(trusted(" , ").is_empty());
-    assert_eq!(TrustedProxies::none(), trusted(""));
-}
-
-#[test]
-fn anything_but_addresses_and_ranges_is_refused_naming_the_item() {
-    for bad in ["localhost", "10.0.0.0/33", "10.0.0", "*", "10.0.0.1-10.0.0.9", "fd00::/129"] {
-        let err = TrustedProxies::parse(&format!("10.0.0.1, {bad}")).unwrap_err();
-        assert_eq!(err, TrustedProxiesError(bad.to_owned()));
-        assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
-    }
-    assert_eq!("::1".parse::<TrustedProxies>(), Ok(trusted("::1")));
-}
-
-#[test]
 fn an_untrusted_peer_is_the_client_whatever_it_forwards() {
     assert_eq!(client("203.0.113.9", Some("1.2.3.4")), ip("203.0.113.9"));
     assert_eq!(client("203.0.113.9", None), ip("203.0.113.9"));

@@ -96,7 +96,14 @@ async fn resend(
     body: JsonBody<ResendRequest>,
 ) -> Result<AcceptedJson<MessageDto>, Problem<AuthError>> {
     let email = Email::parse("email", &body.0.email).map_err(|e| ApiError::validation(vec![e]))?;
-    services.auth.resend(email).await?;
+    // The work happens after the answer, so the answer takes as long whether
+    // or not the address has an account: its timing reveals nothing either.
+    let auth = services.auth.clone();
+    actix_web::rt::spawn(async move {
+        if let Err(e) = auth.resend(email).await {
+            tracing::error!(error = %coffee_domain::error::error_chain(&e), "resending a verification code failed");
+        }
+    });
     Ok(AcceptedJson(MessageDto {
         detail: "If this address belongs to an unverified account, a new code is on its way.".to_owned(),
     }))

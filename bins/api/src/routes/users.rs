@@ -46,16 +46,17 @@ async fn list_users(
     Ok(web::Json(services.users.list(admin.0, &query.0).await?.into()))
 }
 
-/// Get a user (admin)
+/// Get a user
 ///
-/// Returns one user.
+/// Returns one user: any, for an admin; yourself, for anyone else (other users' ids give 404,
+/// like the other `/users/{id}` routes).
 #[api_v2_operation(operation_id = "getUser", tags(Users))]
 async fn get_user(
     services: Data<Services>,
-    admin: AdminAccess,
+    caller: Authenticated,
     id: web::Path<Uuid>,
 ) -> Result<web::Json<UserDto>, Problem<UserError>> {
-    Ok(web::Json(services.users.get(admin.0, id.into_inner()).await?.into()))
+    Ok(web::Json(services.users.get(&caller.0, id.into_inner()).await?.into()))
 }
 
 /// Update a user

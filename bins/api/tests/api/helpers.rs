@@ -158,6 +158,26 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 }
 
 impl TestApp {
+    /// The app's database URL (tests that reach past the API).
+    pub fn database_url(&self) -> &str {
+        &self._db.url
+    }
+
+    /// Which database engine the app runs on.
+    pub fn backend(&self) -> coffee_testkit::Backend {
+        self._db.backend
+    }
+
+    /// A client whose connections come from `ip` (any 127.0.0.0/8 address
+    /// reaches the app on loopback): another client, as far as the app can tell.
+    pub fn client_from(&self, ip: &str) -> reqwest::Client {
+        reqwest::Client::builder()
+            .local_address(ip.parse::<std::net::IpAddr>().expect("an IP address"))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("a reqwest client")
+    }
+
     /// Keeps `file` until the app goes away.
     pub fn keep(&mut self, file: tempfile::NamedTempFile) {
         self.files.push(file);

@@ -91,7 +91,6 @@ async fn login_refuses_malformed_bodies() {
 }
 
 #[tokio::test]
-#[ignore = "not implemented yet: AUTH_RATE_LIMIT (SPEC §2, §4) — login, signup, verify and resend are not rate limited"]
 async fn repeated_failed_logins_are_rate_limited_with_429() {
     let app = crate::helpers::spawn_app_with(&[("AUTH_RATE_LIMIT", "10/min")]).await;
     for _ in 0..10 {

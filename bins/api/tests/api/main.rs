@@ -18,6 +18,7 @@ mod orders;
 mod orders_idempotency;
 mod orders_status;
 mod products;
+mod protection;
 mod shopping;
 mod signup;
 mod tokens;

@@ -28,14 +28,17 @@ async fn admin_id(app: &TestApp, admin: &str) -> String {
 }
 
 #[tokio::test]
-async fn only_admins_may_read_a_user() {
+async fn admins_read_any_user_and_users_only_themselves() {
     let app = spawn_app().await;
     let ann = app.logged_in("ann@example.com").await;
+    let bob = app.logged_in("bob@example.com").await;
     let admin = app.admin_token().await;
     let user = ok(send(&app, Method::GET, &ann.id, &admin, None).await).await;
     crate::signup::assert_user_shape(&user);
     assert_eq!(user["email"], "ann@example.com");
-    assert_problem(send(&app, Method::GET, &ann.id, &ann.token, None).await, 403, "forbidden").await;
+    assert_eq!(ok(send(&app, Method::GET, &ann.id, &ann.token, None).await).await, user);
+    // Someone else's account does not exist for a user, as for PATCH and PUT.
+    assert_problem(send(&app, Method::GET, &ann.id, &bob.token, None).await, 404, "not_found").await;
     let resp = app.get(&format!("/users/{}", ann.id), None).await;
     assert_unauthorized(resp, "missing_token").await;
 }
@@ -222,7 +225,7 @@ async fn a_demoted_admin_loses_admin_rights_at_once() {
     assert_eq!(user["role"], "user");
     // … and the demoted admin's still-valid token opens no admin route.
     assert_problem(app.get("/users", Some(&bob_admin)).await, 403, "forbidden").await;
-    assert_problem(send(&app, Method::GET, &root_id, &bob_admin, None).await, 403, "forbidden").await;
+    assert_problem(send(&app, Method::GET, &root_id, &bob_admin, None).await, 404, "not_found").await;
     let demote_root = Some(json!({"role": "user"}));
     assert_problem(send(&app, Method::PATCH, &root_id, &bob_admin, demote_root).await, 404, "not_found").await;
     assert_problem(send(&app, Method::DELETE, &root_id, &bob_admin, None).await, 403, "forbidden").await;

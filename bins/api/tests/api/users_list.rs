@@ -217,7 +217,6 @@ async fn injection_shaped_values_match_only_literally() {
 }
 
 #[tokio::test]
-#[ignore = "known limitation, see SIMPLIFICATION in crates/storage/src/list.rs: SQLite lower() folds ASCII only"]
 async fn search_ignores_case_beyond_ascii() {
     let app = spawn_app().await;
     app.signup_with(

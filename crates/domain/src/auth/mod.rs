@@ -353,6 +353,10 @@ impl AuthService {
         let claims = self.tokens.decode_refresh(refresh_token)?;
         let now = self.clock.now();
         let user = self.users.find(claims.sub).await?.ok_or(AuthError::InvalidToken)?;
+        // The account must still be able to log in (an admin may have un-verified it).
+        if !user.is_verified {
+            return Err(AuthError::InvalidToken);
+        }
         let next_id = Uuid::now_v7();
         let expires_at = now + self.settings.refresh_ttl;
         match self.sessions.rotate(claims.jti, next_id, expires_at, now).await? {

@@ -541,6 +541,19 @@ fn refresh_for_a_deleted_account_is_refused() {
     assert!(matches!(err, AuthError::InvalidToken), "{err:?}");
 }
 
+#[test]
+fn refresh_for_an_account_that_was_unverified_is_refused() {
+    let (fakes, auth) = setup();
+    let pair = logged_in(&fakes, &auth);
+    let user = run(fakes.users.find_by_email(&email("ann@example.com"))).unwrap().unwrap();
+    let unverify = crate::user::UserChanges { verified: Some((false, None)), ..Default::default() };
+    run(fakes.users.update(user.id, &unverify, fakes.now())).unwrap();
+
+    let err = run(auth.refresh(&pair.refresh_token)).unwrap_err();
+
+    assert!(matches!(err, AuthError::InvalidToken), "{err:?}");
+}
+
 // ---------------------------------------------------------------- ensure_admin
 
 #[test]

@@ -303,6 +303,16 @@ fn searched(user: &User, term: &str) -> bool {
 #[derive(Debug, Default)]
 pub(crate) struct InMemorySessions(Mutex<BTreeMap<Uuid, Session>>);
 
+impl InMemorySessions {
+    /// The sessions of `user_id` that are neither revoked nor rotated.
+    pub(crate) fn live_of(&self, user_id: Uuid) -> usize {
+        lock(&self.0)
+            .values()
+            .filter(|s| s.user_id == user_id && s.revoked_at.is_none() && s.rotated_at.is_none())
+            .count()
+    }
+}
+
 #[async_trait]
 impl SessionRepository for InMemorySessions {
     async fn create(&self, s: &NewSession) -> Result<(), RepoError> {
@@ -349,6 +359,13 @@ impl SessionRepository for InMemorySessions {
 
     async fn revoke(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError> {
         if let Some(s) = lock(&self.0).get_mut(&id) {
+            s.revoked_at.get_or_insert(now);
+        }
+        Ok(())
+    }
+
+    async fn revoke_all(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError> {
+        for s in lock(&self.0).values_mut().filter(|s| s.user_id == user_id) {
             s.revoked_at.get_or_insert(now);
         }
         Ok(())

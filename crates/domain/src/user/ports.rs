@@ -222,6 +222,13 @@ pub trait SessionRepository: Send + Sync {
     /// The store failed.
     async fn revoke(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError>;
 
+    /// Revokes every session of a user (after an admin changed their
+    /// e-mail, role or verification: the old logins end).
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn revoke_all(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError>;
+
     /// Revokes every session of a family.
     ///
     /// # Errors

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::model::{Role, User, UserChanges, UserField};
-use super::ports::{UserRepository, UserWriteError};
+use super::ports::{SessionRepository, UserRepository, UserWriteError};
 use super::values::{Email, PersonName, Phone};
 use crate::access::{AccessError, Admin, Caller};
 use crate::clock::Clock;
@@ -64,13 +64,14 @@ pub struct UserPatch {
 /// The user-management use cases.
 pub struct UserService {
     users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionRepository>,
     clock: Arc<dyn Clock>,
 }
 
 impl UserService {
     /// Wires the service.
-    pub fn new(users: Arc<dyn UserRepository>, clock: Arc<dyn Clock>) -> Self {
-        Self { users, clock }
+    pub fn new(users: Arc<dyn UserRepository>, sessions: Arc<dyn SessionRepository>, clock: Arc<dyn Clock>) -> Self {
+        Self { users, sessions, clock }
     }
 
     /// One page of users.
@@ -81,11 +82,15 @@ impl UserService {
         Ok(self.users.list(query).await?)
     }
 
-    /// One user.
+    /// One user: any, for an admin; themselves, for anyone else.
     ///
     /// # Errors
-    /// `NotFound`.
-    pub async fn get(&self, _admin: Admin, id: Uuid) -> Result<User, UserError> {
+    /// `NotFound` (also for other users, unless the caller is an admin).
+    pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<User, UserError> {
+        caller.may_see(id)?;
+        if id == caller.id() {
+            return Ok(caller.user().clone());
+        }
         Ok(self.users.find(id).await?.ok_or(AccessError::NotFound)?)
     }
 
@@ -126,7 +131,13 @@ impl UserService {
             role,
             verified: verified.map(|v| (v, v.then_some(now))),
         };
-        Ok(self.users.update(id, &changes, now).await?)
+        let account_changed = changes.email.is_some() || changes.role.is_some() || changes.verified.is_some();
+        let updated = self.users.update(id, &changes, now).await?;
+        if account_changed {
+            // The logins of the old account end: its refresh tokens stop working.
+            self.sessions.revoke_all(id, now).await?;
+        }
+        Ok(updated)
     }
 
     /// Deletes a user and everything that belongs to them.

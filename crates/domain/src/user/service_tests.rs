@@ -237,9 +237,9 @@ fn an_admin_gets_a_user_and_unknown_ids_are_not_found() {
     let boss = add(&fakes, "boss@example.com", Role::Admin);
     let ann = add(&fakes, "ann@example.com", Role::User);
 
-    assert_eq!(run(users.get(admin(&fakes, &boss), ann.id)).unwrap(), ann);
+    assert_eq!(run(users.get(&fakes.caller(&boss), ann.id)).unwrap(), ann);
     assert!(matches!(
-        run(users.get(admin(&fakes, &boss), Uuid::now_v7())),
+        run(users.get(&fakes.caller(&boss), Uuid::now_v7())),
         Err(UserError::Access(AccessError::NotFound))
     ));
 }
@@ -252,7 +252,7 @@ fn an_admin_deletes_a_user() {
 
     run(users.delete(admin(&fakes, &boss), ann.id)).unwrap();
 
-    assert!(matches!(run(users.get(admin(&fakes, &boss), ann.id)), Err(UserError::Access(AccessError::NotFound))));
+    assert!(matches!(run(users.get(&fakes.caller(&boss), ann.id)), Err(UserError::Access(AccessError::NotFound))));
     assert!(matches!(run(users.delete(admin(&fakes, &boss), ann.id)), Err(UserError::Access(AccessError::NotFound))));
 }
 
@@ -284,6 +284,47 @@ fn a_token_that_still_says_admin_gives_no_admin_rights_after_a_demotion() {
     let renamed = run(users.update(&former_now, ann.id, rename));
     assert!(matches!(renamed, Err(UserError::Access(AccessError::NotFound))), "{renamed:?}");
     assert_eq!(fakes.users.get(ann.id), Some(ann));
+}
+
+#[test]
+fn a_user_sees_themselves_and_no_one_else() {
+    let (fakes, users) = setup();
+    let ann = add(&fakes, "ann@example.com", Role::User);
+    let bob = add(&fakes, "bob@example.com", Role::User);
+    assert_eq!(run(users.get(&fakes.caller(&ann), ann.id)).unwrap(), ann);
+    assert!(matches!(run(users.get(&fakes.caller(&ann), bob.id)), Err(UserError::Access(AccessError::NotFound))));
+}
+
+#[test]
+fn an_admin_changing_email_role_or_verification_ends_the_users_sessions() {
+    use crate::user::{NewSession, SessionRepository};
+    let (fakes, users) = setup();
+    let boss = add(&fakes, "boss@example.com", Role::Admin);
+    let ann = add(&fakes, "ann@example.com", Role::User);
+    let login = |user: &User| {
+        let id = Uuid::now_v7();
+        let session = NewSession {
+            id,
+            user_id: user.id,
+            family_id: id,
+            created_at: fakes.now(),
+            expires_at: fakes.now() + TimeDelta::days(30),
+        };
+        run(fakes.sessions.create(&session)).unwrap();
+    };
+    login(&ann);
+    let rename = UserPatch { first_name: Some(Some(name("Ann"))), ..UserPatch::default() };
+    run(users.update(&fakes.caller(&boss), ann.id, rename)).unwrap();
+    assert_eq!(fakes.sessions.live_of(ann.id), 1, "a profile change keeps the sessions");
+    for patch in [
+        UserPatch { is_verified: Some(false), ..UserPatch::default() },
+        UserPatch { role: Some(Role::Admin), ..UserPatch::default() },
+        UserPatch { email: Some(email("ann.new@example.com")), ..UserPatch::default() },
+    ] {
+        login(&ann);
+        run(users.update(&fakes.caller(&boss), ann.id, patch.clone())).unwrap();
+        assert_eq!(fakes.sessions.live_of(ann.id), 0, "{patch:?} ends every session");
+    }
 }
 
 #[test]

@@ -8,6 +8,10 @@ pub struct Model {
     pub name: String,
     #[sea_orm(column_type = "Text", nullable)]
     pub description: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub name_fold: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub description_fold: Option<String>,
     pub price: i64,
     pub is_available: bool,
     pub image: Option<String>,

@@ -11,6 +11,10 @@ pub struct Model {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub phone: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub first_name_fold: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub last_name_fold: Option<String>,
     pub role: String,
     pub is_verified: bool,
     pub verified_at: Option<DateTimeUtc>,

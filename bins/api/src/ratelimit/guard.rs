@@ -1,0 +1,143 @@
+//! The middleware that rate-limits the auth routes (SPEC §9).
+//!
+//! Each limited route has two budgets of `AUTH_RATE_LIMIT`: one per client
+//! IP (the socket's peer, or the right-most untrusted `X-Forwarded-For`
+//! entry behind `TRUSTED_PROXIES`) and, when the body names an e-mail
+//! address, one per address (so one IP cannot hammer many accounts and many
+//! IPs cannot hammer one). A request over either budget gets 429
+//! `rate_limited` with `Retry-After`; every answer of a limited route carries
+//! the `RateLimit-Policy` and `RateLimit` headers. The limiter never fails:
+//! with Redis down each replica limits on its own.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
+use actix_web::http::Method;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::web::{Bytes, BytesMut, Data};
+use actix_web::{Error, HttpMessage, ResponseError};
+use coffee_app::Services;
+use coffee_domain::user::Email;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+
+use super::{RateLimitHeaders, client_ip, join_forwarded_for};
+use crate::extract::MAX_BODY_BYTES;
+use crate::problem::{ApiError, catalogue};
+
+/// The routes with a budget: `(method, route pattern)`. The OpenAPI document
+/// lists 429 `rate_limited` for exactly these.
+pub const LIMITED_ROUTES: [(Method, &str); 5] = [
+    (Method::POST, "/auth/signup"),
+    (Method::POST, "/auth/verify"),
+    (Method::POST, "/auth/verify/resend"),
+    (Method::POST, "/auth/login"),
+    (Method::POST, "/auth/refresh"),
+];
+
+fn limited_route(req: &ServiceRequest) -> Option<&'static str> {
+    let pattern = req.match_pattern()?;
+    LIMITED_ROUTES.iter().find(|(m, p)| m == req.method() && *p == pattern).map(|(_, p)| *p)
+}
+
+/// Reads the body and puts it back for the handler; `None` when it is
+/// larger than [`MAX_BODY_BYTES`] or could not be read (the handler's own
+/// extractor answers that, with the whole body still there to read).
+async fn peek_body(req: &mut ServiceRequest) -> Option<Bytes> {
+    let mut payload = req.take_payload();
+    let mut body = BytesMut::new();
+    let mut complete = true;
+    while let Some(chunk) = payload.next().await {
+        match chunk {
+            Ok(chunk) => {
+                body.extend_from_slice(&chunk);
+                if body.len() > MAX_BODY_BYTES {
+                    complete = false;
+                    break;
+                }
+            }
+            Err(_) => {
+                complete = false;
+                break;
+            }
+        }
+    }
+    let body = body.freeze();
+    let read: Result<Bytes, PayloadError> = Ok(body.clone());
+    let rest: std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Bytes, PayloadError>>>> =
+        Box::pin(futures_util::stream::once(async move { read }).chain(payload));
+    req.set_payload(Payload::from(rest));
+    complete.then_some(body)
+}
+
+/// The normalised e-mail address a JSON or form body names (`email`, or
+/// `username` in the OAuth2 login form), if it is one.
+fn named_email(body: &[u8]) -> Option<Email> {
+    let raw = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(json) => json.get("email").and_then(|e| e.as_str()).map(str::to_owned),
+        Err(_) => serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+            .ok()?
+            .into_iter()
+            .find(|(k, _)| k == "username" || k == "email")
+            .map(|(_, v)| v),
+    }?;
+    Email::parse("email", &raw).ok()
+}
+
+/// The middleware; see the module docs.
+pub async fn auth_rate_limit(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let Some(route) = limited_route(&req) else {
+        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+    };
+    let Some(services) = req.app_data::<Data<Services>>().cloned() else {
+        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+    };
+    let Some(policy) = services.config.auth_rate_limit else {
+        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+    };
+    let peer = req.peer_addr().map_or(std::net::IpAddr::from([127, 0, 0, 1]), |a| a.ip());
+    let forwarded = join_forwarded_for(req.headers().get_all("x-forwarded-for").map(HeaderValue::as_bytes));
+    let ip = client_ip(peer, forwarded.as_deref(), &services.config.trusted_proxies);
+    let limiter = services.rate_limiter.clone();
+    let by_ip = limiter.check(&format!("{route}:ip:{ip}"), &policy).await;
+    let mut headers = RateLimitHeaders::new().with("ip", &policy, &by_ip);
+    let mut allowed = by_ip.allowed;
+    if allowed && let Some(email) = peek_body(&mut req).await.as_deref().and_then(named_email) {
+        // The address is hashed: keys in Redis carry no personal data.
+        let key = hex::encode(Sha256::digest(email.as_str().as_bytes()));
+        let by_email = limiter.check(&format!("{route}:email:{key}"), &policy).await;
+        allowed = by_email.allowed;
+        headers = headers.with("email", &policy, &by_email);
+    }
+    let mut res = if allowed {
+        next.call(req).await?.map_into_boxed_body()
+    } else {
+        let problem = ApiError::from(catalogue::RATE_LIMITED).retry_after(headers.retry_after().unwrap_or(1));
+        req.into_response(problem.error_response())
+    };
+    for (name, value) in headers.pairs() {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            res.headers_mut().insert(HeaderName::from_static(name), value);
+        }
+    }
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_email_comes_from_json_or_the_login_form() {
+        let email = |body: &str| named_email(body.as_bytes()).map(|e| e.as_str().to_owned());
+        assert_eq!(email(r#"{"email": " Ann@Example.com ", "password": "x"}"#).as_deref(), Some("ann@example.com"));
+        assert_eq!(email("username=ann%40example.com&password=x").as_deref(), Some("ann@example.com"));
+        assert_eq!(email(r#"{"refresh_token": "abc"}"#), None);
+        assert_eq!(email(r#"{"email": "not an address"}"#), None);
+        assert_eq!(email(r#"{"email": 42}"#), None);
+    }
+}

@@ -1,0 +1,363 @@
+//! SPEC §9: rate limits on the auth routes, CSRF and Fetch Metadata, the
+//! browser-origin check, and strict request bodies.
+
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+
+use crate::categories::{json_with, send};
+use crate::helpers::{TestApp, assert_problem, error_fields, header, spawn_app, spawn_app_with};
+
+/// A wrong login for `email`, from `client`.
+async fn bad_login(app: &TestApp, client: &reqwest::Client, email: &str) -> Response {
+    client
+        .post(app.url("/auth/login"))
+        .json(&json!({"email": email, "password": "wrong password"}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn assert_limited(resp: Response) -> Value {
+    let retry = header(resp.headers(), "retry-after").expect("Retry-After");
+    assert!(retry.parse::<u64>().is_ok_and(|s| (1..=60).contains(&s)), "Retry-After: {retry}");
+    assert!(header(resp.headers(), "ratelimit-policy").is_some() && header(resp.headers(), "ratelimit").is_some());
+    assert_problem(resp, 429, "rate_limited").await
+}
+
+#[tokio::test]
+async fn logins_are_limited_per_client_ip() {
+    let app = spawn_app_with(&[("AUTH_RATE_LIMIT", "3/min")]).await;
+    let here = app.client_from("127.0.0.1");
+    for n in 0..3 {
+        let resp = bad_login(&app, &here, &format!("user{n}@example.com")).await;
+        assert_eq!(header(resp.headers(), "ratelimit-policy").as_deref(), Some("\"ip\";q=3;w=60, \"email\";q=3;w=60"));
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "attempt {n}");
+    }
+    let problem = assert_limited(bad_login(&app, &here, "user9@example.com").await).await;
+    assert!(problem["detail"].as_str().unwrap().contains("Retry-After"), "{problem}");
+    // Another client address has a budget of its own.
+    let there = app.client_from("127.0.0.2");
+    assert_eq!(bad_login(&app, &there, "user10@example.com").await.status(), StatusCode::UNAUTHORIZED);
+    // Every auth route is limited; each has its own budget.
+    for _ in 0..3 {
+        let resp = here.post(app.url("/auth/refresh")).json(&json!({"refresh_token": "x"})).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_limited(here.post(app.url("/auth/refresh")).json(&json!({"refresh_token": "x"})).send().await.unwrap())
+        .await;
+}
+
+#[tokio::test]
+async fn an_address_is_limited_across_client_ips() {
+    let app = spawn_app_with(&[("AUTH_RATE_LIMIT", "3/min")]).await;
+    for n in 1..=3 {
+        let client = app.client_from(&format!("127.0.0.{n}"));
+        assert_eq!(bad_login(&app, &client, "victim@example.com").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    let fourth = app.client_from("127.0.0.4");
+    let resp = bad_login(&app, &fourth, "Victim@Example.com").await;
+    assert_eq!(header(resp.headers(), "ratelimit").map(|r| r.contains("\"email\";r=0")), Some(true));
+    assert_limited(resp).await;
+    // Resends to one address from many places are limited alike, and still answer 202 when allowed.
+    for n in 1..=3 {
+        let client = app.client_from(&format!("127.0.1.{n}"));
+        let resp = client
+            .post(app.url("/auth/verify/resend"))
+            .json(&json!({"email": "ann@example.com"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    }
+    let client = app.client_from("127.0.1.9");
+    assert_limited(
+        client.post(app.url("/auth/verify/resend")).json(&json!({"email": "ann@example.com"})).send().await.unwrap(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+    let untrusted = spawn_app_with(&[("AUTH_RATE_LIMIT", "2/min")]).await;
+    for n in 0..2 {
+        let resp = untrusted
+            .client
+            .post(untrusted.url("/auth/login"))
+            .header("x-forwarded-for", format!("198.51.100.{n}"))
+            .json(&json!({"email": format!("u{n}@example.com"), "password": "wrong password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+    let spoofed = untrusted
+        .client
+        .post(untrusted.url("/auth/login"))
+        .header("x-forwarded-for", "198.51.100.77")
+        .json(&json!({"email": "u7@example.com", "password": "wrong password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_limited(spoofed).await;
+
+    let proxied = spawn_app_with(&[("AUTH_RATE_LIMIT", "2/min"), ("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    for n in 0..4 {
+        let resp = proxied
+            .client
+            .post(proxied.url("/auth/login"))
+            .header("x-forwarded-for", format!("203.0.113.5, 198.51.100.{n}"))
+            .json(&json!({"email": format!("p{n}@example.com"), "password": "wrong password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "client {n} behind the proxy has its own budget");
+    }
+}
+
+#[tokio::test]
+async fn with_redis_every_replica_shares_the_budget_and_without_it_each_still_limits() {
+    let Some(redis) = coffee_testkit::test_redis_url() else {
+        eprintln!("note: the shared-budget part needs TEST_REDIS_URL; checking the fallback only");
+        return fallback_still_limits().await;
+    };
+    let queue = format!("coffee-test:{}", uuid::Uuid::new_v4().simple());
+    let settings = [("AUTH_RATE_LIMIT", "3/min"), ("REDIS_URL", redis.as_str()), ("JOBS_QUEUE", queue.as_str())];
+    let (a, b) = (spawn_app_with(&settings).await, spawn_app_with(&settings).await);
+    for (app, n) in [(&a, 1), (&b, 2), (&a, 3)] {
+        assert_eq!(bad_login(app, &app.client, &format!("r{n}@example.com")).await.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_limited(bad_login(&b, &b.client, "r4@example.com").await).await;
+    fallback_still_limits().await;
+}
+
+/// Redis configured but unreachable: each replica limits on its own, and nothing answers 5xx.
+async fn fallback_still_limits() {
+    let app = spawn_app_with(&[("AUTH_RATE_LIMIT", "3/min"), ("REDIS_URL", "redis://127.0.0.1:1")]).await;
+    for n in 0..3 {
+        assert_eq!(bad_login(&app, &app.client, &format!("f{n}@example.com")).await.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_limited(bad_login(&app, &app.client, "f9@example.com").await).await;
+}
+
+// ---------------------------------------------------------------- CSRF, Fetch Metadata, origins
+
+fn category(name: &str) -> Value {
+    json!({"name": name})
+}
+
+#[tokio::test]
+async fn a_request_with_cookies_needs_the_matching_csrf_header() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let post = |cookie: Option<&str>, token: Option<&str>, name: &str| {
+        let mut req = app.request(Method::POST, "/categories", Some(&admin)).json(&category(name));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        if let Some(t) = token {
+            req = req.header("x-csrf-token", t);
+        }
+        req.send()
+    };
+    for (cookie, token) in [
+        (Some("session=abc"), None),
+        (Some("csrf_token=s3cret"), None),
+        (Some("csrf_token=s3cret"), Some("other")),
+        (Some("theme=dark; csrf_token="), Some("")),
+    ] {
+        assert_problem(post(cookie, token, "Refused").await.unwrap(), 403, "csrf_failed").await;
+    }
+    let ok = post(Some("theme=dark; csrf_token=s3cret"), Some("s3cret"), "With cookie").await.unwrap();
+    assert_eq!(ok.status(), StatusCode::CREATED);
+    assert_eq!(post(None, None, "Bearer only").await.unwrap().status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn cross_site_and_foreign_origin_writes_are_refused_and_answers_vary_by_them() {
+    let app = spawn_app_with(&[("CORS_ORIGINS", "https://shop.example")]).await;
+    let admin = app.admin_token().await;
+    let post = |extra: (&'static str, &'static str), name: &str| {
+        app.request(Method::POST, "/categories", Some(&admin)).header(extra.0, extra.1).json(&category(name)).send()
+    };
+    assert_problem(post(("sec-fetch-site", "cross-site"), "A").await.unwrap(), 403, "csrf_failed").await;
+    assert_problem(post(("origin", "https://evil.example"), "B").await.unwrap(), 403, "csrf_failed").await;
+    for allowed in [
+        ("sec-fetch-site", "same-origin"),
+        ("origin", "https://shop.example"),
+        ("origin", crate::helpers::PUBLIC_BASE_URL),
+    ] {
+        let resp = post(allowed, allowed.1).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED, "{allowed:?}");
+        let vary = resp
+            .headers()
+            .get_all("vary")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join(", ");
+        assert!(vary.contains("Origin") && vary.contains("Sec-Fetch-Site"), "Vary: {vary}");
+    }
+    // Reads from a foreign origin are not allowed by CORS either, but are not writes.
+    let read =
+        app.request(Method::GET, "/categories", None).header("sec-fetch-site", "cross-site").send().await.unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_apis_own_origin_comes_from_public_base_url_never_from_host() {
+    let app = spawn_app().await;
+    for (origin, host) in [("http://evil.example", "evil.example"), ("https://evil.example", "evil.example")] {
+        let resp = app
+            .request(Method::GET, "/health/live", None)
+            .header("origin", origin)
+            .header("host", host)
+            .send()
+            .await
+            .unwrap();
+        assert!(header(resp.headers(), "access-control-allow-origin").is_none(), "{origin} was reflected");
+        assert_problem(resp, 400, "bad_request").await;
+    }
+}
+
+// ---------------------------------------------------------------- strict bodies
+
+#[tokio::test]
+async fn json_bodies_are_one_object_and_null_is_not_absent() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let ann = app.logged_in("ann@example.com").await;
+    let login = r#"{"email":"ann@example.com","password":"correct horse battery"}"#;
+    for body in [format!("{login}garbage"), format!("{login}{login}"), format!("{login} 1")] {
+        let resp = app.post_raw("/auth/login", "application/json", body.clone()).await;
+        assert_problem(resp, 400, "malformed_request").await;
+    }
+    let raw = |method: Method, path: &str, token: &str, body: &'static str| {
+        app.request(method, path, Some(token)).header("content-type", "application/json").body(body).send()
+    };
+    let problem =
+        assert_problem(raw(Method::PATCH, "/me", &ann.token, r#"["Eve"]"#).await.unwrap(), 422, "validation_failed")
+            .await;
+    assert_eq!(error_fields(&problem), ["body"]);
+    let problem = assert_problem(
+        raw(Method::POST, "/categories", &admin, r#"["ArrayCat","desc"]"#).await.unwrap(),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(error_fields(&problem), ["body"]);
+    let product = json_with(
+        send(&app, Method::POST, "/products", Some(&admin), Some(&json!({"name": "Latte", "price": 350}))).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let path = format!("/products/{}", product["id"].as_str().unwrap());
+    for (field, value) in
+        [("name", Value::Null), ("price", Value::Null), ("is_available", Value::Null), ("category_ids", Value::Null)]
+    {
+        let resp = send(&app, Method::PATCH, &path, Some(&admin), Some(&json!({field: value}))).await;
+        let problem = assert_problem(resp, 422, "validation_failed").await;
+        assert_eq!(error_fields(&problem), [field]);
+    }
+    let resp = send(
+        &app,
+        Method::POST,
+        "/products",
+        Some(&admin),
+        Some(&json!({"name": "Mocha", "price": 400, "is_available": null})),
+    )
+    .await;
+    assert_eq!(error_fields(&assert_problem(resp, 422, "validation_failed").await), ["is_available"]);
+    let nested = json!({"items": [[product["id"], 1]]});
+    let resp = send(&app, Method::POST, "/orders", Some(&ann.token), Some(&nested)).await;
+    assert_eq!(error_fields(&assert_problem(resp, 422, "validation_failed").await), ["items[0]"]);
+    let after = json_with(send(&app, Method::GET, &path, None, None).await, StatusCode::OK).await;
+    assert_eq!((after["name"].as_str(), after["price"].as_i64()), (Some("Latte"), Some(350)), "nothing changed");
+}
+
+#[tokio::test]
+async fn a_query_value_that_is_not_utf8_is_a_bad_request() {
+    let app = spawn_app().await;
+    assert_problem(app.get("/products?search=%FF", None).await, 400, "malformed_request").await;
+    assert_problem(app.get("/categories?name%C3=x", None).await, 400, "malformed_request").await;
+    assert_eq!(app.get("/products?search=caf%C3%A9", None).await.status(), StatusCode::OK);
+}
+
+// ---------------------------------------------------------------- sessions follow the account
+
+#[tokio::test]
+async fn refresh_tokens_stop_working_when_an_admin_changes_the_account() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let cases: [(&str, Option<Value>); 4] = [
+        ("unverified@example.com", Some(json!({"is_verified": false}))),
+        ("promoted@example.com", Some(json!({"role": "admin"}))),
+        ("moved@example.com", Some(json!({"email": "moved.elsewhere@example.com"}))),
+        ("deleted@example.com", None),
+    ];
+    for (email, change) in cases {
+        let user = app.logged_in(email).await;
+        let tokens = app.login(email, crate::helpers::PASSWORD).await;
+        let path = format!("/users/{}", user.id);
+        let resp = match &change {
+            Some(body) => send(&app, Method::PATCH, &path, Some(&admin), Some(body)).await,
+            None => send(&app, Method::DELETE, &path, Some(&admin), None).await,
+        };
+        assert!(resp.status().is_success(), "{email}: {}", resp.status());
+        crate::helpers::assert_unauthorized(app.refresh(&tokens.refresh).await, "invalid_token").await;
+    }
+    // A change of the profile alone keeps the sessions.
+    let ann = app.logged_in("ann@example.com").await;
+    let tokens = app.login("ann@example.com", crate::helpers::PASSWORD).await;
+    send(&app, Method::PATCH, &format!("/users/{}", ann.id), Some(&admin), Some(&json!({"first_name": "Ann"}))).await;
+    assert_eq!(app.refresh(&tokens.refresh).await.status(), StatusCode::OK);
+}
+
+// ---------------------------------------------------------------- Unicode search, busy database
+
+#[tokio::test]
+async fn search_folds_case_beyond_ascii_on_every_backend() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    for (name, description) in [("КОФЕ Латте", "Молоко"), ("Éclair", "Crème pâtissière"), ("Straße Brew", "ß")]
+    {
+        let body = json!({"name": name, "price": 300, "description": description});
+        json_with(send(&app, Method::POST, "/products", Some(&admin), Some(&body)).await, StatusCode::CREATED).await;
+    }
+    let names = |query: &'static str| {
+        let app = &app;
+        async move {
+            let page = json_with(app.get(&format!("/products?{query}&sort=name"), None).await, StatusCode::OK).await;
+            page["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(names("search=%D0%BA%D0%BE%D1%84%D0%B5").await, ["КОФЕ Латте"], "кофе");
+    assert_eq!(names("search=%C3%A9clair").await, ["Éclair"], "éclair");
+    assert_eq!(names("search=CR%C3%88ME").await, ["Éclair"], "CRÈME (description)");
+    assert_eq!(names("name__contains=%D0%9B%D0%90%D0%A2").await, ["КОФЕ Латте"], "ЛАТ");
+    assert_eq!(names("search=STRASSE").await, Vec::<String>::new(), "folding is lower-casing, not ß → ss");
+    // The same for people's names.
+    let ann = app.logged_in("zoe@example.com").await;
+    send(&app, Method::PATCH, "/me", Some(&ann.token), Some(&json!({"first_name": "Zoë", "last_name": "ÖZTÜRK"})))
+        .await;
+    let found = json_with(app.list_users(&admin, &[("search", "öztürk")]).await, StatusCode::OK).await;
+    assert_eq!(found["total"], 1);
+}
+
+#[tokio::test]
+async fn a_busy_sqlite_database_answers_503_with_retry_after() {
+    let app = spawn_app().await;
+    if app.backend() != coffee_testkit::Backend::Sqlite {
+        return;
+    }
+    let admin = app.admin_token().await;
+    // Another process holds SQLite's write lock.
+    let other = sea_orm::Database::connect(app.database_url()).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    other.execute_unprepared("BEGIN IMMEDIATE").await.unwrap();
+    let resp = send(&app, Method::POST, "/categories", Some(&admin), Some(&category("Blocked"))).await;
+    assert_eq!(header(resp.headers(), "retry-after").as_deref(), Some("5"));
+    assert_problem(resp, 503, "service_unavailable").await;
+    other.execute_unprepared("ROLLBACK").await.unwrap();
+    let resp = send(&app, Method::POST, "/categories", Some(&admin), Some(&category("Unblocked"))).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+}
