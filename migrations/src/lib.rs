@@ -8,6 +8,7 @@ mod m20261123_000002_outbox;
 mod m20261123_000003_catalog;
 mod m20261201_000004_cart_and_orders;
 mod m20261202_000005_search_folding;
+mod m20261203_000006_support_chat;
 
 /// An index named `name` on `cols` of `table` (migrations from the fourth on).
 pub(crate) fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_catalog::Migration),
             Box::new(m20261201_000004_cart_and_orders::Migration),
             Box::new(m20261202_000005_search_folding::Migration),
+            Box::new(m20261203_000006_support_chat::Migration),
         ]
     }
 }

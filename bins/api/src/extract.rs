@@ -10,10 +10,12 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web::{Bytes, Data};
 use actix_web::{FromRequest, HttpRequest};
+use chrono::{DateTime, Utc};
 use coffee_app::Services;
 use coffee_domain::FieldError;
 use coffee_domain::access::{Actor, Admin, Caller};
 use coffee_domain::query::{ListQuery, Resource, parse_list_query};
+use coffee_domain::security::AccessClaims;
 use futures_util::TryFutureExt;
 use futures_util::future::LocalBoxFuture;
 use paperclip::actix::{Apiv2Security, OperationModifier};
@@ -163,7 +165,7 @@ const TOKEN_PROBLEMS: [c::ProblemType; 4] =
     [c::MISSING_TOKEN, c::MALFORMED_AUTHORIZATION, c::INVALID_TOKEN, c::TOKEN_EXPIRED];
 
 /// The token of `Authorization: Bearer <token>`.
-fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
+pub(crate) fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
     let malformed = |detail: &str| ApiError::with_detail(c::MALFORMED_AUTHORIZATION, detail);
     let Some(value) = req.headers().get(header::AUTHORIZATION) else { return Err(c::MISSING_TOKEN.into()) };
     let value = value.to_str().map_err(|_| malformed("The Authorization header is not printable ASCII."))?.trim();
@@ -194,11 +196,26 @@ fn services(req: &HttpRequest) -> Result<Data<Services>, ApiError> {
 }
 
 /// The token's claims, checked for signature, type and expiry (no store access).
-fn actor(req: &HttpRequest) -> Result<(Actor, Data<Services>), ApiError> {
+fn claims(req: &HttpRequest) -> Result<(AccessClaims, Data<Services>), ApiError> {
     let token = bearer_token(req)?;
     let services = services(req)?;
     let claims = services.auth.authenticate(token).map_err(IntoProblem::into_problem)?;
-    Ok((Actor { id: claims.sub, role: claims.role }, services))
+    Ok((claims, services))
+}
+
+fn actor(req: &HttpRequest) -> Result<(Actor, Data<Services>), ApiError> {
+    claims(req).map(|(claims, services)| (Actor { id: claims.sub, role: claims.role }, services))
+}
+
+/// The caller behind the request's bearer token and when that token
+/// expires (a socket or ticket opened with it lives no longer).
+///
+/// # Errors
+/// The token problems, `account_gone`, 5xx.
+pub(crate) async fn authenticate_until(req: &HttpRequest) -> Result<(Caller, DateTime<Utc>), ApiError> {
+    let (claims, services) = claims(req)?;
+    let caller = caller(Ok((Actor { id: claims.sub, role: claims.role }, services))).await?;
+    Ok((caller, claims.exp))
 }
 
 /// The caller behind the request's access token, re-read from the store.
@@ -217,6 +234,28 @@ impl FromRequest for Authenticated {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         Box::pin(caller(actor(req)).map_ok(Authenticated))
+    }
+}
+
+/// The [`Caller`] capability and when the access token that proved it expires.
+#[derive(Debug)]
+pub struct AuthenticatedUntil {
+    /// The caller.
+    pub caller: Caller,
+    /// When the bearer token expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl FromRequest for AuthenticatedUntil {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let (caller, expires_at) = authenticate_until(&req).await?;
+            Ok(AuthenticatedUntil { caller, expires_at })
+        })
     }
 }
 
@@ -259,6 +298,7 @@ macro_rules! capability_docs {
 }
 
 capability_docs!(Authenticated, []);
+capability_docs!(AuthenticatedUntil, []);
 capability_docs!(AdminAccess, [c::FORBIDDEN]);
 
 /// A list request (`page`, `page_size`, `sort`, `search`, filters) parsed
@@ -276,7 +316,7 @@ fn parse_list<R: Resource>(req: &HttpRequest) -> Result<ListParams<R>, ApiError>
 /// The `name=value` pairs of a query string, percent-decoded strictly: a
 /// value that is not UTF-8 once decoded (`?search=%FF`) is a 400, not a
 /// replacement character.
-fn query_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
+pub(crate) fn query_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
     let decode = |part: &str| {
         percent_encoding::percent_decode_str(&part.replace('+', " "))
             .decode_utf8()
@@ -306,6 +346,36 @@ impl<R: Resource> Apiv2Schema for ListParams<R> {}
 impl<R: Resource> OperationModifier for ListParams<R> {
     fn update_parameter(op: &mut DefaultOperationRaw) {
         crate::openapi::document_list_query::<R>(op);
+        document_problems(op, &[c::INVALID_QUERY, c::MALFORMED_REQUEST]);
+    }
+}
+
+/// Query parameters of a fixed shape `T` (deserialised like `web::Query`),
+/// decoded strictly (invalid UTF-8 is a 400 `malformed_request`); a value of
+/// the wrong type or an unknown parameter is a 400 `invalid_query`.
+#[derive(Debug)]
+pub struct StrictQuery<T>(pub T);
+
+fn parse_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<StrictQuery<T>, ApiError> {
+    query_pairs(req.query_string())?;
+    serde_urlencoded::from_str(req.query_string())
+        .map(StrictQuery)
+        .map_err(|e| ApiError::with_fields(c::INVALID_QUERY, vec![FieldError::new("query", e.to_string())]))
+}
+
+impl<T: DeserializeOwned> FromRequest for StrictQuery<T> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(parse_query(req))
+    }
+}
+
+impl<T: Apiv2Schema> Apiv2Schema for StrictQuery<T> {}
+impl<T: Apiv2Schema> OperationModifier for StrictQuery<T> {
+    fn update_parameter(op: &mut DefaultOperationRaw) {
+        <paperclip::actix::web::Query<T> as OperationModifier>::update_parameter(op);
         document_problems(op, &[c::INVALID_QUERY, c::MALFORMED_REQUEST]);
     }
 }

@@ -5,6 +5,7 @@ pub mod csrf;
 pub mod dto;
 pub mod extract;
 pub mod headers;
+pub mod live;
 pub mod media;
 pub mod middleware;
 pub mod openapi;
@@ -39,6 +40,9 @@ use crate::problem::ApiError;
 /// The listener cannot be used.
 pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListener) -> std::io::Result<Server> {
     let origins = Data::new(allowed_origins(&services.config));
+    let hub = live::hub::Hub::new();
+    services.live.fan_out.subscribe(hub.clone());
+    let hub = Data::from(hub);
     let product_view = Data::new(ProductView {
         currency: services.shop.currency(),
         base_url: services.config.public_base_url.clone(),
@@ -52,6 +56,7 @@ pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListe
             .app_data(doc.clone())
             .app_data(product_view.clone())
             .app_data(origins.clone())
+            .app_data(hub.clone())
             .app_data(PayloadConfig::new(MAX_BODY_BYTES))
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found().into()))
             .app_data(
@@ -60,6 +65,7 @@ pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListe
             )
             .configure(openapi::configure)
             .configure(media::configure)
+            .configure(live::configure)
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::not_found()) }))
             .wrap(Compress::default())
             .wrap(cors(&origins))
@@ -98,8 +104,10 @@ fn allowed_origins(config: &coffee_app::Config) -> AllowedOrigins {
 fn cors(origins: &AllowedOrigins) -> Cors {
     let allowed = origins.clone();
     Cors::default()
-        .allowed_origin_fn(move |origin: &HeaderValue, _: &RequestHead| {
-            origin.to_str().is_ok_and(|o| allowed.contains(o.trim_end_matches('/')))
+        .allowed_origin_fn(move |origin: &HeaderValue, head: &RequestHead| {
+            // The socket routes judge `Origin` themselves (403, SPEC §7).
+            head.uri.path().starts_with("/ws")
+                || origin.to_str().is_ok_and(|o| allowed.contains(o.trim_end_matches('/')))
         })
         .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
         .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT, header::IF_MATCH])

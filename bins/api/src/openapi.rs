@@ -56,7 +56,8 @@ pub fn base_spec() -> DefaultApiRaw {
                 "REST API of a take-away coffee-shop chain. Errors are RFC 9457 problem+json with a stable `code`; \
                  each operation lists the codes it can answer with. Authorize with an access token from \
                  `POST /auth/login`."
-                    .to_owned(),
+                    .to_owned()
+                    + crate::live::doc::WEBSOCKET,
             ),
             ..Info::default()
         },

@@ -85,6 +85,10 @@ pub struct Config {
     pub order_min_lead_time: TimeDelta,
     /// `IDEMPOTENCY_KEY_TTL`: how long an `Idempotency-Key` and its answer are kept.
     pub idempotency_key_ttl: TimeDelta,
+    /// `WS_PING_INTERVAL`: how often the server pings a WebSocket client (20 s).
+    pub ws_ping_interval: std::time::Duration,
+    /// `WS_IDLE_TIMEOUT`: a WebSocket client silent this long is dropped (60 s).
+    pub ws_idle_timeout: std::time::Duration,
     /// `PUBLIC_BASE_URL`, without a trailing slash.
     pub public_base_url: String,
     /// `CORS_ORIGINS`.
@@ -152,6 +156,10 @@ fn duration(vars: &Vars, name: &'static str, default: &str) -> Result<TimeDelta,
         return Err(err(name, "must be longer than zero"));
     }
     Ok(delta)
+}
+
+fn std_duration(vars: &Vars, name: &'static str, default: &str) -> Result<Duration, ConfigError> {
+    duration(vars, name, default)?.to_std().map_err(|_| err(name, "must be longer than zero"))
 }
 
 fn boolean(vars: &Vars, name: &'static str, default: bool) -> Result<bool, ConfigError> {
@@ -288,6 +296,8 @@ impl Config {
             admin_notify_emails,
             order_min_lead_time: duration(&vars, "ORDER_MIN_LEAD_TIME", "10m")?,
             idempotency_key_ttl: duration(&vars, "IDEMPOTENCY_KEY_TTL", "24h")?,
+            ws_ping_interval: std_duration(&vars, "WS_PING_INTERVAL", "20s")?,
+            ws_idle_timeout: std_duration(&vars, "WS_IDLE_TIMEOUT", "60s")?,
             public_base_url,
             cors_origins,
             auth_rate_limit,

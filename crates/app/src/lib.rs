@@ -4,12 +4,14 @@
 //! the profile (embedded or distributed) follows from configuration alone.
 
 mod config;
+mod live;
 mod logging;
 mod proxies;
 mod services;
 mod shop;
 
 pub use config::{AppEnv, Config, ConfigError, LogFormat};
+pub use live::Live;
 pub use logging::init_logging;
 pub use proxies::{TrustedProxies, TrustedProxiesError};
 pub use services::{Process, Readiness, Services, StartError};

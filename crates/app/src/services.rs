@@ -18,19 +18,22 @@ use coffee_domain::order::{OrderPorts, OrderService, OrderSettings, PickupSettin
 use coffee_domain::outbox::OutboxRelay;
 use coffee_domain::ratelimit::RateLimiter;
 use coffee_domain::shop::Shop;
+use coffee_domain::support::{SupportPorts, SupportService};
 use coffee_domain::user::{Email, Password, UserService};
 use coffee_jobs::{InlineQueue, JobHandler, RedisQueue};
 use coffee_mail::{LogMailer, SmtpMailer};
 use coffee_media::FsImageStore;
 use coffee_storage::{
-    DbSettings, SeaCartRepository, SeaCatalogRepository, SeaIdempotencyStore, SeaMaintenanceRepository,
-    SeaOrderRepository, SeaOutboxRepository, SeaSessionRepository, SeaUnitOfWork, SeaUserRepository,
+    DbSettings, SeaCartRepository, SeaCatalogRepository, SeaConversationRepository, SeaIdempotencyStore,
+    SeaMaintenanceRepository, SeaOrderRepository, SeaOutboxRepository, SeaSessionRepository, SeaUnitOfWork,
+    SeaUserRepository,
 };
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, redact_url};
+use crate::live::Live;
 
 /// Why the application could not start. Displays as one line.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +92,13 @@ pub struct Services {
     pub carts: Arc<CartService>,
     /// Order use cases.
     pub orders: Arc<OrderService>,
+    /// Support chat use cases.
+    pub support: Arc<SupportService>,
+    /// Live delivery: fan-out, tickets, socket slots.
+    pub live: Live,
+    /// Per-connection budgets of WebSocket frames (always in this process:
+    /// a connection lives on one replica).
+    pub socket_limiter: Arc<dyn RateLimiter>,
     /// The shop: its information and calendar.
     pub shop: Arc<Shop>,
     /// Budgets of the auth routes: in Redis (shared by every replica) or in memory.
@@ -161,6 +171,7 @@ impl Services {
         };
 
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let live = Live::build(&config, process)?;
         let users = Arc::new(SeaUserRepository::new(db.clone()));
         let uow = Arc::new(SeaUnitOfWork::new(db.clone()));
         let hasher = Argon2Hasher::owasp().map_err(|e| StartError::Other(error_chain(&e)))?;
@@ -170,6 +181,7 @@ impl Services {
             hasher.warm_up().await.map_err(|e| StartError::Other(error_chain(&e)))?;
         }
         let sessions = Arc::new(SeaSessionRepository::new(db.clone()));
+        let secrets = Arc::new(RandomSecrets);
         let auth = AuthService::new(
             AuthPorts {
                 users: users.clone(),
@@ -177,7 +189,7 @@ impl Services {
                 uow: uow.clone(),
                 hasher: Arc::new(hasher),
                 tokens: Arc::new(JwtCodec::new(&config.jwt_secret)),
-                secrets: Arc::new(RandomSecrets),
+                secrets: secrets.clone(),
                 clock: clock.clone(),
             },
             AuthSettings {
@@ -200,6 +212,7 @@ impl Services {
                 uow,
                 shop: shop.clone(),
                 clock: clock.clone(),
+                live: live.feed(),
             },
             OrderSettings {
                 pickup: PickupSettings { min_lead: config.order_min_lead_time, ..PickupSettings::default() },
@@ -212,6 +225,13 @@ impl Services {
                 },
             },
         );
+        let support = SupportService::new(SupportPorts {
+            conversations: Arc::new(SeaConversationRepository::new(db.clone())),
+            live: live.feed(),
+            tickets: live.tickets.clone(),
+            secrets,
+            clock: clock.clone(),
+        });
         let relay = OutboxRelay::new(Arc::new(SeaOutboxRepository::new(db.clone())), queue, clock.clone());
         let cleanup = CleanupService::new(
             Arc::new(SeaMaintenanceRepository::new(db.clone())),
@@ -233,10 +253,13 @@ impl Services {
             rate_limiter,
             access: Arc::new(Access::new(users.clone())),
             auth: Arc::new(auth),
-            users: Arc::new(UserService::new(users, sessions, clock)),
+            users: Arc::new(UserService::new(users, sessions, clock, live.feed())),
             catalog: Arc::new(catalog),
             carts: Arc::new(carts),
             orders: Arc::new(orders),
+            support: Arc::new(support),
+            live,
+            socket_limiter: Arc::new(coffee_ratelimit::MemoryRateLimiter::new()),
             shop,
             cleanup: Arc::new(cleanup),
             relay: Arc::new(relay),
@@ -331,6 +354,7 @@ impl Services {
     /// and closes the database pool.
     pub async fn shutdown(&self, grace: Duration) {
         self.shutdown.cancel();
+        self.live.shutdown().await;
         let tasks: Vec<_> = self.tasks.lock().await.drain(..).collect();
         if tokio::time::timeout(grace, futures_join_all(tasks)).await.is_err() {
             tracing::warn!("background work did not finish within {grace:?}");

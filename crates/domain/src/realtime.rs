@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::InfraError;
@@ -64,6 +65,17 @@ pub trait LiveSink<E>: Send + Sync {
     fn gap(&self) {}
 }
 
+/// What a WebSocket ticket stands for: a user, and when the credential
+/// that asked for the ticket expires (a socket opened with the ticket is
+/// closed then, as if it had been opened with that credential).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TicketGrant {
+    /// Who the ticket logs in.
+    pub user_id: Uuid,
+    /// When the access token behind the ticket expires.
+    pub expires_at: DateTime<Utc>,
+}
+
 /// Single-use login tickets for browser WebSockets (which cannot send an
 /// `Authorization` header): issued over an authenticated request, redeemed
 /// once, on any replica, within their lifetime.
@@ -72,22 +84,49 @@ pub trait LiveSink<E>: Send + Sync {
 /// reading the store does not yield usable tickets.
 #[async_trait]
 pub trait TicketStore: Send + Sync {
-    /// Remembers that `ticket_digest` logs in `user_id` until `ttl` has passed.
+    /// Remembers that `ticket_digest` stands for `grant` until `ttl` has passed.
     ///
     /// # Errors
     /// The store is unreachable or full, `ttl` is zero, or the digest is
     /// already in use (a caller bug: tickets are random).
-    async fn issue(&self, ticket_digest: &str, user_id: Uuid, ttl: Duration) -> Result<(), InfraError>;
+    async fn issue(&self, ticket_digest: &str, grant: TicketGrant, ttl: Duration) -> Result<(), InfraError>;
 
-    /// Consumes the ticket: `Some(user)` the first time within its lifetime,
+    /// Consumes the ticket: `Some(grant)` the first time within its lifetime,
     /// `None` afterwards, after expiry, or for a digest never issued. Atomic:
     /// of concurrent redeems of one ticket (on any replicas) exactly one gets
-    /// the user.
+    /// the grant.
     ///
     /// # Errors
     /// The store is unreachable. The ticket may then be consumed or not; the
     /// client asks for a new one.
-    async fn redeem(&self, ticket_digest: &str) -> Result<Option<Uuid>, InfraError>;
+    async fn redeem(&self, ticket_digest: &str) -> Result<Option<TicketGrant>, InfraError>;
+}
+
+/// Bounds how many live sockets one user holds across every replica.
+///
+/// A socket holds a slot under a lease that its replica renews while the
+/// socket lives and releases when it closes; a replica that dies without
+/// releasing loses its slots when their leases run out.
+#[async_trait]
+pub trait SocketSlots: Send + Sync {
+    /// Takes one of `user`'s `max` slots for `socket` until `lease` has
+    /// passed; `false` when all `max` are held by live leases.
+    ///
+    /// # Errors
+    /// The store is unreachable (the caller decides whether to admit).
+    async fn acquire(&self, user: Uuid, socket: Uuid, max: usize, lease: Duration) -> Result<bool, InfraError>;
+
+    /// Extends the lease of a slot held by `socket`.
+    ///
+    /// # Errors
+    /// The store is unreachable.
+    async fn renew(&self, user: Uuid, socket: Uuid, lease: Duration) -> Result<(), InfraError>;
+
+    /// Gives the slot of `socket` back.
+    ///
+    /// # Errors
+    /// The store is unreachable (the lease then runs out by itself).
+    async fn release(&self, user: Uuid, socket: Uuid) -> Result<(), InfraError>;
 }
 
 #[cfg(test)]

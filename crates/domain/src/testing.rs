@@ -205,6 +205,7 @@ pub(crate) struct Fakes {
     pub(crate) hasher: Arc<CountingHasher>,
     pub(crate) tokens: Arc<PlainTokens>,
     pub(crate) secrets: Arc<SequentialSecrets>,
+    pub(crate) live: Arc<crate::live::fakes::RecordingFanOut>,
 }
 
 impl Fakes {
@@ -223,6 +224,7 @@ impl Fakes {
             idempotency: Arc::default(),
             hasher: Arc::default(),
             secrets: Arc::default(),
+            live: Arc::default(),
         }
     }
 
@@ -258,7 +260,8 @@ impl Fakes {
     }
 
     pub(crate) fn user_service(&self) -> crate::user::UserService {
-        crate::user::UserService::new(self.users.clone(), self.sessions.clone(), self.clock.clone())
+        let live = crate::live::LiveFeed::new(self.live.clone());
+        crate::user::UserService::new(self.users.clone(), self.sessions.clone(), self.clock.clone(), live)
     }
 
     /// A signed-in caller for `user` (who must exist in the fakes).

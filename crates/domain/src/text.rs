@@ -1,7 +1,6 @@
-//! The free-text policy, applied wherever free text enters the system
-//! (names, descriptions; later chat messages).
+//! The free-text policies, applied wherever free text enters the system.
 //!
-//! Free text is plain text. It is trimmed, bounded in length, and may not
+//! **Names and descriptions** ([`plain_text`]) are plain text. It is trimmed, bounded in length, and may not
 //! contain `<` or `>` or control characters (multi-line fields allow
 //! newlines and tabs). Without `<` no HTML element — and so no `<script>`,
 //! no `<img onerror=…>` — can be formed, so no stored value can carry
@@ -11,6 +10,18 @@
 
 use crate::error::FieldError;
 
+/// **Chat messages** ([`chat_text`]) are conversation, where `<3`, `2 > 1`
+/// or `a < b` are ordinary text, so `<` and `>` are allowed — except where
+/// an HTML parser would start markup. By the HTML tokenizer's rules, `<`
+/// opens a tag, an end tag, a comment or a processing instruction only when
+/// the next character is an ASCII letter, `/`, `!` or `?`; anything else
+/// after `<` is emitted as a literal `<`. A message containing such an
+/// opening (`<b>`, `</p`, `<!--`, `<?xml`) is refused, so even a client that
+/// wrongly inserted a message as HTML could not create an element from it;
+/// every accepted message is delivered and stored exactly as typed. A chat
+/// message may span lines (newlines, tabs) but holds no other control
+/// characters, and is not blank.
+///
 /// Whether a field may span several lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lines {
@@ -40,6 +51,42 @@ pub fn plain_text(field: &str, raw: &str, min: usize, max: usize, lines: Lines) 
     Ok(text.to_owned())
 }
 
+/// Checks a chat message against the chat policy: `min..=max` characters,
+/// not blank, no markup opening, no control characters but newlines and
+/// tabs. The text is kept as typed (not trimmed).
+///
+/// # Errors
+/// Too short, too long, blank, or breaking the policy; the message says which.
+pub fn chat_text(field: &str, raw: &str, min: usize, max: usize) -> Result<String, FieldError> {
+    let n = raw.chars().count();
+    if n < min || n > max {
+        return Err(FieldError::new(field, format!("must be {min} to {max} characters long")));
+    }
+    if raw.trim().is_empty() {
+        return Err(FieldError::new(field, "must not be blank"));
+    }
+    if raw.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+        return Err(FieldError::new(field, "must be plain text: no control characters other than newlines and tabs"));
+    }
+    if let Some(at) = markup_opening(raw) {
+        let shown: String = raw[at..].chars().take(2).collect();
+        return Err(FieldError::new(
+            field,
+            format!(
+                "must not contain markup: {shown:?} would open an HTML tag (write \"< \" with a space if it is text)"
+            ),
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
+/// The byte offset of the first `<` that an HTML parser would read as the
+/// start of markup, if any.
+fn markup_opening(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    bytes.windows(2).position(|w| w[0] == b'<' && (w[1].is_ascii_alphabetic() || matches!(w[1], b'/' | b'!' | b'?')))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -67,5 +114,33 @@ mod tests {
         assert!(plain_text("f", "", 1, 3, Lines::Single).is_err());
         assert!(plain_text("f", "ééé", 1, 3, Lines::Single).is_ok());
         assert!(plain_text("f", "éééé", 1, 3, Lines::Single).is_err());
+    }
+
+    #[test]
+    fn chat_keeps_angle_brackets_that_are_text() {
+        for raw in ["<3", "2 > 1", "a < b", "=> ok", "<<>>", "< script", "1<2", "<"] {
+            assert_eq!(chat_text("body", raw, 1, 2000).as_deref(), Ok(raw), "{raw}");
+        }
+        assert_eq!(chat_text("body", "  two\nlines\t ", 1, 2000).unwrap(), "  two\nlines\t ", "kept as typed");
+    }
+
+    #[test]
+    fn chat_refuses_whatever_would_open_markup() {
+        for raw in
+            ["<b>hi</b>", "x</p", "<!-- c -->", "<?xml", "<img src=x onerror=alert(1)>", "ok <Script>", "<a", "if a<b"]
+        {
+            let err = chat_text("body", raw, 1, 2000).unwrap_err();
+            assert_eq!(err.field, "body");
+            assert!(err.message.contains("markup"), "{raw}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn chat_bounds_length_blankness_and_control_characters() {
+        assert!(chat_text("body", "", 1, 2000).is_err());
+        assert!(chat_text("body", " \n ", 1, 2000).is_err());
+        assert!(chat_text("body", &"é".repeat(2000), 1, 2000).is_ok());
+        assert!(chat_text("body", &"é".repeat(2001), 1, 2000).is_err());
+        assert!(chat_text("body", "bell\u{7}", 1, 2000).is_err());
     }
 }

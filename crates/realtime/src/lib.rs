@@ -5,9 +5,11 @@
 //! |---|---|---|
 //! | [`FanOut`] | [`LocalFanOut`] | [`RedisFanOut`] (pub/sub) |
 //! | [`TicketStore`] | [`MemoryTicketStore`] | [`RedisTicketStore`] |
+//! | [`SocketSlots`] | [`MemorySocketSlots`] | [`RedisSocketSlots`] |
 //!
 //! [`FanOut`]: coffee_domain::realtime::FanOut
 //! [`TicketStore`]: coffee_domain::realtime::TicketStore
+//! [`SocketSlots`]: coffee_domain::realtime::SocketSlots
 
 mod conn;
 mod envelope;
@@ -16,6 +18,7 @@ mod memory_tickets;
 mod redis_fanout;
 mod redis_tickets;
 mod sinks;
+mod slots;
 mod subscriber;
 
 pub use conn::DEFAULT_TIMEOUT;
@@ -23,3 +26,4 @@ pub use local::LocalFanOut;
 pub use memory_tickets::{DEFAULT_MAX_TICKETS, MemoryTicketStore};
 pub use redis_fanout::{DEFAULT_CHANNEL, RedisFanOut, RedisFanOutConfig};
 pub use redis_tickets::{DEFAULT_TICKET_PREFIX, RedisTicketStore};
+pub use slots::{DEFAULT_SLOTS_PREFIX, MemorySocketSlots, RedisSocketSlots};

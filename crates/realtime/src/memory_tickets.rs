@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use coffee_domain::error::InfraError;
-use coffee_domain::realtime::TicketStore;
+use coffee_domain::realtime::{TicketGrant, TicketStore};
 use tokio::time::Instant;
-use uuid::Uuid;
 
 /// Outstanding tickets a [`MemoryTicketStore`] keeps at most by default.
 pub const DEFAULT_MAX_TICKETS: usize = 10_000;
@@ -26,8 +25,8 @@ pub struct MemoryTicketStore {
 }
 
 struct State {
-    /// digest → (user, expiry)
-    tickets: HashMap<String, (Uuid, Instant)>,
+    /// digest → (grant, expiry of the ticket)
+    tickets: HashMap<String, (TicketGrant, Instant)>,
     last_purge: Instant,
 }
 
@@ -68,7 +67,7 @@ impl Default for MemoryTicketStore {
 
 #[async_trait]
 impl TicketStore for MemoryTicketStore {
-    async fn issue(&self, ticket_digest: &str, user_id: Uuid, ttl: Duration) -> Result<(), InfraError> {
+    async fn issue(&self, ticket_digest: &str, grant: TicketGrant, ttl: Duration) -> Result<(), InfraError> {
         if ttl.is_zero() {
             return Err(InfraError::new("a ticket needs a lifetime above zero"));
         }
@@ -85,13 +84,13 @@ impl TicketStore for MemoryTicketStore {
         match state.tickets.get(ticket_digest) {
             Some((_, expiry)) if *expiry > now => Err(InfraError::new("ticket digest already issued")),
             _ => {
-                state.tickets.insert(ticket_digest.to_owned(), (user_id, expires_at));
+                state.tickets.insert(ticket_digest.to_owned(), (grant, expires_at));
                 Ok(())
             }
         }
     }
 
-    async fn redeem(&self, ticket_digest: &str) -> Result<Option<Uuid>, InfraError> {
+    async fn redeem(&self, ticket_digest: &str) -> Result<Option<TicketGrant>, InfraError> {
         let now = Instant::now();
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(state.tickets.remove(ticket_digest).and_then(|(user, expiry)| (expiry > now).then_some(user)))
@@ -106,10 +105,14 @@ mod tests {
 
     const TTL: Duration = Duration::from_secs(30);
 
+    fn grant() -> TicketGrant {
+        TicketGrant { user_id: uuid::Uuid::new_v4(), expires_at: chrono::Utc::now() }
+    }
+
     #[tokio::test]
     async fn a_ticket_logs_its_user_in_once() {
         let store = MemoryTicketStore::new();
-        let user = Uuid::new_v4();
+        let user = grant();
         store.issue("digest", user, TTL).await.expect("issued");
         assert_eq!(store.redeem("digest").await.expect("redeemed"), Some(user));
         assert_eq!(store.redeem("digest").await.expect("redeemed"), None);
@@ -124,7 +127,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_ticket_expires_after_its_lifetime() {
         let store = MemoryTicketStore::new();
-        let user = Uuid::new_v4();
+        let user = grant();
         store.issue("early", user, TTL).await.expect("issued");
         store.issue("late", user, TTL).await.expect("issued");
         tokio::time::advance(TTL - Duration::from_millis(1)).await;
@@ -136,7 +139,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn of_twenty_concurrent_redeems_exactly_one_wins() {
         let store = Arc::new(MemoryTicketStore::new());
-        let user = Uuid::new_v4();
+        let user = grant();
         store.issue("contested", user, TTL).await.expect("issued");
         let start = Arc::new(tokio::sync::Barrier::new(20));
         let redeems: Vec<_> = (0..20)
@@ -158,7 +161,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_full_store_sweeps_expired_tickets_and_refuses_when_all_are_live() {
         let store = MemoryTicketStore::with_max_tickets(2);
-        let user = Uuid::new_v4();
+        let user = grant();
         store.issue("a", user, Duration::from_millis(100)).await.expect("issued");
         store.issue("b", user, TTL).await.expect("issued");
         assert!(store.issue("c", user, TTL).await.is_err(), "full of live tickets");
@@ -172,10 +175,10 @@ mod tests {
     #[tokio::test]
     async fn a_zero_lifetime_and_a_reused_digest_are_refused() {
         let store = MemoryTicketStore::new();
-        let user = Uuid::new_v4();
+        let user = grant();
         assert!(store.issue("zero", user, Duration::ZERO).await.is_err());
         store.issue("twice", user, TTL).await.expect("issued");
-        assert!(store.issue("twice", Uuid::new_v4(), TTL).await.is_err());
+        assert!(store.issue("twice", grant(), TTL).await.is_err());
         assert_eq!(store.redeem("twice").await.expect("redeemed"), Some(user), "the first holder keeps it");
     }
 }

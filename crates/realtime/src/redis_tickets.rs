@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat};
 use coffee_domain::error::InfraError;
-use coffee_domain::realtime::TicketStore;
+use coffee_domain::realtime::{TicketGrant, TicketStore};
 use redis::aio::ConnectionManager;
 use uuid::Uuid;
 
@@ -13,7 +14,8 @@ use crate::conn::{self, DEFAULT_TIMEOUT};
 /// The key prefix of tickets by default: `coffee:ws-ticket:<digest>`.
 pub const DEFAULT_TICKET_PREFIX: &str = "coffee:ws-ticket:";
 
-/// One key per ticket, `<prefix><digest>` → user id, written with
+/// One key per ticket, `<prefix><digest>` → `<user id> <credential expiry,
+/// RFC 3339>`, written with
 /// `SET … PX <ttl> NX` (Redis expires it) and consumed with `GETDEL`, which
 /// is atomic across replicas (Redis ≥ 6.2).
 pub struct RedisTicketStore {
@@ -48,13 +50,14 @@ impl RedisTicketStore {
 
 #[async_trait]
 impl TicketStore for RedisTicketStore {
-    async fn issue(&self, ticket_digest: &str, user_id: Uuid, ttl: Duration) -> Result<(), InfraError> {
+    async fn issue(&self, ticket_digest: &str, grant: TicketGrant, ttl: Duration) -> Result<(), InfraError> {
         let millis = u64::try_from(ttl.as_millis()).map_err(|_| InfraError::new("ticket lifetime too long"))?;
         if millis == 0 {
             return Err(InfraError::new("a ticket needs a lifetime of at least 1 ms"));
         }
         let mut cmd = redis::cmd("SET");
-        cmd.arg(self.key(ticket_digest)).arg(user_id.to_string()).arg("PX").arg(millis).arg("NX");
+        let value = format!("{} {}", grant.user_id, grant.expires_at.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+        cmd.arg(self.key(ticket_digest)).arg(value).arg("PX").arg(millis).arg("NX");
         // `OK` when written, nil when the key exists.
         match conn::query::<Option<String>>(&self.conn, &cmd, "SET ticket", self.timeout).await? {
             Some(_) => Ok(()),
@@ -62,14 +65,16 @@ impl TicketStore for RedisTicketStore {
         }
     }
 
-    async fn redeem(&self, ticket_digest: &str) -> Result<Option<Uuid>, InfraError> {
+    async fn redeem(&self, ticket_digest: &str) -> Result<Option<TicketGrant>, InfraError> {
         let mut cmd = redis::cmd("GETDEL");
         cmd.arg(self.key(ticket_digest));
-        let Some(user) = conn::query::<Option<String>>(&self.conn, &cmd, "GETDEL ticket", self.timeout).await? else {
+        let Some(value) = conn::query::<Option<String>>(&self.conn, &cmd, "GETDEL ticket", self.timeout).await? else {
             return Ok(None);
         };
-        Uuid::parse_str(&user)
-            .map(Some)
-            .map_err(|e| InfraError::caused_by(format!("ticket key {} holds no user id", self.key(ticket_digest)), e))
+        let corrupt = || InfraError::new(format!("ticket key {} holds no grant", self.key(ticket_digest)));
+        let (user, expires_at) = value.split_once(' ').ok_or_else(corrupt)?;
+        let user_id = Uuid::parse_str(user).map_err(|_| corrupt())?;
+        let expires_at = DateTime::parse_from_rfc3339(expires_at).map_err(|_| corrupt())?.to_utc();
+        Ok(Some(TicketGrant { user_id, expires_at }))
     }
 }

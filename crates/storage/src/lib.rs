@@ -13,6 +13,7 @@ mod maintenance;
 mod orders;
 mod outbox;
 mod sessions;
+mod support;
 mod users;
 
 use std::time::Duration;
@@ -31,6 +32,7 @@ pub use orders::SeaOrderRepository;
 pub use outbox::SeaOutboxRepository;
 pub use sea_orm::DatabaseConnection as Db;
 pub use sessions::SeaSessionRepository;
+pub use support::SeaConversationRepository;
 pub use users::SeaUserRepository;
 
 /// How to reach the database.

@@ -113,4 +113,10 @@ impl TestDatabase {
             drop_on_exit: Some((admin_url, name)),
         })
     }
+
+    /// The same database again, for a second application (a replica); only
+    /// the original removes it when dropped, so keep that one alive longer.
+    pub fn shared(&self) -> Self {
+        Self { url: self.url.clone(), backend: self.backend, _dir: None, drop_on_exit: None }
+    }
 }

@@ -15,10 +15,12 @@
 mod browser;
 mod db;
 mod message;
+mod redis_server;
 mod smtp_sink;
 
 #[cfg(feature = "browser")]
 pub use browser::{Browser, BrowserError, Observations, Page, chromium_path};
 pub use db::{Backend, TestDatabase, test_redis_url};
 pub use message::ReceivedMail;
+pub use redis_server::RedisServer;
 pub use smtp_sink::SmtpSink;

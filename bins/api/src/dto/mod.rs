@@ -9,6 +9,7 @@ pub mod health;
 pub mod info;
 pub mod order;
 pub mod product;
+pub mod support;
 pub mod user;
 
 use paperclip::actix::Apiv2Schema;

@@ -82,6 +82,11 @@ pub const CATEGORY_NAME_TAKEN: ProblemType =
     ProblemType::new(409, "category_name_taken", "A category with this name already exists.");
 pub const PRODUCT_UNAVAILABLE: ProblemType =
     ProblemType::new(409, "product_unavailable", "Some products cannot be ordered now; `product_ids` lists them.");
+pub const CONVERSATION_CLOSED: ProblemType = ProblemType::new(
+    409,
+    "conversation_closed",
+    "The conversation is closed; the customer's next message opens a new one.",
+);
 pub const CART_EMPTY: ProblemType = ProblemType::new(409, "cart_empty", "The cart is empty: add products first.");
 pub const SHOP_CLOSED: ProblemType = ProblemType::new(
     409,
@@ -121,6 +126,8 @@ pub const IDEMPOTENCY_KEY_REUSED: ProblemType = ProblemType::new(
 // 429
 pub const TOO_MANY_ATTEMPTS: ProblemType =
     ProblemType::new(429, "too_many_attempts", "Too many wrong codes: this code no longer works. Request a new one.");
+pub const TOO_MANY_SOCKETS: ProblemType =
+    ProblemType::new(429, "too_many_sockets", "You have as many live sockets open as allowed (5); close one first.");
 pub const RATE_LIMITED: ProblemType = ProblemType::new(
     429,
     "rate_limited",

@@ -11,6 +11,7 @@ use coffee_domain::cart::CartError;
 use coffee_domain::catalog::CatalogError;
 use coffee_domain::error::Unexpected;
 use coffee_domain::order::{OrderError, TransitionError};
+use coffee_domain::support::SupportError;
 use coffee_domain::user::UserError;
 
 use super::catalogue::{self as c, ProblemType};
@@ -190,6 +191,28 @@ impl IntoProblem for OrderError {
     }
 }
 
+impl IntoProblem for SupportError {
+    fn problems() -> Vec<ProblemType> {
+        with_access(&[c::CONVERSATION_CLOSED, c::VALIDATION_FAILED])
+    }
+
+    fn into_problem(self) -> ApiError {
+        match self {
+            SupportError::Access(e) => e.into_problem(),
+            SupportError::ConversationRequired => ApiError::validation(vec![FieldError::new(
+                "conversation_id",
+                "is required of staff: name the conversation to write to",
+            )]),
+            SupportError::ConversationClosed => c::CONVERSATION_CLOSED.into(),
+            SupportError::CannotReopen => ApiError::validation(vec![FieldError::new(
+                "status",
+                "a closed conversation is not reopened; the customer's next message opens a new one",
+            )]),
+            SupportError::Unexpected(e) => e.into_problem(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use coffee_domain::error::{InfraError, RepoError};
@@ -317,5 +340,17 @@ mod tests {
         let body = String::from_utf8(e.body(None)).unwrap_or_default();
         assert!(!body.contains("connection refused"), "{body}");
         assert!(e.retry_after.is_some());
+    }
+
+    #[test]
+    fn support_errors_are_documented_exactly() {
+        let mut samples: Vec<SupportError> = access_errors().into_iter().map(SupportError::from).collect();
+        samples.extend([
+            SupportError::ConversationRequired,
+            SupportError::ConversationClosed,
+            SupportError::CannotReopen,
+            SupportError::Unexpected(failed()),
+        ]);
+        check(samples);
     }
 }

@@ -147,6 +147,17 @@ impl ApiError {
         self.problem.code
     }
 
+    /// The detail shown to clients, followed by each field error
+    /// (`"…: body: must be 1 to 2000 characters long"`); used where a problem
+    /// travels as text, such as a WebSocket `error` frame.
+    pub fn describe(&self) -> String {
+        let mut text = self.detail.as_deref().unwrap_or(self.problem.detail).to_owned();
+        for e in &self.errors {
+            text.push_str(&format!(" {}: {}.", e.field, e.message));
+        }
+        text
+    }
+
     fn status(&self) -> StatusCode {
         StatusCode::from_u16(self.problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }

@@ -7,6 +7,7 @@ pub mod health;
 pub mod info;
 pub mod orders;
 pub mod products;
+pub mod support;
 pub mod users;
 
 use paperclip::actix::web;
@@ -19,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     products::configure(cfg);
     cart::configure(cfg);
     orders::configure(cfg);
+    support::configure(cfg);
     info::configure(cfg);
     health::configure(cfg);
 }

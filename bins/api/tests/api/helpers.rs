@@ -116,7 +116,17 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the app with the default test configuration plus `overrides`.
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
-    let db = TestDatabase::fresh().await;
+    spawn_on(TestDatabase::fresh().await, overrides).await
+}
+
+/// Another replica of `app`: the same database, its own process state
+/// (pass the same `REDIS_URL` and `JOBS_QUEUE` to both to share Redis).
+/// Keep `app` alive as long as the replica.
+pub async fn spawn_replica_of(app: &TestApp, overrides: &[(&str, &str)]) -> TestApp {
+    spawn_on(app._db.shared(), overrides).await
+}
+
+async fn spawn_on(db: TestDatabase, overrides: &[(&str, &str)]) -> TestApp {
     let mail = SmtpSink::start().await;
     let media = tempfile::tempdir().expect("a temporary media directory");
     let media_dir = media.path().join("media").to_str().expect("a UTF-8 temporary path").to_owned();
@@ -147,8 +157,16 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
     let address = format!("http://{}", listener.local_addr().expect("bound address"));
     let doc = Data::new(coffee_api::openapi::build());
-    let server = coffee_api::serve(Data::new(services), doc.clone(), listener).expect("the server starts");
+    let services = Data::new(services);
+    let server = coffee_api::serve(services.clone(), doc.clone(), listener).expect("the server starts");
     tokio::spawn(server);
+    // Events from other replicas arrive once the app listens for them (when
+    // its Redis answers at all: some tests configure one that is down).
+    if services.readiness().await.redis == Some(true) {
+        tokio::time::timeout(Duration::from_secs(10), services.live.wait_subscribed())
+            .await
+            .expect("the live subscription is in place within 10 s");
+    }
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))

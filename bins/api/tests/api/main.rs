@@ -7,6 +7,9 @@
 
 mod cart;
 mod categories;
+mod chat;
+mod chat_replicas;
+mod chat_socket;
 mod conventions;
 mod docs;
 mod health;
@@ -25,3 +28,4 @@ mod tokens;
 mod users_item;
 mod users_list;
 mod verify;
+mod ws;

@@ -20,6 +20,5 @@ mod delivery;
 mod harness;
 mod orders;
 mod redis_outage;
-mod redis_server;
 mod shutdown;
 mod worker;

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::harness::{Env, PASSWORD, eventually, redis_or_skip};
-use crate::redis_server::RedisServer;
+use coffee_testkit::RedisServer;
 
 const ADMIN: &str = "boss@coffee.test";
 const ADMIN_PASSWORD: &str = "boss-password-123";

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::harness::{Env, eventually, redis_or_skip};
-use crate::redis_server::RedisServer;
+use coffee_testkit::RedisServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signup_while_redis_is_down_succeeds_and_its_mail_arrives_after_redis_returns() {

@@ -15,6 +15,7 @@ use crate::cart::Quantity;
 use crate::clock::Clock;
 use crate::error::{FieldError, Unexpected, error_chain};
 use crate::jobs::Job;
+use crate::live::{LiveEvent, LiveFeed, OrderUpdate};
 use crate::mail::{Mail, OrderSummary, OrderSummaryLine};
 use crate::money::{Money, MoneyOverflow};
 use crate::query::{ListQuery, Page};
@@ -163,6 +164,8 @@ pub struct OrderPorts {
     pub shop: Arc<Shop>,
     /// Time.
     pub clock: Arc<dyn Clock>,
+    /// Live delivery of new orders and status changes (owner and admins).
+    pub live: LiveFeed,
 }
 
 /// The order use cases.
@@ -267,6 +270,7 @@ impl OrderService {
             tx.idempotency().complete(caller.id(), key.key(), &stored, now).await?;
         }
         tx.commit().await?;
+        self.ports.live.publish(LiveEvent::Order(OrderUpdate::from(&order))).await;
         Ok(Placed { order_id: order.id, body, replayed: false })
     }
 
@@ -349,6 +353,9 @@ impl OrderService {
                 tx.outbox().record(&Job::SendMail(mail), now).await?;
             }
             tx.commit().await?;
+            if change.status.is_some() {
+                self.ports.live.publish(LiveEvent::Order(OrderUpdate::from(&updated))).await;
+            }
             return Ok(updated);
         }
         Err(Unexpected::Failed("the order kept changing under concurrent updates".into()).into())

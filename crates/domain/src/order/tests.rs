@@ -13,6 +13,8 @@ use crate::access::{AccessError, Caller};
 use crate::cart::{CartRepository, Quantity};
 use crate::catalog::Product;
 use crate::jobs::Job;
+use crate::live::fakes::RecordingFanOut;
+use crate::live::{LiveEvent, LiveFeed, OrderUpdate};
 use crate::mail::Mail;
 use crate::money::{Currency, Money};
 use crate::query::parse_list_query;
@@ -51,16 +53,19 @@ struct Setup {
     ann: Caller,
     bob: Caller,
     boss: Caller,
+    live: Arc<RecordingFanOut>,
 }
 
 fn setup_with(notify: Recipients) -> Setup {
     let fakes = Fakes::new();
+    let live = Arc::new(RecordingFanOut::default());
     let ports = OrderPorts {
         orders: fakes.orders.clone(),
         idempotency: fakes.idempotency.clone(),
         uow: fakes.uow(),
         shop: shop(&fakes),
         clock: fakes.clock.clone(),
+        live: LiveFeed::new(live.clone()),
     };
     let settings = OrderSettings {
         pickup: PickupSettings::default(),
@@ -80,7 +85,7 @@ fn setup_with(notify: Recipients) -> Setup {
         person("bob@example.com", Role::User),
         person("boss@example.com", Role::Admin),
     );
-    Setup { fakes, service, ann, bob, boss }
+    Setup { fakes, service, ann, bob, boss, live }
 }
 
 fn setup() -> Setup {
@@ -364,6 +369,27 @@ fn an_admin_moves_an_order_to_completion_and_the_customer_is_mailed_when_it_is_r
     assert!(matches!(&mails[1], Mail::OrderStatus { to, status, .. } if to == "ann@example.com" && status == "ready"));
     let refused = s.status(&s.boss, order.id, OrderStatus::Cancelled);
     assert!(matches!(refused, Err(OrderError::Transition(TransitionError::Invalid { .. }))), "{refused:?}");
+}
+
+#[test]
+fn placing_and_every_status_change_are_published_live_but_edits_are_not() {
+    let s = setup();
+    let latte = s.product("Latte", 350);
+    let order = s.place(&s.ann, items(&[(latte, 1)])).unwrap();
+    let edit = OrderPatch { comment: Some(Some("extra hot".to_owned())), ..OrderPatch::default() };
+    run(s.service.patch(&s.ann, order.id, edit, None)).unwrap();
+    let confirmed = s.status(&s.boss, order.id, OrderStatus::Confirmed).unwrap();
+    let updates: Vec<OrderUpdate> = s
+        .live
+        .events()
+        .into_iter()
+        .map(|e| match e {
+            LiveEvent::Order(update) => update,
+            other => panic!("only order events: {other:?}"),
+        })
+        .collect();
+    assert_eq!(updates, [OrderUpdate::from(&order), OrderUpdate::from(&confirmed)]);
+    assert_eq!((updates[0].user_id, updates[0].number), (s.ann.id(), order.number));
 }
 
 #[test]

@@ -10,6 +10,7 @@ use super::values::{Email, PersonName, Phone};
 use crate::access::{AccessError, Admin, Caller};
 use crate::clock::Clock;
 use crate::error::Unexpected;
+use crate::live::{LiveEvent, LiveFeed};
 use crate::query::{ListQuery, Page};
 
 /// Why a user-management use case failed.
@@ -66,12 +67,18 @@ pub struct UserService {
     users: Arc<dyn UserRepository>,
     sessions: Arc<dyn SessionRepository>,
     clock: Arc<dyn Clock>,
+    live: LiveFeed,
 }
 
 impl UserService {
-    /// Wires the service.
-    pub fn new(users: Arc<dyn UserRepository>, sessions: Arc<dyn SessionRepository>, clock: Arc<dyn Clock>) -> Self {
-        Self { users, sessions, clock }
+    /// Wires the service; `live` tells open sockets when an account's access changes.
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        sessions: Arc<dyn SessionRepository>,
+        clock: Arc<dyn Clock>,
+        live: LiveFeed,
+    ) -> Self {
+        Self { users, sessions, clock, live }
     }
 
     /// One page of users.
@@ -134,8 +141,10 @@ impl UserService {
         let account_changed = changes.email.is_some() || changes.role.is_some() || changes.verified.is_some();
         let updated = self.users.update(id, &changes, now).await?;
         if account_changed {
-            // The logins of the old account end: its refresh tokens stop working.
+            // The logins of the old account end: its refresh tokens stop
+            // working and its sockets close.
             self.sessions.revoke_all(id, now).await?;
+            self.live.publish(LiveEvent::AccessChanged { user_id: id }).await;
         }
         Ok(updated)
     }
@@ -145,6 +154,8 @@ impl UserService {
     /// # Errors
     /// `NotFound`, `LastAdmin`.
     pub async fn delete(&self, _admin: Admin, id: Uuid) -> Result<(), UserError> {
-        Ok(self.users.delete(id).await?)
+        self.users.delete(id).await?;
+        self.live.publish(LiveEvent::AccessChanged { user_id: id }).await;
+        Ok(())
     }
 }

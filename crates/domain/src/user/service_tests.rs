@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::{PersonName, Phone, Role, User, UserError, UserPatch, UserResource, UserService};
 use crate::access::{AccessError, Actor, Admin};
+use crate::live::LiveEvent;
 use crate::query::{ListQuery, parse_list_query};
 use crate::testing::{Fakes, email, run, verified_user};
 
@@ -325,6 +326,14 @@ fn an_admin_changing_email_role_or_verification_ends_the_users_sessions() {
         run(users.update(&fakes.caller(&boss), ann.id, patch.clone())).unwrap();
         assert_eq!(fakes.sessions.live_of(ann.id), 0, "{patch:?} ends every session");
     }
+    let closed = LiveEvent::AccessChanged { user_id: ann.id };
+    assert_eq!(fakes.live.events(), [closed.clone(), closed.clone(), closed.clone()], "and closes its sockets");
+    run(users.delete(boss_admin(&fakes, &boss), ann.id)).unwrap();
+    assert_eq!(fakes.live.events().len(), 4, "so does deleting the account");
+}
+
+fn boss_admin(fakes: &Fakes, boss: &User) -> Admin {
+    fakes.caller(boss).require_admin().unwrap()
 }
 
 #[test]

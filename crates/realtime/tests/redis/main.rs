@@ -7,6 +7,6 @@
 
 mod fanout;
 mod outage;
-mod server;
+mod slots;
 mod support;
 mod tickets;

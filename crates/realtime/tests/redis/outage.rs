@@ -5,10 +5,10 @@ use std::time::Duration;
 use coffee_domain::realtime::FanOut;
 use coffee_realtime::{RedisFanOut, RedisFanOutConfig};
 
-use crate::server::RedisServer;
 use crate::support::{
     DEADLINE, Note, closed_port, eventually, note, plain, redis_or_skip, replica, replica_with, unique,
 };
+use coffee_testkit::RedisServer;
 
 /// Publishes `event` until Redis takes it: the first command after an outage
 /// may fail while the publishing connection reconnects.

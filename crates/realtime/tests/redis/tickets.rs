@@ -3,13 +3,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use coffee_domain::realtime::TicketStore;
+use coffee_domain::realtime::{TicketGrant, TicketStore};
 use coffee_realtime::RedisTicketStore;
-use uuid::Uuid;
 
 use crate::support::{closed_port, plain, redis_or_skip, unique};
 
 const TTL: Duration = Duration::from_secs(30);
+
+fn grant() -> TicketGrant {
+    TicketGrant { user_id: uuid::Uuid::new_v4(), expires_at: chrono::Utc::now() }
+}
 
 fn store(url: &str, prefix: &str) -> RedisTicketStore {
     RedisTicketStore::new(url, prefix).expect("a valid URL")
@@ -20,7 +23,7 @@ async fn a_ticket_logs_its_user_in_once_on_any_replica() {
     let Some(url) = redis_or_skip("a_ticket_logs_its_user_in_once_on_any_replica") else { return };
     let prefix = format!("{}:", unique("tickets"));
     let (issuer, other) = (store(&url, &prefix), store(&url, &prefix));
-    let user = Uuid::new_v4();
+    let user = grant();
     issuer.issue("digest", user, TTL).await.expect("issued");
 
     let mut conn = plain(&url).await;
@@ -43,7 +46,7 @@ async fn an_unknown_ticket_is_none() {
 async fn a_ticket_expires_after_its_lifetime() {
     let Some(url) = redis_or_skip("a_ticket_expires_after_its_lifetime") else { return };
     let tickets = store(&url, &format!("{}:", unique("tickets")));
-    tickets.issue("short", Uuid::new_v4(), Duration::from_millis(200)).await.expect("issued");
+    tickets.issue("short", grant(), Duration::from_millis(200)).await.expect("issued");
     // Redis checks expiry on access, to the millisecond: once the lifetime
     // has passed, the key is gone whatever the machine's load.
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -55,7 +58,7 @@ async fn of_twenty_concurrent_redeems_on_two_replicas_exactly_one_wins() {
     let Some(url) = redis_or_skip("of_twenty_concurrent_redeems_on_two_replicas_exactly_one_wins") else { return };
     let prefix = format!("{}:", unique("tickets"));
     let replicas = [Arc::new(store(&url, &prefix)), Arc::new(store(&url, &prefix))];
-    let user = Uuid::new_v4();
+    let user = grant();
     replicas[0].issue("contested", user, TTL).await.expect("issued");
 
     let start = Arc::new(tokio::sync::Barrier::new(20));
@@ -79,11 +82,11 @@ async fn of_twenty_concurrent_redeems_on_two_replicas_exactly_one_wins() {
 async fn a_zero_lifetime_and_a_reused_digest_are_refused() {
     let Some(url) = redis_or_skip("a_zero_lifetime_and_a_reused_digest_are_refused") else { return };
     let tickets = store(&url, &format!("{}:", unique("tickets")));
-    let user = Uuid::new_v4();
+    let user = grant();
     assert!(tickets.issue("zero", user, Duration::ZERO).await.is_err());
     assert!(tickets.issue("sub-millisecond", user, Duration::from_micros(10)).await.is_err());
     tickets.issue("twice", user, TTL).await.expect("issued");
-    assert!(tickets.issue("twice", Uuid::new_v4(), TTL).await.is_err());
+    assert!(tickets.issue("twice", grant(), TTL).await.is_err());
     assert_eq!(tickets.redeem("twice").await.expect("redeemed"), Some(user), "the first holder keeps it");
 }
 
@@ -91,6 +94,6 @@ async fn a_zero_lifetime_and_a_reused_digest_are_refused() {
 async fn an_unreachable_redis_is_an_error_not_a_panic() {
     // Needs no Redis: it runs everywhere.
     let tickets = store(&format!("redis://127.0.0.1:{}", closed_port()), "coffee-test:");
-    assert!(tickets.issue("digest", Uuid::new_v4(), TTL).await.is_err());
+    assert!(tickets.issue("digest", grant(), TTL).await.is_err());
     assert!(tickets.redeem("digest").await.is_err());
 }

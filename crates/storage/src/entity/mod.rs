@@ -2,8 +2,10 @@
 
 pub mod cart_items;
 pub mod categories;
+pub mod conversations;
 pub mod email_verifications;
 pub mod idempotency_keys;
+pub mod messages;
 pub mod order_items;
 pub mod orders;
 pub mod outbox;

@@ -9,6 +9,7 @@
 mod support;
 
 mod catalog;
+mod chat;
 mod cleanup;
 mod list;
 mod orders;

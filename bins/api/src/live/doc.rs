@@ -1,0 +1,52 @@
+//! The description of `GET /ws` for the OpenAPI document, which cannot
+//! describe a WebSocket otherwise.
+
+/// Markdown appended to the document's description.
+pub const WEBSOCKET: &str = r#"
+
+## Live chat and order updates: `GET /ws`
+
+`GET /ws` (alias `GET /ws/support`) upgrades to a WebSocket carrying JSON text frames.
+
+**Connecting.** Send `Authorization: Bearer <access token>`; browsers, which cannot, first get a
+single-use ticket (30 s, any replica) from `POST /support/tickets` and connect to
+`/ws?ticket=…`. Tokens are never accepted in the URL. Refusals are problem+json before the
+upgrade: 400 (not an upgrade), 401 (`missing_token`, `invalid_token`, `token_expired`,
+`account_gone`), 403 `forbidden` (a browser `Origin` outside `CORS_ORIGINS` and the API's own
+origin), 429 `too_many_sockets` (at most 5 sockets per user over all replicas).
+
+**Client → server.**
+* `{"type":"message","body","conversation_id"?,"client_id"?}` — a customer writes to their
+  open conversation (their first message opens one); staff must name `conversation_id`. A
+  repeated `client_id` (1–64 printable ASCII characters) in the same conversation is stored
+  once and echoed again. `body` is 1–2000 characters of plain text: `<3` and `2 > 1` are
+  text, but a `<` that would open markup (`<` followed by a letter, `/`, `!` or `?`) is
+  refused.
+* `{"type":"typing","conversation_id"?}` — passed on at most every 2 s.
+* `{"type":"close","conversation_id"}` — staff only.
+* `{"type":"resume","conversation_id","after_seq"}` — replays every stored message with a
+  greater `seq`, in order; live delivery goes on without duplicates.
+
+**Server → client.**
+* `{"type":"message","id","conversation_id","seq","sender_id","sender_role","body",
+  "created_at","client_id"?}` — every stored message, also the sender's acknowledgement.
+  `seq` counts 1, 2, 3 … per conversation without gaps: a jump means `resume`.
+* `{"type":"typing","conversation_id","sender_id","sender_role"}`
+* `{"type":"conversation","id","customer_id","status","created_at","last_message_at",
+  "last_seq"}` — opened or closed.
+* `{"type":"order","id","number","status","updated_at"}` — an order placed or moved: the
+  owner's own orders, every order for staff (the live order board).
+* `{"type":"error","code","detail","client_id"?}` — a refused frame; the socket stays open.
+  Codes: `malformed_frame` (not a JSON object, missing or wrong fields, binary),
+  `unknown_frame_type`, `validation_failed` (body or `client_id`), `not_found` (a conversation
+  you may not see), `forbidden` (a customer closing), `conversation_closed`,
+  `rate_limited` (more than 10 messages, or 30 other frames, per 10 s on one socket),
+  `service_unavailable`; and `resync` when live delivery was interrupted: `resume`.
+
+Customers receive their own conversations and orders; staff receive everything.
+
+**Closing.** A frame over 16 KiB closes the socket with 1009. The server pings every 20 s and
+closes a client silent for 60 s (1000). 4001: the credential expired or the account's access
+changed — connect again. 1013: the client fell behind — reconnect and `resume`. 1001: the
+server is shutting down.
+"#;

@@ -1,0 +1,136 @@
+//! `GET /ws` (and `/ws/support`): the WebSocket of the support chat and of
+//! live order updates. The frames are described in the OpenAPI document's
+//! text (`openapi.rs`), as OpenAPI cannot describe a socket.
+
+pub mod connection;
+pub mod doc;
+pub mod frames;
+pub mod hub;
+
+use actix_web::http::header;
+use actix_web::web::{self, Data};
+use actix_web::{HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use coffee_app::Services;
+use coffee_domain::access::{Actor, Caller};
+use coffee_domain::error::error_chain;
+use coffee_domain::user::Role;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use self::connection::{SLOT_LEASE, Socket};
+use self::hub::Hub;
+use crate::csrf::AllowedOrigins;
+use crate::extract::{authenticate_until, query_pairs};
+use crate::problem::catalogue as c;
+use crate::problem::{ApiError, IntoProblem};
+
+/// Sockets one user may hold at once, over every replica.
+pub const MAX_SOCKETS_PER_USER: usize = 5;
+
+/// Seconds a client refused for holding too many sockets should wait.
+const TOO_MANY_SOCKETS_RETRY_SECS: u64 = 5;
+
+/// Mounts the socket routes (outside the OpenAPI document).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ws", web::get().to(upgrade)).route("/ws/support", web::get().to(upgrade));
+}
+
+/// Whether the request asks to become a WebSocket.
+fn is_upgrade(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// Checks, in order: that this is an upgrade (400), the browser origin
+/// (403), the credential (401; a ticket is consumed only here), the
+/// per-user socket bound (429); then upgrades and runs the socket.
+async fn upgrade(
+    req: HttpRequest,
+    body: web::Payload,
+    services: Data<Services>,
+    hub: Data<Hub>,
+    origins: Data<AllowedOrigins>,
+) -> Result<HttpResponse, ApiError> {
+    if !is_upgrade(&req) {
+        return Err(ApiError::with_detail(
+            c::BAD_REQUEST,
+            "This is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket).",
+        ));
+    }
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
+        if !origins.contains(origin) {
+            return Err(ApiError::with_detail(
+                c::FORBIDDEN,
+                format!("Sockets may not be opened from the origin {origin:?}."),
+            ));
+        }
+    }
+    let (caller, expires_at) = credential(&req, &services).await?;
+    let user = caller.id();
+    let id = Uuid::now_v7();
+    let slots = &services.live.slots;
+    match slots.acquire(user, id, MAX_SOCKETS_PER_USER, SLOT_LEASE).await {
+        Ok(true) => {}
+        Ok(false) => return Err(ApiError::from(c::TOO_MANY_SOCKETS).retry_after(TOO_MANY_SOCKETS_RETRY_SECS)),
+        // The replica's own bound (below) still holds while the shared store is down.
+        Err(e) => tracing::warn!(error = %error_chain(&e), "socket slots unavailable; bounding this replica only"),
+    }
+    let Some(registration) = hub.register(user, caller.admin().is_some(), MAX_SOCKETS_PER_USER) else {
+        let _ = slots.release(user, id).await;
+        return Err(ApiError::from(c::TOO_MANY_SOCKETS).retry_after(TOO_MANY_SOCKETS_RETRY_SECS));
+    };
+    let (response, session, stream) = match actix_ws::handle(&req, body) {
+        Ok(upgraded) => upgraded,
+        Err(e) => {
+            let _ = slots.release(user, id).await;
+            return Err(ApiError::with_detail(c::BAD_REQUEST, format!("The WebSocket handshake failed: {e}.")));
+        }
+    };
+    let left = (expires_at - Utc::now()).to_std().unwrap_or_default();
+    let socket = Socket { services, caller, id, expires_at: Instant::now() + left, registration, session };
+    actix_web::rt::spawn(socket.run(stream));
+    Ok(response)
+}
+
+/// Who connects, and until when: a bearer token in `Authorization`, or a
+/// ticket from `POST /support/tickets` in `?ticket=`. Tokens in the URL are
+/// refused (URLs end up in logs and histories).
+async fn credential(req: &HttpRequest, services: &Services) -> Result<(Caller, DateTime<Utc>), ApiError> {
+    let pairs = query_pairs(req.query_string())?;
+    if pairs.iter().any(|(name, _)| matches!(name.as_str(), "token" | "access_token" | "jwt" | "authorization")) {
+        return Err(ApiError::with_detail(
+            c::INVALID_TOKEN,
+            "Tokens are never accepted in the URL: send `Authorization: Bearer <token>`, or get a ticket from \
+             POST /support/tickets and connect with `?ticket=`.",
+        ));
+    }
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        return authenticate_until(req).await;
+    }
+    let Some((_, ticket)) = pairs.iter().find(|(name, _)| name == "ticket") else {
+        return Err(ApiError::with_detail(
+            c::MISSING_TOKEN,
+            "Send `Authorization: Bearer <token>`, or connect with `?ticket=` from POST /support/tickets.",
+        ));
+    };
+    let grant = services.support.redeem_ticket(ticket).await.map_err(IntoProblem::into_problem)?.ok_or_else(|| {
+        ApiError::with_detail(
+            c::INVALID_TOKEN,
+            "The ticket is unknown, used or expired: get a new one from POST /support/tickets.",
+        )
+    })?;
+    if grant.expires_at <= Utc::now() {
+        return Err(c::TOKEN_EXPIRED.into());
+    }
+    // The role is re-read from the account, not taken from the ticket.
+    let caller = services
+        .access
+        .caller(Actor { id: grant.user_id, role: Role::User })
+        .await
+        .map_err(IntoProblem::into_problem)?;
+    Ok((caller, grant.expires_at))
+}

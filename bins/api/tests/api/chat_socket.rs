@@ -1,0 +1,197 @@
+//! The socket's own rules: credentials, origins, tickets, bad frames,
+//! size and rate limits, the per-user bound, pings, and why it closes.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::categories::{json_with, send};
+use crate::helpers::{PUBLIC_BASE_URL, spawn_app, spawn_app_with};
+use crate::ws::{connect, ticket, try_connect};
+
+#[tokio::test]
+async fn a_socket_needs_a_credential_never_a_token_in_the_url_and_a_ticket_works_once() {
+    let app = spawn_app().await;
+    let ann = app.logged_in("ann@example.com").await;
+    let refused = try_connect(&app, "/ws", &[]).await.err().unwrap();
+    assert_eq!((refused.status, refused.body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("missing_token")));
+    let in_url = try_connect(&app, &format!("/ws?access_token={}", ann.token), &[]).await.err().unwrap();
+    assert_eq!((in_url.status, in_url.body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")));
+    let forged = try_connect(&app, "/ws", &[("authorization", "Bearer not-a-token")]).await.err().unwrap();
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+
+    let issued =
+        json_with(send(&app, Method::POST, "/support/tickets", Some(&ann.token), None).await, StatusCode::CREATED)
+            .await;
+    let t = issued["ticket"].as_str().unwrap();
+    assert!(issued["expires_at"].is_string());
+    let mut ws =
+        try_connect(&app, &format!("/ws/support?ticket={t}"), &[]).await.expect("a fresh ticket opens a socket");
+    ws.say("via a ticket").await;
+    assert_eq!(ws.next_of("message").await["sender_id"], ann.id.as_str());
+    let reused = try_connect(&app, &format!("/ws?ticket={t}"), &[]).await.err().unwrap();
+    assert_eq!((reused.status, reused.body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")));
+    let anonymous = send(&app, Method::POST, "/support/tickets", None, None).await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let plain_get = send(&app, Method::GET, "/ws", Some(&ann.token), None).await;
+    assert_eq!(plain_get.status(), StatusCode::BAD_REQUEST, "not an upgrade");
+}
+
+#[tokio::test]
+async fn a_browser_origin_must_be_allowed() {
+    let app = spawn_app_with(&[("CORS_ORIGINS", "https://console.coffee.example")]).await;
+    let admin = app.admin_token().await;
+    for origin in ["https://evil.example", "http://coffee.example"] {
+        let t = ticket(&app, &admin).await;
+        let refused = try_connect(&app, &format!("/ws?ticket={t}"), &[("origin", origin)]).await.err().unwrap();
+        assert_eq!(
+            (refused.status, refused.body["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("forbidden")),
+            "{origin}"
+        );
+    }
+    for origin in ["https://console.coffee.example", PUBLIC_BASE_URL] {
+        let t = ticket(&app, &admin).await;
+        try_connect(&app, &format!("/ws?ticket={t}"), &[("origin", origin)]).await.expect("an allowed origin");
+    }
+}
+
+#[tokio::test]
+async fn every_bad_frame_gets_an_error_frame_and_the_socket_stays() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let ann = app.logged_in("ann@example.com").await;
+    let mut ws = connect(&app, &ann.token).await;
+    let mut agent = connect(&app, &admin).await;
+    for (frame, code) in [
+        ("not json", "malformed_frame"),
+        ("[1, 2]", "malformed_frame"),
+        (r#"{"body":"no type"}"#, "malformed_frame"),
+        (r#"{"type":"shout","body":"x"}"#, "unknown_frame_type"),
+        (r#"{"type":"message","body":""}"#, "validation_failed"),
+        (r#"{"type":"message","body":"<b>bold</b>"}"#, "validation_failed"),
+        (r#"{"type":"message","body":"x","mood":"happy"}"#, "malformed_frame"),
+        (r#"{"type":"message","body":"x","client_id":"has space"}"#, "validation_failed"),
+        (r#"{"type":"resume","conversation_id":"00000000-0000-7000-8000-000000000000","after_seq":0}"#, "not_found"),
+    ] {
+        ws.send_text(frame).await;
+        assert_eq!(ws.error_code().await, code, "{frame}");
+    }
+    ws.send_text(&json!({"type": "message", "body": "x".repeat(2001)}).to_string()).await;
+    assert_eq!(ws.error_code().await, "validation_failed", "2001 characters");
+    ws.send_binary(vec![1, 2, 3]).await;
+    assert_eq!(ws.error_code().await, "malformed_frame");
+    agent.say("who am I talking to?").await;
+    assert_eq!(agent.error_code().await, "validation_failed", "staff must name the conversation");
+    ws.say(&"é".repeat(2000)).await;
+    assert_eq!(ws.next_of("message").await["seq"], 1, "after all that, the socket still works");
+}
+
+#[tokio::test]
+async fn markup_is_refused_but_angle_brackets_as_text_arrive_as_typed() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let ann = app.logged_in("ann@example.com").await;
+    let mut agent = connect(&app, &admin).await;
+    let mut ws = connect(&app, &ann.token).await;
+    ws.send(json!({"type": "message", "body": "<img src=x onerror=alert(1)>", "client_id": "c1"})).await;
+    let refused = ws.next().await;
+    assert_eq!((refused["code"].as_str(), refused["client_id"].as_str()), (Some("validation_failed"), Some("c1")));
+    assert!(refused["detail"].as_str().unwrap().contains("markup"), "{refused}");
+    ws.say("<3 and 2 > 1 and a < b").await;
+    assert_eq!(agent.next_of("message").await["body"], "<3 and 2 > 1 and a < b");
+}
+
+#[tokio::test]
+async fn a_frame_over_16_kib_closes_the_socket_with_1009() {
+    let app = spawn_app().await;
+    let ann = app.logged_in("ann@example.com").await;
+    let mut ws = connect(&app, &ann.token).await;
+    ws.send_text(&json!({"type": "message", "body": "x".repeat(17 * 1024)}).to_string()).await;
+    assert_eq!(ws.closed().await.0, 1009);
+}
+
+#[tokio::test]
+async fn eleven_messages_in_ten_seconds_are_one_too_many() {
+    let app = spawn_app().await;
+    let ann = app.logged_in("ann@example.com").await;
+    let mut ws = connect(&app, &ann.token).await;
+    for n in 1..=10 {
+        ws.say(&format!("m{n}")).await;
+        assert_eq!(ws.next_of("message").await["seq"], n);
+    }
+    ws.send(json!({"type": "message", "body": "m11", "client_id": "eleven"})).await;
+    let limited = ws.next().await;
+    assert_eq!((limited["code"].as_str(), limited["client_id"].as_str()), (Some("rate_limited"), Some("eleven")));
+    let mut other = connect(&app, &ann.token).await;
+    other.say("another socket has its own budget").await;
+    assert_eq!(other.next_of("message").await["seq"], 11);
+}
+
+#[tokio::test]
+async fn a_user_holds_at_most_five_sockets() {
+    let app = spawn_app().await;
+    let ann = app.logged_in("ann@example.com").await;
+    let mut open = Vec::new();
+    for _ in 0..5 {
+        open.push(connect(&app, &ann.token).await);
+    }
+    let sixth = try_connect(&app, "/ws", &[("authorization", &format!("Bearer {}", ann.token))]).await.err().unwrap();
+    assert_eq!((sixth.status, sixth.body["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("too_many_sockets")));
+    open.pop().unwrap().leave().await;
+    let mut again = None;
+    for _ in 0..50 {
+        if let Ok(ws) = try_connect(&app, "/ws", &[("authorization", &format!("Bearer {}", ann.token))]).await {
+            again = Some(ws);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(again.is_some(), "a closed socket frees its slot");
+}
+
+#[tokio::test]
+async fn the_socket_closes_with_4001_when_its_token_expires() {
+    let app = spawn_app_with(&[("ACCESS_TOKEN_TTL", "2s")]).await;
+    let ann = app.logged_in("ann@example.com").await;
+    let t = ticket(&app, &ann.token).await;
+    let mut by_header = connect(&app, &ann.token).await;
+    let mut by_ticket = try_connect(&app, &format!("/ws?ticket={t}"), &[]).await.unwrap();
+    assert_eq!(by_header.closed().await.0, 4001);
+    assert_eq!(by_ticket.closed().await.0, 4001, "a ticket's socket ends with the token behind the ticket");
+}
+
+#[tokio::test]
+async fn changing_or_deleting_an_account_closes_its_sockets() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let ann = app.logged_in("ann@example.com").await;
+    let bob = app.logged_in("bob@example.com").await;
+    let mut ann_ws = connect(&app, &ann.token).await;
+    let mut bob_ws = connect(&app, &bob.token).await;
+    let promote =
+        send(&app, Method::PATCH, &format!("/users/{}", ann.id), Some(&admin), Some(&json!({"role": "admin"}))).await;
+    assert_eq!(promote.status(), StatusCode::OK);
+    assert_eq!(ann_ws.closed().await.0, 4001);
+    let deleted = send(&app, Method::DELETE, &format!("/users/{}", bob.id), Some(&admin), None).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(bob_ws.closed().await.0, 4001);
+}
+
+#[tokio::test]
+async fn the_server_pings_and_drops_a_client_that_stays_silent() {
+    let app = spawn_app_with(&[("WS_PING_INTERVAL", "300ms"), ("WS_IDLE_TIMEOUT", "1s")]).await;
+    let ann = app.logged_in("ann@example.com").await;
+    // A client that reads (the library answers pings) stays past the timeout.
+    let mut lively = connect(&app, &ann.token).await;
+    lively.quiet_for(Duration::from_secs(2)).await;
+    lively.say("still here").await;
+    assert_eq!(lively.next_of("message").await["seq"], 1);
+    // One that reads nothing answers no ping and is dropped.
+    let silent = connect(&app, &ann.token).await;
+    let frames = silent.raw_frames_until_closed().await;
+    assert!(frames.iter().any(|(op, _)| *op == 0x9), "the server pinged: {frames:?}");
+    let (_, close) = frames.iter().find(|(op, _)| *op == 0x8).expect("a close frame");
+    assert_eq!(u16::from_be_bytes([close[0], close[1]]), 1000);
+}

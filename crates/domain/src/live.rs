@@ -1,0 +1,188 @@
+//! What is delivered live, and to whom: the events the use cases publish
+//! through the [`FanOut`] port once their change is stored.
+//!
+//! An event names the customer it concerns; the WebSocket hub of every
+//! replica hands it to that customer's sockets and to every admin socket
+//! (admins see every conversation and run the live order board).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::error_chain;
+use crate::order::{Order, OrderStatus};
+use crate::realtime::FanOut;
+use crate::support::{Conversation, Message};
+use crate::user::Role;
+
+/// One live event. Serialised between replicas, so changing a variant's
+/// shape needs the fan-out envelope's version bumped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// A message was stored.
+    Message {
+        /// The conversation's customer.
+        customer_id: Uuid,
+        /// The stored message.
+        message: Message,
+    },
+    /// Someone is typing in a conversation.
+    Typing {
+        /// The conversation's customer.
+        customer_id: Uuid,
+        /// The conversation.
+        conversation_id: Uuid,
+        /// Who types.
+        sender_id: Uuid,
+        /// Their role.
+        sender_role: Role,
+    },
+    /// A conversation was opened or closed.
+    Conversation(Conversation),
+    /// An order was placed or changed status.
+    Order(OrderUpdate),
+    /// An account's access changed (role, verification, e-mail, deletion):
+    /// its sockets are closed and must authenticate again.
+    AccessChanged {
+        /// The account.
+        user_id: Uuid,
+    },
+}
+
+/// What the live order board shows of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderUpdate {
+    /// The order.
+    pub id: Uuid,
+    /// Its owner.
+    pub user_id: Uuid,
+    /// Its number.
+    pub number: i64,
+    /// Its status now.
+    pub status: OrderStatus,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Order> for OrderUpdate {
+    fn from(order: &Order) -> Self {
+        Self {
+            id: order.id,
+            user_id: order.user_id,
+            number: order.number,
+            status: order.status,
+            updated_at: order.updated_at,
+        }
+    }
+}
+
+impl LiveEvent {
+    /// The customer (or account) the event concerns; admins receive every
+    /// event but [`LiveEvent::AccessChanged`], which concerns only its account.
+    pub fn concerns(&self) -> Uuid {
+        match self {
+            LiveEvent::Message { customer_id, .. } | LiveEvent::Typing { customer_id, .. } => *customer_id,
+            LiveEvent::Conversation(c) => c.customer_id,
+            LiveEvent::Order(o) => o.user_id,
+            LiveEvent::AccessChanged { user_id } => *user_id,
+        }
+    }
+
+    /// Whether every admin socket receives it too.
+    pub fn for_admins(&self) -> bool {
+        !matches!(self, LiveEvent::AccessChanged { .. })
+    }
+}
+
+/// The publishing side of live delivery, shared by the use cases.
+///
+/// Publishing happens after the change is stored and never fails the use
+/// case: live delivery is a shortcut and clients catch up from the store
+/// (`resume`, REST history, `GET /orders`). A failed publish is logged.
+#[derive(Clone)]
+pub struct LiveFeed {
+    fan_out: Arc<dyn FanOut<LiveEvent>>,
+}
+
+impl std::fmt::Debug for LiveFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveFeed").finish_non_exhaustive()
+    }
+}
+
+impl LiveFeed {
+    /// Publishes through `fan_out`.
+    pub fn new(fan_out: Arc<dyn FanOut<LiveEvent>>) -> Self {
+        Self { fan_out }
+    }
+
+    /// A feed that delivers nothing (processes without sockets: the worker, tests).
+    pub fn none() -> Self {
+        Self::new(Arc::new(Nowhere))
+    }
+
+    /// Publishes `event`; logs a failure.
+    pub async fn publish(&self, event: LiveEvent) {
+        if let Err(e) = self.fan_out.publish(&event).await {
+            tracing::warn!(error = %error_chain(&e), "live event not published; clients catch up from the store");
+        }
+    }
+}
+
+/// A fan-out without subscribers.
+struct Nowhere;
+
+#[async_trait::async_trait]
+impl FanOut<LiveEvent> for Nowhere {
+    async fn publish(&self, _: &LiveEvent) -> Result<(), crate::error::InfraError> {
+        Ok(())
+    }
+
+    fn subscribe(&self, _: Arc<dyn crate::realtime::LiveSink<LiveEvent>>) {}
+}
+
+/// Test support: a fan-out that records what is published.
+#[cfg(test)]
+pub(crate) mod fakes {
+    use std::sync::{Arc, Mutex};
+
+    use async_trait::async_trait;
+
+    use super::LiveEvent;
+    use crate::error::InfraError;
+    use crate::realtime::{FanOut, LiveSink};
+    use crate::testing::lock;
+
+    /// A fan-out that keeps every published event (and can be told to fail).
+    #[derive(Debug, Default)]
+    pub(crate) struct RecordingFanOut {
+        events: Mutex<Vec<LiveEvent>>,
+        failing: Mutex<bool>,
+    }
+
+    impl RecordingFanOut {
+        pub(crate) fn events(&self) -> Vec<LiveEvent> {
+            lock(&self.events).clone()
+        }
+
+        pub(crate) fn fail(&self) {
+            *lock(&self.failing) = true;
+        }
+    }
+
+    #[async_trait]
+    impl FanOut<LiveEvent> for RecordingFanOut {
+        async fn publish(&self, event: &LiveEvent) -> Result<(), InfraError> {
+            if *lock(&self.failing) {
+                return Err(InfraError::new("the broker is down"));
+            }
+            lock(&self.events).push(event.clone());
+            Ok(())
+        }
+
+        fn subscribe(&self, _: Arc<dyn LiveSink<LiveEvent>>) {}
+    }
+}
