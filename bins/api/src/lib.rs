@@ -42,6 +42,11 @@ pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListe
     let origins = Data::new(allowed_origins(&services.config));
     let hub = live::hub::Hub::new();
     services.live.fan_out.subscribe(hub.clone());
+    let (closing, closer) = (services.lifecycle.sockets_closing(), hub.clone());
+    tokio::spawn(async move {
+        closing.cancelled().await;
+        closer.close_all(live::hub::GOING_AWAY);
+    });
     let hub = Data::from(hub);
     let product_view = Data::new(ProductView {
         currency: services.shop.currency(),
@@ -74,6 +79,8 @@ pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListe
             .wrap(from_fn(middleware::request_context))
     })
     .listen(listener)?
+    // The binary handles SIGTERM/SIGINT itself (drain first; see main.rs).
+    .disable_signals()
     .shutdown_timeout(30)
     .run();
     Ok(server)

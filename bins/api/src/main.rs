@@ -35,17 +35,66 @@ async fn main() -> ExitCode {
     services.spawn_api_background().await;
     tracing::info!("listening on http://{addr} (Swagger UI at /docs)");
     let doc = Data::new(coffee_api::openapi::build());
-    let result = match coffee_api::serve(services.clone(), doc, listener) {
-        Ok(server) => server.await,
-        Err(e) => Err(e),
+    let server = match coffee_api::serve(services.clone(), doc, listener) {
+        Ok(server) => server,
+        Err(e) => {
+            tracing::error!("server error: {e}");
+            return ExitCode::from(1);
+        }
     };
-    // actix-web stops on SIGTERM/SIGINT after draining requests; then background work finishes.
+    let handle = server.handle();
+    // The server runs as its own task: stopping it needs its loop polled.
+    let mut server = actix_web::rt::spawn(server);
+    let result = tokio::select! {
+        result = &mut server => result,
+        () = shutdown_signal() => {
+            // SPEC §2: readiness 503 at once, keep serving (Connection: close)
+            // for SHUTDOWN_DRAIN, then close sockets (1001), stop accepting and
+            // let in-flight requests finish.
+            let drain = services.config.shutdown_drain;
+            tracing::info!(?drain, "shutdown requested: readiness answers 503 while draining");
+            services.lifecycle.drain();
+            tokio::time::sleep(drain).await;
+            tracing::info!("closing sockets and stopping");
+            services.lifecycle.close_sockets();
+            handle.stop(true).await;
+            server.await
+        }
+    }
+    .unwrap_or_else(|e| Err(std::io::Error::other(e)));
     services.shutdown(Duration::from_secs(20)).await;
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             tracing::error!("server error: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// SIGTERM (containers, systemd) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the server");
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
     }
 }

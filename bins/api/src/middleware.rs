@@ -69,6 +69,10 @@ pub async fn request_context(
     {
         doc.conformance.check(&method, &pattern, status.as_u16(), code.0);
     }
+    if res.request().app_data::<Data<coffee_app::Services>>().is_some_and(|s| s.lifecycle.is_draining()) {
+        // Draining before a shutdown: clients reconnect elsewhere.
+        res.response_mut().head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
+    }
     let headers = res.headers_mut();
     headers.insert(X_REQUEST_ID, HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("invalid")));
     for (name, value) in [

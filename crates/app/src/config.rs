@@ -85,6 +85,8 @@ pub struct Config {
     pub order_min_lead_time: TimeDelta,
     /// `IDEMPOTENCY_KEY_TTL`: how long an `Idempotency-Key` and its answer are kept.
     pub idempotency_key_ttl: TimeDelta,
+    /// `SHUTDOWN_DRAIN`: how long `coffee-api` keeps serving after readiness turns 503.
+    pub shutdown_drain: std::time::Duration,
     /// `WS_PING_INTERVAL`: how often the server pings a WebSocket client (20 s).
     pub ws_ping_interval: std::time::Duration,
     /// `WS_IDLE_TIMEOUT`: a WebSocket client silent this long is dropped (60 s).
@@ -160,6 +162,12 @@ fn duration(vars: &Vars, name: &'static str, default: &str) -> Result<TimeDelta,
 
 fn std_duration(vars: &Vars, name: &'static str, default: &str) -> Result<Duration, ConfigError> {
     duration(vars, name, default)?.to_std().map_err(|_| err(name, "must be longer than zero"))
+}
+
+/// A duration that may be zero (`0s`).
+fn std_duration_or_zero(vars: &Vars, name: &'static str, default: &str) -> Result<Duration, ConfigError> {
+    let raw = get(vars, name).unwrap_or(default);
+    humantime::parse_duration(raw).map_err(|e| err(name, format!("{e} (expected e.g. 0s, 5s, 1m)")))
 }
 
 fn boolean(vars: &Vars, name: &'static str, default: bool) -> Result<bool, ConfigError> {
@@ -296,6 +304,7 @@ impl Config {
             admin_notify_emails,
             order_min_lead_time: duration(&vars, "ORDER_MIN_LEAD_TIME", "10m")?,
             idempotency_key_ttl: duration(&vars, "IDEMPOTENCY_KEY_TTL", "24h")?,
+            shutdown_drain: std_duration_or_zero(&vars, "SHUTDOWN_DRAIN", "5s")?,
             ws_ping_interval: std_duration(&vars, "WS_PING_INTERVAL", "20s")?,
             ws_idle_timeout: std_duration(&vars, "WS_IDLE_TIMEOUT", "60s")?,
             public_base_url,

@@ -4,6 +4,7 @@
 //! the profile (embedded or distributed) follows from configuration alone.
 
 mod config;
+mod lifecycle;
 mod live;
 mod logging;
 mod proxies;
@@ -11,6 +12,7 @@ mod services;
 mod shop;
 
 pub use config::{AppEnv, Config, ConfigError, LogFormat};
+pub use lifecycle::Lifecycle;
 pub use live::Live;
 pub use logging::init_logging;
 pub use proxies::{TrustedProxies, TrustedProxiesError};

@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, redact_url};
+use crate::lifecycle::Lifecycle;
 use crate::live::Live;
 
 /// Why the application could not start. Displays as one line.
@@ -96,6 +97,8 @@ pub struct Services {
     pub support: Arc<SupportService>,
     /// Live delivery: fan-out, tickets, socket slots.
     pub live: Live,
+    /// Draining and stopping (API).
+    pub lifecycle: Lifecycle,
     /// Per-connection budgets of WebSocket frames (always in this process:
     /// a connection lives on one replica).
     pub socket_limiter: Arc<dyn RateLimiter>,
@@ -260,6 +263,7 @@ impl Services {
             support: Arc::new(support),
             live,
             socket_limiter: Arc::new(coffee_ratelimit::MemoryRateLimiter::new()),
+            lifecycle: Lifecycle::default(),
             shop,
             cleanup: Arc::new(cleanup),
             relay: Arc::new(relay),

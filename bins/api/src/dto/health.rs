@@ -6,7 +6,7 @@ use serde::Serialize;
 /// Health of the process and its dependencies.
 #[derive(Debug, Serialize, Apiv2Schema)]
 pub struct HealthDto {
-    /// `ok` or `unavailable`.
+    /// `ok`, `unavailable` (a dependency is down) or `draining` (shutting down).
     pub status: String,
     /// The database answers (readiness only).
     pub database: Option<bool>,

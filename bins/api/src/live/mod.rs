@@ -54,6 +54,10 @@ async fn upgrade(
     hub: Data<Hub>,
     origins: Data<AllowedOrigins>,
 ) -> Result<HttpResponse, ApiError> {
+    if services.lifecycle.sockets_closing().is_cancelled() {
+        return Err(ApiError::with_detail(c::SERVICE_UNAVAILABLE, "This replica is shutting down; connect again.")
+            .retry_after(1));
+    }
     if !is_upgrade(&req) {
         return Err(ApiError::with_detail(
             c::BAD_REQUEST,

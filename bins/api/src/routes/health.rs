@@ -17,9 +17,15 @@ async fn live() -> web::Json<HealthDto> {
 
 /// Readiness probe
 ///
-/// Answers 200 when the database and, if configured, Redis are reachable, and 503 otherwise.
+/// Answers 200 when the database and, if configured, Redis are reachable, and 503 otherwise
+/// (also, with `status: draining`, from the moment the process is asked to shut down).
 #[api_v2_operation(operation_id = "ready", tags(Health))]
 async fn ready(services: Data<Services>) -> actix_web::HttpResponse {
+    if services.lifecycle.is_draining() {
+        // Shutting down: the load balancer stops sending new work here.
+        let body = HealthDto { status: "draining".to_owned(), database: None, redis: None };
+        return actix_web::HttpResponse::build(StatusCode::SERVICE_UNAVAILABLE).json(body);
+    }
     let r = services.readiness().await;
     let ok = r.database && r.redis.unwrap_or(true);
     let body = HealthDto {

@@ -1,0 +1,103 @@
+//! The real `coffee-api` binary on SIGTERM (SPEC §2): readiness turns 503 at
+//! once, requests are still served (with `Connection: close`) for
+//! `SHUTDOWN_DRAIN`, sockets close with 1001, and the process exits 0.
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+struct Api {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start(drain: &str) -> Api {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(env!("CARGO_BIN_EXE_coffee-api"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PORT", port.to_string())
+        .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.path().join("api.db").display()))
+        .env("MEDIA_DIR", dir.path().join("media"))
+        .env("JWT_SECRET", "shutdown-test-secret-at-least-32-bytes")
+        .env("ADMIN_EMAIL", "admin@coffee.test")
+        .env("ADMIN_PASSWORD", "admin-password-123")
+        .env("SHUTDOWN_DRAIN", drain)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let api = Api { child, base: format!("http://127.0.0.1:{port}"), _dir: dir };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("{}/health/ready", api.base)).await.map(|r| r.status().as_u16()).ok() != Some(200) {
+        assert!(Instant::now() < deadline, "coffee-api did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    api
+}
+
+async fn admin_token(api: &Api) -> String {
+    let body = serde_json::json!({"email": "admin@coffee.test", "password": "admin-password-123"});
+    let resp = reqwest::Client::new().post(format!("{}/auth/login", api.base)).json(&body).send().await.unwrap();
+    resp.json::<serde_json::Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn sigterm_drains_then_closes_sockets_with_1001_and_exits_0() {
+    let mut api = start("1500ms").await;
+    let token = admin_token(&api).await;
+    let mut request = format!("{}/ws", api.base.replacen("http", "ws", 1)).into_client_request().unwrap();
+    request.headers_mut().insert("authorization", HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+
+    let status = Command::new("kill").args(["-TERM", &api.child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let signalled = Instant::now();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let client = reqwest::Client::new();
+    let ready = client.get(format!("{}/health/ready", api.base)).send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 503, "readiness turns 503 at once");
+    assert_eq!(ready.json::<serde_json::Value>().await.unwrap()["status"], "draining");
+    let info = client.get(format!("{}/info", api.base)).send().await.unwrap();
+    assert_eq!(info.status().as_u16(), 200, "requests are still served while draining");
+    assert_eq!(info.headers().get("connection").and_then(|v| v.to_str().ok()), Some("close"));
+
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(10), socket.next()).await.unwrap() {
+            Some(Ok(Message::Close(Some(frame)))) => break u16::from(frame.code),
+            Some(Ok(_)) => {}
+            other => panic!("the socket ended without a close frame: {other:?}"),
+        }
+    };
+    assert_eq!(close, 1001);
+    drop(socket); // as a client does once the close handshake is done
+    assert!(signalled.elapsed() >= Duration::from_millis(1400), "sockets close after the drain, not before");
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        if let Some(status) = api.child.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(Instant::now() < deadline, "coffee-api did not exit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(code, Some(0));
+    assert!(client.get(format!("{}/health/live", api.base)).send().await.is_err(), "nothing listens any more");
+}
