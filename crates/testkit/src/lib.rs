@@ -7,6 +7,8 @@
 //!   text part and pull out the verification code and link.
 //! * [`TestDatabase`] — a fresh, empty database per test: a temporary SQLite
 //!   file, or a new PostgreSQL database when `TEST_DATABASE_URL` is set.
+//! * [`TcpProxy`] — a TCP forwarder a test can cut and restore, to take a
+//!   dependency away (PostgreSQL) without stopping the shared server.
 //! * [`Browser`] (feature `browser`) — headless Debian Chromium driven over
 //!   the DevTools protocol, with [`Observations`] of console errors, CSP
 //!   violations and requests to other origins.
@@ -17,6 +19,7 @@ mod db;
 mod message;
 mod redis_server;
 mod smtp_sink;
+mod tcp_proxy;
 
 #[cfg(feature = "browser")]
 pub use browser::{Browser, BrowserError, Observations, Page, chromium_path};
@@ -24,3 +27,4 @@ pub use db::{Backend, TestDatabase, test_redis_url};
 pub use message::ReceivedMail;
 pub use redis_server::RedisServer;
 pub use smtp_sink::SmtpSink;
+pub use tcp_proxy::TcpProxy;

@@ -126,7 +126,9 @@ pub async fn spawn_replica_of(app: &TestApp, overrides: &[(&str, &str)]) -> Test
     spawn_on(app._db.shared(), overrides).await
 }
 
-async fn spawn_on(db: TestDatabase, overrides: &[(&str, &str)]) -> TestApp {
+/// Starts the app on `db` (keeps it alive as long as the app); `overrides`
+/// may still replace its `DATABASE_URL`, e.g. with a proxy in front of it.
+pub async fn spawn_on(db: TestDatabase, overrides: &[(&str, &str)]) -> TestApp {
     let mail = SmtpSink::start().await;
     let media = tempfile::tempdir().expect("a temporary media directory");
     let media_dir = media.path().join("media").to_str().expect("a UTF-8 temporary path").to_owned();

@@ -20,6 +20,7 @@ mod me;
 mod orders;
 mod orders_idempotency;
 mod orders_status;
+mod outage;
 mod products;
 mod protection;
 mod shopping;
