@@ -1,5 +1,10 @@
 //! `coffee-worker`: consumes the Redis job queue (e-mails), runs the cleanup
 //! schedule and relays the outbox. Scale it independently of `coffee-api`.
+//!
+//! `coffee-worker dead list | retry ID | retry-all` shows and re-queues the
+//! jobs it gave up on (see [`dead`]).
+
+mod dead;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -11,6 +16,14 @@ const MAX_START_BACKOFF: Duration = Duration::from_secs(30);
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match dead::Command::parse(&args) {
+        Ok(command) => command,
+        Err(usage) => {
+            eprintln!("{usage}");
+            return ExitCode::from(2);
+        }
+    };
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -18,6 +31,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(command) = command {
+        return dead::run(command, &config).await;
+    }
     init_logging(&config.log_filter, config.log_format);
     if config.redis_url.is_none() {
         tracing::error!("coffee-worker: REDIS_URL: is required (without Redis, coffee-api runs the jobs itself)");

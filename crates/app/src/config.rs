@@ -77,6 +77,8 @@ pub struct Config {
     pub cleanup_schedule: CleanupSchedule,
     /// `WORKER_CONCURRENCY`: jobs one `coffee-worker` runs at once.
     pub worker_concurrency: usize,
+    /// `JOB_MAX_ATTEMPTS`: deliveries of a job before it is parked as dead.
+    pub job_max_attempts: usize,
     /// `ADMIN_EMAIL` and `ADMIN_PASSWORD`.
     pub admin: Option<(String, String)>,
     /// `ADMIN_NOTIFY_EMAILS`: who gets the new-order mails (empty = every admin).
@@ -260,6 +262,14 @@ impl Config {
                 .filter(|n| (1..=256).contains(n))
                 .ok_or_else(|| err("WORKER_CONCURRENCY", "must be an integer from 1 to 256"))?,
         };
+        let job_max_attempts = match get(&vars, "JOB_MAX_ATTEMPTS") {
+            None => coffee_jobs::MAX_DELIVERY_ATTEMPTS,
+            Some(n) => n
+                .parse()
+                .ok()
+                .filter(|n| (1..=25).contains(n))
+                .ok_or_else(|| err("JOB_MAX_ATTEMPTS", "must be an integer from 1 to 25"))?,
+        };
         let admin_notify_emails = match get(&vars, "ADMIN_NOTIFY_EMAILS") {
             None => Vec::new(),
             Some(list) => list
@@ -300,6 +310,7 @@ impl Config {
             verification_resend_cooldown: duration(&vars, "VERIFICATION_RESEND_COOLDOWN", "60s")?,
             cleanup_schedule,
             worker_concurrency,
+            job_max_attempts,
             admin,
             admin_notify_emails,
             order_min_lead_time: duration(&vars, "ORDER_MIN_LEAD_TIME", "10m")?,
@@ -371,6 +382,7 @@ mod tests {
             ("DATABASE_MAX_CONNECTIONS", "0"),
             ("CLEANUP_SCHEDULE", "0 * * * *"),
             ("WORKER_CONCURRENCY", "0"),
+            ("JOB_MAX_ATTEMPTS", "26"),
             ("SHOP_INFO_FILE", "/nonexistent/shop-info.toml"),
             ("ADMIN_NOTIFY_EMAILS", "boss@example.com, not-an-address"),
             ("ORDER_MIN_LEAD_TIME", "soonish"),

@@ -11,6 +11,7 @@ mod proxies;
 mod services;
 mod shop;
 
+pub use coffee_jobs::{DeadJob, DeadJobs};
 pub use config::{AppEnv, Config, ConfigError, LogFormat};
 pub use lifecycle::Lifecycle;
 pub use live::Live;

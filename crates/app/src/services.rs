@@ -336,6 +336,7 @@ impl Services {
                 queue.storage(),
                 self.handler.clone(),
                 self.config.worker_concurrency,
+                self.config.job_max_attempts,
                 self.shutdown.clone()
             ),
             coffee_jobs::run_cleanup_schedule(

@@ -8,11 +8,14 @@
 //!   jobs durable: a failed hand-over is retried from the database.
 //! * [`run_relay`], [`run_cleanup_schedule`] and [`run_consumer`] are the
 //!   long-running loops that `coffee-api` and `coffee-worker` start.
+//! * [`DeadJobs`] lists and re-queues the jobs the worker gave up on.
 
+mod dead;
 mod handler;
 mod queue;
 mod runners;
 
+pub use dead::{DeadJob, DeadJobs};
 pub use handler::JobHandler;
 pub use queue::{InlineQueue, JOB_QUEUE, MAX_DELIVERY_ATTEMPTS, RedisQueue, redis_config};
 pub use runners::{CleanupSchedule, run_cleanup_schedule, run_consumer, run_relay};

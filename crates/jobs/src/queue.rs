@@ -17,7 +17,9 @@ use crate::handler::JobHandler;
 pub const JOB_QUEUE: &str = "coffee:jobs";
 
 /// Deliveries of one job before the worker gives up and parks it in the
-/// queue's dead set (apalis-redis waits `attempt` seconds between tries).
+/// queue's dead set (apalis-redis waits `attempt` seconds between tries):
+/// the default of `JOB_MAX_ATTEMPTS`. apalis-redis itself parks a job after
+/// 25 attempts whatever this says.
 pub const MAX_DELIVERY_ATTEMPTS: usize = 10;
 
 /// How long a push may take before the relay treats Redis as down.

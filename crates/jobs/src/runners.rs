@@ -17,7 +17,6 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::handler::JobHandler;
-use crate::queue::MAX_DELIVERY_ATTEMPTS;
 
 /// Entries one relay pass claims.
 const RELAY_BATCH: u64 = 50;
@@ -144,13 +143,23 @@ pub async fn run_cleanup_schedule(
     }
 }
 
-// SIMPLIFICATION: a parked job stays in the queue's dead set
-// (`<JOBS_QUEUE>:dead` in Redis) and in the log; there is no admin command to
-// list or re-queue dead jobs yet.
-async fn deliver(job: Job, attempt: Attempt, handler: Data<Arc<JobHandler>>) -> Result<(), BoxDynError> {
+/// Deliveries of one job before it is parked (`JOB_MAX_ATTEMPTS`).
+#[derive(Debug, Clone, Copy)]
+struct MaxAttempts(usize);
+
+/// Runs one job; after `max` failed deliveries the job is parked in the
+/// queue's dead set (`<JOBS_QUEUE>:dead`), where `coffee-worker dead`
+/// lists and re-queues it (see [`crate::DeadJobs`]).
+async fn deliver(
+    job: Job,
+    attempt: Attempt,
+    handler: Data<Arc<JobHandler>>,
+    max: Data<MaxAttempts>,
+) -> Result<(), BoxDynError> {
+    let MaxAttempts(limit) = *max;
     match handler.run(&job).await {
         Ok(()) => Ok(()),
-        Err(e) if attempt.current() >= MAX_DELIVERY_ATTEMPTS => {
+        Err(e) if attempt.current() >= limit => {
             tracing::error!(attempt = attempt.current(), error = %e, ?job, "giving up on a job; parked in the dead set");
             Err(AbortError::new(e).into())
         }
@@ -162,7 +171,8 @@ async fn deliver(job: Job, attempt: Attempt, handler: Data<Arc<JobHandler>>) -> 
 }
 
 /// Consumes the Redis job queue until `shutdown`, running up to
-/// `concurrency` jobs at once. On shutdown it stops fetching and lets jobs
+/// `concurrency` jobs at once and parking a job after `max_attempts` failed
+/// deliveries. On shutdown it stops fetching and lets jobs
 /// in flight finish (up to 30 s). When Redis goes away the consumer stops;
 /// it is restarted with backoff, so a Redis outage never ends the process.
 /// A job whose worker was killed is handed to another after 5 missed
@@ -171,8 +181,10 @@ pub async fn run_consumer(
     storage: RedisStorage<Job, ConnectionManager>,
     handler: Arc<JobHandler>,
     concurrency: usize,
+    max_attempts: usize,
     shutdown: CancellationToken,
 ) {
+    let max = MaxAttempts(max_attempts.max(1));
     let mut backoff = Duration::from_secs(1);
     while !shutdown.is_cancelled() {
         let started = Instant::now();
@@ -190,6 +202,7 @@ pub async fn run_consumer(
                 WorkerBuilder::new(format!("jobs-{}", uuid::Uuid::now_v7()))
                     .backend(storage.clone().poll_with_interval(Duration::from_secs(1)))
                     .data(handler.clone())
+                    .data(max)
                     .concurrency(concurrency.max(1))
                     .parallelize(tokio::spawn)
                     .build(deliver)

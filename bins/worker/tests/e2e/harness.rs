@@ -144,23 +144,44 @@ impl Env {
 
     /// Starts a `coffee-worker` process on this test's queue, database and sink.
     pub fn spawn_worker(&self) -> Worker {
+        self.spawn_worker_with(&[])
+    }
+
+    /// [`Env::spawn_worker`] with more settings (e.g. `JOB_MAX_ATTEMPTS`).
+    pub fn spawn_worker_with(&self, extra: &[(&str, &str)]) -> Worker {
         let n = self.workers.fetch_add(1, Ordering::SeqCst) + 1;
+        let vars = self.worker_vars(extra);
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Worker::spawn(&format!("worker-{n}"), &self.logs.join(format!("worker-{n}.log")), &vars)
+    }
+
+    /// Runs `coffee-worker <args>` (an operator command) with this test's
+    /// settings and waits for it.
+    pub fn worker_command(&self, args: &[&str]) -> std::process::Output {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_coffee-worker"));
+        cmd.env_clear().current_dir(std::env::temp_dir()).args(args);
+        cmd.envs(self.worker_vars(&[]));
+        cmd.output().expect("run coffee-worker")
+    }
+
+    fn worker_vars(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
         let media = self.logs.join("media").display().to_string();
-        Worker::spawn(
-            &format!("worker-{n}"),
-            &self.logs.join(format!("worker-{n}.log")),
-            &[
-                ("DATABASE_URL", self.db.url.as_str()),
-                ("DATABASE_MAX_CONNECTIONS", "4"),
-                ("REDIS_URL", self.redis_url.as_str()),
-                ("JOBS_QUEUE", self.queue.as_str()),
-                ("SMTP_URL", self.mail.url().as_str()),
-                ("JWT_SECRET", JWT_SECRET),
-                ("MEDIA_DIR", media.as_str()),
-                ("RUST_LOG", "info"),
-                ("LOG_FORMAT", "json"),
-            ],
-        )
+        let vars: std::collections::BTreeMap<String, String> = [
+            ("DATABASE_URL", self.db.url.as_str()),
+            ("DATABASE_MAX_CONNECTIONS", "4"),
+            ("REDIS_URL", self.redis_url.as_str()),
+            ("JOBS_QUEUE", self.queue.as_str()),
+            ("SMTP_URL", self.mail.url().as_str()),
+            ("JWT_SECRET", JWT_SECRET),
+            ("MEDIA_DIR", media.as_str()),
+            ("RUST_LOG", "info"),
+            ("LOG_FORMAT", "json"),
+        ]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        vars.into_iter().collect()
     }
 
     /// `POST /auth/signup` for `email`; asserts 201 and returns the user.

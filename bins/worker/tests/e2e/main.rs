@@ -16,6 +16,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod crash;
+mod dead;
 mod delivery;
 mod harness;
 mod orders;

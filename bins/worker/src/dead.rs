@@ -1,0 +1,123 @@
+//! `coffee-worker dead …`: the operator's view of the jobs the worker gave
+//! up on after `JOB_MAX_ATTEMPTS` deliveries (e.g. a mail the SMTP server
+//! kept refusing). They stay in the queue's dead set until re-queued here.
+//!
+//! ```text
+//! coffee-worker dead list          every parked job: id, attempts, when, last error, payload
+//! coffee-worker dead retry ID      put one back on the queue (attempts reset)
+//! coffee-worker dead retry-all     put every one back
+//! ```
+//!
+//! Exit codes: 0 done, 1 Redis failed or no such job, 2 usage or configuration.
+#![allow(clippy::print_stdout, reason = "an operator command: its output is the answer")]
+
+use std::process::ExitCode;
+
+use coffee_app::{Config, DeadJobs};
+use coffee_domain::error::{InfraError, error_chain};
+
+const USAGE: &str = "usage: coffee-worker                      run the worker
+       coffee-worker dead list            list the jobs parked after JOB_MAX_ATTEMPTS deliveries
+       coffee-worker dead retry ID        re-queue one of them (its attempts start again)
+       coffee-worker dead retry-all       re-queue all of them
+REDIS_URL and JOBS_QUEUE name the queue, as for the worker itself.";
+
+/// An operator command (`None` from [`Command::parse`] = run the worker).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    /// `dead list`
+    List,
+    /// `dead retry ID`
+    Retry(String),
+    /// `dead retry-all`
+    RetryAll,
+}
+
+impl Command {
+    /// The command the arguments name, `None` for none (run the worker), or
+    /// the usage text for anything else.
+    pub fn parse(args: &[String]) -> Result<Option<Command>, &'static str> {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        match args.as_slice() {
+            [] => Ok(None),
+            ["dead", "list"] => Ok(Some(Command::List)),
+            ["dead", "retry", id] => Ok(Some(Command::Retry((*id).to_owned()))),
+            ["dead", "retry-all"] => Ok(Some(Command::RetryAll)),
+            _ => Err(USAGE),
+        }
+    }
+}
+
+/// Runs `command` against the queue `config` names.
+pub async fn run(command: Command, config: &Config) -> ExitCode {
+    let Some(url) = config.redis_url.as_deref() else {
+        eprintln!("coffee-worker: REDIS_URL: is required (the dead set lives in Redis)");
+        return ExitCode::from(2);
+    };
+    let dead = match DeadJobs::connect(url, &config.jobs_queue).await {
+        Ok(dead) => dead,
+        Err(e) => return failed(&e),
+    };
+    match command {
+        Command::List => match dead.list().await {
+            Ok(jobs) => {
+                for job in &jobs {
+                    let parked = job
+                        .parked_at
+                        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+                        .map_or_else(|| "?".to_owned(), |t| t.to_rfc3339());
+                    let attempts = job.attempts.map_or_else(|| "?".to_owned(), |a| a.to_string());
+                    println!("{}\tattempts={attempts}\tparked_at={parked}", job.id);
+                    println!("  last error: {}", job.last_error.as_deref().unwrap_or("?"));
+                    println!("  job: {}", job.payload.as_deref().unwrap_or("(payload missing)"));
+                }
+                eprintln!("{} dead job(s) in {}", jobs.len(), config.jobs_queue);
+                ExitCode::SUCCESS
+            }
+            Err(e) => failed(&e),
+        },
+        Command::Retry(id) => match dead.retry(&id).await {
+            Ok(true) => {
+                println!("re-queued {id}");
+                ExitCode::SUCCESS
+            }
+            Ok(false) => {
+                eprintln!("coffee-worker: no dead job {id} in {}", config.jobs_queue);
+                ExitCode::from(1)
+            }
+            Err(e) => failed(&e),
+        },
+        Command::RetryAll => match dead.retry_all().await {
+            Ok(n) => {
+                println!("re-queued {n} job(s)");
+                ExitCode::SUCCESS
+            }
+            Err(e) => failed(&e),
+        },
+    }
+}
+
+fn failed(e: &InfraError) -> ExitCode {
+    eprintln!("coffee-worker: {}", error_chain(e));
+    ExitCode::from(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<Command>, &'static str> {
+        Command::parse(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn the_documented_commands_parse_and_anything_else_is_usage() {
+        assert_eq!(parse(&[]), Ok(None));
+        assert_eq!(parse(&["dead", "list"]), Ok(Some(Command::List)));
+        assert_eq!(parse(&["dead", "retry", "01J"]), Ok(Some(Command::Retry("01J".to_owned()))));
+        assert_eq!(parse(&["dead", "retry-all"]), Ok(Some(Command::RetryAll)));
+        for bad in [&["dead"][..], &["dead", "retry"], &["dead", "purge"], &["--help"], &["dead", "list", "x"]] {
+            assert_eq!(parse(bad), Err(USAGE), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! Jobs the worker gave up on: listed and re-queued by an operator
+//! (`coffee-worker dead list | retry ID | retry-all`).
+//!
+//! apalis-redis keeps a parked job's id in the set `<queue>:dead`, its
+//! payload in the queue's data hash and its attempt count, last status and
+//! last error in `<meta hash>:<id>`. Re-queueing moves the id back to the
+//! active list with the attempts reset, in one script, so two operators (or
+//! an operator and a worker) cannot queue the same job twice.
+
+use std::time::Duration;
+
+use coffee_domain::error::InfraError;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+
+use crate::queue::redis_config;
+
+/// One parked job, as `coffee-worker dead list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadJob {
+    /// The queue's id of the job (what `retry` takes).
+    pub id: String,
+    /// How many times it ran.
+    pub attempts: Option<u32>,
+    /// When it was parked (Unix seconds).
+    pub parked_at: Option<i64>,
+    /// The last failure, as the worker recorded it.
+    pub last_error: Option<String>,
+    /// The job itself (JSON), e.g. the e-mail it should send.
+    pub payload: Option<String>,
+}
+
+/// Re-queues one dead job atomically; 1 if it was dead, 0 if not (unknown,
+/// or already re-queued by someone else).
+const RETRY: &str = r"
+if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[4], 'attempts', 0, 'status', 'Pending')
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[3])
+redis.call('LPUSH', KEYS[3], 1)
+return 1
+";
+
+/// The dead set of one job queue.
+pub struct DeadJobs {
+    conn: ConnectionManager,
+    config: apalis_redis::Config,
+}
+
+impl std::fmt::Debug for DeadJobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeadJobs").field("queue", &self.config.dead_jobs_set()).finish_non_exhaustive()
+    }
+}
+
+impl DeadJobs {
+    /// The dead set of queue `queue` on the Redis at `url`.
+    ///
+    /// # Errors
+    /// The URL is malformed or Redis does not answer within 5 s.
+    pub async fn connect(url: &str, queue: &str) -> Result<Self, InfraError> {
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_number_of_retries(1)
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_response_timeout(Some(Duration::from_secs(5)));
+        let client = redis::Client::open(url).map_err(|e| InfraError::caused_by("REDIS_URL", e))?;
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(|e| InfraError::caused_by("connecting to Redis", e))?;
+        Ok(Self { conn, config: redis_config(queue) })
+    }
+
+    fn meta_key(&self, id: &str) -> String {
+        format!("{}:{id}", self.config.job_meta_hash())
+    }
+
+    /// Every parked job, oldest first.
+    ///
+    /// # Errors
+    /// Redis fails.
+    pub async fn list(&self) -> Result<Vec<DeadJob>, InfraError> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = conn
+            .smembers(self.config.dead_jobs_set())
+            .await
+            .map_err(|e| InfraError::caused_by("listing dead jobs", e))?;
+        let mut jobs = Vec::with_capacity(ids.len());
+        for id in ids {
+            let meta: std::collections::HashMap<String, String> =
+                conn.hgetall(self.meta_key(&id)).await.map_err(|e| InfraError::caused_by("reading a dead job", e))?;
+            let payload: Option<Vec<u8>> = conn
+                .hget(self.config.job_data_hash(), &id)
+                .await
+                .map_err(|e| InfraError::caused_by("reading a dead job", e))?;
+            jobs.push(DeadJob {
+                attempts: meta.get("attempts").and_then(|a| a.parse().ok()),
+                parked_at: meta.get("done_at").and_then(|t| t.parse().ok()),
+                last_error: meta.get("result").cloned(),
+                payload: payload.map(|p| String::from_utf8_lossy(&p).into_owned()),
+                id,
+            });
+        }
+        jobs.sort_by(|a, b| a.parked_at.cmp(&b.parked_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(jobs)
+    }
+
+    /// Puts job `id` back on the queue with its attempts reset; `false` when
+    /// no such job is parked.
+    ///
+    /// # Errors
+    /// Redis fails.
+    pub async fn retry(&self, id: &str) -> Result<bool, InfraError> {
+        let mut conn = self.conn.clone();
+        let moved: i64 = redis::Script::new(RETRY)
+            .key(self.config.dead_jobs_set())
+            .key(self.config.active_jobs_list())
+            .key(self.config.signal_list())
+            .key(self.meta_key(id))
+            .arg(id)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| InfraError::caused_by("re-queueing a dead job", e))?;
+        Ok(moved == 1)
+    }
+
+    /// Re-queues every parked job; returns how many.
+    ///
+    /// # Errors
+    /// Redis fails (the jobs re-queued before it stay re-queued).
+    pub async fn retry_all(&self) -> Result<usize, InfraError> {
+        let mut count = 0;
+        for job in self.list().await? {
+            if self.retry(&job.id).await? {
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+}
