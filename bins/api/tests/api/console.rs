@@ -9,7 +9,10 @@ use coffee_testkit::{Browser, Page};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, OWN_ORIGIN, around_the_clock, assert_problem, header, spawn_app};
+use crate::helpers::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, OWN_ORIGIN, PASSWORD, around_the_clock, assert_problem, header, spawn_app,
+    spawn_app_with,
+};
 use crate::shopping::shop_with;
 use crate::ws::{Ws, connect};
 
@@ -217,7 +220,30 @@ async fn an_agent_answers_watches_orders_and_loses_nothing_when_the_connection_d
         .await;
         assert_eq!(page.eval("document.getElementById('reply-form').hidden").await.unwrap(), true);
 
+        let stored = page.eval("sessionStorage.length + localStorage.length + document.cookie.length").await.unwrap();
+        assert_eq!(stored, 0, "tokens stay in memory");
+
         browser.observations().await.assert_clean(&origin);
     };
     tokio::time::timeout(Duration::from_secs(120), scenario).await.expect("the scenario finishes within 120 s");
+}
+
+#[tokio::test]
+async fn a_customer_cannot_use_the_console() {
+    let Some(browser) = Browser::launch_or_skip().await else { return };
+    let scenario = async {
+        let app = spawn_app_with(&[("PUBLIC_BASE_URL", OWN_ORIGIN)]).await;
+        app.verified_user("ann@example.com").await;
+        let page = browser.open(&format!("{}/support/console", app.address)).await.unwrap();
+        page.type_into("#login-email", "ann@example.com").await.unwrap();
+        page.type_into("#login-password", &format!("{PASSWORD}\n")).await.unwrap();
+        until(&page, "the refusal", "document.getElementById('login-error').textContent !== ''").await;
+        assert_eq!(page.text("#login-error").await.unwrap(), "This console is for staff accounts.");
+        assert_eq!(page.eval("document.getElementById('desk-view').hidden").await.unwrap(), true);
+        assert_eq!(page.text("#status").await.unwrap(), "signed out");
+        let requests = browser.observations().await.requests;
+        assert!(!requests.iter().any(|r| r.contains("/support/") && !r.contains("/support/console")), "{requests:?}");
+        browser.observations().await.assert_clean(&app.address);
+    };
+    tokio::time::timeout(Duration::from_secs(60), scenario).await.expect("the scenario finishes within 60 s");
 }
