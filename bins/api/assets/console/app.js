@@ -227,6 +227,11 @@
     state.retryTimer = setTimeout(connect, delay + Math.floor(Math.random() * 250));
   }
 
+  // Back on the network: no need to wait for the next attempt.
+  window.addEventListener('online', () => {
+    if (state.wanted && !state.socket) connect();
+  });
+
   function send(frame) {
     const socket = state.socket;
     if (!socket || socket.readyState !== WebSocket.OPEN) return false;
@@ -234,10 +239,14 @@
     return true;
   }
 
-  /** Catches up: the lists from REST, then every held conversation from its last seq. */
-  async function onOpen() {
+  function onOpen() {
     state.attempts = 0;
     setStatus('online', 'connected');
+    catchUp();
+  }
+
+  /** Catches up: the lists from REST, then every held conversation from its last seq. */
+  async function catchUp() {
     try {
       await Promise.all([loadConversations(), loadOrders()]);
     } catch (err) {
@@ -277,6 +286,11 @@
         renderOrders();
         break;
       case 'error':
+        // Live delivery was interrupted on the server's side: catch up as after a reconnect.
+        if (frame.code === 'resync') {
+          catchUp();
+          break;
+        }
         if (frame.client_id) state.outbox.delete(frame.client_id);
         showError(frame.detail || frame.code);
         renderChat();
