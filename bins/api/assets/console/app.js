@@ -18,10 +18,12 @@
   const TYPING_EVERY_MS = 2000;
   const TYPING_SHOWN_MS = 4000;
   const BOARD_ROWS = 100;
+  const RENEW_BEFORE_MS = 30000;
 
   const state = {
     access: null,
     refresh: null,
+    renewAt: 0, // when the access token is renewed before use (ms since the epoch)
     me: null,
     wanted: false, // a socket should be open
     socket: null,
@@ -77,8 +79,7 @@
       refreshing = (async () => {
         try {
           const pair = await request('POST', '/auth/refresh', { refresh_token: state.refresh });
-          state.access = pair.access_token;
-          state.refresh = pair.refresh_token;
+          keepTokens(pair);
           return true;
         } catch (_) {
           return false;
@@ -90,8 +91,21 @@
     return refreshing;
   }
 
-  /** A call with the access token; on 401 the tokens are refreshed once. */
+  /** Keeps a token pair; the access token is renewed shortly before it expires. */
+  function keepTokens(pair) {
+    state.access = pair.access_token;
+    state.refresh = pair.refresh_token;
+    const lifetime = Math.max(0, Number(pair.expires_in) || 0) * 1000;
+    state.renewAt = Date.now() + lifetime - Math.min(RENEW_BEFORE_MS, lifetime / 5);
+  }
+
+  /**
+   * A call with the access token, renewed first when it is about to expire
+   * (so the browser never logs a 401); on a 401 all the same, the tokens
+   * are refreshed once and the call repeated.
+   */
   async function api(method, path, body) {
+    if (state.refresh && Date.now() >= state.renewAt) await refreshTokens();
     try {
       return await request(method, path, body, state.access);
     } catch (err) {
@@ -112,8 +126,7 @@
     try {
       const email = $('login-email').value.trim();
       const pair = await request('POST', '/auth/login', { email, password: $('login-password').value });
-      state.access = pair.access_token;
-      state.refresh = pair.refresh_token;
+      keepTokens(pair);
       const me = await api('GET', '/me');
       if (me.role !== 'admin') {
         await endSession();

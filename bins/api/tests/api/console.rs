@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::helpers::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, OWN_ORIGIN, PASSWORD, around_the_clock, assert_problem, header, spawn_app,
+    ADMIN_EMAIL, ADMIN_PASSWORD, OWN_ORIGIN, PASSWORD, TestApp, around_the_clock, assert_problem, header, spawn_app,
     spawn_app_with,
 };
 use crate::shopping::shop_with;
@@ -162,21 +162,29 @@ async fn an_agent_answers_watches_orders_and_loses_nothing_when_the_connection_d
         shop.moved(&order, "confirmed").await;
         until(&page, "the order's new status on the board", &status_of_row("confirmed")).await;
 
-        // The page's socket drops; the customer writes meanwhile.
+        // The page's socket drops; the customer writes meanwhile, and so does the agent.
         page.eval("window.__sockets.at(-1).close(); true").await.unwrap();
         ann.say("Are you still there?").await;
         assert_eq!(next_message(&mut ann).await["seq"], 3);
+        page.type_into("#reply", "One moment\n").await.unwrap();
         let early = page
-            .eval("[document.getElementById('status').textContent, document.querySelectorAll('#messages li[data-seq=\"3\"]').length]")
+            .eval(
+                "[window.__sockets.length,
+                  document.querySelectorAll('#messages li[data-seq]').length,
+                  document.querySelectorAll('#messages li.pending').length]",
+            )
             .await
             .unwrap();
-        if early[0] != "connected" {
-            assert_eq!(early[1], 0, "nothing arrives while disconnected: {early}");
+        // Unless the page reconnected already (it waits a second), it holds the reply back.
+        if early[0] == 1 {
+            assert_eq!((&early[1], &early[2]), (&Value::from(2), &Value::from(1)), "offline, the reply waits: {early}");
         }
+        let held = next_message(&mut ann).await;
+        assert_eq!((held["body"].as_str(), held["seq"].as_i64()), (Some("One moment"), Some(4)));
         until(
             &page,
-            "the message sent while disconnected",
-            "document.querySelector('#messages li[data-seq=\"3\"]') !== null",
+            "what happened while disconnected",
+            "document.querySelector('#messages li[data-seq=\"4\"]') !== null",
         )
         .await;
         until(&page, "the connected desk again", "document.querySelector('#status.online') !== null").await;
@@ -189,11 +197,13 @@ async fn an_agent_answers_watches_orders_and_loses_nothing_when_the_connection_d
             assert!(url.contains("/ws?ticket=") && !url.contains(&shop.admin), "{url}");
         }
         let expected: Vec<(i64, String)> =
-            [(1, "Is the oat milk back? <3"), (2, "It is! 2 > 1"), (3, "Are you still there?")]
+            [(1, "Is the oat milk back? <3"), (2, "It is! 2 > 1"), (3, "Are you still there?"), (4, "One moment")]
                 .map(|(seq, body)| (seq, body.to_owned()))
                 .to_vec();
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(shown_messages(&page).await, expected, "every message once, in order");
+        assert_eq!(page.eval("document.querySelectorAll('#messages li.pending').length").await.unwrap(), 0);
+        ann.quiet_for(Duration::from_millis(300)).await;
 
         // Live delivery goes on over the new socket, both ways.
         ann.say("Good, one more thing").await;
@@ -201,12 +211,12 @@ async fn an_agent_answers_watches_orders_and_loses_nothing_when_the_connection_d
         until(
             &page,
             "a live message after reconnecting",
-            "document.querySelector('#messages li[data-seq=\"4\"]') !== null",
+            "document.querySelector('#messages li[data-seq=\"5\"]') !== null",
         )
         .await;
         page.type_into("#reply", "Go ahead\n").await.unwrap();
         let reply = next_message(&mut ann).await;
-        assert_eq!((reply["body"].as_str(), reply["seq"].as_i64()), (Some("Go ahead"), Some(5)));
+        assert_eq!((reply["body"].as_str(), reply["seq"].as_i64()), (Some("Go ahead"), Some(6)));
 
         // The agent closes the conversation; the customer is told.
         page.click("#close-conversation").await.unwrap();
@@ -246,4 +256,61 @@ async fn a_customer_cannot_use_the_console() {
         browser.observations().await.assert_clean(&app.address);
     };
     tokio::time::timeout(Duration::from_secs(60), scenario).await.expect("the scenario finishes within 60 s");
+}
+
+/// Ann, with a fresh token (they live 3 s here), says `body` on a new socket; the stored message.
+async fn ann_says(app: &TestApp, body: &str) -> Value {
+    let token = app.login("ann@example.com", PASSWORD).await.access;
+    let mut ws = connect(app, &token).await;
+    ws.say(body).await;
+    next_message(&mut ws).await
+}
+
+#[tokio::test]
+async fn the_console_renews_its_token_and_reconnects_when_the_socket_closes_with_it() {
+    let Some(browser) = Browser::launch_or_skip().await else { return };
+    let scenario = async {
+        let app = spawn_app_with(&[("PUBLIC_BASE_URL", OWN_ORIGIN), ("ACCESS_TOKEN_TTL", "3s")]).await;
+        app.verified_user("ann@example.com").await;
+        let page = browser.open(&format!("{}/support/console", app.address)).await.unwrap();
+        page.eval(
+            "(() => { const Native = window.WebSocket; window.__sockets = [];
+               window.WebSocket = class extends Native {
+                 constructor(...args) { super(...args); window.__sockets.push(this); } };
+               return true; })()",
+        )
+        .await
+        .unwrap();
+        page.type_into("#login-email", ADMIN_EMAIL).await.unwrap();
+        page.type_into("#login-password", &format!("{ADMIN_PASSWORD}\n")).await.unwrap();
+        until(&page, "the connected desk", "document.querySelector('#status.online') !== null").await;
+
+        let first = ann_says(&app, "first").await;
+        let item =
+            format!("#conversations li[data-conversation-id={}]", js_str(first["conversation_id"].as_str().unwrap()));
+        page.click(&item).await.unwrap();
+        until(&page, "the first message", "document.querySelector('#messages li[data-seq=\"1\"]') !== null").await;
+
+        // The socket closes (4001) when the token behind its ticket expires; the page renews both.
+        until(
+            &page,
+            "a socket opened after the token expired",
+            "window.__sockets.length >= 2 && document.querySelector('#status.online') !== null",
+        )
+        .await;
+        let closes = page.eval("window.__sockets.slice(0, -1).every(s => s.readyState === WebSocket.CLOSED)").await;
+        assert_eq!(closes.unwrap(), true);
+        ann_says(&app, "second").await;
+        until(&page, "a message after the renewal", "document.querySelector('#messages li[data-seq=\"2\"]') !== null")
+            .await;
+        page.type_into("#reply", "Still here\n").await.unwrap();
+        until(&page, "the acknowledged reply", "document.querySelector('#messages li[data-seq=\"3\"]') !== null").await;
+        let expected: Vec<(i64, String)> =
+            [(1, "first"), (2, "second"), (3, "Still here")].map(|(seq, body)| (seq, body.to_owned())).to_vec();
+        assert_eq!(shown_messages(&page).await, expected);
+        assert_eq!(page.text("#who").await.unwrap(), ADMIN_EMAIL, "still logged in");
+        // No 401 on the way: the token is renewed before it runs out.
+        browser.observations().await.assert_clean(&app.address);
+    };
+    tokio::time::timeout(Duration::from_secs(90), scenario).await.expect("the scenario finishes within 90 s");
 }
