@@ -9,9 +9,10 @@ use coffee_testkit::{Browser, Page};
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use crate::chat_replicas::{borrowed, customer, kill_subscribers, shared_redis};
 use crate::helpers::{
     ADMIN_EMAIL, ADMIN_PASSWORD, OWN_ORIGIN, PASSWORD, TestApp, around_the_clock, assert_problem, header, spawn_app,
-    spawn_app_with,
+    spawn_app_with, spawn_replica_of,
 };
 use crate::shopping::shop_with;
 use crate::ws::{Ws, connect};
@@ -311,6 +312,64 @@ async fn the_console_renews_its_token_and_reconnects_when_the_socket_closes_with
         assert_eq!(page.text("#who").await.unwrap(), ADMIN_EMAIL, "still logged in");
         // No 401 on the way: the token is renewed before it runs out.
         browser.observations().await.assert_clean(&app.address);
+    };
+    tokio::time::timeout(Duration::from_secs(90), scenario).await.expect("the scenario finishes within 90 s");
+}
+
+#[tokio::test]
+async fn the_console_on_one_replica_serves_a_customer_on_another_and_recovers_when_redis_drops_it() {
+    if coffee_testkit::test_redis_url().is_none() {
+        eprintln!("note: skipped: needs TEST_REDIS_URL (and redis-server for a private Redis)");
+        return;
+    }
+    let Some(browser) = Browser::launch_or_skip().await else { return };
+    let scenario = async {
+        let redis = coffee_testkit::RedisServer::start().await;
+        let mut settings = shared_redis(&redis.url());
+        settings.push(("PUBLIC_BASE_URL", OWN_ORIGIN.to_owned()));
+        let a = spawn_app_with(&borrowed(&settings)).await;
+        let b = spawn_replica_of(&a, &borrowed(&settings[..2])).await;
+        let admin = a.admin_token().await;
+        let ann = customer(&b, &admin, "ann@example.com").await;
+
+        let page = browser.open(&format!("{}/support/console", a.address)).await.unwrap();
+        page.type_into("#login-email", ADMIN_EMAIL).await.unwrap();
+        page.type_into("#login-password", &format!("{ADMIN_PASSWORD}\n")).await.unwrap();
+        until(&page, "the connected desk", "document.querySelector('#status.online') !== null").await;
+
+        let mut ann_ws = connect(&b, &ann.token).await;
+        ann_ws.say("hello from replica B").await;
+        let conversation = ann_ws.next_of("conversation").await["id"].as_str().unwrap().to_owned();
+        next_message(&mut ann_ws).await;
+        page.click(&format!("#conversations li[data-conversation-id={}]", js_str(&conversation))).await.unwrap();
+        until(
+            &page,
+            "the message from the other replica",
+            "document.querySelector('#messages li[data-seq=\"1\"]') !== null",
+        )
+        .await;
+        page.type_into("#reply", "hello from replica A\n").await.unwrap();
+        assert_eq!(next_message(&mut ann_ws).await["body"], "hello from replica A");
+
+        // Redis drops every subscriber: sockets are told to resync, the page catches up.
+        kill_subscribers(&redis.url()).await;
+        assert_eq!(ann_ws.error_code().await, "resync");
+        ann_ws.say("during the outage").await;
+        next_message(&mut ann_ws).await;
+        until(
+            &page,
+            "the message sent around the outage",
+            "document.querySelector('#messages li[data-seq=\"3\"]') !== null",
+        )
+        .await;
+        ann_ws.say("after the outage").await;
+        next_message(&mut ann_ws).await;
+        until(&page, "live delivery again", "document.querySelector('#messages li[data-seq=\"4\"]') !== null").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let seqs: Vec<i64> = shown_messages(&page).await.into_iter().map(|(seq, _)| seq).collect();
+        assert_eq!(seqs, [1, 2, 3, 4], "every message once");
+        assert_eq!(page.text("#chat-error").await.unwrap_or_default(), "", "a resync is no error for the agent");
+        browser.observations().await.assert_clean(&a.address);
     };
     tokio::time::timeout(Duration::from_secs(90), scenario).await.expect("the scenario finishes within 90 s");
 }
