@@ -1,6 +1,7 @@
 //! The HTTP server of the Coffee Shop API: routes, extractors, problem+json
 //! errors, the OpenAPI document and Swagger UI.
 
+pub mod console;
 pub mod csrf;
 pub mod dto;
 pub mod extract;
@@ -69,6 +70,7 @@ pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListe
                     .error_handler(|e, _| ApiError::malformed(format!("Invalid query string: {e}")).into()),
             )
             .configure(openapi::configure)
+            .configure(console::configure)
             .configure(media::configure)
             .configure(live::configure)
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::not_found()) }))

@@ -14,11 +14,11 @@ use crate::shopping::{Shop, product};
 use crate::ws::{Ws, connect};
 
 /// `REDIS_URL` and a `JOBS_QUEUE` of this test alone (so its channel too).
-fn shared_redis(url: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn shared_redis(url: &str) -> Vec<(&'static str, String)> {
     vec![("REDIS_URL", url.to_owned()), ("JOBS_QUEUE", format!("coffee-test:{}", uuid::Uuid::new_v4().simple()))]
 }
 
-fn borrowed<'a>(settings: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+pub(crate) fn borrowed<'a>(settings: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     settings.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
@@ -31,7 +31,7 @@ async fn two_replicas(redis: &str) -> (TestApp, TestApp) {
 
 /// A verified customer, without mail: with Redis the verification mail
 /// waits in the queue for a `coffee-worker`, so the admin verifies them.
-async fn customer(app: &TestApp, admin: &str, email: &str) -> LoggedIn {
+pub(crate) async fn customer(app: &TestApp, admin: &str, email: &str) -> LoggedIn {
     let user = app.signup(email, PASSWORD).await;
     let id = id_of(&user);
     let verified =
@@ -111,7 +111,7 @@ async fn an_order_placed_on_one_replica_reaches_the_board_on_another() {
 }
 
 /// `CLIENT KILL TYPE pubsub` on the server, in plain RESP.
-async fn kill_subscribers(redis_url: &str) {
+pub(crate) async fn kill_subscribers(redis_url: &str) {
     let address = redis_url.trim_start_matches("redis://");
     let mut conn = tokio::net::TcpStream::connect(address).await.unwrap();
     conn.write_all(b"CLIENT KILL TYPE pubsub\r\n").await.unwrap();

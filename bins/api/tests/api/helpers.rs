@@ -19,6 +19,10 @@ pub const ADMIN_PASSWORD: &str = "admin-password-123";
 pub const PASSWORD: &str = "correct horse battery";
 /// Where verification links point (deliberately not the test server).
 pub const PUBLIC_BASE_URL: &str = "https://coffee.example";
+/// As the value of `PUBLIC_BASE_URL` in overrides: the app's own address
+/// (`http://127.0.0.1:PORT`), so that pages it serves may call it from a
+/// browser (their `Origin` is the API's own).
+pub const OWN_ORIGIN: &str = "<the app's own address>";
 /// How long to wait for a mail that should arrive.
 const MAIL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -147,8 +151,11 @@ pub async fn spawn_on(db: TestDatabase, overrides: &[(&str, &str)]) -> TestApp {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
+    let address = format!("http://{}", listener.local_addr().expect("bound address"));
     for (k, v) in overrides {
-        vars.insert((*k).to_owned(), (*v).to_owned());
+        let v = if *v == OWN_ORIGIN { address.as_str() } else { v };
+        vars.insert((*k).to_owned(), v.to_owned());
     }
     if std::env::var_os("TEST_LOG").is_some() {
         coffee_app::init_logging("info", coffee_app::LogFormat::Pretty);
@@ -156,8 +163,6 @@ pub async fn spawn_on(db: TestDatabase, overrides: &[(&str, &str)]) -> TestApp {
     let config = coffee_app::Config::from_vars(vars).expect("test configuration is valid");
     let services = coffee_app::Services::start(config, coffee_app::Process::Api).await.expect("the app starts");
     services.spawn_api_background().await;
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
-    let address = format!("http://{}", listener.local_addr().expect("bound address"));
     let doc = Data::new(coffee_api::openapi::build());
     let services = Data::new(services);
     let server = coffee_api::serve(services.clone(), doc.clone(), listener).expect("the server starts");

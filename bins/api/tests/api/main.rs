@@ -10,6 +10,7 @@ mod categories;
 mod chat;
 mod chat_replicas;
 mod chat_socket;
+mod console;
 mod conventions;
 mod docs;
 mod health;
