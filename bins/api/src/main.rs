@@ -17,6 +17,9 @@ async fn main() -> ExitCode {
         }
     };
     init_logging(&config.log_filter, config.log_format);
+    if let Some(warning) = config.public_base_url_warning() {
+        tracing::warn!("{warning}");
+    }
     let addr = format!("{}:{}", config.host, config.port);
     let services = match Services::start(config, Process::Api).await {
         Ok(s) => Data::new(s),

@@ -181,6 +181,41 @@ fn boolean(vars: &Vars, name: &'static str, default: bool) -> Result<bool, Confi
     }
 }
 
+/// `PUBLIC_BASE_URL` when unset: where a browser on this machine reaches
+/// the API (`http://localhost:<PORT>`, or the bound address when `HOST` names
+/// one that is neither a wildcard nor loopback). Production sets it.
+fn local_base_url(host: &str, port: u16) -> String {
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) if ip.is_unspecified() || ip.is_loopback() => format!("http://localhost:{port}"),
+        Ok(std::net::IpAddr::V6(ip)) => format!("http://[{ip}]:{port}"),
+        _ if host.eq_ignore_ascii_case("localhost") => format!("http://localhost:{port}"),
+        _ => format!("http://{host}:{port}"),
+    }
+}
+
+impl Config {
+    /// A warning for the start-up log when `PUBLIC_BASE_URL` names this
+    /// machine (a loopback host) on another port than `PORT`: the links in
+    /// mails and the image URLs would then miss this server unless a local
+    /// proxy listens there.
+    pub fn public_base_url_warning(&self) -> Option<String> {
+        let url = url::Url::parse(&self.public_base_url).ok()?;
+        let loopback = match url.host()? {
+            url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+            url::Host::Ipv4(ip) => ip.is_loopback(),
+            url::Host::Ipv6(ip) => ip.is_loopback(),
+        };
+        let port = url.port_or_known_default()?;
+        (loopback && port != self.port).then(|| {
+            format!(
+                "PUBLIC_BASE_URL ({}) points at this machine on port {port}, but coffee-api listens on {}: \
+                 verification links and image URLs will not reach it (unset PUBLIC_BASE_URL or fix the port)",
+                self.public_base_url, self.port
+            )
+        })
+    }
+}
+
 fn url_with(vars: &Vars, name: &'static str, schemes: &[&str]) -> Result<Option<String>, ConfigError> {
     let Some(raw) = get(vars, name) else { return Ok(None) };
     let parsed = url::Url::parse(raw).map_err(|e| err(name, format!("not a URL: {e}")))?;
@@ -243,8 +278,9 @@ impl Config {
             (Some(_), None) => return Err(err("ADMIN_PASSWORD", "is required when ADMIN_EMAIL is set")),
             (None, Some(_)) => return Err(err("ADMIN_EMAIL", "is required when ADMIN_PASSWORD is set")),
         };
+        let host = get(&vars, "HOST").unwrap_or("127.0.0.1").to_owned();
         let public_base_url = url_with(&vars, "PUBLIC_BASE_URL", &["http", "https"])?
-            .unwrap_or_else(|| "http://localhost:8080".to_owned())
+            .unwrap_or_else(|| local_base_url(&host, port))
             .trim_end_matches('/')
             .to_owned();
         let cors_origins = get(&vars, "CORS_ORIGINS")
@@ -292,7 +328,7 @@ impl Config {
         };
         Ok(Self {
             app_env,
-            host: get(&vars, "HOST").unwrap_or("127.0.0.1").to_owned(),
+            host,
             port,
             database_url,
             database_max_connections,
@@ -394,6 +430,28 @@ mod tests {
             assert_eq!(e.variable, name);
         }
         assert_eq!(Config::from_vars(vars(&[("ADMIN_EMAIL", "a@b.co")])).unwrap_err().variable, "ADMIN_PASSWORD");
+    }
+
+    #[test]
+    fn public_base_url_defaults_to_where_the_server_listens() {
+        let base = |v: &[(&str, &str)]| Config::from_vars(vars(v)).unwrap().public_base_url;
+        assert_eq!(base(&[]), "http://localhost:8080");
+        assert_eq!(base(&[("PORT", "18200")]), "http://localhost:18200");
+        assert_eq!(base(&[("HOST", "0.0.0.0"), ("PORT", "18200")]), "http://localhost:18200");
+        assert_eq!(base(&[("HOST", "::"), ("PORT", "9000")]), "http://localhost:9000");
+        assert_eq!(base(&[("HOST", "192.168.1.20"), ("PORT", "9000")]), "http://192.168.1.20:9000");
+        assert_eq!(base(&[("HOST", "fd00::7")]), "http://[fd00::7]:8080");
+        assert_eq!(base(&[("PORT", "18200"), ("PUBLIC_BASE_URL", "https://shop.example/")]), "https://shop.example");
+    }
+
+    #[test]
+    fn a_public_base_url_on_this_machine_but_another_port_is_warned_about() {
+        let warning = |v: &[(&str, &str)]| Config::from_vars(vars(v)).unwrap().public_base_url_warning();
+        assert!(warning(&[("PORT", "18200"), ("PUBLIC_BASE_URL", "http://localhost:8080")]).is_some());
+        assert!(warning(&[("PORT", "18200"), ("PUBLIC_BASE_URL", "http://127.0.0.1")]).is_some());
+        assert!(warning(&[("PORT", "18200")]).is_none(), "the derived default matches");
+        assert!(warning(&[("PORT", "8080"), ("PUBLIC_BASE_URL", "http://localhost:8080/")]).is_none());
+        assert!(warning(&[("PORT", "8080"), ("PUBLIC_BASE_URL", "https://shop.example")]).is_none(), "behind a proxy");
     }
 
     #[test]
