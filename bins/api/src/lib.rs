@@ -16,6 +16,7 @@ pub mod responses;
 pub mod routes;
 pub mod strict_json;
 pub mod upload;
+pub mod verify_page;
 
 use std::net::TcpListener;
 

@@ -87,6 +87,22 @@ fn markup_opening(text: &str) -> Option<usize> {
     bytes.windows(2).position(|w| w[0] == b'<' && (w[1].is_ascii_alphabetic() || matches!(w[1], b'/' | b'!' | b'?')))
 }
 
+/// Escapes `& < > " '` so that `s` is safe in HTML text and quoted attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -142,5 +158,11 @@ mod tests {
         assert!(chat_text("body", &"é".repeat(2000), 1, 2000).is_ok());
         assert!(chat_text("body", &"é".repeat(2001), 1, 2000).is_err());
         assert!(chat_text("body", "bell\u{7}", 1, 2000).is_err());
+    }
+
+    #[test]
+    fn escape_html_covers_the_five_characters() {
+        assert_eq!(escape_html(r#"<a href="x">&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(escape_html("plain é"), "plain é");
     }
 }

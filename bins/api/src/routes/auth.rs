@@ -16,6 +16,7 @@ use crate::dto::user::UserDto;
 use crate::extract::{JsonBody, JsonOrForm};
 use crate::problem::{ApiError, IntoProblem, Problem};
 use crate::responses::Created;
+use crate::verify_page::{self, Outcome};
 
 /// Sign up
 ///
@@ -60,29 +61,27 @@ async fn verify_link(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"));
-    let result = match query.token.as_deref() {
+    let token = query.token.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let result = match token {
         Some(token) => services.auth.verify_link(token).await,
         None => Err(AuthError::InvalidVerificationCode),
     };
     if wants_json {
-        return Ok(HttpResponse::Ok().json(UserDto::from(result?)));
+        return Ok(HttpResponse::Ok().json(UserDto::from(result?.user)));
     }
-    let (status, title, text) = match result {
-        Ok(_) => (200, "E-mail verified", "Your e-mail address is verified. You can now log in."),
+    let outcome = match result {
+        Ok(done) if done.newly => Outcome::Verified,
+        Ok(_) => Outcome::AlreadyVerified,
+        Err(_) if token.is_none() => Outcome::Incomplete,
         Err(e) => {
             let e = e.into_problem();
             if e.problem().status >= 500 {
                 return Err(e.into());
             }
-            (400, "Link not valid", "This verification link is invalid or has expired. Request a new code in the app.")
+            Outcome::NotValid
         }
     };
-    let page = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body><h1>{title}</h1><p>{text}</p></body></html>"
-    );
-    let status = actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::OK);
-    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(page))
+    Ok(verify_page::render(outcome, services.shop.info()))
 }
 
 /// Send a new verification code

@@ -137,13 +137,15 @@ async fn opening_the_link_shows_a_success_page_and_again_still_does() {
     app.signup("ann@example.com", PASSWORD).await;
     let token = link_token(&app, "ann@example.com").await;
     let path = format!("/auth/verify?token={token}");
-    for _ in 0..2 {
+    for expected in ["Your e-mail address is verified", "This address is already verified"] {
         let resp = app.request(reqwest::Method::GET, &path, None).header(ACCEPT, "text/html").send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
         let content_type = header(resp.headers(), "content-type").unwrap();
         assert!(content_type.starts_with("text/html"), "{content_type}");
+        let csp = header(resp.headers(), "content-security-policy").unwrap();
         let page = resp.text().await.unwrap();
-        assert!(page.contains("verified"), "{page}");
+        assert_page(&page, &csp, expected);
+        assert!(page.contains("log in"), "the page says what to do next: {page}");
     }
     // A browser's usual Accept header also gets the page.
     let resp = app
@@ -169,8 +171,11 @@ async fn a_bad_link_shows_an_error_page_or_a_problem_when_json_is_asked() {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(header(resp.headers(), "content-type").unwrap().starts_with("text/html"));
     assert!(header(resp.headers(), "x-request-id").is_some());
+    let csp = header(resp.headers(), "content-security-policy").unwrap();
     let page = resp.text().await.unwrap();
-    assert!(page.contains("<html") && !page.contains("not-a-real-token"), "{page}");
+    assert_page(&page, &csp, "This link is no longer valid");
+    assert!(!page.contains("not-a-real-token"), "{page}");
+    assert!(page.contains("new verification code"), "the next step: {page}");
     let resp = app
         .request(reqwest::Method::GET, "/auth/verify?token=not-a-real-token", None)
         .header(ACCEPT, "application/json")
@@ -178,9 +183,32 @@ async fn a_bad_link_shows_an_error_page_or_a_problem_when_json_is_asked() {
         .await
         .unwrap();
     assert_problem(resp, 400, "invalid_verification_code").await;
-    // Without a token at all.
-    let resp = app.get("/auth/verify", None).await;
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    // Without a token at all (a link cut short): its own page, not a raw error.
+    for path in ["/auth/verify", "/auth/verify?token=", "/auth/verify?token=%20"] {
+        let resp = app.get(path, None).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{path}");
+        let csp = header(resp.headers(), "content-security-policy").unwrap();
+        let page = resp.text().await.unwrap();
+        assert_page(&page, &csp, "This link is incomplete");
+        assert!(page.contains("6-digit code"), "{page}");
+    }
+}
+
+/// A verification page: the shop's name, the heading, readable on a phone,
+/// and a policy that allows its own inline style by hash and nothing else.
+fn assert_page(page: &str, csp: &str, heading: &str) {
+    assert!(page.starts_with("<!doctype html>"), "{page}");
+    assert!(page.contains(&format!("<h1>{heading}</h1>")), "expected {heading:?}: {page}");
+    assert!(page.contains("name=\"viewport\""), "mobile-friendly: {page}");
+    let shop = coffee_app::SAMPLE_SHOP_INFO.lines().find_map(|l| l.strip_prefix("name = ")).unwrap().trim_matches('"');
+    assert!(page.contains(shop), "the shop's name {shop:?}: {page}");
+    assert!(!page.contains("<script") && !page.contains("http://") && !page.contains("https://"), "{page}");
+    assert!(csp.starts_with("default-src 'none'; style-src 'sha256-"), "{csp}");
+    let style = page.split("<style>").nth(1).and_then(|s| s.split("</style>").next()).unwrap();
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(style.as_bytes()));
+    assert!(csp.contains(&format!("'sha256-{hash}'")), "the policy allows exactly the page's style: {csp}");
 }
 
 #[tokio::test]
@@ -268,4 +296,32 @@ async fn an_expired_code_or_link_is_refused() {
     let resp = app.get(&format!("/auth/verify?token={token}"), None).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert_problem(app.try_login("ann@example.com", PASSWORD).await, 403, "email_not_verified").await;
+}
+
+#[tokio::test]
+async fn the_verification_pages_render_in_a_browser_without_a_policy_violation() {
+    let Some(browser) = coffee_testkit::Browser::launch_or_skip().await else { return };
+    let app = spawn_app().await;
+    app.signup("ann@example.com", PASSWORD).await;
+    let token = link_token(&app, "ann@example.com").await;
+    for (path, heading) in [
+        (format!("/auth/verify?token={token}"), "Your e-mail address is verified"),
+        (format!("/auth/verify?token={token}"), "This address is already verified"),
+        ("/auth/verify?token=expired-or-unknown".to_owned(), "This link is no longer valid"),
+        ("/auth/verify".to_owned(), "This link is incomplete"),
+    ] {
+        let page = browser.open(&format!("{}{path}", app.address)).await.unwrap();
+        page.wait_for("h1", Duration::from_secs(10)).await.unwrap();
+        assert_eq!(page.text("h1").await.unwrap(), heading);
+        // The inline style applied (the policy's hash matched): the card is centred.
+        let align = page.eval("getComputedStyle(document.querySelector('main')).textAlign").await.unwrap();
+        assert_eq!(align, "center", "{path}: the page's style was blocked");
+    }
+    let seen = browser.observations().await;
+    assert!(seen.csp_violations.is_empty(), "{:?}", seen.csp_violations);
+    assert!(seen.outside_requests(&app.address).is_empty(), "{:?}", seen.requests);
+    // The two error pages answer 400 on purpose; Chromium logs that, nothing else.
+    let unexpected: Vec<_> = seen.console_errors.iter().filter(|e| !e.contains("status of 400")).collect();
+    assert!(unexpected.is_empty(), "{unexpected:?}");
+    assert_eq!(seen.console_errors.len(), 2, "{:?}", seen.console_errors);
 }

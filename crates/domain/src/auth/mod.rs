@@ -136,6 +136,15 @@ pub struct TokenPair {
     pub expires_in: i64,
 }
 
+/// What opening a verification link did.
+#[derive(Debug, Clone)]
+pub struct LinkVerified {
+    /// The account, verified.
+    pub user: User,
+    /// `true` when this opening verified it; `false` when it already was.
+    pub newly: bool,
+}
+
 /// The authentication use cases.
 pub struct AuthService {
     users: Arc<dyn UserRepository>,
@@ -274,8 +283,9 @@ impl AuthService {
     ///
     /// # Errors
     /// `InvalidVerificationCode` for unknown or expired tokens.
-    pub async fn verify_link(&self, token: &str) -> Result<User, AuthError> {
-        Ok(self.verify_token(token).await?.0)
+    pub async fn verify_link(&self, token: &str) -> Result<LinkVerified, AuthError> {
+        let (user, newly) = self.verify_token(token).await?;
+        Ok(LinkVerified { user, newly })
     }
 
     /// Verifies by link token; the flag tells whether this call verified the user.

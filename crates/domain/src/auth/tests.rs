@@ -252,9 +252,13 @@ fn opening_the_link_again_still_succeeds_and_keeps_the_first_verification_time()
     let (fakes, auth) = setup();
     let (user, mail) = signed_up(&fakes, &auth, "ann@example.com");
     let first = run(auth.verify_link(&mail.token)).unwrap();
+    assert!(first.newly);
+    let first = first.user;
     fakes.clock.advance(TimeDelta::minutes(1));
 
     let again = run(auth.verify_link(&mail.token)).unwrap();
+    assert!(!again.newly, "the second opening finds the account verified");
+    let again = again.user;
 
     assert_eq!(again.id, user.id);
     assert!(again.is_verified);
@@ -267,7 +271,7 @@ fn opening_the_link_of_an_address_verified_by_code_succeeds() {
     let (_, mail) = signed_up(&fakes, &auth, "ann@example.com");
     run(auth.verify(by_code("ann@example.com", &mail.code))).unwrap();
 
-    assert!(run(auth.verify_link(&mail.token)).unwrap().is_verified);
+    assert!(run(auth.verify_link(&mail.token)).unwrap().user.is_verified);
 }
 
 #[test]
@@ -277,7 +281,7 @@ fn opening_the_link_after_it_expired_still_succeeds_once_the_user_is_verified() 
     run(auth.verify_link(&mail.token)).unwrap();
     fakes.clock.advance(settings().code_ttl + TimeDelta::days(1));
 
-    assert!(run(auth.verify_link(&mail.token)).unwrap().is_verified);
+    assert!(run(auth.verify_link(&mail.token)).unwrap().user.is_verified);
 }
 
 #[test]
