@@ -403,6 +403,9 @@ const SWAGGER_INIT: &str = r##"window.addEventListener("load", function () {
     url: "/openapi.json",
     dom_id: "#swagger-ui",
     deepLinking: true,
+    // The token pasted into Authorize survives a reload (kept in this
+    // origin's localStorage, like any token a browser client keeps).
+    persistAuthorization: true,
     validatorUrl: null,
     presets: [SwaggerUIBundle.presets.apis],
   });

@@ -208,6 +208,7 @@ async fn swagger_ui_is_served_offline_from_the_same_origin() {
     }
     let init = app.get("/docs/swagger-initializer.js", None).await.text().await.unwrap();
     assert!(init.contains("/openapi.json"), "{init}");
+    assert!(init.contains("persistAuthorization: true"), "Authorize survives a reload: {init}");
 }
 
 #[tokio::test]
