@@ -1,0 +1,268 @@
+#!/usr/bin/env bash
+# A local copy of the docker-compose topology, out of plain processes (no
+# Docker engine needed): nginx in front of N coffee-api replicas, M
+# coffee-worker processes, a private redis-server, an SMTP sink that writes
+# every mail to a folder, and a PostgreSQL database on the local server.
+# Everything listens on 127.0.0.1 and is started and stopped by PID.
+#
+#   scripts/cluster.sh start           # build nothing; uses $CARGO_TARGET_DIR/$PROFILE binaries
+#   scripts/cluster.sh status
+#   scripts/cluster.sh restart-api 1   # SIGTERM replica 1, wait for its exit, start it again
+#   scripts/cluster.sh stop-api 1 | start-api 1
+#   scripts/cluster.sh stop-redis | start-redis
+#   scripts/cluster.sh env             # shell exports: CLUSTER_URL, DATABASE_URL, REDIS_URL, MAIL_DIR
+#   scripts/cluster.sh stop
+#
+# Settings (environment): APIS (2), WORKERS (1), PROFILE (debug|release,
+# default debug), BUILD=1 (cargo build the binaries first), CLUSTER_DIR
+# (/tmp/coffee-cluster: pids, logs, mail, configs), PORT_BASE (18300: nginx
+# on it, replicas on +1…, Redis on +99), PG (postgres://postgres@127.0.0.1:5432),
+# CLUSTER_DB (coffee_cluster, recreated by `start`), and any coffee-api
+# setting in CLUSTER_ENV ("AUTH_RATE_LIMIT=off SHUTDOWN_DRAIN=3s").
+# nginx comes from Debian's package; `start` installs it when missing.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/coffee-target}
+PROFILE=${PROFILE:-debug}
+APIS=${APIS:-2}
+WORKERS=${WORKERS:-1}
+DIR=${CLUSTER_DIR:-/tmp/coffee-cluster}
+PORT_BASE=${PORT_BASE:-18300}
+PG=${PG:-postgres://postgres@127.0.0.1:5432}
+CLUSTER_DB=${CLUSTER_DB:-coffee_cluster}
+REDIS_PORT=$((PORT_BASE + 99))
+BIN="$CARGO_TARGET_DIR/$PROFILE"
+JWT_SECRET=${JWT_SECRET:-cluster-jwt-secret-0123456789abcdef0123456789}
+ADMIN_EMAIL=${ADMIN_EMAIL:-admin@cluster.example.com}
+ADMIN_PASSWORD=${ADMIN_PASSWORD:-cluster-admin-password}
+
+die() { echo "cluster: $*" >&2; exit 1; }
+log() { echo "cluster: $*" >&2; }
+
+pid_of() { [[ -f "$DIR/pids/$1" ]] && cat "$DIR/pids/$1"; }
+alive() { local pid; pid=$(pid_of "$1") && kill -0 "$pid" 2>/dev/null; }
+api_port() { echo $((PORT_BASE + $1)); }
+
+# Starts `name` in the background with its output in logs/<name>.log.
+launch() { # name command...
+    local name=$1; shift
+    "$@" >>"$DIR/logs/$name.log" 2>&1 &
+    echo $! >"$DIR/pids/$name"
+}
+
+# Sends SIGTERM and waits up to $2 seconds (then SIGKILL).
+terminate() { # name seconds
+    local pid
+    pid=$(pid_of "$1") || return 0
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 1 $(($2 * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$pid" 2>/dev/null; then
+            log "$1 did not stop within $2 s; killing it"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    fi
+    rm -f "$DIR/pids/$1"
+}
+
+wait_http() { # url seconds what
+    for _ in $(seq 1 $(($2 * 10))); do
+        curl -fs -o /dev/null "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    die "$3 is not ready at $1 after $2 s"
+}
+
+# Sets ENV_CMD: `env -i` with the settings of one process on `port`.
+app_env() { # port migrate
+    local mail_port extra=()
+    mail_port=$(cat "$DIR/mail/port")
+    read -r -a extra <<<"${CLUSTER_ENV:-}"
+    ENV_CMD=(env -i PATH="$PATH" HOME="$HOME" HOST=127.0.0.1 PORT="$1" \
+        DATABASE_URL="$PG/$CLUSTER_DB" DATABASE_MAX_CONNECTIONS=8 RUN_MIGRATIONS="$2" \
+        REDIS_URL="redis://127.0.0.1:$REDIS_PORT" JOBS_QUEUE=coffee-cluster \
+        SMTP_URL="smtp://127.0.0.1:$mail_port" JWT_SECRET="$JWT_SECRET" APP_ENV=production \
+        ADMIN_EMAIL="$ADMIN_EMAIL" ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+        TRUSTED_PROXIES=127.0.0.1 PUBLIC_BASE_URL="http://127.0.0.1:$PORT_BASE" \
+        SHOP_INFO_FILE="$DIR/shop.toml" MEDIA_DIR="$DIR/media" RUST_LOG=info LOG_FORMAT=json \
+        "${extra[@]}")
+}
+
+start_api() { # n
+    local port migrate=false
+    port=$(api_port "$1")
+    alive "api-$1" && die "api-$1 is already running"
+    [[ "$1" == 1 ]] && migrate=true
+    app_env "$port" "$migrate"
+    launch "api-$1" "${ENV_CMD[@]}" "$BIN/coffee-api"
+    wait_http "http://127.0.0.1:$port/health/ready" 60 "api-$1"
+}
+
+start_worker() { # n
+    app_env 0 false
+    launch "worker-$1" "${ENV_CMD[@]}" "$BIN/coffee-worker"
+}
+
+start_redis() {
+    mkdir -p "$DIR/redis"
+    launch redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DIR/redis" \
+        --appendonly yes --appendfsync everysec --save ""
+    for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+    die "redis-server did not start: $(tail -3 "$DIR/logs/redis.log")"
+}
+
+write_nginx_conf() {
+    local servers="" n
+    for n in $(seq 1 "$APIS"); do
+        servers+="        server 127.0.0.1:$(api_port "$n") max_fails=1 fail_timeout=2s;"$'\n'
+    done
+    mkdir -p "$DIR/nginx/tmp"
+    # Like deploy/nginx.conf, with a static upstream instead of Docker's DNS.
+    cat >"$DIR/nginx/nginx.conf" <<NGINX
+worker_processes 1;
+daemon off;
+pid $DIR/nginx/nginx.pid;
+error_log $DIR/logs/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $DIR/nginx/tmp/body;
+    proxy_temp_path $DIR/nginx/tmp/proxy;
+    fastcgi_temp_path $DIR/nginx/tmp/fastcgi;
+    uwsgi_temp_path $DIR/nginx/tmp/uwsgi;
+    scgi_temp_path $DIR/nginx/tmp/scgi;
+    upstream coffee_api {
+$servers    }
+    server {
+        listen 127.0.0.1:$PORT_BASE;
+        client_max_body_size 6m;
+        location = /_proxy/health { return 200 "ok\n"; }
+        location / {
+            proxy_pass http://coffee_api;
+            proxy_http_version 1.1;
+            proxy_set_header Host \$http_host;
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto \$scheme;
+            proxy_set_header Connection "";
+            proxy_next_upstream error timeout;
+            proxy_connect_timeout 2s;
+            proxy_read_timeout 60s;
+        }
+        location ~ ^/ws(/|\$) {
+            proxy_pass http://coffee_api;
+            proxy_http_version 1.1;
+            proxy_set_header Host \$http_host;
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_set_header Upgrade \$http_upgrade;
+            proxy_set_header Connection "upgrade";
+            proxy_read_timeout 1h;
+            proxy_buffering off;
+        }
+    }
+}
+NGINX
+}
+
+write_shop() {
+    local days="" d
+    for d in mon tue wed thu fri sat sun; do
+        days+="[[opening_hours]]"$'\n'"day = \"$d\""$'\n'"open = \"00:00\""$'\n'"close = \"00:00\""$'\n'
+    done
+    cat >"$DIR/shop.toml" <<TOML
+name = "Cluster Coffee"
+address = "1 Loopback Street"
+phone = "+998 71 000 00 00"
+email = "shop@cluster.example.com"
+currency = "EUR"
+timezone = "UTC"
+location = { lat = 41.3, lng = 69.24 }
+$days
+TOML
+}
+
+ensure_nginx() {
+    command -v nginx >/dev/null && return 0
+    log "installing Debian's nginx"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null 2>&1 ||
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx >/dev/null ||
+        die "cannot install nginx"
+    command -v nginx >/dev/null || die "nginx is not on PATH after installing it"
+}
+
+start() {
+    [[ -d "$DIR/pids" && -n "$(ls -A "$DIR/pids" 2>/dev/null)" ]] && die "a cluster runs in $DIR (stop it first)"
+    if [[ "${BUILD:-0}" == 1 ]]; then
+        local flag=()
+        [[ "$PROFILE" == release ]] && flag=(--release)
+        (cd "$ROOT" && CARGO_TARGET_DIR="$CARGO_TARGET_DIR" cargo build "${flag[@]}" \
+            -p coffee-api -p coffee-worker --bins && CARGO_TARGET_DIR="$CARGO_TARGET_DIR" \
+            cargo build "${flag[@]}" -p coffee-testkit --example smtp_sink)
+    fi
+    for b in coffee-api coffee-worker examples/smtp_sink; do
+        [[ -x "$BIN/$b" ]] || die "missing $BIN/$b (run with BUILD=1)"
+    done
+    command -v redis-server >/dev/null || die "redis-server is not installed"
+    ensure_nginx
+    rm -rf "$DIR"
+    mkdir -p "$DIR"/{pids,logs,mail,media}
+    psql "$PG/postgres" -qX -v ON_ERROR_STOP=1 >/dev/null <<SQL
+DROP DATABASE IF EXISTS "$CLUSTER_DB" WITH (FORCE);
+CREATE DATABASE "$CLUSTER_DB";
+SQL
+    write_shop
+    start_redis
+    launch mail "$BIN/examples/smtp_sink" "$DIR/mail"
+    for _ in $(seq 1 50); do [[ -f "$DIR/mail/port" ]] && break; sleep 0.1; done
+    [[ -f "$DIR/mail/port" ]] || die "the SMTP sink did not start"
+    local n
+    for n in $(seq 1 "$APIS"); do start_api "$n"; done
+    for n in $(seq 1 "$WORKERS"); do start_worker "$n"; done
+    write_nginx_conf
+    launch nginx nginx -c "$DIR/nginx/nginx.conf" -e "$DIR/logs/nginx-error.log"
+    wait_http "http://127.0.0.1:$PORT_BASE/health/ready" 20 "nginx"
+    log "up: http://127.0.0.1:$PORT_BASE ($APIS replicas, $WORKERS workers); state in $DIR"
+}
+
+stop() {
+    local file
+    terminate nginx 5
+    for file in "$DIR"/pids/api-*; do [[ -e "$file" ]] && terminate "${file##*/}" 30 & done
+    wait
+    for file in "$DIR"/pids/worker-*; do [[ -e "$file" ]] && terminate "${file##*/}" 40 & done
+    wait
+    terminate mail 5
+    terminate redis 5
+    log "stopped"
+}
+
+status() {
+    local file name
+    for file in "$DIR"/pids/*; do
+        [[ -e "$file" ]] || continue
+        name=${file##*/}
+        if alive "$name"; then echo "$name: running (pid $(pid_of "$name"))"; else echo "$name: NOT running"; fi
+    done
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop ;;
+    status) status ;;
+    start-api) start_api "${2:?replica number}" ;;
+    stop-api) terminate "api-${2:?replica number}" 30 ;;
+    restart-api) terminate "api-${2:?replica number}" 30; start_api "$2" ;;
+    start-worker) start_worker "${2:?worker number}" ;;
+    stop-worker) terminate "worker-${2:?worker number}" 40 ;;
+    kill-worker) kill -KILL "$(pid_of "worker-${2:?worker number}")"; rm -f "$DIR/pids/worker-$2" ;;
+    start-redis) start_redis ;;
+    stop-redis) terminate redis 5 ;;
+    env)
+        echo "export CLUSTER_URL=http://127.0.0.1:$PORT_BASE"
+        echo "export DATABASE_URL=$PG/$CLUSTER_DB"
+        echo "export REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
+        echo "export MAIL_DIR=$DIR/mail"
+        echo "export ADMIN_EMAIL=$ADMIN_EMAIL ADMIN_PASSWORD=$ADMIN_PASSWORD"
+        ;;
+    *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
