@@ -366,6 +366,18 @@ fn complete_operation(method: &str, path: &str, op: &mut serde_json::Map<String,
                 or the problem (`invalid_verification_code`) with `Accept: application/json`."
             );
         }
+        "listMessages" => {
+            for p in op.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
+                match p["name"].as_str() {
+                    Some("after_seq" | "before_seq") => p["schema"]["minimum"] = json!(0),
+                    Some("limit") => {
+                        p["schema"]["minimum"] = json!(1);
+                        p["schema"]["maximum"] = json!(coffee_domain::support::HISTORY_MAX_LIMIT);
+                    }
+                    _ => {}
+                }
+            }
+        }
         "uploadProductImage" => {
             op.insert(
                 "requestBody".to_owned(),
@@ -382,6 +394,18 @@ fn complete_operation(method: &str, path: &str, op: &mut serde_json::Map<String,
             }
         }
         _ => {}
+    }
+    // SPEC §3: every response carries X-Request-Id, taken from the request if sent.
+    let params = op.entry("parameters").or_insert_with(|| json!([]));
+    if let Some(params) = params.as_array_mut() {
+        params.push(json!({"name": "X-Request-Id", "in": "header", "required": false,
+            "description": "Your id for this request, echoed in the `X-Request-Id` response header and in problem \
+                            documents; kept when it is 1–128 printable ASCII characters, else replaced by a new one.",
+            "schema": {"type": "string"}}));
+    }
+    // Every body extractor needs a body: an empty one is malformed (400) or of no media type (415).
+    if let Some(body) = op.get_mut("requestBody") {
+        body["required"] = json!(true);
     }
     // Public operations say so explicitly.
     op.entry("security").or_insert_with(|| json!([]));
