@@ -30,18 +30,23 @@ const CONTROL: &str = r"\u0000-\u001f\u007f-\u009f";
 
 /// One line of plain text, `1..=max` characters once trimmed.
 pub fn single_line(max: usize) -> String {
-    let space = format!("[{SPACE}]");
+    let space = format!("[{TRIMMED}{SPACE}]");
     let any = format!("[^<>{CONTROL}]");
     let solid = format!("[^<>{CONTROL}{SPACE}]");
-    format!("^{space}*{solid}(?:{any}{{0,{}}}{solid})?{space}*$", max.saturating_sub(2))
+    format!("^{space}*{solid}{}{space}*$", longer(&any, &solid, max))
+}
+
+/// After a first `solid` character, up to `max - 1` more, the last one `solid`.
+fn longer(any: &str, solid: &str, max: usize) -> String {
+    if max < 2 { String::new() } else { format!("(?:{any}{{0,{}}}{solid})?", max - 2) }
 }
 
 /// Plain text over several lines, `0..=max` characters once trimmed.
 pub fn multi_line(max: usize) -> String {
-    let space = format!(r"[\t\n\r{SPACE}]");
+    let space = format!("[{TRIMMED}{SPACE}]");
     let any = r"[^<>\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]";
     let solid = format!("[^<>{CONTROL}{SPACE}]");
-    format!("^{space}*(?:{solid}(?:{any}{{0,{}}}{solid})?)?{space}*$", max.saturating_sub(2))
+    format!("^{space}*(?:{solid}{})?{space}*$", longer(any, &solid, max))
 }
 
 /// Whitespace `str::trim` removes that is also a control character.
@@ -66,7 +71,7 @@ fn name_of_person() -> Value {
 }
 
 fn phone() -> Value {
-    let space = format!("[{SPACE}]");
+    let space = format!("[{TRIMMED}{SPACE}]");
     // Optional `+`, then digits and ` -()` separators: 7–15 digits, at most
     // 32 characters between the first and the last that are not spaces.
     let pattern = format!(
@@ -331,4 +336,69 @@ fn verification(schemas: &mut serde_json::Map<String, Value>) {
         json!({"description": "`POST /auth/verify`: either `email` + `code`, or `token` (from the link).",
                "oneOf": [{"$ref": "#/components/schemas/VerifyWithCode"}, {"$ref": "#/components/schemas/VerifyWithToken"}]}),
     );
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use coffee_domain::text::{Lines, plain_text};
+    use regex::RegexBuilder;
+
+    use super::*;
+
+    fn matches(pattern: &str, value: &str) -> bool {
+        RegexBuilder::new(pattern).size_limit(1 << 28).build().unwrap().is_match(value)
+    }
+
+    /// Texts at the edges of the plain-text policy.
+    fn samples(max: usize) -> Vec<String> {
+        let mut out: Vec<String> = ["", " ", "a", " a ", "\u{3000}a\u{a0}", "a b", "a<b", "a>", "\u{0}", "a\u{85}b"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        out.extend(["a\nb", "\ta\n", "a\u{b}b", "\u{feff}", "\u{2028}", "é"].map(str::to_owned));
+        out.push("x".repeat(max));
+        out.push("x".repeat(max + 1));
+        out.push(format!("  {}  ", "y".repeat(max)));
+        out.push(format!(" {} ", "z".repeat(max + 1)));
+        out
+    }
+
+    #[test]
+    fn the_text_patterns_accept_exactly_what_the_validators_accept() {
+        for max in [1, 2, 3, 100] {
+            for s in samples(max) {
+                let single = plain_text("f", &s, 1, max, Lines::Single).is_ok();
+                assert_eq!(matches(&single_line(max), &s), single, "single line, max {max}: {s:?}");
+                let multi = plain_text("f", &s, 0, max, Lines::Multi).is_ok();
+                assert_eq!(matches(&multi_line(max), &s), multi, "multi line, max {max}: {s:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_search_pattern_bounds_the_trimmed_term() {
+        let pattern = trimmed_text(3);
+        for (s, ok) in [("", true), ("  abc\t", true), ("abcd", false), (" a b ", true), ("a\u{1}b", false)] {
+            assert_eq!(matches(&pattern, s), ok, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn every_request_probe_answers_for_its_own_fields() {
+        // An unknown field fails at that field for the closed bodies, and
+        // `null` for a required field fails at that field.
+        for (name, probe) in REQUEST_BODIES {
+            let unknown = probe(r#"{"unknown_field_probe": 0}"#);
+            if *name == "LoginRequest" {
+                assert_ne!(unknown.as_deref(), Some("unknown_field_probe"), "{name}");
+            } else {
+                assert_eq!(unknown.as_deref(), Some("unknown_field_probe"), "{name}");
+            }
+        }
+        let signup = REQUEST_BODIES.iter().find(|(n, _)| *n == "SignupRequest").unwrap().1;
+        assert_eq!(signup(r#"{"first_name": null}"#).as_deref(), Some("first_name"));
+        let me = REQUEST_BODIES.iter().find(|(n, _)| *n == "UpdateMeRequest").unwrap().1;
+        assert_eq!(me(r#"{"first_name": null}"#), None);
+    }
 }
