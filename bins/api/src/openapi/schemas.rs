@@ -266,10 +266,8 @@ pub fn refine(spec: &mut Value) {
     }
     let Some(schemas) = spec["components"]["schemas"].as_object_mut() else { return };
     for name in &responses {
-        if name != "Problem" {
-            if let Some(schema) = schemas.get_mut(name) {
-                refine_response(schema);
-            }
+        if let Some(schema) = schemas.get_mut(name).filter(|_| name != "Problem") {
+            refine_response(schema);
         }
     }
     for (name, probe) in REQUEST_BODIES {
