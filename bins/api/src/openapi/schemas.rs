@@ -120,7 +120,6 @@ fn constraints() -> Vec<(&'static str, &'static str, Value)> {
         ("*", "category_ids", json!({"maxItems": product::MAX_CATEGORIES})),
         ("OrderRequest", "items", json!({"minItems": 1, "maxItems": MAX_LINES})),
         ("*", "comment", json!({"type": "string", "pattern": multi_line(COMMENT_MAX_CHARS)})),
-        ("PatchConversationRequest", "status", json!({"enum": ["closed"]})),
     ]
 }
 
