@@ -8,7 +8,7 @@
 //!   ([`REQUEST_BODIES`] pairs each schema with its type): a property is
 //!   nullable when `{"p": null}` does not fail at `p`, and an object is
 //!   closed when an unknown key fails at that key.
-//! * The constraints the validators enforce ([`CONSTRAINTS`]): lengths,
+//! * The constraints the validators enforce ([`constraints`]): lengths,
 //!   ranges, the e-mail format, and patterns for the plain-text policy
 //!   (trimmed, no `<`, `>` or control characters), built from the same
 //!   constants the validators use.
