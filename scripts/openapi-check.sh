@@ -155,8 +155,9 @@ schemathesis() { # label, extra st arguments...
   log "== schemathesis ($label): every check, $EXAMPLES examples per operation, seed $SEED"
   # One worker: with threads, Hypothesis trips over a CPython 3.11 race in
   # its AST parsing ("AST constructor recursion depth mismatch").
-  if ! "$VENV/bin/st" --config-file "$repo/scripts/openapi/schemathesis.toml" run "$base/openapi.json" \
-    --checks all --max-examples "$EXAMPLES" --seed "$SEED" --workers 1 "$@"; then
+  # From the work directory: Schemathesis keeps a cache (.schemathesis/) in its current directory.
+  if ! (cd "$work" && "$VENV/bin/st" --config-file "$repo/scripts/openapi/schemathesis.toml" run "$base/openapi.json" \
+    --checks all --max-examples "$EXAMPLES" --seed "$SEED" --workers 1 "$@"); then
     failed+=("schemathesis ($label)")
   fi
 }
