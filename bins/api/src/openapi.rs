@@ -27,7 +27,8 @@ use actix_web::guard;
 use actix_web::http::header;
 use actix_web::web::{self, Data};
 use actix_web::{HttpRequest, HttpResponse};
-use coffee_domain::query::{FieldKind, FieldSpec, MAX_PAGE_SIZE, MAX_TEXT_VALUE_CHARS, Op, Resource};
+use coffee_domain::query::{FieldKind, FieldSpec, MAX_IN_VALUES, MAX_PAGE_SIZE, MAX_TEXT_VALUE_CHARS, Op, Resource};
+use coffee_domain::user::Password;
 use paperclip::actix::OpenApiExt;
 use paperclip::v2::models::{
     DataType, DefaultApiRaw, DefaultOperationRaw, DefaultParameterRaw, DefaultResponseRaw, Either, Info, ParameterIn,
@@ -35,6 +36,9 @@ use paperclip::v2::models::{
 use serde_json::{Value, json};
 
 use crate::problem::{ApiError, ProblemType, catalogue};
+
+mod schemas;
+pub use schemas::REQUEST_BODIES;
 
 /// The finished document, served at `/openapi.json`, with the index the
 /// middleware checks problem responses against.
@@ -126,8 +130,10 @@ pub fn document_list_query<R: Resource>(op: &mut DefaultOperationRaw) {
 
 fn kind_schema(kind: FieldKind) -> Value {
     match kind {
-        FieldKind::Text => json!({"type": "string", "maxLength": MAX_TEXT_VALUE_CHARS}),
-        FieldKind::Integer => json!({"type": "integer", "format": "int64"}),
+        FieldKind::Text => {
+            json!({"type": "string", "maxLength": MAX_TEXT_VALUE_CHARS, "pattern": schemas::no_control()})
+        }
+        FieldKind::Integer => json!({"type": "integer", "format": "int64", "minimum": i64::MIN, "maximum": i64::MAX}),
         FieldKind::Bool => json!({"type": "boolean"}),
         FieldKind::Timestamp => json!({"type": "string", "format": "date-time"}),
         FieldKind::Uuid => json!({"type": "string", "format": "uuid"}),
@@ -135,42 +141,63 @@ fn kind_schema(kind: FieldKind) -> Value {
     }
 }
 
+/// `field__in`: comma-separated values (`style: form`, `explode: false`).
+fn in_schema(kind: FieldKind) -> Value {
+    let mut item = kind_schema(kind);
+    if kind == FieldKind::Text {
+        // A comma would split the value in two.
+        item["pattern"] = json!(schemas::no_control().replace("[^", "[^,"));
+    }
+    json!({"type": "array", "items": item, "minItems": 1, "maxItems": MAX_IN_VALUES})
+}
+
+/// `sort`: comma-separated keys, each field at most once.
+fn sort_pattern(fields: &[&str]) -> String {
+    let one = format!("-?(?:{})", fields.join("|"));
+    let twice = format!("(?!.*(?:^|,)-?({})(?:,.*)?,-?\\1(?:,|$))", fields.join("|"));
+    format!("^{twice}{one}(?:,{one})*$")
+}
+
 /// Query parameters of the list language for resource `R`.
 fn query_parameters<R: Resource>() -> Vec<Value> {
     let names = |pick: fn(&FieldSpec<R::Field>) -> bool| {
         R::FIELDS.iter().filter(|f| pick(f)).map(|f| f.name).collect::<Vec<_>>().join(", ")
     };
+    let sortable: Vec<&str> = R::FIELDS.iter().filter(|f| f.sortable).map(|f| f.name).collect();
     let mut params = vec![
         json!({"name": "page", "in": "query", "description": "Page number, from 1.",
-               "schema": {"type": "integer", "minimum": 1, "default": 1}}),
+               "schema": {"type": "integer", "minimum": 1, "maximum": u32::MAX, "default": 1}}),
         json!({"name": "page_size", "in": "query", "description": format!("Items per page, 1 to {MAX_PAGE_SIZE}."),
                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": 20}}),
         json!({"name": "sort", "in": "query",
                "description": format!("Comma-separated sort keys, `-` for descending. Fields: {}.", names(|f| f.sortable)),
-               "schema": {"type": "string", "default": "-created_at"}}),
+               "schema": {"type": "string", "default": "-created_at", "pattern": sort_pattern(&sortable)}}),
         json!({"name": "search", "in": "query",
                "description": format!("Case-insensitive substring over: {}.", names(|f| f.searchable)),
-               "schema": {"type": "string", "maxLength": MAX_TEXT_VALUE_CHARS}}),
+               "schema": {"type": "string", "pattern": schemas::trimmed_text(MAX_TEXT_VALUE_CHARS)}}),
     ];
     for field in R::FIELDS.iter().filter(|f| f.filterable) {
         for op in field.kind.operators() {
             let (schema, what) = match op {
-                Op::In => (json!({"type": "string"}), "is one of these comma-separated values"),
+                Op::In => (in_schema(field.kind), "is one of these comma-separated values"),
                 Op::Eq => (kind_schema(field.kind), "equals"),
                 Op::Gt => (kind_schema(field.kind), "is greater than"),
                 Op::Gte => (kind_schema(field.kind), "is at least"),
                 Op::Lt => (kind_schema(field.kind), "is less than"),
                 Op::Lte => (kind_schema(field.kind), "is at most"),
-                Op::Contains => {
-                    (json!({"type": "string", "maxLength": MAX_TEXT_VALUE_CHARS}), "contains (case-insensitive)")
-                }
+                Op::Contains => (kind_schema(FieldKind::Text), "contains (case-insensitive)"),
             };
-            params.push(json!({
+            let mut param = json!({
                 "name": format!("{}{}", field.name, op.suffix()),
                 "in": "query",
                 "description": format!("`{}` {what}.", field.name),
                 "schema": schema,
-            }));
+            });
+            if *op == Op::In {
+                param["style"] = json!("form");
+                param["explode"] = json!(false);
+            }
+            params.push(param);
         }
     }
     params
@@ -251,14 +278,21 @@ fn complete(spec: &mut Value) {
                 "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}
         }
     });
-    let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) else { return };
-    for (path, item) in paths.iter_mut() {
-        let Some(ops) = item.as_object_mut() else { continue };
-        for (method, op) in ops.iter_mut() {
-            let Some(op) = op.as_object_mut() else { continue };
-            complete_operation(method, path, op);
+    spec["components"]["schemas"]["LoginForm"] = json!({
+        "type": "object", "description": "The OAuth2 password-grant form of `POST /auth/login`.",
+        "required": ["username", "password"],
+        "properties": {"username": {"type": "string", "description": "E-mail address."},
+                       "password": {"type": "string", "minLength": 1, "maxLength": Password::MAX_CHARS}}});
+    if let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) {
+        for (path, item) in paths.iter_mut() {
+            let Some(ops) = item.as_object_mut() else { continue };
+            for (method, op) in ops.iter_mut() {
+                let Some(op) = op.as_object_mut() else { continue };
+                complete_operation(method, path, op);
+            }
         }
     }
+    schemas::refine(spec);
 }
 
 fn complete_operation(method: &str, path: &str, op: &mut serde_json::Map<String, Value>) {
@@ -325,6 +359,24 @@ fn complete_operation(method: &str, path: &str, op: &mut serde_json::Map<String,
             responses["200"] = json!({"description": "Verified (also when opened again).", "content": {
                 "text/html": {"schema": {"type": "string"}},
                 "application/json": {"schema": {"$ref": "#/components/schemas/UserDto"}}}});
+            // A browser gets a page for a bad link too; `Accept: application/json` the problem.
+            responses["400"]["content"]["text/html"] = json!({"schema": {"type": "string"}});
+            responses["400"]["description"] = json!(
+                "The link is invalid or has expired: an HTML page, \
+                or the problem (`invalid_verification_code`) with `Accept: application/json`."
+            );
+        }
+        "listMessages" => {
+            for p in op.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
+                match p["name"].as_str() {
+                    Some("after_seq" | "before_seq") => p["schema"]["minimum"] = json!(0),
+                    Some("limit") => {
+                        p["schema"]["minimum"] = json!(1);
+                        p["schema"]["maximum"] = json!(coffee_domain::support::HISTORY_MAX_LIMIT);
+                    }
+                    _ => {}
+                }
+            }
         }
         "uploadProductImage" => {
             op.insert(
@@ -337,13 +389,23 @@ fn complete_operation(method: &str, path: &str, op: &mut serde_json::Map<String,
         }
         "login" => {
             if let Some(content) = op.get_mut("requestBody").and_then(|b| b.get_mut("content")) {
-                let form = json!({"schema": {"type": "object", "required": ["username", "password"],
-                    "properties": {"username": {"type": "string", "description": "E-mail address."},
-                                   "password": {"type": "string"}}}});
+                let form = json!({"schema": {"$ref": "#/components/schemas/LoginForm"}});
                 content["application/x-www-form-urlencoded"] = form;
             }
         }
         _ => {}
+    }
+    // SPEC §3: every response carries X-Request-Id, taken from the request if sent.
+    let params = op.entry("parameters").or_insert_with(|| json!([]));
+    if let Some(params) = params.as_array_mut() {
+        params.push(json!({"name": "X-Request-Id", "in": "header", "required": false,
+            "description": "Your id for this request, echoed in the `X-Request-Id` response header and in problem \
+                            documents; kept when it is 1–128 printable ASCII characters, else replaced by a new one.",
+            "schema": {"type": "string"}}));
+    }
+    // Every body extractor needs a body: an empty one is malformed (400) or of no media type (415).
+    if let Some(body) = op.get_mut("requestBody") {
+        body["required"] = json!(true);
     }
     // Public operations say so explicitly.
     op.entry("security").or_insert_with(|| json!([]));

@@ -169,7 +169,7 @@ impl ProductPatchRequest {
 }
 
 /// Most categories one product may be in.
-const MAX_CATEGORIES: usize = 50;
+pub const MAX_CATEGORIES: usize = 50;
 
 fn check_id_count(v: &mut Validator, ids: &[Uuid]) {
     if ids.len() > MAX_CATEGORIES {

@@ -1,6 +1,6 @@
 //! `GET /openapi.json` and the offline Swagger UI at `/docs`.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{assert_problem, header, spawn_app};
@@ -251,4 +251,146 @@ async fn every_schema_reference_resolves_and_users_have_no_password_field() {
     let mut expected = crate::signup::USER_KEYS.to_vec();
     expected.sort_unstable();
     assert_eq!(props, expected);
+}
+
+/// The component schema a `$ref` names.
+fn component<'a>(doc: &'a Value, reference: &Value) -> &'a Value {
+    let name = reference.as_str().and_then(|r| r.strip_prefix("#/components/schemas/")).expect("a schema $ref");
+    &doc["components"]["schemas"][name]
+}
+
+/// Every key of `body` whose value is `null` is documented as nullable in `schema`.
+fn assert_nulls_documented(body: &Value, schema: &Value, what: &str) {
+    for (key, value) in body.as_object().expect("an object") {
+        if value.is_null() {
+            assert_eq!(schema["properties"][key]["nullable"], true, "{what}.{key} is null but not nullable");
+        }
+    }
+}
+
+#[tokio::test]
+async fn fields_the_server_answers_as_null_are_documented_nullable() {
+    let app = spawn_app().await;
+    let doc: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    let schemas = &doc["components"]["schemas"];
+    // A new user has no names, no phone and no verification time.
+    let user = app.signup("nullable@example.com", crate::helpers::PASSWORD).await;
+    for key in ["first_name", "last_name", "phone", "verified_at"] {
+        assert!(user[key].is_null(), "{key} of a new user: {user}");
+    }
+    assert_nulls_documented(&user, &schemas["UserDto"], "UserDto");
+    // A category and a product without description or image.
+    let admin = app.admin_token().await;
+    let category =
+        app.send_json(Method::POST, "/categories", Some(&admin), &json!({"name": "Plain"})).await.json::<Value>();
+    let category = category.await.unwrap();
+    assert_nulls_documented(&category, &schemas["CategoryDto"], "CategoryDto");
+    let product = app
+        .send_json(Method::POST, "/products", Some(&admin), &json!({"name": "Plain", "price": 100}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert!(product["image_url"].is_null() && product["description"].is_null(), "{product}");
+    assert_nulls_documented(&product, &schemas["ProductDto"], "ProductDto");
+    // The liveness probe names no dependency; readiness without Redis has `redis: null`.
+    let live: Value = app.get("/health/live", None).await.json().await.unwrap();
+    assert_nulls_documented(&live, &schemas["HealthDto"], "HealthDto");
+    for key in ["database", "redis"] {
+        assert_eq!(schemas["HealthDto"]["properties"][key]["nullable"], true, "HealthDto.{key}");
+    }
+    // What is always present stays required and not nullable.
+    let required = schemas["UserDto"]["required"].as_array().unwrap();
+    for key in ["id", "email", "role", "is_verified", "created_at"] {
+        assert!(required.contains(&json!(key)), "UserDto.{key} is not required");
+        assert!(schemas["UserDto"]["properties"][key].get("nullable").is_none(), "UserDto.{key} is nullable");
+    }
+}
+
+#[tokio::test]
+async fn request_bodies_are_closed_exactly_where_the_server_refuses_unknown_fields() {
+    let app = spawn_app().await;
+    let doc: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    let mut closed = 0;
+    for (method, path, op) in operations(&doc) {
+        let Some(reference) = op["requestBody"]["content"]["application/json"]["schema"].get("$ref") else {
+            continue;
+        };
+        assert_eq!(op["requestBody"]["required"], true, "{method} {path}: the body is not required");
+        let schema = component(&doc, reference);
+        if path == "/auth/login" {
+            // Login reads JSON or an OAuth2 form and ignores what it does not know.
+            assert!(schema.get("additionalProperties").is_none(), "{method} {path}: {schema}");
+        } else if schema.get("oneOf").is_none() {
+            assert_eq!(schema["additionalProperties"], false, "{method} {path} refuses unknown fields");
+            closed += 1;
+        }
+    }
+    assert!(closed >= 15, "only {closed} closed request bodies");
+    // Nested objects too: an order line.
+    let line = &doc["components"]["schemas"]["OrderRequest"]["properties"]["items"]["items"];
+    assert_eq!(line["additionalProperties"], false, "{line}");
+    // And the server does refuse them.
+    let resp = app.try_signup(&json!({"email": "x@example.com", "password": "long enough", "nickname": "x"})).await;
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "nickname", "{problem}");
+}
+
+#[tokio::test]
+async fn request_schemas_state_the_constraints_the_validators_enforce() {
+    let doc = openapi().await;
+    let schemas = &doc["components"]["schemas"];
+    let signup = &schemas["SignupRequest"]["properties"];
+    assert_eq!(signup["email"]["format"], "email");
+    assert_eq!(
+        (signup["password"]["minLength"].as_u64(), signup["password"]["maxLength"].as_u64()),
+        (Some(8), Some(128))
+    );
+    assert!(signup["first_name"]["pattern"].is_string() && signup["phone"]["pattern"].is_string(), "{signup}");
+    // `null` is refused for sign-up's optional fields (leave them out), accepted where it clears.
+    assert!(signup["first_name"].get("nullable").is_none(), "{signup}");
+    assert_eq!(schemas["UpdateMeRequest"]["properties"]["first_name"]["nullable"], true);
+    assert_eq!(schemas["CategoryPatchRequest"]["properties"]["description"]["nullable"], true);
+    assert!(schemas["CategoryPatchRequest"]["properties"]["name"].get("nullable").is_none());
+    let price = &schemas["ProductRequest"]["properties"]["price"];
+    assert_eq!((price["minimum"].as_i64(), price["maximum"].as_i64()), (Some(0), Some(100_000_000)), "{price}");
+    let quantity = &schemas["AddToCartRequest"]["properties"]["quantity"];
+    assert_eq!((quantity["minimum"].as_i64(), quantity["maximum"].as_i64()), (Some(1), Some(99)), "{quantity}");
+    let items = &schemas["OrderRequest"]["properties"]["items"];
+    assert_eq!((items["minItems"].as_u64(), items["maxItems"].as_u64()), (Some(1), Some(50)), "{items}");
+    // Verification takes the code with its address, or the link's token: one of the two, nothing else.
+    let verify = &schemas["VerifyRequest"]["oneOf"];
+    let variants: Vec<&Value> = verify.as_array().expect("oneOf").iter().map(|r| component(&doc, &r["$ref"])).collect();
+    assert_eq!(variants.len(), 2, "{verify}");
+    assert_eq!(variants[0]["required"], json!(["email", "code"]));
+    assert_eq!(variants[1]["required"], json!(["token"]));
+    assert!(variants.iter().all(|v| v["additionalProperties"] == false), "{verify}");
+}
+
+#[tokio::test]
+async fn list_parameters_document_in_lists_and_sort_keys() {
+    let doc = openapi().await;
+    let params = doc["paths"]["/products"]["get"]["parameters"].as_array().unwrap();
+    let param = |name: &str| params.iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("no {name}"));
+    // `price__in=1,2`: an array of integers, serialised comma-separated, never empty.
+    let price_in = param("price__in");
+    assert_eq!((&price_in["style"], &price_in["explode"]), (&json!("form"), &json!(false)));
+    assert_eq!(price_in["schema"]["type"], "array");
+    assert_eq!(price_in["schema"]["items"]["type"], "integer");
+    assert_eq!(price_in["schema"]["minItems"], 1);
+    let sort = param("sort")["schema"]["pattern"].as_str().expect("a sort pattern").to_owned();
+    assert!(sort.contains("price") && !sort.contains("password"), "{sort}");
+}
+
+#[tokio::test]
+async fn the_verification_link_documents_its_html_pages() {
+    let app = spawn_app().await;
+    let doc: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    let responses = &doc["paths"]["/auth/verify"]["get"]["responses"];
+    for status in ["200", "400"] {
+        assert!(responses[status]["content"]["text/html"].is_object(), "{status}: {}", responses[status]);
+    }
+    let resp = app.get("/auth/verify?token=nonsense", None).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(header(resp.headers(), "content-type").unwrap().starts_with("text/html"));
 }

@@ -10,8 +10,9 @@ mod ports;
 mod service;
 
 pub use model::{
-    Category, CategoryChanges, CategoryField, CategoryRef, CategoryResource, ImageKind, NewProduct, PricedProduct,
-    Product, ProductChanges, ProductField, ProductResource, description, name,
+    Category, CategoryChanges, CategoryField, CategoryRef, CategoryResource, DESCRIPTION_MAX_CHARS, ImageKind,
+    NAME_MAX_CHARS, NewProduct, PricedProduct, Product, ProductChanges, ProductField, ProductResource, description,
+    name,
 };
 pub use ports::{CatalogRepository, CatalogWriteError, ImageStore};
 pub use service::{CatalogError, CatalogService, CategoryInput, CategoryPatch, ProductInput, ProductPatch};
