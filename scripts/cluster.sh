@@ -145,7 +145,10 @@ $servers    }
             proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto \$scheme;
             proxy_set_header Connection "";
-            proxy_next_upstream error timeout;
+            # As in deploy/nginx.conf: a replica that stops resets the
+            # connections still in its accept queue; those requests were
+            # never read, so they go to the next replica, POSTs included.
+            proxy_next_upstream error timeout non_idempotent;
             proxy_connect_timeout 2s;
             proxy_read_timeout 60s;
         }

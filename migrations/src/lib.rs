@@ -9,6 +9,7 @@ mod m20261123_000003_catalog;
 mod m20261201_000004_cart_and_orders;
 mod m20261202_000005_search_folding;
 mod m20261203_000006_support_chat;
+mod m20261204_000007_outbox_delivered;
 
 /// An index named `name` on `cols` of `table` (migrations from the fourth on).
 pub(crate) fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_cart_and_orders::Migration),
             Box::new(m20261202_000005_search_folding::Migration),
             Box::new(m20261203_000006_support_chat::Migration),
+            Box::new(m20261204_000007_outbox_delivered::Migration),
         ]
     }
 }

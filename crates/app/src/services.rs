@@ -159,7 +159,9 @@ impl Services {
                 Arc::new(LogMailer::new())
             }
         };
-        let handler = Arc::new(JobHandler::new(mailer));
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let outbox: Arc<dyn coffee_domain::outbox::OutboxRepository> = Arc::new(SeaOutboxRepository::new(db.clone()));
+        let handler = Arc::new(JobHandler::with_ledger(mailer, outbox.clone(), clock.clone()));
         let (redis, redis_queue) = match &config.redis_url {
             Some(url) => (
                 Some(redis::Client::open(url.as_str()).map_err(|e| StartError::Config(format!("REDIS_URL: {e}")))?),
@@ -173,7 +175,6 @@ impl Services {
             None => Arc::new(InlineQueue::new(handler.clone())),
         };
 
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let live = Live::build(&config, process)?;
         let users = Arc::new(SeaUserRepository::new(db.clone()));
         let uow = Arc::new(SeaUnitOfWork::new(db.clone()));
@@ -235,7 +236,7 @@ impl Services {
             secrets,
             clock: clock.clone(),
         });
-        let relay = OutboxRelay::new(Arc::new(SeaOutboxRepository::new(db.clone())), queue, clock.clone());
+        let relay = OutboxRelay::new(outbox, queue, clock.clone());
         let cleanup = CleanupService::new(
             Arc::new(SeaMaintenanceRepository::new(db.clone())),
             clock.clone(),

@@ -17,9 +17,11 @@ pub enum Job {
 /// Hands jobs to whatever runs them (an in-process worker or a Redis queue).
 #[async_trait]
 pub trait JobQueue: Send + Sync {
-    /// Accepts `job` for execution; returns once it is safely queued.
+    /// Accepts `job` (outbox entry `id`) for execution; returns once it is
+    /// safely queued. The same `id` may be handed over more than once; the
+    /// runner does the job once (see `OutboxRepository::mark_delivered`).
     ///
     /// # Errors
     /// The queue is unreachable or refused the job.
-    async fn enqueue(&self, job: Job) -> Result<(), InfraError>;
+    async fn enqueue(&self, id: uuid::Uuid, job: Job) -> Result<(), InfraError>;
 }

@@ -16,6 +16,6 @@ mod queue;
 mod runners;
 
 pub use dead::{DeadJob, DeadJobs};
-pub use handler::JobHandler;
+pub use handler::{JobHandler, QueuedJob};
 pub use queue::{InlineQueue, JOB_QUEUE, MAX_DELIVERY_ATTEMPTS, RedisQueue, redis_config};
 pub use runners::{CleanupSchedule, run_cleanup_schedule, run_consumer, run_relay};

@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use coffee_domain::error::InfraError;
 use coffee_domain::jobs::{Job, JobQueue};
 
-use crate::handler::JobHandler;
+use uuid::Uuid;
+
+use crate::handler::{JobHandler, QueuedJob};
 
 /// The default Redis queue name (`JOBS_QUEUE`), set explicitly on producer
 /// and consumer: apalis would otherwise derive it from the Rust type path,
@@ -44,7 +46,7 @@ pub fn redis_config(queue: &str) -> apalis_redis::Config {
 /// Pushes jobs to Redis for `coffee-worker`.
 #[derive(Clone)]
 pub struct RedisQueue {
-    storage: RedisStorage<Job, ConnectionManager>,
+    storage: RedisStorage<QueuedJob, ConnectionManager>,
     queue: String,
 }
 
@@ -73,16 +75,17 @@ impl RedisQueue {
     }
 
     /// The underlying apalis storage, for the consumer.
-    pub fn storage(&self) -> RedisStorage<Job, ConnectionManager> {
+    pub fn storage(&self) -> RedisStorage<QueuedJob, ConnectionManager> {
         self.storage.clone()
     }
 }
 
 #[async_trait]
 impl JobQueue for RedisQueue {
-    async fn enqueue(&self, job: Job) -> Result<(), InfraError> {
+    async fn enqueue(&self, id: Uuid, job: Job) -> Result<(), InfraError> {
         let mut storage = self.storage.clone();
-        match tokio::time::timeout(PUSH_TIMEOUT, storage.push(job)).await {
+        let queued = QueuedJob { outbox_id: Some(id), job };
+        match tokio::time::timeout(PUSH_TIMEOUT, storage.push(queued)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(InfraError::caused_by("redis push failed", e)),
             Err(_) => Err(InfraError::new(format!("redis push timed out after {PUSH_TIMEOUT:?}"))),
@@ -110,7 +113,7 @@ impl InlineQueue {
 
 #[async_trait]
 impl JobQueue for InlineQueue {
-    async fn enqueue(&self, job: Job) -> Result<(), InfraError> {
+    async fn enqueue(&self, _id: Uuid, job: Job) -> Result<(), InfraError> {
         self.handler.run(&job).await
     }
 }

@@ -10,13 +10,12 @@ use apalis::prelude::{
 use apalis_core::backend::Vacuum;
 use apalis_cron::{CronScheduler, Tick};
 use apalis_redis::{ConnectionManager, RedisStorage};
-use coffee_domain::jobs::Job;
 use coffee_domain::maintenance::CleanupService;
 use coffee_domain::outbox::OutboxRelay;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::handler::JobHandler;
+use crate::handler::{JobHandler, QueuedJob};
 
 /// Entries one relay pass claims.
 const RELAY_BATCH: u64 = 50;
@@ -87,7 +86,7 @@ const FINISHED_JOB_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 struct CleanupJob {
     cleanup: Arc<CleanupService>,
     /// The Redis job queue, whose finished jobs the cleanup also removes.
-    queue: Option<RedisStorage<Job, ConnectionManager>>,
+    queue: Option<RedisStorage<QueuedJob, ConnectionManager>>,
     /// A run still in progress makes the next tick skip instead of overlap.
     running: Arc<Mutex<()>>,
 }
@@ -119,7 +118,7 @@ async fn cleanup_tick(tick: Tick, job: Data<CleanupJob>) -> Result<(), BoxDynErr
 pub async fn run_cleanup_schedule(
     schedule: CleanupSchedule,
     cleanup: Arc<CleanupService>,
-    queue: Option<RedisStorage<Job, ConnectionManager>>,
+    queue: Option<RedisStorage<QueuedJob, ConnectionManager>>,
     shutdown: CancellationToken,
 ) {
     let job = CleanupJob { cleanup, queue, running: Arc::new(Mutex::new(())) };
@@ -151,13 +150,13 @@ struct MaxAttempts(usize);
 /// queue's dead set (`<JOBS_QUEUE>:dead`), where `coffee-worker dead`
 /// lists and re-queues it (see [`crate::DeadJobs`]).
 async fn deliver(
-    job: Job,
+    job: QueuedJob,
     attempt: Attempt,
     handler: Data<Arc<JobHandler>>,
     max: Data<MaxAttempts>,
 ) -> Result<(), BoxDynError> {
     let MaxAttempts(limit) = *max;
-    match handler.run(&job).await {
+    match handler.run_queued(&job).await {
         Ok(()) => Ok(()),
         Err(e) if attempt.current() >= limit => {
             tracing::error!(attempt = attempt.current(), error = %e, ?job, "giving up on a job; parked in the dead set");
@@ -178,7 +177,7 @@ async fn deliver(
 /// A job whose worker was killed is handed to another after 5 missed
 /// heartbeats (at-least-once delivery).
 pub async fn run_consumer(
-    storage: RedisStorage<Job, ConnectionManager>,
+    storage: RedisStorage<QueuedJob, ConnectionManager>,
     handler: Arc<JobHandler>,
     concurrency: usize,
     max_attempts: usize,

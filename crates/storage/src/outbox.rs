@@ -44,6 +44,7 @@ impl OutboxRepository for SeaOutboxRepository {
             last_error: Set(None),
             relayed_at: Set(None),
             parked_at: Set(None),
+            delivered_at: Set(None),
         };
         outbox::Entity::insert(row).exec_without_returning(&self.db).await.map_err(repo_err)?;
         Ok(())
@@ -113,6 +114,20 @@ impl OutboxRepository for SeaOutboxRepository {
 
     async fn park(&self, id: Uuid, now: DateTime<Utc>, error: &str) -> Result<(), RepoError> {
         exec(&self.db, failed(id, error).col_expr(outbox::Column::ParkedAt, Expr::value(now))).await
+    }
+
+    async fn is_delivered(&self, id: Uuid) -> Result<bool, RepoError> {
+        let row = outbox::Entity::find_by_id(id).one(&self.db).await.map_err(repo_err)?;
+        Ok(row.is_some_and(|r| r.delivered_at.is_some()))
+    }
+
+    async fn mark_delivered(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError> {
+        use outbox::Column as C;
+        let update = outbox::Entity::update_many()
+            .col_expr(C::DeliveredAt, Expr::value(now))
+            .filter(C::Id.eq(id))
+            .filter(C::DeliveredAt.is_null());
+        exec(&self.db, update).await
     }
 }
 

@@ -59,7 +59,7 @@ impl RecordingJobs {
 
 #[async_trait]
 impl JobQueue for RecordingJobs {
-    async fn enqueue(&self, job: Job) -> Result<(), InfraError> {
+    async fn enqueue(&self, _id: Uuid, job: Job) -> Result<(), InfraError> {
         lock(&self.0).push(job);
         Ok(())
     }
@@ -71,7 +71,7 @@ pub(crate) struct FailingJobs;
 
 #[async_trait]
 impl JobQueue for FailingJobs {
-    async fn enqueue(&self, _job: Job) -> Result<(), InfraError> {
+    async fn enqueue(&self, _id: Uuid, _job: Job) -> Result<(), InfraError> {
         Err(InfraError::new("queue unavailable"))
     }
 }
@@ -89,6 +89,7 @@ pub(crate) struct OutboxRow {
     pub(crate) last_error: Option<String>,
     pub(crate) relayed_at: Option<DateTime<Utc>>,
     pub(crate) parked_at: Option<DateTime<Utc>>,
+    pub(crate) delivered_at: Option<DateTime<Utc>>,
 }
 
 impl OutboxRow {
@@ -150,6 +151,7 @@ impl InMemoryOutbox {
             last_error: None,
             relayed_at: None,
             parked_at: None,
+            delivered_at: None,
         });
         id
     }
@@ -219,6 +221,17 @@ impl OutboxRepository for InMemoryOutbox {
             row.parked_at = Some(now);
             row.claimed_until = None;
             row.last_error = Some(error.to_owned());
+        });
+        Ok(())
+    }
+
+    async fn is_delivered(&self, id: Uuid) -> Result<bool, RepoError> {
+        Ok(lock(&self.0).iter().any(|r| r.id == id && r.delivered_at.is_some()))
+    }
+
+    async fn mark_delivered(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError> {
+        self.update(id, |row| {
+            row.delivered_at.get_or_insert(now);
         });
         Ok(())
     }

@@ -6,8 +6,13 @@
 //! not the queue (Redis) is reachable at that moment. [`OutboxRelay`] then
 //! hands due entries to the [`JobQueue`]; an entry whose hand-over fails is
 //! retried with exponential backoff and parked after [`MAX_RELAY_ATTEMPTS`].
-//! Delivery is at-least-once: a relay that dies between handing over and
-//! marking an entry relayed hands it over again after the claim expires.
+//! Hand-over is at-least-once: a relay that dies between handing over and
+//! marking an entry relayed hands it over again after the claim expires. The
+//! queue gets the entry's id with the job, and the runner records the entry
+//! delivered after the job ran and skips entries already delivered, so a
+//! repeated hand-over, or a run whose acknowledgement the queue lost, does
+//! not send a mail twice. (Only a crash between the SMTP server's answer and
+//! that record can still repeat one.)
 
 use std::sync::Arc;
 
@@ -75,6 +80,21 @@ pub trait OutboxRepository: Send + Sync {
     /// # Errors
     /// The store failed.
     async fn park(&self, id: Uuid, now: DateTime<Utc>, error: &str) -> Result<(), RepoError>;
+
+    /// Whether the job of entry `id` has run (see [`Self::mark_delivered`]).
+    /// An entry purged or never recorded counts as not delivered.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn is_delivered(&self, id: Uuid) -> Result<bool, RepoError>;
+
+    /// Records that the job of entry `id` ran, so that the queue handing it
+    /// out again (a run whose acknowledgement was lost, a repeated hand-over)
+    /// does not run it twice. The first mark wins.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn mark_delivered(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError>;
 }
 
 /// What one relay pass did.
@@ -121,7 +141,7 @@ impl OutboxRelay {
         let entries = self.outbox.claim_due(now, now + CLAIM_LEASE, limit).await?;
         let mut report = RelayReport::default();
         for entry in entries {
-            match self.queue.enqueue(entry.job).await {
+            match self.queue.enqueue(entry.id, entry.job).await {
                 Ok(()) => {
                     self.outbox.mark_relayed(entry.id, self.clock.now()).await?;
                     report.relayed += 1;

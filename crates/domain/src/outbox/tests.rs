@@ -61,7 +61,7 @@ struct RivalDuringHandOver {
 
 #[async_trait]
 impl JobQueue for RivalDuringHandOver {
-    async fn enqueue(&self, _job: Job) -> Result<(), InfraError> {
+    async fn enqueue(&self, _id: Uuid, _job: Job) -> Result<(), InfraError> {
         let now = self.clock.now();
         let claimed = self.outbox.claim_due(now, now + CLAIM_LEASE, 100).await.unwrap();
         self.rival_claims.lock().unwrap().extend(claimed);

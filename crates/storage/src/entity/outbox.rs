@@ -16,6 +16,8 @@ pub struct Model {
     pub last_error: Option<String>,
     pub relayed_at: Option<DateTimeUtc>,
     pub parked_at: Option<DateTimeUtc>,
+    /// When the worker ran the job (once; a repeated hand-out is skipped).
+    pub delivered_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

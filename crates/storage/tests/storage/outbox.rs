@@ -385,3 +385,18 @@ async fn an_undecodable_entry_does_not_block_the_queue_even_with_a_limit_of_one(
         }
     }
 }
+
+#[tokio::test]
+async fn an_entry_is_recorded_delivered_once_and_unknown_entries_are_not_delivered() {
+    for env in backends().await {
+        let ids = insert_outbox(&env.db, &[outbox_row("ann", t0()), outbox_row("bob", t0())]).await;
+        assert!(!env.outbox.is_delivered(ids[0]).await.unwrap());
+        env.outbox.mark_delivered(ids[0], t0()).await.unwrap();
+        assert!(env.outbox.is_delivered(ids[0]).await.unwrap(), "{:?}", env.backend);
+        assert!(!env.outbox.is_delivered(ids[1]).await.unwrap(), "only that entry");
+        // A second mark (a repeated run that slipped through) keeps the first time.
+        env.outbox.mark_delivered(ids[0], t0() + secs(5)).await.unwrap();
+        assert!(env.outbox.is_delivered(ids[0]).await.unwrap());
+        assert!(!env.outbox.is_delivered(Uuid::now_v7()).await.unwrap(), "never recorded");
+    }
+}
