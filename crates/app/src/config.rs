@@ -77,6 +77,9 @@ pub struct Config {
     pub cleanup_schedule: CleanupSchedule,
     /// `WORKER_CONCURRENCY`: jobs one `coffee-worker` runs at once.
     pub worker_concurrency: usize,
+    /// `PASSWORD_HASH_QUEUE`: password hashes that may wait for a free CPU;
+    /// past that, signup and login answer 503 `busy` at once.
+    pub password_hash_queue: usize,
     /// `ADMIN_EMAIL` and `ADMIN_PASSWORD`.
     pub admin: Option<(String, String)>,
     /// `ADMIN_NOTIFY_EMAILS`: who gets the new-order mails (empty = every admin).
@@ -260,6 +263,14 @@ impl Config {
                 .filter(|n| (1..=256).contains(n))
                 .ok_or_else(|| err("WORKER_CONCURRENCY", "must be an integer from 1 to 256"))?,
         };
+        let password_hash_queue = match get(&vars, "PASSWORD_HASH_QUEUE") {
+            None => 64,
+            Some(n) => n
+                .parse()
+                .ok()
+                .filter(|n| *n <= 100_000)
+                .ok_or_else(|| err("PASSWORD_HASH_QUEUE", "must be an integer from 0 to 100000"))?,
+        };
         let admin_notify_emails = match get(&vars, "ADMIN_NOTIFY_EMAILS") {
             None => Vec::new(),
             Some(list) => list
@@ -300,6 +311,7 @@ impl Config {
             verification_resend_cooldown: duration(&vars, "VERIFICATION_RESEND_COOLDOWN", "60s")?,
             cleanup_schedule,
             worker_concurrency,
+            password_hash_queue,
             admin,
             admin_notify_emails,
             order_min_lead_time: duration(&vars, "ORDER_MIN_LEAD_TIME", "10m")?,
@@ -340,6 +352,8 @@ mod tests {
         assert_eq!(c.verification_resend_cooldown, TimeDelta::seconds(60));
         assert_eq!((c.order_min_lead_time, c.idempotency_key_ttl), (TimeDelta::minutes(10), TimeDelta::hours(24)));
         assert!(c.admin_notify_emails.is_empty());
+        assert_eq!(c.password_hash_queue, 64);
+        assert_eq!(Config::from_vars(vars(&[("PASSWORD_HASH_QUEUE", "0")])).unwrap().password_hash_queue, 0);
         assert_eq!(c.auth_rate_limit.map(|p| p.to_string()).as_deref(), Some("10/min"));
         assert!(c.trusted_proxies.is_empty());
         assert!(Config::from_vars(vars(&[("AUTH_RATE_LIMIT", "off")])).unwrap().auth_rate_limit.is_none());
@@ -371,6 +385,7 @@ mod tests {
             ("DATABASE_MAX_CONNECTIONS", "0"),
             ("CLEANUP_SCHEDULE", "0 * * * *"),
             ("WORKER_CONCURRENCY", "0"),
+            ("PASSWORD_HASH_QUEUE", "-1"),
             ("SHOP_INFO_FILE", "/nonexistent/shop-info.toml"),
             ("ADMIN_NOTIFY_EMAILS", "boss@example.com, not-an-address"),
             ("ORDER_MIN_LEAD_TIME", "soonish"),
