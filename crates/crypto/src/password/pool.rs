@@ -12,8 +12,17 @@
 //! The pool owns the memory instead: at most one buffer per hashing permit
 //! exists (whoever holds a permit holds at most one [`Lease`]), buffers are
 //! handed from one hash to the next while hashes keep coming, and once no
-//! hash has started for [`MemoryPool::release_after`] the idle buffers are
-//! dropped so that a quiet server returns to its idle size.
+//! hash has started for `release_after` the idle buffers are dropped so that
+//! a quiet server returns to its idle size.
+//!
+//! Dropping only helps if the allocator gives the pages back. Each buffer
+//! therefore *reserves* at least [`MAPPED_BYTES`] (32 MiB) of address space
+//! while touching only the `m` KiB it uses: glibc serves requests of that
+//! size with their own `mmap` and unmaps them on free whatever its dynamic
+//! threshold says (the threshold never rises above 32 MiB on 64-bit targets,
+//! see mallopt(3), `DEFAULT_MMAP_THRESHOLD_MAX`), and other allocators
+//! (musl, jemalloc, mimalloc) map such sizes directly too. The untouched
+//! rest costs address space, not memory.
 
 use std::mem;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -26,6 +35,17 @@ pub(super) const RELEASE_AFTER: Duration = Duration::from_secs(2);
 
 /// Working memory of one hash.
 pub(super) type Buffer = Vec<Block>;
+
+/// Bytes every buffer reserves at least, so that it is mapped on its own
+/// and returned to the system when freed (see the module documentation).
+pub(super) const MAPPED_BYTES: usize = 32 * 1024 * 1024;
+
+/// A buffer of `blocks` zeroed blocks whose allocation is at least [`MAPPED_BYTES`].
+pub(super) fn new_buffer(blocks: usize) -> Buffer {
+    let mut buffer = Vec::with_capacity(blocks.max(MAPPED_BYTES / Block::SIZE));
+    buffer.resize(blocks, Block::new()); // touches only what Argon2 will use
+    buffer
+}
 
 #[derive(Debug)]
 pub(super) struct MemoryPool {
@@ -72,7 +92,7 @@ impl MemoryPool {
             reused
         };
         // A new buffer is allocated outside the lock (it touches every page).
-        let buffer = reused.unwrap_or_else(|| vec![Block::new(); self.blocks]);
+        let buffer = reused.unwrap_or_else(|| new_buffer(self.blocks));
         Lease { buffer, pool: Arc::clone(self) }
     }
 

@@ -221,3 +221,10 @@ async fn a_cancelled_waiter_gives_its_queue_place_back() {
     assert_eq!(hasher.waiting.load(Ordering::Acquire), 0);
     drop(release);
 }
+
+#[test]
+fn buffers_reserve_enough_to_be_mapped_on_their_own_but_use_only_m() {
+    let buffer = pool::new_buffer(64);
+    assert_eq!(buffer.len(), 64);
+    assert!(buffer.capacity() * Block::SIZE >= pool::MAPPED_BYTES, "{} blocks", buffer.capacity());
+}
