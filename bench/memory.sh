@@ -76,8 +76,23 @@ IMAGE="$OUT/image.png"
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"; }
 mb() { awk -v kb="$1" 'BEGIN { printf "%.0f", kb / 1024 }'; }
 
+# drain: waits until the hashes the server still has queued are done. When a
+# wrk run ends, requests it leaves in flight are still hashed (the server
+# finishes a request whose client has gone); a failed login sent now is
+# queued behind them (or refused as busy while the queue is full: retry), so
+# its answer means the backlog is gone.
+drain() {
+    local code
+    for _ in $(seq 1 600); do
+        code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 300 -H 'Content-Type: application/json' \
+            -d '{"email":"drain@bench.example.com","password":"wrong password"}' "$BASE/auth/login")
+        [[ "$code" == 503 ]] || return 0
+        sleep 0.2
+    done
+}
+
 # phase NAME COMMAND...: RSS before (idle), the maximum sampled every 50 ms
-# while COMMAND runs, and after SETTLE seconds of quiet.
+# while COMMAND runs and its backlog drains, and after SETTLE seconds of quiet.
 phase() {
     local name=$1 before peak after
     shift
@@ -85,6 +100,7 @@ phase() {
     (while kill -0 "$SERVER_PID" 2>/dev/null; do rss_kb; sleep 0.05; done) >"$OUT/$LABEL.$name.rss" 2>/dev/null &
     SAMPLER_PID=$!
     "$@"
+    drain
     kill "$SAMPLER_PID" 2>/dev/null || true
     wait "$SAMPLER_PID" 2>/dev/null || true
     SAMPLER_PID=""
