@@ -64,8 +64,8 @@ impl Argon2Params {
 /// [busy](InfraError::busy) error (HTTP 503 `busy`), so a login flood
 /// neither piles up unbounded waiters nor makes every caller wait.
 ///
-/// Each running hash works in a buffer from a [pool](pool) with at most one
-/// buffer per permit, handed from hash to hash and freed when hashing has
+/// Each running hash works in a buffer from a pool (`pool.rs`) with at most
+/// one buffer per permit, handed from hash to hash and freed when hashing has
 /// been quiet for a while, so memory stays bounded by design:
 /// `permits × m` KiB at most, and back to idle after a storm.
 ///
