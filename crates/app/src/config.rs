@@ -79,6 +79,9 @@ pub struct Config {
     pub worker_concurrency: usize,
     /// `JOB_MAX_ATTEMPTS`: deliveries of a job before it is parked as dead.
     pub job_max_attempts: usize,
+    /// `PASSWORD_HASH_QUEUE`: password hashes that may wait for a free CPU;
+    /// past that, signup and login answer 503 `busy` at once.
+    pub password_hash_queue: usize,
     /// `ADMIN_EMAIL` and `ADMIN_PASSWORD`.
     pub admin: Option<(String, String)>,
     /// `ADMIN_NOTIFY_EMAILS`: who gets the new-order mails (empty = every admin).
@@ -306,6 +309,14 @@ impl Config {
                 .filter(|n| (1..=25).contains(n))
                 .ok_or_else(|| err("JOB_MAX_ATTEMPTS", "must be an integer from 1 to 25"))?,
         };
+        let password_hash_queue = match get(&vars, "PASSWORD_HASH_QUEUE") {
+            None => 64,
+            Some(n) => n
+                .parse()
+                .ok()
+                .filter(|n| *n <= 100_000)
+                .ok_or_else(|| err("PASSWORD_HASH_QUEUE", "must be an integer from 0 to 100000"))?,
+        };
         let admin_notify_emails = match get(&vars, "ADMIN_NOTIFY_EMAILS") {
             None => Vec::new(),
             Some(list) => list
@@ -347,6 +358,7 @@ impl Config {
             cleanup_schedule,
             worker_concurrency,
             job_max_attempts,
+            password_hash_queue,
             admin,
             admin_notify_emails,
             order_min_lead_time: duration(&vars, "ORDER_MIN_LEAD_TIME", "10m")?,
@@ -387,6 +399,8 @@ mod tests {
         assert_eq!(c.verification_resend_cooldown, TimeDelta::seconds(60));
         assert_eq!((c.order_min_lead_time, c.idempotency_key_ttl), (TimeDelta::minutes(10), TimeDelta::hours(24)));
         assert!(c.admin_notify_emails.is_empty());
+        assert_eq!(c.password_hash_queue, 64);
+        assert_eq!(Config::from_vars(vars(&[("PASSWORD_HASH_QUEUE", "0")])).unwrap().password_hash_queue, 0);
         assert_eq!(c.auth_rate_limit.map(|p| p.to_string()).as_deref(), Some("10/min"));
         assert!(c.trusted_proxies.is_empty());
         assert!(Config::from_vars(vars(&[("AUTH_RATE_LIMIT", "off")])).unwrap().auth_rate_limit.is_none());
@@ -419,6 +433,7 @@ mod tests {
             ("CLEANUP_SCHEDULE", "0 * * * *"),
             ("WORKER_CONCURRENCY", "0"),
             ("JOB_MAX_ATTEMPTS", "26"),
+            ("PASSWORD_HASH_QUEUE", "-1"),
             ("SHOP_INFO_FILE", "/nonexistent/shop-info.toml"),
             ("ADMIN_NOTIFY_EMAILS", "boss@example.com, not-an-address"),
             ("ORDER_MIN_LEAD_TIME", "soonish"),

@@ -178,7 +178,9 @@ impl Services {
         let live = Live::build(&config, process)?;
         let users = Arc::new(SeaUserRepository::new(db.clone()));
         let uow = Arc::new(SeaUnitOfWork::new(db.clone()));
-        let hasher = Argon2Hasher::owasp().map_err(|e| StartError::Other(error_chain(&e)))?;
+        let hasher = Argon2Hasher::owasp()
+            .map_err(|e| StartError::Other(error_chain(&e)))?
+            .with_queue_limit(config.password_hash_queue);
         if process == Process::Api {
             // The dummy hash for unknown e-mails, computed now (off the executor)
             // rather than in the first login; the worker never checks passwords.

@@ -103,17 +103,29 @@ pub struct InfraError {
     message: String,
     #[source]
     source: Option<BoxError>,
+    busy: bool,
 }
 
 impl InfraError {
     /// A failure described by `message` alone.
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), source: None }
+        Self { message: message.into(), source: None, busy: false }
+    }
+
+    /// The adapter is at capacity and refused the work at once (e.g. the
+    /// password hasher's queue is full): retrying shortly may work.
+    pub fn busy(message: impl Into<String>) -> Self {
+        Self { message: message.into(), source: None, busy: true }
+    }
+
+    /// Whether this is a [`InfraError::busy`] refusal.
+    pub fn is_busy(&self) -> bool {
+        self.busy
     }
 
     /// A failure described by `message`, caused by `source`.
     pub fn caused_by(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
-        Self { message: message.into(), source: Some(source.into()) }
+        Self { message: message.into(), source: Some(source.into()), busy: false }
     }
 
     /// What failed (without the cause).
@@ -123,13 +135,18 @@ impl InfraError {
 }
 
 /// A failure the client cannot fix. Every use-case error embeds it; the
-/// HTTP layer answers 503 for [`Unexpected::Unavailable`] and 500 for the
-/// rest, logging the whole cause chain and showing none of it.
+/// HTTP layer answers 503 for [`Unexpected::Unavailable`] and
+/// [`Unexpected::Busy`] and 500 for the rest, logging the whole cause chain
+/// and showing none of it.
 #[derive(Debug, thiserror::Error)]
 pub enum Unexpected {
     /// A dependency (database, queue) is unreachable or busy: retrying later may work.
     #[error("a dependency is unavailable")]
     Unavailable(#[source] BoxError),
+    /// The server is at capacity for this kind of work (e.g. too many
+    /// password hashes queued) and refused it at once: retrying shortly may work.
+    #[error("the server is busy")]
+    Busy(#[source] BoxError),
     /// Anything else.
     #[error("unexpected failure")]
     Failed(#[source] BoxError),
@@ -146,7 +163,7 @@ impl From<RepoError> for Unexpected {
 
 impl From<InfraError> for Unexpected {
     fn from(e: InfraError) -> Self {
-        Unexpected::Failed(Box::new(e))
+        if e.is_busy() { Unexpected::Busy(Box::new(e)) } else { Unexpected::Failed(Box::new(e)) }
     }
 }
 
@@ -202,5 +219,13 @@ mod tests {
         let infra = e.source().expect("the infra error");
         assert_eq!(infra.to_string(), "redis push failed");
         assert_eq!(infra.source().map(ToString::to_string).as_deref(), Some("timed out"));
+    }
+
+    #[test]
+    fn a_busy_adapter_is_a_busy_failure_not_an_internal_one() {
+        let e = Unexpected::from(InfraError::busy("password hashing queue is full"));
+        assert!(matches!(e, Unexpected::Busy(_)), "{e:?}");
+        assert_eq!(error_chain(&e), "the server is busy: password hashing queue is full");
+        assert!(!InfraError::new("boom").is_busy());
     }
 }

@@ -140,6 +140,11 @@ pub const SERVICE_UNAVAILABLE: ProblemType = ProblemType::new(
     "service_unavailable",
     "A service this request needs is unavailable; retry after `Retry-After` seconds.",
 );
+pub const BUSY: ProblemType = ProblemType::new(
+    503,
+    "busy",
+    "The server is checking as many passwords as it can right now; retry after `Retry-After` seconds.",
+);
 
 /// The problem for a bare status the framework produced (unknown route,
 /// wrong method, body over the limit …).

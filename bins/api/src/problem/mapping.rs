@@ -68,6 +68,8 @@ impl IntoProblem for AuthError {
             c::INVALID_TOKEN,
             c::TOKEN_EXPIRED,
             c::REFRESH_TOKEN_REUSED,
+            // Signup and login hash a password: refused when the hashing queue is full.
+            c::BUSY,
         ];
         all.extend(unexpected());
         all
@@ -268,6 +270,7 @@ mod tests {
             AuthError::InvalidToken,
             AuthError::TokenExpired,
             AuthError::RefreshTokenReused,
+            AuthError::Unexpected(InfraError::busy("password hashing queue is full").into()),
             AuthError::Unexpected(unavailable()),
             AuthError::Unexpected(failed()),
         ]);
@@ -340,6 +343,15 @@ mod tests {
         let body = String::from_utf8(e.body(None)).unwrap_or_default();
         assert!(!body.contains("connection refused"), "{body}");
         assert!(e.retry_after.is_some());
+    }
+
+    #[test]
+    fn a_full_hashing_queue_is_a_503_busy_with_retry_after_and_no_internals() {
+        let e = AuthError::from(InfraError::busy("password hashing queue is full")).into_problem();
+        assert_eq!((e.problem().status, e.code()), (503, "busy"));
+        assert_eq!(e.retry_after, Some(1));
+        let body = String::from_utf8(e.body(None)).unwrap_or_default();
+        assert!(!body.contains("queue is full"), "{body}");
     }
 
     #[test]

@@ -34,6 +34,10 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// How long clients should wait before retrying after a 503.
 const UNAVAILABLE_RETRY_SECS: u64 = 5;
 
+/// How long clients should wait before retrying after a 503 `busy`: the work
+/// that was refused (a password hash) frees up within milliseconds.
+const BUSY_RETRY_SECS: u64 = 1;
+
 /// An error response. `detail` is safe to show; for 5xx it never carries
 /// internals (those go to the log).
 #[derive(Debug, Clone)]
@@ -103,14 +107,20 @@ impl ApiError {
         catalogue::NOT_FOUND.into()
     }
 
-    /// 503 (`Retry-After`) for a dependency that is down, 500 otherwise; the
-    /// cause chain is logged here and never shown.
+    /// 503 (`Retry-After`) for a dependency that is down and for work refused
+    /// because the server is at capacity, 500 otherwise; the cause chain is
+    /// logged here and never shown.
     pub fn unexpected(e: &Unexpected) -> Self {
         let chain = error_chain(e);
         match e {
             Unexpected::Unavailable(_) => {
                 tracing::warn!(error = %chain, "a dependency is unavailable");
                 Self { retry_after: Some(UNAVAILABLE_RETRY_SECS), ..catalogue::SERVICE_UNAVAILABLE.into() }
+            }
+            Unexpected::Busy(_) => {
+                // Expected under a login flood: one line per refusal would flood the log too.
+                tracing::debug!(error = %chain, "refused: busy");
+                Self { retry_after: Some(BUSY_RETRY_SECS), ..catalogue::BUSY.into() }
             }
             Unexpected::Failed(_) => {
                 tracing::error!(error = %chain, "request failed unexpectedly");

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, assert_problem, assert_unauthorized, error_fields, spawn_app};
+use crate::helpers::{PASSWORD, assert_problem, assert_unauthorized, error_fields, header, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn login_with_json_returns_a_bearer_token_pair() {
@@ -100,4 +100,39 @@ async fn repeated_failed_logins_are_rate_limited_with_429() {
     let retry_after = crate::helpers::header(resp.headers(), "retry-after").expect("Retry-After");
     assert!(retry_after.parse::<u64>().is_ok_and(|s| s >= 1), "{retry_after}");
     assert_problem(resp, 429, "rate_limited").await;
+}
+
+#[tokio::test]
+async fn past_the_password_hash_queue_logins_and_signups_are_refused_at_once_with_503_busy() {
+    // No waiting at all: only as many hashes as there are CPUs are accepted.
+    let app = spawn_app_with(&[("PASSWORD_HASH_QUEUE", "0")]).await;
+    app.verified_user("ann@example.com").await;
+    // Far more concurrent hashes than CPUs (one permit each).
+    let storm = 16 + 8 * std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let app = &app;
+    let attempts = (0..storm).map(|i| async move {
+        if i % 4 == 0 {
+            app.try_signup(&json!({ "email": format!("new{i}@example.com"), "password": PASSWORD })).await
+        } else {
+            app.try_login("ann@example.com", "wrong password").await
+        }
+    });
+    let responses = futures_util::future::join_all(attempts).await;
+    let (mut busy, mut answered) = (0, 0);
+    for resp in responses {
+        if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+            let retry_after = header(resp.headers(), "retry-after");
+            assert_eq!(retry_after.as_deref(), Some("1"), "503 busy says when to retry");
+            assert_problem(resp, 503, "busy").await;
+            busy += 1;
+        } else {
+            let status = resp.status();
+            assert!(status == StatusCode::UNAUTHORIZED || status == StatusCode::CREATED, "{status}");
+            answered += 1;
+        }
+    }
+    assert!(busy > 0, "{storm} concurrent hashes with no queue: some must be refused");
+    assert!(answered > 0, "the ones that found a free CPU are answered");
+    // The storm is over: logins work again.
+    assert_eq!(app.try_login("ann@example.com", PASSWORD).await.status(), StatusCode::OK);
 }
