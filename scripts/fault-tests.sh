@@ -34,9 +34,9 @@ cleanup() {
     fi
 }
 
-cargo build -q -p coffee-api -p coffee-worker --bins
-cargo build -q -p coffee-testkit --example smtp_sink
-cargo build -q -p coffee-api --example mixed_load
+cargo build -q --locked -p coffee-api -p coffee-worker --bins
+cargo build -q --locked -p coffee-testkit --example smtp_sink
+cargo build -q --locked -p coffee-api --example mixed_load
 scripts/cluster.sh start
 trap cleanup EXIT
 eval "$(scripts/cluster.sh env)"
