@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_problem, header, spawn_app};
+use crate::helpers::{assert_problem, header, spawn_app, spawn_app_with};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
@@ -209,6 +209,21 @@ async fn swagger_ui_is_served_offline_from_the_same_origin() {
     let init = app.get("/docs/swagger-initializer.js", None).await.text().await.unwrap();
     assert!(init.contains("/openapi.json"), "{init}");
     assert!(init.contains("persistAuthorization: true"), "Authorize survives a reload: {init}");
+    assert!(init.contains("operationsSorter"), "Auth in a newcomer's order: {init}");
+}
+
+#[tokio::test]
+async fn tags_are_listed_in_a_newcomers_order_with_descriptions_and_cover_every_operation() {
+    let doc = openapi().await;
+    let tags: Vec<&str> = doc["tags"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(tags, ["Auth", "Users", "Menu", "Cart", "Orders", "Support", "Shop", "Health"]);
+    assert!(doc["tags"].as_array().unwrap().iter().all(|t| t["description"].as_str().is_some_and(|d| d.len() > 20)));
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let tag = op["tags"][0].as_str().unwrap_or_else(|| panic!("{method} {path} has no tag"));
+            assert!(tags.contains(&tag), "{method} {path}: tag {tag} is not listed");
+        }
+    }
 }
 
 #[tokio::test]
@@ -393,4 +408,50 @@ async fn the_verification_link_documents_its_html_pages() {
     let resp = app.get("/auth/verify?token=nonsense", None).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(header(resp.headers(), "content-type").unwrap().starts_with("text/html"));
+}
+
+/// Runs `js` in the page until it returns `true` (10 s at most).
+async fn until(page: &coffee_testkit::Page, what: &str, js: &str) {
+    for _ in 0..100 {
+        if page.eval(js).await.unwrap() == serde_json::Value::Bool(true) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within 10 s ({js})");
+}
+
+#[tokio::test]
+async fn swagger_ui_shows_the_tags_and_auth_in_order_and_keeps_the_token_across_a_reload() {
+    let Some(browser) = coffee_testkit::Browser::launch_or_skip().await else { return };
+    let app = spawn_app_with(&[("PUBLIC_BASE_URL", crate::helpers::OWN_ORIGIN)]).await;
+    let page = browser.open(&format!("{}/docs", app.address)).await.unwrap();
+    until(&page, "the operations", "document.querySelectorAll('.opblock').length > 40").await;
+    let tags =
+        page.eval("[...document.querySelectorAll('.opblock-tag')].map(t => t.dataset.tag).join(',')").await.unwrap();
+    assert_eq!(tags, "Auth,Users,Menu,Cart,Orders,Support,Shop,Health");
+    let auth = page
+        .eval(
+            "[...document.querySelector('.opblock-tag-section').querySelectorAll('.opblock')]\
+             .map(o => o.querySelector('.opblock-summary-method').textContent.toLowerCase() + ' ' + \
+                       o.querySelector('.opblock-summary-path').dataset.path).join(',')",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        auth,
+        "post /auth/signup,post /auth/verify,get /auth/verify,post /auth/verify/resend,post /auth/login,\
+         post /auth/refresh,post /auth/logout"
+    );
+    // Authorize with a token; after a reload Swagger UI still has it.
+    page.click(".auth-wrapper .authorize").await.unwrap();
+    until(&page, "the Authorize dialog", "!!document.querySelector('.auth-container input')").await;
+    page.type_into(".auth-container input", "a-token-typed-by-hand").await.unwrap();
+    page.click(".auth-btn-wrapper .authorize").await.unwrap();
+    until(&page, "authorized", "!!document.querySelector('.auth-btn-wrapper .btn-done')").await;
+    page.eval("location.reload(), true").await.unwrap();
+    until(&page, "the operations again", "document.querySelectorAll('.opblock').length > 40").await;
+    until(&page, "the token kept", "document.querySelector('.auth-wrapper .authorize').classList.contains('locked')")
+        .await;
+    browser.observations().await.assert_clean(&app.address);
 }
