@@ -37,6 +37,7 @@ use serde_json::{Value, json};
 
 use crate::problem::{ApiError, ProblemType, catalogue};
 
+mod examples;
 mod schemas;
 pub use schemas::REQUEST_BODIES;
 
@@ -433,6 +434,7 @@ fn complete_operation(method: &str, path: &str, op: &mut serde_json::Map<String,
     if let Some(body) = op.get_mut("requestBody") {
         body["required"] = json!(true);
     }
+    examples::attach(&id, op);
     // Public operations say so explicitly.
     op.entry("security").or_insert_with(|| json!([]));
 }

@@ -455,3 +455,50 @@ async fn swagger_ui_shows_the_tags_and_auth_in_order_and_keeps_the_token_across_
         .await;
     browser.observations().await.assert_clean(&app.address);
 }
+
+/// The request-body example of `operation` named `name` (the first when `None`).
+fn example(doc: &Value, method: &str, path: &str, media: &str, name: Option<&str>) -> Value {
+    let examples = doc["paths"][path][method]["requestBody"]["content"][media]["examples"].as_object().unwrap();
+    let picked = match name {
+        Some(n) => &examples[n],
+        None => examples.values().next().unwrap(),
+    };
+    picked["value"].clone()
+}
+
+#[tokio::test]
+async fn the_examples_meant_to_work_as_sent_do_on_a_fresh_server() {
+    let app = spawn_app().await;
+    let doc = openapi().await;
+    // Sign-up, the same address's resend, then (verified by its mail) log-in, JSON and form.
+    let signup = example(&doc, "post", "/auth/signup", "application/json", None);
+    assert_eq!(app.post_json("/auth/signup", &signup).await.status(), StatusCode::CREATED);
+    let resend = example(&doc, "post", "/auth/verify/resend", "application/json", None);
+    assert_eq!(app.post_json("/auth/verify/resend", &resend).await.status(), StatusCode::ACCEPTED);
+    app.verify_from_mail(signup["email"].as_str().unwrap()).await;
+    let login = example(&doc, "post", "/auth/login", "application/json", None);
+    let resp = app.post_json("/auth/login", &login).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let token = resp.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    let form = example(&doc, "post", "/auth/login", "application/x-www-form-urlencoded", None);
+    let form = serde_urlencoded::to_string(form.as_object().unwrap()).unwrap();
+    let resp = app.post_raw("/auth/login", "application/x-www-form-urlencoded", form).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let me = example(&doc, "patch", "/me", "application/json", None);
+    assert_eq!(app.send_json(Method::PATCH, "/me", Some(&token), &me).await.status(), StatusCode::OK);
+    // An admin's menu: a category and a product without categories.
+    let admin = app.admin_token().await;
+    let category = example(&doc, "post", "/categories", "application/json", None);
+    assert_eq!(app.send_json(Method::POST, "/categories", Some(&admin), &category).await.status(), StatusCode::CREATED);
+    let product = example(&doc, "post", "/products", "application/json", None);
+    assert_eq!(app.send_json(Method::POST, "/products", Some(&admin), &product).await.status(), StatusCode::CREATED);
+    // Verification offers the two shapes by name; the rest say what to replace.
+    for name in ["code", "link token"] {
+        assert!(example(&doc, "post", "/auth/verify", "application/json", Some(name)).is_object());
+    }
+    let add = example(&doc, "post", "/cart", "application/json", None);
+    let summary =
+        &doc["paths"]["/cart"]["post"]["requestBody"]["content"]["application/json"]["examples"]["two"]["summary"];
+    assert!(summary.as_str().unwrap().contains("Replace"), "{summary}");
+    assert_eq!(add["quantity"], 2);
+}
