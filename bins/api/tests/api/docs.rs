@@ -502,3 +502,80 @@ async fn the_examples_meant_to_work_as_sent_do_on_a_fresh_server() {
     assert!(summary.as_str().unwrap().contains("Replace"), "{summary}");
     assert_eq!(add["quantity"], 2);
 }
+
+/// Sets a React-controlled textarea's value the way typing would end up.
+async fn set_body(page: &coffee_testkit::Page, op: &str, text: &str) {
+    let js = format!(
+        "(() => {{ const el = document.querySelector('#{op} textarea.body-param__text');
+           const set = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value').set;
+           set.call(el, {text}); el.dispatchEvent(new Event('input', {{ bubbles: true }})); return true; }})()",
+        text = serde_json::to_string(text).unwrap()
+    );
+    assert_eq!(page.eval(&js).await.unwrap(), Value::Bool(true));
+}
+
+/// Opens operation block `op` (e.g. `operations-Auth-signup`), presses
+/// "Try it out" when it has one, optionally replaces the body, presses
+/// "Execute" and returns the status and body Swagger UI shows.
+async fn try_it(page: &coffee_testkit::Page, op: &str, body: Option<&str>) -> (String, String) {
+    page.click(&format!("#{op} .opblock-summary-control")).await.unwrap();
+    page.click(&format!("#{op} .try-out__btn")).await.unwrap();
+    if let Some(body) = body {
+        set_body(page, op, body).await;
+    }
+    page.click(&format!("#{op} .execute")).await.unwrap();
+    let status = format!("#{op} .live-responses-table .response .response-col_status");
+    until(page, op, &format!("!!document.querySelector('{status}')")).await;
+    let code = page.text(&status).await.unwrap();
+    let body = page.text(&format!("#{op} .live-responses-table .response-col_description pre")).await.unwrap();
+    (code.trim().to_owned(), body)
+}
+
+/// A newcomer's first five minutes, through Swagger UI's own buttons: sign
+/// up with the pre-filled example, verify with the code from the mail, log
+/// in with the pre-filled example, Authorize, `GET /me`. No request leaves
+/// the server's origin, no console error, no CSP violation. With
+/// `SCREENSHOTS_DIR` set it saves the README's screenshots there
+/// (`scripts/screenshots.sh`).
+#[tokio::test]
+async fn a_newcomer_signs_up_verifies_logs_in_and_calls_me_in_swagger_ui() {
+    let Some(browser) = coffee_testkit::Browser::launch_or_skip().await else { return };
+    let shots = std::env::var_os("SCREENSHOTS_DIR").map(std::path::PathBuf::from);
+    let app = spawn_app_with(&[("PUBLIC_BASE_URL", crate::helpers::OWN_ORIGIN)]).await;
+    let page = browser.open(&format!("{}/docs", app.address)).await.unwrap();
+    until(&page, "the operations", "document.querySelectorAll('.opblock').length > 40").await;
+    if let Some(dir) = &shots {
+        page.screenshot_png(dir.join("1-docs.png")).await.unwrap();
+    }
+
+    let (status, body) = try_it(&page, "operations-Auth-signup", None).await;
+    assert_eq!(status, "201", "the pre-filled sign-up works as sent: {body}");
+    if let Some(dir) = &shots {
+        page.screenshot_png(dir.join("2-signup.png")).await.unwrap();
+    }
+    let code = app.code_for("ann@example.com").await;
+    let verify = format!(r#"{{"email": "ann@example.com", "code": "{code}"}}"#);
+    let (status, body) = try_it(&page, "operations-Auth-verify", Some(&verify)).await;
+    assert_eq!(status, "200", "{body}");
+    let (status, body) = try_it(&page, "operations-Auth-login", None).await;
+    assert_eq!(status, "200", "the pre-filled log-in works once verified: {body}");
+    let token: Value = serde_json::from_str(&body).unwrap();
+    let token = token["access_token"].as_str().unwrap();
+
+    page.click(".auth-wrapper .authorize").await.unwrap();
+    until(&page, "the Authorize dialog", "!!document.querySelector('.auth-container input')").await;
+    page.type_into(".auth-container input", token).await.unwrap();
+    page.click(".auth-btn-wrapper .authorize").await.unwrap();
+    until(&page, "authorized", "!!document.querySelector('.auth-btn-wrapper .btn-done')").await;
+    if let Some(dir) = &shots {
+        page.screenshot_png(dir.join("3-authorize.png")).await.unwrap();
+    }
+    page.click(".auth-btn-wrapper .btn-done").await.unwrap();
+    let (status, body) = try_it(&page, "operations-Users-getMe", None).await;
+    assert_eq!(status, "200", "{body}");
+    assert!(body.contains("ann@example.com") && body.contains("\"is_verified\": true"), "{body}");
+    if let Some(dir) = &shots {
+        page.screenshot_png(dir.join("4-me.png")).await.unwrap();
+    }
+    browser.observations().await.assert_clean(&app.address);
+}
