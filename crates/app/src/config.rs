@@ -154,6 +154,21 @@ fn err(variable: &'static str, message: impl Into<String>) -> ConfigError {
     ConfigError { variable, message: message.into() }
 }
 
+/// An integer setting within `range`; `default` when unset.
+fn integer<T>(vars: &Vars, name: &'static str, default: T, range: std::ops::RangeInclusive<T>) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    match get(vars, name) {
+        None => Ok(default),
+        Some(n) => n
+            .parse()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| err(name, format!("must be an integer from {} to {}", range.start(), range.end()))),
+    }
+}
+
 fn duration(vars: &Vars, name: &'static str, default: &str) -> Result<TimeDelta, ConfigError> {
     let raw = get(vars, name).unwrap_or(default);
     let parsed: Duration =
@@ -259,14 +274,7 @@ impl Config {
         };
         let database_url = url_with(&vars, "DATABASE_URL", &["postgres", "postgresql", "sqlite"])?
             .unwrap_or_else(|| "sqlite://coffee.db?mode=rwc".to_owned());
-        let database_max_connections = match get(&vars, "DATABASE_MAX_CONNECTIONS") {
-            None => 10,
-            Some(n) => n
-                .parse()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| err("DATABASE_MAX_CONNECTIONS", "must be an integer from 1 to 1000"))?,
-        };
+        let database_max_connections = integer(&vars, "DATABASE_MAX_CONNECTIONS", 10, 1..=1000)?;
         let (jwt_secret, jwt_secret_generated) = match get(&vars, "JWT_SECRET") {
             Some(s) if s.len() >= 32 => (s.as_bytes().to_vec(), false),
             Some(_) => return Err(err("JWT_SECRET", "must be at least 32 bytes")),
@@ -293,30 +301,9 @@ impl Config {
             .unwrap_or_default();
         let cleanup_schedule = CleanupSchedule::parse(get(&vars, "CLEANUP_SCHEDULE").unwrap_or("0 0 * * * *"))
             .map_err(|e| err("CLEANUP_SCHEDULE", e))?;
-        let worker_concurrency = match get(&vars, "WORKER_CONCURRENCY") {
-            None => 8,
-            Some(n) => n
-                .parse()
-                .ok()
-                .filter(|n| (1..=256).contains(n))
-                .ok_or_else(|| err("WORKER_CONCURRENCY", "must be an integer from 1 to 256"))?,
-        };
-        let job_max_attempts = match get(&vars, "JOB_MAX_ATTEMPTS") {
-            None => coffee_jobs::MAX_DELIVERY_ATTEMPTS,
-            Some(n) => n
-                .parse()
-                .ok()
-                .filter(|n| (1..=25).contains(n))
-                .ok_or_else(|| err("JOB_MAX_ATTEMPTS", "must be an integer from 1 to 25"))?,
-        };
-        let password_hash_queue = match get(&vars, "PASSWORD_HASH_QUEUE") {
-            None => 64,
-            Some(n) => n
-                .parse()
-                .ok()
-                .filter(|n| *n <= 100_000)
-                .ok_or_else(|| err("PASSWORD_HASH_QUEUE", "must be an integer from 0 to 100000"))?,
-        };
+        let worker_concurrency = integer(&vars, "WORKER_CONCURRENCY", 8, 1..=256)?;
+        let job_max_attempts = integer(&vars, "JOB_MAX_ATTEMPTS", coffee_jobs::MAX_DELIVERY_ATTEMPTS, 1..=25)?;
+        let password_hash_queue = integer(&vars, "PASSWORD_HASH_QUEUE", 64, 0..=100_000)?;
         let admin_notify_emails = match get(&vars, "ADMIN_NOTIFY_EMAILS") {
             None => Vec::new(),
             Some(list) => list
