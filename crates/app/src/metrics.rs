@@ -120,7 +120,11 @@ impl Metrics {
             "Outbox entries not yet handed to the job queue (neither relayed nor parked).",
             sample.outbox_backlog,
         );
-        gauge("coffee_jobs_queued", "Jobs waiting in the Redis queue for a worker.", sample.jobs.map(|j| j.queued));
+        gauge(
+            "coffee_jobs_queued",
+            "Jobs waiting in the Redis queue for a worker (due now or scheduled for a retry).",
+            sample.jobs.map(|j| j.queued),
+        );
         gauge("coffee_jobs_dead", "Jobs the worker gave up on (coffee-worker dead list).", sample.jobs.map(|j| j.dead));
         gauge("coffee_websockets_open", "WebSockets open on this replica.", sample.open_websockets);
         TextEncoder::new().encode_to_string(&families).unwrap_or_else(|e| {

@@ -52,7 +52,9 @@ pub struct RedisQueue {
 /// How many jobs wait in the queue, for the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueDepth {
-    /// Jobs waiting for a worker (the active list).
+    /// Jobs waiting for a worker: the active list and the scheduled set
+    /// (apalis-redis parks every push there until a worker promotes it,
+    /// and retries wait there for their turn).
     pub queued: u64,
     /// Jobs the worker gave up on (the dead set; see [`crate::DeadJobs`]).
     pub dead: u64,
@@ -86,8 +88,8 @@ impl RedisQueue {
         })
     }
 
-    /// The queue's depth: `LLEN` of the active list and `SCARD` of the dead
-    /// set, in one round trip.
+    /// The queue's depth: `LLEN` of the active list, `ZCARD` of the
+    /// scheduled set and `SCARD` of the dead set, in one round trip.
     ///
     /// # Errors
     /// Redis fails or does not answer within the push timeout.
@@ -95,9 +97,9 @@ impl RedisQueue {
         let config = redis_config(&self.queue);
         let mut conn = self.conn.clone();
         let mut pipe = redis::pipe();
-        pipe.llen(config.active_jobs_list()).scard(config.dead_jobs_set());
-        match tokio::time::timeout(PUSH_TIMEOUT, pipe.query_async::<(u64, u64)>(&mut conn)).await {
-            Ok(Ok((queued, dead))) => Ok(QueueDepth { queued, dead }),
+        pipe.llen(config.active_jobs_list()).zcard(config.scheduled_jobs_set()).scard(config.dead_jobs_set());
+        match tokio::time::timeout(PUSH_TIMEOUT, pipe.query_async::<(u64, u64, u64)>(&mut conn)).await {
+            Ok(Ok((active, scheduled, dead))) => Ok(QueueDepth { queued: active + scheduled, dead }),
             Ok(Err(e)) => Err(InfraError::caused_by("reading the queue depth", e)),
             Err(_) => Err(InfraError::new(format!("reading the queue depth timed out after {PUSH_TIMEOUT:?}"))),
         }
