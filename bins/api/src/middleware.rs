@@ -61,19 +61,20 @@ pub async fn request_context(
     let status = res.status();
     // Bodies a handler made on purpose (problem+json, the readiness JSON, the verify-link page) stay.
     let designed = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| !v.as_bytes().starts_with(b"text/plain"));
+    // The route template (`/users/{id}`), never the raw path; `None` when no route matched.
+    let route = res.request().match_pattern();
     if status.as_u16() >= 400 && !designed {
         let problem = ApiError::from(catalogue::for_status(status.as_u16()));
         let original = res.response();
         let replaced = problem_response(&problem, original, &id);
         res = res.into_response(replaced);
     } else if let (Some(doc), Some(code), Some(pattern)) =
-        (&doc, res.response().extensions().get::<ProblemCode>().copied(), res.request().match_pattern())
+        (&doc, res.response().extensions().get::<ProblemCode>().copied(), route.as_deref())
     {
-        doc.conformance.check(&method, &pattern, status.as_u16(), code.0);
+        doc.conformance.check(&method, pattern, status.as_u16(), code.0);
     }
     let elapsed = started.elapsed();
     if let Some(services) = res.request().app_data::<Data<coffee_app::Services>>() {
-        let route = res.request().match_pattern();
         let route = route.as_deref().unwrap_or(coffee_app::UNMATCHED_ROUTE);
         services.metrics.observe_request(route, &method, status.as_str(), elapsed);
         if services.lifecycle.is_draining() {
