@@ -1,5 +1,6 @@
-//! Cross-cutting request handling: request ids, access logs, security
-//! headers, and problem+json for errors the framework produces itself.
+//! Cross-cutting request handling: request ids, access logs, request
+//! metrics, security headers, and problem+json for errors the framework
+//! produces itself.
 
 use std::time::Instant;
 
@@ -39,7 +40,8 @@ fn request_id(req: &ServiceRequest) -> String {
 }
 
 /// Wraps every request: assigns the request id (task-local, so error bodies
-/// can carry it), logs one line per request, adds security headers, turns
+/// can carry it), logs one line per request, counts it in the metrics (by
+/// route template, never the raw path), adds security headers, turns
 /// bodiless framework errors (404, 405, 413 …) into problem+json, and checks
 /// every problem a documented operation answers with against the OpenAPI
 /// document.
@@ -59,19 +61,26 @@ pub async fn request_context(
     let status = res.status();
     // Bodies a handler made on purpose (problem+json, the readiness JSON, the verify-link page) stay.
     let designed = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| !v.as_bytes().starts_with(b"text/plain"));
+    // The route template (`/users/{id}`), never the raw path; `None` when no route matched.
+    let route = res.request().match_pattern();
     if status.as_u16() >= 400 && !designed {
         let problem = ApiError::from(catalogue::for_status(status.as_u16()));
         let original = res.response();
         let replaced = problem_response(&problem, original, &id);
         res = res.into_response(replaced);
     } else if let (Some(doc), Some(code), Some(pattern)) =
-        (&doc, res.response().extensions().get::<ProblemCode>().copied(), res.request().match_pattern())
+        (&doc, res.response().extensions().get::<ProblemCode>().copied(), route.as_deref())
     {
-        doc.conformance.check(&method, &pattern, status.as_u16(), code.0);
+        doc.conformance.check(&method, pattern, status.as_u16(), code.0);
     }
-    if res.request().app_data::<Data<coffee_app::Services>>().is_some_and(|s| s.lifecycle.is_draining()) {
-        // Draining before a shutdown: clients reconnect elsewhere.
-        res.response_mut().head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
+    let elapsed = started.elapsed();
+    if let Some(services) = res.request().app_data::<Data<coffee_app::Services>>() {
+        let route = route.as_deref().unwrap_or(coffee_app::UNMATCHED_ROUTE);
+        services.metrics.observe_request(route, &method, status.as_str(), elapsed);
+        if services.lifecycle.is_draining() {
+            // Draining before a shutdown: clients reconnect elsewhere.
+            res.response_mut().head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
+        }
     }
     let headers = res.headers_mut();
     headers.insert(X_REQUEST_ID, HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("invalid")));
@@ -86,11 +95,7 @@ pub async fn request_context(
         }
     }
     span.in_scope(|| {
-        tracing::info!(
-            status = status.as_u16(),
-            latency_ms = started.elapsed().as_millis() as u64,
-            "request completed"
-        );
+        tracing::info!(status = status.as_u16(), latency_ms = elapsed.as_millis() as u64, "request completed");
     });
     Ok(res)
 }

@@ -287,7 +287,9 @@ fn complete(spec: &mut Value) {
     spec["tags"] = TAGS.iter().map(|(name, description)| json!({"name": name, "description": description})).collect();
     spec["components"]["securitySchemes"] = json!({
         "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                        "description": "Access token from POST /auth/login (paste it without the `Bearer ` prefix)."}
+                        "description": "Access token from POST /auth/login (paste it without the `Bearer ` prefix)."},
+        "metricsToken": {"type": "http", "scheme": "bearer",
+                          "description": "`METRICS_TOKEN` of the server; `GET /metrics` needs it only when it is set."}
     });
     spec["components"]["schemas"]["Problem"] = json!({
         "type": "object",
@@ -381,6 +383,13 @@ fn complete_operation(method: &str, path: &str, op: &mut serde_json::Map<String,
             let health = json!({"application/json": {"schema": {"$ref": "#/components/schemas/HealthDto"}}});
             responses["200"] = json!({"description": "Every dependency answers.", "content": health.clone()});
             responses["503"] = json!({"description": "A dependency is down.", "content": health});
+        }
+        "metrics" => {
+            let text = json!({"text/plain; version=0.0.4": {"schema": {"type": "string"}, "example":
+                "coffee_http_requests_total{method=\"GET\",route=\"/products/{id}\",status=\"200\"} 42\n"}});
+            responses["200"] = json!({"description": "The metrics in Prometheus text format.", "content": text});
+            // Public unless METRICS_TOKEN is set.
+            op.insert("security".to_owned(), json!([{}, {"metricsToken": []}]));
         }
         "verifyLink" => {
             responses["200"] = json!({"description": "Verified (also when opened again).", "content": {

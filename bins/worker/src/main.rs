@@ -5,8 +5,10 @@
 //! jobs it gave up on (see [`dead`]).
 
 mod dead;
+mod metrics;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use coffee_app::{Config, Process, Services, StartError, init_logging};
@@ -40,7 +42,7 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let services = match start_with_retry(config).await {
-        Ok(Some(services)) => services,
+        Ok(Some(services)) => Arc::new(services),
         Ok(None) => return ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("coffee-worker cannot start: {e}");
@@ -48,6 +50,13 @@ async fn main() -> ExitCode {
         }
     };
     let token = services.shutdown_token();
+    if let Some(port) = services.config.metrics_port
+        && let Err(e) = metrics::serve(services.clone(), port, token.clone())
+    {
+        tracing::error!("coffee-worker cannot serve metrics on METRICS_PORT={port}: {e}");
+        services.shutdown(Duration::from_secs(5)).await;
+        return ExitCode::from(1);
+    }
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutdown requested: no new jobs are taken; finishing the ones in flight");

@@ -110,6 +110,11 @@ pub struct Config {
     /// `SHOP_INFO_FILE` (or the built-in sample), validated; the currency of
     /// every price is `shop.info.currency`.
     pub shop: std::sync::Arc<crate::shop::ShopConfig>,
+    /// `METRICS_TOKEN`: the bearer token `GET /metrics` requires (`None`:
+    /// public). Never logged; `Debug` only says whether it is set.
+    pub metrics_token: Option<String>,
+    /// `METRICS_PORT`: where `coffee-worker` serves `/metrics` (`None`: nowhere).
+    pub metrics_port: Option<u16>,
     /// `RUST_LOG`.
     pub log_filter: String,
     /// `LOG_FORMAT`.
@@ -126,6 +131,8 @@ impl std::fmt::Debug for Config {
             .field("redis", &self.redis_url.as_deref().map(redact_url))
             .field("smtp", &self.smtp_url.as_deref().map(redact_url))
             .field("public_base_url", &self.public_base_url)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
+            .field("metrics_port", &self.metrics_port)
             .finish_non_exhaustive()
     }
 }
@@ -319,6 +326,21 @@ impl Config {
                 .map_err(|e| err("AUTH_RATE_LIMIT", e.to_string()))?;
         let trusted_proxies = crate::TrustedProxies::parse(get(&vars, "TRUSTED_PROXIES").unwrap_or_default())
             .map_err(|e| err("TRUSTED_PROXIES", e.to_string()))?;
+        let metrics_token = match get(&vars, "METRICS_TOKEN") {
+            Some(t) if t.len() > 1024 || !t.bytes().all(|b| b.is_ascii_graphic()) => {
+                return Err(err("METRICS_TOKEN", "must be printable ASCII without spaces, at most 1024 characters"));
+            }
+            t => t.map(str::to_owned),
+        };
+        let metrics_port = match get(&vars, "METRICS_PORT") {
+            None => None,
+            Some(p) => Some(
+                p.parse::<u16>()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| err("METRICS_PORT", format!("{p:?} is not a port number")))?,
+            ),
+        };
         let log_format = match get(&vars, "LOG_FORMAT").unwrap_or("pretty") {
             "pretty" => LogFormat::Pretty,
             "json" => LogFormat::Json,
@@ -359,6 +381,8 @@ impl Config {
             trusted_proxies,
             media_dir: get(&vars, "MEDIA_DIR").unwrap_or("./media").into(),
             shop: std::sync::Arc::new(crate::shop::ShopConfig::load(get(&vars, "SHOP_INFO_FILE"))?),
+            metrics_token,
+            metrics_port,
             log_filter: get(&vars, "RUST_LOG").unwrap_or("info").to_owned(),
             log_format,
         })
@@ -427,6 +451,9 @@ mod tests {
             ("IDEMPOTENCY_KEY_TTL", "0s"),
             ("AUTH_RATE_LIMIT", "10 per minute"),
             ("TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("METRICS_PORT", "0"),
+            ("METRICS_PORT", "metrics"),
+            ("METRICS_TOKEN", "two words"),
         ] {
             let e = Config::from_vars(vars(&[(name, value)])).unwrap_err();
             assert_eq!(e.variable, name);
@@ -458,8 +485,15 @@ mod tests {
 
     #[test]
     fn credentials_never_reach_debug_output() {
-        let c = Config::from_vars(vars(&[("DATABASE_URL", "postgres://app:hunter2@db/coffee")])).unwrap();
-        assert!(!format!("{c:?}").contains("hunter2"));
+        let c = Config::from_vars(vars(&[
+            ("DATABASE_URL", "postgres://app:hunter2@db/coffee"),
+            ("METRICS_TOKEN", "scrape-secret-42"),
+            ("METRICS_PORT", "9464"),
+        ]))
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("scrape-secret-42"), "{shown}");
+        assert_eq!((c.metrics_token.as_deref(), c.metrics_port), (Some("scrape-secret-42"), Some(9464)));
     }
 
     #[test]

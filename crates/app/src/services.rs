@@ -35,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, redact_url};
 use crate::lifecycle::Lifecycle;
 use crate::live::Live;
+use crate::metrics::{Metrics, Sample};
 
 /// Why the application could not start. Displays as one line.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +113,8 @@ pub struct Services {
     pub relay: Arc<OutboxRelay>,
     /// Runs jobs (used by the Redis consumer).
     pub handler: Arc<JobHandler>,
+    /// This process's metrics (`GET /metrics`).
+    pub metrics: Arc<Metrics>,
     redis_queue: Option<RedisQueue>,
     redis: Option<redis::Client>,
     shutdown: CancellationToken,
@@ -271,6 +274,7 @@ impl Services {
             cleanup: Arc::new(cleanup),
             relay: Arc::new(relay),
             handler,
+            metrics: Arc::new(Metrics::new(config.metrics_token.as_deref())),
             db,
             redis,
             redis_queue,
@@ -307,6 +311,36 @@ impl Services {
             Some(client) => Some(tokio::time::timeout(limit, ping_redis(client)).await.unwrap_or(false)),
         };
         Readiness { database, redis }
+    }
+
+    /// Reads the states the metrics report (pool, outbox backlog, queue
+    /// depth), each bounded to 2 s; one that cannot be read is left out.
+    pub async fn sample(&self) -> Sample {
+        let limit = Duration::from_secs(2);
+        let outbox = SeaOutboxRepository::new(self.db.clone());
+        let backlog = async {
+            match tokio::time::timeout(limit, outbox.backlog()).await {
+                Ok(Ok(n)) => Some(n),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %error_chain(&e), "metrics: the outbox backlog could not be read");
+                    None
+                }
+                Err(_) => None,
+            }
+        };
+        let jobs = async {
+            let queue = self.redis_queue.as_ref()?;
+            match tokio::time::timeout(limit, queue.depth()).await {
+                Ok(Ok(depth)) => Some(depth),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %error_chain(&e), "metrics: the queue depth could not be read");
+                    None
+                }
+                Err(_) => None,
+            }
+        };
+        let (outbox_backlog, jobs) = tokio::join!(backlog, jobs);
+        Sample { pool: coffee_storage::pool_stats(&self.db), outbox_backlog, jobs, open_websockets: None }
     }
 
     /// Starts the API's background work: the outbox relay and, in the

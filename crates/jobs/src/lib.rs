@@ -17,5 +17,5 @@ mod runners;
 
 pub use dead::{DeadJob, DeadJobs};
 pub use handler::{JobHandler, QueuedJob};
-pub use queue::{InlineQueue, JOB_QUEUE, MAX_DELIVERY_ATTEMPTS, RedisQueue, redis_config};
+pub use queue::{InlineQueue, JOB_QUEUE, MAX_DELIVERY_ATTEMPTS, QueueDepth, RedisQueue, redis_config};
 pub use runners::{CleanupSchedule, run_cleanup_schedule, run_consumer, run_relay};

@@ -47,7 +47,19 @@ pub fn redis_config(queue: &str) -> apalis_redis::Config {
 #[derive(Clone)]
 pub struct RedisQueue {
     storage: RedisStorage<QueuedJob, ConnectionManager>,
+    conn: ConnectionManager,
     queue: String,
+}
+
+/// How many jobs wait in the queue, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// Jobs waiting for a worker: the active list and the scheduled set
+    /// (apalis-redis parks every push there until a worker promotes it,
+    /// and retries wait there for their turn).
+    pub queued: u64,
+    /// Jobs the worker gave up on (the dead set; see [`crate::DeadJobs`]).
+    pub dead: u64,
 }
 
 impl std::fmt::Debug for RedisQueue {
@@ -71,7 +83,28 @@ impl RedisQueue {
         let conn = redis::Client::open(url)
             .and_then(|c| c.get_connection_manager_lazy(config))
             .map_err(|e| InfraError::caused_by("REDIS_URL", e))?;
-        Ok(Self { storage: RedisStorage::new(conn).with_config(redis_config(queue)), queue: queue.to_owned() })
+        Ok(Self {
+            storage: RedisStorage::new(conn.clone()).with_config(redis_config(queue)),
+            conn,
+            queue: queue.to_owned(),
+        })
+    }
+
+    /// The queue's depth: `LLEN` of the active list, `ZCARD` of the
+    /// scheduled set and `SCARD` of the dead set, in one round trip.
+    ///
+    /// # Errors
+    /// Redis fails or does not answer within the push timeout.
+    pub async fn depth(&self) -> Result<QueueDepth, InfraError> {
+        let config = redis_config(&self.queue);
+        let mut conn = self.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.llen(config.active_jobs_list()).zcard(config.scheduled_jobs_set()).scard(config.dead_jobs_set());
+        match tokio::time::timeout(PUSH_TIMEOUT, pipe.query_async::<(u64, u64, u64)>(&mut conn)).await {
+            Ok(Ok((active, scheduled, dead))) => Ok(QueueDepth { queued: active + scheduled, dead }),
+            Ok(Err(e)) => Err(InfraError::caused_by("reading the queue depth", e)),
+            Err(_) => Err(InfraError::new(format!("reading the queue depth timed out after {PUSH_TIMEOUT:?}"))),
+        }
     }
 
     /// The underlying apalis storage, for the consumer.

@@ -81,6 +81,31 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
 
+/// The connection pool right now, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections lent out (running a statement or a transaction).
+    pub in_use: u64,
+    /// Open connections waiting in the pool.
+    pub idle: u64,
+    /// The pool's upper bound.
+    pub max: u64,
+}
+
+/// Reads the pool's counters (no I/O).
+pub fn pool_stats(db: &DatabaseConnection) -> Option<PoolStats> {
+    fn stats<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> PoolStats {
+        let (size, idle) = (u64::from(pool.size()), pool.num_idle() as u64);
+        PoolStats { in_use: size.saturating_sub(idle), idle, max: u64::from(pool.options().get_max_connections()) }
+    }
+    // The getters panic on the other backend: ask which one it is first.
+    match db.get_database_backend() {
+        DatabaseBackend::Postgres => Some(stats(db.get_postgres_connection_pool())),
+        DatabaseBackend::Sqlite => Some(stats(db.get_sqlite_connection_pool())),
+        _ => None,
+    }
+}
+
 /// Whether the database answers a trivial query.
 pub async fn ping(db: &DatabaseConnection) -> bool {
     db.ping().await.is_ok()

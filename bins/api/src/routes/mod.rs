@@ -5,6 +5,7 @@ pub mod cart;
 pub mod categories;
 pub mod health;
 pub mod info;
+pub mod metrics;
 pub mod orders;
 pub mod products;
 pub mod support;
@@ -23,4 +24,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     support::configure(cfg);
     info::configure(cfg);
     health::configure(cfg);
+    metrics::configure(cfg);
 }

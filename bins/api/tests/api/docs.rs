@@ -52,6 +52,7 @@ async fn the_openapi_document_describes_every_route() {
         "DELETE /users/{id}",
         "GET /health/live",
         "GET /health/ready",
+        "GET /metrics",
         "GET /info",
         "GET /categories",
         "POST /categories",
@@ -116,7 +117,9 @@ async fn every_operation_is_documented_with_errors_and_security() {
             }
         }
         for (status, response) in responses.iter().filter(|(s, _)| s.starts_with('2') && *s != "204") {
-            let schema = &response["content"]["application/json"]["schema"];
+            // Prometheus reads its own text format.
+            let media = if path == "/metrics" { "text/plain; version=0.0.4" } else { "application/json" };
+            let schema = &response["content"][media]["schema"];
             assert!(schema.is_object(), "{what} {status}: no JSON response schema");
         }
         assert!(op.get("security").is_some_and(Value::is_array), "{what}: no security requirement");
@@ -139,7 +142,12 @@ async fn protected_operations_require_the_bearer_scheme() {
         let menu_write = (path.starts_with("/categories") || path.starts_with("/products")) && method != "get";
         let own = ["/me", "/users", "/cart", "/orders", "/support"].iter().any(|p| path.starts_with(p));
         let protected = own || menu_write;
-        if protected {
+        if path == "/metrics" {
+            // Public unless METRICS_TOKEN is set, and then not an access token.
+            assert_eq!(op["security"], json!([{}, {"metricsToken": []}]), "{method} {path}");
+            assert_eq!(doc["components"]["securitySchemes"]["metricsToken"]["scheme"], "bearer");
+            assert!(op["responses"]["401"].is_object(), "{method} {path}: 401 undocumented");
+        } else if protected {
             assert_eq!(op["security"], bearer, "{method} {path}");
             assert!(op["responses"]["401"].is_object(), "{method} {path}: 401 undocumented");
         } else {

@@ -18,6 +18,7 @@ mod helpers;
 mod info;
 mod login;
 mod me;
+mod metrics;
 mod orders;
 mod orders_idempotency;
 mod orders_status;

@@ -19,6 +19,7 @@ mod crash;
 mod dead;
 mod delivery;
 mod harness;
+mod metrics;
 mod orders;
 mod redis_outage;
 mod shutdown;

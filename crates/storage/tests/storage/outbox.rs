@@ -400,3 +400,23 @@ async fn an_entry_is_recorded_delivered_once_and_unknown_entries_are_not_deliver
         assert!(!env.outbox.is_delivered(Uuid::now_v7()).await.unwrap(), "never recorded");
     }
 }
+
+#[tokio::test]
+async fn the_backlog_counts_entries_neither_relayed_nor_parked() {
+    for env in backends().await {
+        assert_eq!(env.outbox.backlog().await.unwrap(), 0);
+        let later = t0() + hours(1);
+        let rows = [
+            outbox_row("due", t0()),
+            // Waiting for a retry, and claimed by a relay: still to be handed over.
+            OutboxRow { attempts: 3, ..outbox_row("retrying", later) },
+            OutboxRow { claimed_until: Some(later), ..outbox_row("claimed", t0()) },
+            OutboxRow { relayed_at: Some(t0()), ..outbox_row("relayed", t0()) },
+            OutboxRow { parked_at: Some(t0()), attempts: 20, ..outbox_row("parked", t0()) },
+        ];
+        insert_outbox(&env.db, &rows).await;
+        assert_eq!(env.outbox.backlog().await.unwrap(), 3);
+        env.outbox.mark_relayed(rows[0].id, t0()).await.unwrap();
+        assert_eq!(env.outbox.backlog().await.unwrap(), 2);
+    }
+}

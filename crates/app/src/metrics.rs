@@ -1,0 +1,179 @@
+//! Prometheus metrics (SPEC §3 `GET /metrics`), shared by `coffee-api` and
+//! `coffee-worker`.
+//!
+//! Each process owns one [`Metrics`] (its own registry, so several servers
+//! in one test process never mix their numbers). Requests are counted as
+//! they finish ([`Metrics::observe_request`]: a counter and a histogram
+//! bucket, atomics behind a read lock). Everything that describes a state —
+//! the pool, the outbox backlog, the queue, the sockets — is read only when
+//! scraped ([`Sample`]), so it costs requests nothing.
+
+use std::time::Duration;
+
+use prometheus::core::Collector;
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use subtle::ConstantTimeEq;
+
+/// `Content-Type` of a scrape: the Prometheus text exposition format.
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The `route` label of requests no route matched (never the raw path,
+/// which the client chooses).
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Latency buckets in seconds: 1 ms (a cached read) to 10 s (a stuck dependency).
+const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// The methods a `method` label may name; anything else is `other`, so a
+/// client inventing methods cannot grow the series.
+const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/// What the process reports about itself; request metrics are recorded
+/// as they happen, the rest comes in a [`Sample`] at scrape time.
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    token: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").field("protected", &self.token.is_some()).finish_non_exhaustive()
+    }
+}
+
+/// States read when scraped; a value that could not be read (its
+/// dependency is down) is left out rather than reported stale.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sample {
+    /// The database pool.
+    pub pool: Option<coffee_storage::PoolStats>,
+    /// Outbox entries not yet handed to the job queue (neither relayed nor parked).
+    pub outbox_backlog: Option<u64>,
+    /// The Redis job queue (distributed profile only).
+    pub jobs: Option<coffee_jobs::QueueDepth>,
+    /// WebSockets open on this replica (`coffee-api` only).
+    pub open_websockets: Option<u64>,
+}
+
+impl Metrics {
+    /// Empty metrics; scrapes need `Authorization: Bearer <token>` when a
+    /// token is given.
+    ///
+    /// # Panics
+    /// Never: the metric definitions are constants known to be valid.
+    pub fn new(token: Option<&str>) -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("coffee_http_requests_total", "HTTP requests answered, by route template, method and status."),
+            &["route", "method", "status"],
+        )
+        .expect("valid counter definition");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "coffee_http_request_duration_seconds",
+                "Time from receiving a request to its response head, by route template and method.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["route", "method"],
+        )
+        .expect("valid histogram definition");
+        registry.register(Box::new(requests.clone())).expect("first registration of the request counter");
+        registry.register(Box::new(latency.clone())).expect("first registration of the latency histogram");
+        Self { registry, requests, latency, token: token.map(|t| t.as_bytes().to_vec()) }
+    }
+
+    /// Counts one answered request. `route` is the route template (or
+    /// [`UNMATCHED_ROUTE`]), never the raw path.
+    pub fn observe_request(&self, route: &str, method: &str, status: &str, elapsed: Duration) {
+        let method = METHODS.iter().copied().find(|m| *m == method).unwrap_or("other");
+        self.requests.with_label_values(&[route, method, status]).inc();
+        self.latency.with_label_values(&[route, method]).observe(elapsed.as_secs_f64());
+    }
+
+    /// Whether a scrape with this `Authorization` header may read the
+    /// metrics: always without a token, else only with `Bearer <token>`
+    /// (compared in constant time).
+    pub fn authorized(&self, authorization: Option<&[u8]>) -> bool {
+        let Some(token) = &self.token else { return true };
+        let Some(presented) = authorization.and_then(|h| strip_bearer(h)) else { return false };
+        bool::from(presented.ct_eq(token))
+    }
+
+    /// The text exposition of everything recorded plus `sample`.
+    pub fn render(&self, sample: &Sample) -> String {
+        let mut families = self.registry.gather();
+        let mut gauge = |name: &str, help: &str, value: Option<u64>| {
+            let Some(value) = value else { return };
+            if let Ok(g) = IntGauge::with_opts(Opts::new(name, help)) {
+                g.set(i64::try_from(value).unwrap_or(i64::MAX));
+                families.extend(g.collect());
+            }
+        };
+        let pool = sample.pool;
+        gauge("coffee_db_pool_in_use", "Database connections lent out.", pool.map(|p| p.in_use));
+        gauge("coffee_db_pool_idle", "Open database connections idle in the pool.", pool.map(|p| p.idle));
+        gauge("coffee_db_pool_max", "Upper bound of the database pool.", pool.map(|p| p.max));
+        gauge(
+            "coffee_outbox_backlog",
+            "Outbox entries not yet handed to the job queue (neither relayed nor parked).",
+            sample.outbox_backlog,
+        );
+        gauge(
+            "coffee_jobs_queued",
+            "Jobs waiting in the Redis queue for a worker (due now or scheduled for a retry).",
+            sample.jobs.map(|j| j.queued),
+        );
+        gauge("coffee_jobs_dead", "Jobs the worker gave up on (coffee-worker dead list).", sample.jobs.map(|j| j.dead));
+        gauge("coffee_websockets_open", "WebSockets open on this replica.", sample.open_websockets);
+        TextEncoder::new().encode_to_string(&families).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "metrics could not be rendered");
+            String::new()
+        })
+    }
+}
+
+/// The credentials of `Bearer <credentials>` (scheme case-insensitive).
+fn strip_bearer(header: &[u8]) -> Option<&[u8]> {
+    let (scheme, rest) = header.split_at_checked(7)?;
+    (scheme.eq_ignore_ascii_case(b"bearer ")).then(|| rest.trim_ascii()).filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_configured_bearer_token_may_scrape() {
+        assert!(Metrics::new(None).authorized(None));
+        let m = Metrics::new(Some("s3cret"));
+        assert!(m.authorized(Some(b"Bearer s3cret")) && m.authorized(Some(b"bearer s3cret")));
+        for wrong in [&b"Bearer s3cre"[..], b"Bearer s3cret2", b"Basic s3cret", b"Bearer ", b"s3cret", b""] {
+            assert!(!m.authorized(Some(wrong)), "{}", String::from_utf8_lossy(wrong));
+        }
+        assert!(!m.authorized(None));
+        assert!(!format!("{m:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn requests_are_counted_by_template_and_states_appear_when_known() {
+        let m = Metrics::new(None);
+        m.observe_request("/users/{id}", "GET", "200", Duration::from_millis(3));
+        m.observe_request("/users/{id}", "BREW", "405", Duration::from_millis(1));
+        let text = m.render(&Sample { outbox_backlog: Some(2), ..Sample::default() });
+        assert!(
+            text.contains(r#"coffee_http_requests_total{method="GET",route="/users/{id}",status="200"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"method="other",route="/users/{id}",status="405"} 1"#), "{text}");
+        assert!(
+            text.contains(
+                r#"coffee_http_request_duration_seconds_bucket{method="GET",route="/users/{id}",le="0.005"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains("coffee_outbox_backlog 2"), "{text}");
+        assert!(!text.contains("coffee_jobs_queued") && !text.contains("coffee_db_pool_in_use"), "{text}");
+    }
+}
