@@ -14,8 +14,11 @@ pub const EMAIL: &str = "ann@example.com";
 /// Its password.
 pub const PASSWORD: &str = "correct horse battery";
 
-/// `(operationId, media type, [(name, summary, value)])`; the first is the default.
-fn table() -> Vec<(&'static str, &'static str, Vec<(&'static str, &'static str, Value)>)> {
+/// One named example: `(name, summary, value)`.
+type Example = (&'static str, &'static str, Value);
+
+/// `(operationId, media type, examples)`; the first example is the default.
+fn table() -> Vec<(&'static str, &'static str, Vec<Example>)> {
     const JSON: &str = "application/json";
     let profile = json!({"first_name": "Ann", "last_name": "Lee", "phone": "+998901234567"});
     let flat_white = json!({"name": "Flat white", "description": "Double ristretto with velvety steamed milk.",
