@@ -37,6 +37,7 @@ use serde_json::{Value, json};
 
 use crate::problem::{ApiError, ProblemType, catalogue};
 
+mod auth_codes;
 mod examples;
 mod schemas;
 pub use schemas::REQUEST_BODIES;
@@ -257,7 +258,6 @@ fn problem_response(status: u16, problems: &[(String, String)]) -> Value {
     response
 }
 
-/// Adds what paperclip cannot express (see the module docs).
 /// The tags in a newcomer's order, with what each holds (Swagger UI shows
 /// them in this order).
 const TAGS: [(&str, &str); 8] = [
@@ -283,6 +283,7 @@ const TAGS: [(&str, &str); 8] = [
     ("Health", "Liveness and readiness, for load balancers and orchestrators."),
 ];
 
+/// Adds what paperclip cannot express (see the module docs).
 fn complete(spec: &mut Value) {
     spec["tags"] = TAGS.iter().map(|(name, description)| json!({"name": name, "description": description})).collect();
     spec["components"]["securitySchemes"] = json!({
@@ -371,6 +372,7 @@ fn complete_operation(method: &str, path: &str, op: &mut serde_json::Map<String,
     if crate::ratelimit::LIMITED_ROUTES.iter().any(|(m, p)| *m == method && *p == path) {
         add(catalogue::RATE_LIMITED);
     }
+    auth_codes::narrow(&id, &mut problems);
     for (status, listed) in &problems {
         responses[status.to_string()] = problem_response(*status, listed);
     }

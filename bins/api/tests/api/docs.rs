@@ -587,3 +587,65 @@ async fn a_newcomer_signs_up_verifies_logs_in_and_calls_me_in_swagger_ui() {
     }
     browser.observations().await.assert_clean(&app.address);
 }
+
+/// Every problem `code` an operation documents.
+fn documented_codes(doc: &Value, method: &str, path: &str) -> Vec<String> {
+    let mut codes: Vec<String> = doc["paths"][path][method]["responses"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|r| r["content"]["application/problem+json"]["examples"].as_object())
+        .flat_map(|examples| examples.keys().cloned())
+        .collect();
+    codes.sort();
+    codes
+}
+
+#[tokio::test]
+async fn each_auth_operation_documents_only_the_auth_codes_it_can_produce() {
+    let doc = openapi().await;
+    let cases: [(&str, &str, &[&str], &[&str]); 5] = [
+        (
+            "post",
+            "/auth/signup",
+            &["email_taken", "busy", "rate_limited", "validation_failed"],
+            &["invalid_verification_code", "refresh_token_reused", "invalid_credentials", "already_verified"],
+        ),
+        (
+            "post",
+            "/auth/verify",
+            &["invalid_verification_code", "already_verified", "too_many_attempts"],
+            &["email_taken", "busy", "invalid_credentials"],
+        ),
+        (
+            "post",
+            "/auth/login",
+            &["invalid_credentials", "email_not_verified", "busy"],
+            &["email_taken", "invalid_verification_code", "refresh_token_reused"],
+        ),
+        (
+            "post",
+            "/auth/refresh",
+            &["invalid_token", "token_expired", "refresh_token_reused"],
+            &["busy", "email_taken", "invalid_credentials"],
+        ),
+        (
+            "post",
+            "/auth/verify/resend",
+            &["validation_failed", "rate_limited"],
+            &["email_taken", "busy", "invalid_verification_code", "too_many_attempts"],
+        ),
+    ];
+    for (method, path, present, absent) in cases {
+        let codes = documented_codes(&doc, method, path);
+        for code in present {
+            assert!(codes.iter().any(|c| c == code), "{method} {path} should list {code}: {codes:?}");
+        }
+        for code in absent {
+            assert!(!codes.iter().any(|c| c == code), "{method} {path} cannot produce {code}: {codes:?}");
+        }
+    }
+    // No status is left without a code.
+    let signup = &doc["paths"]["/auth/signup"]["post"]["responses"];
+    assert!(signup.get("401").is_none(), "signup never answers 401: {signup}");
+}
