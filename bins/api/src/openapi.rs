@@ -37,7 +37,7 @@ use serde_json::{Value, json};
 
 use crate::problem::{ApiError, ProblemType, catalogue};
 
-mod auth_codes;
+mod codes;
 mod examples;
 mod schemas;
 pub use schemas::REQUEST_BODIES;
@@ -372,7 +372,7 @@ fn complete_operation(method: &str, path: &str, op: &mut serde_json::Map<String,
     if crate::ratelimit::LIMITED_ROUTES.iter().any(|(m, p)| *m == method && *p == path) {
         add(catalogue::RATE_LIMITED);
     }
-    auth_codes::narrow(&id, &mut problems);
+    codes::narrow(&id, &mut problems);
     for (status, listed) in &problems {
         responses[status.to_string()] = problem_response(*status, listed);
     }

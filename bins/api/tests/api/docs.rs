@@ -602,7 +602,7 @@ fn documented_codes(doc: &Value, method: &str, path: &str) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn each_auth_operation_documents_only_the_auth_codes_it_can_produce() {
+async fn each_operation_documents_only_the_codes_of_its_use_case_it_can_produce() {
     let doc = openapi().await;
     let cases: [(&str, &str, &[&str], &[&str]); 5] = [
         (
@@ -648,4 +648,16 @@ async fn each_auth_operation_documents_only_the_auth_codes_it_can_produce() {
     // No status is left without a code.
     let signup = &doc["paths"]["/auth/signup"]["post"]["responses"];
     assert!(signup.get("401").is_none(), "signup never answers 401: {signup}");
+    // The other families too: reading an order cannot empty a cart, reading
+    // a product cannot clash on a category name; protected routes keep their
+    // token codes.
+    let order = documented_codes(&doc, "get", "/orders/{id}");
+    assert!(!order.iter().any(|c| c == "cart_empty" || c == "idempotency_key_reused"), "{order:?}");
+    assert!(order.iter().any(|c| c == "invalid_token") && order.iter().any(|c| c == "not_found"), "{order:?}");
+    let place = documented_codes(&doc, "post", "/orders");
+    assert!(place.iter().any(|c| c == "cart_empty") && place.iter().any(|c| c == "idempotency_key_reused"));
+    let product = documented_codes(&doc, "get", "/products/{id}");
+    assert!(!product.iter().any(|c| c == "category_name_taken" || c == "unsupported_image_type"), "{product:?}");
+    let delete_user = documented_codes(&doc, "delete", "/users/{id}");
+    assert!(delete_user.iter().any(|c| c == "last_admin") && !delete_user.iter().any(|c| c == "email_taken"));
 }
