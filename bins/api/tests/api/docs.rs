@@ -418,10 +418,11 @@ async fn the_verification_link_documents_its_html_pages() {
     assert!(header(resp.headers(), "content-type").unwrap().starts_with("text/html"));
 }
 
-/// Runs `js` in the page until it returns `true` (10 s at most).
+/// Runs `js` in the page until it returns `true` (10 s at most); a script
+/// error (e.g. while the page reloads) counts as "not yet".
 async fn until(page: &coffee_testkit::Page, what: &str, js: &str) {
     for _ in 0..100 {
-        if page.eval(js).await.unwrap() == serde_json::Value::Bool(true) {
+        if matches!(page.eval(js).await, Ok(serde_json::Value::Bool(true))) {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -457,10 +458,12 @@ async fn swagger_ui_shows_the_tags_and_auth_in_order_and_keeps_the_token_across_
     page.type_into(".auth-container input", "a-token-typed-by-hand").await.unwrap();
     page.click(".auth-btn-wrapper .authorize").await.unwrap();
     until(&page, "authorized", "!!document.querySelector('.auth-btn-wrapper .btn-done')").await;
+    page.eval("window.__beforeReload = true").await.unwrap();
     page.eval("location.reload(), true").await.unwrap();
-    until(&page, "the operations again", "document.querySelectorAll('.opblock').length > 40").await;
-    until(&page, "the token kept", "document.querySelector('.auth-wrapper .authorize').classList.contains('locked')")
+    until(&page, "the reloaded page", "window.__beforeReload === undefined && document.readyState === 'complete'")
         .await;
+    until(&page, "the operations again", "document.querySelectorAll('.opblock').length > 40").await;
+    until(&page, "the token kept", "!!document.querySelector('.auth-wrapper .authorize.locked')").await;
     browser.observations().await.assert_clean(&app.address);
 }
 
