@@ -21,6 +21,7 @@ use coffee_domain::order::OrderError;
 use coffee_domain::support::SupportError;
 use coffee_domain::user::UserError;
 
+use crate::problem::catalogue as c;
 use crate::problem::{IntoProblem, ProblemType};
 
 /// The codes of a use-case family's own (not access, validation or
@@ -28,23 +29,23 @@ use crate::problem::{IntoProblem, ProblemType};
 type Family = fn() -> Vec<ProblemType>;
 
 /// `(operationId, family, the family's codes it can produce)`.
-const OWN_CODES: [(&str, Family, &[&str]); 36] = [
-    ("signup", AuthError::problems, &["email_taken", "busy"]),
-    ("verify", AuthError::problems, &["invalid_verification_code", "already_verified", "too_many_attempts"]),
-    ("verifyLink", AuthError::problems, &["invalid_verification_code"]),
+const OWN_CODES: [(&str, Family, &[ProblemType]); 36] = [
+    ("signup", AuthError::problems, &[c::EMAIL_TAKEN, c::BUSY]),
+    ("verify", AuthError::problems, &[c::INVALID_VERIFICATION_CODE, c::ALREADY_VERIFIED, c::TOO_MANY_ATTEMPTS]),
+    ("verifyLink", AuthError::problems, &[c::INVALID_VERIFICATION_CODE]),
     ("resendVerification", AuthError::problems, &[]),
-    ("login", AuthError::problems, &["invalid_credentials", "email_not_verified", "busy"]),
-    ("refresh", AuthError::problems, &["invalid_token", "token_expired", "refresh_token_reused"]),
-    ("logout", AuthError::problems, &["invalid_token", "token_expired"]),
+    ("login", AuthError::problems, &[c::INVALID_CREDENTIALS, c::EMAIL_NOT_VERIFIED, c::BUSY]),
+    ("refresh", AuthError::problems, &[c::INVALID_TOKEN, c::TOKEN_EXPIRED, c::REFRESH_TOKEN_REUSED]),
+    ("logout", AuthError::problems, &[c::INVALID_TOKEN, c::TOKEN_EXPIRED]),
     ("updateMe", UserError::problems, &[]),
     ("listUsers", UserError::problems, &[]),
     ("getUser", UserError::problems, &[]),
-    ("deleteUser", UserError::problems, &["last_admin"]),
+    ("deleteUser", UserError::problems, &[c::LAST_ADMIN]),
     ("listCategories", CatalogError::problems, &[]),
     ("getCategory", CatalogError::problems, &[]),
-    ("createCategory", CatalogError::problems, &["category_name_taken"]),
-    ("putCategory", CatalogError::problems, &["category_name_taken"]),
-    ("patchCategory", CatalogError::problems, &["category_name_taken"]),
+    ("createCategory", CatalogError::problems, &[c::CATEGORY_NAME_TAKEN]),
+    ("putCategory", CatalogError::problems, &[c::CATEGORY_NAME_TAKEN]),
+    ("patchCategory", CatalogError::problems, &[c::CATEGORY_NAME_TAKEN]),
     ("deleteCategory", CatalogError::problems, &[]),
     ("listProducts", CatalogError::problems, &[]),
     ("getProduct", CatalogError::problems, &[]),
@@ -52,28 +53,29 @@ const OWN_CODES: [(&str, Family, &[&str]); 36] = [
     ("putProduct", CatalogError::problems, &[]),
     ("patchProduct", CatalogError::problems, &[]),
     ("deleteProduct", CatalogError::problems, &[]),
-    ("uploadProductImage", CatalogError::problems, &["unsupported_image_type"]),
+    ("uploadProductImage", CatalogError::problems, &[c::UNSUPPORTED_IMAGE_TYPE]),
     ("getCart", CartError::problems, &[]),
-    ("addToCart", CartError::problems, &["product_unavailable"]),
+    ("addToCart", CartError::problems, &[c::PRODUCT_UNAVAILABLE]),
     ("updateCartItem", CartError::problems, &[]),
     ("removeCartItem", CartError::problems, &[]),
     ("clearCart", CartError::problems, &[]),
     ("listOrders", OrderError::problems, &[]),
     ("getOrder", OrderError::problems, &[]),
-    ("deleteOrder", OrderError::problems, &["order_not_pending", "precondition_failed"]),
+    ("deleteOrder", OrderError::problems, &[c::ORDER_NOT_PENDING, c::PRECONDITION_FAILED]),
     ("listConversations", SupportError::problems, &[]),
     ("getConversation", SupportError::problems, &[]),
     ("listMessages", SupportError::problems, &[]),
     ("createTicket", SupportError::problems, &[]),
 ];
 
-/// Codes of any family that are not the family's own.
-const SHARED: [&str; 6] =
-    ["internal_error", "service_unavailable", "not_found", "forbidden", "account_gone", "validation_failed"];
+/// Codes of any family that are not the family's own. (An account gone is
+/// answered as `invalid_token`, one of [`BEARER`].)
+const SHARED: [ProblemType; 5] =
+    [c::INTERNAL_ERROR, c::SERVICE_UNAVAILABLE, c::NOT_FOUND, c::FORBIDDEN, c::VALIDATION_FAILED];
 
 /// The bearer token's codes: the access check's own on every protected
 /// operation; on the public auth operations only what the table keeps.
-const BEARER: [&str; 4] = ["missing_token", "malformed_authorization", "invalid_token", "token_expired"];
+const BEARER: [ProblemType; 4] = [c::MISSING_TOKEN, c::MALFORMED_AUTHORIZATION, c::INVALID_TOKEN, c::TOKEN_EXPIRED];
 
 /// The public auth operations, whose token codes are the auth family's own.
 const PUBLIC_AUTH: [&str; 7] = ["signup", "verify", "verifyLink", "resendVerification", "login", "refresh", "logout"];
@@ -85,10 +87,15 @@ pub(super) fn narrow(id: &str, problems: &mut Vec<(u16, Vec<(String, String)>)>)
     let own: HashSet<&str> = family()
         .into_iter()
         .map(|p| p.code)
-        .filter(|code| !(SHARED.contains(code) || (bearer_is_shared && BEARER.contains(code))))
+        .filter(|code| !(named(&SHARED, code) || (bearer_is_shared && named(&BEARER, code))))
         .collect();
     for (_, listed) in problems.iter_mut() {
-        listed.retain(|(code, _)| !own.contains(code.as_str()) || keep.contains(&code.as_str()));
+        listed.retain(|(code, _)| !own.contains(code.as_str()) || named(keep, code));
     }
     problems.retain(|(_, listed)| !listed.is_empty());
+}
+
+/// Whether `problems` holds the one with `code`.
+fn named(problems: &[ProblemType], code: &str) -> bool {
+    problems.iter().any(|p| p.code == code)
 }
