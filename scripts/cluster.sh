@@ -10,6 +10,7 @@
 #   scripts/cluster.sh restart-api 1   # SIGTERM replica 1, wait for its exit, start it again
 #   scripts/cluster.sh stop-api 1 | start-api 1
 #   scripts/cluster.sh stop-redis | start-redis
+#   scripts/cluster.sh cut-db | restore-db   # with DB_PROXY=1: PostgreSQL goes away / returns
 #   scripts/cluster.sh env             # shell exports: CLUSTER_URL, DATABASE_URL, REDIS_URL, MAIL_DIR
 #   scripts/cluster.sh stop
 #
@@ -19,6 +20,9 @@
 # on it, replicas on +1…, Redis on +99), PG (postgres://postgres@127.0.0.1:5432),
 # CLUSTER_DB (coffee_cluster, recreated by `start`), and any coffee-api
 # setting in CLUSTER_ENV ("AUTH_RATE_LIMIT=off SHUTDOWN_DRAIN=3s").
+# DB_PROXY=1 puts a cuttable TCP proxy (coffee-testkit's tcp_proxy example)
+# between every replica and worker and PostgreSQL, for `cut-db`/`restore-db`;
+# `env` keeps printing the direct DATABASE_URL.
 # nginx comes from Debian's package; `start` installs it when missing.
 set -euo pipefail
 
@@ -74,13 +78,30 @@ wait_http() { # url seconds what
     die "$3 is not ready at $1 after $2 s"
 }
 
+# The database URL the replicas and workers use: through the proxy with DB_PROXY=1.
+app_db_url() {
+    [[ -f "$DIR/dbproxy.port" ]] || { echo "$PG/$CLUSTER_DB"; return; }
+    local prefix
+    if [[ "$PG" == *@* ]]; then prefix="${PG%@*}@"; else prefix="${PG%%://*}://"; fi
+    echo "${prefix}127.0.0.1:$(cat "$DIR/dbproxy.port")/$CLUSTER_DB"
+}
+
+start_db_proxy() {
+    local upstream=${PG#*://}
+    upstream=${upstream#*@}
+    upstream=${upstream%%/*}
+    launch dbproxy "$BIN/examples/tcp_proxy" "$upstream" "$DIR/dbproxy.port"
+    for _ in $(seq 1 50); do [[ -f "$DIR/dbproxy.port" ]] && return 0; sleep 0.1; done
+    die "the database proxy did not start"
+}
+
 # Sets ENV_CMD: `env -i` with the settings of one process on `port`.
 app_env() { # port migrate
     local mail_port extra=()
     mail_port=$(cat "$DIR/mail/port")
     read -r -a extra <<<"${CLUSTER_ENV:-}"
     ENV_CMD=(env -i PATH="$PATH" HOME="$HOME" HOST=127.0.0.1 PORT="$1" \
-        DATABASE_URL="$PG/$CLUSTER_DB" DATABASE_MAX_CONNECTIONS=8 RUN_MIGRATIONS="$2" \
+        DATABASE_URL="$(app_db_url)" DATABASE_MAX_CONNECTIONS=8 RUN_MIGRATIONS="$2" \
         REDIS_URL="redis://127.0.0.1:$REDIS_PORT" JOBS_QUEUE=coffee-cluster \
         SMTP_URL="smtp://127.0.0.1:$mail_port" JWT_SECRET="$JWT_SECRET" APP_ENV=production \
         ADMIN_EMAIL="$ADMIN_EMAIL" ADMIN_PASSWORD="$ADMIN_PASSWORD" \
@@ -200,9 +221,11 @@ start() {
         [[ "$PROFILE" == release ]] && flag=(--release)
         (cd "$ROOT" && CARGO_TARGET_DIR="$CARGO_TARGET_DIR" cargo build "${flag[@]}" \
             -p coffee-api -p coffee-worker --bins && CARGO_TARGET_DIR="$CARGO_TARGET_DIR" \
-            cargo build "${flag[@]}" -p coffee-testkit --example smtp_sink)
+            cargo build "${flag[@]}" -p coffee-testkit --example smtp_sink --example tcp_proxy)
     fi
-    for b in coffee-api coffee-worker examples/smtp_sink; do
+    local needed=(coffee-api coffee-worker examples/smtp_sink)
+    [[ "${DB_PROXY:-0}" == 1 ]] && needed+=(examples/tcp_proxy)
+    for b in "${needed[@]}"; do
         [[ -x "$BIN/$b" ]] || die "missing $BIN/$b (run with BUILD=1)"
     done
     command -v redis-server >/dev/null || die "redis-server is not installed"
@@ -214,6 +237,7 @@ DROP DATABASE IF EXISTS "$CLUSTER_DB" WITH (FORCE);
 CREATE DATABASE "$CLUSTER_DB";
 SQL
     write_shop
+    [[ "${DB_PROXY:-0}" == 1 ]] && start_db_proxy
     start_redis
     launch mail "$BIN/examples/smtp_sink" "$DIR/mail"
     for _ in $(seq 1 50); do [[ -f "$DIR/mail/port" ]] && break; sleep 0.1; done
@@ -235,6 +259,7 @@ stop() {
     for file in "$DIR"/pids/worker-*; do [[ -e "$file" ]] && terminate "${file##*/}" 40 & done
     wait
     terminate mail 5
+    terminate dbproxy 5
     terminate redis 5
     log "stopped"
 }
@@ -260,6 +285,8 @@ case "${1:-}" in
     kill-worker) kill -KILL "$(pid_of "worker-${2:?worker number}")"; rm -f "$DIR/pids/worker-$2" ;;
     start-redis) start_redis ;;
     stop-redis) terminate redis 5 ;;
+    cut-db) kill -USR1 "$(pid_of dbproxy)" || die "no database proxy (start with DB_PROXY=1)" ;;
+    restore-db) kill -USR2 "$(pid_of dbproxy)" || die "no database proxy (start with DB_PROXY=1)" ;;
     env)
         echo "export CLUSTER_URL=http://127.0.0.1:$PORT_BASE"
         echo "export DATABASE_URL=$PG/$CLUSTER_DB"
@@ -267,5 +294,5 @@ case "${1:-}" in
         echo "export MAIL_DIR=$DIR/mail"
         echo "export ADMIN_EMAIL=$ADMIN_EMAIL ADMIN_PASSWORD=$ADMIN_PASSWORD"
         ;;
-    *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

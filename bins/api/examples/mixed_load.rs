@@ -8,16 +8,19 @@
 //!
 //! It logs in as the admin, creates a product, then runs `connections`
 //! clients in a loop for `seconds`: per ten requests six `GET /products`,
-//! two `POST /orders` (one item, a fresh `Idempotency-Key` each, retried once
-//! with the same key after a transport error), one `POST /auth/login`, one
-//! `POST /auth/signup` (a fresh address). When the time is up no new
+//! two `POST /orders` (one item, a fresh `Idempotency-Key` each), one
+//! `POST /auth/login`, one `POST /auth/signup` (a fresh address). An order
+//! is retried with the same key, as a careful client does, after a transport
+//! error, a 503 or a 409 `idempotency_in_flight` (for up to
+//! [`ORDER_RETRY_FOR`]), so its outcome is known. When the time is up no new
 //! request starts and the ones in flight finish, so every request has an
-//! answer. Prints one JSON object: counts per kind and status class,
-//! failures (5xx and transport errors) and, apart from them, logins and
-//! sign-ups shed with 503 `busy` (the server's bound on waiting password
-//! hashes, by design under overload), latency percentiles, and the ids of the orders created
-//! and the addresses signed up (for checks against the database and the
-//! mail sink).
+//! answer. Prints one JSON object: counts per kind and status, failures
+//! (5xx and transport errors) and, apart from them, logins and sign-ups shed
+//! with 503 `busy` (the server's bound on waiting password hashes, by design
+//! under overload) and, with `UNAVAILABLE_OK=1` (a fault test took a
+//! dependency away on purpose), 503 `service_unavailable` answers; latency
+//! percentiles, and the ids of the orders created and the addresses signed
+//! up (for checks against the database and the mail sink).
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
@@ -27,6 +30,10 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+
+/// How long an order keeps being retried with its key: past the server's
+/// 30 s lease on a key whose request died with the database connection.
+const ORDER_RETRY_FOR: Duration = Duration::from_secs(40);
 
 #[derive(Default)]
 struct Tally {
@@ -38,18 +45,38 @@ struct Tally {
     failures: Vec<String>,
     /// Logins and sign-ups refused with 503 `busy` (the hashing queue is full).
     shed: u64,
+    /// 503 `service_unavailable` while `UNAVAILABLE_OK` is set.
+    unavailable: u64,
 }
 
-/// Stands for a 503 whose problem `code` is `busy` (see [`hashing_status`]).
-fn busy() -> StatusCode {
-    StatusCode::from_u16(599).unwrap()
+/// What one request ended with.
+enum Outcome {
+    /// An answer, with its problem `code` when it is a problem document.
+    Answer(StatusCode, Option<String>),
+    /// No answer: connection refused or reset, timeout.
+    Transport(String),
 }
 
-/// The status of a hashing route's answer, [`busy`] for 503 `busy`.
-async fn hashing_status(resp: reqwest::Response) -> Result<StatusCode, String> {
-    let status = resp.status();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    Ok(if status == StatusCode::SERVICE_UNAVAILABLE && body["code"] == "busy" { busy() } else { status })
+impl Outcome {
+    async fn of(sent: Result<reqwest::Response, reqwest::Error>) -> (Outcome, Value) {
+        let resp = match sent {
+            Ok(resp) => resp,
+            Err(e) => return (Outcome::Transport(e.to_string()), Value::Null),
+        };
+        let status = resp.status();
+        match resp.bytes().await {
+            Ok(bytes) => {
+                let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                let code = body["code"].as_str().map(str::to_owned);
+                (Outcome::Answer(status, code), body)
+            }
+            Err(e) => (Outcome::Transport(e.to_string()), Value::Null),
+        }
+    }
+
+    fn is(&self, status: StatusCode, code: &str) -> bool {
+        matches!(self, Outcome::Answer(s, Some(c)) if *s == status && c == code)
+    }
 }
 
 struct Shared {
@@ -59,49 +86,51 @@ struct Shared {
     token: String,
     product: String,
     client: reqwest::Client,
+    unavailable_ok: bool,
     tally: Mutex<Tally>,
 }
 
 impl Shared {
-    fn record(&self, kind: &'static str, outcome: Result<StatusCode, String>, started: Instant) {
+    fn record(&self, kind: &'static str, outcome: Outcome, started: Instant) {
         let mut tally = self.tally.lock().unwrap();
         tally.latencies_us.push(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
         let key = match &outcome {
-            Ok(status) if *status == busy() => "503 busy".to_owned(),
-            Ok(status) => status.as_u16().to_string(),
-            Err(_) => "error".to_owned(),
+            Outcome::Answer(status, Some(code)) if status.is_server_error() => format!("{} {code}", status.as_u16()),
+            Outcome::Answer(status, _) => status.as_u16().to_string(),
+            Outcome::Transport(_) => "error".to_owned(),
         };
-        match outcome {
+        if outcome.is(StatusCode::SERVICE_UNAVAILABLE, "busy") {
             // Load shed on purpose: the password-hashing queue is full.
-            Ok(status) if status == busy() => tally.shed += 1,
-            Ok(status) if status.is_server_error() => tally.failures.push(format!("{kind}: {status}")),
-            Err(e) => tally.failures.push(format!("{kind}: {e}")),
-            Ok(_) => {}
+            tally.shed += 1;
+        } else if self.unavailable_ok && outcome.is(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable") {
+            tally.unavailable += 1;
+        } else {
+            match outcome {
+                Outcome::Answer(status, _) if status.is_server_error() => {
+                    tally.failures.push(format!("{kind}: {key}"));
+                }
+                Outcome::Transport(e) => tally.failures.push(format!("{kind}: {e}")),
+                Outcome::Answer(..) => {}
+            }
         }
         *tally.counts.entry(kind).or_default().entry(key).or_default() += 1;
     }
 }
 
-async fn read(s: &Shared) -> Result<StatusCode, String> {
-    let resp = s.client.get(format!("{}/products?page_size=20", s.base)).send().await.map_err(|e| e.to_string())?;
-    let status = resp.status();
-    resp.bytes().await.map_err(|e| e.to_string())?;
-    Ok(status)
+async fn read(s: &Shared) -> Outcome {
+    Outcome::of(s.client.get(format!("{}/products?page_size=20", s.base)).send().await).await.0
 }
 
-async fn login(s: &Shared) -> Result<StatusCode, String> {
+async fn login(s: &Shared) -> Outcome {
     let body = json!({"email": s.admin_email, "password": s.admin_password});
-    let resp = s.client.post(format!("{}/auth/login", s.base)).json(&body).send().await.map_err(|e| e.to_string())?;
-    hashing_status(resp).await
+    Outcome::of(s.client.post(format!("{}/auth/login", s.base)).json(&body).send().await).await.0
 }
 
-async fn order(s: &Shared) -> Result<StatusCode, String> {
+async fn order(s: &Shared) -> Outcome {
     let key = uuid::Uuid::new_v4().to_string();
     let body = json!({"items": [{"product_id": s.product, "quantity": 1}]});
-    let mut last = String::new();
-    // A transport error leaves the outcome unknown: the same key makes the
-    // retry safe (the server answers the first attempt's order, or makes it).
-    for _ in 0..2 {
+    let give_up = Instant::now() + ORDER_RETRY_FOR;
+    loop {
         let sent = s
             .client
             .post(format!("{}/orders", s.base))
@@ -110,31 +139,41 @@ async fn order(s: &Shared) -> Result<StatusCode, String> {
             .json(&body)
             .send()
             .await;
-        match sent {
-            Ok(resp) => {
-                let status = resp.status();
-                let value: Value = resp.json().await.unwrap_or(Value::Null);
-                if status == StatusCode::CREATED {
-                    let id = value["id"].as_str().unwrap_or_default().to_owned();
-                    s.tally.lock().unwrap().orders.push(id);
-                }
-                return Ok(status);
+        let retry_after = sent
+            .as_ref()
+            .ok()
+            .and_then(|resp| resp.headers().get("retry-after")?.to_str().ok()?.parse::<u64>().ok())
+            .map_or(Duration::from_millis(500), |s| Duration::from_secs(s.clamp(1, 5)));
+        let (outcome, value) = Outcome::of(sent).await;
+        // Unknown or not yet decided: the same key makes the retry safe (the
+        // server answers the first attempt's order, or makes it).
+        let retry = match &outcome {
+            Outcome::Transport(_) => true,
+            Outcome::Answer(status, code) => {
+                *status == StatusCode::SERVICE_UNAVAILABLE
+                    || (*status == StatusCode::CONFLICT && code.as_deref() == Some("idempotency_in_flight"))
             }
-            Err(e) => last = e.to_string(),
+        };
+        if retry && Instant::now() < give_up {
+            tokio::time::sleep(retry_after).await;
+            continue;
         }
+        if let Outcome::Answer(StatusCode::CREATED, _) = outcome {
+            let id = value["id"].as_str().unwrap_or_default().to_owned();
+            s.tally.lock().unwrap().orders.push(id);
+        }
+        return outcome;
     }
-    Err(last)
 }
 
-async fn signup(s: &Shared) -> Result<StatusCode, String> {
+async fn signup(s: &Shared) -> Outcome {
     let email = format!("load-{}@cluster.example.com", uuid::Uuid::new_v4().simple());
     let body = json!({"email": email, "password": "correct horse battery"});
-    let resp = s.client.post(format!("{}/auth/signup", s.base)).json(&body).send().await.map_err(|e| e.to_string())?;
-    let status = hashing_status(resp).await?;
-    if status == StatusCode::CREATED {
+    let outcome = Outcome::of(s.client.post(format!("{}/auth/signup", s.base)).json(&body).send().await).await.0;
+    if let Outcome::Answer(StatusCode::CREATED, _) = outcome {
         s.tally.lock().unwrap().signups.push(email);
     }
-    Ok(status)
+    outcome
 }
 
 async fn client_loop(s: Arc<Shared>, deadline: Instant, offset: usize) {
@@ -197,6 +236,7 @@ async fn main() {
         token,
         product,
         client,
+        unavailable_ok: std::env::var("UNAVAILABLE_OK").is_ok_and(|v| v == "1"),
         tally: Mutex::new(Tally::default()),
     });
     eprintln!("mixed_load: {connections} clients for {seconds} s against {base}");
@@ -215,6 +255,7 @@ async fn main() {
         "counts": tally.counts,
         "failures": tally.failures.len(),
         "shed_busy": tally.shed,
+        "unavailable": tally.unavailable,
         "failure_samples": tally.failures.iter().take(20).collect::<Vec<_>>(),
         "p50_ms": percentile(&tally.latencies_us, 50.0),
         "p99_ms": percentile(&tally.latencies_us, 99.0),

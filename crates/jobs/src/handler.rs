@@ -7,13 +7,21 @@ use coffee_domain::clock::Clock;
 use coffee_domain::error::{InfraError, error_chain};
 use coffee_domain::jobs::Job;
 use coffee_domain::mail::Mailer;
-use coffee_domain::outbox::OutboxRepository;
+use coffee_domain::outbox::{CLAIM_LEASE, OutboxRepository};
 use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
 use uuid::Uuid;
 
 /// Upper bound of one job run (an SMTP conversation that hangs must not
 /// hold a worker slot forever; the mailer has its own, shorter timeout).
 const JOB_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a run keeps trying to record its delivery while the database
+/// is away: half the relay's claim lease ([`CLAIM_LEASE`], 60 s), so that an
+/// outage shorter than this ends with the entry recorded before the relay,
+/// which could not mark it handed over either, hands it out again.
+const RECORD_FOR: Duration = Duration::from_secs(30);
+const _: () = assert!(RECORD_FOR.as_secs().cast_signed() * 2 <= CLAIM_LEASE.num_seconds());
 
 /// A job as it travels through the Redis queue: the job and the outbox
 /// entry it came from (absent in jobs queued before this field existed).
@@ -25,6 +33,25 @@ pub struct QueuedJob {
     /// The work.
     #[serde(flatten)]
     pub job: Job,
+}
+
+/// Records entry `id` delivered, retrying with backoff for up to `within`
+/// while the store fails (the job already ran: failing the run now would
+/// only make the queue run it again). Past that the entry stays unrecorded
+/// and may run a second time: at least once, never lost.
+async fn record_delivered(outbox: &dyn OutboxRepository, clock: &dyn Clock, id: Uuid, within: Duration) {
+    let give_up = Instant::now() + within;
+    let mut pause = Duration::from_millis(250);
+    loop {
+        let Err(e) = outbox.mark_delivered(id, clock.now()).await else { return };
+        if Instant::now() + pause > give_up {
+            tracing::error!(outbox_id = %id, error = %error_chain(&e), "job ran but could not be recorded delivered; it may run again");
+            return;
+        }
+        tracing::warn!(outbox_id = %id, error = %error_chain(&e), retry_in = ?pause, "job ran but is not recorded delivered yet");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(4));
+    }
 }
 
 /// Executes jobs, one attempt per call. Retrying is the queue's business.
@@ -75,9 +102,7 @@ impl JobHandler {
             }
         }
         self.run(&queued.job).await?;
-        if let Err(e) = outbox.mark_delivered(id, clock.now()).await {
-            tracing::warn!(outbox_id = %id, error = %error_chain(&e), "job ran but could not be recorded delivered");
-        }
+        record_delivered(outbox.as_ref(), clock.as_ref(), id, RECORD_FOR).await;
         Ok(())
     }
 
@@ -100,9 +125,71 @@ impl JobHandler {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use chrono::{DateTime, Utc};
+    use coffee_domain::error::RepoError;
     use coffee_domain::mail::Mail;
+    use coffee_domain::outbox::OutboxEntry;
 
     use super::*;
+
+    /// An outbox whose `mark_delivered` fails while `failures_left` > 0.
+    #[derive(Default)]
+    struct FlakyOutbox {
+        failures_left: Mutex<u32>,
+        marked: Mutex<Vec<Uuid>>,
+    }
+
+    #[async_trait]
+    impl OutboxRepository for FlakyOutbox {
+        async fn record(&self, _: &Job, _: DateTime<Utc>) -> Result<(), RepoError> {
+            unreachable!("not used by the handler")
+        }
+        async fn claim_due(&self, _: DateTime<Utc>, _: DateTime<Utc>, _: u64) -> Result<Vec<OutboxEntry>, RepoError> {
+            unreachable!("not used by the handler")
+        }
+        async fn mark_relayed(&self, _: Uuid, _: DateTime<Utc>) -> Result<(), RepoError> {
+            unreachable!("not used by the handler")
+        }
+        async fn reschedule(&self, _: Uuid, _: DateTime<Utc>, _: &str) -> Result<(), RepoError> {
+            unreachable!("not used by the handler")
+        }
+        async fn park(&self, _: Uuid, _: DateTime<Utc>, _: &str) -> Result<(), RepoError> {
+            unreachable!("not used by the handler")
+        }
+        async fn is_delivered(&self, id: Uuid) -> Result<bool, RepoError> {
+            Ok(self.marked.lock().unwrap().contains(&id))
+        }
+        async fn mark_delivered(&self, id: Uuid, _: DateTime<Utc>) -> Result<(), RepoError> {
+            let mut left = self.failures_left.lock().unwrap();
+            if *left > 0 {
+                *left -= 1;
+                return Err(RepoError::Unavailable("the database went away".into()));
+            }
+            self.marked.lock().unwrap().push(id);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_delivery_the_database_cannot_record_at_once_is_recorded_when_it_returns() {
+        let outbox = FlakyOutbox { failures_left: Mutex::new(3), ..FlakyOutbox::default() };
+        let id = Uuid::now_v7();
+        record_delivered(&outbox, &coffee_domain::clock::SystemClock, id, Duration::from_secs(10)).await;
+        assert_eq!(*outbox.marked.lock().unwrap(), [id], "recorded on the fourth try");
+        assert!(outbox.is_delivered(id).await.unwrap(), "a repeated hand-out is skipped");
+    }
+
+    #[tokio::test]
+    async fn a_record_that_keeps_failing_is_given_up_within_its_bound() {
+        let outbox = FlakyOutbox { failures_left: Mutex::new(u32::MAX), ..FlakyOutbox::default() };
+        let started = std::time::Instant::now();
+        record_delivered(&outbox, &coffee_domain::clock::SystemClock, Uuid::now_v7(), Duration::from_millis(600)).await;
+        assert!(started.elapsed() < Duration::from_secs(2), "gave up after {:?}", started.elapsed());
+        assert!(outbox.marked.lock().unwrap().is_empty());
+    }
 
     fn mail() -> Job {
         Job::SendMail(Mail::Verification {
