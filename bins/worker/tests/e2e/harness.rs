@@ -142,6 +142,16 @@ impl Env {
         );
     }
 
+    /// This test's database URL (tests that reach past the API).
+    pub fn database_url(&self) -> &str {
+        &self.db.url
+    }
+
+    /// Which database engine this test runs on.
+    pub fn backend(&self) -> coffee_testkit::Backend {
+        self.db.backend
+    }
+
     /// Starts a `coffee-worker` process on this test's queue, database and sink.
     pub fn spawn_worker(&self) -> Worker {
         self.spawn_worker_with(&[])

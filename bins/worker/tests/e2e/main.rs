@@ -15,6 +15,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod cleanup_crash;
 mod crash;
 mod dead;
 mod delivery;
