@@ -10,6 +10,7 @@ mod m20261201_000004_cart_and_orders;
 mod m20261202_000005_search_folding;
 mod m20261203_000006_support_chat;
 mod m20261204_000007_outbox_delivered;
+mod m20261205_000008_binary_name_order;
 
 /// An index named `name` on `cols` of `table` (migrations from the fourth on).
 pub(crate) fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000005_search_folding::Migration),
             Box::new(m20261203_000006_support_chat::Migration),
             Box::new(m20261204_000007_outbox_delivered::Migration),
+            Box::new(m20261205_000008_binary_name_order::Migration),
         ]
     }
 }

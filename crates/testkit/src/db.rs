@@ -94,13 +94,35 @@ impl TestDatabase {
     /// # Panics
     /// `TEST_DATABASE_URL` is set but malformed or unreachable.
     pub async fn postgres() -> Option<Self> {
+        Self::postgres_created("").await
+    }
+
+    /// A new PostgreSQL database whose default collation is the ICU locale
+    /// `icu_locale` (e.g. `en-US`): linguistic ordering, as on a server
+    /// initialised with such a locale (the official image's `en_US.utf8`),
+    /// whatever the `TEST_DATABASE_URL` server's own default is. `None` when
+    /// `TEST_DATABASE_URL` is unset.
+    ///
+    /// # Panics
+    /// `TEST_DATABASE_URL` is set but malformed or unreachable, or the server
+    /// has no ICU support (PostgreSQL 15 or later built with ICU is needed).
+    pub async fn postgres_with_icu_locale(icu_locale: &str) -> Option<Self> {
+        assert!(icu_locale.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "bad ICU locale {icu_locale:?}");
+        Self::postgres_created(&format!(
+            " TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C' LOCALE_PROVIDER icu ICU_LOCALE '{icu_locale}'"
+        ))
+        .await
+    }
+
+    /// `CREATE DATABASE coffee_test_<uuid>{options}` on the `TEST_DATABASE_URL` server.
+    async fn postgres_created(options: &str) -> Option<Self> {
         let admin_url = test_database_url()?;
         let admin = Database::connect(admin_url.as_str())
             .await
             .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
         let name = format!("coffee_test_{}", uuid::Uuid::new_v4().simple());
         admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .execute_unprepared(&format!("CREATE DATABASE {name}{options}"))
             .await
             .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
         let _ = admin.close().await;

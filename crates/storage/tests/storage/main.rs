@@ -2,7 +2,8 @@
 //!
 //! Every test runs the same case on each backend of `TestDatabase::all()`:
 //! a temporary SQLite file always, and a fresh PostgreSQL database when
-//! `TEST_DATABASE_URL` is set (an unreachable server fails the test).
+//! `TEST_DATABASE_URL` is set (an unreachable server fails the test);
+//! `search_parity` adds one with a linguistic collation and compares them.
 
 #![allow(clippy::unwrap_used)]
 
@@ -14,6 +15,7 @@ mod cleanup;
 mod list;
 mod orders;
 mod outbox;
+mod search_parity;
 mod sessions;
 mod update;
 mod users;

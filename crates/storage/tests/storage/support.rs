@@ -39,26 +39,29 @@ pub struct Env {
 pub async fn backends() -> impl Iterator<Item = Env> {
     let mut envs = Vec::new();
     for database in TestDatabase::all().await {
-        let settings =
-            DbSettings { url: database.url.clone(), max_connections: 4, acquire_timeout: Duration::from_secs(10) };
-        let db = coffee_storage::connect(&settings)
-            .await
-            .unwrap_or_else(|e| panic!("cannot connect to the {:?} test database: {e}", database.backend));
-        coffee_storage::migrate(&db)
-            .await
-            .unwrap_or_else(|e| panic!("migrations failed on {:?}: {e}", database.backend));
-        envs.push(Env {
-            backend: database.backend,
-            uow: SeaUnitOfWork::new(db.clone()),
-            users: SeaUserRepository::new(db.clone()),
-            sessions: SeaSessionRepository::new(db.clone()),
-            outbox: SeaOutboxRepository::new(db.clone()),
-            maintenance: SeaMaintenanceRepository::new(db.clone()),
-            db,
-            _database: database,
-        });
+        envs.push(migrated(database).await);
     }
     envs.into_iter().inspect(|env| eprintln!("--- running on {:?}", env.backend))
+}
+
+/// `database`, connected and migrated, with the repositories on it.
+pub async fn migrated(database: TestDatabase) -> Env {
+    let settings =
+        DbSettings { url: database.url.clone(), max_connections: 4, acquire_timeout: Duration::from_secs(10) };
+    let db = coffee_storage::connect(&settings)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to the {:?} test database: {e}", database.backend));
+    coffee_storage::migrate(&db).await.unwrap_or_else(|e| panic!("migrations failed on {:?}: {e}", database.backend));
+    Env {
+        backend: database.backend,
+        uow: SeaUnitOfWork::new(db.clone()),
+        users: SeaUserRepository::new(db.clone()),
+        sessions: SeaSessionRepository::new(db.clone()),
+        outbox: SeaOutboxRepository::new(db.clone()),
+        maintenance: SeaMaintenanceRepository::new(db.clone()),
+        db,
+        _database: database,
+    }
 }
 
 /// A fixed instant with a non-zero microsecond part, so that a backend that
