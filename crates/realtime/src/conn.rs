@@ -40,3 +40,34 @@ pub(crate) async fn query<T: redis::FromRedisValue>(
         Err(_) => Err(InfraError::new(format!("redis {what} timed out after {limit:?}"))),
     }
 }
+
+/// [`query`] for a command that may, rarely, run twice (`PUBLISH`): sent once
+/// more when the first attempt finds the connection dropped. The manager only
+/// notices a dead connection when a command fails on it, and then reconnects:
+/// after Redis was away, its connection is one that died meanwhile (or its
+/// last attempt to connect failed), so without the second attempt the first
+/// command after every outage would fail although Redis is back. Both attempts
+/// together are bounded like one [`query`]; a timeout is not retried.
+pub(crate) async fn query_again_if_dropped<T: redis::FromRedisValue>(
+    conn: &ConnectionManager,
+    cmd: &redis::Cmd,
+    what: &'static str,
+    timeout: Duration,
+) -> Result<T, InfraError> {
+    let limit = timeout.saturating_mul(2);
+    let mut conn = conn.clone();
+    let attempts = async {
+        match cmd.query_async::<T>(&mut conn).await {
+            Err(e) if e.is_connection_dropped() => {
+                tracing::debug!(error = %e, "redis {what} found the connection dropped; once more on a new one");
+                cmd.query_async::<T>(&mut conn).await
+            }
+            first => first,
+        }
+    };
+    match tokio::time::timeout(limit, attempts).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(InfraError::caused_by(format!("redis {what} failed"), e)),
+        Err(_) => Err(InfraError::new(format!("redis {what} timed out after {limit:?}"))),
+    }
+}

@@ -168,7 +168,12 @@ where
         cmd.arg(&self.config.channel).arg(payload);
         // The answer is the number of replicas listening right now; zero is
         // not an error (nobody is connected, or every replica is re-subscribing).
-        conn::query::<i64>(&self.publisher, &cmd, "PUBLISH", self.config.timeout).await.map(drop)
+        // A connection that died while Redis was away is replaced at once:
+        // otherwise the first event after an outage would reach no replica,
+        // and no `gap` would tell anyone (the subscribers may be back already).
+        // Should Redis have run the first attempt after all, an event arrives
+        // twice; clients skip a `seq` they have.
+        conn::query_again_if_dropped::<i64>(&self.publisher, &cmd, "PUBLISH", self.config.timeout).await.map(drop)
     }
 
     fn subscribe(&self, sink: Arc<dyn LiveSink<E>>) {

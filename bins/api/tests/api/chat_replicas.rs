@@ -22,7 +22,7 @@ pub(crate) fn borrowed<'a>(settings: &'a [(&'static str, String)]) -> Vec<(&'sta
     settings.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
-async fn two_replicas(redis: &str) -> (TestApp, TestApp) {
+pub(crate) async fn two_replicas(redis: &str) -> (TestApp, TestApp) {
     let settings = shared_redis(redis);
     let a = spawn_app_with(&borrowed(&settings)).await;
     let b = spawn_replica_of(&a, &borrowed(&settings)).await;
@@ -41,7 +41,7 @@ pub(crate) async fn customer(app: &TestApp, admin: &str, email: &str) -> LoggedI
 }
 
 /// Opens Ann's conversation from `ann`; returns its id after the agent saw it.
-async fn open_conversation(ann: &mut Ws, agent: &mut Ws) -> String {
+pub(crate) async fn open_conversation(ann: &mut Ws, agent: &mut Ws) -> String {
     ann.say("hello from replica A").await;
     let id = ann.next_of("conversation").await["id"].as_str().unwrap().to_owned();
     ann.next_of("message").await;

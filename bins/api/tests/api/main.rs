@@ -8,6 +8,7 @@
 mod cart;
 mod categories;
 mod chat;
+mod chat_redis_outage;
 mod chat_replicas;
 mod chat_socket;
 mod console;

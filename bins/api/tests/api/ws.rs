@@ -23,6 +23,17 @@ pub struct Ws {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
 
+/// What [`Ws::poll`] saw.
+#[derive(Debug)]
+pub enum Polled {
+    /// A text frame, as JSON.
+    Frame(Value),
+    /// Nothing within the wait.
+    Quiet,
+    /// The socket ended (closed by either side, or broken): connect again.
+    Closed,
+}
+
 /// Why a connection attempt failed: the HTTP answer to the upgrade.
 #[derive(Debug)]
 pub struct Refused {
@@ -103,6 +114,22 @@ impl Ws {
                 Message::Text(text) => return serde_json::from_str(&text).expect("frames are JSON"),
                 Message::Close(close) => panic!("the socket closed: {close:?}"),
                 _ => {}
+            }
+        }
+    }
+
+    /// The next text frame within `wait`, without panicking when the socket
+    /// ends: for clients that reconnect. Poll no more after [`Polled::Closed`].
+    pub async fn poll(&mut self, wait: Duration) -> Polled {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return Polled::Quiet,
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    return Polled::Frame(serde_json::from_str(&text).expect("frames are JSON"));
+                }
+                Ok(Some(Ok(Message::Close(_))) | Some(Err(_)) | None) => return Polled::Closed,
+                Ok(Some(Ok(_))) => {}
             }
         }
     }

@@ -2,8 +2,8 @@
 //!
 //! They run only when `TEST_REDIS_URL` is set (CI sets it), and then fail if
 //! that Redis is unreachable. Tests that must kill connections or stop the
-//! server start a private `redis-server` on a free port instead, so the
-//! shared one is never disturbed.
+//! server start a private `redis-server` on a free port instead, or reach
+//! the shared one through a `TcpProxy` they cut, so it is never disturbed.
 
 mod fanout;
 mod outage;

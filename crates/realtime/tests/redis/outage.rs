@@ -1,4 +1,5 @@
-//! Lost connections and a Redis that is down, on a private `redis-server`.
+//! Lost connections and a Redis that is down, on a private `redis-server`
+//! or behind a [`TcpProxy`] that cuts the shared one away.
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use coffee_realtime::{RedisFanOut, RedisFanOutConfig};
 use crate::support::{
     DEADLINE, Note, closed_port, eventually, note, plain, redis_or_skip, replica, replica_with, unique,
 };
-use coffee_testkit::RedisServer;
+use coffee_testkit::{RedisServer, TcpProxy};
 
 /// Publishes `event` until Redis takes it: the first command after an outage
 /// may fail while the publishing connection reconnects.
@@ -105,4 +106,28 @@ async fn a_redis_that_never_answers_makes_publish_fail_without_panicking() {
     assert!(fan_out.publish(&note(1)).await.is_err());
     assert!(started.elapsed() < DEADLINE, "the failure comes in bounded time");
     assert!(!fan_out.is_subscribed());
+}
+
+#[tokio::test]
+async fn the_first_publish_after_the_connection_was_cut_reaches_the_other_replica() {
+    let Some(url) = redis_or_skip("the_first_publish_after_the_connection_was_cut_reaches_the_other_replica") else {
+        return;
+    };
+    // `redis://host:port` (CI's form) → `host:port`.
+    let upstream = url.trim_start_matches("redis://").trim_end_matches('/');
+    let proxy = TcpProxy::start(upstream).await;
+    let channel = unique("cut");
+    let (a, _) = replica(&format!("redis://{}", proxy.addr()), &channel).await;
+    let (_b, seen_by_b) = replica(&url, &channel).await;
+    a.publish(&note(1)).await.expect("published before the cut");
+    seen_by_b.wait_for(&note(1), "B").await;
+
+    // Nothing is published while Redis is away; the publishing connection
+    // dies with the cut, and whatever it reconnected to meanwhile died too.
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    proxy.restore();
+    // Nothing would report this event lost (B never lost its subscription).
+    a.publish(&note(2)).await.expect("the first publish after the cut reaches Redis");
+    seen_by_b.wait_for(&note(2), "B").await;
 }
