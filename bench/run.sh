@@ -110,17 +110,7 @@ done
 # the server at start-up), so they log in with ADMIN_PASSWORD and every login
 # costs a real verification.
 log "seeding $BENCH_USERS verified users"
-psql "$PG/$BENCH_DB" -qX -v ON_ERROR_STOP=1 -v admin="$ADMIN_EMAIL" -v n="$BENCH_USERS" >/dev/null <<'SQL'
-INSERT INTO users (id, email, password_hash, first_name, last_name, phone, role,
-                   is_verified, verified_at, created_at, updated_at)
-SELECT gen_random_uuid(),
-       format('user%s@bench.example.com', lpad(g::text, 4, '0')),
-       a.password_hash, 'First' || g, 'Last' || g, NULL, 'user',
-       true, now(), now() - g * interval '1 minute', now()
-FROM generate_series(1, :n) AS g,
-     (SELECT password_hash FROM users WHERE email = :'admin') AS a;
-ANALYZE users;
-SQL
+psql "$PG/$BENCH_DB" -qX -v ON_ERROR_STOP=1 -v admin="$ADMIN_EMAIL" -v n="$BENCH_USERS" -f "$BENCH_DIR/sql/seed_users.sql" >/dev/null
 SEEDED=$(psql "$PG/$BENCH_DB" -AtqX -c "select count(*) from users where email like 'user%@bench.example.com'")
 [[ "$SEEDED" == "$BENCH_USERS" ]] || die "seeded $SEEDED users, expected $BENCH_USERS"
 
