@@ -105,12 +105,14 @@ async fn the_queue_depth_is_read_from_redis() {
     };
     let queue = format!("coffee-test:{}", uuid::Uuid::new_v4().simple());
     let app = spawn_app_with(&[("REDIS_URL", &redis), ("JOBS_QUEUE", &queue)]).await;
-    // No worker consumes this queue: the verification mail waits in it.
+    // No worker consumes this queue: the verification mail waits in it. The
+    // relay pushes the job, then marks its outbox entry relayed: a scrape in
+    // between sees both, so wait for the second step too.
     app.signup("queued@example.com", crate::helpers::PASSWORD).await;
     let mut text = String::new();
     for _ in 0..50 {
         text = scrape(&app, None).await;
-        if value(&text, "coffee_jobs_queued") == Some(1.0) {
+        if value(&text, "coffee_jobs_queued") == Some(1.0) && value(&text, "coffee_outbox_backlog") == Some(0.0) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
