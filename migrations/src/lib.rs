@@ -11,6 +11,7 @@ mod m20261202_000005_search_folding;
 mod m20261203_000006_support_chat;
 mod m20261204_000007_outbox_delivered;
 mod m20261205_000008_binary_name_order;
+mod m20261206_000009_order_counts;
 
 /// An index named `name` on `cols` of `table` (migrations from the fourth on).
 pub(crate) fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000006_support_chat::Migration),
             Box::new(m20261204_000007_outbox_delivered::Migration),
             Box::new(m20261205_000008_binary_name_order::Migration),
+            Box::new(m20261206_000009_order_counts::Migration),
         ]
     }
 }

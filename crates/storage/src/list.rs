@@ -38,8 +38,30 @@ where
     F: Copy,
     C: ConnectionTrait,
 {
+    fetch_page_with_total(db, select, query, mapping, None).await
+}
+
+/// [`fetch_page`] with the exact `total` from the caller when it has one
+/// (e.g. a counter kept by the database), which then skips the `COUNT`;
+/// `None` counts as [`fetch_page`] does.
+pub(crate) async fn fetch_page_with_total<E, F, C>(
+    db: &C,
+    select: Select<E>,
+    query: &ListQuery<F>,
+    mapping: &ListMapping<E, F>,
+    total: Option<u64>,
+) -> Result<(Vec<E::Model>, u64), DbErr>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    F: Copy,
+    C: ConnectionTrait,
+{
     let select = select.filter(condition(query, mapping));
-    let total = select.clone().count(db).await?;
+    let total = match total {
+        Some(total) => total,
+        None => select.clone().count(db).await?,
+    };
     let mut ordered = select;
     for key in &query.sort {
         // NULL ranks above every value on both engines (PostgreSQL's default;

@@ -10,13 +10,13 @@ use coffee_domain::RepoError;
 use coffee_domain::cart::Quantity;
 use coffee_domain::money::Money;
 use coffee_domain::order::{NewOrder, Order, OrderChange, OrderField, OrderLine, OrderRepository, OrderStatus};
-use coffee_domain::query::{ListQuery, Page};
-use sea_orm::sea_query::{Expr, Query};
+use coffee_domain::query::{ListQuery, Op, Page};
+use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
 use crate::entity::{order_items as oi, orders};
-use crate::list::{ListMapping, fetch_page};
+use crate::list::{ListMapping, fetch_page_with_total, to_value};
 use crate::{Conn, is_postgres, repo_err};
 
 /// [`OrderRepository`] over SeaORM.
@@ -115,6 +115,39 @@ async fn insert_lines(db: &impl ConnectionTrait, order_id: Uuid, lines: &[OrderL
     Ok(())
 }
 
+/// The exact total of `query` from the `order_counts` counters, when its
+/// filters are none or `status = X` alone (the admin board's commonest
+/// lists), or `None` to count the rows. The counters are kept by triggers
+/// on `orders` (migration `m20261206_000009_order_counts`) in the same
+/// transaction as every insert, status change and deletion, so their sum
+/// is what `COUNT(*)` would answer in the same statement, for a few rows
+/// read instead of every order. Not for an owner's list: the counters are
+/// not per user.
+async fn counted_total(
+    db: &impl ConnectionTrait,
+    query: &ListQuery<OrderField>,
+    owner: Option<Uuid>,
+) -> Result<Option<u64>, DbErr> {
+    if owner.is_some() || query.search.is_some() {
+        return Ok(None);
+    }
+    let mut sum = Query::select();
+    sum.expr(Expr::cust("CAST(COALESCE(SUM(n), 0) AS BIGINT)")).from(Alias::new("order_counts"));
+    match query.filters.as_slice() {
+        [] => {}
+        [f] if f.field == OrderField::Status && f.op == Op::Eq && f.values.len() == 1 => {
+            sum.and_where(Expr::col(Alias::new("status")).eq(to_value(&f.values[0])));
+        }
+        _ => return Ok(None),
+    }
+    let n: i64 = db
+        .query_one(&sum)
+        .await?
+        .ok_or_else(|| DbErr::Custom("the order count query returned no row".to_owned()))?
+        .try_get_by_index(0)?;
+    u64::try_from(n).map(Some).map_err(|_| DbErr::Custom(format!("negative order count {n} in order_counts")))
+}
+
 /// The next order number on SQLite: one writer at a time, so the counter row
 /// hands out each number once (PostgreSQL uses the column's sequence default).
 async fn next_number_sqlite(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
@@ -202,7 +235,9 @@ impl OrderRepository for SeaOrderRepository {
         if let Some(owner) = owner {
             select = select.filter(orders::Column::UserId.eq(owner));
         }
-        let (rows, total) = fetch_page(&self.db, select, query, &MAPPING).await.map_err(repo_err)?;
+        let counted = counted_total(&self.db, query, owner).await.map_err(repo_err)?;
+        let (rows, total) =
+            fetch_page_with_total(&self.db, select, query, &MAPPING, counted).await.map_err(repo_err)?;
         let ids: Vec<Uuid> = rows.iter().map(|m| m.id).collect();
         let mut lines = lines_of(&self.db, &ids).await?;
         let items = rows

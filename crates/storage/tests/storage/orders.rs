@@ -8,13 +8,19 @@ use std::sync::Arc;
 use coffee_domain::cart::{CartRepository, CartWriteError, Quantity};
 use coffee_domain::catalog::{CatalogRepository, NewProduct, Product};
 use coffee_domain::money::Money;
+use coffee_domain::order::OrderField;
 use coffee_domain::order::{
     IdempotencyClaim, IdempotencyKey, IdempotencyStore, NewOrder, OrderChange, OrderLine, OrderRepository,
     OrderResource, OrderStatus, StoredResponse,
 };
-use coffee_domain::query::parse_list_query;
+use coffee_domain::query::{ListQuery, parse_list_query};
 use coffee_domain::uow::UnitOfWork;
+use coffee_domain::user::UserRepository;
+use coffee_migrations::{Migrator, MigratorTrait};
 use coffee_storage::{SeaCartRepository, SeaCatalogRepository, SeaIdempotencyStore, SeaOrderRepository};
+use coffee_testkit::Backend;
+use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, Statement};
 use uuid::Uuid;
 
 use crate::support::{Env, backends, count_rows, hours, secs, t0, user, warm_pool};
@@ -276,6 +282,166 @@ async fn a_page_of_orders_comes_with_its_lines_and_owners_see_their_own() {
         assert_eq!(by_status.items.iter().map(|o| o.number).collect::<Vec<_>>(), [4, 3, 2]);
         let bobs_via_filter = orders.list(&query(&[("user_id", &bob.to_string())]), Some(ann)).await.unwrap();
         assert_eq!(bobs_via_filter.total, 0, "the owner restriction wins over any filter");
+    }
+}
+
+// ---------------------------------------------------------------- board totals
+
+fn order_query(pairs: &[(&str, &str)]) -> ListQuery<OrderField> {
+    let owned: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    parse_list_query::<OrderResource>(&owned).unwrap()
+}
+
+/// `COUNT(*)` of the orders, of one status if given.
+async fn count_orders(env: &Env, status: Option<OrderStatus>) -> u64 {
+    let mut stmt = Query::select();
+    stmt.expr(Expr::col(Asterisk).count()).from(Alias::new("orders"));
+    if let Some(s) = status {
+        stmt.and_where(Expr::col(Alias::new("status")).eq(s.as_str()));
+    }
+    let n: i64 = env.db.query_one(&stmt).await.unwrap().unwrap().try_get_by_index(0).unwrap();
+    u64::try_from(n).unwrap()
+}
+
+/// For the list without a filter and for `status=X` of every status: the
+/// total, the count of the rows, and the orders actually paged through agree.
+async fn assert_board_totals(env: &Env, orders: &SeaOrderRepository) {
+    let statuses = std::iter::once(None).chain(OrderStatus::ALL.into_iter().map(Some));
+    for status in statuses {
+        let mut pairs = vec![("page_size", "3")];
+        if let Some(s) = status {
+            pairs.push(("status", s.as_str()));
+        }
+        let first = orders.list(&order_query(&pairs), None).await.unwrap();
+        let mut seen = BTreeSet::new();
+        for page in 1.. {
+            let page = page.to_string();
+            let mut paged = pairs.clone();
+            paged.push(("page", &page));
+            let got = orders.list(&order_query(&paged), None).await.unwrap();
+            if got.items.is_empty() {
+                break;
+            }
+            assert!(status.is_none_or(|s| got.items.iter().all(|o| o.status == s)));
+            seen.extend(got.items.iter().map(|o| o.id));
+        }
+        let counted = count_orders(env, status).await;
+        assert_eq!((first.total, u64::try_from(seen.len()).unwrap()), (counted, counted), "status {status:?}");
+    }
+}
+
+#[tokio::test]
+async fn board_totals_stay_exact_through_checkouts_transitions_and_deletions() {
+    for env in backends().await {
+        let orders = Arc::new(SeaOrderRepository::new(env.db.clone()));
+        let ann = customer(&env, "ann@example.com").await;
+        let bob = customer(&env, "bob@example.com").await;
+        let latte = product(&env, "Latte", 350).await;
+        assert_board_totals(&env, &orders).await;
+        warm_pool(&env).await;
+        let inserts = (0..16).map(|i| {
+            let orders = orders.clone();
+            let who = if i % 4 == 0 { bob } else { ann };
+            async move { orders.insert(&new_order(who, vec![line(latte, "Latte", 350, 1)])).await.unwrap() }
+        });
+        let placed = futures_util::future::join_all(inserts).await;
+        assert_board_totals(&env, &orders).await;
+        // PostgreSQL spreads the increments over slots (all 16 in one of 8
+        // has odds of 8⁻¹⁵); SQLite keeps one.
+        let slots: i64 = env
+            .db
+            .query_one_raw(Statement::from_string(
+                env.db.get_database_backend(),
+                "SELECT COUNT(DISTINCT slot) FROM order_counts",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index(0)
+            .unwrap();
+        assert_eq!(slots > 1, env.backend == Backend::Postgres, "{slots} slots on {:?}", env.backend);
+
+        // Moves along the board, concurrently; a change of the comment alone
+        // leaves the counts as they are.
+        let to = |s| OrderChange { status: Some(s), ..OrderChange::default() };
+        let moves = placed.iter().take(10).enumerate().map(|(i, o)| {
+            let orders = orders.clone();
+            let first = if i % 5 == 0 { OrderStatus::Cancelled } else { OrderStatus::Confirmed };
+            async move { orders.update(o.id, OrderStatus::Pending, 1, &to(first), t0()).await.unwrap().unwrap() }
+        });
+        let moved = futures_util::future::join_all(moves).await;
+        for o in moved.iter().filter(|o| o.status == OrderStatus::Confirmed).take(4) {
+            let prepared = orders.update(o.id, o.status, o.version, &to(OrderStatus::Preparing), t0()).await.unwrap();
+            let prepared = prepared.unwrap();
+            let comment = OrderChange { comment: Some(Some("oat milk".to_owned())), ..OrderChange::default() };
+            orders.update(o.id, prepared.status, prepared.version, &comment, t0()).await.unwrap().unwrap();
+        }
+        assert_board_totals(&env, &orders).await;
+
+        // One order deleted, then a customer with all theirs (cascade).
+        let last = placed.last().unwrap();
+        assert!(orders.delete(last.id, last.version).await.unwrap());
+        env.users.delete(bob).await.unwrap();
+        assert_board_totals(&env, &orders).await;
+        assert_eq!(count_orders(&env, None).await, 11, "16 placed, 1 deleted, bob's 4 gone with him");
+    }
+}
+
+#[tokio::test]
+async fn board_totals_come_from_the_counters_and_any_other_list_counts_rows() {
+    for env in backends().await {
+        let orders = SeaOrderRepository::new(env.db.clone());
+        let ann = customer(&env, "ann@example.com").await;
+        let latte = product(&env, "Latte", 350).await;
+        for _ in 0..3 {
+            orders.insert(&new_order(ann, vec![line(latte, "Latte", 350, 2)])).await.unwrap();
+        }
+        // Skew the counters on purpose: only the lists they serve see it.
+        // (Slot 99: one the triggers never use.)
+        env.db
+            .execute_unprepared("INSERT INTO order_counts (status, slot, n) VALUES ('pending', 99, 100)")
+            .await
+            .unwrap();
+        let total = |pairs: &'static [(&'static str, &'static str)], owner: Option<Uuid>| {
+            let orders = orders.clone();
+            async move { orders.list(&order_query(pairs), owner).await.unwrap().total }
+        };
+        assert_eq!(total(&[], None).await, 103);
+        assert_eq!(total(&[("status", "pending")], None).await, 103);
+        assert_eq!(total(&[("status", "ready")], None).await, 0);
+        assert_eq!(total(&[("status", "pending"), ("total__gte", "1")], None).await, 3);
+        assert_eq!(total(&[("status__in", "pending")], None).await, 3);
+        assert_eq!(total(&[("total__gte", "1")], None).await, 3);
+        assert_eq!(total(&[], Some(ann)).await, 3, "an owner's list counts their rows");
+        assert_eq!(total(&[("status", "pending")], Some(ann)).await, 3);
+    }
+}
+
+#[tokio::test]
+async fn the_counters_migration_counts_the_orders_already_there() {
+    for env in backends().await {
+        let orders = SeaOrderRepository::new(env.db.clone());
+        let ann = customer(&env, "ann@example.com").await;
+        let latte = product(&env, "Latte", 350).await;
+        // Back to just before the counters (and every later migration).
+        let names: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
+        let ours = names.iter().position(|n| n == "m20261206_000009_order_counts").unwrap();
+        let later = u32::try_from(names.len() - ours).unwrap();
+        Migrator::down(&env.db, Some(later)).await.unwrap();
+        assert!(env.db.execute_unprepared("SELECT n FROM order_counts").await.is_err(), "dropped by down");
+        for i in 0..7 {
+            let o = orders.insert(&new_order(ann, vec![line(latte, "Latte", 350, 1)])).await.unwrap();
+            if i % 3 == 0 {
+                let change = OrderChange { status: Some(OrderStatus::Confirmed), ..OrderChange::default() };
+                orders.update(o.id, OrderStatus::Pending, 1, &change, t0()).await.unwrap().unwrap();
+            }
+        }
+        Migrator::up(&env.db, None).await.unwrap();
+        assert_board_totals(&env, &orders).await;
+        assert_eq!(count_orders(&env, Some(OrderStatus::Confirmed)).await, 3);
+        // And the triggers count from there on.
+        orders.insert(&new_order(ann, vec![line(latte, "Latte", 350, 1)])).await.unwrap();
+        assert_board_totals(&env, &orders).await;
     }
 }
 
