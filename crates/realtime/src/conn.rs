@@ -32,13 +32,8 @@ pub(crate) async fn query<T: redis::FromRedisValue>(
     what: &'static str,
     timeout: Duration,
 ) -> Result<T, InfraError> {
-    let limit = timeout.saturating_mul(2);
     let mut conn = conn.clone();
-    match tokio::time::timeout(limit, cmd.query_async::<T>(&mut conn)).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(InfraError::caused_by(format!("redis {what} failed"), e)),
-        Err(_) => Err(InfraError::new(format!("redis {what} timed out after {limit:?}"))),
-    }
+    bounded(cmd.query_async::<T>(&mut conn), what, timeout).await
 }
 
 /// [`query`] for a command that may, rarely, run twice (`PUBLISH`): sent once
@@ -54,7 +49,6 @@ pub(crate) async fn query_again_if_dropped<T: redis::FromRedisValue>(
     what: &'static str,
     timeout: Duration,
 ) -> Result<T, InfraError> {
-    let limit = timeout.saturating_mul(2);
     let mut conn = conn.clone();
     let attempts = async {
         match cmd.query_async::<T>(&mut conn).await {
@@ -65,7 +59,17 @@ pub(crate) async fn query_again_if_dropped<T: redis::FromRedisValue>(
             first => first,
         }
     };
-    match tokio::time::timeout(limit, attempts).await {
+    bounded(attempts, what, timeout).await
+}
+
+/// Awaits `command` for at most twice `timeout`, naming `what` in the error.
+async fn bounded<T>(
+    command: impl Future<Output = redis::RedisResult<T>>,
+    what: &'static str,
+    timeout: Duration,
+) -> Result<T, InfraError> {
+    let limit = timeout.saturating_mul(2);
+    match tokio::time::timeout(limit, command).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(InfraError::caused_by(format!("redis {what} failed"), e)),
         Err(_) => Err(InfraError::new(format!("redis {what} timed out after {limit:?}"))),
