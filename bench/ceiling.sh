@@ -10,6 +10,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR="$ROOT/bench"
 export BENCH_LUA_DIR="$BENCH_DIR/lua"
+# shellcheck source=bench/lib.sh
+source "$BENCH_DIR/lib.sh"
 
 CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/coffee-target}
 PORT=${PORT:-18096}
@@ -63,10 +65,7 @@ trap 'exit 130' INT TERM
 
 log "output: $OUT"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-psql "$PG/postgres" -qX -v ON_ERROR_STOP=1 >/dev/null <<SQL
-DROP DATABASE IF EXISTS "$BENCH_DB" WITH (FORCE);
-CREATE DATABASE "$BENCH_DB";
-SQL
+recreate_db
 
 (
     cd "$OUT"
@@ -107,17 +106,6 @@ PAGE_IDS=$(curl -fsS "$BASE/products?page_size=20" | jq -er '[.items[].id | "'"'
 # per request (each statement runs on its own; none is in a transaction).
 sed "s/__PAGE_IDS__/$PAGE_IDS/" "$BENCH_DIR/sql/ceiling/products.sql" >"$OUT/products.sql"
 
-# wrk NAME LUA PATH ARGS… → "rps p99_ms"
-wrk_run() {
-    local name=$1 lua=$2 path=$3
-    shift 3
-    BENCH_NAME=$name wrk --latency "$@" -s "$BENCH_LUA_DIR/$lua" "$BASE$path" >"$OUT/$name.txt" 2>&1 ||
-        die "wrk $name failed: $(cat "$OUT/$name.txt")"
-    local line
-    line=$(grep '^RESULT ' "$OUT/$name.txt") || die "wrk $name printed no RESULT line"
-    [[ "$line" == *" non2xx=0 connect=0 read=0 write=0 timeout=0" ]] || die "wrk $name saw errors: $line"
-    sed -E 's/.* rps=([0-9.]+) .* p99_ms=([0-9.]+) .*/\1 \2/' <<<"$line"
-}
 
 # pgbench NAME SCRIPT → "tps p99_ms" (p99 from the per-transaction log)
 pgbench_run() {
@@ -136,8 +124,10 @@ pgbench_run() {
 
 ROWS=()
 row() { # endpoint round "ours_rps ours_p99" "pg_tps pg_p99" what
-    local ours=($3) pg=($4)
-    ROWS+=("| $1 | $2 | $(printf "%.0f" "${ours[0]}") | ${ours[1]} | $5 | $(printf "%.0f" "${pg[0]}") | ${pg[1]} | $(awk -v a="${ours[0]}" -v b="${pg[0]}" 'BEGIN {printf "%.0f %%", 100*a/b}') |")
+    local rps p99 tps pg_p99
+    read -r rps p99 <<<"$3"
+    read -r tps pg_p99 <<<"$4"
+    ROWS+=("| $1 | $2 | $(printf "%.0f" "$rps") | $p99 | $5 | $(printf "%.0f" "$tps") | $pg_p99 | $(awk -v a="$rps" -v b="$tps" 'BEGIN {printf "%.0f %%", 100*a/b}') |")
 }
 
 log "warming up"

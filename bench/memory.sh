@@ -65,6 +65,7 @@ stop_server() {
     fi
     SERVER_PID=""
 }
+# shellcheck disable=SC2154 # status is assigned inside the trap
 trap 'status=$?; stop_server; (( status == 0 )) || log "failed (exit $status); logs in $OUT"' EXIT
 trap 'exit 130' INT TERM
 

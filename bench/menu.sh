@@ -48,8 +48,8 @@ for tool in wrk psql curl jq perl; do
     command -v "$tool" >/dev/null || die "$tool is not installed (apt-get install -y wrk postgresql-client curl jq perl)"
 done
 [[ "$BENCH_DB" =~ ^[a-z_][a-z0-9_]*$ ]] || die "BENCH_DB must be a plain lower-case identifier"
-[[ "$BENCH_PRODUCTS" =~ ^[0-9]+$ ]] && (( BENCH_PRODUCTS >= 100 )) || die "BENCH_PRODUCTS must be an integer >= 100"
-[[ "$QUERY_SAMPLES" =~ ^[0-9]+$ ]] && (( QUERY_SAMPLES >= 1 )) || die "QUERY_SAMPLES must be a positive integer"
+if ! [[ "$BENCH_PRODUCTS" =~ ^[0-9]+$ ]] || (( BENCH_PRODUCTS < 100 )); then die "BENCH_PRODUCTS must be an integer >= 100"; fi
+if ! [[ "$QUERY_SAMPLES" =~ ^[0-9]+$ ]] || (( QUERY_SAMPLES < 1 )); then die "QUERY_SAMPLES must be a positive integer"; fi
 (( ${#JWT_SECRET} >= 32 )) || die "JWT_SECRET must be at least 32 bytes"
 
 if [[ "${BUILD:-0}" == 1 ]]; then
@@ -364,7 +364,8 @@ run_wrk categories "$PATH_C" -t2 -c32 -d"$D"
 stop_server
 
 API_CRATES=$(cd "$ROOT" && cargo tree --offline -p coffee-api -e normal,build --prefix none -f '{p}' 2>/dev/null \
-    | sed -n "s|.*(\($ROOT[^)]*\)).*|\1|p" | sort -u) || true
+    | sed -n "s|.*(\(${ROOT}[^)]*\)).*|\1|p" | sort -u) || true
+# shellcheck disable=SC2086 # API_CRATES is a list of paths, one per line
 STALE=$(find ${API_CRATES:-"$ROOT/bins" "$ROOT/crates" "$ROOT/migrations"} "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" \
     -name tests -prune -o \( -name '*.rs' -o -name Cargo.toml -o -name Cargo.lock \) -newer "$API_BIN" -print | wc -l)
 # Server log lines while serving, and while shutting down (after a "stop" marker).
@@ -374,6 +375,7 @@ ELAPSED=$(( $(date +%s) - START_TIME ))
 
 # ---------------------------------------------------------------- report
 row() { # row LABEL NAME
+    # shellcheck disable=SC2016 # the backticks are markdown
     printf '| %s | `%s` | %s | %s | %s | %s | %s | %s |\n' "$1" "$(cat "$OUT/$2.args")" \
         "$(field "$2" rps)" "$(field "$2" p50_ms)" "$(field "$2" p99_ms)" "$(field "$2" non2xx)" \
         "$(( $(field "$2" connect) + $(field "$2" read) + $(field "$2" write) + $(field "$2" timeout) ))" \

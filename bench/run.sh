@@ -37,6 +37,7 @@ log() { echo "bench: $*" >&2; }
 for tool in wrk psql curl jq; do
     command -v "$tool" >/dev/null || die "$tool is not installed (apt-get install -y wrk postgresql-client curl jq)"
 done
+# shellcheck disable=SC1003 # a single backslash, quoted
 case "$ADMIN_PASSWORD" in *'"'* | *'\'*) die "ADMIN_PASSWORD must not contain \" or \\ (it is put into JSON by login.lua)" ;; esac
 (( ${#JWT_SECRET} >= 32 )) || die "JWT_SECRET must be at least 32 bytes"
 
@@ -210,7 +211,8 @@ me_under_login me_light_busy "$LIGHT_DURATION" -t1 -c2
 # Sources of coffee-api (its workspace crates, per cargo tree) changed after the
 # binary was built: then the figures may not describe the working tree.
 API_CRATES=$(cd "$ROOT" && cargo tree --offline -p coffee-api -e normal,build --prefix none -f '{p}' 2>/dev/null \
-    | sed -n "s|.*(\($ROOT[^)]*\)).*|\1|p" | sort -u) || true
+    | sed -n "s|.*(\(${ROOT}[^)]*\)).*|\1|p" | sort -u) || true
+# shellcheck disable=SC2086 # API_CRATES is a list of paths, one per line
 STALE=$(find ${API_CRATES:-"$ROOT/bins" "$ROOT/crates" "$ROOT/migrations"} "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" \
     -name tests -prune -o \( -name '*.rs' -o -name Cargo.toml -o -name Cargo.lock \) -newer "$API_BIN" -print | wc -l)
 SESSIONS=$(psql "$PG/$BENCH_DB" -AtqX -c 'select count(*) from sessions')
@@ -218,6 +220,7 @@ ELAPSED=$(( $(date +%s) - START_TIME ))
 
 # ---------------------------------------------------------------- report
 row() { # row LABEL NAME
+    # shellcheck disable=SC2016 # the backticks are markdown
     printf '| %s | `%s` | %s | %s | %s | %s | %s |\n' "$1" "$(cat "$OUT/$2.args" | sed "s| $BASE.*||; s|--timeout 10s ||")" \
         "$(field "$2" rps)" "$(field "$2" p50_ms)" "$(field "$2" p99_ms)" "$(field "$2" non2xx)" \
         "$(( $(field "$2" connect) + $(field "$2" read) + $(field "$2" write) + $(field "$2" timeout) ))"

@@ -4,6 +4,8 @@
 # to the first 200 of /health/ready (polled every 5 ms), then the RSS 3 s
 # later. See bench/README.md ("Start-up and idle memory").
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/coffee-target}
 API_BIN=${API_BIN:-$CARGO_TARGET_DIR/release/coffee-api}
@@ -34,10 +36,7 @@ ready() {
     die "not ready after 30 s"
 }
 
-psql "$PG/postgres" -qX -v ON_ERROR_STOP=1 >/dev/null <<SQL
-DROP DATABASE IF EXISTS "$BENCH_DB" WITH (FORCE);
-CREATE DATABASE "$BENCH_DB";
-SQL
+recreate_db
 start; ready; stop # migrates
 echo "| round | start-up to ready ms | idle RSS MiB |"
 echo "|---:|---:|---:|"

@@ -12,6 +12,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR="$ROOT/bench"
 export BENCH_LUA_DIR="$BENCH_DIR/lua"
+# shellcheck source=bench/lib.sh
+source "$BENCH_DIR/lib.sh"
 
 CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/coffee-target}
 PORT=${PORT:-18098}
@@ -63,23 +65,10 @@ start_server() { # binary [run migrations: true]
     die "$1 is not ready after 30 s"
 }
 
-# wrk NAME LUA PATH ARGS… → the RESULT line's "rps p99_ms"
-wrk_run() {
-    local name=$1 lua=$2 path=$3 line
-    shift 3
-    BENCH_NAME=$name wrk --latency "$@" -s "$BENCH_LUA_DIR/$lua" "$BASE$path" >"$OUT/$name.txt" 2>&1 ||
-        die "wrk $name failed: $(cat "$OUT/$name.txt")"
-    line=$(grep '^RESULT ' "$OUT/$name.txt") || die "wrk $name printed no RESULT line"
-    [[ "$line" == *" non2xx=0 connect=0 read=0 write=0 timeout=0" ]] || die "wrk $name saw errors: $line"
-    sed -E 's/.* rps=([0-9.]+) .* p99_ms=([0-9.]+) .*/\1 \2/' <<<"$line"
-}
 
 log "output: $OUT"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-psql "$PG/postgres" -qX -v ON_ERROR_STOP=1 >/dev/null <<SQL
-DROP DATABASE IF EXISTS "$BENCH_DB" WITH (FORCE);
-CREATE DATABASE "$BENCH_DB";
-SQL
+recreate_db
 read -r -a variants <<<"$VARIANTS"
 start_server "${variants[0]#*=}" true # migrations and the admin; later starts skip them
 psql "$PG/$BENCH_DB" -qX -v ON_ERROR_STOP=1 -v admin="$ADMIN_EMAIL" -v n="$BENCH_USERS" \

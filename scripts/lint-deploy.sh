@@ -221,6 +221,7 @@ echo "== lint-deploy: GitHub workflows ($(actionlint -version | head -n 1))"
 actionlint -color=false .github/workflows/*.yml
 
 echo "== lint-deploy: shell scripts ($(shellcheck --version | sed -n 's/^version: //p'))"
-shellcheck scripts/lint-deploy.sh scripts/openapi-check.sh deploy/healthcheck.sh
+# Every script: the ones CI runs, the cluster, the benchmarks (-x follows bench/lib.sh).
+shellcheck -x scripts/*.sh bench/*.sh deploy/healthcheck.sh
 
 echo "lint-deploy: compose, Dockerfile, build context, nginx, workflows and shell scripts are clean"
