@@ -11,11 +11,11 @@ use coffee_domain::cart::Quantity;
 use coffee_domain::money::Money;
 use coffee_domain::order::{NewOrder, Order, OrderChange, OrderField, OrderLine, OrderRepository, OrderStatus};
 use coffee_domain::query::{ListQuery, Op, Page};
-use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::sea_query::{Expr, Func, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
-use crate::entity::{order_items as oi, orders};
+use crate::entity::{order_counts as oc, order_items as oi, orders};
 use crate::list::{ListMapping, fetch_page_with_total, to_value};
 use crate::{Conn, is_postgres, repo_err};
 
@@ -131,12 +131,14 @@ async fn counted_total(
     if owner.is_some() || query.search.is_some() {
         return Ok(None);
     }
+    // PostgreSQL's SUM(bigint) is numeric: cast back.
+    let total = Func::cast_as(Func::coalesce([Expr::col(oc::Column::N).sum(), Expr::val(0_i64)]), "BIGINT");
     let mut sum = Query::select();
-    sum.expr(Expr::cust("CAST(COALESCE(SUM(n), 0) AS BIGINT)")).from(Alias::new("order_counts"));
+    sum.expr(total).from(oc::Entity);
     match query.filters.as_slice() {
         [] => {}
         [f] if f.field == OrderField::Status && f.op == Op::Eq && f.values.len() == 1 => {
-            sum.and_where(Expr::col(Alias::new("status")).eq(to_value(&f.values[0])));
+            sum.and_where(Expr::col(oc::Column::Status).eq(to_value(&f.values[0])));
         }
         _ => return Ok(None),
     }

@@ -6,6 +6,7 @@ pub mod conversations;
 pub mod email_verifications;
 pub mod idempotency_keys;
 pub mod messages;
+pub mod order_counts;
 pub mod order_items;
 pub mod orders;
 pub mod outbox;
