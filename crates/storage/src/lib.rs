@@ -46,6 +46,9 @@ pub struct DbSettings {
     pub acquire_timeout: Duration,
 }
 
+/// A pooled connection idle at least this long is pinged before it is lent.
+const IDLE_PING_AFTER: Duration = Duration::from_millis(500);
+
 /// Opens a connection pool.
 ///
 /// SQLite gets a single connection: it allows one writer at a time anyway,
@@ -62,6 +65,12 @@ pub async fn connect(settings: &DbSettings) -> Result<DatabaseConnection, DbErr>
         .min_connections(if is_sqlite { 1 } else { 0 })
         .acquire_timeout(settings.acquire_timeout)
         .connect_timeout(settings.acquire_timeout)
+        // sqlx pings every connection it lends: a round trip before each
+        // statement or transaction, on top of the ping it always sends when
+        // a connection comes back (which also discards a broken one). Ping on
+        // lending only a connection that sat idle, like HikariCP's 500 ms
+        // alive-bypass window: one in steady use was answering a moment ago.
+        .test_before_acquire_if_idle_for(IDLE_PING_AFTER)
         .sqlx_logging(false);
     if is_sqlite {
         options.map_sqlx_sqlite_opts(|o| {

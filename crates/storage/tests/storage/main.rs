@@ -15,6 +15,7 @@ mod cleanup;
 mod list;
 mod orders;
 mod outbox;
+mod pool;
 mod search_parity;
 mod sessions;
 mod update;
