@@ -54,6 +54,7 @@ pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListe
         currency: services.shop.currency(),
         base_url: services.config.public_base_url.clone(),
     });
+    let workers = services.http_workers;
     let server = HttpServer::new(move || {
         App::new()
             .wrap_api_with_spec(openapi::base_spec())
@@ -81,6 +82,8 @@ pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListe
             .wrap(from_fn(csrf::csrf_guard))
             .wrap(from_fn(middleware::request_context))
     })
+    // One database pool per worker thread (coffee_storage::Pools).
+    .workers(workers)
     .listen(listener)?
     // The binary handles SIGTERM/SIGINT itself (drain first; see main.rs).
     .disable_signals()

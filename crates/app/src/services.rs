@@ -81,7 +81,9 @@ const RELAY_INTERVAL: Duration = Duration::from_millis(250);
 pub struct Services {
     /// The configuration they were built from.
     pub config: Config,
-    db: coffee_storage::Db,
+    db: coffee_storage::Pools,
+    /// How many threads serve HTTP (`coffee-api`): one database pool each.
+    pub http_workers: usize,
     /// Who may do what: turns token claims into capabilities.
     pub access: Arc<Access>,
     /// Authentication use cases.
@@ -142,13 +144,19 @@ impl Services {
                  and differ between replicas. Set JWT_SECRET (at least 32 bytes) outside local development."
             );
         }
-        let db = coffee_storage::connect(&DbSettings {
+        let http_workers = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        // A pool per HTTP worker thread, and one for this (the main) thread's
+        // background work; the worker binary's runtime moves tasks between
+        // threads, so it keeps one pool.
+        let pool_threads = if process == Process::Api { http_workers + 1 } else { 1 };
+        let settings = DbSettings {
             url: config.database_url.clone(),
             max_connections: config.database_max_connections,
             acquire_timeout: Duration::from_secs(5),
-        })
-        .await
-        .map_err(|e| StartError::Database(format!("cannot connect to {}: {e}", redact_url(&config.database_url))))?;
+        };
+        let db = coffee_storage::connect_per_thread(&settings, pool_threads).await.map_err(|e| {
+            StartError::Database(format!("cannot connect to {}: {e}", redact_url(&config.database_url)))
+        })?;
         if process == Process::Api && config.run_migrations {
             migrate_with_retry(&db).await?;
         }
@@ -276,6 +284,7 @@ impl Services {
             handler,
             metrics: Arc::new(Metrics::new(config.metrics_token.as_deref())),
             db,
+            http_workers,
             redis,
             redis_queue,
             shutdown: CancellationToken::new(),
@@ -305,7 +314,7 @@ impl Services {
     /// Pings the database and, when configured, Redis (each bounded to 2 s).
     pub async fn readiness(&self) -> Readiness {
         let limit = Duration::from_secs(2);
-        let database = tokio::time::timeout(limit, coffee_storage::ping(&self.db)).await.unwrap_or(false);
+        let database = tokio::time::timeout(limit, coffee_storage::ping(self.db.current())).await.unwrap_or(false);
         let redis = match &self.redis {
             None => None,
             Some(client) => Some(tokio::time::timeout(limit, ping_redis(client)).await.unwrap_or(false)),
@@ -401,7 +410,7 @@ impl Services {
         if tokio::time::timeout(grace, futures_join_all(tasks)).await.is_err() {
             tracing::warn!("background work did not finish within {grace:?}");
         }
-        if let Err(e) = self.db.clone().close().await {
+        if let Err(e) = self.db.close().await {
             tracing::warn!(error = %e, "closing the database pool failed");
         }
     }
@@ -425,10 +434,10 @@ async fn futures_join_all(tasks: Vec<JoinHandle<()>>) {
 /// Applies pending migrations. Replicas started together on an empty
 /// database race to migrate; the losers fail on "already exists", wait, and
 /// find nothing left to do on the next try.
-async fn migrate_with_retry(db: &coffee_storage::Db) -> Result<(), StartError> {
+async fn migrate_with_retry(db: &coffee_storage::Pools) -> Result<(), StartError> {
     let mut attempt = 1;
     loop {
-        match coffee_storage::migrate(db).await {
+        match coffee_storage::migrate(db.current()).await {
             Ok(()) => return Ok(()),
             Err(e) if attempt < 5 => {
                 tracing::warn!(attempt, error = %e, "migration failed (another replica migrating?); retrying");

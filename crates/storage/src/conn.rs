@@ -24,29 +24,35 @@ use sea_orm::{
 };
 
 use crate::{
-    SeaCartRepository, SeaCatalogRepository, SeaIdempotencyStore, SeaOrderRepository, SeaOutboxRepository,
+    Pools, SeaCartRepository, SeaCatalogRepository, SeaIdempotencyStore, SeaOrderRepository, SeaOutboxRepository,
     SeaUserRepository, repo_err,
 };
 
 /// The pool, or one open transaction shared by the repositories of a unit of work.
 #[derive(Debug, Clone)]
 pub enum Conn {
-    /// Each statement on a connection of the pool.
-    Pool(DatabaseConnection),
+    /// Each statement on a connection of the calling thread's pool.
+    Pool(Pools),
     /// Every statement in this transaction.
     Tx(Arc<DatabaseTransaction>),
 }
 
 impl From<DatabaseConnection> for Conn {
     fn from(db: DatabaseConnection) -> Self {
-        Conn::Pool(db)
+        Conn::Pool(db.into())
+    }
+}
+
+impl From<Pools> for Conn {
+    fn from(pools: Pools) -> Self {
+        Conn::Pool(pools)
     }
 }
 
 impl Conn {
     fn executor(&self) -> DatabaseExecutor<'_> {
         match self {
-            Conn::Pool(db) => DatabaseExecutor::Connection(db),
+            Conn::Pool(pools) => DatabaseExecutor::Connection(pools.current()),
             Conn::Tx(txn) => DatabaseExecutor::Transaction(txn),
         }
     }
@@ -57,8 +63,8 @@ impl Conn {
     pub(crate) async fn atomic(&self) -> Result<Atomic, DbErr> {
         match self {
             Conn::Tx(_) => Ok(Atomic { conn: self.clone(), own: None }),
-            Conn::Pool(db) => {
-                let txn = Arc::new(db.begin().await?);
+            Conn::Pool(pools) => {
+                let txn = Arc::new(pools.current().begin().await?);
                 Ok(Atomic { conn: Conn::Tx(txn.clone()), own: Some(txn) })
             }
         }
@@ -162,20 +168,20 @@ impl TransactionTrait for Conn {
 /// [`UnitOfWork`] over the database pool.
 #[derive(Debug, Clone)]
 pub struct SeaUnitOfWork {
-    db: DatabaseConnection,
+    db: Pools,
 }
 
 impl SeaUnitOfWork {
-    /// Transactions on this pool.
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    /// Transactions on this pool (the calling thread's).
+    pub fn new(db: impl Into<Pools>) -> Self {
+        Self { db: db.into() }
     }
 }
 
 #[async_trait]
 impl UnitOfWork for SeaUnitOfWork {
     async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
-        let txn = Arc::new(self.db.begin().await.map_err(repo_err)?);
+        let txn = Arc::new(self.db.current().begin().await.map_err(repo_err)?);
         let conn = Conn::Tx(txn.clone());
         Ok(Box::new(SeaTransaction {
             repos: Repos {

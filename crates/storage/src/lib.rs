@@ -12,6 +12,7 @@ mod list;
 mod maintenance;
 mod orders;
 mod outbox;
+mod pools;
 mod sessions;
 mod support;
 mod users;
@@ -30,6 +31,7 @@ pub use idempotency::SeaIdempotencyStore;
 pub use maintenance::SeaMaintenanceRepository;
 pub use orders::SeaOrderRepository;
 pub use outbox::SeaOutboxRepository;
+pub use pools::Pools;
 pub use sea_orm::DatabaseConnection as Db;
 pub use sessions::SeaSessionRepository;
 pub use support::SeaConversationRepository;
@@ -58,10 +60,41 @@ const IDLE_PING_AFTER: Duration = Duration::from_millis(500);
 /// # Errors
 /// The URL is malformed or the database is unreachable.
 pub async fn connect(settings: &DbSettings) -> Result<DatabaseConnection, DbErr> {
+    sea_orm::Database::connect(pool_options(settings, settings.max_connections)).await
+}
+
+/// Opens one pool per thread for `threads` threads (see [`Pools`]), sharing
+/// `max_connections` between them (at least one each, so `threads` more than
+/// `max_connections` open more). The first pool
+/// connects now, so an unreachable database fails here; the others open
+/// their connections when their thread first asks. SQLite keeps the single
+/// connection of [`connect`], shared by every thread.
+///
+/// # Errors
+/// The URL is malformed or the database is unreachable.
+pub async fn connect_per_thread(settings: &DbSettings, threads: usize) -> Result<Pools, DbErr> {
+    if settings.url.starts_with("sqlite:") || threads <= 1 {
+        return connect(settings).await.map(Pools::from);
+    }
+    let n = u32::try_from(threads).unwrap_or(u32::MAX);
+    // max_connections split as evenly as it goes (the last pools, the HTTP
+    // workers', take the remainder), so the pools add up to it.
+    let share =
+        |i: u32| std::cmp::max(settings.max_connections / n + u32::from(i >= n - settings.max_connections % n), 1);
+    let mut pools = vec![sea_orm::Database::connect(pool_options(settings, share(0))).await?];
+    for i in 1..n {
+        let mut lazy = pool_options(settings, share(i));
+        lazy.connect_lazy(true);
+        pools.push(sea_orm::Database::connect(lazy).await?);
+    }
+    Ok(Pools::new(pools))
+}
+
+fn pool_options(settings: &DbSettings, max_connections: u32) -> ConnectOptions {
     let is_sqlite = settings.url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(settings.url.clone());
     options
-        .max_connections(if is_sqlite { 1 } else { settings.max_connections })
+        .max_connections(if is_sqlite { 1 } else { max_connections })
         .min_connections(if is_sqlite { 1 } else { 0 })
         .acquire_timeout(settings.acquire_timeout)
         .connect_timeout(settings.acquire_timeout)
@@ -79,7 +112,7 @@ pub async fn connect(settings: &DbSettings) -> Result<DatabaseConnection, DbErr>
                 .busy_timeout(Duration::from_secs(5))
         });
     }
-    sea_orm::Database::connect(options).await
+    options
 }
 
 /// Applies every pending migration.
@@ -101,8 +134,17 @@ pub struct PoolStats {
     pub max: u64,
 }
 
-/// Reads the pool's counters (no I/O).
-pub fn pool_stats(db: &DatabaseConnection) -> Option<PoolStats> {
+/// Reads the pools' counters, added up (no I/O).
+pub fn pool_stats(pools: &Pools) -> Option<PoolStats> {
+    let mut total = PoolStats { in_use: 0, idle: 0, max: 0 };
+    for pool in pools.all() {
+        let one = one_pool_stats(pool)?;
+        total = PoolStats { in_use: total.in_use + one.in_use, idle: total.idle + one.idle, max: total.max + one.max };
+    }
+    Some(total)
+}
+
+fn one_pool_stats(db: &DatabaseConnection) -> Option<PoolStats> {
     fn stats<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> PoolStats {
         let (size, idle) = (u64::from(pool.size()), pool.num_idle() as u64);
         PoolStats { in_use: size.saturating_sub(idle), idle, max: u64::from(pool.options().get_max_connections()) }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use coffee_storage::DbSettings;
-use coffee_testkit::TestDatabase;
+use coffee_testkit::{Backend, TestDatabase};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 async fn backend_pid(db: &DatabaseConnection) -> Result<i32, sea_orm::DbErr> {
@@ -39,4 +39,25 @@ async fn a_connection_the_server_closed_while_idle_is_replaced_unseen() {
 
     let second = backend_pid(&db).await.expect("the next statement runs on a fresh connection");
     assert_ne!(first, second, "the dead connection was replaced");
+}
+
+#[tokio::test]
+async fn per_thread_pools_add_up_to_the_configured_size_and_sqlite_keeps_one_connection() {
+    for database in TestDatabase::all().await {
+        let settings =
+            DbSettings { url: database.url.clone(), max_connections: 10, acquire_timeout: Duration::from_secs(5) };
+        let pools = coffee_storage::connect_per_thread(&settings, 3).await.unwrap();
+        let stats = coffee_storage::pool_stats(&pools).unwrap();
+        match database.backend {
+            Backend::Postgres => {
+                assert_eq!(pools.all().len(), 3, "one pool per thread");
+                assert_eq!(stats.max, 10, "the pools share DATABASE_MAX_CONNECTIONS");
+            }
+            Backend::Sqlite => {
+                assert_eq!(pools.all().len(), 1, "SQLite is one connection for every thread");
+                assert_eq!(stats.max, 1);
+            }
+        }
+        pools.close().await.unwrap();
+    }
 }

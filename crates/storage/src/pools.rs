@@ -1,0 +1,102 @@
+//! [`Pools`]: the database pool, split into one pool per thread that serves
+//! requests.
+//!
+//! `coffee-api` runs each actix worker on a single-threaded runtime, and a
+//! socket belongs to the runtime of the thread that opened it. With one pool
+//! shared by every worker, a statement on a connection another worker opened
+//! is answered on that worker's reactor, which then has to wake this one: a
+//! cross-thread wake-up (an `eventfd` write and a context switch) for most
+//! round trips. With a pool per thread, a thread only ever uses connections
+//! it opened itself (sqlx opens them in the task that asks).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sea_orm::{DatabaseConnection, DbErr};
+
+/// One pool per thread (a pool of pools), or a single pool shared by all.
+#[derive(Debug, Clone)]
+pub struct Pools {
+    pools: Arc<[DatabaseConnection]>,
+}
+
+/// Numbers the threads in the order they first use a database, so that the
+/// first `n` of them each get a pool of their own.
+static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static THREAD: usize = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+}
+
+/// This thread's number: 0 for the first thread that asked, and so on.
+fn thread_number() -> usize {
+    THREAD.with(|t| *t)
+}
+
+impl Pools {
+    pub(crate) fn new(pools: Vec<DatabaseConnection>) -> Self {
+        assert!(!pools.is_empty(), "at least one pool");
+        Self { pools: pools.into() }
+    }
+
+    /// The pool of the calling thread. Threads beyond the number of pools
+    /// share them (round robin), which is correct, only not as fast.
+    pub fn current(&self) -> &DatabaseConnection {
+        &self.pools[thread_number() % self.pools.len()]
+    }
+
+    /// Every pool, e.g. to add up their counters.
+    pub fn all(&self) -> &[DatabaseConnection] {
+        &self.pools
+    }
+
+    /// Closes every pool: waits for lent connections to come back.
+    ///
+    /// # Errors
+    /// A pool failed to close; the others are still closed.
+    pub async fn close(&self) -> Result<(), DbErr> {
+        let mut result = Ok(());
+        for pool in self.pools.iter() {
+            if let Err(e) = pool.clone().close().await {
+                result = Err(e);
+            }
+        }
+        result
+    }
+}
+
+impl From<DatabaseConnection> for Pools {
+    fn from(db: DatabaseConnection) -> Self {
+        Self::new(vec![db])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn sqlite() -> DatabaseConnection {
+        sea_orm::Database::connect("sqlite::memory:").await.unwrap()
+    }
+
+    fn index_of(pools: &Pools) -> usize {
+        let current: *const DatabaseConnection = pools.current();
+        pools.all().iter().position(|p| std::ptr::eq(p, current)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_thread_keeps_its_pool_and_consecutive_threads_get_different_ones() {
+        let pools = Pools::new(vec![sqlite().await, sqlite().await, sqlite().await]);
+        let on_a_new_thread = || {
+            let pools = pools.clone();
+            std::thread::spawn(move || (thread_number(), index_of(&pools), index_of(&pools))).join().unwrap()
+        };
+        let (first, second) = (on_a_new_thread(), on_a_new_thread());
+        for (number, pool, again) in [first, second] {
+            assert_eq!(pool, again, "a thread always gets the same pool");
+            assert_eq!(pool, number % 3, "thread {number} gets pool {}", number % 3);
+        }
+        assert!(second.0 > first.0, "each new thread gets a new number");
+        assert_eq!(index_of(&pools), thread_number() % 3);
+    }
+}
