@@ -27,7 +27,7 @@ PORT_B=${PORT_B:-18102}
 AGENTS=${AGENTS:-10}
 CUSTOMERS=${CUSTOMERS:-2000}
 RATE=${RATE:-200}
-RATES=${RATES:-"200 500 1000"}
+RATES=${RATES-"200 500 1000"}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-15}
 ROUNDS=${ROUNDS:-2}
 IDLE_SOCKETS=${IDLE_SOCKETS:-10000}
@@ -59,7 +59,8 @@ psql "$PG/postgres" -qXc "DROP DATABASE IF EXISTS \"$BENCH_DB\" WITH (FORCE)" >/
 psql "$PG/postgres" -qXc "CREATE DATABASE \"$BENCH_DB\"" >/dev/null
 
 start_replica() { # port migrate → sets LAST_PID
-    # SERVER_ENV: extra settings for both replicas, e.g. "MALLOC_ARENA_MAX=2".
+    # SERVER_ENV: extra settings for both replicas, e.g. "MALLOC_ARENA_MAX=2" or
+    # "LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2" (another allocator, no rebuild).
     # shellcheck disable=SC2086
     env -i PATH="$PATH" HOME="$HOME" ${SERVER_ENV:-} HOST=127.0.0.1 PORT="$1" DATABASE_URL="$DB" REDIS_URL="$REDIS" \
         JOBS_QUEUE="$QUEUE" JWT_SECRET="$JWT_SECRET" RUN_MIGRATIONS="$2" AUTH_RATE_LIMIT=off \
@@ -107,13 +108,15 @@ for rate in $RATES; do
 done
 echo "== $IDLE_SOCKETS idle sockets on replica A"
 sleep 2
-echo "RSS idle: $(( $(rss_kib "$PID_A") / 1024 )) MiB"
+IDLE_KIB=$(rss_kib "$PID_A")
+echo "RSS idle: $(( IDLE_KIB / 1024 )) MiB"
 "$LOAD_BIN" idle "$A" "$OUT/customers.txt" "$IDLE_SOCKETS" "$((HOLD + 600))" >"$OUT/idle.log" 2>&1 &
 LOAD_PID=$!
 PIDS+=("$LOAD_PID")
 for _ in $(seq 1 600); do grep -q '^open:' "$OUT/idle.log" && break; sleep 0.2; done
 grep '^open:' "$OUT/idle.log" || die "the sockets did not open: $(tail -3 "$OUT/idle.log")"
-echo "RSS with every socket open: $(( $(rss_kib "$PID_A") / 1024 )) MiB"
+OPEN_KIB=$(rss_kib "$PID_A")
+echo "RSS with every socket open: $(( OPEN_KIB / 1024 )) MiB ($(( (OPEN_KIB - IDLE_KIB) / IDLE_SOCKETS )) KiB per socket)"
 sleep "$HOLD"
 echo "RSS after ${HOLD}s more: $(( $(rss_kib "$PID_A") / 1024 )) MiB (pings every 20 s)"
 kill -TERM "$LOAD_PID" 2>/dev/null || true

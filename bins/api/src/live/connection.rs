@@ -104,7 +104,9 @@ impl Socket {
                         }
                         Some(Ok(AggregatedMessage::Text(text))) => {
                             heard = Instant::now();
-                            self.on_text(&text, &mut seen, &mut typed).await
+                            // Boxed: the use cases' futures are large, and inline they
+                            // would sit in every idle socket's task (bench/README.md).
+                            Box::pin(self.on_text(&text, &mut seen, &mut typed)).await
                         }
                     };
                     if handled.is_err() {
