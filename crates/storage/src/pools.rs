@@ -76,12 +76,12 @@ mod tests {
     use super::*;
 
     async fn sqlite() -> DatabaseConnection {
-        sea_orm::Database::connect("sqlite::memory:").await.unwrap()
+        sea_orm::Database::connect("sqlite::memory:").await.expect("an in-memory SQLite database")
     }
 
     fn index_of(pools: &Pools) -> usize {
         let current: *const DatabaseConnection = pools.current();
-        pools.all().iter().position(|p| std::ptr::eq(p, current)).unwrap()
+        pools.all().iter().position(|p| std::ptr::eq(p, current)).expect("current() is one of all()")
     }
 
     #[tokio::test]
@@ -89,7 +89,9 @@ mod tests {
         let pools = Pools::new(vec![sqlite().await, sqlite().await, sqlite().await]);
         let on_a_new_thread = || {
             let pools = pools.clone();
-            std::thread::spawn(move || (thread_number(), index_of(&pools), index_of(&pools))).join().unwrap()
+            std::thread::spawn(move || (thread_number(), index_of(&pools), index_of(&pools)))
+                .join()
+                .expect("the thread did not panic")
         };
         let (first, second) = (on_a_new_thread(), on_a_new_thread());
         for (number, pool, again) in [first, second] {
