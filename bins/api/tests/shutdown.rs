@@ -27,7 +27,7 @@ impl Drop for Api {
 
 async fn start(drain: &str) -> Api {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = coffee_testkit::free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_coffee-api"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())

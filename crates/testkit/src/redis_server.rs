@@ -30,8 +30,7 @@ impl RedisServer {
         let dir = std::env::temp_dir().join("coffee-test-redis");
         std::fs::create_dir_all(&dir).expect("create the log directory");
         let log = dir.join(format!("{}.log", uuid::Uuid::new_v4().simple()));
-        let port =
-            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("find a free port").port();
+        let port = crate::free_port();
         let mut server = RedisServer { port, child: None, log };
         server.spawn().await;
         server

@@ -18,7 +18,7 @@ fn value(text: &str, name: &str) -> Option<f64> {
 async fn the_worker_serves_its_metrics_on_metrics_port() {
     let Some(redis) = redis_or_skip("the_worker_serves_its_metrics_on_metrics_port") else { return };
     let env = Env::start(&redis).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = coffee_testkit::free_port();
     let port_text = port.to_string();
     // Every delivery fails and the first failure parks the job.
     env.mail.fail_next(usize::MAX);

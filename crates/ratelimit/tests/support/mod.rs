@@ -66,7 +66,7 @@ impl PrivateRedis {
     /// # Panics
     /// `redis-server` is not on `PATH` or does not come up within 10 s.
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).unwrap().port();
+        let port = coffee_testkit::free_port();
         let mut server = Self { port, child: None };
         server.spawn().await;
         server

@@ -113,5 +113,5 @@ pub async fn listeners(conn: &mut redis::aio::MultiplexedConnection, channel: &s
 
 /// A local port nothing listens on.
 pub fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("find a free port").port()
+    coffee_testkit::free_port()
 }
