@@ -84,22 +84,35 @@ impl DeadJobs {
             .smembers(self.config.dead_jobs_set())
             .await
             .map_err(|e| InfraError::caused_by("listing dead jobs", e))?;
-        let mut jobs = Vec::with_capacity(ids.len());
-        for id in ids {
-            let meta: std::collections::HashMap<String, String> =
-                conn.hgetall(self.meta_key(&id)).await.map_err(|e| InfraError::caused_by("reading a dead job", e))?;
-            let payload: Option<Vec<u8>> = conn
-                .hget(self.config.job_data_hash(), &id)
-                .await
-                .map_err(|e| InfraError::caused_by("reading a dead job", e))?;
-            jobs.push(DeadJob {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Two round trips whatever the number of jobs: every job's metadata
+        // in one pipeline, every payload in one HMGET.
+        let mut metas = redis::pipe();
+        for id in &ids {
+            metas.hgetall(self.meta_key(id));
+        }
+        let metas: Vec<std::collections::HashMap<String, String>> =
+            metas.query_async(&mut conn).await.map_err(|e| InfraError::caused_by("reading the dead jobs", e))?;
+        let payloads: Vec<Option<Vec<u8>>> = redis::cmd("HMGET")
+            .arg(self.config.job_data_hash())
+            .arg(&ids)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| InfraError::caused_by("reading the dead jobs", e))?;
+        let mut jobs: Vec<DeadJob> = ids
+            .into_iter()
+            .zip(metas)
+            .zip(payloads)
+            .map(|((id, meta), payload)| DeadJob {
                 attempts: meta.get("attempts").and_then(|a| a.parse().ok()),
                 parked_at: meta.get("done_at").and_then(|t| t.parse().ok()),
                 last_error: meta.get("result").cloned(),
                 payload: payload.map(|p| String::from_utf8_lossy(&p).into_owned()),
                 id,
-            });
-        }
+            })
+            .collect();
         jobs.sort_by(|a, b| a.parked_at.cmp(&b.parked_at).then_with(|| a.id.cmp(&b.id)));
         Ok(jobs)
     }

@@ -16,6 +16,21 @@ fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// The listing's entries: a line with the id, then its indented details.
+fn entries(listed: &str) -> Vec<String> {
+    let mut entries: Vec<String> = Vec::new();
+    for line in listed.lines() {
+        match entries.last_mut() {
+            Some(entry) if line.starts_with(' ') => {
+                entry.push('\n');
+                entry.push_str(line);
+            }
+            _ => entries.push(line.to_owned()),
+        }
+    }
+    entries
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mail_that_keeps_failing_is_parked_listed_and_delivered_after_a_retry() {
     let Some(redis) = redis_or_skip("a_mail_that_keeps_failing_is_parked_listed_and_delivered_after_a_retry") else {
@@ -26,22 +41,26 @@ async fn a_mail_that_keeps_failing_is_parked_listed_and_delivered_after_a_retry(
     let _worker = env.spawn_worker_with(&[("JOB_MAX_ATTEMPTS", "2")]);
     assert_eq!(stdout(&env.worker_command(&["dead", "list"])), "", "nothing is dead yet");
 
-    let email = "parked@coffee.test";
+    // Two parked jobs, so the listing must pair each id with its own job.
+    let (email, other) = ("parked@coffee.test", "parked-too@coffee.test");
     env.signup(email).await;
+    env.signup(other).await;
     // Attempt 1, a 1 s pause, attempt 2, parked.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let listed = loop {
         let listed = stdout(&env.worker_command(&["dead", "list"]));
-        if !listed.is_empty() {
+        if entries(&listed).len() == 2 {
             break listed;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the job was not parked within 30 s");
+        assert!(tokio::time::Instant::now() < deadline, "the jobs were not parked within 30 s: {listed}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
-    assert!(listed.contains("attempts=2"), "{listed}");
-    assert!(listed.contains(email), "the listing shows what the job is: {listed}");
+    let parked = entries(&listed);
+    assert!(parked.iter().all(|entry| entry.contains("attempts=2")), "{listed}");
+    let entry = parked.iter().find(|entry| entry.contains(email)).expect("the listing shows what each job is");
+    assert!(!entry.contains(other), "one job per entry: {listed}");
     assert!(env.mails_to(email).is_empty());
-    let id = listed.split('\t').next().expect("an id").to_owned();
+    let id = entry.split('\t').next().expect("an id").to_owned();
 
     // Still refused: nothing is retried behind the operator's back.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -51,9 +70,16 @@ async fn a_mail_that_keeps_failing_is_parked_listed_and_delivered_after_a_retry(
     let missing = env.worker_command(&["dead", "retry", "no-such-job"]);
     assert_eq!(missing.status.code(), Some(1), "an unknown id is an error");
     assert_eq!(stdout(&env.worker_command(&["dead", "retry", &id])), format!("re-queued {id}\n"));
+    // The id listed beside this e-mail was this e-mail's job.
     env.mail_to(email, Duration::from_secs(20)).await;
+    let left = stdout(&env.worker_command(&["dead", "list"]));
+    assert!(entries(&left).len() == 1 && left.contains(other), "the other job is still parked: {left}");
+    assert!(env.mails_to(other).is_empty());
+    assert_eq!(stdout(&env.worker_command(&["dead", "retry-all"])), "re-queued 1 job(s)\n");
+    env.mail_to(other, Duration::from_secs(20)).await;
     assert_eq!(stdout(&env.worker_command(&["dead", "list"])), "", "the dead set is empty again");
     assert_eq!(stdout(&env.worker_command(&["dead", "retry-all"])), "re-queued 0 job(s)\n");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(env.mails_to(email).len(), 1, "delivered exactly once");
+    assert_eq!(env.mails_to(other).len(), 1, "delivered exactly once");
 }
