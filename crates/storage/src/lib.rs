@@ -64,11 +64,11 @@ pub async fn connect(settings: &DbSettings) -> Result<DatabaseConnection, DbErr>
 }
 
 /// Opens one pool per thread for `threads` threads (see [`Pools`]), sharing
-/// `max_connections` between them (at least one each, so `threads` more than
-/// `max_connections` open more). The first pool
-/// connects now, so an unreachable database fails here; the others open
-/// their connections when their thread first asks. SQLite keeps the single
-/// connection of [`connect`], shared by every thread.
+/// `max_connections` between them. Each pool gets at least one connection,
+/// so with more threads than `max_connections` the total is `threads`. The
+/// first pool connects now, so an unreachable database fails here; the
+/// others open their connections when their thread first asks. SQLite keeps
+/// the single connection of [`connect`], shared by every thread.
 ///
 /// # Errors
 /// The URL is malformed or the database is unreachable.
