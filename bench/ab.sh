@@ -7,12 +7,13 @@
 #
 #   bench/ab.sh /me /tmp/coffee-api.old "$CARGO_TARGET_DIR/release/coffee-api"
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $# -ge 2 ]] || { echo "usage: bench/ab.sh PATH BINARY…" >&2; exit 2; }
 REQUEST_PATH=$1
 shift
 PORT=${PORT:-18097}
-PG=${PG:-postgres://postgres@127.0.0.1:5432}
 BENCH_DB=${BENCH_DB:-coffee_bench_ceiling}
 ROUNDS=${ROUNDS:-2}
 DURATION=${DURATION:-8}
@@ -25,7 +26,7 @@ run() { # binary
     # SERVER_ENV: extra settings, e.g. "LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2".
     # shellcheck disable=SC2086
     env -i PATH="$PATH" HOME="$HOME" PORT="$PORT" HOST=127.0.0.1 DATABASE_URL="$PG/$BENCH_DB?sslmode=disable" \
-        JWT_SECRET=bench-jwt-secret-0123456789abcdef0123456789 ACCESS_TOKEN_TTL=1h AUTH_RATE_LIMIT=off \
+        JWT_SECRET="$JWT_SECRET" ACCESS_TOKEN_TTL=1h AUTH_RATE_LIMIT=off \
         RUST_LOG=warn MEDIA_DIR=/tmp/coffee-ab-media CLEANUP_SCHEDULE="0 0 0 1 1 *" RUN_MIGRATIONS=false \
         ${SERVER_ENV:-} "$1" >/tmp/coffee-ab-server.log 2>&1 &
     local pid=$! i token out t0 t1 n
@@ -35,7 +36,7 @@ run() { # binary
         sleep 0.1
     done
     token=$(curl -fsS -H 'Content-Type: application/json' \
-        -d '{"email":"admin@bench.example.com","password":"bench-admin-password-1234"}' "$BASE/auth/login" |
+        -d "$(jq -cn --arg e "$ADMIN_EMAIL" --arg p "$ADMIN_PASSWORD" '{email: $e, password: $p}')" "$BASE/auth/login" |
         jq -er .access_token) || { echo "ab: no admin on $BENCH_DB (run bench/ceiling.sh first)" >&2; kill "$pid"; exit 1; }
     echo "wrk.headers[\"Authorization\"] = \"Bearer $token\"" >"$LUA"
     wrk -t1 -c"$CONNECTIONS" -d2s -s "$LUA" "$BASE$REQUEST_PATH" >/dev/null

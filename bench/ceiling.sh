@@ -13,9 +13,7 @@ export BENCH_LUA_DIR="$BENCH_DIR/lua"
 # shellcheck source=bench/lib.sh
 source "$BENCH_DIR/lib.sh"
 
-CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/coffee-target}
 PORT=${PORT:-18096}
-PG=${PG:-postgres://postgres@127.0.0.1:5432}
 BENCH_DB=${BENCH_DB:-coffee_bench_ceiling}
 # libpq/sqlx TLS mode for both sides; loopback and a compose network carry no TLS.
 SSLMODE=${SSLMODE:-disable}
@@ -25,10 +23,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 ARGON2_SECONDS=${ARGON2_SECONDS:-5}
 export BENCH_USERS=${BENCH_USERS:-1000}
 BENCH_PRODUCTS=${BENCH_PRODUCTS:-1000}
-ADMIN_EMAIL=admin@bench.example.com
-ADMIN_PASSWORD=bench-admin-password-1234
 export BENCH_PASSWORD=$ADMIN_PASSWORD
-JWT_SECRET=bench-jwt-secret-0123456789abcdef0123456789
 OUT=${OUT:-$(mktemp -d /tmp/coffee-ceiling.XXXXXX)}
 mkdir -p "$OUT"
 

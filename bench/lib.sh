@@ -1,6 +1,16 @@
-# Shared by the bench scripts (sourced): ceiling.sh, storm.sh, startup.sh.
-# Needs PG, BENCH_DB, BASE, OUT, BENCH_LUA_DIR and a die() in the caller.
+# Shared by the bench scripts (sourced): ceiling.sh, storm.sh, startup.sh,
+# ab.sh. The functions need BENCH_DB, BASE, OUT, BENCH_LUA_DIR and a die()
+# in the caller.
 # shellcheck shell=bash
+
+# Where things are, and the bench's own admin and token secret (ab.sh logs in
+# as the admin ceiling.sh created). Used by the scripts that source this.
+# shellcheck disable=SC2034
+CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/coffee-target}
+PG=${PG:-postgres://postgres@127.0.0.1:5432}
+ADMIN_EMAIL=admin@bench.example.com
+ADMIN_PASSWORD=bench-admin-password-1234
+JWT_SECRET=bench-jwt-secret-0123456789abcdef0123456789
 
 # Drops and recreates $BENCH_DB.
 recreate_db() {

@@ -7,10 +7,8 @@ set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/coffee-target}
 API_BIN=${API_BIN:-$CARGO_TARGET_DIR/release/coffee-api}
 PORT=${PORT:-18095}
-PG=${PG:-postgres://postgres@127.0.0.1:5432}
 BENCH_DB=${BENCH_DB:-coffee_bench_startup}
 ROUNDS=${ROUNDS:-5}
 OUT=${OUT:-$(mktemp -d /tmp/coffee-startup.XXXXXX)}
@@ -22,7 +20,7 @@ trap '[[ -z "$PID" ]] || { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; }' 
 
 start() {
     env -i PATH="$PATH" HOME="$HOME" PORT="$PORT" HOST=127.0.0.1 \
-        DATABASE_URL="$PG/$BENCH_DB?sslmode=disable" JWT_SECRET=bench-jwt-secret-0123456789abcdef0123456789 \
+        DATABASE_URL="$PG/$BENCH_DB?sslmode=disable" JWT_SECRET="$JWT_SECRET" \
         RUST_LOG=warn "$API_BIN" >>"$OUT/server.log" 2>&1 &
     PID=$!
 }

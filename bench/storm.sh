@@ -15,9 +15,7 @@ export BENCH_LUA_DIR="$BENCH_DIR/lua"
 # shellcheck source=bench/lib.sh
 source "$BENCH_DIR/lib.sh"
 
-CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/coffee-target}
 PORT=${PORT:-18098}
-PG=${PG:-postgres://postgres@127.0.0.1:5432}
 BENCH_DB=${BENCH_DB:-coffee_bench_storm}
 VARIANTS=${VARIANTS:-current=$CARGO_TARGET_DIR/release/coffee-api}
 ROUNDS=${ROUNDS:-2}
@@ -25,8 +23,6 @@ DURATION=${DURATION:-8}          # seconds of each /me run
 ME_CONNECTIONS=${ME_CONNECTIONS:-"4 32"}
 LOGIN_CONNECTIONS=${LOGIN_CONNECTIONS:-8}
 export BENCH_USERS=${BENCH_USERS:-1000}
-ADMIN_EMAIL=admin@bench.example.com
-ADMIN_PASSWORD=bench-admin-password-1234
 export BENCH_PASSWORD=$ADMIN_PASSWORD
 ARGON2_BIN="$CARGO_TARGET_DIR/release/examples/argon2_rate"
 OUT=${OUT:-$(mktemp -d /tmp/coffee-storm.XXXXXX)}
@@ -52,7 +48,7 @@ start_server() { # binary [run migrations: true]
     (
         cd "$OUT"
         exec env -i PATH="$PATH" HOME="$HOME" PORT="$PORT" HOST=127.0.0.1 \
-            DATABASE_URL="$PG/$BENCH_DB?sslmode=disable" JWT_SECRET=bench-jwt-secret-0123456789abcdef0123456789 \
+            DATABASE_URL="$PG/$BENCH_DB?sslmode=disable" JWT_SECRET="$JWT_SECRET" \
             ADMIN_EMAIL="$ADMIN_EMAIL" ADMIN_PASSWORD="$ADMIN_PASSWORD" ACCESS_TOKEN_TTL=1h \
             AUTH_RATE_LIMIT=off RUN_MIGRATIONS="${2:-false}" RUST_LOG=warn "$1"
     ) >>"$OUT/server.log" 2>&1 &
