@@ -3,6 +3,10 @@
 
 pub use sea_orm_migration::prelude::*;
 
+/// How many `order_counts` rows (slots) each status's count is spread over on
+/// PostgreSQL; a transaction that must lock them all needs to know.
+pub use m20261206_000009_order_counts::SLOTS as ORDER_COUNT_SLOTS;
+
 mod m20261123_000001_users_and_auth;
 mod m20261123_000002_outbox;
 mod m20261123_000003_catalog;

@@ -29,7 +29,7 @@ enum OrderCounts {
 }
 
 /// Slots per status on PostgreSQL.
-const SLOTS: u32 = 8;
+pub const SLOTS: u32 = 8;
 
 /// `INSERT` that adds `delta` to `status`'s count in `slot` (SQL expressions).
 fn bump(status: &str, slot: &str, delta: i32) -> String {

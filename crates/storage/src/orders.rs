@@ -12,12 +12,64 @@ use coffee_domain::money::Money;
 use coffee_domain::order::{NewOrder, Order, OrderChange, OrderField, OrderLine, OrderRepository, OrderStatus};
 use coffee_domain::query::{ListQuery, Op, Page};
 use sea_orm::sea_query::{Expr, Func, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use uuid::Uuid;
 
 use crate::entity::{order_counts as oc, order_items as oi, orders};
 use crate::list::{ListMapping, fetch_page_with_total, to_value};
 use crate::{Conn, is_postgres, repo_err};
+
+/// Makes deleting `users` — and their orders with them, by `ON DELETE
+/// CASCADE` — safe from deadlocks with status changes; call it in the
+/// deleting transaction, before the `DELETE`. PostgreSQL only (SQLite has
+/// one writer at a time).
+///
+/// Every status change locks two `order_counts` rows from its triggers: a
+/// slot of the old status, then a slot of the new one, and statuses only
+/// move forward in [`OrderStatus::ALL`], so those locks are always taken in
+/// that order. A cascade instead decrements a random slot per order, in
+/// whatever order it meets the orders; holding one counter row while a
+/// status change held the next could make each wait for the other until
+/// PostgreSQL aborted one (40P01, a 5xx to an admin). So this first locks
+/// the users' orders (a status change of one of them takes the order row
+/// before any counter, so it either finishes first or waits here), then
+/// every counter row in the order status changes take them — creating the
+/// slots that do not exist yet, since an insert into a unique index waits
+/// like a lock. The cascade's decrements then land on rows this
+/// transaction already holds. Users without orders lock nothing.
+pub(crate) async fn lock_counts_for_cascade(db: &impl ConnectionTrait, users: &[Uuid]) -> Result<(), DbErr> {
+    if !is_postgres(db) || users.is_empty() {
+        return Ok(());
+    }
+    let orders_of_users = orders::Entity::find()
+        .select_only()
+        .column(orders::Column::Id)
+        .filter(orders::Column::UserId.is_in(users.iter().copied()))
+        .order_by_asc(orders::Column::Id)
+        .lock_exclusive()
+        .into_tuple::<Uuid>()
+        .all(db)
+        .await?;
+    if orders_of_users.is_empty() {
+        return Ok(());
+    }
+    // Constants only (the status names and the slot count), no input.
+    let statuses = OrderStatus::NAMES
+        .iter()
+        .enumerate()
+        .map(|(rank, name)| format!("('{name}', {rank})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let slots = coffee_migrations::ORDER_COUNT_SLOTS;
+    db.execute_unprepared(&format!(
+        "INSERT INTO order_counts (status, slot, n) \
+         SELECT t.status, s.slot::smallint, 0 FROM (VALUES {statuses}) AS t(status, rank), \
+         generate_series(0, {slots} - 1) AS s(slot) ORDER BY t.rank, s.slot \
+         ON CONFLICT (status, slot) DO UPDATE SET n = order_counts.n"
+    ))
+    .await?;
+    Ok(())
+}
 
 /// [`OrderRepository`] over SeaORM.
 #[derive(Debug, Clone)]

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::entity::{email_verifications as ev, users};
 use crate::list::{ListMapping, fetch_page, fold};
+use crate::orders::lock_counts_for_cascade;
 use crate::{Conn, is_postgres, repo_err};
 
 /// [`UserRepository`] over SeaORM.
@@ -271,6 +272,7 @@ impl UserRepository for SeaUserRepository {
                     lock_admins(txn).await?;
                     let current = find_locked(txn, id).await.map_err(write_err)?.ok_or(UserWriteError::NotFound)?;
                     guard_last_admin(txn, &current).await?;
+                    lock_counts_for_cascade(txn, &[id]).await.map_err(write_err)?;
                     users::Entity::delete_by_id(id).exec(txn).await.map_err(write_err)?;
                     Ok(())
                 })

@@ -545,3 +545,56 @@ async fn the_stored_answer_is_written_with_the_order_or_not_at_all() {
         assert!(orders.list(&parse_list_query::<OrderResource>(&[]).unwrap(), None).await.unwrap().items.is_empty());
     }
 }
+
+/// A customer's deletion takes their orders with it (cascade) while staff
+/// move other customers' orders along the board. Both lock `order_counts`
+/// rows; a cascade taking them in heap order could deadlock with a status
+/// change, and PostgreSQL would abort one of them (an error below).
+#[tokio::test]
+async fn deleting_a_customer_with_orders_never_deadlocks_with_status_changes() {
+    for env in backends().await {
+        let orders = Arc::new(SeaOrderRepository::new(env.db.clone()));
+        let latte = product(&env, "Latte", 350).await;
+        let bob = customer(&env, "bob@example.com").await;
+        warm_pool(&env).await;
+        for round in 0..8 {
+            let ann = customer(&env, &format!("ann{round}@example.com")).await;
+            for _ in 0..48 {
+                orders.insert(&new_order(ann, vec![line(latte, "Latte", 350, 1)])).await.unwrap();
+            }
+            // Ann's orders in every status, interleaved in heap order.
+            let names = OrderStatus::NAMES.iter().enumerate().map(|(i, n)| format!("WHEN {i} THEN '{n}'"));
+            let spread = Query::update()
+                .table(Alias::new("orders"))
+                .value(Alias::new("status"), Expr::cust(format!("CASE number % 6 {} END", names.collect::<String>())))
+                .and_where(Expr::col(Alias::new("user_id")).eq(ann))
+                .to_owned();
+            env.db.execute(&spread).await.unwrap();
+            let mut lanes = Vec::new();
+            for _ in 0..3 {
+                let mut lane = Vec::new();
+                for _ in 0..8 {
+                    lane.push(orders.insert(&new_order(bob, vec![line(latte, "Latte", 350, 1)])).await.unwrap());
+                }
+                lanes.push(lane);
+            }
+            let staff = lanes.into_iter().map(|lane| {
+                let orders = orders.clone();
+                async move {
+                    for order in lane {
+                        let (mut status, mut version) = (order.status, order.version);
+                        for next in [OrderStatus::Confirmed, OrderStatus::Preparing, OrderStatus::Ready] {
+                            let change = OrderChange { status: Some(next), ..OrderChange::default() };
+                            let moved = orders.update(order.id, status, version, &change, t0()).await;
+                            let moved = moved.expect("a status change is never aborted").expect("the order is there");
+                            (status, version) = (moved.status, moved.version);
+                        }
+                    }
+                }
+            });
+            let (deleted, _) = tokio::join!(env.users.delete(ann), futures_util::future::join_all(staff));
+            deleted.expect("a customer's deletion is never aborted");
+            assert_board_totals(&env, &orders).await;
+        }
+    }
+}
