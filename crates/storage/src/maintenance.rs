@@ -53,6 +53,12 @@ async fn purge_batch<E: EntityTrait>(
 #[async_trait]
 impl MaintenanceRepository for SeaMaintenanceRepository {
     async fn purge_unverified_users(&self, cutoff: DateTime<Utc>, limit: u64) -> Result<u64, RepoError> {
+        // SIMPLIFICATION: unlike a single user's deletion, the batch does not
+        // call `lock_counts_for_cascade` first, so the cascade to the orders
+        // of an account an admin un-verified could deadlock with a status
+        // change and fail this batch (the next run retries it). The fuller
+        // version selects the batch, locks as that function does and deletes
+        // by id, in one transaction.
         use users::Column as C;
         let stale = Condition::all()
             .add(C::IsVerified.eq(false))
