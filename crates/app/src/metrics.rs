@@ -1,17 +1,23 @@
 //! Prometheus metrics (SPEC §3 `GET /metrics`), shared by `coffee-api` and
 //! `coffee-worker`.
 //!
-//! Each process owns one [`Metrics`] (its own registry, so several servers
+//! Each process owns one [`Metrics`] (its own collectors, so several servers
 //! in one test process never mix their numbers). Requests are counted as
 //! they finish ([`Metrics::observe_request`]: a counter and a histogram
-//! bucket, atomics behind a read lock). Everything that describes a state —
-//! the pool, the outbox backlog, the queue, the sockets — is read only when
-//! scraped ([`Sample`]), so it costs requests nothing.
+//! bucket, atomics behind a read lock), each thread into its own shard so
+//! that two workers never write the same cache lines; a scrape adds the
+//! shards up, so it always sees every request that has finished.
+//! Everything that describes a state — the pool, the outbox backlog, the
+//! queue, the sockets — is read only when scraped ([`Sample`]), so it costs
+//! requests nothing.
 
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::time::Duration;
 
 use prometheus::core::Collector;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::proto::{Metric, MetricFamily};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, TextEncoder};
 use subtle::ConstantTimeEq;
 
 /// `Content-Type` of a scrape: the Prometheus text exposition format.
@@ -31,10 +37,47 @@ const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 /// What the process reports about itself; request metrics are recorded
 /// as they happen, the rest comes in a [`Sample`] at scrape time.
 pub struct Metrics {
-    registry: Registry,
+    /// One per thread that answers requests, picked by
+    /// [`coffee_storage::thread_number`] (the numbering that also gives each
+    /// worker its database pool). Threads beyond the number of shards share
+    /// them, which is correct, only slower.
+    shards: Box<[Shard]>,
+    token: Option<Vec<u8>>,
+}
+
+/// The request metrics one thread records.
+///
+/// Why shards: with one counter and one histogram for the whole process,
+/// every request took the same read lock and bumped the same atomics (a
+/// dozen read-modify-writes) from both worker threads, and those cache lines
+/// moved between the cores on every request — 3.5–7 % of `GET /me`'s
+/// throughput (`bench/README.md`, "Metrics"). A thread's own shard stays in
+/// its core's cache.
+struct Shard {
     requests: IntCounterVec,
     latency: HistogramVec,
-    token: Option<Vec<u8>>,
+}
+
+impl Shard {
+    /// # Panics
+    /// Never: the metric definitions are constants known to be valid.
+    fn new() -> Self {
+        let requests = IntCounterVec::new(
+            Opts::new("coffee_http_requests_total", "HTTP requests answered, by route template, method and status."),
+            &["route", "method", "status"],
+        )
+        .expect("valid counter definition");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "coffee_http_request_duration_seconds",
+                "Time from receiving a request to its response head, by route template and method.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["route", "method"],
+        )
+        .expect("valid histogram definition");
+        Self { requests, latency }
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -58,38 +101,21 @@ pub struct Sample {
 }
 
 impl Metrics {
-    /// Empty metrics; scrapes need `Authorization: Bearer <token>` when a
-    /// token is given.
-    ///
-    /// # Panics
-    /// Never: the metric definitions are constants known to be valid.
-    pub fn new(token: Option<&str>) -> Self {
-        let registry = Registry::new();
-        let requests = IntCounterVec::new(
-            Opts::new("coffee_http_requests_total", "HTTP requests answered, by route template, method and status."),
-            &["route", "method", "status"],
-        )
-        .expect("valid counter definition");
-        let latency = HistogramVec::new(
-            HistogramOpts::new(
-                "coffee_http_request_duration_seconds",
-                "Time from receiving a request to its response head, by route template and method.",
-            )
-            .buckets(LATENCY_BUCKETS.to_vec()),
-            &["route", "method"],
-        )
-        .expect("valid histogram definition");
-        registry.register(Box::new(requests.clone())).expect("first registration of the request counter");
-        registry.register(Box::new(latency.clone())).expect("first registration of the latency histogram");
-        Self { registry, requests, latency, token: token.map(|t| t.as_bytes().to_vec()) }
+    /// Empty metrics with a shard for each of `threads` threads (the HTTP
+    /// workers and the main thread); scrapes need `Authorization: Bearer
+    /// <token>` when a token is given.
+    pub fn new(token: Option<&str>, threads: usize) -> Self {
+        let shards = (0..threads.max(1)).map(|_| Shard::new()).collect();
+        Self { shards, token: token.map(|t| t.as_bytes().to_vec()) }
     }
 
     /// Counts one answered request. `route` is the route template (or
     /// [`UNMATCHED_ROUTE`]), never the raw path.
     pub fn observe_request(&self, route: &str, method: &str, status: &str, elapsed: Duration) {
         let method = METHODS.iter().copied().find(|m| *m == method).unwrap_or("other");
-        self.requests.with_label_values(&[route, method, status]).inc();
-        self.latency.with_label_values(&[route, method]).observe(elapsed.as_secs_f64());
+        let shard = &self.shards[coffee_storage::thread_number() % self.shards.len()];
+        shard.requests.with_label_values(&[route, method, status]).inc();
+        shard.latency.with_label_values(&[route, method]).observe(elapsed.as_secs_f64());
     }
 
     /// Whether a scrape with this `Authorization` header may read the
@@ -103,7 +129,8 @@ impl Metrics {
 
     /// The text exposition of everything recorded plus `sample`.
     pub fn render(&self, sample: &Sample) -> String {
-        let mut families = self.registry.gather();
+        let mut families =
+            add_up(self.shards.iter().flat_map(|s| s.requests.collect().into_iter().chain(s.latency.collect())));
         let mut gauge = |name: &str, help: &str, value: Option<u64>| {
             let Some(value) = value else { return };
             if let Ok(g) = IntGauge::with_opts(Opts::new(name, help)) {
@@ -134,6 +161,51 @@ impl Metrics {
     }
 }
 
+/// The shards' families added up into one family per name, each series (a
+/// set of label values) once: counters and histogram buckets summed. Sorted
+/// by name and label values, so scrapes are stable.
+fn add_up(families: impl IntoIterator<Item = MetricFamily>) -> Vec<MetricFamily> {
+    let mut merged: BTreeMap<String, (MetricFamily, BTreeMap<Vec<String>, Metric>)> = BTreeMap::new();
+    for mut family in families {
+        let metrics = family.take_metric();
+        let (_, series) = merged.entry(family.name().to_owned()).or_insert_with(|| (family, BTreeMap::new()));
+        for metric in metrics {
+            let key = metric.get_label().iter().map(|l| l.value().to_owned()).collect();
+            match series.entry(key) {
+                Entry::Vacant(e) => {
+                    e.insert(metric);
+                }
+                Entry::Occupied(mut e) => add_into(e.get_mut(), &metric),
+            }
+        }
+    }
+    merged
+        .into_values()
+        .map(|(mut family, series)| {
+            family.set_metric(series.into_values().collect());
+            family
+        })
+        .collect()
+}
+
+/// Adds `other`'s counter and histogram into `into` (same series, same buckets).
+fn add_into(into: &mut Metric, other: &Metric) {
+    let mut counter = into.get_counter().clone();
+    counter.set_value(counter.get_value() + other.get_counter().get_value());
+    into.set_counter(counter);
+    let (ours, theirs) = (into.get_histogram(), other.get_histogram());
+    let mut histogram = ours.clone();
+    histogram.set_sample_count(ours.get_sample_count() + theirs.get_sample_count());
+    histogram.set_sample_sum(ours.get_sample_sum() + theirs.get_sample_sum());
+    let buckets = ours.get_bucket().iter().zip(theirs.get_bucket()).map(|(a, b)| {
+        let mut bucket = a.clone();
+        bucket.set_cumulative_count(a.cumulative_count() + b.cumulative_count());
+        bucket
+    });
+    histogram.set_bucket(buckets.collect());
+    into.set_histogram(histogram);
+}
+
 /// The credentials of `Bearer <credentials>` (scheme case-insensitive).
 fn strip_bearer(header: &[u8]) -> Option<&[u8]> {
     let (scheme, rest) = header.split_at_checked(7)?;
@@ -146,8 +218,8 @@ mod tests {
 
     #[test]
     fn only_the_configured_bearer_token_may_scrape() {
-        assert!(Metrics::new(None).authorized(None));
-        let m = Metrics::new(Some("s3cret"));
+        assert!(Metrics::new(None, 2).authorized(None));
+        let m = Metrics::new(Some("s3cret"), 2);
         assert!(m.authorized(Some(b"Bearer s3cret")) && m.authorized(Some(b"bearer s3cret")));
         for wrong in [&b"Bearer s3cre"[..], b"Bearer s3cret2", b"Basic s3cret", b"Bearer ", b"s3cret", b""] {
             assert!(!m.authorized(Some(wrong)), "{}", String::from_utf8_lossy(wrong));
@@ -158,7 +230,7 @@ mod tests {
 
     #[test]
     fn requests_are_counted_by_template_and_states_appear_when_known() {
-        let m = Metrics::new(None);
+        let m = Metrics::new(None, 2);
         m.observe_request("/users/{id}", "GET", "200", Duration::from_millis(3));
         m.observe_request("/users/{id}", "BREW", "405", Duration::from_millis(1));
         let text = m.render(&Sample { outbox_backlog: Some(2), ..Sample::default() });
@@ -175,5 +247,42 @@ mod tests {
         );
         assert!(text.contains("coffee_outbox_backlog 2"), "{text}");
         assert!(!text.contains("coffee_jobs_queued") && !text.contains("coffee_db_pool_in_use"), "{text}");
+    }
+
+    #[test]
+    fn a_scrape_adds_up_what_every_thread_recorded() {
+        let m = std::sync::Arc::new(Metrics::new(None, 2));
+        // Three threads on two shards: the numbers must add up either way.
+        let threads: Vec<_> = [(5, 2), (7, 30), (1, 2)]
+            .into_iter()
+            .map(|(n, ms)| {
+                let m = m.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..n {
+                        m.observe_request("/me", "GET", "200", Duration::from_millis(ms));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("the thread did not panic");
+        }
+        m.observe_request("/me", "GET", "401", Duration::from_millis(2));
+        let text = m.render(&Sample::default());
+        for line in [
+            r#"coffee_http_requests_total{method="GET",route="/me",status="200"} 13"#,
+            r#"coffee_http_requests_total{method="GET",route="/me",status="401"} 1"#,
+            r#"coffee_http_request_duration_seconds_bucket{method="GET",route="/me",le="0.0025"} 7"#,
+            r#"coffee_http_request_duration_seconds_bucket{method="GET",route="/me",le="0.025"} 7"#,
+            r#"coffee_http_request_duration_seconds_bucket{method="GET",route="/me",le="0.05"} 14"#,
+            r#"coffee_http_request_duration_seconds_count{method="GET",route="/me"} 14"#,
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+        assert_eq!(text.matches("# TYPE coffee_http_requests_total counter").count(), 1, "{text}");
+        assert_eq!(text.matches(r#"coffee_http_requests_total{method="GET",route="/me",status="200"}"#).count(), 1);
+        let sum = text.lines().find(|l| l.starts_with("coffee_http_request_duration_seconds_sum")).expect("a sum");
+        let sum: f64 = sum.rsplit(' ').next().and_then(|v| v.parse().ok()).expect("a number");
+        assert!((sum - 0.224).abs() < 1e-9, "5×2 + 7×30 + 1×2 + 2 ms = 0.224 s, got {sum}");
     }
 }

@@ -282,7 +282,7 @@ impl Services {
             cleanup: Arc::new(cleanup),
             relay: Arc::new(relay),
             handler,
-            metrics: Arc::new(Metrics::new(config.metrics_token.as_deref())),
+            metrics: Arc::new(Metrics::new(config.metrics_token.as_deref(), pool_threads)),
             db,
             http_workers,
             redis,

@@ -31,7 +31,7 @@ pub use idempotency::SeaIdempotencyStore;
 pub use maintenance::SeaMaintenanceRepository;
 pub use orders::SeaOrderRepository;
 pub use outbox::SeaOutboxRepository;
-pub use pools::Pools;
+pub use pools::{Pools, thread_number};
 pub use sea_orm::DatabaseConnection as Db;
 pub use sessions::SeaSessionRepository;
 pub use support::SeaConversationRepository;

@@ -29,7 +29,8 @@ thread_local! {
 }
 
 /// This thread's number: 0 for the first thread that asked, and so on.
-fn thread_number() -> usize {
+/// The request metrics pick their per-thread shard by it too.
+pub fn thread_number() -> usize {
     THREAD.with(|t| *t)
 }
 
