@@ -14,6 +14,8 @@
 //! that were wrong in the same way would agree, so many cases also spell out
 //! the expected rows.
 //!
+//! The last test does the same for the sorts of `GET /users`.
+//!
 //! Without `TEST_DATABASE_URL` only SQLite runs, and the test says so.
 
 use std::collections::HashSet;
@@ -23,11 +25,12 @@ use coffee_domain::catalog::{
 };
 use coffee_domain::money::Money;
 use coffee_domain::query::{Filter, ListQuery, Op, Page, Sort, Value, parse_list_query};
+use coffee_domain::user::{User, UserRepository};
 use coffee_storage::SeaCatalogRepository;
 use coffee_testkit::TestDatabase;
 use uuid::Uuid;
 
-use crate::support::{Env, backends, hours, migrated, secs, t0};
+use crate::support::{Env, backends, hours, migrated, query, secs, t0, user};
 
 /// `(name, description, categories)` in order of creation (three per hour,
 /// so that the default newest-first sort has ties for the id to break).
@@ -443,4 +446,55 @@ async fn category_search_and_name_sort_agree_on_every_engine() {
     assert_eq!(categories(&[("search", "SEASONAL"), ("sort", "name")]).await, ["seasonal", "Été"]);
     assert_eq!(categories(&[("name__contains", "Season")]).await, ["seasonal"]);
     assert_eq!(categories(&[("search", "%")]).await, Vec::<String>::new());
+}
+
+/// `GET /users` sorts by e-mail and by names alike on every engine too: by
+/// code point (migration `m20261207_000010_user_name_order`), missing names
+/// last when ascending. A linguistic collation would ignore the `.`, `_`,
+/// `-` and `+` of the addresses at first and put "émile" before "Zoe".
+#[tokio::test]
+async fn users_sort_by_email_and_names_alike_on_every_engine() {
+    let mut engines: Vec<(String, Env)> = backends().await.map(|env| (format!("{:?}", env.backend), env)).collect();
+    if let Some(database) = TestDatabase::postgres_with_icu_locale("en-US").await {
+        engines.push(("Postgres (ICU en-US collation)".to_owned(), migrated(database).await));
+    }
+    let people: [(&str, Option<(&str, &str)>); 7] = [
+        ("ab@example.com", Some(("Zoe", "Ölberg"))),
+        ("a.b@example.com", Some(("émile", "Oak"))),
+        ("a_c@example.com", Some(("Émile", "oak"))),
+        ("a-z@example.com", Some(("zoë", "O'Neil"))),
+        ("a+1@example.com", Some(("Zoe", "Oak"))),
+        ("b@example.com", None),
+        ("ábc@example.com", Some(("Anne-Marie", "Annemarie"))),
+    ];
+    for (_, env) in &engines {
+        for (i, (email, names)) in people.iter().enumerate() {
+            let builder = user(email).created_at(t0() + secs(i64::try_from(i).unwrap()));
+            let builder = match names {
+                Some((first, last)) => builder.named(first, last),
+                None => builder,
+            };
+            builder.create(&env.users).await;
+        }
+    }
+    let local = |page: &Page<User>| -> Vec<String> {
+        page.items.iter().map(|u| u.email.as_str().split('@').next().unwrap_or_default().to_owned()).collect()
+    };
+    let mut sorted = Vec::new();
+    for sort in ["email", "-email", "first_name", "-first_name", "last_name", "-last_name"] {
+        let mut answers = Vec::new();
+        for (label, env) in &engines {
+            let page = env.users.list(&query(&[("sort", sort)])).await.unwrap();
+            answers.push((label, local(&page)));
+        }
+        let (first_label, first) = &answers[0];
+        for (label, answer) in &answers[1..] {
+            assert_eq!(answer, first, "{label} and {first_label} disagree on sort={sort}");
+        }
+        sorted.push(first.clone());
+    }
+    assert_eq!(sorted[0], ["a+1", "a-z", "a.b", "a_c", "ab", "b", "ábc"], "code point order");
+    // Capitals before lower case before accented letters; no name last; ties by id.
+    assert_eq!(sorted[2], ["ábc", "ab", "a+1", "a-z", "a_c", "a.b", "b"], "by first name");
+    assert_eq!(sorted[4], ["ábc", "a-z", "a.b", "a+1", "a_c", "ab", "b"], "by last name");
 }
