@@ -163,7 +163,9 @@ impl Metrics {
 
 /// The shards' families added up into one family per name, each series (a
 /// set of label values) once: counters and histogram buckets summed. Sorted
-/// by name and label values, so scrapes are stable.
+/// by name and label values, so scrapes are stable. A family with no series
+/// yet (no request answered) is left out, as `Registry::gather` does: the
+/// text encoder refuses an empty one.
 fn add_up(families: impl IntoIterator<Item = MetricFamily>) -> Vec<MetricFamily> {
     let mut merged: BTreeMap<String, (MetricFamily, BTreeMap<Vec<String>, Metric>)> = BTreeMap::new();
     for mut family in families {
@@ -181,6 +183,7 @@ fn add_up(families: impl IntoIterator<Item = MetricFamily>) -> Vec<MetricFamily>
     }
     merged
         .into_values()
+        .filter(|(_, series)| !series.is_empty())
         .map(|(mut family, series)| {
             family.set_metric(series.into_values().collect());
             family
@@ -247,6 +250,13 @@ mod tests {
         );
         assert!(text.contains("coffee_outbox_backlog 2"), "{text}");
         assert!(!text.contains("coffee_jobs_queued") && !text.contains("coffee_db_pool_in_use"), "{text}");
+    }
+
+    #[test]
+    fn a_scrape_before_any_request_shows_the_states_and_no_request_series() {
+        let text = Metrics::new(None, 2).render(&Sample { outbox_backlog: Some(0), ..Sample::default() });
+        assert_eq!(text.trim_end().lines().last(), Some("coffee_outbox_backlog 0"), "{text}");
+        assert!(!text.contains("coffee_http_request"), "{text}");
     }
 
     #[test]
