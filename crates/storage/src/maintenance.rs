@@ -6,10 +6,12 @@ use coffee_domain::RepoError;
 use coffee_domain::maintenance::MaintenanceRepository;
 use coffee_domain::user::Role;
 use sea_orm::sea_query::{LockBehavior, LockType, Query};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, Order, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
 
 use crate::entity::{email_verifications as ev, idempotency_keys, outbox, sessions, users};
-use crate::{Conn, in_batch, repo_err};
+use crate::orders::lock_counts_for_cascade;
+use crate::{Conn, in_batch, is_postgres, repo_err};
 
 /// [`MaintenanceRepository`] over SeaORM.
 #[derive(Debug, Clone)]
@@ -53,18 +55,40 @@ async fn purge_batch<E: EntityTrait>(
 #[async_trait]
 impl MaintenanceRepository for SeaMaintenanceRepository {
     async fn purge_unverified_users(&self, cutoff: DateTime<Utc>, limit: u64) -> Result<u64, RepoError> {
-        // SIMPLIFICATION: unlike a single user's deletion, the batch does not
-        // call `lock_counts_for_cascade` first, so the cascade to the orders
-        // of an account an admin un-verified could deadlock with a status
-        // change and fail this batch (the next run retries it). The fuller
-        // version selects the batch, locks as that function does and deletes
-        // by id, in one transaction.
         use users::Column as C;
         let stale = Condition::all()
             .add(C::IsVerified.eq(false))
             .add(C::Role.eq(Role::User.as_str()))
             .add(C::CreatedAt.lt(cutoff));
-        purge_batch::<users::Entity>(&self.db, C::Id, C::CreatedAt, stale, limit).await
+        if !is_postgres(&self.db) {
+            return purge_batch::<users::Entity>(&self.db, C::Id, C::CreatedAt, stale, limit).await;
+        }
+        // The batch's orders go with it (cascade), and an account an admin
+        // un-verified may have some: lock them and the order counters first,
+        // as a single user's deletion does, so that the cascade cannot
+        // deadlock with a status change. The users stay locked from their
+        // choice to their deletion, so one who verifies meanwhile waits and
+        // then finds no account, as with the one-statement purge.
+        let atomic = self.db.atomic().await.map_err(repo_err)?;
+        let ids: Vec<Uuid> = users::Entity::find()
+            .select_only()
+            .column(C::Id)
+            .filter(stale)
+            .order_by_asc(C::CreatedAt)
+            .limit(limit)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .into_tuple()
+            .all(atomic.conn())
+            .await
+            .map_err(repo_err)?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        lock_counts_for_cascade(atomic.conn(), &ids).await.map_err(repo_err)?;
+        let deleted = users::Entity::delete_many().filter(C::Id.is_in(ids)).exec(atomic.conn()).await;
+        let deleted = deleted.map_err(repo_err)?;
+        atomic.commit().await.map_err(repo_err)?;
+        Ok(deleted.rows_affected)
     }
 
     async fn purge_expired_sessions(&self, now: DateTime<Utc>, limit: u64) -> Result<u64, RepoError> {

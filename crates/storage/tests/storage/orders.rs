@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use coffee_domain::cart::{CartRepository, CartWriteError, Quantity};
 use coffee_domain::catalog::{CatalogRepository, NewProduct, Product};
+use coffee_domain::maintenance::MaintenanceRepository;
 use coffee_domain::money::Money;
 use coffee_domain::order::OrderField;
 use coffee_domain::order::{
@@ -17,7 +18,9 @@ use coffee_domain::query::{ListQuery, parse_list_query};
 use coffee_domain::uow::UnitOfWork;
 use coffee_domain::user::UserRepository;
 use coffee_migrations::{Migrator, MigratorTrait};
-use coffee_storage::{SeaCartRepository, SeaCatalogRepository, SeaIdempotencyStore, SeaOrderRepository};
+use coffee_storage::{
+    SeaCartRepository, SeaCatalogRepository, SeaIdempotencyStore, SeaMaintenanceRepository, SeaOrderRepository,
+};
 use coffee_testkit::Backend;
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, Statement};
@@ -549,16 +552,25 @@ async fn the_stored_answer_is_written_with_the_order_or_not_at_all() {
 /// A customer's deletion takes their orders with it (cascade) while staff
 /// move other customers' orders along the board. Both lock `order_counts`
 /// rows; a cascade taking them in heap order could deadlock with a status
-/// change, and PostgreSQL would abort one of them (an error below).
+/// change, and PostgreSQL would abort one of them (an error below). Odd
+/// rounds delete through the stale-account purge instead (an account an
+/// admin un-verified after it ordered).
 #[tokio::test]
 async fn deleting_a_customer_with_orders_never_deadlocks_with_status_changes() {
     for env in backends().await {
         let orders = Arc::new(SeaOrderRepository::new(env.db.clone()));
+        let maintenance = SeaMaintenanceRepository::new(env.db.clone());
         let latte = product(&env, "Latte", 350).await;
         let bob = customer(&env, "bob@example.com").await;
         warm_pool(&env).await;
-        for round in 0..8 {
-            let ann = customer(&env, &format!("ann{round}@example.com")).await;
+        for round in 0..16 {
+            let purge = round % 2 == 1;
+            let email = format!("ann{round}@example.com");
+            let ann = if purge {
+                user(&email).created_at(t0() - hours(72)).create(&env.users).await.id
+            } else {
+                customer(&env, &email).await
+            };
             for _ in 0..48 {
                 orders.insert(&new_order(ann, vec![line(latte, "Latte", 350, 1)])).await.unwrap();
             }
@@ -592,8 +604,17 @@ async fn deleting_a_customer_with_orders_never_deadlocks_with_status_changes() {
                     }
                 }
             });
-            let (deleted, _) = tokio::join!(env.users.delete(ann), futures_util::future::join_all(staff));
-            deleted.expect("a customer's deletion is never aborted");
+            let deletion = async {
+                if purge {
+                    let purged = maintenance.purge_unverified_users(t0() - hours(48), 100).await;
+                    assert_eq!(purged.expect("a purge is never aborted"), 1, "ann's account, not bob's");
+                } else {
+                    env.users.delete(ann).await.expect("a customer's deletion is never aborted");
+                }
+            };
+            tokio::join!(deletion, futures_util::future::join_all(staff));
+            let left = orders.list(&order_query(&[]), Some(ann)).await.unwrap().total;
+            assert_eq!(left, 0, "ann's orders went with her");
             assert_board_totals(&env, &orders).await;
         }
     }
