@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use coffee_domain::RepoError;
 use coffee_domain::maintenance::MaintenanceRepository;
 use coffee_domain::user::Role;
-use sea_orm::sea_query::{LockBehavior, LockType, Query};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query, SelectStatement};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, ExprTrait, Order, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use crate::entity::{email_verifications as ev, idempotency_keys, outbox, sessions, users};
+use crate::entity::{email_verifications as ev, idempotency_keys, orders, outbox, sessions, users};
 use crate::orders::lock_counts_for_cascade;
 use crate::{Conn, in_batch, is_postgres, repo_err};
 
@@ -40,16 +40,21 @@ async fn purge_batch<E: EntityTrait>(
     cond: Condition,
     limit: u64,
 ) -> Result<u64, RepoError> {
-    let ids = Query::select()
+    let ids = batch::<E>(id, order, cond.clone(), limit);
+    let result = E::delete_many().filter(cond).filter(in_batch(db, id, ids)).exec(db).await.map_err(repo_err)?;
+    Ok(result.rows_affected)
+}
+
+/// `SELECT <id> … WHERE <cond> ORDER BY <order> LIMIT n FOR UPDATE SKIP LOCKED`.
+fn batch<E: EntityTrait>(id: E::Column, order: E::Column, cond: Condition, limit: u64) -> SelectStatement {
+    Query::select()
         .column(id)
         .from(E::default())
-        .cond_where(cond.clone())
+        .cond_where(cond)
         .order_by(order, Order::Asc)
         .limit(limit)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        .to_owned();
-    let result = E::delete_many().filter(cond).filter(in_batch(db, id, ids)).exec(db).await.map_err(repo_err)?;
-    Ok(result.rows_affected)
+        .to_owned()
 }
 
 #[async_trait]
@@ -64,31 +69,32 @@ impl MaintenanceRepository for SeaMaintenanceRepository {
             return purge_batch::<users::Entity>(&self.db, C::Id, C::CreatedAt, stale, limit).await;
         }
         // The batch's orders go with it (cascade), and an account an admin
-        // un-verified may have some: lock them and the order counters first,
-        // as a single user's deletion does, so that the cascade cannot
-        // deadlock with a status change. The users stay locked from their
-        // choice to their deletion, so one who verifies meanwhile waits and
-        // then finds no account, as with the one-statement purge.
+        // un-verified after it ordered has some. Those accounts, found among
+        // the batch (which this locks), get their orders and the order
+        // counters locked first, as a single user's deletion does, so that
+        // the cascade cannot deadlock with a status change; then the batch
+        // is deleted as any other, in one statement. The batch's other users
+        // stay locked, so none of them can place an order in between.
         let atomic = self.db.atomic().await.map_err(repo_err)?;
-        let ids: Vec<Uuid> = users::Entity::find()
+        let has_orders = Query::select()
+            .expr(Expr::val(1))
+            .from(orders::Entity)
+            .and_where(Expr::col((orders::Entity, orders::Column::UserId)).equals((users::Entity, C::Id)))
+            .to_owned();
+        let batch_users = batch::<users::Entity>(C::Id, C::CreatedAt, stale.clone(), limit);
+        let with_orders: Vec<Uuid> = users::Entity::find()
             .select_only()
             .column(C::Id)
-            .filter(stale)
-            .order_by_asc(C::CreatedAt)
-            .limit(limit)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .filter(in_batch(atomic.conn(), C::Id, batch_users))
+            .filter(Expr::exists(has_orders))
             .into_tuple()
             .all(atomic.conn())
             .await
             .map_err(repo_err)?;
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        lock_counts_for_cascade(atomic.conn(), &ids).await.map_err(repo_err)?;
-        let deleted = users::Entity::delete_many().filter(C::Id.is_in(ids)).exec(atomic.conn()).await;
-        let deleted = deleted.map_err(repo_err)?;
+        lock_counts_for_cascade(atomic.conn(), &with_orders).await.map_err(repo_err)?;
+        let deleted = purge_batch::<users::Entity>(atomic.conn(), C::Id, C::CreatedAt, stale, limit).await?;
         atomic.commit().await.map_err(repo_err)?;
-        Ok(deleted.rows_affected)
+        Ok(deleted)
     }
 
     async fn purge_expired_sessions(&self, now: DateTime<Utc>, limit: u64) -> Result<u64, RepoError> {
