@@ -1,6 +1,6 @@
 # Shared by the bench scripts (sourced): ceiling.sh, storm.sh, startup.sh,
-# ab.sh. The functions need BENCH_DB, BASE, OUT, BENCH_LUA_DIR and a die()
-# in the caller.
+# ab.sh, search_sqlite.sh. The functions need BENCH_DB, BASE, OUT,
+# BENCH_LUA_DIR and a die() in the caller.
 # shellcheck shell=bash
 
 # Where things are, and the bench's own admin and token secret (ab.sh logs in
@@ -20,14 +20,21 @@ CREATE DATABASE "$BENCH_DB";
 SQL
 }
 
-# wrk_run NAME LUA PATH WRK-ARGS… → "rps p99_ms" from report.lua's RESULT
-# line (report in $OUT/NAME.txt); any non-2xx or socket error stops the run.
-wrk_run() {
+# wrk_result NAME LUA PATH WRK-ARGS… → report.lua's RESULT line (report in
+# $OUT/NAME.txt); any non-2xx or socket error stops the run.
+wrk_result() {
     local name=$1 lua=$2 path=$3 line
     shift 3
     BENCH_NAME=$name wrk --latency "$@" -s "$BENCH_LUA_DIR/$lua" "$BASE$path" >"$OUT/$name.txt" 2>&1 ||
         die "wrk $name failed: $(cat "$OUT/$name.txt")"
     line=$(grep '^RESULT ' "$OUT/$name.txt") || die "wrk $name printed no RESULT line"
     [[ "$line" == *" non2xx=0 connect=0 read=0 write=0 timeout=0" ]] || die "wrk $name saw errors: $line"
+    echo "$line"
+}
+
+# wrk_run NAME LUA PATH WRK-ARGS… → "rps p99_ms" of wrk_result.
+wrk_run() {
+    local line
+    line=$(wrk_result "$@") || exit 1
     sed -E 's/.* rps=([0-9.]+) .* p99_ms=([0-9.]+) .*/\1 \2/' <<<"$line"
 }

@@ -10,7 +10,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR="$ROOT/bench"
 export BENCH_LUA_DIR="$BENCH_DIR/lua"
-CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/coffee-target}
+# shellcheck source=bench/lib.sh
+source "$BENCH_DIR/lib.sh"
 PORT=${PORT:-18121}
 BENCH_PRODUCTS=${BENCH_PRODUCTS:-10000}
 SEARCH_TERM=${SEARCH_TERM:-praline}
@@ -42,7 +43,7 @@ start_server() {
     (
         cd "$OUT"
         exec env -i PATH="$PATH" HOME="$HOME" PORT="$PORT" HOST=127.0.0.1 DATABASE_URL="sqlite://$DB_FILE?mode=rwc" \
-            JWT_SECRET=bench-jwt-secret-0123456789abcdef0123456789 AUTH_RATE_LIMIT=off RUST_LOG=warn \
+            JWT_SECRET="$JWT_SECRET" AUTH_RATE_LIMIT=off RUST_LOG=warn \
             MEDIA_DIR="$OUT/media" CLEANUP_SCHEDULE="0 0 0 1 1 *" SHUTDOWN_DRAIN=0s "$API_BIN"
     ) >>"$OUT/server.log" 2>&1 &
     SERVER_PID=$!
@@ -76,10 +77,7 @@ echo "| request | connections | req/s | p50 ms | p99 ms |"
 echo "|---|---:|---:|---:|---:|"
 for i in "${!PATHS[@]}"; do
     for c in $CONNECTIONS; do
-        BENCH_NAME="$i-$c" wrk -t1 -c"$c" -d"${DURATION}s" --latency -s "$BENCH_LUA_DIR/get.lua" "$BASE${PATHS[$i]}" \
-            >"$OUT/wrk-$i-$c.txt" 2>&1 || die "wrk failed: $(cat "$OUT/wrk-$i-$c.txt")"
-        line=$(grep '^RESULT ' "$OUT/wrk-$i-$c.txt") || die "wrk printed no RESULT line"
-        [[ "$line" == *" non2xx=0 connect=0 read=0 write=0 timeout=0" ]] || die "wrk saw errors: $line"
+        line=$(wrk_result "wrk-$i-$c" get.lua "${PATHS[$i]}" -t1 -c"$c" -d"${DURATION}s")
         read -r rps p50 p99 < <(sed -E 's/.* rps=([0-9.]+) p50_ms=([0-9.]+) p99_ms=([0-9.]+) .*/\1 \2 \3/' <<<"$line")
         printf '| %s | %s | %.0f | %s | %s |\n' "${NAMES[$i]}" "$c" "$rps" "$p50" "$p99"
     done
