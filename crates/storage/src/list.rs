@@ -4,10 +4,10 @@
 //! enum — never from client text — and every value is a bound parameter.
 
 use coffee_domain::query::{Filter, ListQuery, Op, Value};
-use sea_orm::sea_query::{Expr, LikeExpr, NullOrdering, SimpleExpr};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, LikeExpr, NullOrdering, Query, SelectStatement, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, ExprTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, ExprTrait, FromQueryResult, Order, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select,
 };
 
 /// How one resource maps onto its table.
@@ -25,7 +25,19 @@ pub(crate) struct ListMapping<E: EntityTrait, F> {
     pub custom: fn(&Filter<F>) -> Option<SimpleExpr>,
 }
 
-/// Runs `select` narrowed by `query`: one `COUNT` and one page query.
+/// Where a list's exact `total` comes from.
+pub(crate) enum Total {
+    /// `COUNT(*)` over every row the query matches.
+    Count,
+    /// A statement that returns it as one `BIGINT` (e.g. the sum of
+    /// counters the database keeps), when the caller has one.
+    From(Box<SelectStatement>),
+}
+
+/// The name of the page statement's extra column that carries the total.
+const TOTAL: &str = "list_total";
+
+/// Runs `select` narrowed by `query`, with the exact total of every row it matches.
 pub(crate) async fn fetch_page<E, F, C>(
     db: &C,
     select: Select<E>,
@@ -38,18 +50,24 @@ where
     F: Copy,
     C: ConnectionTrait,
 {
-    fetch_page_with_total(db, select, query, mapping, None).await
+    fetch_page_with_total(db, select, query, mapping, Total::Count).await
 }
 
-/// [`fetch_page`] with the exact `total` from the caller when it has one
-/// (e.g. a counter kept by the database), which then skips the `COUNT`;
-/// `None` counts as [`fetch_page`] does.
+/// [`fetch_page`] with the total from `total`.
+///
+/// The page and its total come from **one statement**: the total is an
+/// uncorrelated scalar subquery in the page's select list, which both engines
+/// evaluate once. So they are read from the same snapshot — two statements
+/// under READ COMMITTED could each see a different set of rows, and `total`
+/// disagree with the items — and a list costs one round trip fewer. Only a
+/// page with no rows needs a second statement: past the last page, to learn
+/// the total (an empty first page means it is 0).
 pub(crate) async fn fetch_page_with_total<E, F, C>(
     db: &C,
     select: Select<E>,
     query: &ListQuery<F>,
     mapping: &ListMapping<E, F>,
-    total: Option<u64>,
+    total: Total,
 ) -> Result<(Vec<E::Model>, u64), DbErr>
 where
     E: EntityTrait,
@@ -59,8 +77,11 @@ where
 {
     let select = select.filter(condition(query, mapping));
     let total = match total {
-        Some(total) => total,
-        None => select.clone().count(db).await?,
+        Total::Count => Query::select()
+            .expr(Expr::col(Asterisk).count())
+            .from_subquery(select.clone().into_query(), Alias::new("matches"))
+            .to_owned(),
+        Total::From(statement) => *statement,
     };
     let mut ordered = select;
     for key in &query.sort {
@@ -72,7 +93,20 @@ where
     }
     let last_desc = query.sort.last().is_none_or(|k| k.descending);
     ordered = ordered.order_by(mapping.id, if last_desc { Order::Desc } else { Order::Asc });
-    let items = ordered.offset(query.offset()).limit(query.page_size).all(db).await?;
+    let mut page = ordered.offset(query.offset()).limit(query.page_size).into_query();
+    page.expr_as(Expr::SubQuery(None, Box::new(total.clone().into())), Alias::new(TOTAL));
+    let rows = db.query_all(&page).await?;
+    let total: i64 = match rows.first() {
+        Some(row) => row.try_get("", TOTAL)?,
+        None if query.offset() == 0 => 0,
+        None => db
+            .query_one(&total)
+            .await?
+            .ok_or_else(|| DbErr::Custom("a list total query returned no row".to_owned()))?
+            .try_get_by_index(0)?,
+    };
+    let total = u64::try_from(total).map_err(|_| DbErr::Custom(format!("a list total of {total}")))?;
+    let items = rows.iter().map(|row| E::Model::from_query_result(row, "")).collect::<Result<_, _>>()?;
     Ok((items, total))
 }
 

@@ -16,7 +16,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, Query
 use uuid::Uuid;
 
 use crate::entity::{order_counts as oc, order_items as oi, orders};
-use crate::list::{ListMapping, fetch_page_with_total, to_value};
+use crate::list::{ListMapping, Total, fetch_page_with_total, to_value};
 use crate::{Conn, is_postgres, repo_err};
 
 /// Makes deleting `users` — and their orders with them, by `ON DELETE
@@ -169,19 +169,15 @@ async fn insert_lines(db: &impl ConnectionTrait, order_id: Uuid, lines: &[OrderL
 
 /// The exact total of `query` from the `order_counts` counters, when its
 /// filters are none or `status = X` alone (the admin board's commonest
-/// lists), or `None` to count the rows. The counters are kept by triggers
-/// on `orders` (migration `m20261206_000009_order_counts`) in the same
-/// transaction as every insert, status change and deletion, so their sum
-/// is what `COUNT(*)` would answer in the same statement, for a few rows
-/// read instead of every order. Not for an owner's list: the counters are
-/// not per user.
-async fn counted_total(
-    db: &impl ConnectionTrait,
-    query: &ListQuery<OrderField>,
-    owner: Option<Uuid>,
-) -> Result<Option<u64>, DbErr> {
+/// lists), or [`Total::Count`] to count the rows. The counters are kept by
+/// triggers on `orders` (migration `m20261206_000009_order_counts`) in the
+/// same transaction as every insert, status change and deletion, and the sum
+/// is read in the page's own statement, so it is what `COUNT(*)` would
+/// answer there, for a few rows read instead of every order. Not for an
+/// owner's list: the counters are not per user.
+fn order_total(query: &ListQuery<OrderField>, owner: Option<Uuid>) -> Total {
     if owner.is_some() || query.search.is_some() {
-        return Ok(None);
+        return Total::Count;
     }
     // PostgreSQL's SUM(bigint) is numeric: cast back.
     let total = Func::cast_as(Func::coalesce([Expr::col(oc::Column::N).sum(), Expr::val(0_i64)]), "BIGINT");
@@ -192,14 +188,9 @@ async fn counted_total(
         [f] if f.field == OrderField::Status && f.op == Op::Eq && f.values.len() == 1 => {
             sum.and_where(Expr::col(oc::Column::Status).eq(to_value(&f.values[0])));
         }
-        _ => return Ok(None),
+        _ => return Total::Count,
     }
-    let n: i64 = db
-        .query_one(&sum)
-        .await?
-        .ok_or_else(|| DbErr::Custom("the order count query returned no row".to_owned()))?
-        .try_get_by_index(0)?;
-    u64::try_from(n).map(Some).map_err(|_| DbErr::Custom(format!("negative order count {n} in order_counts")))
+    Total::From(Box::new(sum))
 }
 
 /// The next order number on SQLite: one writer at a time, so the counter row
@@ -289,9 +280,8 @@ impl OrderRepository for SeaOrderRepository {
         if let Some(owner) = owner {
             select = select.filter(orders::Column::UserId.eq(owner));
         }
-        let counted = counted_total(&self.db, query, owner).await.map_err(repo_err)?;
-        let (rows, total) =
-            fetch_page_with_total(&self.db, select, query, &MAPPING, counted).await.map_err(repo_err)?;
+        let total = order_total(query, owner);
+        let (rows, total) = fetch_page_with_total(&self.db, select, query, &MAPPING, total).await.map_err(repo_err)?;
         let ids: Vec<Uuid> = rows.iter().map(|m| m.id).collect();
         let mut lines = lines_of(&self.db, &ids).await?;
         let items = rows

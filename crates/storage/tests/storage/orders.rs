@@ -412,6 +412,9 @@ async fn board_totals_come_from_the_counters_and_any_other_list_counts_rows() {
         assert_eq!(total(&[], None).await, 103);
         assert_eq!(total(&[("status", "pending")], None).await, 103);
         assert_eq!(total(&[("status", "ready")], None).await, 0);
+        assert_eq!(total(&[("page", "9")], None).await, 103, "past the last page the counters still answer");
+        assert_eq!(total(&[("status", "pending"), ("page", "9")], None).await, 103);
+        assert_eq!(total(&[("total__gte", "1"), ("page", "9")], None).await, 3, "past the last page rows are counted");
         assert_eq!(total(&[("status", "pending"), ("total__gte", "1")], None).await, 3);
         assert_eq!(total(&[("status__in", "pending")], None).await, 3);
         assert_eq!(total(&[("total__gte", "1")], None).await, 3);
