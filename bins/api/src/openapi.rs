@@ -174,10 +174,13 @@ fn query_parameters<R: Resource>() -> Vec<Value> {
         json!({"name": "sort", "in": "query",
                "description": format!("Comma-separated sort keys, `-` for descending. Fields: {}.", names(|f| f.sortable)),
                "schema": {"type": "string", "default": "-created_at", "pattern": sort_pattern(&sortable)}}),
-        json!({"name": "search", "in": "query",
-               "description": format!("Case-insensitive substring over: {}.", names(|f| f.searchable)),
-               "schema": {"type": "string", "pattern": schemas::trimmed_text(MAX_TEXT_VALUE_CHARS)}}),
     ];
+    // A list without text fields refuses `search` (400), so it does not offer it.
+    if R::FIELDS.iter().any(|f| f.searchable) {
+        params.push(json!({"name": "search", "in": "query",
+               "description": format!("Case-insensitive substring over: {}.", names(|f| f.searchable)),
+               "schema": {"type": "string", "pattern": schemas::trimmed_text(MAX_TEXT_VALUE_CHARS)}}));
+    }
     for field in R::FIELDS.iter().filter(|f| f.filterable) {
         for op in field.kind.operators() {
             let (schema, what) = match op {

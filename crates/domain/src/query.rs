@@ -252,7 +252,9 @@ pub fn parse_list_query<R: Resource>(params: &[(String, String)]) -> Result<List
         let result = match key.as_str() {
             "page" => parse_bounded(raw, 1, u64::from(u32::MAX)).map(|n| query.page = n),
             "page_size" => parse_bounded(raw, 1, MAX_PAGE_SIZE).map(|n| query.page_size = n),
-            "search" => parse_search(raw).map(|s| query.search = s),
+            "search" if R::FIELDS.iter().any(|f| f.searchable) => parse_search(raw).map(|s| query.search = s),
+            // Never ignored: with no text field to look in, a search could only match nothing.
+            "search" => Err("is not supported here: this list has no text fields to search".to_owned()),
             "sort" => parse_sort::<R>(raw).map(|s| query.sort = s),
             _ => parse_filter::<R>(key, raw).map(|f| query.filters.push(f)),
         };
@@ -457,6 +459,29 @@ mod tests {
         assert_eq!(bad_params(&[("created_at__gt", "yesterday")]), ["created_at__gt"]);
         assert_eq!(bad_params(&[("kind", "lukewarm")]), ["kind"]);
         assert_eq!(bad_params(&[("name", "a\0b"), ("search", "x\u{7}")]), ["name", "search"]);
+    }
+
+    /// A list with no searchable field, like orders.
+    struct Plain;
+    impl Resource for Plain {
+        type Field = F;
+        const CREATED_AT: F = F::Created;
+        const FIELDS: &'static [FieldSpec<F>] = &[FieldSpec {
+            name: "created_at",
+            field: F::Created,
+            kind: FieldKind::Timestamp,
+            filterable: true,
+            sortable: true,
+            searchable: false,
+        }];
+    }
+
+    #[test]
+    fn refuses_search_where_no_field_is_searchable() {
+        let owned = vec![("search".to_owned(), "oat".to_owned())];
+        let errors = parse_list_query::<Plain>(&owned).unwrap_err();
+        assert_eq!(errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["search"]);
+        assert!(q(&[("search", "oat")]).is_ok(), "a list with text fields still searches");
     }
 
     #[test]

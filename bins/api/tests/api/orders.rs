@@ -297,4 +297,7 @@ async fn the_order_list_speaks_the_list_language() {
         let resp = s.call(Method::GET, &format!("/orders?{bad}"), &s.admin, None).await;
         assert_problem(resp, 400, "invalid_query").await;
     }
+    // Orders have no text field to search: refused, never an empty list.
+    let resp = s.call(Method::GET, "/orders?search=latte", &s.admin, None).await;
+    assert_eq!(error_fields(&assert_problem(resp, 400, "invalid_query").await), ["search"]);
 }
