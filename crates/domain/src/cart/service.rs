@@ -12,6 +12,7 @@ use crate::catalog::CatalogRepository;
 use crate::clock::Clock;
 use crate::error::{FieldError, Unexpected};
 use crate::money::MoneyOverflow;
+use crate::order::MAX_LINES;
 
 /// Why a cart use case failed.
 #[derive(Debug, thiserror::Error)]
@@ -22,8 +23,8 @@ pub enum CartError {
     /// The product cannot be ordered now.
     #[error("product unavailable")]
     ProductUnavailable(Uuid),
-    /// The line would hold more than 99 pieces.
-    #[error("too many pieces on one line")]
+    /// The line would hold more than 99 pieces, or the cart more lines than an order.
+    #[error("too many pieces on one line, or lines in the cart")]
     Invalid(FieldError),
     /// Something failed that the client cannot fix.
     #[error(transparent)]
@@ -81,11 +82,22 @@ impl CartService {
     ///
     /// # Errors
     /// `NotFound` for an unknown product, `ProductUnavailable`, `Invalid`
-    /// when the line would pass 99.
+    /// when the line would pass 99 or the cart already holds 50 other lines.
     pub async fn add(&self, caller: &Caller, product_id: Uuid, quantity: Quantity) -> Result<(Uuid, Cart), CartError> {
         let product = self.catalog.priced(&[product_id]).await?.pop().ok_or(AccessError::NotFound)?;
         if !product.is_available {
             return Err(CartError::ProductUnavailable(product_id));
+        }
+        // A cart is checked out as one order, so it holds no more lines than one.
+        // SIMPLIFICATION: checked before the insert, not in the same statement, so
+        // concurrent adds of new products can pass it together; checkout refuses
+        // a cart over the limit whatever got it there (422, the cart kept).
+        let entries = self.carts.entries(caller.id()).await?;
+        if entries.len() >= MAX_LINES && !entries.iter().any(|e| e.product_id == product_id) {
+            return Err(CartError::Invalid(FieldError::new(
+                "product_id",
+                format!("the cart holds {} lines, the most one order can take", entries.len()),
+            )));
         }
         let id = self.carts.add(caller.id(), Uuid::now_v7(), product_id, quantity, self.clock.now()).await?;
         Ok((id, self.get(caller).await?))

@@ -150,3 +150,19 @@ fn a_product_deleted_from_the_menu_disappears_from_the_cart() {
     run(s.service.clear(&s.ann)).unwrap();
     assert!(run(s.service.get(&s.ann)).unwrap().items.is_empty());
 }
+
+#[test]
+fn a_cart_holds_at_most_as_many_lines_as_one_order() {
+    let s = setup();
+    let products: Vec<Uuid> =
+        (0..=crate::order::MAX_LINES).map(|i| product(&s, &format!("Drink {i}"), 100, true)).collect();
+    let (last, first) = products.split_last().unwrap();
+    for &p in first {
+        run(s.service.add(&s.ann, p, q(1))).unwrap();
+    }
+    let refused = run(s.service.add(&s.ann, *last, q(1)));
+    assert!(matches!(&refused, Err(CartError::Invalid(e)) if e.field == "product_id"), "{refused:?}");
+    let (_, cart) = run(s.service.add(&s.ann, first[0], q(1))).unwrap();
+    assert_eq!(cart.items.len(), crate::order::MAX_LINES, "a product already there still merges");
+    assert_eq!(cart.items[0].quantity.get(), 2);
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
-use super::model::{NewOrder, Order, OrderChange, OrderField, OrderLine, OrderStatus};
+use super::model::{MAX_LINES, NewOrder, Order, OrderChange, OrderField, OrderLine, OrderStatus};
 use super::pickup::{PickupError, PickupRules, PickupSettings};
 use super::ports::{IdempotencyClaim, IdempotencyKey, IdempotencyStore, OrderRepository, StoredResponse};
 use super::transitions::{Mover, TransitionError, check_transition};
@@ -239,6 +239,16 @@ impl OrderService {
                 let taken = tx.carts().take(caller.id()).await?;
                 if taken.is_empty() {
                     return Err(OrderError::CartEmpty);
+                }
+                if taken.len() > MAX_LINES {
+                    // Nothing is lost: the transaction that took the cart rolls back.
+                    return Err(OrderError::Invalid(vec![FieldError::new(
+                        "items",
+                        format!(
+                            "the cart holds {} lines and an order at most {MAX_LINES}: remove some, or send `items`",
+                            taken.len()
+                        ),
+                    )]));
                 }
                 let items: Vec<ItemRequest> =
                     taken.into_iter().map(|(product_id, quantity)| ItemRequest { product_id, quantity }).collect();

@@ -6,8 +6,8 @@ use chrono::{DateTime, NaiveDateTime, NaiveTime, TimeDelta, Utc, Weekday};
 use uuid::Uuid;
 
 use super::{
-    IdempotencyKey, ItemRequest, Order, OrderError, OrderInput, OrderPatch, OrderPorts, OrderService, OrderSettings,
-    OrderStatus, PickupSettings, Recipients, TransitionError,
+    IdempotencyKey, ItemRequest, MAX_LINES, Order, OrderError, OrderInput, OrderPatch, OrderPorts, OrderService,
+    OrderSettings, OrderStatus, PickupSettings, Recipients, TransitionError,
 };
 use crate::access::{AccessError, Caller};
 use crate::cart::{CartRepository, Quantity};
@@ -204,6 +204,19 @@ fn explicit_items_leave_the_cart_alone_and_numbers_increase() {
 fn an_empty_cart_cannot_be_checked_out() {
     let s = setup();
     assert!(matches!(s.place(&s.ann, OrderInput::default()), Err(OrderError::CartEmpty)));
+    assert!(s.fakes.orders.all().is_empty() && s.mails().is_empty());
+}
+
+#[test]
+fn a_cart_of_more_lines_than_an_order_holds_is_refused_and_kept() {
+    let s = setup();
+    for i in 0..=MAX_LINES {
+        let p = s.product(&format!("Drink {i}"), 100);
+        s.add_to_cart(&s.ann, p, 1);
+    }
+    let refused = s.place(&s.ann, OrderInput::default());
+    assert!(matches!(&refused, Err(OrderError::Invalid(e)) if e[0].field == "items"), "{refused:?}");
+    assert_eq!(s.cart_len(&s.ann), MAX_LINES + 1, "the cart is kept");
     assert!(s.fakes.orders.all().is_empty() && s.mails().is_empty());
 }
 
