@@ -6,6 +6,7 @@ use std::future::{Ready, ready};
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest};
+use coffee_domain::FieldError;
 use coffee_domain::order::IdempotencyKey;
 use paperclip::actix::OperationModifier;
 use paperclip::v2::models::{DataType, DefaultOperationRaw, DefaultParameterRaw, Either, ParameterIn};
@@ -27,21 +28,43 @@ fn header_parameter(op: &mut DefaultOperationRaw, name: &str, description: &str,
     }));
 }
 
-/// The version named by `If-Match` (`"3"`, `W/"3"`; `*` or no header = any).
+/// The version named by `If-Match` (`"3"`; `*` or no header = any).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IfMatch(pub Option<i64>);
 
 /// A tag that names no version this server hands out: it never matches.
 const NO_VERSION: i64 = -1;
 
-/// Parses the first entity tag of an `If-Match` value.
-fn parse_if_match(raw: &str) -> Option<i64> {
-    let first = raw.split(',').next().unwrap_or_default().trim();
-    if first == "*" {
-        return None;
+/// Parses an `If-Match` value: `*`, or entity tags compared strongly
+/// (RFC 9110 §13.1.1), so a weak tag (`W/"3"`) never matches, nor does a
+/// well-formed tag that is not one of our versions (`"abc"`).
+///
+/// SIMPLIFICATION: one strong tag at most. A list of several ("match any")
+/// is refused rather than half-honoured; the fuller version would carry the
+/// set down to the domain's version check.
+fn parse_if_match(raw: &str) -> Result<Option<i64>, &'static str> {
+    const FORM: &str = "must be * or the order's ETag, e.g. \"3\"";
+    let raw = raw.trim();
+    if raw == "*" {
+        return Ok(None);
     }
-    let tag = first.strip_prefix("W/").unwrap_or(first);
-    Some(tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).and_then(|t| t.parse().ok()).unwrap_or(NO_VERSION))
+    let mut strong = Vec::new();
+    let mut tags = 0;
+    for tag in raw.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        tags += 1;
+        let (weak, quoted) = tag.strip_prefix("W/").map_or((false, tag), |t| (true, t));
+        let opaque =
+            quoted.strip_prefix('"').and_then(|t| t.strip_suffix('"')).filter(|t| !t.contains('"')).ok_or(FORM)?;
+        if !weak {
+            strong.push(opaque.parse().unwrap_or(NO_VERSION));
+        }
+    }
+    match strong.as_slice() {
+        _ if tags == 0 => Err(FORM),
+        [] => Ok(Some(NO_VERSION)),
+        [version] => Ok(Some(*version)),
+        _ => Err("must name one version (one ETag), not a list"),
+    }
 }
 
 impl FromRequest for IfMatch {
@@ -49,8 +72,9 @@ impl FromRequest for IfMatch {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let raw = req.headers().get(header::IF_MATCH).map(|v| v.to_str().unwrap_or_default());
-        ready(Ok(IfMatch(raw.and_then(parse_if_match))))
+        let Some(value) = req.headers().get(header::IF_MATCH) else { return ready(Ok(IfMatch(None))) };
+        let parsed = parse_if_match(value.to_str().unwrap_or_default());
+        ready(parsed.map(IfMatch).map_err(|message| ApiError::validation(vec![FieldError::new("If-Match", message)])))
     }
 }
 
@@ -64,7 +88,7 @@ impl OperationModifier for IfMatch {
             "The order's ETag (e.g. `\"3\"`): the change applies only to that version, else 412.",
             None,
         );
-        document_problems(op, &[catalogue::PRECONDITION_FAILED]);
+        document_problems(op, &[catalogue::PRECONDITION_FAILED, catalogue::VALIDATION_FAILED]);
     }
 }
 
@@ -133,12 +157,16 @@ mod tests {
 
     #[test]
     fn if_match_names_one_version_any_or_none_that_can_match() {
-        assert_eq!(parse_if_match("\"3\""), Some(3));
-        assert_eq!(parse_if_match("W/\"12\""), Some(12));
-        assert_eq!(parse_if_match(" \"4\", \"5\""), Some(4));
-        assert_eq!(parse_if_match("*"), None);
-        for never in ["3", "\"three\"", "\"\"", "W/"] {
-            assert_eq!(parse_if_match(never), Some(NO_VERSION), "{never}");
+        assert_eq!(parse_if_match("\"3\""), Ok(Some(3)));
+        assert_eq!(parse_if_match(" \"4\" "), Ok(Some(4)));
+        assert_eq!(parse_if_match("*"), Ok(None));
+        assert_eq!(parse_if_match("W/\"12\", \"13\""), Ok(Some(13)), "the weak tag is left out");
+        // Well-formed, but never one of our versions under strong comparison.
+        for never in ["W/\"12\"", "\"three\"", "\"\"", "\"99999999999999999999\""] {
+            assert_eq!(parse_if_match(never), Ok(Some(NO_VERSION)), "{never}");
+        }
+        for malformed in ["3", "garbage", "W/", "\"3", "", " , ", "\"a\"b\"", "\"4\", \"5\""] {
+            assert!(parse_if_match(malformed).is_err(), "{malformed}");
         }
     }
 

@@ -182,6 +182,10 @@ impl IntoProblem for OrderError {
                 c::ORDER_NOT_PENDING,
                 format!("The order is {}; only a pending order can be changed this way.", status.as_str()),
             ),
+            OrderError::PreconditionFailed { expected } if expected < 0 => ApiError::with_detail(
+                c::PRECONDITION_FAILED,
+                "If-Match names no version of the order (a weak tag never matches); fetch it again (see its ETag).",
+            ),
             OrderError::PreconditionFailed { expected } => ApiError::with_detail(
                 c::PRECONDITION_FAILED,
                 format!("The order is no longer at version {expected}; fetch it again (see its ETag)."),

@@ -128,32 +128,25 @@ async fn a_stale_if_match_is_refused_with_412_and_the_current_one_applies() {
         .await
         .unwrap();
     assert_problem(stale, 412, "precondition_failed").await;
-    for (tag, method) in [("W/\"2\"", Method::PATCH), ("\"3\"", Method::PATCH)] {
-        let status = if tag.contains('2') { "preparing" } else { "ready" };
-        let resp = s
-            .app
-            .request(method, &path(&order), Some(&s.admin))
-            .header("if-match", tag)
-            .json(&json!({"status": status}))
-            .send()
-            .await
-            .unwrap();
+    let s = &s;
+    let with_tag = |method: Method, tag: &'static str, body: Option<Value>| {
+        let request = s.app.request(method, &path(&order), Some(&s.admin)).header("if-match", tag);
+        async move { if let Some(body) = body { request.json(&body) } else { request }.send().await.unwrap() }
+    };
+    // Strong comparison (RFC 9110): the weak form of the current tag does not match.
+    let weak = with_tag(Method::PATCH, "W/\"2\"", Some(json!({"status": "preparing"}))).await;
+    assert_problem(weak, 412, "precondition_failed").await;
+    for (tag, status) in [("\"2\"", "preparing"), ("\"3\"", "ready")] {
+        let resp = with_tag(Method::PATCH, tag, Some(json!({"status": status}))).await;
         assert_eq!(resp.status(), StatusCode::OK, "{tag}");
     }
-    let delete =
-        s.app.request(Method::DELETE, &path(&order), Some(&s.admin)).header("if-match", "\"3\"").send().await.unwrap();
-    assert_problem(delete, 412, "precondition_failed").await;
-    let garbage = s
-        .app
-        .request(Method::DELETE, &path(&order), Some(&s.admin))
-        .header("if-match", "version-4")
-        .send()
-        .await
-        .unwrap();
-    assert_problem(garbage, 412, "precondition_failed").await;
-    let any =
-        s.app.request(Method::DELETE, &path(&order), Some(&s.admin)).header("if-match", "*").send().await.unwrap();
-    assert_eq!(any.status(), StatusCode::NO_CONTENT);
+    assert_problem(with_tag(Method::DELETE, "\"3\"", None).await, 412, "precondition_failed").await;
+    // Not an entity tag at all, or a list of several: refused naming the header, nothing deleted.
+    for bad in ["version-4", "4", "\"4\", \"5\""] {
+        let problem = assert_problem(with_tag(Method::DELETE, bad, None).await, 422, "validation_failed").await;
+        assert_eq!(error_fields(&problem), ["If-Match"], "{bad}");
+    }
+    assert_eq!(with_tag(Method::DELETE, "*", None).await.status(), StatusCode::NO_CONTENT);
 }
 
 #[tokio::test]
