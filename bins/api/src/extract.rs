@@ -63,17 +63,55 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value = serde_path_to_error::deserialize(Strict(&mut de)).map_err(|e| {
         let inner = e.inner();
         if inner.is_data() {
-            let path = e.path().to_string();
-            let field = if path == "." { "body".to_owned() } else { path };
-            let message = inner.to_string();
-            let message = message.split(" at line ").next().unwrap_or_default().to_owned();
-            ApiError::validation(vec![FieldError::new(field, message)])
+            ApiError::validation(vec![shape_error(&e.path().to_string(), &inner.to_string())])
         } else {
             ApiError::malformed(format!("The body is not valid JSON: {inner}"))
         }
     })?;
     de.end().map_err(|e| ApiError::malformed(format!("The body must be one JSON value: {e}")))?;
     Ok(value)
+}
+
+/// A shape error in the client's terms: a missing field is named itself
+/// (not its parent object), and serde's Rust vocabulary (`i64`, `sequence`,
+/// `struct AddToCartRequest`) becomes JSON's, so no type name leaks.
+fn shape_error(path: &str, message: &str) -> FieldError {
+    let message = message.split(" at line ").next().unwrap_or_default();
+    let parent = (path != ".").then_some(path);
+    if let Some(name) = message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
+        return FieldError::new(parent.map_or_else(|| name.to_owned(), |p| format!("{p}.{name}")), "is required");
+    }
+    let message = match message.split_once(", expected ") {
+        Some((found, expected)) => format!("{}, expected {}", json_found(found), json_expected(expected)),
+        None => message.to_owned(),
+    };
+    FieldError::new(parent.unwrap_or("body"), message)
+}
+
+/// `invalid type: sequence` → `invalid type: array` (the value a client
+/// sent, in JSON's names; quoted contents are left alone).
+fn json_found(found: &str) -> String {
+    let Some((kind, what)) = found.split_once(": ") else { return found.to_owned() };
+    let what = match what {
+        "sequence" => "array".to_owned(),
+        "map" => "object".to_owned(),
+        _ => what.strip_prefix("floating point ").map_or_else(|| what.to_owned(), |n| format!("number {n}")),
+    };
+    format!("{kind}: {what}")
+}
+
+/// `expected i64` → `expected an integer`, `expected struct X` → `expected an object`.
+fn json_expected(expected: &str) -> &str {
+    match expected {
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "an integer",
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "an integer of 0 or more",
+        "f32" | "f64" => "a number",
+        "a sequence" => "an array",
+        "a map" => "an object",
+        e if e.starts_with("struct ") => "an object",
+        e if e.starts_with("enum ") => "one of the documented values",
+        e => e,
+    }
 }
 
 /// Problems a request body can cause.
@@ -389,6 +427,34 @@ mod tests {
     fn code(authorization: &str) -> Result<String, &'static str> {
         let req = TestRequest::default().insert_header((header::AUTHORIZATION, authorization)).to_http_request();
         bearer_token(&req).map(str::to_owned).map_err(|e| e.code())
+    }
+
+    #[test]
+    fn shape_errors_speak_json_and_name_the_missing_field() {
+        let check = |path: &str, serde: &str| {
+            let e = shape_error(path, serde);
+            (e.field, e.message)
+        };
+        assert_eq!(check(".", "missing field `product_id`"), ("product_id".into(), "is required".into()));
+        assert_eq!(check("items[0]", "missing field `quantity`"), ("items[0].quantity".into(), "is required".into()));
+        assert_eq!(
+            check("quantity", "invalid type: floating point `1.5`, expected i64 at line 1 column 15"),
+            ("quantity".into(), "invalid type: number `1.5`, expected an integer".into())
+        );
+        assert_eq!(
+            check(".", "invalid type: sequence, expected struct AddToCartRequest"),
+            ("body".into(), "invalid type: array, expected an object".into())
+        );
+        assert_eq!(
+            check("tags", "invalid type: map, expected a sequence").1,
+            "invalid type: object, expected an array"
+        );
+        assert_eq!(
+            check("name", "invalid type: string \"map\", expected u32").1,
+            "invalid type: string \"map\", expected an integer of 0 or more"
+        );
+        let unknown = "unknown field `role`, expected one of `email`, `password`";
+        assert_eq!(check(".", unknown), ("body".into(), unknown.into()));
     }
 
     #[test]

@@ -113,7 +113,7 @@ async fn quantities_outside_1_to_99_or_not_integers_are_422_naming_the_field() {
         assert_bad_quantity(&s, json!({"product_id": s.latte, "quantity": quantity}), "quantity").await;
     }
     assert_bad_quantity(&s, json!({"product_id": "not-a-uuid", "quantity": 1}), "product_id").await;
-    assert_bad_quantity(&s, json!({"quantity": 1}), "body").await;
+    assert_bad_quantity(&s, json!({"quantity": 1}), "product_id").await;
     assert!(s.cart(&s.ann.token).await["items"].as_array().unwrap().is_empty());
 }
 
