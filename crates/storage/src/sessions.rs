@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use coffee_domain::RepoError;
 use coffee_domain::user::{NewSession, RotateOutcome, SessionRepository};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, Set, TransactionError, TransactionTrait};
 use uuid::Uuid;
 
@@ -92,10 +92,15 @@ impl SessionRepository for SeaSessionRepository {
         Ok(outcome)
     }
 
-    async fn revoke(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError> {
+    async fn revoke_family_of(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError> {
+        let family = Query::select()
+            .column(sessions::Column::FamilyId)
+            .from(sessions::Entity)
+            .and_where(sessions::Column::Id.eq(id))
+            .to_owned();
         sessions::Entity::update_many()
             .col_expr(sessions::Column::RevokedAt, Expr::value(now))
-            .filter(sessions::Column::Id.eq(id))
+            .filter(sessions::Column::FamilyId.in_subquery(family))
             .filter(sessions::Column::RevokedAt.is_null())
             .exec(&self.db)
             .await

@@ -81,6 +81,12 @@ async fn logout_revokes_the_session_of_its_refresh_token() {
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert!(resp.text().await.unwrap().is_empty());
     assert_unauthorized(app.refresh(&t.refresh).await, "invalid_token").await;
+    // A logout with a token rotated since ends the session its successor carries on.
+    let old = app.login("ann@example.com", PASSWORD).await;
+    let newer = tokens(app.refresh(&old.refresh).await).await.refresh;
+    let resp = app.post_json("/auth/logout", &json!({"refresh_token": old.refresh})).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_unauthorized(app.refresh(&newer).await, "invalid_token").await;
     // Garbage is refused.
     let resp = app.post_json("/auth/logout", &json!({"refresh_token": "garbage"})).await;
     assert_unauthorized(resp, "invalid_token").await;

@@ -380,13 +380,15 @@ impl AuthService {
         }
     }
 
-    /// Revokes the session of a refresh token (idempotent).
+    /// Ends the login a refresh token belongs to: the token and every
+    /// rotation of it, so a stale token (rotated since) still logs out the
+    /// session its successor carries on (idempotent).
     ///
     /// # Errors
     /// `InvalidToken`, `TokenExpired`.
     pub async fn logout(&self, refresh_token: &str) -> Result<(), AuthError> {
         let claims = self.tokens.decode_refresh(refresh_token)?;
-        self.sessions.revoke(claims.jti, self.clock.now()).await?;
+        self.sessions.revoke_family_of(claims.jti, self.clock.now()).await?;
         Ok(())
     }
 

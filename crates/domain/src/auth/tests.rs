@@ -514,6 +514,18 @@ fn refresh_after_logout_is_refused() {
 }
 
 #[test]
+fn logout_with_a_rotated_refresh_token_ends_its_successor_too() {
+    let (fakes, auth) = setup();
+    let first = logged_in(&fakes, &auth);
+    let second = run(auth.refresh(&first.refresh_token)).unwrap();
+
+    run(auth.logout(&first.refresh_token)).unwrap();
+
+    let err = run(auth.refresh(&second.refresh_token)).unwrap_err();
+    assert!(matches!(err, AuthError::InvalidToken), "{err:?}");
+}
+
+#[test]
 fn an_expired_refresh_token_is_refused() {
     let (fakes, auth) = setup();
     let pair = logged_in(&fakes, &auth);

@@ -357,11 +357,12 @@ impl SessionRepository for InMemorySessions {
         Ok(RotateOutcome::Rotated)
     }
 
-    async fn revoke(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError> {
-        if let Some(s) = lock(&self.0).get_mut(&id) {
-            s.revoked_at.get_or_insert(now);
+    async fn revoke_family_of(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError> {
+        let family = lock(&self.0).get(&id).map(|s| s.family_id);
+        match family {
+            Some(family_id) => self.revoke_family(family_id, now).await,
+            None => Ok(()),
         }
-        Ok(())
     }
 
     async fn revoke_all(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError> {

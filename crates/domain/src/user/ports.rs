@@ -216,11 +216,14 @@ pub trait SessionRepository: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<RotateOutcome, RepoError>;
 
-    /// Revokes one session (idempotent).
+    /// Revokes the family of session `id`: the login it came from and every
+    /// rotation of it, so a logout with a token that was rotated meanwhile
+    /// still ends the session its newer tokens carry on (idempotent; an
+    /// unknown id revokes nothing).
     ///
     /// # Errors
     /// The store failed.
-    async fn revoke(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError>;
+    async fn revoke_family_of(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError>;
 
     /// Revokes every session of a user (after an admin changed their
     /// e-mail, role or verification: the old logins end).

@@ -187,7 +187,7 @@ async fn purge_expired_sessions_deletes_only_sessions_that_expired_before_now() 
         for s in [&expired, &at_now, &live, &revoked] {
             env.sessions.create(s).await.unwrap();
         }
-        env.sessions.revoke(revoked.id, t0() + hours(1)).await.unwrap();
+        env.sessions.revoke_family_of(revoked.id, t0() + hours(1)).await.unwrap();
 
         assert_eq!(env.maintenance.purge_expired_sessions(now, 10).await.unwrap(), 1);
 

@@ -106,12 +106,30 @@ async fn revoking_is_idempotent_and_ends_the_session() {
     for env in backends().await {
         let s = logged_in(&env).await;
 
-        env.sessions.revoke(s.id, t0() + secs(10)).await.unwrap();
-        env.sessions.revoke(s.id, t0() + secs(20)).await.unwrap();
-        env.sessions.revoke(Uuid::now_v7(), t0() + secs(20)).await.unwrap();
+        env.sessions.revoke_family_of(s.id, t0() + secs(10)).await.unwrap();
+        env.sessions.revoke_family_of(s.id, t0() + secs(20)).await.unwrap();
+        env.sessions.revoke_family_of(Uuid::now_v7(), t0() + secs(20)).await.unwrap();
 
         let outcome = env.sessions.rotate(s.id, Uuid::now_v7(), expiry(), t0() + secs(30)).await.unwrap();
         assert_eq!(outcome, RotateOutcome::Invalid);
+    }
+}
+
+#[tokio::test]
+async fn revoking_through_a_rotated_session_ends_its_successors_and_no_other_login() {
+    for env in backends().await {
+        let s = logged_in(&env).await;
+        let other = session(s.user_id, t0());
+        env.sessions.create(&other).await.unwrap();
+        let next = Uuid::now_v7();
+        assert_eq!(env.sessions.rotate(s.id, next, expiry(), t0() + secs(1)).await.unwrap(), RotateOutcome::Rotated);
+
+        env.sessions.revoke_family_of(s.id, t0() + secs(2)).await.unwrap();
+
+        let successor = env.sessions.rotate(next, Uuid::now_v7(), expiry(), t0() + secs(3)).await.unwrap();
+        assert_eq!(successor, RotateOutcome::Invalid, "the rotated token's successor is revoked too");
+        let unrelated = env.sessions.rotate(other.id, Uuid::now_v7(), expiry(), t0() + secs(3)).await.unwrap();
+        assert_eq!(unrelated, RotateOutcome::Rotated, "another login of the same user lives on");
     }
 }
 
