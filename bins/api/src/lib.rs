@@ -77,9 +77,11 @@ pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListe
             .configure(live::configure)
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::not_found()) }))
             .wrap(Compress::default())
-            .wrap(cors(&origins))
             .wrap(from_fn(ratelimit::auth_rate_limit))
             .wrap(from_fn(csrf::csrf_guard))
+            // Outside the guards, so that their 429 and 403 carry the CORS
+            // headers a browser app needs to read them (and `Retry-After`).
+            .wrap(cors(&origins))
             .wrap(from_fn(middleware::request_context))
     })
     // One database pool per worker thread (coffee_storage::Pools).
@@ -110,10 +112,11 @@ fn allowed_origins(config: &coffee_app::Config) -> AllowedOrigins {
     AllowedOrigins::new(origins)
 }
 
-/// Browsers may call from the allowed origins; any other `Origin` is refused
-/// (400 here; a state-changing request gets 403 from [`csrf::csrf_guard`]
-/// before it gets this far). Clients that send no `Origin` (curl, servers,
-/// mobile apps) are unaffected.
+/// Browsers may read answers from the allowed origins only: a request from
+/// any other `Origin` is answered without CORS headers, which the browser
+/// then hides from the page (a preflight from it is 400), and a
+/// state-changing one is refused with 403 by [`csrf::csrf_guard`]. Clients
+/// that send no `Origin` (curl, servers, mobile apps) are unaffected.
 fn cors(origins: &AllowedOrigins) -> Cors {
     let allowed = origins.clone();
     Cors::default()
@@ -130,5 +133,5 @@ fn cors(origins: &AllowedOrigins) -> Cors {
         .expose_headers([header::LOCATION, header::RETRY_AFTER, header::WWW_AUTHENTICATE, header::ETAG])
         .expose_headers(["x-request-id", "idempotent-replayed", "ratelimit", "ratelimit-policy"])
         .max_age(600)
-        .block_on_origin_mismatch(true)
+        .block_on_origin_mismatch(false)
 }

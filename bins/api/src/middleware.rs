@@ -100,12 +100,15 @@ pub async fn request_context(
     Ok(res)
 }
 
-/// A problem response keeping the headers of `original` that matter to clients.
+/// A problem response keeping the headers of `original` that matter to
+/// clients, the CORS ones included (a browser app must be able to read a 405).
 fn problem_response(problem: &ApiError, original: &HttpResponse<impl MessageBody>, id: &str) -> HttpResponse {
     let mut res = HttpResponse::build(original.status());
-    for name in [header::ALLOW, header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
-        if let Some(v) = original.headers().get(&name) {
-            res.insert_header((name, v.clone()));
+    for (name, value) in original.headers() {
+        let kept = [header::ALLOW, header::WWW_AUTHENTICATE, header::RETRY_AFTER, header::VARY].contains(name)
+            || name.as_str().starts_with("access-control-");
+        if kept {
+            res.append_header((name.clone(), value.clone()));
         }
     }
     res.content_type(PROBLEM_JSON).body(problem.body(Some(id.to_owned())))

@@ -250,6 +250,29 @@ fn url_with(vars: &Vars, name: &'static str, schemes: &[&str]) -> Result<Option<
     Ok(Some(raw.to_owned()))
 }
 
+/// One browser origin of `CORS_ORIGINS` (`https://shop.example`,
+/// `http://localhost:5173`), in the form browsers send in `Origin`.
+fn origin(raw: &str) -> Result<String, ConfigError> {
+    let refuse = || {
+        err(
+            "CORS_ORIGINS",
+            format!(
+                "{raw:?} is not an origin such as https://shop.example (scheme, host, optional port; no wildcard or path)"
+            ),
+        )
+    };
+    let url = url::Url::parse(raw).map_err(|_| refuse())?;
+    let bare = !raw.contains('*')
+        && url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty();
+    if !["http", "https"].contains(&url.scheme()) || url.host().is_none() || !bare {
+        return Err(refuse());
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
 impl Config {
     /// Reads `.env` (if present) and then the process environment.
     ///
@@ -301,11 +324,12 @@ impl Config {
             .unwrap_or_else(|| local_base_url(&host, port))
             .trim_end_matches('/')
             .to_owned();
-        let cors_origins = get(&vars, "CORS_ORIGINS")
-            .map(|s| {
-                s.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect()
-            })
-            .unwrap_or_default();
+        let cors_origins = match get(&vars, "CORS_ORIGINS") {
+            None => Vec::new(),
+            Some(list) => {
+                list.split(',').map(str::trim).filter(|o| !o.is_empty()).map(origin).collect::<Result<_, _>>()?
+            }
+        };
         let cleanup_schedule = CleanupSchedule::parse(get(&vars, "CLEANUP_SCHEDULE").unwrap_or("0 0 * * * *"))
             .map_err(|e| err("CLEANUP_SCHEDULE", e))?;
         let worker_concurrency = integer(&vars, "WORKER_CONCURRENCY", 8, 1..=256)?;
@@ -481,6 +505,22 @@ mod tests {
         assert!(warning(&[("PORT", "18200")]).is_none(), "the derived default matches");
         assert!(warning(&[("PORT", "8080"), ("PUBLIC_BASE_URL", "http://localhost:8080/")]).is_none());
         assert!(warning(&[("PORT", "8080"), ("PUBLIC_BASE_URL", "https://shop.example")]).is_none(), "behind a proxy");
+    }
+
+    #[test]
+    fn cors_origins_are_origins_or_stop_the_start() {
+        let origins = |list: &str| Config::from_vars(vars(&[("CORS_ORIGINS", list)])).map(|c| c.cors_origins);
+        assert_eq!(
+            origins(" https://shop.example/ , http://localhost:5173,").unwrap(),
+            ["https://shop.example", "http://localhost:5173"]
+        );
+        assert_eq!(origins("https://SHOP.example:443").unwrap(), ["https://shop.example"], "as browsers send it");
+        for bad in
+            ["*", "notaurl", "shop.example", "ftp://shop.example", "https://shop.example/app", "https://*.example"]
+        {
+            let line = origins(bad).unwrap_err().to_string();
+            assert!(line.starts_with("CORS_ORIGINS: "), "{bad}: {line}");
+        }
     }
 
     #[test]
