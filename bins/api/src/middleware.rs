@@ -94,6 +94,15 @@ pub async fn request_context(
             headers.insert(name, HeaderValue::from_static(value));
         }
     }
+    // JSON answers are per caller and often secret (tokens: RFC 6749 §5.1):
+    // no cache keeps them unless the handler said otherwise.
+    let json = headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+        let v = v.as_bytes();
+        v.starts_with(b"application/json") || v.starts_with(PROBLEM_JSON.as_bytes())
+    });
+    if json && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     span.in_scope(|| {
         tracing::info!(status = status.as_u16(), latency_ms = elapsed.as_millis() as u64, "request completed");
     });

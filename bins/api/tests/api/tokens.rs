@@ -79,6 +79,8 @@ async fn logout_revokes_the_session_of_its_refresh_token() {
     let t = app.login("ann@example.com", PASSWORD).await;
     let resp = app.post_json("/auth/logout", &json!({"refresh_token": t.refresh})).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let pair = app.post_json("/auth/login", &json!({"email": "ann@example.com", "password": PASSWORD})).await;
+    assert_eq!(header(pair.headers(), "cache-control").as_deref(), Some("no-store"), "no cache keeps tokens");
     assert!(resp.text().await.unwrap().is_empty());
     assert_unauthorized(app.refresh(&t.refresh).await, "invalid_token").await;
     // A logout with a token rotated since ends the session its successor carries on.
