@@ -23,7 +23,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::{RateLimitHeaders, client_ip, join_forwarded_for};
-use crate::extract::MAX_BODY_BYTES;
+use crate::extract::{BODY_TIMEOUT, MAX_BODY_BYTES, body_timed_out};
 use crate::problem::{ApiError, catalogue};
 
 /// The routes with a budget: `(method, route pattern)`. The OpenAPI document
@@ -44,31 +44,30 @@ fn limited_route(req: &ServiceRequest) -> Option<&'static str> {
 /// Reads the body and puts it back for the handler; `None` when it is
 /// larger than [`MAX_BODY_BYTES`] or could not be read (the handler's own
 /// extractor answers that, with the whole body still there to read).
-async fn peek_body(req: &mut ServiceRequest) -> Option<Bytes> {
+///
+/// # Errors
+/// 408 when the body does not arrive within [`BODY_TIMEOUT`], as the
+/// handler's extractor would answer.
+async fn peek_body(req: &mut ServiceRequest) -> Result<Option<Bytes>, ApiError> {
     let mut payload = req.take_payload();
     let mut body = BytesMut::new();
-    let mut complete = true;
-    while let Some(chunk) = payload.next().await {
-        match chunk {
-            Ok(chunk) => {
-                body.extend_from_slice(&chunk);
-                if body.len() > MAX_BODY_BYTES {
-                    complete = false;
-                    break;
-                }
-            }
-            Err(_) => {
-                complete = false;
-                break;
+    let read = async {
+        while let Some(chunk) = payload.next().await {
+            let Ok(chunk) = chunk else { return false };
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_BODY_BYTES {
+                return false;
             }
         }
-    }
+        true
+    };
+    let complete = actix_web::rt::time::timeout(BODY_TIMEOUT, read).await.map_err(|_| body_timed_out())?;
     let body = body.freeze();
     let read: Result<Bytes, PayloadError> = Ok(body.clone());
     let rest: std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Bytes, PayloadError>>>> =
         Box::pin(futures_util::stream::once(async move { read }).chain(payload));
     req.set_payload(Payload::from(rest));
-    complete.then_some(body)
+    Ok(complete.then_some(body))
 }
 
 /// The normalised e-mail address a JSON or form body names (`email`, or
@@ -106,14 +105,24 @@ pub async fn auth_rate_limit(
     let by_ip = limiter.check(&format!("{route}:ip:{ip}"), &policy).await;
     let mut headers = RateLimitHeaders::new().with("ip", &policy, &by_ip);
     let mut allowed = by_ip.allowed;
-    if allowed && let Some(email) = peek_body(&mut req).await.as_deref().and_then(named_email) {
-        // The address is hashed: keys in Redis carry no personal data.
-        let key = hex::encode(Sha256::digest(email.as_str().as_bytes()));
-        let by_email = limiter.check(&format!("{route}:email:{key}"), &policy).await;
-        allowed = by_email.allowed;
-        headers = headers.with("email", &policy, &by_email);
+    let mut timed_out = None;
+    if allowed {
+        match peek_body(&mut req).await {
+            Err(e) => timed_out = Some(e),
+            Ok(body) => {
+                if let Some(email) = body.as_deref().and_then(named_email) {
+                    // The address is hashed: keys in Redis carry no personal data.
+                    let key = hex::encode(Sha256::digest(email.as_str().as_bytes()));
+                    let by_email = limiter.check(&format!("{route}:email:{key}"), &policy).await;
+                    allowed = by_email.allowed;
+                    headers = headers.with("email", &policy, &by_email);
+                }
+            }
+        }
     }
-    let mut res = if allowed {
+    let mut res = if let Some(e) = timed_out {
+        req.into_response(e.error_response())
+    } else if allowed {
         next.call(req).await?.map_into_boxed_body()
     } else {
         let problem = ApiError::from(catalogue::RATE_LIMITED).retry_after(headers.retry_after().unwrap_or(1));

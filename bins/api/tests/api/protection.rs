@@ -388,3 +388,26 @@ async fn a_browser_page_can_read_the_guards_refusals() {
     assert_eq!(header(cross_site.headers(), "access-control-allow-origin").as_deref(), Some("https://shop.example"));
     assert_problem(cross_site, 403, "csrf_failed").await;
 }
+
+#[tokio::test]
+async fn a_body_that_trickles_in_is_cut_off_with_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let head = format!(
+        "POST /auth/login HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    );
+    // The headers and 8 of the 100 announced bytes, then nothing.
+    stream.write_all(format!("{head}{{\"email\"").as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut response = vec![0; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read(&mut response))
+        .await
+        .expect("an answer within 20 s")
+        .unwrap();
+    let text = String::from_utf8_lossy(&response[..n]).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 408"), "{text}");
+    assert!(text.contains("request_timeout") && text.contains("x-request-id"), "{text}");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(9), "cut off only after the body timeout");
+}
