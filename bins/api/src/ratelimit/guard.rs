@@ -28,9 +28,11 @@ use crate::problem::{ApiError, catalogue};
 
 /// The routes with a budget: `(method, route pattern)`. The OpenAPI document
 /// lists 429 `rate_limited` for exactly these.
-pub const LIMITED_ROUTES: [(Method, &str); 5] = [
+/// Verifying by code (`POST`) and by link (`GET`) share one budget.
+pub const LIMITED_ROUTES: [(Method, &str); 6] = [
     (Method::POST, "/auth/signup"),
     (Method::POST, "/auth/verify"),
+    (Method::GET, "/auth/verify"),
     (Method::POST, "/auth/verify/resend"),
     (Method::POST, "/auth/login"),
     (Method::POST, "/auth/refresh"),

@@ -45,6 +45,12 @@ async fn logins_are_limited_per_client_ip() {
     }
     assert_limited(here.post(app.url("/auth/refresh")).json(&json!({"refresh_token": "x"})).send().await.unwrap())
         .await;
+    // The verification link too: guessing tokens costs the same budget as guessing codes.
+    for _ in 0..3 {
+        let resp = here.get(app.url("/auth/verify?token=guess")).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    }
+    assert_limited(here.get(app.url("/auth/verify?token=guess")).send().await.unwrap()).await;
 }
 
 #[tokio::test]
