@@ -31,6 +31,21 @@ pub enum Lines {
     Multi,
 }
 
+/// Characters that change how text around them is shown without being seen:
+/// bidi embeddings, overrides and isolates (which can make `abc` read as
+/// `cba`), zero-width spaces, the word joiner and the BOM. No name or
+/// description needs one. (The zero-width joiner and non-joiner, which
+/// emoji and several scripts do need, are not among them.)
+pub fn is_spoofing(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200b}' | '\u{2060}' | '\u{feff}')
+}
+
+/// [`is_spoofing`], and every other character that takes no room: marks
+/// and joiners, soft hyphens. Nothing an e-mail address holds.
+pub fn is_invisible(c: char) -> bool {
+    is_spoofing(c) || matches!(c, '\u{00ad}' | '\u{180e}' | '\u{200c}'..='\u{200f}' | '\u{2061}'..='\u{2064}')
+}
+
 /// Trims `raw` and checks it against the policy: `min..=max` characters.
 ///
 /// # Errors
@@ -47,6 +62,9 @@ pub fn plain_text(field: &str, raw: &str, min: usize, max: usize, lines: Lines) 
     };
     if text.chars().any(|c| c == '<' || c == '>' || bad(c)) {
         return Err(FieldError::new(field, "must be plain text: no '<', '>' or control characters"));
+    }
+    if text.chars().any(is_spoofing) {
+        return Err(FieldError::new(field, "must not contain bidi overrides or zero-width spaces"));
     }
     Ok(text.to_owned())
 }
@@ -123,6 +141,18 @@ mod tests {
         );
         assert_eq!(plain_text("f", "line 1\nline 2", 1, 100, Lines::Multi).unwrap(), "line 1\nline 2");
         assert!(plain_text("f", "line 1\nline 2", 1, 100, Lines::Single).is_err());
+    }
+
+    #[test]
+    fn invisible_reordering_and_blank_characters_are_refused_but_joiners_kept() {
+        for raw in ["a\u{202e}b", "\u{200b}", "x\u{2066}y\u{2069}", "\u{feff}Ann"] {
+            assert!(plain_text("f", raw, 1, 100, Lines::Single).is_err(), "{raw:?}");
+        }
+        for raw in
+            ["\u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}", "\u{645}\u{6cc}\u{200c}\u{62e}\u{648}\u{627}\u{647}\u{645}"]
+        {
+            assert_eq!(plain_text("f", raw, 1, 100, Lines::Single).as_deref(), Ok(raw), "{raw:?}");
+        }
     }
 
     #[test]

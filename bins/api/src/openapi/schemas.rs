@@ -27,12 +27,14 @@ use crate::dto::{auth, cart, category, order, product, support, user};
 const SPACE: &str = r" \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
 /// Control characters (`char::is_control`).
 const CONTROL: &str = r"\u0000-\u001f\u007f-\u009f";
+/// Bidi controls and zero-width spaces (`coffee_domain::text::is_spoofing`).
+const SPOOFING: &str = r"\u200b\u202a-\u202e\u2060\u2066-\u2069\ufeff";
 
 /// One line of plain text, `1..=max` characters once trimmed.
 pub fn single_line(max: usize) -> String {
     let space = format!("[{TRIMMED}{SPACE}]");
-    let any = format!("[^<>{CONTROL}]");
-    let solid = format!("[^<>{CONTROL}{SPACE}]");
+    let any = format!("[^<>{CONTROL}{SPOOFING}]");
+    let solid = format!("[^<>{CONTROL}{SPOOFING}{SPACE}]");
     format!("^{space}*{solid}{}{space}*$", longer(&any, &solid, max))
 }
 
@@ -44,9 +46,9 @@ fn longer(any: &str, solid: &str, max: usize) -> String {
 /// Plain text over several lines, `0..=max` characters once trimmed.
 pub fn multi_line(max: usize) -> String {
     let space = format!("[{TRIMMED}{SPACE}]");
-    let any = r"[^<>\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]";
-    let solid = format!("[^<>{CONTROL}{SPACE}]");
-    format!("^{space}*(?:{solid}{})?{space}*$", longer(any, &solid, max))
+    let any = format!(r"[^<>\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f{SPOOFING}]");
+    let solid = format!("[^<>{CONTROL}{SPOOFING}{SPACE}]");
+    format!("^{space}*(?:{solid}{})?{space}*$", longer(&any, &solid, max))
 }
 
 /// Whitespace `str::trim` removes that is also a control character.
@@ -357,6 +359,7 @@ mod tests {
             .map(str::to_owned)
             .collect();
         out.extend(["a\nb", "\ta\n", "a\u{b}b", "\u{feff}", "\u{2028}", "é"].map(str::to_owned));
+        out.extend(["a\u{202e}b", "\u{200b}", "a\u{200d}b", "a\u{200c}b"].map(str::to_owned));
         out.push("x".repeat(max));
         out.push("x".repeat(max + 1));
         out.push(format!("  {}  ", "y".repeat(max)));

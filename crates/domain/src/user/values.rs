@@ -3,11 +3,13 @@
 use std::fmt;
 
 use serde::{Serialize, Serializer};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::FieldError;
-use crate::text::{Lines, plain_text};
+use crate::text::{Lines, is_invisible, plain_text};
 
-/// A syntactically valid, normalised (trimmed, lower-cased) e-mail address.
+/// A syntactically valid, normalised e-mail address: one spelling per
+/// mailbox, so that look-alike spellings cannot open a second account.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
@@ -17,15 +19,29 @@ impl Email {
 
     /// Normalises and validates `raw`; `field` names the input in errors.
     ///
+    /// The form: trimmed; the local part in Unicode NFKC (`é` written
+    /// precomposed or with a combining accent, fullwidth `Ａ`, are one
+    /// spelling) and lower case; the domain in its ASCII (IDNA) form, which
+    /// lower-cases and maps it the same way (`exämple.com` is
+    /// `xn--exmple-cua.com`). Invisible and formatting characters
+    /// (zero-width spaces, bidi overrides) and dots at the start or end of
+    /// the local part, or doubled, are refused.
+    ///
     /// # Errors
     /// The address is empty, too long or not of the form `local@domain.tld`.
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        let email = raw.trim().to_lowercase();
         let invalid = || FieldError::new(field, "must be a valid e-mail address");
-        if email.is_empty() || email.chars().count() > Self::MAX_LEN {
+        let raw = raw.trim();
+        if raw.chars().any(is_invisible) {
+            return Err(FieldError::new(field, "must not contain invisible or formatting characters"));
+        }
+        let (local, domain) = raw.rsplit_once('@').ok_or_else(invalid)?;
+        let local = local.nfkc().collect::<String>().to_lowercase();
+        let domain = idna::domain_to_ascii(domain).map_err(|_| invalid())?;
+        let email = format!("{local}@{domain}");
+        if local.is_empty() || domain.is_empty() || email.chars().count() > Self::MAX_LEN {
             return Err(FieldError::new(field, "must be a valid e-mail address of at most 254 characters"));
         }
-        let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
         let bad_char = |c: char| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"@".contains(c);
         let domain_ok = !domain.is_empty()
             && domain.contains('.')
@@ -33,7 +49,12 @@ impl Email {
             && !domain.ends_with(['.', '-'])
             && !domain.contains("..")
             && !domain.chars().any(bad_char);
-        let local_ok = !local.is_empty() && local.len() <= 64 && !local.chars().any(bad_char);
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && !local.chars().any(bad_char);
         if domain_ok && local_ok { Ok(Self(email)) } else { Err(invalid()) }
     }
 
@@ -169,6 +190,23 @@ mod tests {
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert!(Email::parse("email", &long).is_err());
+        for bad in
+            [".a@example.com", "a.@example.com", "a..b@example.com", "a\u{200b}@example.com", "a\u{202e}b@example.com"]
+        {
+            assert!(Email::parse("email", bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn one_mailbox_has_one_spelling() {
+        let same = |a: &str, b: &str| {
+            assert_eq!(Email::parse("email", a).unwrap(), Email::parse("email", b).unwrap(), "{a:?} and {b:?}");
+        };
+        same("jos\u{e9}@example.com", "jose\u{301}@example.com");
+        same("\u{ff21}\u{ff22}\u{ff23}@example.com", "abc@example.com");
+        same("a@ex\u{e4}mple.com", "a@xn--exmple-cua.com");
+        same("a@EX\u{c4}MPLE.com", "a@xn--exmple-cua.com");
+        assert_eq!(Email::parse("email", "a@ex\u{e4}mple.com").unwrap().as_str(), "a@xn--exmple-cua.com");
     }
 
     #[test]
