@@ -65,6 +65,10 @@ pub struct OrderUpdate {
     pub status: OrderStatus,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// The order is gone (deleted at `updated_at`; `status` was its last).
+    /// Defaults to `false` for events from replicas that predate it.
+    #[serde(default)]
+    pub deleted: bool,
 }
 
 impl From<&Order> for OrderUpdate {
@@ -75,7 +79,15 @@ impl From<&Order> for OrderUpdate {
             number: order.number,
             status: order.status,
             updated_at: order.updated_at,
+            deleted: false,
         }
+    }
+}
+
+impl OrderUpdate {
+    /// `order` deleted at `at`.
+    pub fn deleted(order: &Order, at: DateTime<Utc>) -> Self {
+        Self { updated_at: at, deleted: true, ..Self::from(order) }
     }
 }
 

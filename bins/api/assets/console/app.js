@@ -562,6 +562,10 @@
   function upsertOrder(order) {
     const held = state.orders.get(order.id);
     if (held && held.updated_at > order.updated_at) return;
+    if (order.deleted) {
+      state.orders.delete(order.id);
+      return;
+    }
     state.orders.set(order.id, { id: order.id, number: order.number, status: order.status, updated_at: order.updated_at });
   }
 

@@ -161,6 +161,9 @@ pub enum ServerFrame {
         status: OrderStatusDto,
         /// When it changed.
         updated_at: DateTime<Utc>,
+        /// Deleted (absent from the frame otherwise): the board drops it.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        deleted: bool,
     },
     /// A refused frame, or news about the connection.
     Error {
@@ -200,9 +203,13 @@ impl ServerFrame {
                 sender_role: (*sender_role).into(),
             },
             LiveEvent::Conversation(c) => Self::conversation(c.clone()),
-            LiveEvent::Order(OrderUpdate { id, number, status, updated_at, .. }) => {
-                Self::Order { id: *id, number: *number, status: (*status).into(), updated_at: *updated_at }
-            }
+            LiveEvent::Order(OrderUpdate { id, number, status, updated_at, deleted, .. }) => Self::Order {
+                id: *id,
+                number: *number,
+                status: (*status).into(),
+                updated_at: *updated_at,
+                deleted: *deleted,
+            },
             LiveEvent::AccessChanged { .. } => return None,
         })
     }

@@ -229,9 +229,27 @@ async fn orders_are_announced_live_to_their_owner_and_every_agent() {
             (order["id"].clone(), order["number"].clone(), Some("pending"))
         );
     }
+    // An edit by the owner, and a replacement of the items, are changes too.
+    let comment = json!({"comment": "extra hot"});
+    assert_eq!(shop.patch(&shop.ann.token, &order, &comment).await.status(), StatusCode::OK);
+    let items = json!({"items": [{"product_id": shop.latte, "quantity": 2}]});
+    let path = format!("/orders/{}", id_of(&order));
+    assert_eq!(shop.call(Method::PUT, &path, &shop.ann.token, Some(&items)).await.status(), StatusCode::OK);
+    for ws in [&mut ann, &mut agent] {
+        for _ in 0..2 {
+            let frame = ws.next_of("order").await;
+            assert_eq!((frame["id"].clone(), frame.get("deleted")), (order["id"].clone(), None), "{frame}");
+        }
+    }
     shop.moved(&order, "confirmed").await;
     assert_eq!(ann.next_of("order").await["status"], "confirmed");
     assert_eq!(agent.next_of("order").await["status"], "confirmed");
+    // A deletion takes it off the board.
+    assert_eq!(shop.call(Method::DELETE, &path, &shop.admin, None).await.status(), StatusCode::NO_CONTENT);
+    for ws in [&mut ann, &mut agent] {
+        let frame = ws.next_of("order").await;
+        assert_eq!((frame["id"].clone(), frame["deleted"].as_bool()), (order["id"].clone(), Some(true)), "{frame}");
+    }
     bob_ws.quiet_for(std::time::Duration::from_millis(300)).await;
 }
 

@@ -6,13 +6,13 @@
 use std::time::Duration;
 
 use coffee_testkit::{Browser, Page};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::chat_replicas::{borrowed, customer, kill_subscribers, shared_redis};
 use crate::helpers::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, OWN_ORIGIN, PASSWORD, TestApp, around_the_clock, assert_problem, header, spawn_app,
-    spawn_app_with, spawn_replica_of,
+    ADMIN_EMAIL, ADMIN_PASSWORD, OWN_ORIGIN, PASSWORD, TestApp, around_the_clock, assert_problem, header, id_of,
+    spawn_app, spawn_app_with, spawn_replica_of,
 };
 use crate::shopping::shop_with;
 use crate::ws::{Ws, connect};
@@ -162,6 +162,11 @@ async fn an_agent_answers_watches_orders_and_loses_nothing_when_the_connection_d
         until(&page, "the new order on the board", &status_of_row("pending")).await;
         shop.moved(&order, "confirmed").await;
         until(&page, "the order's new status on the board", &status_of_row("confirmed")).await;
+        // A deleted order leaves the board.
+        let gone = shop.call(Method::DELETE, &format!("/orders/{}", id_of(&order)), &shop.admin, None).await;
+        assert_eq!(gone.status(), StatusCode::NO_CONTENT);
+        until(&page, "the deleted order off the board", &format!("document.querySelector({}) === null", js_str(&row)))
+            .await;
 
         // The page's socket drops; the customer writes meanwhile, and so does the agent.
         page.eval("window.__sockets.at(-1).close(); true").await.unwrap();

@@ -363,9 +363,7 @@ impl OrderService {
                 tx.outbox().record(&Job::SendMail(mail), now).await?;
             }
             tx.commit().await?;
-            if change.status.is_some() {
-                self.ports.live.publish(LiveEvent::Order(OrderUpdate::from(&updated))).await;
-            }
+            self.ports.live.publish(LiveEvent::Order(OrderUpdate::from(&updated))).await;
             return Ok(updated);
         }
         Err(Unexpected::Failed("the order kept changing under concurrent updates".into()).into())
@@ -408,6 +406,7 @@ impl OrderService {
                 continue;
             };
             tx.commit().await?;
+            self.ports.live.publish(LiveEvent::Order(OrderUpdate::from(&updated))).await;
             return Ok(updated);
         }
         Err(Unexpected::Failed("the order kept changing under concurrent updates".into()).into())
@@ -424,6 +423,8 @@ impl OrderService {
                 return Err(OrderError::NotPending(order.status));
             }
             if self.ports.orders.delete(id, order.version).await? {
+                let gone = OrderUpdate::deleted(&order, self.ports.clock.now());
+                self.ports.live.publish(LiveEvent::Order(gone)).await;
                 return Ok(());
             }
             self.moved_on(if_match)?;

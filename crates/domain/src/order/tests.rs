@@ -385,13 +385,15 @@ fn an_admin_moves_an_order_to_completion_and_the_customer_is_mailed_when_it_is_r
 }
 
 #[test]
-fn placing_and_every_status_change_are_published_live_but_edits_are_not() {
+fn every_new_changed_or_deleted_order_is_published_live() {
     let s = setup();
     let latte = s.product("Latte", 350);
     let order = s.place(&s.ann, items(&[(latte, 1)])).unwrap();
     let edit = OrderPatch { comment: Some(Some("extra hot".to_owned())), ..OrderPatch::default() };
-    run(s.service.patch(&s.ann, order.id, edit, None)).unwrap();
+    let edited = run(s.service.patch(&s.ann, order.id, edit, None)).unwrap();
+    let replaced = run(s.service.replace(&s.ann, order.id, items(&[(latte, 2)]), None)).unwrap();
     let confirmed = s.status(&s.boss, order.id, OrderStatus::Confirmed).unwrap();
+    run(s.service.delete(&s.boss, order.id, None)).unwrap();
     let updates: Vec<OrderUpdate> = s
         .live
         .events()
@@ -401,8 +403,13 @@ fn placing_and_every_status_change_are_published_live_but_edits_are_not() {
             other => panic!("only order events: {other:?}"),
         })
         .collect();
-    assert_eq!(updates, [OrderUpdate::from(&order), OrderUpdate::from(&confirmed)]);
+    let gone = OrderUpdate::deleted(&confirmed, s.fakes.now());
+    assert_eq!(
+        updates,
+        [&order, &edited, &replaced, &confirmed].map(OrderUpdate::from).into_iter().chain([gone]).collect::<Vec<_>>()
+    );
     assert_eq!((updates[0].user_id, updates[0].number), (s.ann.id(), order.number));
+    assert!(updates[4].deleted && updates[4].status == OrderStatus::Confirmed, "{:?}", updates[4]);
 }
 
 #[test]
