@@ -107,7 +107,9 @@ impl MessageBody {
     }
 }
 
-/// A validated `client_id`: 1–64 printable ASCII characters.
+/// A validated `client_id`: 1–64 ASCII letters, digits, `-`, `_`, `.` or
+/// `:` — enough for UUIDs, ULIDs and counters, and nothing that could be
+/// markup when it is echoed to every agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientId(String);
 
@@ -115,12 +117,13 @@ impl ClientId {
     /// Checks `raw`.
     ///
     /// # Errors
-    /// Empty, too long, or not printable ASCII.
+    /// Empty, too long, or another character.
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        if raw.is_empty() || raw.len() > CLIENT_ID_MAX_CHARS || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-_.:".contains(&b);
+        if raw.is_empty() || raw.len() > CLIENT_ID_MAX_CHARS || !raw.bytes().all(allowed) {
             return Err(FieldError::new(
                 "client_id",
-                format!("must be 1 to {CLIENT_ID_MAX_CHARS} printable ASCII characters without spaces"),
+                format!("must be 1 to {CLIENT_ID_MAX_CHARS} ASCII letters, digits, '-', '_', '.' or ':'"),
             ));
         }
         Ok(Self(raw.to_owned()))

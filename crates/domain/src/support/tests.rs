@@ -249,6 +249,10 @@ fn message_bodies_follow_the_chat_text_policy() {
     assert!(MessageBody::parse(&"x".repeat(2001)).is_err());
     assert!(ClientId::parse("").is_err());
     assert!(ClientId::parse("has space").is_err());
+    assert!(ClientId::parse("<img/src=x/onerror=alert(1)>").is_err(), "no markup reaches the agents");
+    for ok in ["c-1", "0192b3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b", "web:tab_2.17"] {
+        assert!(ClientId::parse(ok).is_ok(), "{ok}");
+    }
     assert!(ClientId::parse(&"x".repeat(65)).is_err());
     assert_eq!(ClientId::parse("web-01J9").unwrap().as_str(), "web-01J9");
 }
