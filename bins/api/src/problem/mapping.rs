@@ -210,10 +210,11 @@ impl IntoProblem for SupportError {
                 "is required of staff: name the conversation to write to",
             )]),
             SupportError::ConversationClosed => c::CONVERSATION_CLOSED.into(),
-            SupportError::CannotReopen => ApiError::validation(vec![FieldError::new(
-                "status",
-                "a closed conversation is not reopened; the customer's next message opens a new one",
-            )]),
+            // A state transition that does not exist (SPEC §3: 409).
+            SupportError::CannotReopen => ApiError::with_detail(
+                c::CONVERSATION_CLOSED,
+                "A closed conversation is not reopened; the customer's next message opens a new one.",
+            ),
             SupportError::Unexpected(e) => e.into_problem(),
         }
     }

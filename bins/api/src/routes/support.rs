@@ -59,7 +59,7 @@ async fn get_conversation(
 ///
 /// Staff close a conversation (`{"status":"closed"}`); closing a closed one changes nothing.
 /// The customer and every agent get a `conversation` frame; the customer's next message opens a
-/// new conversation. A closed conversation is not reopened (422).
+/// new conversation. A closed conversation is not reopened (409 `conversation_closed`).
 #[api_v2_operation(operation_id = "patchConversation", tags(Support))]
 async fn patch_conversation(
     services: Data<Services>,

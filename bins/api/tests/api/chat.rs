@@ -135,7 +135,7 @@ async fn closing_a_conversation_tells_both_sides_and_the_next_message_opens_a_ne
     assert_eq!(done["status"], "closed");
     assert_eq!(ann.next_of("conversation").await["status"], "closed");
     let reopen = send(&d.app, Method::PATCH, &path, Some(&d.admin), Some(&json!({"status": "open"}))).await;
-    assert_problem(reopen, 422, "validation_failed").await;
+    assert_problem(reopen, 409, "conversation_closed").await;
 }
 
 #[tokio::test]
