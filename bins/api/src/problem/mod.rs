@@ -157,10 +157,15 @@ impl ApiError {
         self.problem.code
     }
 
-    /// The detail shown to clients, followed by each field error
-    /// (`"…: body: must be 1 to 2000 characters long"`); used where a problem
-    /// travels as text, such as a WebSocket `error` frame.
+    /// The detail shown to clients with each field error
+    /// (`"Invalid: body: must be 1 to 2000 characters long."`); used where a
+    /// problem travels as text, such as a WebSocket `error` frame.
     pub fn describe(&self) -> String {
+        if self.detail.is_none() && !self.errors.is_empty() {
+            // The generic detail points at an `errors` member a frame does not have: name them here.
+            let each: Vec<String> = self.errors.iter().map(|e| format!("{}: {}.", e.field, e.message)).collect();
+            return format!("Invalid: {}", each.join(" "));
+        }
         let mut text = self.detail.as_deref().unwrap_or(self.problem.detail).to_owned();
         for e in &self.errors {
             text.push_str(&format!(" {}: {}.", e.field, e.message));
@@ -283,3 +288,16 @@ impl<E: IntoProblem> paperclip::v2::schema::Apiv2Errors for Problem<E> {
 
 // Errors raised by extractors are documented by the extractors themselves.
 impl paperclip::v2::schema::Apiv2Errors for ApiError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_described_validation_problem_names_its_fields_and_no_errors_member() {
+        let e = ApiError::validation(vec![FieldError::new("conversation_id", "is required of staff")]);
+        assert_eq!(e.describe(), "Invalid: conversation_id: is required of staff.");
+        let closed = ApiError::from(catalogue::CONVERSATION_CLOSED).describe();
+        assert_eq!(closed, catalogue::CONVERSATION_CLOSED.detail);
+    }
+}
