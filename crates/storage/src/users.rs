@@ -3,11 +3,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use coffee_domain::RepoError;
-use coffee_domain::query::{ListQuery, Page};
+use coffee_domain::query::{Filter, ListQuery, Op, Page, Value};
 use coffee_domain::user::{
     Email, NewUser, NewVerification, Role, User, UserChanges, UserField, UserRepository, UserWriteError, Verification,
 };
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, OnConflict, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -49,8 +49,27 @@ const MAPPING: ListMapping<users::Entity, UserField> = ListMapping {
         UserField::Role | UserField::IsVerified | UserField::CreatedAt => None,
     },
     id: users::Column::Id,
-    custom: |_| None,
+    custom: email_equality,
 };
+
+/// `email=` and `email__in=` in the form addresses are stored
+/// ([`Email::parse`]'s), so `Ann@Example.com` finds `ann@example.com`; a
+/// value that is no address is compared lower-cased (and finds nothing).
+fn email_equality(filter: &Filter<UserField>) -> Option<SimpleExpr> {
+    let normalised = || {
+        filter.values.iter().filter_map(|v| match v {
+            Value::Text(raw) => {
+                Some(Email::parse("email", raw).map_or_else(|_| fold(raw.trim()), |e| e.as_str().to_owned()))
+            }
+            _ => None,
+        })
+    };
+    match (filter.field, filter.op) {
+        (UserField::Email, Op::Eq) => normalised().next().map(|a| users::Column::Email.eq(a)),
+        (UserField::Email, Op::In) => Some(users::Column::Email.is_in(normalised())),
+        _ => None,
+    }
+}
 
 fn to_user(m: users::Model) -> Result<User, RepoError> {
     let role =

@@ -61,6 +61,11 @@ async fn equality_and_in_filters_match_exact_values() {
         assert_eq!(list(&env.users, &[("last_name", "Fifty_")]).await.total, 0);
         let in_list = sorted(vec![("email__in", "zed@example.com,bob@example.com,nobody@example.com")]);
         assert_eq!(names(&list(&env.users, &in_list).await), ["bob", "zed"]);
+        // Addresses are stored lower-cased: an address is found however it is written.
+        assert_eq!(names(&list(&env.users, &[("email", "Bob@Example.COM")]).await), ["bob"]);
+        assert_eq!(names(&list(&env.users, &[("email", "\u{ff22}ob@example.com")]).await), ["bob"], "fullwidth B");
+        let in_list = sorted(vec![("email__in", "ZED@example.com,Bob@Example.com")]);
+        assert_eq!(names(&list(&env.users, &in_list).await), ["bob", "zed"]);
     }
 }
 
