@@ -136,11 +136,11 @@ for round in $(seq 1 "$ROUNDS"); do
     log "round $round: GET /users?page_size=20"
     ours=$(BENCH_TOKEN=$ADMIN_TOKEN wrk_run "users$round" get_auth.lua '/users?page_size=20' "${C[@]}")
     pg=$(pgbench_run "pg_users$round" "$BENCH_DIR/sql/ceiling/users.sql")
-    row 'GET /users?page_size=20' "$round" "$ours" "$pg" 'caller + count + page'
+    row 'GET /users?page_size=20' "$round" "$ours" "$pg" 'caller + page with total'
     log "round $round: GET /products?page_size=20"
     ours=$(wrk_run "products$round" get.lua '/products?page_size=20' "${C[@]}")
     pg=$(pgbench_run "pg_products$round" "$OUT/products.sql")
-    row 'GET /products?page_size=20' "$round" "$ours" "$pg" 'count + page + categories'
+    row 'GET /products?page_size=20' "$round" "$ours" "$pg" 'page with total + categories'
     log "round $round: POST /auth/login against raw Argon2id"
     ours=$(wrk_run "login$round" login.lua /auth/login -t1 -c8 -d"${DURATION}s" --timeout 10s)
     rate=$("$ARGON2_BIN" 2 "$ARGON2_SECONDS" | sed -nE 's/.* ([0-9.]+) hashes\/s.*/\1/p' | tail -1)
