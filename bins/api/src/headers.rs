@@ -17,16 +17,27 @@ use sha2::{Digest, Sha256};
 use crate::openapi::document_problems;
 use crate::problem::{ApiError, catalogue};
 
-fn header_parameter(op: &mut DefaultOperationRaw, name: &str, description: &str, max_length: Option<u32>) {
+fn header_parameter(
+    op: &mut DefaultOperationRaw,
+    name: &str,
+    description: &str,
+    max_length: Option<u32>,
+    pattern: Option<&str>,
+) {
     op.parameters.push(Either::Right(DefaultParameterRaw {
         in_: ParameterIn::Header,
         name: name.to_owned(),
         description: Some(description.to_owned()),
         data_type: Some(DataType::String),
         max_length,
+        pattern: pattern.map(str::to_owned),
         ..Default::default()
     }));
 }
+
+/// What [`parse_if_match`] accepts, for the OpenAPI document: `*`, or
+/// entity tags of visible ASCII of which at most one is strong.
+const IF_MATCH_PATTERN: &str = r#"^(\*|(W/"[!#-+\x2D-~]*", ?)*(W/)?"[!#-+\x2D-~]*"(, ?W/"[!#-+\x2D-~]*")*)$"#;
 
 /// The version named by `If-Match` (`"3"`; `*` or no header = any).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +98,7 @@ impl OperationModifier for IfMatch {
             "If-Match",
             "The order's ETag (e.g. `\"3\"`): the change applies only to that version, else 412.",
             None,
+            Some(IF_MATCH_PATTERN),
         );
         document_problems(op, &[catalogue::PRECONDITION_FAILED, catalogue::VALIDATION_FAILED]);
     }
@@ -143,6 +155,7 @@ impl OperationModifier for IdempotencyKeyHeader {
              with another body gives 422 `idempotency_key_reused`; a repeat while the first is still running gives \
              409 `idempotency_in_flight`. Keys are kept for `IDEMPOTENCY_KEY_TTL` and belong to the caller.",
             Some(u32::try_from(IdempotencyKey::MAX_LEN).unwrap_or(u32::MAX)),
+            None,
         );
         document_problems(
             op,
@@ -168,6 +181,36 @@ mod tests {
         for malformed in ["3", "garbage", "W/", "\"3", "", " , ", "\"a\"b\"", "\"4\", \"5\""] {
             assert!(parse_if_match(malformed).is_err(), "{malformed}");
         }
+    }
+
+    #[test]
+    fn the_documented_if_match_pattern_admits_only_what_is_accepted() {
+        let pattern = regex::Regex::new(IF_MATCH_PATTERN).unwrap();
+        let samples = [
+            "*",
+            "\"3\"",
+            "W/\"3\"",
+            "\"\"",
+            "\"abc\"",
+            "W/\"1\", \"2\"",
+            "\"2\",W/\"1\"",
+            "W/\"1\", W/\"2\"",
+            "\"1\", \"2\"",
+            "",
+            "3",
+            "W/",
+            "\"a\"b\"",
+            "\"a,b\"",
+            "**",
+            " \"3\"",
+            "\"é\"",
+        ];
+        for value in samples {
+            if pattern.is_match(value) {
+                assert!(parse_if_match(value).is_ok(), "documented but refused: {value:?}");
+            }
+        }
+        assert!(pattern.is_match("W/\"1\", \"2\"") && !pattern.is_match("\"1\", \"2\""));
     }
 
     #[test]
