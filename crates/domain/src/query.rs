@@ -360,6 +360,15 @@ mod tests {
         Kind,
     }
 
+    const CREATED: FieldSpec<F> = FieldSpec {
+        name: "created_at",
+        field: F::Created,
+        kind: FieldKind::Timestamp,
+        filterable: true,
+        sortable: true,
+        searchable: false,
+    };
+
     struct Thing;
     impl Resource for Thing {
         type Field = F;
@@ -389,14 +398,7 @@ mod tests {
                 sortable: false,
                 searchable: false,
             },
-            FieldSpec {
-                name: "created_at",
-                field: F::Created,
-                kind: FieldKind::Timestamp,
-                filterable: true,
-                sortable: true,
-                searchable: false,
-            },
+            CREATED,
             FieldSpec {
                 name: "kind",
                 field: F::Kind,
@@ -466,14 +468,7 @@ mod tests {
     impl Resource for Plain {
         type Field = F;
         const CREATED_AT: F = F::Created;
-        const FIELDS: &'static [FieldSpec<F>] = &[FieldSpec {
-            name: "created_at",
-            field: F::Created,
-            kind: FieldKind::Timestamp,
-            filterable: true,
-            sortable: true,
-            searchable: false,
-        }];
+        const FIELDS: &'static [FieldSpec<F>] = &[CREATED];
     }
 
     #[test]
