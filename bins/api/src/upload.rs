@@ -7,11 +7,12 @@ use std::future::{Ready, ready};
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use paperclip::actix::OperationModifier;
 use paperclip::v2::models::DefaultOperationRaw;
 use paperclip::v2::schema::Apiv2Schema;
 
+use crate::extract::BODY_TIMEOUT;
 use crate::openapi::document_problems;
 use crate::problem::{ApiError, catalogue};
 
@@ -37,7 +38,8 @@ impl ImageUpload {
     /// [`MAX_IMAGE_BYTES`]; the rest of the body is never read.
     ///
     /// # Errors
-    /// 415 not multipart, 413 too large, 400 malformed, 422 no `file` part.
+    /// 415 not multipart, 413 too large, 400 malformed, 422 no `file` part,
+    /// 408 stalled.
     pub async fn read(self) -> Result<Vec<u8>, ApiError> {
         read_file_part(&self.req, self.payload).await
     }
@@ -60,6 +62,7 @@ impl OperationModifier for ImageUpload {
             op,
             &[
                 catalogue::MALFORMED_REQUEST,
+                catalogue::REQUEST_TIMEOUT,
                 catalogue::PAYLOAD_TOO_LARGE,
                 catalogue::UNSUPPORTED_MEDIA_TYPE,
                 catalogue::VALIDATION_FAILED,
@@ -70,6 +73,17 @@ impl OperationModifier for ImageUpload {
 
 fn too_large() -> ApiError {
     ApiError::with_detail(catalogue::PAYLOAD_TOO_LARGE, "The image is larger than 5 MiB.")
+}
+
+/// The next item of an upload's stream, or 408 when nothing arrives for
+/// [`BODY_TIMEOUT`]: an upload may take as long as it keeps sending (5 MiB
+/// over a slow phone link takes minutes), but one that stalls does not hold
+/// its connection for ever.
+async fn next_in_time<S: Stream + Unpin>(stream: &mut S) -> Result<Option<S::Item>, ApiError> {
+    actix_web::rt::time::timeout(BODY_TIMEOUT, stream.next()).await.map_err(|_| {
+        let detail = format!("The upload stalled: nothing arrived for {} s.", BODY_TIMEOUT.as_secs());
+        ApiError::with_detail(catalogue::REQUEST_TIMEOUT, detail)
+    })
 }
 
 /// Reads the `file` part of a multipart body, refusing (413) as soon as it
@@ -94,11 +108,11 @@ async fn read_file_part(req: &HttpRequest, payload: Payload) -> Result<Vec<u8>, 
     let malformed = |e: actix_multipart::MultipartError| ApiError::malformed(format!("Malformed multipart body: {e}"));
     let mut multipart = actix_multipart::Multipart::new(req.headers(), payload);
     let mut other_bytes = 0usize;
-    while let Some(field) = multipart.next().await {
+    while let Some(field) = next_in_time(&mut multipart).await? {
         let mut field = field.map_err(malformed)?;
         let is_file = field.name() == Some("file");
         let mut bytes = Vec::new();
-        while let Some(chunk) = field.next().await {
+        while let Some(chunk) = next_in_time(&mut field).await? {
             let chunk = chunk.map_err(malformed)?;
             if is_file {
                 if bytes.len() + chunk.len() > MAX_IMAGE_BYTES {

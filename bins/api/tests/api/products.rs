@@ -783,6 +783,33 @@ async fn images_larger_than_5_mib_give_413() {
 }
 
 #[tokio::test]
+async fn an_upload_that_stalls_is_cut_off_with_408() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let id = product_id(&app, &admin, "Latte", 350).await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    // The headers and the start of the image, then nothing more.
+    let head = format!(
+        "POST /products/{id}/image HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {admin}\r\n\
+         Content-Type: multipart/form-data; boundary=XYZ\r\nContent-Length: 100000\r\n\r\n\
+         --XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&bytes(PNG)).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut response = vec![0; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(20), stream.read(&mut response))
+        .await
+        .expect("an answer within 20 s")
+        .unwrap();
+    let text = String::from_utf8_lossy(&response[..n]).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 408") && text.contains("request_timeout"), "{text}");
+    assert!(started.elapsed() >= Duration::from_secs(9), "cut off only after the stall timeout");
+    assert!(media_files(&app).is_empty(), "nothing stored");
+}
+
+#[tokio::test]
 async fn a_streamed_upload_is_cut_off_at_5_mib_without_reading_the_rest() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
