@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web::Data;
@@ -46,12 +47,18 @@ fn request_id(req: &ServiceRequest) -> String {
 /// every problem a documented operation answers with against the OpenAPI
 /// document.
 pub async fn request_context(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let id = request_id(&req);
     let doc = req.app_data::<Data<OpenApiDoc>>().cloned();
     let method = req.method().to_string();
+    if req.method() == Method::HEAD {
+        // HEAD is GET without the body (RFC 9110 §9.3.2; every server must
+        // support it): it is routed as GET, and actix-http, which saw the
+        // request as HEAD, sends the headers alone.
+        req.head_mut().method = Method::GET;
+    }
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
     let started = Instant::now();
     let result = REQUEST_ID.scope(id.clone(), next.call(req)).instrument(span.clone()).await;

@@ -154,3 +154,22 @@ async fn a_browser_origin_outside_the_allow_list_gets_no_cors_headers() {
     assert_eq!(not_allowed.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(header(not_allowed.headers(), "access-control-allow-origin").as_deref(), Some("https://shop.example"));
 }
+
+#[tokio::test]
+async fn head_answers_as_get_does_without_the_body() {
+    let app = spawn_app().await;
+    let get = app.request(Method::GET, "/products", None).send().await.unwrap();
+    let length = header(get.headers(), "content-length");
+    assert!(length.is_some(), "GET /products sends a Content-Length");
+    let head = app.request(Method::HEAD, "/products", None).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(header(head.headers(), "content-type").as_deref(), Some("application/json"));
+    assert_eq!(header(head.headers(), "content-length"), length, "the length of the body GET sends");
+    assert!(head.bytes().await.unwrap().is_empty());
+    // Rules hold as for GET: a protected list still needs a token.
+    let orders = app.request(Method::HEAD, "/orders", None).send().await.unwrap();
+    assert_eq!(orders.status(), StatusCode::UNAUTHORIZED);
+    // Only GET routes answer HEAD.
+    let login = app.request(Method::HEAD, "/auth/login", None).send().await.unwrap();
+    assert_eq!(login.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
