@@ -30,7 +30,10 @@ origin), 429 `too_many_sockets` (at most 5 sockets per user over all replicas).
 **Server → client.**
 * `{"type":"message","id","conversation_id","seq","sender_id","sender_role","body",
   "created_at","client_id"?}` — every stored message, also the sender's acknowledgement.
-  `seq` counts 1, 2, 3 … per conversation without gaps: a jump means `resume`.
+  `seq` counts 1, 2, 3 … per conversation without gaps, but frames can arrive out of `seq`
+  order: a sender's own acknowledgement can overtake another sender's earlier message, and
+  replicas publish independently. Place messages by `seq`, and `resume` from the last
+  unbroken `seq` when a gap does not close within a moment.
 * `{"type":"typing","conversation_id","sender_id","sender_role"}`
 * `{"type":"conversation","id","customer_id","status","created_at","last_message_at",
   "last_seq"}` — opened or closed.
