@@ -41,11 +41,12 @@ fn request_id(req: &ServiceRequest) -> String {
 }
 
 /// Wraps every request: assigns the request id (task-local, so error bodies
-/// can carry it), logs one line per request, counts it in the metrics (by
-/// route template, never the raw path), adds security headers, turns
-/// bodiless framework errors (404, 405, 413 …) into problem+json, and checks
-/// every problem a documented operation answers with against the OpenAPI
-/// document.
+/// can carry it), routes `HEAD` as `GET`, logs one line per request, counts
+/// it in the metrics (by route template, never the raw path), adds security
+/// headers and `Cache-Control: no-store` to JSON answers that set no caching,
+/// turns bodiless framework errors (404, 405, 413 …) into problem+json, and
+/// checks every problem a documented operation answers with against the
+/// OpenAPI document.
 pub async fn request_context(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -59,7 +60,8 @@ pub async fn request_context(
         // request as HEAD, sends the headers alone.
         req.head_mut().method = Method::GET;
     }
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    // The method as sent (a HEAD stays HEAD in the log and the metrics).
+    let span = tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
     let started = Instant::now();
     let result = REQUEST_ID.scope(id.clone(), next.call(req)).instrument(span.clone()).await;
     // Handlers and the middleware inside this one answer errors as responses;
