@@ -266,7 +266,8 @@ fn origin(raw: &str) -> Result<String, ConfigError> {
         && url.path() == "/"
         && url.query().is_none()
         && url.fragment().is_none()
-        && url.username().is_empty();
+        && url.username().is_empty()
+        && url.password().is_none();
     if !["http", "https"].contains(&url.scheme()) || url.host().is_none() || !bare {
         return Err(refuse());
     }
@@ -515,9 +516,15 @@ mod tests {
             ["https://shop.example", "http://localhost:5173"]
         );
         assert_eq!(origins("https://SHOP.example:443").unwrap(), ["https://shop.example"], "as browsers send it");
-        for bad in
-            ["*", "notaurl", "shop.example", "ftp://shop.example", "https://shop.example/app", "https://*.example"]
-        {
+        for bad in [
+            "*",
+            "notaurl",
+            "shop.example",
+            "ftp://shop.example",
+            "https://shop.example/app",
+            "https://*.example",
+            "https://:pw@shop.example",
+        ] {
             let line = origins(bad).unwrap_err().to_string();
             assert!(line.starts_with("CORS_ORIGINS: "), "{bad}: {line}");
         }
