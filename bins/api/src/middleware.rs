@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::web::Data;
 use actix_web::{Error, HttpResponse};
@@ -43,7 +43,8 @@ fn request_id(req: &ServiceRequest) -> String {
 /// Wraps every request: assigns the request id (task-local, so error bodies
 /// can carry it), routes `HEAD` as `GET`, logs one line per request, counts
 /// it in the metrics (by route template, never the raw path), adds security
-/// headers and `Cache-Control: no-store` to JSON answers that set no caching,
+/// headers and `Cache-Control: no-store` to JSON answers that set no caching
+/// (and drops the content type of a 204),
 /// turns bodiless framework errors (404, 405, 413 …) into problem+json, and
 /// checks every problem a documented operation answers with against the
 /// OpenAPI document.
@@ -102,6 +103,10 @@ pub async fn request_context(
         if !headers.contains_key(&name) {
             headers.insert(name, HeaderValue::from_static(value));
         }
+    }
+    if status == StatusCode::NO_CONTENT {
+        // No content, so no content type (paperclip's `NoContent` sets one).
+        headers.remove(header::CONTENT_TYPE);
     }
     // JSON answers are per caller and often secret (tokens: RFC 6749 §5.1):
     // no cache keeps them unless the handler said otherwise.

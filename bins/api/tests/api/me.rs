@@ -126,6 +126,7 @@ async fn a_deleted_users_token_no_longer_works() {
     let admin = app.admin_token().await;
     let resp = app.request(Method::DELETE, &format!("/users/{}", ann.id), Some(&admin)).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(resp.headers().get("content-type"), None, "a 204 has no content, so no content type");
     assert_unauthorized(app.get("/me", Some(&ann.token)).await, "invalid_token").await;
     let resp = app.send_json(Method::PATCH, "/me", Some(&ann.token), &json!({"first_name": "Ann"})).await;
     assert_unauthorized(resp, "invalid_token").await;
