@@ -25,7 +25,8 @@ pub const MAX_FRAME_BYTES: usize = 16 * 1024;
 pub const SLOT_LEASE: Duration = Duration::from_secs(90);
 /// Message frames a connection may send: 10 per 10 s.
 const MESSAGE_BUDGET: (u32, Duration) = (10, Duration::from_secs(10));
-/// Other frames (resume, close, typing) a connection may send: 30 per 10 s.
+/// Other frames (resume, close, typing, and frames that cannot be read) a
+/// connection may send: 30 per 10 s.
 const CONTROL_BUDGET: (u32, Duration) = (30, Duration::from_secs(10));
 /// `typing` is passed on at most this often; more are dropped silently.
 const TYPING_EVERY: Duration = Duration::from_secs(2);
@@ -100,7 +101,7 @@ impl Socket {
                         Some(Ok(AggregatedMessage::Binary(_))) => {
                             heard = Instant::now();
                             let e = FrameError { code: "malformed_frame", detail: "Frames are JSON text, not binary.".to_owned(), client_id: None };
-                            self.send(&ServerFrame::error(e)).await
+                            self.refuse_malformed(e).await
                         }
                         Some(Ok(AggregatedMessage::Text(text))) => {
                             heard = Instant::now();
@@ -155,23 +156,38 @@ impl Socket {
         if decision.allowed { None } else { Some(decision.retry_after.unwrap_or(period)) }
     }
 
+    /// Charges a frame to its budget: `Some(rate_limited error)` when the
+    /// socket has spent it.
+    async fn over_budget(&self, kind: &str, budget: (u32, Duration), client_id: Option<&str>) -> Option<FrameError> {
+        let wait = self.within_budget(kind, budget).await?;
+        let detail = format!(
+            "At most {} {kind} frames per {} s on one socket; retry in {} s.",
+            budget.0,
+            budget.1.as_secs(),
+            wait.as_secs().max(1)
+        );
+        Some(FrameError { code: "rate_limited", detail, client_id: client_id.map(str::to_owned) })
+    }
+
+    /// Answers a frame that could not be read. It is charged to the control
+    /// budget like any other non-message frame, so a flood of garbage costs
+    /// the sender its budget instead of buying an answer for every frame.
+    async fn refuse_malformed(&mut self, error: FrameError) -> Result<(), Closed> {
+        let answer = self.over_budget("control", CONTROL_BUDGET, error.client_id.as_deref()).await.unwrap_or(error);
+        self.send(&ServerFrame::error(answer)).await
+    }
+
     async fn on_text(&mut self, text: &str, seen: &mut Seen, typed: &mut Option<Instant>) -> Result<(), Closed> {
         let frame = match ClientFrame::parse(text) {
             Ok(frame) => frame,
-            Err(e) => return self.send(&ServerFrame::error(e)).await,
+            Err(e) => return self.refuse_malformed(e).await,
         };
         let (kind, budget, client_id) = match &frame {
             ClientFrame::Message(m) => ("message", MESSAGE_BUDGET, m.client_id.as_ref().map(|c| c.as_str().to_owned())),
             _ => ("control", CONTROL_BUDGET, None),
         };
-        if let Some(wait) = self.within_budget(kind, budget).await {
-            let detail = format!(
-                "At most {} {kind} frames per {} s on one socket; retry in {} s.",
-                budget.0,
-                budget.1.as_secs(),
-                wait.as_secs().max(1)
-            );
-            return self.send(&ServerFrame::error(FrameError { code: "rate_limited", detail, client_id })).await;
+        if let Some(limited) = self.over_budget(kind, budget, client_id.as_deref()).await {
+            return self.send(&ServerFrame::error(limited)).await;
         }
         let support = self.services.support.clone();
         match frame {

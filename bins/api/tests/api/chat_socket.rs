@@ -130,6 +130,29 @@ async fn eleven_messages_in_ten_seconds_are_one_too_many() {
 }
 
 #[tokio::test]
+async fn unreadable_frames_spend_the_control_budget_and_leave_the_message_budget() {
+    let app = spawn_app().await;
+    let ann = app.logged_in("ann@example.com").await;
+    let mut ws = connect(&app, &ann.token).await;
+    for n in 0..30 {
+        if n % 2 == 0 {
+            ws.send_text("not json").await;
+        } else {
+            ws.send_binary(vec![0xff]).await;
+        }
+        assert_eq!(ws.error_code().await, "malformed_frame", "frame {n}");
+    }
+    ws.send_text("not json").await;
+    assert_eq!(ws.error_code().await, "rate_limited", "the 31st unreadable frame in 10 s");
+    ws.send_binary(vec![0xff]).await;
+    assert_eq!(ws.error_code().await, "rate_limited");
+    ws.send(json!({"type": "typing"})).await;
+    assert_eq!(ws.error_code().await, "rate_limited", "the budget is the one typing and resume spend");
+    ws.say("messages have their own budget").await;
+    assert_eq!(ws.next_of("message").await["seq"], 1);
+}
+
+#[tokio::test]
 async fn a_user_holds_at_most_five_sockets() {
     let app = spawn_app().await;
     let ann = app.logged_in("ann@example.com").await;
