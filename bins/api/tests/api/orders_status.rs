@@ -78,6 +78,8 @@ async fn the_owner_edits_comment_and_pickup_while_pending_only() {
         (edited["comment"].as_str(), edited["pickup_at"].as_str(), edited["version"].as_i64()),
         (Some("Extra hot"), Some(pickup.as_str()), Some(2))
     );
+    let again = json_with(s.patch(&token, &order, &edit).await, StatusCode::OK).await;
+    assert_eq!(again["version"].as_i64(), Some(2), "the same values again are no change: {again}");
     let cleared =
         json_with(s.patch(&token, &order, &json!({"comment": null, "pickup_at": null})).await, StatusCode::OK).await;
     assert!(cleared["comment"].is_null() && cleared["pickup_at"].is_null(), "{cleared}");

@@ -336,8 +336,10 @@ impl OrderService {
                 if order.status != OrderStatus::Pending {
                     return Err(OrderError::NotPending(order.status));
                 }
-                change.comment.clone_from(&patch.comment);
-                if let Some(pickup_at) = patch.pickup_at {
+                // A value the order already has is no change: the version
+                // (the ETag) stays, and a pickup time kept is not re-judged.
+                change.comment = patch.comment.clone().filter(|c| *c != order.comment);
+                if let Some(pickup_at) = patch.pickup_at.filter(|p| *p != order.pickup_at) {
                     change.pickup_at = Some(self.pickup().check(pickup_at, now)?);
                 }
             }

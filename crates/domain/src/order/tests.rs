@@ -478,6 +478,8 @@ fn the_owner_edits_comment_and_pickup_only_while_pending() {
         OrderPatch { comment: Some(Some("Extra hot".to_owned())), pickup_at: Some(Some(at)), ..OrderPatch::default() };
     let edited = run(s.service.patch(&s.ann, order.id, edit.clone(), None)).unwrap();
     assert_eq!((edited.comment.as_deref(), edited.pickup_at, edited.version), (Some("Extra hot"), Some(at), 2));
+    let same = run(s.service.patch(&s.ann, order.id, edit.clone(), Some(2))).unwrap();
+    assert_eq!(same.version, 2, "sending the values the order has changes nothing");
     let by_admin = run(s.service.patch(&s.boss, order.id, edit.clone(), None));
     assert!(matches!(by_admin, Err(OrderError::Access(AccessError::Forbidden))), "{by_admin:?}");
     s.status(&s.boss, order.id, OrderStatus::Confirmed).unwrap();
