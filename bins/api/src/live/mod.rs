@@ -33,7 +33,9 @@ const TOO_MANY_SOCKETS_RETRY_SECS: u64 = 5;
 
 /// Mounts the socket routes (outside the OpenAPI document).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/ws", web::get().to(upgrade)).route("/ws/support", web::get().to(upgrade));
+    // A resource (not `cfg.route`, which guards the path by method) so that
+    // another method on the socket path is 405, as on every other route.
+    cfg.service(web::resource(["/ws", "/ws/support"]).route(web::get().to(upgrade)));
 }
 
 /// Whether the request asks to become a WebSocket.

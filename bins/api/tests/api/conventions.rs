@@ -93,6 +93,8 @@ async fn a_wrong_method_on_any_existing_route_gives_405() {
         (Method::POST, "/users"),
         (Method::POST, "/health/live"),
         (Method::DELETE, "/openapi.json"),
+        (Method::POST, "/ws"),
+        (Method::PUT, "/ws/support"),
     ] {
         let resp = app.request(method.clone(), path, None).send().await.unwrap();
         assert_problem(resp, 405, "method_not_allowed").await;
