@@ -3,6 +3,7 @@
 # a real coffee-api (debug build, embedded profile: SQLite file, mail to the
 # log, no Redis) that this script builds, starts and stops itself:
 #
+#   0. openapi-spec-validator accepts the document as OpenAPI 3.0;
 #   1. the Python client openapi-python-client generates from the document,
 #      unpatched, signs up, verifies with the code from the logged mail, logs
 #      in (JSON and form), reads and changes /me, and as admin creates a
@@ -121,6 +122,11 @@ done
   "$base/openapi.json" "$work/openapi.json"
 
 failed=()
+
+log "== the document is valid OpenAPI (openapi-spec-validator)"
+if ! "$VENV/bin/openapi-spec-validator" "$work/openapi.json"; then
+  failed+=("openapi-spec-validator")
+fi
 
 log "== Python client (openapi-python-client $("$VENV/bin/openapi-python-client" --version | awk '{print $NF}'))"
 printf 'project_name_override: coffee-client\npackage_name_override: coffee_client\n' >"$work/python-client.yaml"

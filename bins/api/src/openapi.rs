@@ -383,6 +383,17 @@ fn complete_operation(method: &str, path: &str, op: &mut serde_json::Map<String,
         created["headers"]["Location"] =
             json!({"description": "Path of the new resource.", "schema": {"type": "string"}});
     }
+    // paperclip converts a header of [`document_header`] to `content: {}`
+    // without a schema, which OpenAPI 3.0 does not allow.
+    for response in responses.as_object_mut().into_iter().flat_map(|map| map.values_mut()) {
+        for header in
+            response.get_mut("headers").and_then(Value::as_object_mut).into_iter().flat_map(|h| h.values_mut())
+        {
+            if header.get("schema").is_none() {
+                *header = json!({"description": header["description"].take(), "schema": {"type": "string"}});
+            }
+        }
+    }
     match id.as_str() {
         "ready" => {
             let health = json!({"application/json": {"schema": {"$ref": "#/components/schemas/HealthDto"}}});

@@ -220,19 +220,38 @@ fn set_nullable(schema: &mut Value) {
     }
 }
 
-/// Optional properties of response schemas are `null` when empty.
-fn refine_response(schema: &mut Value) {
+/// Response properties serialised only when they have a value
+/// (`skip_serializing_if`): `(component, property)`, where the component is
+/// the one the property sits in, inline objects included. Every other
+/// property of a response is always sent.
+const OMITTED_WHEN_EMPTY: &[(&str, &str)] = &[
+    // `ChatMessageDto`, inline in the items of `MessagePage`.
+    ("MessagePage", "client_id"),
+];
+
+/// Optional properties of response schemas are `null` when empty, and
+/// present all the same: every property is required but those in
+/// [`OMITTED_WHEN_EMPTY`]. `sent_as_null_only` leaves `required` as it is
+/// (for a schema that is also a request body, where optional means absent).
+fn refine_response(schema: &mut Value, name: &str, sent_as_null_only: bool) {
     if let Some(items) = schema.get_mut("items") {
-        refine_response(items);
+        refine_response(items, name, sent_as_null_only);
     }
     let required: Vec<String> =
         schema["required"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect();
     let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else { return };
-    for (name, prop) in props.iter_mut() {
-        if !required.contains(name) {
+    let mut always = Vec::new();
+    for (property, prop) in props.iter_mut() {
+        if !required.contains(property) {
             set_nullable(prop);
         }
-        refine_response(prop);
+        if required.contains(property) || !OMITTED_WHEN_EMPTY.contains(&(name, property.as_str())) {
+            always.push(json!(property));
+        }
+        refine_response(prop, name, sent_as_null_only);
+    }
+    if !sent_as_null_only && !always.is_empty() {
+        schema["required"] = Value::Array(always);
     }
 }
 
@@ -271,7 +290,7 @@ pub fn refine(spec: &mut Value) {
     let Some(schemas) = spec["components"]["schemas"].as_object_mut() else { return };
     for name in &responses {
         if let Some(schema) = schemas.get_mut(name).filter(|_| name != "Problem") {
-            refine_response(schema);
+            refine_response(schema, name, requests.contains(name));
         }
     }
     for (name, probe) in REQUEST_BODIES {

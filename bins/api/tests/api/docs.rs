@@ -331,6 +331,41 @@ async fn fields_the_server_answers_as_null_are_documented_nullable() {
         assert!(required.contains(&json!(key)), "UserDto.{key} is not required");
         assert!(schemas["UserDto"]["properties"][key].get("nullable").is_none(), "UserDto.{key} is nullable");
     }
+    // A null is sent all the same: the key is there, so it is required
+    // (generated clients type it `T | null`, not "maybe absent").
+    for (schema, body, keys) in [
+        ("UserDto", &user, &["first_name", "last_name", "phone", "verified_at"][..]),
+        ("ProductDto", &product, &["description", "image_url"][..]),
+        ("HealthDto", &live, &["database", "redis"][..]),
+    ] {
+        let required = schemas[schema]["required"].as_array().unwrap();
+        for key in keys {
+            assert!(body.get(*key).is_some(), "{schema}.{key} is sent: {body}");
+            assert!(required.contains(&json!(key)), "{schema}.{key} is always sent but not required");
+        }
+    }
+    // The one property left out when empty is not required.
+    let message = &schemas["MessagePage"]["properties"]["items"]["items"];
+    assert!(message["properties"]["client_id"].is_object(), "{message}");
+    assert!(!message["required"].as_array().unwrap().contains(&json!("client_id")), "{message}");
+}
+
+#[tokio::test]
+async fn every_documented_response_header_has_a_schema() {
+    let doc = openapi().await;
+    let mut seen = Vec::new();
+    for (method, path, op) in operations(&doc) {
+        for (status, response) in op["responses"].as_object().unwrap() {
+            for (name, header) in response["headers"].as_object().into_iter().flatten() {
+                assert!(header["schema"].is_object(), "{method} {path} {status} {name}: {header}");
+                assert!(header.get("content").is_none(), "{method} {path} {status} {name}: {header}");
+                seen.push(format!("{method} {path} {status} {name}"));
+            }
+        }
+    }
+    for expected in ["post /orders 201 Idempotent-Replayed", "get /orders/{id} 200 ETag"] {
+        assert!(seen.iter().any(|s| s == expected), "{expected} not documented: {seen:?}");
+    }
 }
 
 #[tokio::test]
