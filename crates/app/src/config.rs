@@ -157,8 +157,9 @@ fn get<'a>(vars: &'a Vars, name: &str) -> Option<&'a str> {
     vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
+/// An error naming `variable`, on one line whatever the message's source wrote.
 fn err(variable: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError { variable, message: message.into() }
+    ConfigError { variable, message: message.into().split_whitespace().collect::<Vec<_>>().join(" ") }
 }
 
 /// An integer setting within `range`; `default` when unset.
@@ -321,6 +322,12 @@ impl Config {
             (None, Some(_)) => return Err(err("ADMIN_EMAIL", "is required when ADMIN_PASSWORD is set")),
         };
         let host = get(&vars, "HOST").unwrap_or("127.0.0.1").to_owned();
+        if !host.eq_ignore_ascii_case("localhost") && host.parse::<std::net::IpAddr>().is_err() {
+            return Err(err(
+                "HOST",
+                format!("{host:?} is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::) or localhost"),
+            ));
+        }
         let public_base_url = url_with(&vars, "PUBLIC_BASE_URL", &["http", "https"])?
             .unwrap_or_else(|| local_base_url(&host, port))
             .trim_end_matches('/')
@@ -366,6 +373,15 @@ impl Config {
                     .ok_or_else(|| err("METRICS_PORT", format!("{p:?} is not a port number")))?,
             ),
         };
+        let mail_from = get(&vars, "MAIL_FROM").unwrap_or("Coffee Shop <no-reply@coffee.local>");
+        coffee_mail::parse_mail_from(mail_from)
+            .map_err(|e| err("MAIL_FROM", e.to_string().replace("MAIL_FROM: ", "")))?;
+        let ws_ping_interval = std_duration(&vars, "WS_PING_INTERVAL", "20s")?;
+        let ws_idle_timeout = std_duration(&vars, "WS_IDLE_TIMEOUT", "60s")?;
+        if ws_idle_timeout <= ws_ping_interval {
+            // A silent client is judged at the pings: it must have had one to answer.
+            return Err(err("WS_IDLE_TIMEOUT", "must be longer than WS_PING_INTERVAL (clients answer the pings)"));
+        }
         let log_format = match get(&vars, "LOG_FORMAT").unwrap_or("pretty") {
             "pretty" => LogFormat::Pretty,
             "json" => LogFormat::Json,
@@ -381,7 +397,7 @@ impl Config {
             redis_url: url_with(&vars, "REDIS_URL", &["redis", "rediss"])?,
             jobs_queue: get(&vars, "JOBS_QUEUE").unwrap_or(coffee_jobs::JOB_QUEUE).to_owned(),
             smtp_url: url_with(&vars, "SMTP_URL", &["smtp", "smtps"])?,
-            mail_from: get(&vars, "MAIL_FROM").unwrap_or("Coffee Shop <no-reply@coffee.local>").to_owned(),
+            mail_from: mail_from.to_owned(),
             jwt_secret,
             jwt_secret_generated,
             access_token_ttl: duration(&vars, "ACCESS_TOKEN_TTL", "15m")?,
@@ -398,8 +414,8 @@ impl Config {
             order_min_lead_time: duration(&vars, "ORDER_MIN_LEAD_TIME", "10m")?,
             idempotency_key_ttl: duration(&vars, "IDEMPOTENCY_KEY_TTL", "24h")?,
             shutdown_drain: std_duration_or_zero(&vars, "SHUTDOWN_DRAIN", "5s")?,
-            ws_ping_interval: std_duration(&vars, "WS_PING_INTERVAL", "20s")?,
-            ws_idle_timeout: std_duration(&vars, "WS_IDLE_TIMEOUT", "60s")?,
+            ws_ping_interval,
+            ws_idle_timeout,
             public_base_url,
             cors_origins,
             auth_rate_limit,
@@ -478,10 +494,14 @@ mod tests {
             ("TRUSTED_PROXIES", "10.0.0.0/33"),
             ("METRICS_PORT", "0"),
             ("METRICS_PORT", "metrics"),
+            ("HOST", "not-an-ip"),
+            ("MAIL_FROM", "not an address"),
+            ("WS_IDLE_TIMEOUT", "20s"),
             ("METRICS_TOKEN", "two words"),
         ] {
             let e = Config::from_vars(vars(&[(name, value)])).unwrap_err();
             assert_eq!(e.variable, name);
+            assert!(!e.to_string().contains('\n'), "one line: {e}");
         }
         assert_eq!(Config::from_vars(vars(&[("ADMIN_EMAIL", "a@b.co")])).unwrap_err().variable, "ADMIN_PASSWORD");
     }

@@ -10,5 +10,5 @@ mod smtp;
 pub mod templates;
 
 pub use log::LogMailer;
-pub use smtp::{DEFAULT_SEND_TIMEOUT, MailConfigError, SmtpMailer};
+pub use smtp::{DEFAULT_SEND_TIMEOUT, MailConfigError, SmtpMailer, parse_mail_from};
 pub use templates::{RenderedMail, render};

@@ -48,6 +48,18 @@ pub enum MailConfigError {
     NoRuntime,
 }
 
+/// Reads a `MAIL_FROM` value: a mailbox such as `Coffee Shop <no-reply@coffee.local>`.
+///
+/// # Errors
+/// [`MailConfigError::MailFrom`] saying why it is not one.
+pub fn parse_mail_from(mail_from: &str) -> Result<Mailbox, MailConfigError> {
+    mail_from.trim().parse().map_err(|e| {
+        MailConfigError::MailFrom(format!(
+            "not a valid mailbox ({e}); expected e.g. `Coffee Shop <no-reply@coffee.local>`"
+        ))
+    })
+}
+
 /// Sends mail through an SMTP server, reusing connections.
 pub struct SmtpMailer {
     /// Kept to build a fresh pool after a timed-out delivery.
@@ -77,11 +89,7 @@ impl SmtpMailer {
     /// value does not parse (the message never repeats the URL, which may hold
     /// a password); [`MailConfigError::NoRuntime`] outside a Tokio runtime.
     pub fn new(smtp_url: &str, mail_from: &str) -> Result<Self, MailConfigError> {
-        let from: Mailbox = mail_from.trim().parse().map_err(|e| {
-            MailConfigError::MailFrom(format!(
-                "not a valid mailbox ({e}); expected e.g. `Coffee Shop <no-reply@coffee.local>`"
-            ))
-        })?;
+        let from = parse_mail_from(mail_from)?;
         let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url.trim())
             .map_err(|e| {
                 let reason = e.to_string();
