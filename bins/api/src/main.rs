@@ -7,8 +7,17 @@ use std::time::Duration;
 use actix_web::web::Data;
 use coffee_app::{Config, Process, Services, init_logging};
 
+const USAGE: &str = "usage: coffee-api    run the HTTP and WebSocket server
+It takes no arguments: every setting is an environment variable (or a line of
+a .env file); README.md, \"Configuration\", lists them.";
+
 #[actix_web::main]
 async fn main() -> ExitCode {
+    if std::env::args_os().len() > 1 {
+        // Before anything is read or written: `--help` must not start a server.
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    }
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {

@@ -1,6 +1,7 @@
-//! The real `coffee-api` binary on SIGTERM (SPEC §2): readiness turns 503 at
-//! once, requests are still served (with `Connection: close`) for
-//! `SHUTDOWN_DRAIN`, sockets close with 1001, and the process exits 0.
+//! The real `coffee-api` binary: its command line, and on SIGTERM (SPEC §2):
+//! readiness turns 503 at once, requests are still served (with
+//! `Connection: close`) for `SHUTDOWN_DRAIN`, sockets close with 1001, and
+//! the process exits 0.
 
 #![allow(clippy::unwrap_used)]
 
@@ -22,6 +23,24 @@ impl Drop for Api {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn any_argument_prints_the_usage_and_starts_nothing() {
+    for args in [&["--help"][..], &["-h"], &["serve", "--port", "1"]] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_coffee-api"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PORT", coffee_testkit::free_port().to_string())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("usage: coffee-api"), "{args:?}: {stderr}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{args:?}: no database file, no media dir");
     }
 }
 

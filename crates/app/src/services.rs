@@ -138,7 +138,7 @@ impl Services {
     /// # Errors
     /// A dependency is unreachable or a setting is unusable.
     pub async fn start(config: Config, process: Process) -> Result<Self, StartError> {
-        if config.jwt_secret_generated {
+        if config.jwt_secret_generated && process == Process::Api {
             tracing::warn!(
                 "JWT_SECRET is not set: using a random secret for this run. Tokens stop working on restart \
                  and differ between replicas. Set JWT_SECRET (at least 32 bytes) outside local development."
