@@ -69,10 +69,11 @@ stop_server() {
 trap 'status=$?; stop_server; (( status == 0 )) || log "failed (exit $status); logs in $OUT"' EXIT
 trap 'exit 130' INT TERM
 
-# A 5 MiB - 1 KiB "PNG" (the signature, then random bytes): the server
-# recognises images by their first bytes.
+# A 5 MiB - 1 KiB "PNG": a 1x1 PNG (67 bytes), then random bytes. The server
+# reads the signature and the header, not the pixels.
 IMAGE="$OUT/image.png"
-{ printf '\x89PNG\r\n\x1a\n'; head -c $((5 * 1024 * 1024 - 1024 - 8)) /dev/urandom; } >"$IMAGE"
+PNG_1X1='\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde\0\0\0\x0cIDATx\xdac\xf8\xcf\xc0\0\0\x03\x01\x01\0\xf7\x03AC\0\0\0\0IEND\xaeB`\x82'
+{ printf '%b' "$PNG_1X1"; head -c $((5 * 1024 * 1024 - 1024 - 67)) /dev/urandom; } >"$IMAGE"
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"; }
 mb() { awk -v kb="$1" 'BEGIN { printf "%.0f", kb / 1024 }'; }

@@ -3,7 +3,8 @@
 //! Files get generated names (`<32 hex>.<ext>`), so a client never chooses
 //! a path: [`stored_kind`] accepts only names of that shape, which rules out
 //! path traversal when serving. Formats are recognised by their bytes
-//! ([`recognise`]), never by file name or declared type.
+//! ([`recognise`]), never by file name or declared type: the signature names
+//! the format, and that format's decoder must then read the image's header.
 
 use std::path::{Path, PathBuf};
 
@@ -11,14 +12,26 @@ use async_trait::async_trait;
 use coffee_domain::catalog::{ImageKind, ImageStore};
 use coffee_domain::error::InfraError;
 
-/// Recognises PNG, JPEG and WebP by their signature; anything else is `None`.
+/// Recognises a PNG, JPEG or WebP image: its signature names the format,
+/// and the format's decoder reads its header (for a PNG the `IHDR` chunk
+/// and its checksum, for a JPEG the markers up to the frame header, for a
+/// WebP the `RIFF` chunks). Anything else, a bare signature in front of
+/// other bytes included, is `None`.
+///
+/// SIMPLIFICATION: the pixels are not decoded, so a file whose header is
+/// sound but whose data is damaged is stored (browsers show it broken). The
+/// fuller check decodes it on a blocking thread under `image::Limits`, and
+/// could re-encode it to drop metadata (EXIF location) as well.
 pub fn recognise(bytes: &[u8]) -> Option<ImageKind> {
-    match infer::get(bytes)?.mime_type() {
-        "image/png" => Some(ImageKind::Png),
-        "image/jpeg" => Some(ImageKind::Jpeg),
-        "image/webp" => Some(ImageKind::Webp),
-        _ => None,
-    }
+    let (kind, format) = match infer::get(bytes)?.mime_type() {
+        "image/png" => (ImageKind::Png, image::ImageFormat::Png),
+        "image/jpeg" => (ImageKind::Jpeg, image::ImageFormat::Jpeg),
+        "image/webp" => (ImageKind::Webp, image::ImageFormat::WebP),
+        _ => return None,
+    };
+    let reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let (width, height) = reader.into_dimensions().ok()?;
+    (width > 0 && height > 0).then_some(kind)
 }
 
 /// The format of a stored file name, or `None` if the name is not one this
@@ -101,19 +114,46 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    const PNG: &[u8] = &[0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, b'I', b'H', b'D', b'R'];
-    const JPEG: &[u8] = &[0xff, 0xd8, 0xff, 0xe0, 0, 0x10, b'J', b'F', b'I', b'F', 0];
-    const WEBP: &[u8] = b"RIFF\x24\0\0\0WEBPVP8 ";
+    /// A 1×1 RGB PNG, a 1×1 baseline JPEG and a 1×1 lossy WebP.
+    const PNG: &str = "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415478da63f8cf\
+                       c0000003010100f70341430000000049454e44ae426082";
+    const JPEG: &str = "ffd8ffe000104a46494600010100000100010000ffdb0043000101010101010101010101010101010101010101010\
+                        1010101010101010101010101010101010101010101010101010101010101010101010101010101010101ffc0000b08\
+                        0001000101011100ffc40014000100000000000000000000000000000000ffc400141001000000000000000000000000\
+                        00000000ffda0008010100003f003fffd9";
+    const WEBP: &str = "52494646220000005745425056503820160000003001009d012a010001000ec0fe25a400037000000000";
+
+    fn bytes(hex: &str) -> Vec<u8> {
+        let hex: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+        hex.chunks(2).map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap()).collect()
+    }
 
     #[test]
     fn images_are_recognised_by_their_bytes() {
-        assert_eq!(recognise(PNG), Some(ImageKind::Png));
-        assert_eq!(recognise(JPEG), Some(ImageKind::Jpeg));
-        assert_eq!(recognise(WEBP), Some(ImageKind::Webp));
+        assert_eq!(recognise(&bytes(PNG)), Some(ImageKind::Png));
+        assert_eq!(recognise(&bytes(JPEG)), Some(ImageKind::Jpeg));
+        assert_eq!(recognise(&bytes(WEBP)), Some(ImageKind::Webp));
         assert_eq!(recognise(b"GIF89a......"), None);
         assert_eq!(recognise(b"<svg xmlns='http://www.w3.org/2000/svg'/>"), None);
         assert_eq!(recognise(b"%PDF-1.7"), None);
         assert_eq!(recognise(b""), None);
+    }
+
+    #[test]
+    fn a_signature_alone_is_not_an_image() {
+        let png = bytes(PNG);
+        let mut bad_crc = png.clone();
+        bad_crc[29] ^= 1; // the IHDR checksum
+        for fake in [
+            png[..8].to_vec(),
+            [&png[..8], b"<script>alert(1)</script>".as_slice()].concat(),
+            bad_crc,
+            vec![0xff, 0xd8, 0xff],
+            [&[0xff, 0xd8, 0xff, 0xe0][..], &[0; 64]].concat(),
+            b"RIFF\x24\0\0\0WEBPVP8 ".to_vec(),
+        ] {
+            assert_eq!(recognise(&fake), None, "{fake:x?}");
+        }
     }
 
     #[test]
@@ -137,9 +177,9 @@ mod tests {
     async fn saved_files_can_be_read_back_and_deleted() {
         let dir = tempfile::tempdir().unwrap();
         let store = FsImageStore::new(dir.path().join("media")).unwrap();
-        let name = store.save(PNG.to_vec(), ImageKind::Png).await.unwrap();
+        let name = store.save(bytes(PNG), ImageKind::Png).await.unwrap();
         let path = store.path_of(&name).unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), PNG);
+        assert_eq!(std::fs::read(&path).unwrap(), bytes(PNG));
         store.delete(&name).await.unwrap();
         assert!(!path.exists());
         store.delete(&name).await.unwrap();

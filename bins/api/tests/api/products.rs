@@ -50,7 +50,7 @@ fn bytes(hex: &str) -> Vec<u8> {
     hex.chunks(2).map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap()).collect()
 }
 
-/// `len` bytes that start with the PNG signature (all an upload is checked for).
+/// A 1×1 PNG padded to `len` bytes (its signature and header are what an upload is checked for).
 fn png_of_len(len: usize) -> Vec<u8> {
     let mut b = bytes(PNG);
     b.resize(len, 0);
@@ -752,6 +752,9 @@ async fn files_that_are_not_png_jpeg_or_webp_give_415() {
         (svg, "x.png", "image/png"),
         (html, "x.jpg", "image/jpeg"),
         (webp_header_only, "x.webp", "image/webp"),
+        // A signature alone is not an image: the format's header must follow.
+        ([&bytes(PNG)[..8], b"<script>alert(1)</script>".as_slice()].concat(), "x.png", "image/png"),
+        (vec![0xff, 0xd8, 0xff], "x.jpg", "image/jpeg"),
         (Vec::new(), "empty.png", "image/png"),
     ] {
         let resp = upload(&app, Some(&admin), &id, file_form(content, file, mime)).await;
