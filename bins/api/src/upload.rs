@@ -35,11 +35,11 @@ impl std::fmt::Debug for ImageUpload {
 
 impl ImageUpload {
     /// Reads the `file` part, refusing (413) as soon as it passes
-    /// [`MAX_IMAGE_BYTES`]; the rest of the body is never read.
+    /// [`MAX_IMAGE_BYTES`].
     ///
     /// # Errors
-    /// 415 not multipart, 413 too large, 400 malformed, 422 no `file` part,
-    /// 408 stalled.
+    /// 415 not multipart, 413 too large, 400 malformed, 422 no `file` part
+    /// or another part beside it (named), 408 stalled.
     pub async fn read(self) -> Result<Vec<u8>, ApiError> {
         read_file_part(&self.req, self.payload).await
     }
@@ -86,8 +86,8 @@ async fn next_in_time<S: Stream + Unpin>(stream: &mut S) -> Result<Option<S::Ite
     })
 }
 
-/// Reads the `file` part of a multipart body, refusing (413) as soon as it
-/// passes [`MAX_IMAGE_BYTES`] — the rest of the body is never read.
+/// Reads the one part of a multipart body, `file`, refusing (413) as soon
+/// as it passes [`MAX_IMAGE_BYTES`] and (422) any other part.
 async fn read_file_part(req: &HttpRequest, payload: Payload) -> Result<Vec<u8>, ApiError> {
     let is_multipart = req
         .headers()
@@ -106,29 +106,29 @@ async fn read_file_part(req: &HttpRequest, payload: Payload) -> Result<Vec<u8>, 
         return Err(too_large());
     }
     let malformed = |e: actix_multipart::MultipartError| ApiError::malformed(format!("Malformed multipart body: {e}"));
+    let refused =
+        |field: &str, message: &str| ApiError::validation(vec![coffee_domain::FieldError::new(field, message)]);
     let mut multipart = actix_multipart::Multipart::new(req.headers(), payload);
-    let mut other_bytes = 0usize;
+    let mut file: Option<Vec<u8>> = None;
+    // Every part is judged, to the closing boundary: another part is
+    // refused, not skipped (nothing a client sends is silently ignored).
     while let Some(field) = next_in_time(&mut multipart).await? {
         let mut field = field.map_err(malformed)?;
-        let is_file = field.name() == Some("file");
+        match field.name() {
+            Some("file") if file.is_none() => {}
+            Some("file") => return Err(refused("file", "must be sent once: one image per request")),
+            Some(other) => return Err(refused(other, "is not accepted: the only part is `file`")),
+            None => return Err(refused("file", "must be the only part, with that name")),
+        }
         let mut bytes = Vec::new();
         while let Some(chunk) = next_in_time(&mut field).await? {
             let chunk = chunk.map_err(malformed)?;
-            if is_file {
-                if bytes.len() + chunk.len() > MAX_IMAGE_BYTES {
-                    return Err(too_large());
-                }
-                bytes.extend_from_slice(&chunk);
-            } else {
-                other_bytes += chunk.len();
-                if other_bytes > MULTIPART_OVERHEAD {
-                    return Err(too_large());
-                }
+            if bytes.len() + chunk.len() > MAX_IMAGE_BYTES {
+                return Err(too_large());
             }
+            bytes.extend_from_slice(&chunk);
         }
-        if is_file {
-            return Ok(bytes);
-        }
+        file = Some(bytes);
     }
-    Err(ApiError::validation(vec![coffee_domain::FieldError::new("file", "is required (a PNG, JPEG or WebP image)")]))
+    file.ok_or_else(|| refused("file", "is required (a PNG, JPEG or WebP image)"))
 }
