@@ -80,9 +80,28 @@ const BEARER: [ProblemType; 4] = [c::MISSING_TOKEN, c::MALFORMED_AUTHORIZATION, 
 /// The public auth operations, whose token codes are the auth family's own.
 const PUBLIC_AUTH: [&str; 7] = ["signup", "verify", "verifyLink", "resendVerification", "login", "refresh", "logout"];
 
+/// The menu's public reads: `(operationId, is a list)`. They take no caller,
+/// so no token code and no 403; no body, so no 422; and a list has no 404.
+const PUBLIC_READS: [(&str, bool); 4] =
+    [("listCategories", true), ("getCategory", false), ("listProducts", true), ("getProduct", false)];
+
 /// Keeps, of its family's own codes, those operation `id` can produce.
 pub(super) fn narrow(id: &str, problems: &mut Vec<(u16, Vec<(String, String)>)>) {
-    let Some((_, family, keep)) = OWN_CODES.iter().find(|(op, _, _)| *op == id) else { return };
+    if let Some((_, is_list)) = PUBLIC_READS.iter().find(|(op, _)| *op == id) {
+        let cannot = |code: &str| {
+            named(&BEARER, code)
+                || code == c::FORBIDDEN.code
+                || code == c::VALIDATION_FAILED.code
+                || (*is_list && code == c::NOT_FOUND.code)
+        };
+        for (_, listed) in problems.iter_mut() {
+            listed.retain(|(code, _)| !cannot(code));
+        }
+    }
+    let Some((_, family, keep)) = OWN_CODES.iter().find(|(op, _, _)| *op == id) else {
+        problems.retain(|(_, listed)| !listed.is_empty());
+        return;
+    };
     let bearer_is_shared = !PUBLIC_AUTH.contains(&id);
     let own: HashSet<&str> = family()
         .into_iter()

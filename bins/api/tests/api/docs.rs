@@ -699,6 +699,17 @@ async fn each_operation_documents_only_the_codes_of_its_use_case_it_can_produce(
     assert!(place.iter().any(|c| c == "cart_empty") && place.iter().any(|c| c == "idempotency_key_reused"));
     let product = documented_codes(&doc, "get", "/products/{id}");
     assert!(!product.iter().any(|c| c == "category_name_taken" || c == "unsupported_image_type"), "{product:?}");
+    // The menu's public reads take no token and no body (a bad token is not
+    // looked at: products::anyone_can_read_products), and a list has no 404.
+    assert_eq!(product, ["internal_error", "not_found", "service_unavailable"]);
+    for path in ["/products", "/categories"] {
+        let codes = documented_codes(&doc, "get", path);
+        assert_eq!(codes, ["internal_error", "invalid_query", "malformed_request", "service_unavailable"]);
+    }
+    assert_eq!(
+        documented_codes(&doc, "get", "/categories/{id}"),
+        ["internal_error", "not_found", "service_unavailable"]
+    );
     let delete_user = documented_codes(&doc, "delete", "/users/{id}");
     assert!(delete_user.iter().any(|c| c == "last_admin") && !delete_user.iter().any(|c| c == "email_taken"));
 }

@@ -174,6 +174,13 @@ async fn anyone_can_read_products() {
     }
     let ann = app.logged_in("ann@example.com").await;
     assert_eq!(ok(app.get(&format!("/products/{id}"), Some(&ann.token)).await).await, created);
+    // The menu takes no token: a bad one is not looked at (so these routes
+    // document no 401).
+    for path in
+        [format!("/products/{id}"), "/products".to_owned(), format!("/categories/{tea}"), "/categories".to_owned()]
+    {
+        assert_eq!(app.get(&path, Some("not.a.jwt")).await.status(), StatusCode::OK, "{path}");
+    }
 }
 
 #[tokio::test]
