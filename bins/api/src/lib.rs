@@ -7,7 +7,6 @@ pub mod dto;
 pub mod extract;
 pub mod headers;
 pub mod live;
-pub mod media;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;
@@ -73,7 +72,6 @@ pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListe
             )
             .configure(openapi::configure)
             .configure(console::configure)
-            .configure(media::configure)
             .configure(live::configure)
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::not_found()) }))
             .wrap(Compress::default())

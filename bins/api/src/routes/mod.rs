@@ -5,6 +5,7 @@ pub mod cart;
 pub mod categories;
 pub mod health;
 pub mod info;
+pub mod media;
 pub mod metrics;
 pub mod orders;
 pub mod products;
@@ -23,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     orders::configure(cfg);
     support::configure(cfg);
     info::configure(cfg);
+    media::configure(cfg);
     health::configure(cfg);
     metrics::configure(cfg);
 }
