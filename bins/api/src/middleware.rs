@@ -104,6 +104,7 @@ pub async fn request_context(
             headers.insert(name, HeaderValue::from_static(value));
         }
     }
+    merge_vary(headers);
     if status == StatusCode::NO_CONTENT {
         // No content, so no content type (paperclip's `NoContent` sets one).
         headers.remove(header::CONTENT_TYPE);
@@ -121,6 +122,24 @@ pub async fn request_context(
         tracing::info!(status = status.as_u16(), latency_ms = elapsed.as_millis() as u64, "request completed");
     });
     Ok(res)
+}
+
+/// Folds every `Vary` header (CORS and the CSRF guard each add one) into
+/// one, each field named once.
+fn merge_vary(headers: &mut actix_web::http::header::HeaderMap) {
+    let mut fields: Vec<String> = Vec::new();
+    for value in headers.get_all(header::VARY).filter_map(|v| v.to_str().ok()) {
+        for field in value.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+            if !fields.iter().any(|known| known.eq_ignore_ascii_case(field)) {
+                fields.push(field.to_owned());
+            }
+        }
+    }
+    if !fields.is_empty()
+        && let Ok(merged) = HeaderValue::from_str(&fields.join(", "))
+    {
+        headers.insert(header::VARY, merged);
+    }
 }
 
 /// A problem response keeping the headers of `original` that matter to

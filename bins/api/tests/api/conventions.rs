@@ -129,6 +129,15 @@ async fn a_browser_origin_outside_the_allow_list_gets_no_cors_headers() {
         let resp = app.request(Method::GET, "/health/live", None).header("origin", origin).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "{origin}");
         assert_eq!(header(resp.headers(), "access-control-allow-origin").as_deref(), Some(origin));
+        // CORS and the CSRF guard both vary on Origin: one Vary header, each field once.
+        let vary: Vec<&str> = resp.headers().get_all("vary").iter().map(|v| v.to_str().unwrap()).collect();
+        assert_eq!(vary.len(), 1, "{vary:?}");
+        let fields: Vec<String> = vary[0].split(',').map(|f| f.trim().to_ascii_lowercase()).collect();
+        assert!(fields.contains(&"origin".to_owned()) && fields.contains(&"sec-fetch-site".to_owned()), "{fields:?}");
+        let mut unique = fields.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), fields.len(), "{fields:?}");
     }
     let preflight = app
         .request(Method::OPTIONS, "/me", None)
