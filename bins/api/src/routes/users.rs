@@ -63,7 +63,8 @@ async fn get_user(
 ///
 /// Partial update. Anyone may update their own profile fields; admins may update anyone and
 /// also change `email`, `role` and `is_verified`. A user sending a different value for an
-/// admin-only field gets 403; another user's id gives 404. Demoting the last admin gives 409.
+/// admin-only field gets 403, and so does an admin changing their own `is_verified` (it would
+/// lock them out of login); another user's id gives 404. Demoting the last admin gives 409.
 #[api_v2_operation(operation_id = "patchUser", tags(Users))]
 async fn patch_user(
     services: Data<Services>,
