@@ -17,6 +17,7 @@ mod m20261204_000007_outbox_delivered;
 mod m20261205_000008_binary_name_order;
 mod m20261206_000009_order_counts;
 mod m20261207_000010_user_name_order;
+mod m20261208_000011_case_insensitive_name_order;
 
 /// An index named `name` on `cols` of `table` (migrations from the fourth on).
 pub(crate) fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000008_binary_name_order::Migration),
             Box::new(m20261206_000009_order_counts::Migration),
             Box::new(m20261207_000010_user_name_order::Migration),
+            Box::new(m20261208_000011_case_insensitive_name_order::Migration),
         ]
     }
 }

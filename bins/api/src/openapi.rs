@@ -172,7 +172,7 @@ fn query_parameters<R: Resource>() -> Vec<Value> {
         json!({"name": "page_size", "in": "query", "description": format!("Items per page, 1 to {MAX_PAGE_SIZE}."),
                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": 20}}),
         json!({"name": "sort", "in": "query",
-               "description": format!("Comma-separated sort keys, `-` for descending. Fields: {}.", names(|f| f.sortable)),
+               "description": format!("Comma-separated sort keys, `-` for descending; names sort ignoring case. Fields: {}.", names(|f| f.sortable)),
                "schema": {"type": "string", "default": "-created_at", "pattern": sort_pattern(&sortable)}}),
     ];
     // A list without text fields refuses `search` (400), so it does not offer it.

@@ -6,8 +6,8 @@
 use coffee_domain::query::{Filter, ListQuery, Op, Value};
 use sea_orm::sea_query::{Alias, Asterisk, Expr, LikeExpr, NullOrdering, Query, SelectStatement, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, ExprTrait, FromQueryResult, Order, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Select,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, ExprTrait, FromQueryResult, IdenStatic, Order,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
 };
 
 /// How one resource maps onto its table.
@@ -16,7 +16,8 @@ pub(crate) struct ListMapping<E: EntityTrait, F> {
     pub column: fn(F) -> E::Column,
     /// Columns matched by `search`: case-folded copies (see [`fold`]).
     pub search: &'static [E::Column],
-    /// The case-folded copy of a text field, matched by `__contains`.
+    /// The case-folded copy of a text field, matched by `__contains` and
+    /// sorted by first (a sortable one needs an index on it and the text).
     pub folded: fn(F) -> Option<E::Column>,
     /// Unique tie-breaker so that pages never overlap.
     pub id: E::Column,
@@ -89,7 +90,14 @@ where
         // SQLite would put it first when ascending).
         let (order, nulls) =
             if key.descending { (Order::Desc, NullOrdering::First) } else { (Order::Asc, NullOrdering::Last) };
-        ordered = ordered.order_by_with_nulls((mapping.column)(key.field), order, nulls);
+        let column = (mapping.column)(key.field);
+        // Text sorts ignore case: by the folded copy first, then by the text
+        // itself, so that "Apple" and "apple" keep one order (an index on
+        // both serves it, migration `m20261208_000011`).
+        if let Some(folded) = (mapping.folded)(key.field).filter(|f| f.as_str() != column.as_str()) {
+            ordered = ordered.order_by_with_nulls(folded, order.clone(), nulls);
+        }
+        ordered = ordered.order_by_with_nulls(column, order, nulls);
     }
     let last_desc = query.sort.last().is_none_or(|k| k.descending);
     ordered = ordered.order_by(mapping.id, if last_desc { Order::Desc } else { Order::Asc });
