@@ -12,6 +12,9 @@ use async_trait::async_trait;
 use coffee_domain::catalog::{ImageKind, ImageStore};
 use coffee_domain::error::InfraError;
 
+/// The most reading an image's header may allocate (beyond the upload itself).
+const MAX_HEADER_ALLOC: u64 = 8 * 1024 * 1024;
+
 /// Recognises a PNG, JPEG or WebP image: its signature names the format,
 /// and the format's decoder reads its header (for a PNG the `IHDR` chunk
 /// and its checksum, for a JPEG the markers up to the frame header, for a
@@ -29,7 +32,14 @@ pub fn recognise(bytes: &[u8]) -> Option<ImageKind> {
         "image/webp" => (ImageKind::Webp, image::ImageFormat::WebP),
         _ => return None,
     };
-    let reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    // Reading a header allocates little, but a PNG's colour profile (`iCCP`)
+    // is inflated while reading it: without a bound, a compression bomb of a
+    // few hundred KiB would cost up to the default 512 MiB and run long on
+    // the async executor. JPEG copies the upload once (≤ 5 MiB).
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_HEADER_ALLOC);
+    reader.limits(limits);
     let (width, height) = reader.into_dimensions().ok()?;
     (width > 0 && height > 0).then_some(kind)
 }
