@@ -25,8 +25,8 @@ pub const MAX_FRAME_BYTES: usize = 16 * 1024;
 pub const SLOT_LEASE: Duration = Duration::from_secs(90);
 /// Message frames a connection may send: 10 per 10 s.
 const MESSAGE_BUDGET: (u32, Duration) = (10, Duration::from_secs(10));
-/// Other frames (resume, close, typing, and frames that cannot be read) a
-/// connection may send: 30 per 10 s.
+/// Other frames (resume, close, typing, and frames refused before they are
+/// handled) a connection may send: 30 per 10 s.
 const CONTROL_BUDGET: (u32, Duration) = (30, Duration::from_secs(10));
 /// `typing` is passed on at most this often; more are dropped silently.
 const TYPING_EVERY: Duration = Duration::from_secs(2);
@@ -60,6 +60,9 @@ struct Seen {
     replayed: HashMap<Uuid, i64>,
     /// The last conversation frame sent directly.
     conversation: Option<(Uuid, ConversationStatus)>,
+    /// Until when unreadable frames past the budget go unanswered (one
+    /// `rate_limited` said so).
+    quiet_until: Option<Instant>,
 }
 
 fn close_reason(code: u16, reason: &str) -> Option<CloseReason> {
@@ -101,7 +104,7 @@ impl Socket {
                         Some(Ok(AggregatedMessage::Binary(_))) => {
                             heard = Instant::now();
                             let e = FrameError { code: "malformed_frame", detail: "Frames are JSON text, not binary.".to_owned(), client_id: None };
-                            self.refuse_malformed(e).await
+                            self.refuse_unreadable(e, &mut seen).await
                         }
                         Some(Ok(AggregatedMessage::Text(text))) => {
                             heard = Instant::now();
@@ -156,9 +159,14 @@ impl Socket {
         if decision.allowed { None } else { Some(decision.retry_after.unwrap_or(period)) }
     }
 
-    /// Charges a frame to its budget: `Some(rate_limited error)` when the
-    /// socket has spent it.
-    async fn over_budget(&self, kind: &str, budget: (u32, Duration), client_id: Option<&str>) -> Option<FrameError> {
+    /// Charges a frame to its budget: when the socket has spent it, the
+    /// `rate_limited` error and how long until the budget is back.
+    async fn over_budget(
+        &self,
+        kind: &str,
+        budget: (u32, Duration),
+        client_id: Option<&str>,
+    ) -> Option<(FrameError, Duration)> {
         let wait = self.within_budget(kind, budget).await?;
         let detail = format!(
             "At most {} {kind} frames per {} s on one socket; retry in {} s.",
@@ -166,27 +174,36 @@ impl Socket {
             budget.1.as_secs(),
             wait.as_secs().max(1)
         );
-        Some(FrameError { code: "rate_limited", detail, client_id: client_id.map(str::to_owned) })
+        Some((FrameError { code: "rate_limited", detail, client_id: client_id.map(str::to_owned) }, wait))
     }
 
-    /// Answers a frame that could not be read. It is charged to the control
-    /// budget like any other non-message frame, so a flood of garbage costs
-    /// the sender its budget instead of buying an answer for every frame.
-    async fn refuse_malformed(&mut self, error: FrameError) -> Result<(), Closed> {
-        let answer = self.over_budget("control", CONTROL_BUDGET, error.client_id.as_deref()).await.unwrap_or(error);
-        self.send(&ServerFrame::error(answer)).await
+    /// Answers a frame refused before it is handled (not JSON, an unknown
+    /// type, invalid fields, binary). It is charged to the control budget
+    /// like any other non-message frame; past it, one `rate_limited` says so
+    /// and the rest of a flood goes unanswered until the budget is back (as
+    /// surplus `typing` frames do), so garbage stops buying an answer each.
+    async fn refuse_unreadable(&mut self, error: FrameError, seen: &mut Seen) -> Result<(), Closed> {
+        let Some((limited, wait)) = self.over_budget("control", CONTROL_BUDGET, error.client_id.as_deref()).await
+        else {
+            return self.send(&ServerFrame::error(error)).await;
+        };
+        if seen.quiet_until.is_some_and(|until| Instant::now() < until) {
+            return Ok(());
+        }
+        seen.quiet_until = Some(Instant::now() + wait);
+        self.send(&ServerFrame::error(limited)).await
     }
 
     async fn on_text(&mut self, text: &str, seen: &mut Seen, typed: &mut Option<Instant>) -> Result<(), Closed> {
         let frame = match ClientFrame::parse(text) {
             Ok(frame) => frame,
-            Err(e) => return self.refuse_malformed(e).await,
+            Err(e) => return self.refuse_unreadable(e, seen).await,
         };
         let (kind, budget, client_id) = match &frame {
             ClientFrame::Message(m) => ("message", MESSAGE_BUDGET, m.client_id.as_ref().map(|c| c.as_str().to_owned())),
             _ => ("control", CONTROL_BUDGET, None),
         };
-        if let Some(limited) = self.over_budget(kind, budget, client_id.as_deref()).await {
+        if let Some((limited, _)) = self.over_budget(kind, budget, client_id.as_deref()).await {
             return self.send(&ServerFrame::error(limited)).await;
         }
         let support = self.services.support.clone();

@@ -144,8 +144,9 @@ async fn unreadable_frames_spend_the_control_budget_and_leave_the_message_budget
     }
     ws.send_text("not json").await;
     assert_eq!(ws.error_code().await, "rate_limited", "the 31st unreadable frame in 10 s");
+    // The rest of the flood goes unanswered: the next frame is the typing refusal.
     ws.send_binary(vec![0xff]).await;
-    assert_eq!(ws.error_code().await, "rate_limited");
+    ws.send(json!({"type": "message", "body": ""})).await;
     ws.send(json!({"type": "typing"})).await;
     assert_eq!(ws.error_code().await, "rate_limited", "the budget is the one typing and resume spend");
     ws.say("messages have their own budget").await;
