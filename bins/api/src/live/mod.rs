@@ -33,9 +33,11 @@ const TOO_MANY_SOCKETS_RETRY_SECS: u64 = 5;
 
 /// Mounts the socket routes (outside the OpenAPI document).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    // A resource (not `cfg.route`, which guards the path by method) so that
-    // another method on the socket path is 405, as on every other route.
-    cfg.service(web::resource(["/ws", "/ws/support"]).route(web::get().to(upgrade)));
+    // Resources (not `cfg.route`, which guards the path by method) so that
+    // another method on a socket path is 405, as on every other route; two,
+    // so that the metrics and the log name each path as it was asked for.
+    cfg.service(web::resource("/ws").route(web::get().to(upgrade)))
+        .service(web::resource("/ws/support").route(web::get().to(upgrade)));
 }
 
 /// Whether the request asks to become a WebSocket.
