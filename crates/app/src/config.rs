@@ -157,9 +157,10 @@ fn get<'a>(vars: &'a Vars, name: &str) -> Option<&'a str> {
     vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
-/// An error naming `variable`, on one line whatever the message's source wrote.
+/// An error naming `variable`, on one line whatever the message's source
+/// wrote (its line breaks become spaces; quoted values keep their spacing).
 fn err(variable: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError { variable, message: message.into().split_whitespace().collect::<Vec<_>>().join(" ") }
+    ConfigError { variable, message: message.into().lines().map(str::trim).collect::<Vec<_>>().join(" ") }
 }
 
 /// An integer setting within `range`; `default` when unset.
@@ -321,7 +322,9 @@ impl Config {
             (Some(_), None) => return Err(err("ADMIN_PASSWORD", "is required when ADMIN_EMAIL is set")),
             (None, Some(_)) => return Err(err("ADMIN_EMAIL", "is required when ADMIN_PASSWORD is set")),
         };
-        let host = get(&vars, "HOST").unwrap_or("127.0.0.1").to_owned();
+        let host = get(&vars, "HOST").unwrap_or("127.0.0.1");
+        // An IPv6 address may come in brackets, as in a URL.
+        let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host).to_owned();
         if !host.eq_ignore_ascii_case("localhost") && host.parse::<std::net::IpAddr>().is_err() {
             return Err(err(
                 "HOST",
@@ -374,8 +377,9 @@ impl Config {
             ),
         };
         let mail_from = get(&vars, "MAIL_FROM").unwrap_or("Coffee Shop <no-reply@coffee.local>");
-        coffee_mail::parse_mail_from(mail_from)
-            .map_err(|e| err("MAIL_FROM", e.to_string().replace("MAIL_FROM: ", "")))?;
+        if let Err(coffee_mail::MailConfigError::MailFrom(why)) = coffee_mail::parse_mail_from(mail_from) {
+            return Err(err("MAIL_FROM", why));
+        }
         let ws_ping_interval = std_duration(&vars, "WS_PING_INTERVAL", "20s")?;
         let ws_idle_timeout = std_duration(&vars, "WS_IDLE_TIMEOUT", "60s")?;
         if ws_idle_timeout <= ws_ping_interval {
@@ -515,6 +519,8 @@ mod tests {
         assert_eq!(base(&[("HOST", "::"), ("PORT", "9000")]), "http://localhost:9000");
         assert_eq!(base(&[("HOST", "192.168.1.20"), ("PORT", "9000")]), "http://192.168.1.20:9000");
         assert_eq!(base(&[("HOST", "fd00::7")]), "http://[fd00::7]:8080");
+        // An IPv6 address may come in brackets, as in a URL.
+        assert_eq!(base(&[("HOST", "[::1]"), ("PORT", "9000")]), "http://localhost:9000");
         assert_eq!(base(&[("PORT", "18200"), ("PUBLIC_BASE_URL", "https://shop.example/")]), "https://shop.example");
     }
 
