@@ -442,7 +442,7 @@ fn complete_operation(method: &str, path: &str, op: &mut serde_json::Map<String,
             op.insert(
                 "requestBody".to_owned(),
                 json!({"required": true, "content": {"multipart/form-data": {"schema": {
-                    "type": "object", "required": ["file"],
+                    "type": "object", "required": ["file"], "additionalProperties": false,
                     "properties": {"file": {"type": "string", "format": "binary",
                         "description": "PNG, JPEG or WebP, at most 5 MiB."}}}}}}),
             );

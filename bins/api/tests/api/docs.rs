@@ -129,8 +129,12 @@ async fn every_operation_is_documented_with_errors_and_security() {
         }
         assert!(op.get("security").is_some_and(Value::is_array), "{what}: no security requirement");
         if path.ends_with("/image") {
-            let file = &op["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]["file"];
-            assert_eq!(file["format"], "binary", "{what}: the upload is not documented as multipart");
+            let form = &op["requestBody"]["content"]["multipart/form-data"]["schema"];
+            assert_eq!(
+                form["properties"]["file"]["format"], "binary",
+                "{what}: the upload is not documented as multipart"
+            );
+            assert_eq!(form["additionalProperties"], false, "{what}: another part is refused (422)");
         } else if ["post", "put", "patch"].contains(&method.as_str()) && path != "/support/tickets" {
             assert!(op["requestBody"]["content"]["application/json"].is_object(), "{what}: no JSON request body");
         }
