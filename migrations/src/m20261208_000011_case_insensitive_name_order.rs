@@ -17,12 +17,14 @@ use sea_orm_migration::sea_orm::DatabaseBackend;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// `(table, folded column, its type, the text column it folds)`.
-const SORTED: [(&str, &str, &str, &str); 4] = [
-    ("products", "name_fold", "text", "name"),
-    ("categories", "name_key", "varchar(400)", "name"),
-    ("users", "first_name_fold", "text", "first_name"),
-    ("users", "last_name_fold", "text", "last_name"),
+/// `(folded column, its type, the text column it folds)`.
+type Folded = (&'static str, &'static str, &'static str);
+
+/// The sorted folded columns, per table.
+const SORTED: [(&str, &[Folded]); 3] = [
+    ("products", &[("name_fold", "text", "name")]),
+    ("categories", &[("name_key", "varchar(400)", "name")]),
+    ("users", &[("first_name_fold", "text", "first_name"), ("last_name_fold", "text", "last_name")]),
 ];
 
 fn index_name(table: &str, text: &str) -> String {
@@ -33,11 +35,13 @@ async fn collate(manager: &SchemaManager<'_>, collation: &str) -> Result<(), DbE
     if manager.get_database_backend() != DatabaseBackend::Postgres {
         return Ok(());
     }
-    for (table, folded, ty, _) in SORTED {
-        manager
-            .get_connection()
-            .execute_unprepared(&format!("ALTER TABLE {table} ALTER COLUMN {folded} TYPE {ty} COLLATE {collation}"))
-            .await?;
+    for (table, columns) in SORTED {
+        let changes: Vec<String> = columns
+            .iter()
+            .map(|(folded, ty, _)| format!("ALTER COLUMN {folded} TYPE {ty} COLLATE {collation}"))
+            .collect();
+        // One statement per table: it and its indexes are rewritten once.
+        manager.get_connection().execute_unprepared(&format!("ALTER TABLE {table} {}", changes.join(", "))).await?;
     }
     Ok(())
 }
@@ -46,24 +50,30 @@ async fn collate(manager: &SchemaManager<'_>, collation: &str) -> Result<(), DbE
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         collate(manager, "\"C\"").await?;
-        for (table, folded, _, text) in SORTED {
-            manager
-                .create_index(
-                    Index::create()
-                        .name(index_name(table, text))
-                        .table(Alias::new(table))
-                        .col(Alias::new(folded))
-                        .col(Alias::new(text))
-                        .to_owned(),
-                )
-                .await?;
+        for (table, columns) in SORTED {
+            for &(folded, _, text) in columns {
+                manager
+                    .create_index(
+                        Index::create()
+                            .name(index_name(table, text))
+                            .table(Alias::new(table))
+                            .col(Alias::new(folded))
+                            .col(Alias::new(text))
+                            .to_owned(),
+                    )
+                    .await?;
+            }
         }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (table, _, _, text) in SORTED {
-            manager.drop_index(Index::drop().name(index_name(table, text)).table(Alias::new(table)).to_owned()).await?;
+        for (table, columns) in SORTED {
+            for &(_, _, text) in columns {
+                manager
+                    .drop_index(Index::drop().name(index_name(table, text)).table(Alias::new(table)).to_owned())
+                    .await?;
+            }
         }
         collate(manager, "\"default\"").await
     }

@@ -140,6 +140,8 @@ async fn categories_of(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Hash
             Expr::col((categories::Entity, categories::Column::Id)).equals((pc::Entity, pc::Column::CategoryId)),
         )
         .and_where(Expr::col((pc::Entity, pc::Column::ProductId)).is_in(ids.iter().copied()))
+        // As `GET /categories?sort=name`: ignoring case, then by code point.
+        .order_by((categories::Entity, categories::Column::NameKey), sea_orm::Order::Asc)
         .order_by((categories::Entity, categories::Column::Name), sea_orm::Order::Asc)
         .to_owned();
     let mut rows = Vec::new();
@@ -166,6 +168,7 @@ async fn existing_categories(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Resul
         .column(categories::Column::Id)
         .column(categories::Column::Name)
         .filter(categories::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(categories::Column::NameKey)
         .order_by_asc(categories::Column::Name)
         .into_tuple()
         .all(conn)

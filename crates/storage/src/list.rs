@@ -93,7 +93,8 @@ where
         let column = (mapping.column)(key.field);
         // Text sorts ignore case: by the folded copy first, then by the text
         // itself, so that "Apple" and "apple" keep one order (an index on
-        // both serves it, migration `m20261208_000011`).
+        // both serves it, migration `m20261208_000011`). A column that is
+        // its own folded copy (`users.email`, stored lower-case) sorts once.
         if let Some(folded) = (mapping.folded)(key.field).filter(|f| f.as_str() != column.as_str()) {
             ordered = ordered.order_by_with_nulls(folded, order.clone(), nulls);
         }

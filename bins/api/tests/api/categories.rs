@@ -415,13 +415,22 @@ async fn names_sort_ignoring_case() {
     let admin = app.admin_token().await;
     // (Names are unique ignoring case; the users' sort shows how a tie of
     // case is broken: storage's search_parity tests.)
+    let mut ids = Vec::new();
     for name in ["cherry", "Banana", "apple", "Apple pie", "Été", "zeste"] {
-        category_id(&app, &admin, name).await;
+        ids.push(category_id(&app, &admin, name).await);
     }
     let by_name = ["apple", "Apple pie", "Banana", "cherry", "zeste", "Été"];
     assert_eq!(names(&list(&app, "/categories", &[("sort", "name")]).await), by_name);
     let reversed: Vec<&str> = by_name.iter().rev().copied().collect();
     assert_eq!(names(&list(&app, "/categories", &[("sort", "-name")]).await), reversed);
+    // A product lists its categories in the same order.
+    let body = json!({"name": "Fruit tart", "price": 400, "category_ids": ids});
+    let product =
+        json_with(send(&app, Method::POST, "/products", Some(&admin), Some(&body)).await, StatusCode::CREATED);
+    let product = product.await;
+    let embedded: Vec<&str> =
+        product["categories"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(embedded, by_name);
 }
 
 #[tokio::test]

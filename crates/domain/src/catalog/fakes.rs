@@ -31,7 +31,7 @@ impl Tables {
             .filter_map(|id| self.categories.get(id))
             .map(|c| CategoryRef { id: c.id, name: c.name.clone() })
             .collect();
-        refs.sort_by(|a, b| a.name.cmp(&b.name));
+        refs.sort_by(|a, b| (a.name.to_lowercase(), &a.name).cmp(&(b.name.to_lowercase(), &b.name)));
         refs
     }
 

@@ -47,7 +47,7 @@ pub struct Product {
     pub is_available: bool,
     /// File name of its image under `MEDIA_DIR`, if any.
     pub image: Option<String>,
-    /// Its categories, by name.
+    /// Its categories, by name ignoring case (then by code point).
     pub categories: Vec<CategoryRef>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
