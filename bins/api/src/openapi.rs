@@ -390,7 +390,11 @@ fn complete_operation(method: &str, path: &str, op: &mut serde_json::Map<String,
             response.get_mut("headers").and_then(Value::as_object_mut).into_iter().flat_map(|h| h.values_mut())
         {
             if header.get("schema").is_none() {
-                *header = json!({"description": header["description"].take(), "schema": {"type": "string"}});
+                let description = header.get("description").cloned();
+                *header = json!({"schema": {"type": "string"}});
+                if let Some(description) = description {
+                    header["description"] = description;
+                }
             }
         }
     }

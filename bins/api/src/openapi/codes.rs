@@ -7,7 +7,8 @@
 //! family's own codes each operation can produce; the others are left out.
 //! Codes of other sources stay: the extractors (malformed bodies, tokens),
 //! CSRF, rate limits, access (404, 403), validation and a dependency that is
-//! down. The runtime conformance check ([`super::Conformance`]) fails any
+//! down — except on the menu's public reads ([`PUBLIC_READS`]), which take
+//! no token and no body. The runtime conformance check ([`super::Conformance`]) fails any
 //! test in which an operation answers with a code its document lacks, so a
 //! wrong entry cannot go unnoticed where tests reach; an operation missing
 //! from the table keeps everything its type names.
