@@ -30,14 +30,29 @@ impl Drop for Api {
 fn any_argument_prints_the_usage_and_starts_nothing() {
     for args in [&["--help"][..], &["-h"], &["serve", "--port", "1"]] {
         let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_coffee-api"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_coffee-api"))
             .args(args)
             .current_dir(dir.path())
             .env_clear()
             .env("PORT", coffee_testkit::free_port().to_string())
-            .output()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        // A server that started anyway would never exit: give it 10 s.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{args:?}: coffee-api is still running; it should have refused the arguments");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.starts_with("usage: coffee-api"), "{args:?}: {stderr}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{args:?}: no database file, no media dir");

@@ -480,6 +480,13 @@ fn the_owner_edits_comment_and_pickup_only_while_pending() {
     assert_eq!((edited.comment.as_deref(), edited.pickup_at, edited.version), (Some("Extra hot"), Some(at), 2));
     let same = run(s.service.patch(&s.ann, order.id, edit.clone(), Some(2))).unwrap();
     assert_eq!(same.version, 2, "sending the values the order has changes nothing");
+    // Within the lead time now, the kept pickup time is not judged again:
+    // the comment still changes.
+    s.fakes.clock.advance(TimeDelta::minutes(55));
+    let kept = OrderPatch { comment: Some(Some("Oat milk".to_owned())), ..edit.clone() };
+    let kept = run(s.service.patch(&s.ann, order.id, kept, None)).unwrap();
+    assert_eq!((kept.comment.as_deref(), kept.pickup_at, kept.version), (Some("Oat milk"), Some(at), 3));
+    s.fakes.clock.advance(TimeDelta::minutes(-55));
     let by_admin = run(s.service.patch(&s.boss, order.id, edit.clone(), None));
     assert!(matches!(by_admin, Err(OrderError::Access(AccessError::Forbidden))), "{by_admin:?}");
     s.status(&s.boss, order.id, OrderStatus::Confirmed).unwrap();
