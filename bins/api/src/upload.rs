@@ -117,8 +117,10 @@ async fn read_file_part(req: &HttpRequest, payload: Payload) -> Result<Vec<u8>, 
         match field.name() {
             Some("file") if file.is_none() => {}
             Some("file") => return Err(refused("file", "must be sent once: one image per request")),
-            Some(other) => return Err(refused(other, "is not accepted: the only part is `file`")),
-            None => return Err(refused("file", "must be the only part, with that name")),
+            Some(other) if !other.is_empty() => {
+                return Err(refused(other, "is not accepted: the only part is `file`"));
+            }
+            _ => return Err(refused("file", "must be the only part, with that name")),
         }
         let mut bytes = Vec::new();
         while let Some(chunk) = next_in_time(&mut field).await? {

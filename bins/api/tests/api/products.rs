@@ -890,6 +890,7 @@ async fn an_upload_must_be_multipart_with_a_file_part() {
         (Form::new().text("comment", "here it is").part("file", png()), "comment"),
         (Form::new().part("file", png()).text("comment", "here it is"), "comment"),
         (Form::new().part("file", png()).part("file", Part::bytes(bytes(GIF)).file_name("b.gif")), "file"),
+        (Form::new().text("", "nameless").part("file", png()), "file"),
     ] {
         let problem = assert_problem(upload(&app, Some(&admin), &id, form).await, 422, "validation_failed").await;
         assert_eq!(error_fields(&problem), [named]);
