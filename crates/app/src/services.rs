@@ -102,9 +102,6 @@ pub struct Services {
     pub live: Live,
     /// Draining and stopping (API).
     pub lifecycle: Lifecycle,
-    /// Per-connection budgets of WebSocket frames (always in this process:
-    /// a connection lives on one replica).
-    pub socket_limiter: Arc<dyn RateLimiter>,
     /// The shop: its information and calendar.
     pub shop: Arc<Shop>,
     /// Budgets of the auth routes: in Redis (shared by every replica) or in memory.
@@ -276,7 +273,6 @@ impl Services {
             orders: Arc::new(orders),
             support: Arc::new(support),
             live,
-            socket_limiter: Arc::new(coffee_ratelimit::MemoryRateLimiter::new()),
             lifecycle: Lifecycle::default(),
             shop,
             cleanup: Arc::new(cleanup),

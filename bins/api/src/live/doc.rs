@@ -44,9 +44,9 @@ origin), 429 `too_many_sockets` (at most 5 sockets per user over all replicas).
   Codes: `malformed_frame` (not a JSON object, missing or wrong fields, binary),
   `unknown_frame_type`, `validation_failed` (body or `client_id`), `not_found` (a conversation
   you may not see), `forbidden` (a customer closing), `conversation_closed`,
-  `rate_limited` (more than 10 messages, or 30 other frames, per 10 s on one socket; a frame
+  `rate_limited` (more than 10 messages, or 30 other frames, in any 10 s on one socket; a frame
   refused before it is handled — not JSON, an unknown type, invalid fields, binary — counts as
-  another frame, and past the budget one `rate_limited` answers such frames until it is back),
+  another frame, and past the budget one `rate_limited` answers such frames for the next 10 s),
   `service_unavailable`; and `resync` when live delivery was interrupted: `resume`.
 
 Customers receive their own conversations and orders; staff receive everything.

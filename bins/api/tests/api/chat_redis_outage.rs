@@ -394,6 +394,9 @@ async fn redis_away_for_10_s_loses_no_chat_message_between_replicas_and_live_del
     assert!(agent.resyncs + agent.reconnects >= 1, "the agent never heard of the interruption");
 
     // Live again, without a restart and without asking: A → B in one hop.
+    // From a fresh socket of hers: the one she chatted on has sent a message
+    // a second for the last 10 s and more, its whole budget (SPEC §7).
+    ann.ws = reconnect(&a, &ann.token).await;
     let (resumes, gaps) = (agent.resumes, agent.gaps);
     let sent_live = Instant::now();
     ann.say(ann.sent.len() + 1).await;
