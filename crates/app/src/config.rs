@@ -317,7 +317,14 @@ impl Config {
             None => (rand::random::<[u8; 32]>().to_vec(), true),
         };
         let admin = match (get(&vars, "ADMIN_EMAIL"), get(&vars, "ADMIN_PASSWORD")) {
-            (Some(e), Some(p)) => Some((e.to_owned(), p.to_owned())),
+            (Some(e), Some(p)) => {
+                // Checked here, before anything is created, as signup would check them.
+                let user =
+                    coffee_domain::user::Email::parse("ADMIN_EMAIL", e).map_err(|e| err("ADMIN_EMAIL", e.message))?;
+                coffee_domain::user::Password::parse("ADMIN_PASSWORD", p)
+                    .map_err(|e| err("ADMIN_PASSWORD", e.message))?;
+                Some((user.as_str().to_owned(), p.to_owned()))
+            }
             (None, None) => None,
             (Some(_), None) => return Err(err("ADMIN_PASSWORD", "is required when ADMIN_EMAIL is set")),
             (None, Some(_)) => return Err(err("ADMIN_EMAIL", "is required when ADMIN_PASSWORD is set")),
@@ -508,6 +515,14 @@ mod tests {
             assert!(!e.to_string().contains('\n'), "one line: {e}");
         }
         assert_eq!(Config::from_vars(vars(&[("ADMIN_EMAIL", "a@b.co")])).unwrap_err().variable, "ADMIN_PASSWORD");
+        // The bootstrap admin is checked as signup would check it, before anything is created.
+        let admin = |email: &str, password: &str| {
+            Config::from_vars(vars(&[("ADMIN_EMAIL", email), ("ADMIN_PASSWORD", password)])).map(|c| c.admin)
+        };
+        assert_eq!(admin("not-an-address", "long enough").unwrap_err().variable, "ADMIN_EMAIL");
+        assert_eq!(admin("boss@example.com", "short").unwrap_err().variable, "ADMIN_PASSWORD");
+        let ok = admin(" Boss@Example.com ", "long enough").unwrap();
+        assert_eq!(ok, Some(("boss@example.com".to_owned(), "long enough".to_owned())));
     }
 
     #[test]
