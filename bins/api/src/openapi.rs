@@ -411,14 +411,7 @@ fn complete_operation(method: &str, path: &str, op: &mut serde_json::Map<String,
             // Public unless METRICS_TOKEN is set.
             op.insert("security".to_owned(), json!([{}, {"metricsToken": []}]));
         }
-        "getMedia" => {
-            let image = json!({"schema": {"type": "string", "format": "binary"}});
-            let content = json!({"image/png": image, "image/jpeg": image, "image/webp": image});
-            responses["200"] = json!({"description": "The image.", "content": content});
-            for p in op.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
-                p["schema"]["pattern"] = json!(r"^[0-9a-f]{32}\.(png|jpg|webp)$");
-            }
-        }
+        "getMedia" => crate::routes::media::document(op),
         "verifyLink" => {
             responses["200"] = json!({"description": "Verified (also when opened again).", "content": {
                 "text/html": {"schema": {"type": "string"}},

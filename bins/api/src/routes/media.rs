@@ -7,6 +7,7 @@ use actix_web::http::header::{self, CacheControl, CacheDirective, HeaderValue};
 use actix_web::web::Data;
 use coffee_app::Services;
 use paperclip::actix::{api_v2_operation, web};
+use serde_json::{Value, json};
 
 use crate::problem::catalogue::{self as c, ProblemType};
 use crate::problem::{ApiError, IntoProblem, Problem};
@@ -54,6 +55,22 @@ async fn media_file(
         HeaderValue::from_str(&immutable.to_string()).unwrap_or(HeaderValue::from_static("public, max-age=31536000")),
     );
     Ok(res)
+}
+
+/// What paperclip cannot derive for `getMedia`: the image types, the name
+/// pattern, and the conditional and range answers of a static file.
+pub(crate) fn document(op: &mut serde_json::Map<String, Value>) {
+    let image = json!({"schema": {"type": "string", "format": "binary"}});
+    let content = json!({"image/png": image, "image/jpeg": image, "image/webp": image});
+    let responses = op.entry("responses").or_insert_with(|| json!({}));
+    responses["200"] = json!({"description": "The image.", "content": content.clone()});
+    responses["206"] = json!({"description": "The part a `Range` asked for.", "content": content});
+    responses["304"] = json!({"description": "Not modified (`If-None-Match`, `If-Modified-Since`); no body."});
+    responses["412"] = json!({"description": "An `If-Match` or `If-Unmodified-Since` that fails; no body."});
+    responses["416"] = json!({"description": "A `Range` outside the file; no body."});
+    for p in op.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
+        p["schema"]["pattern"] = json!(r"^[0-9a-f]{32}\.(png|jpg|webp)$");
+    }
 }
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
