@@ -29,7 +29,12 @@ async fn main() -> ExitCode {
     if let Some(warning) = config.public_base_url_warning() {
         tracing::warn!("{warning}");
     }
-    let addr = format!("{}:{}", config.host, config.port);
+    // An IPv6 address goes in brackets, in the bind address and the log's URL.
+    let addr = if config.host.contains(':') {
+        format!("[{}]:{}", config.host, config.port)
+    } else {
+        format!("{}:{}", config.host, config.port)
+    };
     let services = match Services::start(config, Process::Api).await {
         Ok(s) => Data::new(s),
         Err(e) => {

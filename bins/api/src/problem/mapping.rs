@@ -188,7 +188,7 @@ impl IntoProblem for OrderError {
             ),
             OrderError::PreconditionFailed { expected } => ApiError::with_detail(
                 c::PRECONDITION_FAILED,
-                format!("The order is no longer at version {expected}; fetch it again (see its ETag)."),
+                format!("The order is not at version {expected}; fetch it again (see its ETag)."),
             ),
             OrderError::KeyReused => c::IDEMPOTENCY_KEY_REUSED.into(),
             OrderError::InFlight => ApiError::from(c::IDEMPOTENCY_IN_FLIGHT).retry_after(IN_FLIGHT_RETRY_SECS),
