@@ -103,7 +103,9 @@ async fn read_file_part(req: &HttpRequest, payload: Payload) -> Result<Vec<u8>, 
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_IMAGE_BYTES + MULTIPART_OVERHEAD) {
-        return Err(too_large());
+        // Judged before a byte is read: it may be the image or another part.
+        let detail = "The request is larger than one image of at most 5 MiB and its form.";
+        return Err(ApiError::with_detail(catalogue::PAYLOAD_TOO_LARGE, detail));
     }
     let malformed = |e: actix_multipart::MultipartError| ApiError::malformed(format!("Malformed multipart body: {e}"));
     let refused =
