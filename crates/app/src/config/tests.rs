@@ -1,0 +1,154 @@
+//! The settings as `Config::from_vars` reads them.
+
+#![allow(clippy::unwrap_used)]
+use super::*;
+
+fn vars(pairs: &[(&str, &str)]) -> Vars {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+#[test]
+fn defaults_give_the_embedded_profile() {
+    let c = Config::from_vars(vars(&[])).unwrap();
+    assert_eq!(c.database_url, "sqlite://coffee.db?mode=rwc");
+    assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 8080));
+    assert!(c.redis_url.is_none() && c.smtp_url.is_none());
+    assert!(c.jwt_secret_generated && c.jwt_secret.len() == 32);
+    assert_eq!(c.access_token_ttl, TimeDelta::minutes(15));
+    assert_eq!(c.refresh_token_ttl, TimeDelta::days(30));
+    assert_eq!(c.verification_resend_cooldown, TimeDelta::seconds(60));
+    assert_eq!((c.order_min_lead_time, c.idempotency_key_ttl), (TimeDelta::minutes(10), TimeDelta::hours(24)));
+    assert!(c.admin_notify_emails.is_empty());
+    assert_eq!(c.password_hash_queue, 64);
+    assert_eq!(Config::from_vars(vars(&[("PASSWORD_HASH_QUEUE", "0")])).unwrap().password_hash_queue, 0);
+    assert_eq!(c.auth_rate_limit.map(|p| p.to_string()).as_deref(), Some("10/min"));
+    assert!(c.trusted_proxies.is_empty());
+    assert!(Config::from_vars(vars(&[("AUTH_RATE_LIMIT", "off")])).unwrap().auth_rate_limit.is_none());
+    let listed = Config::from_vars(vars(&[("ADMIN_NOTIFY_EMAILS", " Kitchen@Coffee.example, boss@coffee.example ")]));
+    let listed: Vec<String> = listed.unwrap().admin_notify_emails.iter().map(ToString::to_string).collect();
+    assert_eq!(listed, ["kitchen@coffee.example", "boss@coffee.example"]);
+}
+
+#[test]
+fn production_requires_a_long_jwt_secret() {
+    let e = Config::from_vars(vars(&[("APP_ENV", "production")])).unwrap_err();
+    assert_eq!(e.variable, "JWT_SECRET");
+    let e = Config::from_vars(vars(&[("JWT_SECRET", "short")])).unwrap_err();
+    assert_eq!(e.to_string(), "JWT_SECRET: must be at least 32 bytes");
+    let ok = Config::from_vars(vars(&[("APP_ENV", "production"), ("JWT_SECRET", &"x".repeat(32))])).unwrap();
+    assert!(!ok.jwt_secret_generated);
+}
+
+#[test]
+fn malformed_values_name_their_variable() {
+    for (name, value) in [
+        ("PORT", "http"),
+        ("ACCESS_TOKEN_TTL", "soon"),
+        ("DATABASE_URL", "mysql://x"),
+        ("REDIS_URL", "not a url"),
+        ("RUN_MIGRATIONS", "maybe"),
+        ("LOG_FORMAT", "xml"),
+        ("DATABASE_MAX_CONNECTIONS", "0"),
+        ("CLEANUP_SCHEDULE", "0 * * * *"),
+        ("WORKER_CONCURRENCY", "0"),
+        ("JOB_MAX_ATTEMPTS", "26"),
+        ("PASSWORD_HASH_QUEUE", "-1"),
+        ("SHOP_INFO_FILE", "/nonexistent/shop-info.toml"),
+        ("ADMIN_NOTIFY_EMAILS", "boss@example.com, not-an-address"),
+        ("ORDER_MIN_LEAD_TIME", "soonish"),
+        ("IDEMPOTENCY_KEY_TTL", "0s"),
+        ("AUTH_RATE_LIMIT", "10 per minute"),
+        ("TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("METRICS_PORT", "0"),
+        ("METRICS_PORT", "metrics"),
+        ("HOST", "not-an-ip"),
+        ("MAIL_FROM", "not an address"),
+        ("WS_IDLE_TIMEOUT", "20s"),
+        ("METRICS_TOKEN", "two words"),
+    ] {
+        let e = Config::from_vars(vars(&[(name, value)])).unwrap_err();
+        assert_eq!(e.variable, name);
+        assert!(!e.to_string().contains('\n'), "one line: {e}");
+    }
+    assert_eq!(Config::from_vars(vars(&[("ADMIN_EMAIL", "a@b.co")])).unwrap_err().variable, "ADMIN_PASSWORD");
+    // The bootstrap admin is checked as signup would check it, before anything is created.
+    let admin = |email: &str, password: &str| {
+        Config::from_vars(vars(&[("ADMIN_EMAIL", email), ("ADMIN_PASSWORD", password)])).map(|c| c.admin)
+    };
+    assert_eq!(admin("not-an-address", "long enough").unwrap_err().variable, "ADMIN_EMAIL");
+    assert_eq!(admin("boss@example.com", "short").unwrap_err().variable, "ADMIN_PASSWORD");
+    let ok = admin(" Boss@Example.com ", "long enough").unwrap();
+    assert_eq!(ok, Some(("boss@example.com".to_owned(), "long enough".to_owned())));
+}
+
+#[test]
+fn public_base_url_defaults_to_where_the_server_listens() {
+    let base = |v: &[(&str, &str)]| Config::from_vars(vars(v)).unwrap().public_base_url;
+    assert_eq!(base(&[]), "http://localhost:8080");
+    assert_eq!(base(&[("PORT", "18200")]), "http://localhost:18200");
+    assert_eq!(base(&[("HOST", "0.0.0.0"), ("PORT", "18200")]), "http://localhost:18200");
+    assert_eq!(base(&[("HOST", "::"), ("PORT", "9000")]), "http://localhost:9000");
+    assert_eq!(base(&[("HOST", "192.168.1.20"), ("PORT", "9000")]), "http://192.168.1.20:9000");
+    assert_eq!(base(&[("HOST", "fd00::7")]), "http://[fd00::7]:8080");
+    // An IPv6 address may come in brackets, as in a URL.
+    assert_eq!(base(&[("HOST", "[::1]"), ("PORT", "9000")]), "http://localhost:9000");
+    assert_eq!(base(&[("PORT", "18200"), ("PUBLIC_BASE_URL", "https://shop.example/")]), "https://shop.example");
+}
+
+#[test]
+fn a_public_base_url_on_this_machine_but_another_port_is_warned_about() {
+    let warning = |v: &[(&str, &str)]| Config::from_vars(vars(v)).unwrap().public_base_url_warning();
+    assert!(warning(&[("PORT", "18200"), ("PUBLIC_BASE_URL", "http://localhost:8080")]).is_some());
+    assert!(warning(&[("PORT", "18200"), ("PUBLIC_BASE_URL", "http://127.0.0.1")]).is_some());
+    assert!(warning(&[("PORT", "18200")]).is_none(), "the derived default matches");
+    assert!(warning(&[("PORT", "8080"), ("PUBLIC_BASE_URL", "http://localhost:8080/")]).is_none());
+    assert!(warning(&[("PORT", "8080"), ("PUBLIC_BASE_URL", "https://shop.example")]).is_none(), "behind a proxy");
+}
+
+#[test]
+fn cors_origins_are_origins_or_stop_the_start() {
+    let origins = |list: &str| Config::from_vars(vars(&[("CORS_ORIGINS", list)])).map(|c| c.cors_origins);
+    assert_eq!(
+        origins(" https://shop.example/ , http://localhost:5173,").unwrap(),
+        ["https://shop.example", "http://localhost:5173"]
+    );
+    assert_eq!(origins("https://SHOP.example:443").unwrap(), ["https://shop.example"], "as browsers send it");
+    for bad in [
+        "*",
+        "notaurl",
+        "shop.example",
+        "ftp://shop.example",
+        "https://shop.example/app",
+        "https://*.example",
+        "https://:pw@shop.example",
+    ] {
+        let line = origins(bad).unwrap_err().to_string();
+        assert!(line.starts_with("CORS_ORIGINS: "), "{bad}: {line}");
+    }
+}
+
+#[test]
+fn credentials_never_reach_debug_output() {
+    let c = Config::from_vars(vars(&[
+        ("DATABASE_URL", "postgres://app:hunter2@db/coffee"),
+        ("METRICS_TOKEN", "scrape-secret-42"),
+        ("METRICS_PORT", "9464"),
+    ]))
+    .unwrap();
+    let shown = format!("{c:?}");
+    assert!(!shown.contains("hunter2") && !shown.contains("scrape-secret-42"), "{shown}");
+    assert_eq!((c.metrics_token.as_deref(), c.metrics_port), (Some("scrape-secret-42"), Some(9464)));
+}
+
+#[test]
+fn shop_info_defaults_to_the_sample_and_a_bad_file_stops_the_start() {
+    let c = Config::from_vars(vars(&[])).unwrap();
+    assert_eq!((c.shop.info.currency.as_str(), c.shop.info.timezone.as_str()), ("UZS", "Asia/Tashkent"));
+    let path = std::env::temp_dir().join(format!("coffee-shop-info-{}.toml", std::process::id()));
+    std::fs::write(&path, crate::SAMPLE_SHOP_INFO.replace("\"07:00\"", "\"25:00\"")).unwrap();
+    let e = Config::from_vars(vars(&[("SHOP_INFO_FILE", path.to_str().unwrap())])).unwrap_err();
+    std::fs::remove_file(&path).unwrap();
+    let line = e.to_string();
+    assert!(line.starts_with(&format!("SHOP_INFO_FILE: {}: opening_hours[0].open", path.display())), "{line}");
+    assert!(!line.contains('\n'), "{line}");
+}
