@@ -6,6 +6,7 @@ use actix_web::HttpResponse;
 use actix_web::http::header::{self, CacheControl, CacheDirective, HeaderValue};
 use actix_web::web::Data;
 use coffee_app::Services;
+use coffee_domain::catalog::ImageKind;
 use paperclip::actix::{api_v2_operation, web};
 use serde_json::{Value, json};
 
@@ -61,7 +62,8 @@ async fn media_file(
 /// pattern, and the conditional and range answers of a static file.
 pub(crate) fn document(op: &mut serde_json::Map<String, Value>) {
     let image = json!({"schema": {"type": "string", "format": "binary"}});
-    let content = json!({"image/png": image, "image/jpeg": image, "image/webp": image});
+    let content: serde_json::Map<String, Value> =
+        ImageKind::ALL.iter().map(|k| (k.mime().to_owned(), image.clone())).collect();
     let responses = op.entry("responses").or_insert_with(|| json!({}));
     responses["200"] = json!({"description": "The image.", "content": content.clone()});
     responses["206"] = json!({"description": "The part a `Range` asked for.", "content": content});
@@ -69,7 +71,9 @@ pub(crate) fn document(op: &mut serde_json::Map<String, Value>) {
     responses["412"] = json!({"description": "An `If-Match` or `If-Unmodified-Since` that fails; no body."});
     responses["416"] = json!({"description": "A `Range` outside the file; no body."});
     for p in op.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
-        p["schema"]["pattern"] = json!(r"^[0-9a-f]{32}\.(png|jpg|webp)$");
+        // The names the store generates: 32 lower-case hex digits and the format's extension.
+        let extensions: Vec<&str> = ImageKind::ALL.iter().map(|k| k.extension()).collect();
+        p["schema"]["pattern"] = json!(format!(r"^[0-9a-f]{{32}}\.({})$", extensions.join("|")));
     }
 }
 

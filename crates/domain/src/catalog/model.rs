@@ -114,6 +114,9 @@ pub enum ImageKind {
 }
 
 impl ImageKind {
+    /// Every accepted format.
+    pub const ALL: [ImageKind; 3] = [ImageKind::Png, ImageKind::Jpeg, ImageKind::Webp];
+
     /// File extension used for stored files.
     pub fn extension(self) -> &'static str {
         match self {
@@ -125,7 +128,7 @@ impl ImageKind {
 
     /// The kind of a stored file name with this extension.
     pub fn from_extension(ext: &str) -> Option<Self> {
-        [ImageKind::Png, ImageKind::Jpeg, ImageKind::Webp].into_iter().find(|k| k.extension() == ext)
+        Self::ALL.into_iter().find(|k| k.extension() == ext)
     }
 
     /// Media type.
