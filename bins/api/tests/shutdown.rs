@@ -1,5 +1,5 @@
-//! The real `coffee-api` binary: its command line, and on SIGTERM (SPEC §2):
-//! readiness turns 503 at once, requests are still served (with
+//! The real `coffee-api` binary: its command line, its log, and on SIGTERM
+//! (SPEC §2): readiness turns 503 at once, requests are still served (with
 //! `Connection: close`) for `SHUTDOWN_DRAIN`, sockets close with 1001, and
 //! the process exits 0.
 
@@ -60,6 +60,11 @@ fn any_argument_prints_the_usage_and_starts_nothing() {
 }
 
 async fn start(drain: &str) -> Api {
+    start_with(drain, &[], Stdio::null()).await
+}
+
+/// [`start`] with more variables, its log (standard output) going to `log`.
+async fn start_with(drain: &str, vars: &[(&str, &str)], log: Stdio) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let port = coffee_testkit::free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_coffee-api"))
@@ -73,7 +78,8 @@ async fn start(drain: &str) -> Api {
         .env("ADMIN_PASSWORD", "admin-password-123")
         .env("SHUTDOWN_DRAIN", drain)
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .envs(vars.iter().copied())
+        .stdout(log)
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
@@ -134,4 +140,39 @@ async fn sigterm_drains_then_closes_sockets_with_1001_and_exits_0() {
     };
     assert_eq!(code, Some(0));
     assert!(client.get(format!("{}/health/live", api.base)).send().await.is_err(), "nothing listens any more");
+}
+
+#[tokio::test]
+async fn a_clients_malformed_requests_are_refused_without_error_lines_in_the_log() {
+    use std::io::{Read, Write};
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let vars = [("RUST_LOG", "info"), ("LOG_FORMAT", "json")];
+    let api = start_with("0s", &vars, Stdio::from(log.reopen().unwrap())).await;
+    let address = api.base.trim_start_matches("http://").to_owned();
+    let long_header = format!("GET /info HTTP/1.1\r\nHost: x\r\nX-Long: {}\r\n\r\n", "a".repeat(200_000));
+    for (request, status) in [
+        ("GARBAGE\r\n\r\n".to_owned(), "400"),
+        ("GET /info HTTP/1.1\r\nHost: x\r\nNot a header\r\n\r\n".to_owned(), "400"),
+        (long_header, "431"),
+    ] {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{answer}");
+    }
+    // A request that is served, so that the log is known to be written.
+    assert_eq!(reqwest::get(format!("{}/info", api.base)).await.unwrap().status().as_u16(), 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        if text.contains("request completed") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no access-log line in 10 s: {text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let errors: Vec<&str> = text.lines().filter(|line| line.contains(r#""level":"ERROR""#)).collect();
+    assert!(errors.is_empty(), "the client's faults were logged as the server's errors: {errors:#?}");
 }
