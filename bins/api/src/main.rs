@@ -1,5 +1,6 @@
 //! `coffee-api`: the HTTP and WebSocket server.
 
+use std::io::Write as _;
 use std::net::TcpListener;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -13,8 +14,14 @@ a .env file); README.md, \"Configuration\", lists them.";
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    if std::env::args_os().len() > 1 {
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    if !args.is_empty() {
         // Before anything is read or written: `--help` must not start a server.
+        if args.len() == 1 && (args[0] == "--help" || args[0] == "-h") {
+            // Not `println!`, which panics when the reader has gone (`| head -1`).
+            let _ = writeln!(std::io::stdout().lock(), "{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     }

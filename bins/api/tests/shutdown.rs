@@ -28,14 +28,15 @@ impl Drop for Api {
 
 #[test]
 fn any_argument_prints_the_usage_and_starts_nothing() {
-    for args in [&["--help"][..], &["-h"], &["serve", "--port", "1"]] {
+    // `--help` asked for it: standard output, success. Anything else is a mistake.
+    for (args, code) in [(&["--help"][..], 0), (&["-h"], 0), (&["serve", "--port", "1"], 2), (&["--help", "x"], 2)] {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_coffee-api"))
             .args(args)
             .current_dir(dir.path())
             .env_clear()
             .env("PORT", coffee_testkit::free_port().to_string())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
@@ -52,9 +53,9 @@ fn any_argument_prints_the_usage_and_starts_nothing() {
             std::thread::sleep(Duration::from_millis(50));
         };
         let out = child.wait_with_output().unwrap();
-        assert_eq!(status.code(), Some(2), "{args:?}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.starts_with("usage: coffee-api"), "{args:?}: {stderr}");
+        assert_eq!(status.code(), Some(code), "{args:?}");
+        let printed = String::from_utf8_lossy(if code == 0 { &out.stdout } else { &out.stderr });
+        assert!(printed.starts_with("usage: coffee-api"), "{args:?}: {printed}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{args:?}: no database file, no media dir");
     }
 }

@@ -16,7 +16,17 @@ use std::process::ExitCode;
 use coffee_app::{Config, DeadJobs};
 use coffee_domain::error::{InfraError, error_chain};
 
-const USAGE: &str = "usage: coffee-worker                      run the worker
+/// `println!` that does not panic when standard output is closed early
+/// (`coffee-worker dead list | head`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+pub(crate) use say;
+
+pub const USAGE: &str = "usage: coffee-worker                      run the worker
        coffee-worker dead list            list the jobs parked after JOB_MAX_ATTEMPTS deliveries
        coffee-worker dead retry ID        re-queue one of them (its attempts start again)
        coffee-worker dead retry-all       re-queue all of them
@@ -31,6 +41,8 @@ pub enum Command {
     Retry(String),
     /// `dead retry-all`
     RetryAll,
+    /// `--help`, `-h` or `help`: the usage, on standard output.
+    Help,
 }
 
 impl Command {
@@ -43,6 +55,7 @@ impl Command {
             ["dead", "list"] => Ok(Some(Command::List)),
             ["dead", "retry", id] => Ok(Some(Command::Retry((*id).to_owned()))),
             ["dead", "retry-all"] => Ok(Some(Command::RetryAll)),
+            ["--help" | "-h" | "help"] => Ok(Some(Command::Help)),
             _ => Err(USAGE),
         }
     }
@@ -67,9 +80,9 @@ pub async fn run(command: Command, config: &Config) -> ExitCode {
                         .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
                         .map_or_else(|| "?".to_owned(), |t| t.to_rfc3339());
                     let attempts = job.attempts.map_or_else(|| "?".to_owned(), |a| a.to_string());
-                    println!("{}\tattempts={attempts}\tparked_at={parked}", job.id);
-                    println!("  last error: {}", job.last_error.as_deref().unwrap_or("?"));
-                    println!("  job: {}", job.payload.as_deref().unwrap_or("(payload missing)"));
+                    say!("{}\tattempts={attempts}\tparked_at={parked}", job.id);
+                    say!("  last error: {}", job.last_error.as_deref().unwrap_or("?"));
+                    say!("  job: {}", job.payload.as_deref().unwrap_or("(payload missing)"));
                 }
                 eprintln!("{} dead job(s) in {}", jobs.len(), config.jobs_queue);
                 ExitCode::SUCCESS
@@ -78,7 +91,7 @@ pub async fn run(command: Command, config: &Config) -> ExitCode {
         },
         Command::Retry(id) => match dead.retry(&id).await {
             Ok(true) => {
-                println!("re-queued {id}");
+                say!("re-queued {id}");
                 ExitCode::SUCCESS
             }
             Ok(false) => {
@@ -89,11 +102,16 @@ pub async fn run(command: Command, config: &Config) -> ExitCode {
         },
         Command::RetryAll => match dead.retry_all().await {
             Ok(n) => {
-                println!("re-queued {n} job(s)");
+                say!("re-queued {n} job(s)");
                 ExitCode::SUCCESS
             }
             Err(e) => failed(&e),
         },
+        // `main` answers it before reading the configuration; here for completeness.
+        Command::Help => {
+            say!("{USAGE}");
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -116,7 +134,10 @@ mod tests {
         assert_eq!(parse(&["dead", "list"]), Ok(Some(Command::List)));
         assert_eq!(parse(&["dead", "retry", "01J"]), Ok(Some(Command::Retry("01J".to_owned()))));
         assert_eq!(parse(&["dead", "retry-all"]), Ok(Some(Command::RetryAll)));
-        for bad in [&["dead"][..], &["dead", "retry"], &["dead", "purge"], &["--help"], &["dead", "list", "x"]] {
+        for help in ["--help", "-h", "help"] {
+            assert_eq!(parse(&[help]), Ok(Some(Command::Help)));
+        }
+        for bad in [&["dead"][..], &["dead", "retry"], &["dead", "purge"], &["--help", "x"], &["dead", "list", "x"]] {
             assert_eq!(parse(bad), Err(USAGE), "{bad:?}");
         }
     }
