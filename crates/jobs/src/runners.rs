@@ -10,6 +10,7 @@ use apalis::prelude::{
 use apalis_core::backend::Vacuum;
 use apalis_cron::{CronScheduler, Tick};
 use apalis_redis::{ConnectionManager, RedisStorage};
+use coffee_domain::error::{InfraError, error_chain};
 use coffee_domain::maintenance::CleanupService;
 use coffee_domain::outbox::OutboxRelay;
 use tokio::sync::Mutex;
@@ -156,14 +157,20 @@ async fn deliver(
     max: Data<MaxAttempts>,
 ) -> Result<(), BoxDynError> {
     let MaxAttempts(limit) = *max;
-    match handler.run_queued(&job).await {
+    // The whole chain (e.g. the SMTP server's reply), in the log and in what
+    // the queue keeps as the job's last error (`coffee-worker dead list`);
+    // the job itself is not logged: a verification mail carries its code.
+    let outcome = handler.run_queued(&job).await.map_err(|e| InfraError::new(error_chain(&e)));
+    match outcome {
         Ok(()) => Ok(()),
         Err(e) if attempt.current() >= limit => {
-            tracing::error!(attempt = attempt.current(), error = %e, ?job, "giving up on a job; parked in the dead set");
+            tracing::error!(attempt = attempt.current(), outbox_id = ?job.outbox_id, error = %e,
+                "giving up on a job; parked in the dead set (coffee-worker dead list)");
             Err(AbortError::new(e).into())
         }
         Err(e) => {
-            tracing::warn!(attempt = attempt.current(), error = %e, "job failed; it will be retried");
+            tracing::warn!(attempt = attempt.current(), outbox_id = ?job.outbox_id, error = %e,
+                "job failed; it will be retried");
             Err(e.into())
         }
     }

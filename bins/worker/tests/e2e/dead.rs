@@ -59,6 +59,8 @@ async fn a_mail_that_keeps_failing_is_parked_listed_and_delivered_after_a_retry(
     assert!(parked.iter().all(|entry| entry.contains("attempts=2")), "{listed}");
     let entry = parked.iter().find(|entry| entry.contains(email)).expect("the listing shows what each job is");
     assert!(!entry.contains(other), "one job per entry: {listed}");
+    // Its last error names the cause, down to the SMTP server's reply.
+    assert!(entry.contains("SMTP delivery failed") && entry.contains("Temporary failure"), "{entry}");
     assert!(env.mails_to(email).is_empty());
     let id = entry.split('\t').next().expect("an id").to_owned();
 
