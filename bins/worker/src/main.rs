@@ -86,8 +86,16 @@ async fn main() -> ExitCode {
 /// signal during the wait ends it quietly (`Ok(None)`).
 async fn start_with_retry(config: Config) -> Result<Option<Services>, StartError> {
     let mut backoff = Duration::from_secs(1);
+    // One listener for the whole wait: a signal during a connection attempt
+    // (5 s each) ends it too, not only one during the pause between them.
+    let signal = wait_for_signal();
+    tokio::pin!(signal);
     loop {
-        match Services::start(config.clone(), Process::Worker).await {
+        let started = tokio::select! {
+            () = &mut signal => return Ok(None),
+            started = Services::start(config.clone(), Process::Worker) => started,
+        };
+        match started {
             Ok(services) => return Ok(Some(services)),
             Err(StartError::Database(e)) => {
                 tracing::warn!(retry_in = ?backoff, "coffee-worker cannot start yet: database: {e}");
@@ -95,7 +103,7 @@ async fn start_with_retry(config: Config) -> Result<Option<Services>, StartError
             Err(e) => return Err(e),
         }
         tokio::select! {
-            () = wait_for_signal() => return Ok(None),
+            () = &mut signal => return Ok(None),
             () = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(MAX_START_BACKOFF);

@@ -1,5 +1,6 @@
 //! SIGTERM (container stop): the worker takes no new job, finishes the one in
-//! flight, acknowledges it and exits 0.
+//! flight, acknowledges it and exits 0; one still waiting for its database
+//! exits 0 at once.
 
 use std::time::Duration;
 
@@ -39,4 +40,21 @@ async fn sigterm_lets_the_mail_in_flight_finish_exactly_once() {
     tokio::time::sleep(Duration::from_secs(8)).await;
     assert_eq!(env.mails_to(email).len(), 1, "the finished job was delivered again by the next worker");
     assert_eq!(env.mail.data_received(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_a_worker_still_waiting_for_its_database() {
+    let Some(redis) = redis_or_skip("sigterm_ends_a_worker_still_waiting_for_its_database") else {
+        return;
+    };
+    let env = Env::start(&redis).await;
+    let nowhere = format!("postgres://postgres@127.0.0.1:{}/coffee", coffee_testkit::free_port());
+    let mut worker = env.spawn_worker_with(&[("DATABASE_URL", &nowhere)]);
+    // Attempt 1 (about 5 s), a 1 s pause, then inside attempt 2: the signal
+    // arrives while it connects, not while it sleeps.
+    tokio::time::sleep(Duration::from_millis(7500)).await;
+    assert!(worker.log().contains("cannot start yet"), "the worker is not waiting for its database:\n{}", worker.log());
+    worker.terminate();
+    let status = worker.wait_exit(Duration::from_secs(3)).await.expect("the worker did not exit within 3 s of SIGTERM");
+    assert!(status.success(), "the worker exited with {status}");
 }
