@@ -8,14 +8,14 @@ use std::time::Duration;
 use actix_web::web::Data;
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Closed, ProtocolError, Session};
 use coffee_app::Services;
-use coffee_domain::access::Caller;
+use coffee_domain::access::{Actor, Caller};
 use coffee_domain::live::LiveEvent;
 use coffee_domain::support::{ConversationStatus, HistoryWindow, SupportError};
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::frames::{ClientFrame, FrameError, ServerFrame};
-use super::hub::{Delivery, Registration};
+use super::hub::{CREDENTIAL_EXPIRED, Delivery, Registration};
 use crate::problem::IntoProblem;
 
 /// Largest frame (and largest message assembled from continuation frames).
@@ -167,6 +167,12 @@ impl Socket {
                     }
                 }
                 Some(delivery) = self.registration.rx.recv() => {
+                    // Live delivery was interrupted, and an access change
+                    // (a demotion, a deletion) may have been lost with it:
+                    // the socket keeps its rights only if the account still has them.
+                    if delivery.event.is_none() && !Box::pin(self.access_unchanged()).await {
+                        break close_reason(CREDENTIAL_EXPIRED.code, CREDENTIAL_EXPIRED.reason);
+                    }
                     if wanted(&delivery, &mut seen, self.caller.id()) && self.session.text(delivery.text.clone()).await.is_err() {
                         break None;
                     }
@@ -191,6 +197,15 @@ impl Socket {
         if let Err(e) = self.services.live.slots.release(self.caller.id(), self.id).await {
             tracing::debug!(error = %coffee_domain::error::error_chain(&e), "socket slot not released; its lease ends it");
         }
+    }
+
+    /// Whether the account still exists with the role the socket was opened
+    /// with. A failed check counts as a change: the client connects again
+    /// and is checked as any new socket is.
+    async fn access_unchanged(&self) -> bool {
+        let role = self.caller.user().role;
+        let actor = Actor { id: self.caller.id(), role };
+        matches!(self.services.access.caller(actor).await, Ok(now) if now.user().role == role)
     }
 
     async fn send(&mut self, frame: &ServerFrame) -> Result<(), Closed> {

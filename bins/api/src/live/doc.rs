@@ -53,6 +53,6 @@ Customers receive their own conversations and orders; staff receive everything.
 
 **Closing.** A frame over 16 KiB closes the socket with 1009. The server pings every 20 s and
 closes a client silent for 60 s (1000). 4001: the credential expired or the account's access
-changed — connect again. 1013: the client fell behind — reconnect and `resume`. 1001: the
+changed (also checked when live delivery resumes, instead of `resync`) — connect again. 1013: the client fell behind — reconnect and `resume`. 1001: the
 server is shutting down.
 "#;

@@ -20,7 +20,8 @@ const QUEUE: usize = 256;
 /// and its frame, serialised once for every socket of the replica.
 #[derive(Debug)]
 pub struct Delivery {
-    /// The event.
+    /// The event; `None` for the `resync` notice after live delivery was
+    /// interrupted (events, an access change among them, may have been missed).
     pub event: Option<LiveEvent>,
     /// The text frame.
     pub text: String,

@@ -451,3 +451,36 @@ async fn the_first_chat_message_after_a_quiet_redis_outage_is_delivered_live() {
     let live = agent.next_of("message").await;
     assert_eq!((live["seq"].as_i64(), live["body"].as_str()), (Some(2), Some("after a quiet outage")));
 }
+
+#[tokio::test]
+async fn an_admin_demoted_while_redis_was_away_loses_the_socket_at_resync() {
+    let Some(redis) = coffee_testkit::test_redis_url() else {
+        eprintln!("note: skipped: the Redis outage needs TEST_REDIS_URL");
+        return;
+    };
+    let (proxy, a, b) = replicas_behind_a_proxy(&redis).await;
+    let admin = a.admin_token().await;
+    let sam = customer(&a, &admin, "sam@example.com").await;
+    let promote = |role: &'static str| {
+        let (b, admin, id) = (&b, admin.clone(), sam.id.clone());
+        async move {
+            let body = json!({"role": role});
+            let resp = b.send_json(Method::PATCH, &format!("/users/{id}"), Some(&admin), &body).await;
+            assert_eq!(resp.status(), StatusCode::OK, "role {role}");
+        }
+    };
+    promote("admin").await;
+    let mut agent = connect(&a, &sam.token).await;
+    let mut bystander = connect(&a, &admin).await;
+
+    // Replica B demotes Sam while A cannot hear it: the access change is lost.
+    proxy.cut();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    promote("user").await;
+    proxy.restore();
+    // Once A listens again, Sam's socket is checked and closed (instead of resync).
+    assert_eq!(agent.closed().await.0, 4001, "the demoted admin kept an admin socket");
+    // An admin who still is one keeps theirs.
+    assert_eq!(bystander.error_code().await, "resync");
+    bystander.quiet_for(Duration::from_secs(2)).await;
+}
