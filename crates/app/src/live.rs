@@ -31,8 +31,20 @@ impl std::fmt::Debug for Live {
     }
 }
 
+/// The pub/sub channel of the deployment on `url` with the queue `queue`:
+/// `<JOBS_QUEUE>:live`, or `<JOBS_QUEUE>:db<n>:live` on a database other than
+/// 0. Pub/sub ignores the database number, so two deployments on databases 5
+/// and 6 of one Redis, with the default `JOBS_QUEUE`, heard each other's
+/// order and chat events; keys and the queue are per database already.
+fn live_channel(url: &str, queue: &str) -> String {
+    match redis::IntoConnectionInfo::into_connection_info(url).map(|info| info.redis_settings().db()) {
+        Ok(0) | Err(_) => format!("{queue}:live"),
+        Ok(db) => format!("{queue}:db{db}:live"),
+    }
+}
+
 impl Live {
-    /// With `REDIS_URL`: the channel `<JOBS_QUEUE>:live` and keys under
+    /// With `REDIS_URL`: the channel [`live_channel`] and keys under
     /// `<JOBS_QUEUE>:ws-ticket:` and `<JOBS_QUEUE>:ws-slots:`, so deployments
     /// sharing a Redis stay apart. Without: in this process. The worker
     /// serves no sockets and publishes nothing: it gets the in-process kind.
@@ -52,7 +64,7 @@ impl Live {
         let config_error = |e: coffee_domain::error::InfraError| StartError::Config(error_chain(&e));
         let queue = &config.jobs_queue;
         let redis =
-            Arc::new(RedisFanOut::new(url, RedisFanOutConfig::new(format!("{queue}:live"))).map_err(config_error)?);
+            Arc::new(RedisFanOut::new(url, RedisFanOutConfig::new(live_channel(url, queue))).map_err(config_error)?);
         Ok(Self {
             fan_out: redis.clone(),
             tickets: Arc::new(RedisTicketStore::new(url, &format!("{queue}:ws-ticket:")).map_err(config_error)?),
@@ -80,5 +92,19 @@ impl Live {
         if let Some(redis) = &self.redis {
             redis.shutdown().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::live_channel;
+
+    #[test]
+    fn deployments_on_other_redis_databases_get_other_channels() {
+        assert_eq!(live_channel("redis://127.0.0.1:6379", "coffee:jobs"), "coffee:jobs:live");
+        assert_eq!(live_channel("redis://127.0.0.1:6379/0", "coffee:jobs"), "coffee:jobs:live");
+        assert_eq!(live_channel("redis://127.0.0.1:6379/5", "coffee:jobs"), "coffee:jobs:db5:live");
+        assert_eq!(live_channel("redis://:secret@redis:6379/6", "q"), "q:db6:live");
+        assert_ne!(live_channel("redis://h/5", "q"), live_channel("redis://h/6", "q"));
     }
 }
