@@ -24,4 +24,13 @@ pub trait JobQueue: Send + Sync {
     /// # Errors
     /// The queue is unreachable or refused the job.
     async fn enqueue(&self, id: uuid::Uuid, job: Job) -> Result<(), InfraError>;
+
+    /// Whether [`Self::enqueue`] runs the job itself, so that a failure may be
+    /// the job's own (a mail the server refuses) and the outbox relay gives
+    /// up on it after `MAX_RELAY_ATTEMPTS`. A queue that only stores jobs
+    /// (Redis) fails only while it is unavailable; its entries are retried
+    /// until it is back, however long that takes.
+    fn runs_jobs(&self) -> bool {
+        false
+    }
 }

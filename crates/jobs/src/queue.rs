@@ -149,4 +149,8 @@ impl JobQueue for InlineQueue {
     async fn enqueue(&self, _id: Uuid, job: Job) -> Result<(), InfraError> {
         self.handler.run(&job).await
     }
+
+    fn runs_jobs(&self) -> bool {
+        true
+    }
 }

@@ -65,14 +65,20 @@ impl JobQueue for RecordingJobs {
     }
 }
 
-/// A [`JobQueue`] that is down.
+/// A [`JobQueue`] that is down (`runs_jobs`: or that runs every job, and every job fails).
 #[derive(Debug, Default)]
-pub(crate) struct FailingJobs;
+pub(crate) struct FailingJobs {
+    pub(crate) runs_jobs: bool,
+}
 
 #[async_trait]
 impl JobQueue for FailingJobs {
     async fn enqueue(&self, _id: Uuid, _job: Job) -> Result<(), InfraError> {
         Err(InfraError::new("queue unavailable"))
+    }
+
+    fn runs_jobs(&self) -> bool {
+        self.runs_jobs
     }
 }
 

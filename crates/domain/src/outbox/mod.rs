@@ -5,7 +5,10 @@
 //! transaction, so the mail exists exactly when the user does — whether or
 //! not the queue (Redis) is reachable at that moment. [`OutboxRelay`] then
 //! hands due entries to the [`JobQueue`]; an entry whose hand-over fails is
-//! retried with exponential backoff and parked after [`MAX_RELAY_ATTEMPTS`].
+//! retried with exponential backoff (at most 5 min apart), for as long as
+//! the queue is unavailable; only an entry whose job itself keeps failing (a
+//! queue that runs jobs, [`JobQueue::runs_jobs`]) is parked after
+//! [`MAX_RELAY_ATTEMPTS`].
 //! Hand-over is at-least-once: a relay that dies between handing over and
 //! marking an entry relayed hands it over again after the claim expires. The
 //! queue gets the entry's id with the job, and the runner records the entry
@@ -24,7 +27,8 @@ use crate::clock::Clock;
 use crate::error::{RepoError, error_chain};
 use crate::jobs::{Job, JobQueue};
 
-/// Hand-over attempts before an entry is parked for an operator.
+/// Failed runs before the entry of a queue that runs jobs itself is parked
+/// for an operator (about an hour of backoff).
 pub const MAX_RELAY_ATTEMPTS: i32 = 20;
 
 /// One job waiting in the outbox.
@@ -146,7 +150,7 @@ impl OutboxRelay {
                     self.outbox.mark_relayed(entry.id, self.clock.now()).await?;
                     report.relayed += 1;
                 }
-                Err(e) if entry.attempts + 1 >= MAX_RELAY_ATTEMPTS => {
+                Err(e) if self.queue.runs_jobs() && entry.attempts + 1 >= MAX_RELAY_ATTEMPTS => {
                     let error = error_chain(&e);
                     tracing::error!(outbox_id = %entry.id, %error, "giving up on an outbox entry; parked");
                     self.outbox.park(entry.id, self.clock.now(), &error).await?;

@@ -40,8 +40,9 @@ impl Setup {
     }
 
     /// A relay over the same outbox and clock whose queue is down.
-    fn failing_relay(&self) -> OutboxRelay {
-        OutboxRelay::new(self.outbox.clone(), Arc::new(FailingJobs), self.clock.clone())
+    /// A relay whose queue is down, or (`runs_jobs`) runs each job and fails it.
+    fn failing_relay(&self, runs_jobs: bool) -> OutboxRelay {
+        OutboxRelay::new(self.outbox.clone(), Arc::new(FailingJobs { runs_jobs }), self.clock.clone())
     }
 
     /// Claims like a relay that then dies before handing anything over.
@@ -160,7 +161,7 @@ fn an_entry_becomes_due_at_the_instant_it_is_available() {
 #[test]
 fn with_a_failing_queue_an_entry_is_rescheduled_with_backoff_and_not_relayed() {
     let s = setup();
-    let relay = s.failing_relay();
+    let relay = s.failing_relay(false);
     let id = s.outbox.push(job(1), s.now());
 
     for attempts in 0..5 {
@@ -185,7 +186,7 @@ fn with_a_failing_queue_an_entry_is_rescheduled_with_backoff_and_not_relayed() {
 fn a_rescheduled_entry_is_relayed_once_the_queue_is_back() {
     let s = setup();
     let id = s.outbox.push(job(1), s.now());
-    run(s.failing_relay().relay_due(10)).unwrap();
+    run(s.failing_relay(false).relay_due(10)).unwrap();
 
     s.clock.advance(relay_backoff(0));
     assert_eq!(run(s.relay.relay_due(10)).unwrap(), relayed(1));
@@ -208,9 +209,9 @@ fn relay_backoff_doubles_from_one_second_and_caps_at_five_minutes() {
 }
 
 #[test]
-fn after_max_relay_attempts_failed_hand_overs_an_entry_is_parked_and_never_claimed_again() {
+fn after_max_relay_attempts_failed_runs_an_entry_is_parked_and_never_claimed_again() {
     let s = setup();
-    let relay = s.failing_relay();
+    let relay = s.failing_relay(true);
     let id = s.outbox.push(job(1), s.now());
 
     for attempts in 0..MAX_RELAY_ATTEMPTS - 1 {
@@ -231,6 +232,21 @@ fn after_max_relay_attempts_failed_hand_overs_an_entry_is_parked_and_never_claim
     assert!(s.claim_and_die().is_empty());
     assert_eq!(s.jobs.len(), 0);
     assert_eq!(s.outbox.row(id).parked_at, Some(parked_at));
+}
+
+#[test]
+fn an_entry_is_never_parked_while_the_queue_is_down_however_long_it_takes() {
+    let s = setup();
+    let id = s.outbox.push(job(1), s.now());
+    for attempts in 0..MAX_RELAY_ATTEMPTS * 3 {
+        let report = run(s.failing_relay(false).relay_due(10)).unwrap();
+        assert_eq!(report, RelayReport { rescheduled: 1, ..RelayReport::default() }, "hand-over {}", attempts + 1);
+        s.clock.advance(relay_backoff(attempts));
+    }
+    assert_eq!(s.outbox.row(id).parked_at, None);
+    // Back after about three hours: the entry goes out.
+    assert_eq!(run(s.relay.relay_due(10)).unwrap(), RelayReport { relayed: 1, ..RelayReport::default() });
+    assert_eq!(s.jobs.len(), 1);
 }
 
 #[test]
