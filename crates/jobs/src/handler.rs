@@ -106,6 +106,18 @@ impl JobHandler {
         Ok(())
     }
 
+    /// Records that the queue gave up on `queued` (it went to the dead set):
+    /// its outbox entry is parked, so that the relay does not take it for
+    /// lost and hand it over again ([`coffee_domain::outbox::REDELIVER_AFTER`]);
+    /// `coffee-worker dead retry` is the way back. A failure is logged: the
+    /// entry may then be handed over again in an hour, and fail again.
+    pub async fn give_up(&self, queued: &QueuedJob, error: &str) {
+        let (Some(id), Some((outbox, clock))) = (queued.outbox_id, &self.ledger) else { return };
+        if let Err(e) = outbox.park(id, clock.now(), error).await {
+            tracing::warn!(outbox_id = %id, error = %error_chain(&e), "could not park the outbox entry of a dead job");
+        }
+    }
+
     /// Runs `job` once.
     ///
     /// # Errors
@@ -157,6 +169,9 @@ mod tests {
             unreachable!("not used by the handler")
         }
         async fn park(&self, _: Uuid, _: DateTime<Utc>, _: &str) -> Result<(), RepoError> {
+            unreachable!("not used by the handler")
+        }
+        async fn rearm_undelivered(&self, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<u64, RepoError> {
             unreachable!("not used by the handler")
         }
         async fn is_delivered(&self, id: Uuid) -> Result<bool, RepoError> {

@@ -146,8 +146,9 @@ impl InlineQueue {
 
 #[async_trait]
 impl JobQueue for InlineQueue {
-    async fn enqueue(&self, _id: Uuid, job: Job) -> Result<(), InfraError> {
-        self.handler.run(&job).await
+    async fn enqueue(&self, id: Uuid, job: Job) -> Result<(), InfraError> {
+        // Recorded delivered like a queued job, so the relay never takes it for lost.
+        self.handler.run_queued(&QueuedJob { outbox_id: Some(id), job }).await
     }
 
     fn runs_jobs(&self) -> bool {

@@ -20,6 +20,8 @@ use crate::handler::{JobHandler, QueuedJob};
 
 /// Entries one relay pass claims.
 const RELAY_BATCH: u64 = 50;
+/// How often the relay looks for entries the queue lost.
+const REARM_EVERY: Duration = Duration::from_secs(60);
 /// Longest pause after repeated failures of a loop's dependency.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -38,9 +40,18 @@ fn next_backoff(current: Duration) -> Duration {
 /// Relays due outbox entries to the job queue every `interval` (at once
 /// again while full batches keep coming) until `shutdown`. A failing
 /// database is logged and retried with backoff; the loop never gives up.
+/// At start and every [`REARM_EVERY`] it also hands over again what the
+/// queue lost ([`OutboxRelay::rearm_lost`]).
 pub async fn run_relay(relay: Arc<OutboxRelay>, interval: Duration, shutdown: CancellationToken) {
     let mut backoff = Duration::from_secs(1);
+    let mut rearm_at = Instant::now();
     while !shutdown.is_cancelled() {
+        if Instant::now() >= rearm_at {
+            rearm_at = Instant::now() + REARM_EVERY;
+            if let Err(e) = relay.rearm_lost().await {
+                tracing::warn!(error = %e, retry_in = ?REARM_EVERY, "could not look for lost outbox entries");
+            }
+        }
         let wait = match relay.relay_due(RELAY_BATCH).await {
             Ok(report) => {
                 backoff = Duration::from_secs(1);
@@ -166,6 +177,7 @@ async fn deliver(
         Err(e) if attempt.current() >= limit => {
             tracing::error!(attempt = attempt.current(), outbox_id = ?job.outbox_id, error = %e,
                 "giving up on a job; parked in the dead set (coffee-worker dead list)");
+            handler.give_up(&job, &e.to_string()).await;
             Err(AbortError::new(e).into())
         }
         Err(e) => {

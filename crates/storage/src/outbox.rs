@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use coffee_domain::RepoError;
 use coffee_domain::jobs::Job;
-use coffee_domain::outbox::{OutboxEntry, OutboxRepository};
+use coffee_domain::outbox::{OutboxEntry, OutboxRepository, REDELIVER_AFTER};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, Set, UpdateMany};
 use uuid::Uuid;
@@ -144,6 +144,18 @@ impl OutboxRepository for SeaOutboxRepository {
             .filter(C::Id.eq(id))
             .filter(C::DeliveredAt.is_null());
         exec(&self.db, update).await
+    }
+
+    async fn rearm_undelivered(&self, relayed_before: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64, RepoError> {
+        use outbox::Column as C;
+        let rearm = outbox::Entity::update_many()
+            .col_expr(C::RelayedAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(C::AvailableAt, Expr::value(now))
+            .col_expr(C::LastError, Expr::value(format!("not delivered within {REDELIVER_AFTER} of its hand-over")))
+            .filter(C::RelayedAt.lt(relayed_before))
+            .filter(C::DeliveredAt.is_null())
+            .filter(C::ParkedAt.is_null());
+        Ok(rearm.exec(&self.db).await.map_err(repo_err)?.rows_affected)
     }
 }
 

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use sea_orm::{ConnectionTrait, Statement};
+
 use crate::harness::{Env, redis_or_skip};
 
 fn stdout(output: &std::process::Output) -> String {
@@ -59,6 +61,12 @@ async fn a_mail_that_keeps_failing_is_parked_listed_and_delivered_after_a_retry(
     assert!(parked.iter().all(|entry| entry.contains("attempts=2")), "{listed}");
     let entry = parked.iter().find(|entry| entry.contains(email)).expect("the listing shows what each job is");
     assert!(!entry.contains(other), "one job per entry: {listed}");
+    // Their outbox entries are parked too, so the relay never takes them for
+    // lost and hands them over again behind the operator's back.
+    let db = sea_orm::Database::connect(env.database_url()).await.expect("connect to the test database");
+    let sql = "SELECT COUNT(*) FROM outbox WHERE parked_at IS NOT NULL AND delivered_at IS NULL";
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+    assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 2, "the dead jobs' outbox entries are parked");
     // Its last error names the cause, down to the SMTP server's reply.
     assert!(entry.contains("SMTP delivery failed") && entry.contains("Temporary failure"), "{entry}");
     assert!(env.mails_to(email).is_empty());

@@ -240,8 +240,9 @@ impl Env {
 
 impl Env {
     /// Deletes this test's queue from Redis (best effort: the shared Redis
-    /// of a developer should not fill up with the keys of finished tests).
-    fn forget_queue(&self) {
+    /// of a developer should not fill up with the keys of finished tests;
+    /// also how a test makes Redis lose its jobs).
+    pub fn forget_queue(&self) {
         use redis::Commands;
         let Ok(client) = redis::Client::open(self.redis_url.as_str()) else { return };
         let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_secs(2)) else { return };

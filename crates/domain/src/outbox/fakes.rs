@@ -241,4 +241,19 @@ impl OutboxRepository for InMemoryOutbox {
         });
         Ok(())
     }
+
+    async fn rearm_undelivered(&self, relayed_before: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64, RepoError> {
+        let mut rearmed = 0;
+        for row in lock(&self.0).iter_mut() {
+            let lost = row.relayed_at.is_some_and(|at| at < relayed_before)
+                && row.delivered_at.is_none()
+                && row.parked_at.is_none();
+            if lost {
+                row.relayed_at = None;
+                row.available_at = now;
+                rearmed += 1;
+            }
+        }
+        Ok(rearmed)
+    }
 }

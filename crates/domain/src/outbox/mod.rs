@@ -99,6 +99,14 @@ pub trait OutboxRepository: Send + Sync {
     /// # Errors
     /// The store failed.
     async fn mark_delivered(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError>;
+
+    /// Makes due again, at `now`, every entry handed over before
+    /// `relayed_before` whose job has not run (not delivered, not parked):
+    /// the queue lost it. Returns how many.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn rearm_undelivered(&self, relayed_before: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64, RepoError>;
 }
 
 /// What one relay pass did.
@@ -118,6 +126,15 @@ pub struct OutboxRelay {
     queue: Arc<dyn JobQueue>,
     clock: Arc<dyn Clock>,
 }
+
+/// How long a handed-over entry may wait for its job to run before the relay
+/// takes the queue to have lost it (Redis flushed, restarted without
+/// persistence, failed over) and hands it over again. Far beyond a job's
+/// own retries (`JOB_MAX_ATTEMPTS` ≤ 25, the n-th after n s, each run at
+/// most 60 s): a job still queued then runs once anyway, since the runner
+/// skips an entry already delivered. A job the worker gave up on is parked,
+/// not handed over again: it waits in the dead set for an operator.
+pub const REDELIVER_AFTER: TimeDelta = TimeDelta::hours(1);
 
 /// How long a claimed entry is reserved for the relay that claimed it.
 pub const CLAIM_LEASE: TimeDelta = TimeDelta::seconds(60);
@@ -166,6 +183,23 @@ impl OutboxRelay {
             }
         }
         Ok(report)
+    }
+
+    /// Hands over again what the queue lost ([`REDELIVER_AFTER`]): the entries
+    /// become due and the next [`Self::relay_due`] takes them. Returns how many.
+    ///
+    /// # Errors
+    /// The outbox could not be updated.
+    pub async fn rearm_lost(&self) -> Result<u64, RepoError> {
+        let now = self.clock.now();
+        let rearmed = self.outbox.rearm_undelivered(now - REDELIVER_AFTER, now).await?;
+        if rearmed > 0 {
+            tracing::warn!(
+                rearmed,
+                "handed-over outbox entries not delivered within {REDELIVER_AFTER}; handing them over again"
+            );
+        }
+        Ok(rearmed)
     }
 }
 

@@ -281,3 +281,28 @@ fn an_entry_claimed_by_a_relay_that_died_is_claimed_again_once_the_lease_has_pas
     let row = s.outbox.row(id);
     assert_eq!((row.relayed_at, row.claimed_until, row.attempts), (Some(s.now()), None, 0));
 }
+
+#[test]
+fn an_entry_the_queue_lost_is_handed_over_again_after_redeliver_after() {
+    let s = setup();
+    let (lost, delivered, parked) =
+        (s.outbox.push(job(1), s.now()), s.outbox.push(job(2), s.now()), s.outbox.push(job(3), s.now()));
+    assert_eq!(run(s.relay.relay_due(10)).unwrap().relayed, 3);
+    run(s.outbox.mark_delivered(delivered, s.now())).unwrap();
+    run(s.outbox.park(parked, s.now(), "gave up after JOB_MAX_ATTEMPTS runs")).unwrap();
+
+    // Within the hour nothing is handed over again: the job may still be queued.
+    s.clock.advance(REDELIVER_AFTER - TimeDelta::seconds(1));
+    let fresh = s.outbox.push(job(4), s.now());
+    assert_eq!(run(s.relay.relay_due(10)).unwrap().relayed, 1);
+    assert_eq!(run(s.relay.rearm_lost()).unwrap(), 0);
+
+    // Past it, the one neither delivered nor parked goes out again, once.
+    s.clock.advance(TimeDelta::seconds(2));
+    assert_eq!(run(s.relay.rearm_lost()).unwrap(), 1);
+    assert_eq!(run(s.relay.relay_due(10)).unwrap(), RelayReport { relayed: 1, ..RelayReport::default() });
+    assert_eq!(s.jobs.len(), 5, "three, the one after them, and the lost one again");
+    assert_eq!(s.outbox.row(lost).relayed_at, Some(s.now()));
+    assert_eq!(run(s.relay.rearm_lost()).unwrap(), 0, "handed over again just now");
+    assert_eq!(s.outbox.row(fresh).relayed_at.map(|at| at < s.now()), Some(true));
+}
