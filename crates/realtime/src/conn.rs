@@ -36,7 +36,8 @@ pub(crate) async fn query<T: redis::FromRedisValue>(
     bounded(cmd.query_async::<T>(&mut conn), what, timeout).await
 }
 
-/// [`query`] for a command that may, rarely, run twice (`PUBLISH`): sent once
+/// [`query`] for a command that may, rarely, run twice (`PUBLISH`), or whose
+/// second run is harmless (`SET … NX`, `GETDEL` of a ticket): sent once
 /// more when the first attempt finds the connection dropped. The manager only
 /// notices a dead connection when a command fails on it, and then reconnects:
 /// after Redis was away, its connection is one that died meanwhile (or its

@@ -58,8 +58,11 @@ impl TicketStore for RedisTicketStore {
         let mut cmd = redis::cmd("SET");
         let value = format!("{} {}", grant.user_id, grant.expires_at.to_rfc3339_opts(SecondsFormat::AutoSi, true));
         cmd.arg(self.key(ticket_digest)).arg(value).arg("PX").arg(millis).arg("NX");
-        // `OK` when written, nil when the key exists.
-        match conn::query::<Option<String>>(&self.conn, &cmd, "SET ticket", self.timeout).await? {
+        // `OK` when written, nil when the key exists. Sent once more on a new
+        // connection when the first attempt finds the old one dropped (the
+        // first command after Redis was away, on a replica that has been
+        // quiet since): otherwise that request fails although Redis is back.
+        match conn::query_again_if_dropped::<Option<String>>(&self.conn, &cmd, "SET ticket", self.timeout).await? {
             Some(_) => Ok(()),
             None => Err(InfraError::new("ticket digest already issued")),
         }
@@ -68,7 +71,12 @@ impl TicketStore for RedisTicketStore {
     async fn redeem(&self, ticket_digest: &str) -> Result<Option<TicketGrant>, InfraError> {
         let mut cmd = redis::cmd("GETDEL");
         cmd.arg(self.key(ticket_digest));
-        let Some(value) = conn::query::<Option<String>>(&self.conn, &cmd, "GETDEL ticket", self.timeout).await? else {
+        // Once more on a new connection if the old one was found dropped, as
+        // in `issue`. (Had the first `GETDEL` run and only its answer been
+        // lost, the ticket is spent: the client gets a new one. Never twice.)
+        let Some(value) =
+            conn::query_again_if_dropped::<Option<String>>(&self.conn, &cmd, "GETDEL ticket", self.timeout).await?
+        else {
             return Ok(None);
         };
         let corrupt = || InfraError::new(format!("ticket key {} holds no grant", self.key(ticket_digest)));

@@ -131,3 +131,32 @@ async fn the_first_publish_after_the_connection_was_cut_reaches_the_other_replic
     a.publish(&note(2)).await.expect("the first publish after the cut reaches Redis");
     seen_by_b.wait_for(&note(2), "B").await;
 }
+
+#[tokio::test]
+async fn the_first_ticket_after_the_connection_was_cut_is_issued_and_redeemed() {
+    use coffee_domain::realtime::{TicketGrant, TicketStore};
+    let Some(url) = redis_or_skip("the_first_ticket_after_the_connection_was_cut_is_issued_and_redeemed") else {
+        return;
+    };
+    let upstream = url.trim_start_matches("redis://").trim_end_matches('/');
+    let proxy = TcpProxy::start(upstream).await;
+    let prefix = format!("{}:", unique("tickets-cut"));
+    let tickets =
+        coffee_realtime::RedisTicketStore::new(&format!("redis://{}", proxy.addr()), &prefix).expect("a valid URL");
+    let grant = TicketGrant { user_id: uuid::Uuid::new_v4(), expires_at: chrono::Utc::now() };
+    let ttl = Duration::from_secs(30);
+    tickets.issue("before", grant, ttl).await.expect("issued before the cut");
+
+    // Redis goes away and comes back; this replica's connection died meanwhile.
+    for (issued, redeemed) in [("after-1", "before"), ("after-2", "after-1")] {
+        proxy.cut();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        proxy.restore();
+        tickets.issue(issued, grant, ttl).await.expect("the first issue after the cut reaches Redis");
+        proxy.cut();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        proxy.restore();
+        let found = tickets.redeem(redeemed).await.expect("the first redeem after the cut reaches Redis");
+        assert_eq!(found, Some(grant), "{redeemed}");
+    }
+}
