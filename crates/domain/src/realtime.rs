@@ -116,7 +116,8 @@ pub trait SocketSlots: Send + Sync {
     /// The store is unreachable (the caller decides whether to admit).
     async fn acquire(&self, user: Uuid, socket: Uuid, max: usize, lease: Duration) -> Result<bool, InfraError>;
 
-    /// Extends the lease of a slot held by `socket`.
+    /// Extends the lease of `socket`'s slot, taking it again if the store
+    /// lost it (a live socket always counts, even past `max`).
     ///
     /// # Errors
     /// The store is unreachable.

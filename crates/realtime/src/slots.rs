@@ -46,9 +46,7 @@ impl SocketSlots for MemorySocketSlots {
 
     async fn renew(&self, user: Uuid, socket: Uuid, lease: Duration) -> Result<(), InfraError> {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(until) = slots.get_mut(&user).and_then(|held| held.get_mut(&socket)) {
-            *until = Instant::now() + lease;
-        }
+        slots.entry(user).or_default().insert(socket, Instant::now() + lease);
         Ok(())
     }
 
@@ -84,14 +82,16 @@ redis.call('PEXPIRE', KEYS[1], lease)
 return 1
 ";
 
-/// Extends a held lease (never re-creates a released one).
+/// Extends a lease, and takes the slot again if Redis lost it (flushed,
+/// restarted without persistence) or never had it (the socket opened while
+/// Redis was away): a live socket always counts. A released slot is not
+/// renewed: a socket releases its slot once, after its last renewal.
 const RENEW: &str = r"
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local lease = tonumber(ARGV[2])
-if redis.call('ZADD', KEYS[1], 'XX', now_ms + lease, ARGV[1]) then
-  redis.call('PEXPIRE', KEYS[1], lease)
-end
+redis.call('ZADD', KEYS[1], now_ms + lease, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], lease)
 return 1
 ";
 

@@ -20,8 +20,12 @@ use crate::problem::IntoProblem;
 
 /// Largest frame (and largest message assembled from continuation frames).
 pub const MAX_FRAME_BYTES: usize = 16 * 1024;
-/// How long a socket holds its slot without renewal (renewed with every ping).
-pub const SLOT_LEASE: Duration = Duration::from_secs(90);
+/// How long a socket holds its slot without renewal (renewed with every
+/// ping): 90 s, or three ping intervals if `WS_PING_INTERVAL` is longer than
+/// 30 s, so that a live socket never loses its slot between two pings.
+pub fn slot_lease(ping_interval: Duration) -> Duration {
+    Duration::from_secs(90).max(ping_interval.saturating_mul(3))
+}
 /// Message frames a connection may send: 10 in any 10 s (SPEC §7).
 const MESSAGE_BUDGET: Budget = (10, Duration::from_secs(10));
 /// Other frames (resume, close, typing, and frames refused before they are
@@ -185,7 +189,7 @@ impl Socket {
                         break None;
                     }
                     let slots = &self.services.live.slots;
-                    if let Err(e) = slots.renew(self.caller.id(), self.id, SLOT_LEASE).await {
+                    if let Err(e) = slots.renew(self.caller.id(), self.id, slot_lease(ping_every)).await {
                         tracing::debug!(error = %coffee_domain::error::error_chain(&e), "socket slot not renewed");
                     }
                 }
@@ -356,6 +360,12 @@ fn too_large_or_broken(e: &ProtocolError) -> Option<CloseReason> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_slot_lease_outlasts_three_ping_intervals() {
+        assert_eq!(slot_lease(Duration::from_secs(20)), Duration::from_secs(90), "the default");
+        assert_eq!(slot_lease(Duration::from_secs(100)), Duration::from_secs(300), "a long ping interval");
+    }
 
     #[test]
     fn a_window_lets_at_most_its_count_through_in_any_period() {

@@ -18,7 +18,7 @@ use coffee_domain::user::Role;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use self::connection::{SLOT_LEASE, Socket};
+use self::connection::{Socket, slot_lease};
 use self::hub::Hub;
 use crate::csrf::AllowedOrigins;
 use crate::extract::{authenticate_until, query_pairs};
@@ -81,7 +81,7 @@ async fn upgrade(
     let user = caller.id();
     let id = Uuid::now_v7();
     let slots = &services.live.slots;
-    match slots.acquire(user, id, MAX_SOCKETS_PER_USER, SLOT_LEASE).await {
+    match slots.acquire(user, id, MAX_SOCKETS_PER_USER, slot_lease(services.config.ws_ping_interval)).await {
         Ok(true) => {}
         Ok(false) => return Err(ApiError::from(c::TOO_MANY_SOCKETS).retry_after(TOO_MANY_SOCKETS_RETRY_SECS)),
         // The replica's own bound (below) still holds while the shared store is down.

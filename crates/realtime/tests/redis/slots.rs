@@ -51,3 +51,24 @@ async fn an_unreachable_redis_is_an_error_not_a_verdict() {
     let slots = RedisSocketSlots::new(&format!("redis://127.0.0.1:{}", closed_port()), "slots:").expect("url");
     assert!(slots.acquire(Uuid::new_v4(), Uuid::new_v4(), 5, LEASE).await.is_err());
 }
+
+#[tokio::test]
+async fn live_sockets_take_their_slots_again_when_redis_lost_them() {
+    let Some(url) = redis_or_skip("live_sockets_take_their_slots_again_when_redis_lost_them") else { return };
+    let prefix = unique("slots");
+    let slots = RedisSocketSlots::new(&url, &prefix).expect("url");
+    let user = Uuid::new_v4();
+    let open: Vec<Uuid> = (0..2).map(|_| Uuid::new_v4()).collect();
+    for socket in &open {
+        assert!(slots.acquire(user, *socket, 2, LEASE).await.expect("redis"));
+    }
+    // Redis loses the slots (FLUSHDB, a restart without persistence).
+    let mut conn = crate::support::plain(&url).await;
+    let _: () = redis::cmd("DEL").arg(format!("{prefix}{user}")).query_async(&mut conn).await.expect("DEL");
+    assert!(slots.acquire(user, Uuid::new_v4(), 3, LEASE).await.expect("redis"), "forgotten for a moment");
+    // With their next ping the live sockets count again.
+    for socket in &open {
+        slots.renew(user, *socket, LEASE).await.expect("redis");
+    }
+    assert!(!slots.acquire(user, Uuid::new_v4(), 3, LEASE).await.expect("redis"), "two live plus one: full");
+}
