@@ -49,7 +49,7 @@ pub async fn run_relay(relay: Arc<OutboxRelay>, interval: Duration, shutdown: Ca
         if Instant::now() >= rearm_at {
             rearm_at = Instant::now() + REARM_EVERY;
             if let Err(e) = relay.rearm_lost().await {
-                tracing::warn!(error = %e, retry_in = ?REARM_EVERY, "could not look for lost outbox entries");
+                tracing::warn!(error = %error_chain(&e), retry_in = ?REARM_EVERY, "could not look for lost outbox entries");
             }
         }
         let wait = match relay.relay_due(RELAY_BATCH).await {
@@ -62,7 +62,7 @@ pub async fn run_relay(relay: Arc<OutboxRelay>, interval: Duration, shutdown: Ca
                 if handled as u64 == RELAY_BATCH { Duration::ZERO } else { interval }
             }
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "outbox relay cannot reach the database");
+                tracing::warn!(error = %error_chain(&e), retry_in = ?backoff, "outbox relay cannot reach the database");
                 let wait = backoff;
                 backoff = next_backoff(backoff);
                 wait
@@ -111,13 +111,13 @@ async fn cleanup_tick(tick: Tick, job: Data<CleanupJob>) -> Result<(), BoxDynErr
     tracing::debug!(tick = tick.get_timestamp(), "cleanup tick");
     if let Err(e) = job.cleanup.run().await {
         // The next tick tries again; nothing is lost by waiting.
-        tracing::error!(error = %e, "cleanup failed");
+        tracing::error!(error = %error_chain(&e), "cleanup failed");
     }
     if let Some(mut queue) = job.queue.clone() {
         // Only jobs finished a week ago: a failed job waiting for its retry is never touched.
         match queue.vacuum_before(FINISHED_JOB_RETENTION).await {
             Ok(n) => tracing::info!(finished_jobs = n, "job queue vacuumed"),
-            Err(e) => tracing::warn!(error = %e, "could not vacuum the job queue"),
+            Err(e) => tracing::warn!(error = %error_chain(&e), "could not vacuum the job queue"),
         }
     }
     Ok(())
@@ -150,7 +150,7 @@ pub async fn run_cleanup_schedule(
         .run_with_signal(signal)
         .await;
     if let Err(e) = result {
-        tracing::error!(error = %e, "cleanup schedule stopped");
+        tracing::error!(error = %error_chain(&e), "cleanup schedule stopped");
     }
 }
 

@@ -1,6 +1,6 @@
 //! SIGTERM (container stop): the worker takes no new job, finishes the one in
 //! flight, acknowledges it and exits 0; one still waiting for its database
-//! exits 0 at once.
+//! exits 0 at once. And what a worker says while its database is not ready.
 
 use std::time::Duration;
 
@@ -57,4 +57,26 @@ async fn sigterm_ends_a_worker_still_waiting_for_its_database() {
     worker.terminate();
     let status = worker.wait_exit(Duration::from_secs(3)).await.expect("the worker did not exit within 3 s of SIGTERM");
     assert!(status.success(), "the worker exited with {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_on_a_database_not_yet_migrated_names_the_missing_table() {
+    let Some(redis) = redis_or_skip("a_worker_on_a_database_not_yet_migrated_names_the_missing_table") else {
+        return;
+    };
+    let env = Env::start(&redis).await;
+    // The API migrates; a worker started first meets empty tables.
+    let empty = coffee_testkit::TestDatabase::fresh().await;
+    let worker = env.spawn_worker_with(&[("DATABASE_URL", &empty.url)]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let log = worker.log();
+        // Not just "storage failure": the database's own words.
+        let named = |line: &str| line.contains("outbox") && line.contains("does not exist");
+        if log.lines().any(named) || log.contains("no such table: outbox") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the log does not say what is missing:\n{log}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
