@@ -18,7 +18,7 @@ mod m20261205_000008_binary_name_order;
 mod m20261206_000009_order_counts;
 mod m20261207_000010_user_name_order;
 mod m20261208_000011_case_insensitive_name_order;
-mod m20261209_000012_outbox_delivered_backfill;
+mod m20261209_000012_outbox_redelivery;
 
 /// An index named `name` on `cols` of `table` (migrations from the fourth on).
 pub(crate) fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
@@ -49,7 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000009_order_counts::Migration),
             Box::new(m20261207_000010_user_name_order::Migration),
             Box::new(m20261208_000011_case_insensitive_name_order::Migration),
-            Box::new(m20261209_000012_outbox_delivered_backfill::Migration),
+            Box::new(m20261209_000012_outbox_redelivery::Migration),
         ]
     }
 }
