@@ -41,22 +41,30 @@ pub enum Command {
     Retry(String),
     /// `dead retry-all`
     RetryAll,
-    /// `--help`, `-h` or `help`: the usage, on standard output.
-    Help,
+}
+
+/// Why the arguments name no command: the usage was asked for (`--help`,
+/// `-h`, `help`: printed on standard output, exit 0), or they are wrong.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Usage {
+    /// `--help`.
+    Asked,
+    /// Anything else.
+    Wrong,
 }
 
 impl Command {
     /// The command the arguments name, `None` for none (run the worker), or
-    /// the usage text for anything else.
-    pub fn parse(args: &[String]) -> Result<Option<Command>, &'static str> {
+    /// why [`USAGE`] is to be printed instead.
+    pub fn parse(args: &[String]) -> Result<Option<Command>, Usage> {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         match args.as_slice() {
             [] => Ok(None),
             ["dead", "list"] => Ok(Some(Command::List)),
             ["dead", "retry", id] => Ok(Some(Command::Retry((*id).to_owned()))),
             ["dead", "retry-all"] => Ok(Some(Command::RetryAll)),
-            ["--help" | "-h" | "help"] => Ok(Some(Command::Help)),
-            _ => Err(USAGE),
+            ["--help" | "-h" | "help"] => Err(Usage::Asked),
+            _ => Err(Usage::Wrong),
         }
     }
 }
@@ -107,11 +115,6 @@ pub async fn run(command: Command, config: &Config) -> ExitCode {
             }
             Err(e) => failed(&e),
         },
-        // `main` answers it before reading the configuration; here for completeness.
-        Command::Help => {
-            say!("{USAGE}");
-            ExitCode::SUCCESS
-        }
     }
 }
 
@@ -124,7 +127,7 @@ fn failed(e: &InfraError) -> ExitCode {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Option<Command>, &'static str> {
+    fn parse(args: &[&str]) -> Result<Option<Command>, Usage> {
         Command::parse(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())
     }
 
@@ -135,10 +138,10 @@ mod tests {
         assert_eq!(parse(&["dead", "retry", "01J"]), Ok(Some(Command::Retry("01J".to_owned()))));
         assert_eq!(parse(&["dead", "retry-all"]), Ok(Some(Command::RetryAll)));
         for help in ["--help", "-h", "help"] {
-            assert_eq!(parse(&[help]), Ok(Some(Command::Help)));
+            assert_eq!(parse(&[help]), Err(Usage::Asked));
         }
         for bad in [&["dead"][..], &["dead", "retry"], &["dead", "purge"], &["--help", "x"], &["dead", "list", "x"]] {
-            assert_eq!(parse(bad), Err(USAGE), "{bad:?}");
+            assert_eq!(parse(bad), Err(Usage::Wrong), "{bad:?}");
         }
     }
 }

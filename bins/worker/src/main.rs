@@ -20,13 +20,13 @@ const MAX_START_BACKOFF: Duration = Duration::from_secs(30);
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = match dead::Command::parse(&args) {
-        Ok(Some(dead::Command::Help)) => {
+        Ok(command) => command,
+        Err(dead::Usage::Asked) => {
             dead::say!("{}", dead::USAGE);
             return ExitCode::SUCCESS;
         }
-        Ok(command) => command,
-        Err(usage) => {
-            eprintln!("{usage}");
+        Err(dead::Usage::Wrong) => {
+            eprintln!("{}", dead::USAGE);
             return ExitCode::from(2);
         }
     };
