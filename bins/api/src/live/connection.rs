@@ -245,15 +245,13 @@ impl Socket {
             Ok(frame) => frame,
             Err(e) => return self.refuse_unreadable(e, limits).await,
         };
-        let client_id = match &frame {
-            ClientFrame::Message(m) => m.client_id.as_ref().map(|c| c.as_str().to_owned()),
-            _ => None,
-        };
-        let limited = match &frame {
-            ClientFrame::Message(_) => {
-                over_budget(&mut limits.messages, MESSAGE_BUDGET, "message", client_id.as_deref())
+        let (client_id, limited) = match &frame {
+            ClientFrame::Message(m) => {
+                let client_id = m.client_id.as_ref().map(|c| c.as_str().to_owned());
+                let limited = over_budget(&mut limits.messages, MESSAGE_BUDGET, "message", client_id.as_deref());
+                (client_id, limited)
             }
-            _ => over_budget(&mut limits.control, CONTROL_BUDGET, "control", None),
+            _ => (None, over_budget(&mut limits.control, CONTROL_BUDGET, "control", None)),
         };
         if let Some(limited) = limited {
             return self.send(&ServerFrame::error(limited)).await;

@@ -39,8 +39,8 @@ impl Setup {
         self.clock.now()
     }
 
-    /// A relay over the same outbox and clock whose queue is down.
-    /// A relay whose queue is down, or (`runs_jobs`) runs each job and fails it.
+    /// A relay over the same outbox and clock whose queue is down, or
+    /// (`runs_jobs`) runs each job and fails it.
     fn failing_relay(&self, runs_jobs: bool) -> OutboxRelay {
         OutboxRelay::new(self.outbox.clone(), Arc::new(FailingJobs { runs_jobs }), self.clock.clone())
     }
