@@ -92,6 +92,10 @@ ADMIN_TOKEN=$(token "$ADMIN_EMAIL") || die "the admin cannot log in"
 USER_TOKEN=$(token user0001@bench.example.com) || die "user0001 cannot log in"
 USER_ID=$(curl -fsS -H "Authorization: Bearer $USER_TOKEN" "$BASE/me" | jq -er .id)
 ADMIN_ID=$(curl -fsS -H "Authorization: Bearer $ADMIN_TOKEN" "$BASE/me" | jq -er .id)
+# The login (session) each token names; every authenticated statement checks it.
+sid_of() { psql "$DB_URL" -AtqX -c "select id from sessions where user_id = '$1' and revoked_at is null"; }
+USER_SID=$(sid_of "$USER_ID")
+ADMIN_SID=$(sid_of "$ADMIN_ID")
 # The ids on the first menu page, for the "categories of the page" statement.
 PAGE_IDS=$(curl -fsS "$BASE/products?page_size=20" | jq -er '[.items[].id | "'"'"'" + . + "'"'"'::uuid"] | join(", ")')
 [[ $(curl -fsS -H "Authorization: Bearer $ADMIN_TOKEN" "$BASE/users?page_size=20" | jq '.items | length') == 20 ]] ||
@@ -107,7 +111,7 @@ pgbench_run() {
     local name=$1 script=$2
     rm -f "$OUT/$name".log*
     PGSSLMODE=$SSLMODE pgbench -n -M prepared -c "$CONNECTIONS" -j 1 -T "$DURATION" \
-        -D user_id="$USER_ID" -D admin_id="$ADMIN_ID" -l --log-prefix="$OUT/$name.log" \
+        -D user_id="$USER_ID" -D admin_id="$ADMIN_ID" -D user_sid="$USER_SID" -D admin_sid="$ADMIN_SID" -l --log-prefix="$OUT/$name.log" \
         -f "$script" "$PG/$BENCH_DB" >"$OUT/$name.txt" 2>&1 || die "pgbench $name failed: $(cat "$OUT/$name.txt")"
     local tps p99
     tps=$(sed -nE 's/^tps = ([0-9.]+) \(without initial connection time\)/\1/p' "$OUT/$name.txt")

@@ -86,8 +86,12 @@ FROM generate_series(1, :agents) AS g;
 INSERT INTO users (id, email, password_hash, role, is_verified, verified_at, created_at, updated_at)
 SELECT gen_random_uuid(), format('customer%s@bench.example.com', g), 'x', 'user', true, now(), now(), now()
 FROM generate_series(1, :customers) AS g;
+-- A live login per account, with the account's own id so that the tokens can
+-- name it (`sid`, checked on every request) without a join.
+INSERT INTO sessions (id, user_id, family_id, created_at, expires_at)
+SELECT u.id, u.id, u.id, now(), now() + interval '1 day' FROM users u WHERE u.email LIKE '%@bench.example.com';
 SQL
-mint() { psql "$DB" -AtqX -F' ' -c "select id, role from users where email like '$1%' order by email" \
+mint() { psql "$DB" -AtqX -F' ' -c "select id, role, id from users where email like '$1%' order by email" \
     | python3 "$ROOT/bench/mint_tokens.py" "$JWT_SECRET" 7200; }
 mint agent >"$OUT/agents.txt"
 mint customer >"$OUT/customers.txt"

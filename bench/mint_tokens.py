@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Mints access tokens for benchmark accounts without logging each one in.
 
-    psql -AtqX -F' ' -c "select id, role from users" | mint_tokens.py SECRET TTL_SECONDS
+    psql -AtqX -F' ' -c "select user_id, role, s.id from ..." | mint_tokens.py SECRET TTL_SECONDS
 
-Reads `<user id> <role>` lines and prints one HS256 access token per line, with
-the claims coffee-api issues (sub, role, exp, iat, jti, typ=access). Logging
+Reads `<user id> <role> <session id>` lines and prints one HS256 access token
+per line, with the claims coffee-api issues (sub, role, sid, exp, iat, jti,
+typ=access). The session must be a live row of `sessions` (coffee-api checks
+it on every request); bench/chat.sh inserts one per account. Logging
 10 000 sockets' owners in through POST /auth/login would cost 10 000 Argon2
 hashes (about two minutes on two cores) and measure the hashing, not the chat.
 Standard library only.
@@ -30,8 +32,18 @@ def main() -> None:
         parts = line.split()
         if not parts:
             continue
-        user_id, role = parts[0], parts[1] if len(parts) > 1 else "user"
-        claims = {"sub": user_id, "role": role, "exp": now + ttl, "iat": now, "jti": str(uuid.uuid4()), "typ": "access"}
+        if len(parts) != 3:
+            sys.exit(f"expected `<user id> <role> <session id>`, got {line!r}")
+        user_id, role, sid = parts
+        claims = {
+            "sub": user_id,
+            "role": role,
+            "sid": sid,
+            "exp": now + ttl,
+            "iat": now,
+            "jti": str(uuid.uuid4()),
+            "typ": "access",
+        }
         payload = b64(json.dumps(claims, separators=(",", ":")).encode())
         signing_input = f"{header}.{payload}".encode()
         signature = b64(hmac.new(secret, signing_input, hashlib.sha256).digest())

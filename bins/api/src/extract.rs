@@ -257,17 +257,17 @@ fn claims(req: &HttpRequest) -> Result<(AccessClaims, Data<Services>), ApiError>
 }
 
 fn actor(req: &HttpRequest) -> Result<(Actor, Data<Services>), ApiError> {
-    claims(req).map(|(claims, services)| (Actor { id: claims.sub, role: claims.role }, services))
+    claims(req).map(|(claims, services)| (Actor { id: claims.sub, role: claims.role, session: claims.sid }, services))
 }
 
 /// The caller behind the request's bearer token and when that token
 /// expires (a socket or ticket opened with it lives no longer).
 ///
 /// # Errors
-/// The token problems, `account_gone`, 5xx.
+/// The token problems (`invalid_token` also for a gone account or an ended login), 5xx.
 pub(crate) async fn authenticate_until(req: &HttpRequest) -> Result<(Caller, DateTime<Utc>), ApiError> {
     let (claims, services) = claims(req)?;
-    let caller = caller(Ok((Actor { id: claims.sub, role: claims.role }, services))).await?;
+    let caller = caller(Ok((Actor { id: claims.sub, role: claims.role, session: claims.sid }, services))).await?;
     Ok((caller, claims.exp))
 }
 
@@ -344,7 +344,7 @@ macro_rules! capability_docs {
         impl OperationModifier for $extractor {
             fn update_parameter(op: &mut DefaultOperationRaw) {
                 document_problems(op, &TOKEN_PROBLEMS);
-                document_problems(op, &[c::ACCOUNT_GONE, c::INTERNAL_ERROR, c::SERVICE_UNAVAILABLE $(, $extra)*]);
+                document_problems(op, &[c::ACCOUNT_GONE, c::SESSION_ENDED, c::INTERNAL_ERROR, c::SERVICE_UNAVAILABLE $(, $extra)*]);
             }
         }
     };

@@ -205,6 +205,7 @@ impl Services {
                 tokens: Arc::new(JwtCodec::new(&config.jwt_secret)),
                 secrets: secrets.clone(),
                 clock: clock.clone(),
+                live: live.feed(),
             },
             AuthSettings {
                 access_ttl: config.access_token_ttl,

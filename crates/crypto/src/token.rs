@@ -29,6 +29,7 @@ enum RefreshTyp {
 struct AccessWire {
     sub: Uuid,
     role: Role,
+    sid: Uuid,
     exp: i64,
     iat: i64,
     jti: Uuid,
@@ -101,6 +102,7 @@ impl TokenCodec for JwtCodec {
         self.encode(&AccessWire {
             sub: c.sub,
             role: c.role,
+            sid: c.sid,
             exp: c.exp.timestamp(),
             iat: c.iat.timestamp(),
             jti: c.jti,
@@ -120,7 +122,7 @@ impl TokenCodec for JwtCodec {
 
     fn decode_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
         let w: AccessWire = self.decode(token)?;
-        Ok(AccessClaims { sub: w.sub, role: w.role, jti: w.jti, iat: time(w.iat)?, exp: time(w.exp)? })
+        Ok(AccessClaims { sub: w.sub, role: w.role, sid: w.sid, jti: w.jti, iat: time(w.iat)?, exp: time(w.exp)? })
     }
 
     fn decode_refresh(&self, token: &str) -> Result<RefreshClaims, TokenError> {
@@ -148,7 +150,7 @@ mod tests {
 
     fn access(role: Role, exp_in: Duration) -> AccessClaims {
         let iat = now();
-        AccessClaims { sub: Uuid::now_v7(), role, jti: Uuid::new_v4(), iat, exp: iat + exp_in }
+        AccessClaims { sub: Uuid::now_v7(), role, sid: Uuid::now_v7(), jti: Uuid::new_v4(), iat, exp: iat + exp_in }
     }
 
     fn refresh(exp_in: Duration) -> RefreshClaims {
@@ -215,6 +217,7 @@ mod tests {
         let wire = AccessWire {
             sub: c.sub,
             role: c.role,
+            sid: c.sid,
             exp: c.exp.timestamp(),
             iat: c.iat.timestamp(),
             jti: c.jti,
@@ -244,6 +247,33 @@ mod tests {
         let (u, a) = (parts(&user), parts(&admin));
         let forged = format!("{}.{}.{}", u[0], a[1], u[2]);
         assert_eq!(codec().decode_access(&forged), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn an_access_token_without_a_session_is_refused() {
+        // The shape tokens had before `sid`: they stop working at the
+        // upgrade (the client refreshes), never pass without a session check.
+        #[derive(Serialize)]
+        struct Before {
+            sub: Uuid,
+            role: Role,
+            exp: i64,
+            iat: i64,
+            jti: Uuid,
+            typ: AccessTyp,
+        }
+        let c = access(Role::User, Duration::minutes(15));
+        let before = Before {
+            sub: c.sub,
+            role: c.role,
+            exp: c.exp.timestamp(),
+            iat: c.iat.timestamp(),
+            jti: c.jti,
+            typ: AccessTyp::Access,
+        };
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &before, &EncodingKey::from_secret(SECRET)).unwrap();
+        assert_eq!(codec().decode_access(&token), Err(TokenError::Invalid));
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //!
 //! An access token names an [`Actor`], whose role may be stale (a demoted
 //! admin keeps an admin token until it expires). [`Access`] re-reads the
-//! account and hands out capabilities that only a successful check can
-//! produce:
+//! account and the session the token was issued with, and hands out
+//! capabilities that only a successful check can produce:
 //!
-//! * [`Caller`]: the account exists now, with its current role;
+//! * [`Caller`]: the account exists now, with its current role, and the
+//!   token's session was not revoked (logout, theft detection, an admin
+//!   changing the account);
 //! * [`Admin`]: the caller is an admin now.
 //!
 //! A use case that needs an admin takes an `Admin` parameter, so it cannot
@@ -29,6 +31,8 @@ pub struct Actor {
     pub id: Uuid,
     /// The role the token was issued with (may be stale).
     pub role: Role,
+    /// The refresh session the token was issued with (its `sid`).
+    pub session: Uuid,
 }
 
 /// Why a caller was refused.
@@ -37,6 +41,10 @@ pub enum AccessError {
     /// The account behind the token no longer exists.
     #[error("the authenticated account no longer exists")]
     Unauthenticated,
+    /// The session the token was issued with was revoked (logout, theft
+    /// detection, an admin changing the account) or purged.
+    #[error("the token's session has ended")]
+    SessionEnded,
     /// The caller is known but not allowed to do this.
     #[error("not allowed")]
     Forbidden,
@@ -50,13 +58,25 @@ pub enum AccessError {
 
 crate::unexpected_from!(AccessError);
 
-/// Capability: the caller's account exists, as it is now.
+/// Capability: the caller's account exists, as it is now, and is signed in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     user: User,
+    session: Uuid,
 }
 
 impl Caller {
+    /// The session the caller signed in with: what a credential derived
+    /// from this one (a WebSocket ticket, an open socket) is checked against.
+    pub fn session(&self) -> Uuid {
+        self.session
+    }
+
+    /// The [`Actor`] to check this caller again later (an open socket does).
+    pub fn actor(&self) -> Actor {
+        Actor { id: self.user.id, role: self.user.role, session: self.session }
+    }
+
     /// The caller's id.
     pub fn id(&self) -> Uuid {
         self.user.id
@@ -119,14 +139,21 @@ impl Access {
         Self { users }
     }
 
-    /// Re-reads the caller, so that a deleted account loses access at once,
-    /// not when its token expires.
+    /// Re-reads the caller and their session, so that a deleted account or
+    /// a revoked session loses access at once, not when its token expires.
+    /// One read when the check passes; a second, to say why, when it fails.
     ///
     /// # Errors
-    /// `Unauthenticated` when the account no longer exists.
+    /// `Unauthenticated` when the account no longer exists, `SessionEnded`
+    /// when the token's session was revoked.
     pub async fn caller(&self, actor: Actor) -> Result<Caller, AccessError> {
-        let user = self.users.find(actor.id).await?;
-        user.map(|user| Caller { user }).ok_or(AccessError::Unauthenticated)
+        if let Some(user) = self.users.find_signed_in(actor.id, actor.session).await? {
+            return Ok(Caller { user, session: actor.session });
+        }
+        match self.users.find(actor.id).await? {
+            Some(_) => Err(AccessError::SessionEnded),
+            None => Err(AccessError::Unauthenticated),
+        }
     }
 
     /// Re-reads the caller and requires them to be an admin now: a demoted
@@ -143,7 +170,7 @@ impl Access {
 #[cfg(test)]
 impl Caller {
     pub(crate) fn for_tests(user: User) -> Self {
-        Self { user }
+        Self { user, session: Uuid::nil() }
     }
 }
 
@@ -152,6 +179,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::testing::{run, verified_user};
+    use crate::user::SessionRepository;
     use crate::user::fakes::InMemoryUsers;
 
     fn setup() -> (Arc<InMemoryUsers>, Access) {
@@ -159,8 +187,9 @@ mod tests {
         (users.clone(), Access::new(users))
     }
 
-    fn actor(user: &User) -> Actor {
-        Actor { id: user.id, role: user.role }
+    /// A token of `user`'s, signed in now.
+    fn actor(users: &InMemoryUsers, user: &User) -> Actor {
+        Actor { id: user.id, role: user.role, session: users.sessions().sign_in(user.id) }
     }
 
     #[test]
@@ -168,7 +197,7 @@ mod tests {
         let (users, access) = setup();
         let boss = verified_user("boss@example.com", Role::Admin, chrono::Utc::now());
         users.insert(boss.clone(), "x");
-        assert_eq!(run(access.admin(actor(&boss))).unwrap().id(), boss.id);
+        assert_eq!(run(access.admin(actor(&users, &boss))).unwrap().id(), boss.id);
     }
 
     #[test]
@@ -176,7 +205,7 @@ mod tests {
         let (users, access) = setup();
         let former = verified_user("former@example.com", Role::User, chrono::Utc::now());
         users.insert(former.clone(), "x");
-        let stale = Actor { id: former.id, role: Role::Admin };
+        let stale = Actor { role: Role::Admin, ..actor(&users, &former) };
         assert!(matches!(run(access.admin(stale)), Err(AccessError::Forbidden)));
         assert_eq!(run(access.caller(stale)).unwrap().user(), &former);
     }
@@ -184,9 +213,32 @@ mod tests {
     #[test]
     fn a_deleted_account_is_unauthenticated() {
         let (_, access) = setup();
-        let ghost = Actor { id: Uuid::now_v7(), role: Role::Admin };
+        let ghost = Actor { id: Uuid::now_v7(), role: Role::Admin, session: Uuid::now_v7() };
         assert!(matches!(run(access.caller(ghost)), Err(AccessError::Unauthenticated)));
         assert!(matches!(run(access.admin(ghost)), Err(AccessError::Unauthenticated)));
+    }
+
+    #[test]
+    fn a_revoked_session_ends_its_tokens_and_not_the_accounts_other_sessions() {
+        let (users, access) = setup();
+        let ann = verified_user("ann@example.com", Role::User, chrono::Utc::now());
+        users.insert(ann.clone(), "x");
+        let (phone, laptop) = (actor(&users, &ann), actor(&users, &ann));
+        run(users.sessions().revoke_family_of(phone.session, chrono::Utc::now())).unwrap();
+        assert!(matches!(run(access.caller(phone)), Err(AccessError::SessionEnded)));
+        assert_eq!(run(access.caller(laptop)).unwrap().session(), laptop.session);
+    }
+
+    #[test]
+    fn a_session_of_another_account_signs_nobody_in() {
+        let (users, access) = setup();
+        let now = chrono::Utc::now();
+        let (ann, bob) =
+            (verified_user("ann@example.com", Role::User, now), verified_user("bob@example.com", Role::User, now));
+        users.insert(ann.clone(), "x");
+        users.insert(bob.clone(), "x");
+        let forged = Actor { session: actor(&users, &bob).session, ..actor(&users, &ann) };
+        assert!(matches!(run(access.caller(forged)), Err(AccessError::SessionEnded)));
     }
 
     #[test]

@@ -44,8 +44,10 @@ pub enum LiveEvent {
     Conversation(Conversation),
     /// An order was placed or changed status.
     Order(OrderUpdate),
-    /// An account's access changed (role, verification, e-mail, deletion):
-    /// its sockets are closed and must authenticate again.
+    /// An account's access changed (role, verification, e-mail, deletion)
+    /// or one of its logins ended (logout, a re-used refresh token): each of
+    /// its sockets checks its account and session again, and closes if they
+    /// no longer hold.
     AccessChanged {
         /// The account.
         user_id: Uuid,

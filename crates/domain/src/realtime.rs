@@ -72,6 +72,9 @@ pub trait LiveSink<E>: Send + Sync {
 pub struct TicketGrant {
     /// Who the ticket logs in.
     pub user_id: Uuid,
+    /// The session of the access token behind the ticket: the ticket dies
+    /// with it.
+    pub session_id: Uuid,
     /// When the access token behind the ticket expires.
     pub expires_at: DateTime<Utc>,
 }

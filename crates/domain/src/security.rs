@@ -32,6 +32,10 @@ pub struct AccessClaims {
     pub sub: Uuid,
     /// The user's role when the token was issued.
     pub role: Role,
+    /// The refresh session the token was issued with: revoking that session
+    /// (logout, theft detection, an admin changing the account) ends the
+    /// access token too.
+    pub sid: Uuid,
     /// Token id.
     pub jti: Uuid,
     /// Issued at.

@@ -212,11 +212,12 @@ impl Fakes {
     pub(crate) fn new() -> Self {
         let clock = Arc::new(FixedClock::default());
         let catalog = Arc::new(InMemoryCatalog::default());
+        let sessions = Arc::new(InMemorySessions::default());
         Self {
             tokens: Arc::new(PlainTokens::new(Arc::clone(&clock))),
             clock,
-            users: Arc::default(),
-            sessions: Arc::default(),
+            users: Arc::new(InMemoryUsers::with_sessions(sessions.clone())),
+            sessions,
             outbox: Arc::default(),
             carts: Arc::new(InMemoryCarts::new(catalog.clone())),
             catalog,
@@ -256,6 +257,7 @@ impl Fakes {
             tokens: self.tokens.clone(),
             secrets: self.secrets.clone(),
             clock: self.clock.clone(),
+            live: crate::live::LiveFeed::new(self.live.clone()),
         }
     }
 
@@ -266,7 +268,7 @@ impl Fakes {
 
     /// A signed-in caller for `user` (who must exist in the fakes).
     pub(crate) fn caller(&self, user: &User) -> crate::access::Caller {
-        let actor = crate::access::Actor { id: user.id, role: user.role };
+        let actor = crate::access::Actor { id: user.id, role: user.role, session: self.sessions.sign_in(user.id) };
         run(self.access().caller(actor)).expect("the caller exists")
     }
 }

@@ -106,7 +106,7 @@ mod tests {
     const TTL: Duration = Duration::from_secs(30);
 
     fn grant() -> TicketGrant {
-        TicketGrant { user_id: uuid::Uuid::new_v4(), expires_at: chrono::Utc::now() }
+        TicketGrant { user_id: uuid::Uuid::new_v4(), session_id: uuid::Uuid::now_v7(), expires_at: chrono::Utc::now() }
     }
 
     #[tokio::test]

@@ -14,8 +14,8 @@ use crate::conn::{self, DEFAULT_TIMEOUT};
 /// The key prefix of tickets by default: `coffee:ws-ticket:<digest>`.
 pub const DEFAULT_TICKET_PREFIX: &str = "coffee:ws-ticket:";
 
-/// One key per ticket, `<prefix><digest>` → `<user id> <credential expiry,
-/// RFC 3339>`, written with
+/// One key per ticket, `<prefix><digest>` → `<user id> <session id>
+/// <credential expiry, RFC 3339>`, written with
 /// `SET … PX <ttl> NX` (Redis expires it) and consumed with `GETDEL`, which
 /// is atomic across replicas (Redis ≥ 6.2).
 pub struct RedisTicketStore {
@@ -56,7 +56,8 @@ impl TicketStore for RedisTicketStore {
             return Err(InfraError::new("a ticket needs a lifetime of at least 1 ms"));
         }
         let mut cmd = redis::cmd("SET");
-        let value = format!("{} {}", grant.user_id, grant.expires_at.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+        let expires_at = grant.expires_at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+        let value = format!("{} {} {expires_at}", grant.user_id, grant.session_id);
         cmd.arg(self.key(ticket_digest)).arg(value).arg("PX").arg(millis).arg("NX");
         // `OK` when written, nil when the key exists. Sent once more on a new
         // connection when the first attempt finds the old one dropped (the
@@ -80,9 +81,16 @@ impl TicketStore for RedisTicketStore {
             return Ok(None);
         };
         let corrupt = || InfraError::new(format!("ticket key {} holds no grant", self.key(ticket_digest)));
-        let (user, expires_at) = value.split_once(' ').ok_or_else(corrupt)?;
-        let user_id = Uuid::parse_str(user).map_err(|_| corrupt())?;
+        let fields: Vec<&str> = value.split(' ').collect();
+        let [user, session, expires_at] = fields[..] else {
+            // A ticket of the release before sessions (`<user> <expiry>`,
+            // alive for seconds during an upgrade) logs nobody in: the
+            // client is told to get a new one.
+            return if fields.len() == 2 { Ok(None) } else { Err(corrupt()) };
+        };
+        let uuid = |field: &str| Uuid::parse_str(field).map_err(|_| corrupt());
+        let (user_id, session_id) = (uuid(user)?, uuid(session)?);
         let expires_at = DateTime::parse_from_rfc3339(expires_at).map_err(|_| corrupt())?.to_utc();
-        Ok(Some(TicketGrant { user_id, expires_at }))
+        Ok(Some(TicketGrant { user_id, session_id, expires_at }))
     }
 }

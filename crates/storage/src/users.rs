@@ -7,14 +7,14 @@ use coffee_domain::query::{Filter, ListQuery, Op, Page, Value};
 use coffee_domain::user::{
     Email, NewUser, NewVerification, Role, User, UserChanges, UserField, UserRepository, UserWriteError, Verification,
 };
-use sea_orm::sea_query::{Expr, OnConflict, SimpleExpr};
+use sea_orm::sea_query::{Expr, OnConflict, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
-use crate::entity::{email_verifications as ev, users};
+use crate::entity::{email_verifications as ev, sessions, users};
 use crate::list::{ListMapping, fetch_page, fold};
 use crate::orders::lock_counts_for_cascade;
 use crate::{Conn, is_postgres, repo_err};
@@ -200,6 +200,25 @@ impl UserRepository for SeaUserRepository {
 
     async fn find(&self, id: Uuid) -> Result<Option<User>, RepoError> {
         users::Entity::find_by_id(id).one(&self.db).await.map_err(repo_err)?.map(to_user).transpose()
+    }
+
+    async fn find_signed_in(&self, id: Uuid, session_id: Uuid) -> Result<Option<User>, RepoError> {
+        // One statement: the user's primary-key read and, in the same plan, a
+        // probe of the session's primary key.
+        let live = Query::select()
+            .expr(Expr::val(1))
+            .from(sessions::Entity)
+            .and_where(sessions::Column::Id.eq(session_id))
+            .and_where(sessions::Column::UserId.eq(id))
+            .and_where(sessions::Column::RevokedAt.is_null())
+            .to_owned();
+        users::Entity::find_by_id(id)
+            .filter(Expr::exists(live))
+            .one(&self.db)
+            .await
+            .map_err(repo_err)?
+            .map(to_user)
+            .transpose()
     }
 
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepoError> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix_web::web::Data;
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Closed, ProtocolError, Session};
 use coffee_app::Services;
-use coffee_domain::access::{Actor, Caller};
+use coffee_domain::access::Caller;
 use coffee_domain::live::LiveEvent;
 use coffee_domain::support::{ConversationStatus, HistoryWindow, SupportError};
 use tokio::time::Instant;
@@ -171,10 +171,12 @@ impl Socket {
                     }
                 }
                 Some(delivery) = self.registration.rx.recv() => {
-                    // Live delivery was interrupted, and an access change
-                    // (a demotion, a deletion) may have been lost with it:
-                    // the socket keeps its rights only if the account still has them.
-                    if delivery.event.is_none() && !Box::pin(self.access_unchanged()).await {
+                    // The account's access changed (a demotion, a deletion, a
+                    // logout), or live delivery was interrupted and such a
+                    // change may have been lost with it: the socket keeps its
+                    // rights only if its account and session still have them.
+                    let recheck = matches!(delivery.event, None | Some(LiveEvent::AccessChanged { .. }));
+                    if recheck && !Box::pin(self.access_unchanged()).await {
                         break close_reason(CREDENTIAL_EXPIRED.code, CREDENTIAL_EXPIRED.reason);
                     }
                     if wanted(&delivery, &mut seen, self.caller.id()) && self.session.text(delivery.text.clone()).await.is_err() {
@@ -204,12 +206,12 @@ impl Socket {
     }
 
     /// Whether the account still exists with the role the socket was opened
-    /// with. A failed check counts as a change: the client connects again
-    /// and is checked as any new socket is.
+    /// with, and the session it was opened in is not revoked. A failed check
+    /// counts as a change: the client connects again and is checked as any
+    /// new socket is.
     async fn access_unchanged(&self) -> bool {
         let role = self.caller.user().role;
-        let actor = Actor { id: self.caller.id(), role };
-        matches!(self.services.access.caller(actor).await, Ok(now) if now.user().role == role)
+        matches!(self.services.access.caller(self.caller.actor()).await, Ok(now) if now.user().role == role)
     }
 
     async fn send(&mut self, frame: &ServerFrame) -> Result<(), Closed> {
@@ -344,6 +346,8 @@ fn wanted(delivery: &Arc<Delivery>, seen: &mut Seen, me: Uuid) -> bool {
             }
             !duplicate
         }
+        // Checked above; there is no frame to send.
+        Some(LiveEvent::AccessChanged { .. }) => false,
         _ => true,
     }
 }

@@ -11,8 +11,8 @@ pub const WEBSOCKET: &str = r#"
 **Connecting.** Send `Authorization: Bearer <access token>`; browsers, which cannot, first get a
 single-use ticket (30 s, any replica) from `POST /support/tickets` and connect to
 `/ws?ticket=…`. Tokens are never accepted in the URL. Refusals are problem+json before the
-upgrade: 400 (not an upgrade), 401 (`missing_token`, `invalid_token`, `token_expired`,
-`account_gone`), 403 `forbidden` (a browser `Origin` outside `CORS_ORIGINS` and the API's own
+upgrade: 400 (not an upgrade), 401 (`missing_token`, `invalid_token` — also when the account is
+gone or the token's login ended —, `token_expired`), 403 `forbidden` (a browser `Origin` outside `CORS_ORIGINS` and the API's own
 origin), 429 `too_many_sockets` (at most 5 sockets per user over all replicas).
 
 **Client → server.**
@@ -52,7 +52,8 @@ origin), 429 `too_many_sockets` (at most 5 sockets per user over all replicas).
 Customers receive their own conversations and orders; staff receive everything.
 
 **Closing.** A frame over 16 KiB closes the socket with 1009. The server pings every 20 s and
-closes a client silent for 60 s (1000). 4001: the credential expired or the account's access
-changed (also checked when live delivery resumes, instead of `resync`) — connect again. 1013: the client fell behind — reconnect and `resume`. 1001: the
-server is shutting down.
+closes a client silent for 60 s (1000). 4001: the credential expired, the account's access
+changed, or the login the socket was opened with ended (`POST /auth/logout`; also checked when
+live delivery resumes, instead of `resync`) — connect again. 1013: the client fell behind —
+reconnect and `resume`. 1001: the server is shutting down.
 "#;

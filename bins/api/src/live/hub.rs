@@ -167,9 +167,11 @@ impl LiveSink<LiveEvent> for Hub {
         let owner = event.concerns();
         let concerned = sockets.by_user.get(&owner);
         let Some(frame) = ServerFrame::of_event(&event) else {
-            // Access changed: the account's sockets authenticate again.
+            // Access changed: the account's sockets check it again (a logout
+            // ends the sockets of one login, not the account's others).
+            let delivery = Arc::new(Delivery { text: String::new(), event: Some(event) });
             for entry in concerned.into_iter().flatten() {
-                entry.closing.close(CREDENTIAL_EXPIRED);
+                Self::send(entry, &delivery);
             }
             return;
         };

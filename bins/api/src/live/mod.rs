@@ -137,7 +137,7 @@ async fn credential(req: &HttpRequest, services: &Services) -> Result<(Caller, D
     // The role is re-read from the account, not taken from the ticket.
     let caller = services
         .access
-        .caller(Actor { id: grant.user_id, role: Role::User })
+        .caller(Actor { id: grant.user_id, role: Role::User, session: grant.session_id })
         .await
         .map_err(IntoProblem::into_problem)?;
     Ok((caller, grant.expires_at))

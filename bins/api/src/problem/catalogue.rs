@@ -46,6 +46,11 @@ pub const MALFORMED_AUTHORIZATION: ProblemType = ProblemType::new(
 pub const INVALID_TOKEN: ProblemType = ProblemType::new(401, "invalid_token", "The token is invalid or was revoked.");
 pub const ACCOUNT_GONE: ProblemType =
     ProblemType::new(401, "invalid_token", "The account of this token no longer exists.");
+pub const SESSION_ENDED: ProblemType = ProblemType::new(
+    401,
+    "invalid_token",
+    "The login this token was issued in has ended (logged out, or revoked); log in again.",
+);
 pub const TOKEN_EXPIRED: ProblemType = ProblemType::new(401, "token_expired", "The token has expired.");
 pub const REFRESH_TOKEN_REUSED: ProblemType = ProblemType::new(
     401,

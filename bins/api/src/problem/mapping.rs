@@ -34,7 +34,7 @@ impl IntoProblem for Unexpected {
 
 impl IntoProblem for AccessError {
     fn problems() -> Vec<ProblemType> {
-        let mut all = vec![c::ACCOUNT_GONE, c::FORBIDDEN, c::NOT_FOUND];
+        let mut all = vec![c::ACCOUNT_GONE, c::SESSION_ENDED, c::FORBIDDEN, c::NOT_FOUND];
         all.extend(unexpected());
         all
     }
@@ -42,6 +42,7 @@ impl IntoProblem for AccessError {
     fn into_problem(self) -> ApiError {
         match self {
             AccessError::Unauthenticated => c::ACCOUNT_GONE.into(),
+            AccessError::SessionEnded => c::SESSION_ENDED.into(),
             AccessError::Forbidden => c::FORBIDDEN.into(),
             AccessError::NotFound => c::NOT_FOUND.into(),
             AccessError::Unexpected(e) => e.into_problem(),
@@ -238,6 +239,7 @@ mod tests {
     fn access_errors() -> Vec<AccessError> {
         vec![
             AccessError::Unauthenticated,
+            AccessError::SessionEnded,
             AccessError::Forbidden,
             AccessError::NotFound,
             AccessError::Unexpected(unavailable()),

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 
 use crate::categories::{json_with, send};
 use crate::chat_replicas::{customer, open_conversation, two_replicas};
-use crate::helpers::TestApp;
+use crate::helpers::{PASSWORD, TestApp};
 use crate::ws::{Polled, Ws, connect, try_connect};
 
 /// One message a second: the socket's budget is 10 messages per 10 s.
@@ -470,7 +470,9 @@ async fn an_admin_demoted_while_redis_was_away_loses_the_socket_at_resync() {
         }
     };
     promote("admin").await;
-    let mut agent = connect(&a, &sam.token).await;
+    // The promotion ended Sam's logins; as an admin he logs in again.
+    let sam_admin = a.login("sam@example.com", PASSWORD).await.access;
+    let mut agent = connect(&a, &sam_admin).await;
     let mut bystander = connect(&a, &admin).await;
 
     // Replica B demotes Sam while A cannot hear it: the access change is lost.

@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::categories::{json_with, send};
-use crate::helpers::{PUBLIC_BASE_URL, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, PUBLIC_BASE_URL, spawn_app, spawn_app_with};
 use crate::ws::{connect, ticket, try_connect};
 
 #[tokio::test]
@@ -201,6 +201,26 @@ async fn changing_or_deleting_an_account_closes_its_sockets() {
     let deleted = send(&app, Method::DELETE, &format!("/users/{}", bob.id), Some(&admin), None).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     assert_eq!(bob_ws.closed().await.0, 4001);
+}
+
+#[tokio::test]
+async fn a_logout_closes_the_sockets_of_that_login_and_spends_its_tickets() {
+    let app = spawn_app().await;
+    app.verified_user("ann@example.com").await;
+    let phone = app.login("ann@example.com", PASSWORD).await;
+    let laptop = app.login("ann@example.com", PASSWORD).await;
+    let unused = ticket(&app, &phone.access).await;
+    let mut phone_ws = connect(&app, &phone.access).await;
+    let mut laptop_ws = connect(&app, &laptop.access).await;
+
+    let resp = app.post_json("/auth/logout", &json!({"refresh_token": phone.refresh})).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(phone_ws.closed().await.0, 4001, "the logged-out login's socket closes");
+    let refused = try_connect(&app, &format!("/ws?ticket={unused}"), &[]).await.err().expect("the ticket is refused");
+    assert_eq!((refused.status, refused.body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")));
+    // The account's other login keeps its socket.
+    laptop_ws.say("still here").await;
+    assert_eq!(laptop_ws.next_of("message").await["seq"], 1);
 }
 
 #[tokio::test]

@@ -132,6 +132,9 @@ pub async fn spawn_replica_of(app: &TestApp, overrides: &[(&str, &str)]) -> Test
 
 /// Starts the app on `db` (keeps it alive as long as the app); `overrides`
 /// may still replace its `DATABASE_URL`, e.g. with a proxy in front of it.
+/// The `JWT_SECRET` of every test app (tests that forge tokens sign with it).
+pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+
 pub async fn spawn_on(db: TestDatabase, overrides: &[(&str, &str)]) -> TestApp {
     let mail = SmtpSink::start().await;
     let media = tempfile::tempdir().expect("a temporary media directory");
@@ -139,7 +142,7 @@ pub async fn spawn_on(db: TestDatabase, overrides: &[(&str, &str)]) -> TestApp {
     let mut vars: HashMap<String, String> = [
         ("DATABASE_URL", db.url.as_str()),
         ("SMTP_URL", mail.url().as_str()),
-        ("JWT_SECRET", "test-secret-that-is-at-least-32-bytes-long"),
+        ("JWT_SECRET", JWT_SECRET),
         ("ADMIN_EMAIL", ADMIN_EMAIL),
         ("ADMIN_PASSWORD", ADMIN_PASSWORD),
         ("PUBLIC_BASE_URL", PUBLIC_BASE_URL),

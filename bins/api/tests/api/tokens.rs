@@ -97,6 +97,53 @@ async fn logout_revokes_the_session_of_its_refresh_token() {
 }
 
 #[tokio::test]
+async fn logout_ends_the_access_tokens_of_that_login_at_once_and_no_other() {
+    let app = spawn_app().await;
+    app.verified_user("ann@example.com").await;
+    let phone = app.login("ann@example.com", PASSWORD).await;
+    let laptop = app.login("ann@example.com", PASSWORD).await;
+    // A rotation leaves the earlier access token working until it expires …
+    let rotated = tokens(app.refresh(&phone.refresh).await).await;
+    assert_eq!(app.get("/me", Some(&phone.access)).await.status(), StatusCode::OK);
+    // … a logout (even with the stale refresh token) ends every access token of the login.
+    let resp = app.post_json("/auth/logout", &json!({"refresh_token": phone.refresh})).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    for access in [&phone.access, &rotated.access] {
+        let problem = assert_unauthorized(app.get("/me", Some(access)).await, "invalid_token").await;
+        assert!(problem["detail"].as_str().unwrap().contains("log in again"), "{problem}");
+        assert_unauthorized(app.get("/cart", Some(access)).await, "invalid_token").await;
+    }
+    assert_eq!(app.get("/me", Some(&laptop.access)).await.status(), StatusCode::OK, "the other login goes on");
+
+    // Theft detection ends the access tokens of the family too.
+    let first = tokens(app.refresh(&laptop.refresh).await).await;
+    assert_unauthorized(app.refresh(&laptop.refresh).await, "refresh_token_reused").await;
+    assert_unauthorized(app.get("/me", Some(&first.access)).await, "invalid_token").await;
+}
+
+#[tokio::test]
+async fn an_access_token_without_a_session_claim_is_refused() {
+    // Tokens issued before access tokens named their login, and forged ones
+    // naming a login of someone else's, do not authenticate.
+    let app = spawn_app().await;
+    app.verified_user("ann@example.com").await;
+    app.verified_user("bob@example.com").await;
+    let (ann, bob) = (app.login("ann@example.com", PASSWORD).await, app.login("bob@example.com", PASSWORD).await);
+    let claims = decode_part(ann.access.split('.').nth(1).unwrap());
+    assert!(claims["sid"].is_string(), "{claims}");
+    let bob_sid = decode_part(bob.access.split('.').nth(1).unwrap())["sid"].clone();
+    let key = jsonwebtoken::EncodingKey::from_secret(crate::helpers::JWT_SECRET.as_bytes());
+    let sign = |claims: &Value| jsonwebtoken::encode(&jsonwebtoken::Header::default(), claims, &key).unwrap();
+    assert_eq!(app.get("/me", Some(&sign(&claims))).await.status(), StatusCode::OK, "the signing is right");
+    let mut without = claims.clone();
+    without.as_object_mut().unwrap().remove("sid");
+    assert_unauthorized(app.get("/me", Some(&sign(&without))).await, "invalid_token").await;
+    let mut borrowed = claims;
+    borrowed["sid"] = bob_sid;
+    assert_unauthorized(app.get("/me", Some(&sign(&borrowed))).await, "invalid_token").await;
+}
+
+#[tokio::test]
 async fn garbage_refresh_tokens_are_refused() {
     let app = spawn_app().await;
     for token in ["", "garbage", "a.b.c"] {

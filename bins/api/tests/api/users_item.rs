@@ -223,7 +223,12 @@ async fn a_demoted_admin_loses_admin_rights_at_once() {
     // With two admins, one may demote the other …
     let user = ok(send(&app, Method::PATCH, &bob.id, &root, Some(json!({"role": "user"}))).await).await;
     assert_eq!(user["role"], "user");
-    // … and the demoted admin's still-valid token opens no admin route.
+    // … and the demoted admin's token, not expired, no longer authenticates:
+    // the change ended their logins …
+    assert_unauthorized(app.get("/users", Some(&bob_admin)).await, "invalid_token").await;
+    assert_unauthorized(app.get("/me", Some(&bob_admin)).await, "invalid_token").await;
+    // … and logged in again they are a user, with no admin route.
+    let bob_admin = app.login("bob@example.com", PASSWORD).await.access;
     assert_problem(app.get("/users", Some(&bob_admin)).await, 403, "forbidden").await;
     assert_problem(send(&app, Method::GET, &root_id, &bob_admin, None).await, 404, "not_found").await;
     let demote_root = Some(json!({"role": "user"}));

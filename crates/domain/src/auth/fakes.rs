@@ -48,7 +48,7 @@ impl PasswordHasher for CountingHasher {
     }
 }
 
-/// Tokens as plain strings: `access|sub|role|jti|iat|exp` and
+/// Tokens as plain strings: `access|sub|role|sid|jti|iat|exp` and
 /// `refresh|sub|jti|iat|exp` (times in Unix microseconds), checked against the fake clock.
 #[derive(Debug)]
 pub(crate) struct PlainTokens {
@@ -84,7 +84,7 @@ fn time(s: &str) -> Result<DateTime<Utc>, TokenError> {
 impl TokenCodec for PlainTokens {
     fn encode_access(&self, c: &AccessClaims) -> Result<String, InfraError> {
         let (iat, exp) = (c.iat.timestamp_micros(), c.exp.timestamp_micros());
-        Ok(format!("access|{}|{}|{}|{iat}|{exp}", c.sub, c.role.as_str(), c.jti))
+        Ok(format!("access|{}|{}|{}|{}|{iat}|{exp}", c.sub, c.role.as_str(), c.sid, c.jti))
     }
 
     fn encode_refresh(&self, c: &RefreshClaims) -> Result<String, InfraError> {
@@ -93,9 +93,10 @@ impl TokenCodec for PlainTokens {
     }
 
     fn decode_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let f = self.fields(token, "access", 6)?;
+        let f = self.fields(token, "access", 7)?;
         let role = Role::parse(f[1]).ok_or(TokenError::Invalid)?;
-        let claims = AccessClaims { sub: uuid(f[0])?, role, jti: uuid(f[2])?, iat: time(f[3])?, exp: time(f[4])? };
+        let (sub, sid, jti) = (uuid(f[0])?, uuid(f[2])?, uuid(f[3])?);
+        let claims = AccessClaims { sub, role, sid, jti, iat: time(f[4])?, exp: time(f[5])? };
         self.check_exp(claims.exp)?;
         Ok(claims)
     }

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::clock::Clock;
 use crate::error::Unexpected;
 use crate::jobs::Job;
+use crate::live::{LiveEvent, LiveFeed};
 use crate::mail::Mail;
 use crate::security::{AccessClaims, OneTimeSecrets, PasswordHasher, RefreshClaims, TokenCodec, TokenError};
 use crate::uow::UnitOfWork;
@@ -154,6 +155,7 @@ pub struct AuthService {
     tokens: Arc<dyn TokenCodec>,
     secrets: Arc<dyn OneTimeSecrets>,
     clock: Arc<dyn Clock>,
+    live: LiveFeed,
     settings: AuthSettings,
 }
 
@@ -173,13 +175,15 @@ pub struct AuthPorts {
     pub secrets: Arc<dyn OneTimeSecrets>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
+    /// Live delivery: a revoked session's open sockets close.
+    pub live: LiveFeed,
 }
 
 impl AuthService {
     /// Wires the service.
     pub fn new(ports: AuthPorts, settings: AuthSettings) -> Self {
-        let AuthPorts { users, sessions, uow, hasher, tokens, secrets, clock } = ports;
-        Self { users, sessions, uow, hasher, tokens, secrets, clock, settings }
+        let AuthPorts { users, sessions, uow, hasher, tokens, secrets, clock, live } = ports;
+        Self { users, sessions, uow, hasher, tokens, secrets, clock, live, settings }
     }
 
     /// Registers an unverified user. The verification mail is recorded in the
@@ -374,6 +378,7 @@ impl AuthService {
             RotateOutcome::Reused { family_id } => {
                 self.sessions.revoke_family(family_id, now).await?;
                 tracing::warn!(user_id = %user.id, %family_id, "refresh token re-used; session family revoked");
+                self.live.publish(LiveEvent::AccessChanged { user_id: user.id }).await;
                 Err(AuthError::RefreshTokenReused)
             }
             RotateOutcome::Invalid => Err(AuthError::InvalidToken),
@@ -382,13 +387,16 @@ impl AuthService {
 
     /// Ends the login a refresh token belongs to: the token and every
     /// rotation of it, so a stale token (rotated since) still logs out the
-    /// session its successor carries on (idempotent).
+    /// session its successor carries on (idempotent). The access tokens
+    /// issued with them stop working at once, and the login's open sockets
+    /// close; the account's other logins go on.
     ///
     /// # Errors
     /// `InvalidToken`, `TokenExpired`.
     pub async fn logout(&self, refresh_token: &str) -> Result<(), AuthError> {
         let claims = self.tokens.decode_refresh(refresh_token)?;
         self.sessions.revoke_family_of(claims.jti, self.clock.now()).await?;
+        self.live.publish(LiveEvent::AccessChanged { user_id: claims.sub }).await;
         Ok(())
     }
 
@@ -435,6 +443,7 @@ impl AuthService {
         let access = AccessClaims {
             sub: user.id,
             role: user.role,
+            sid: session_id,
             jti: Uuid::now_v7(),
             iat: now,
             exp: now + self.settings.access_ttl,

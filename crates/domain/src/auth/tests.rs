@@ -525,6 +525,38 @@ fn logout_with_a_rotated_refresh_token_ends_its_successor_too() {
     assert!(matches!(err, AuthError::InvalidToken), "{err:?}");
 }
 
+/// What the access check says of `access_token` now.
+fn signed_in(fakes: &Fakes, auth: &AuthService, access_token: &str) -> Result<(), crate::access::AccessError> {
+    let claims = auth.authenticate(access_token).unwrap();
+    let actor = crate::access::Actor { id: claims.sub, role: claims.role, session: claims.sid };
+    run(fakes.access().caller(actor)).map(drop)
+}
+
+#[test]
+fn access_tokens_name_their_login_and_end_with_it_at_logout_and_theft_detection() {
+    use crate::access::AccessError;
+    use crate::live::LiveEvent;
+    let (fakes, auth) = setup();
+    let phone = logged_in(&fakes, &auth);
+    let laptop = run(auth.login("ann@example.com", PASSWORD)).unwrap();
+    let ann = auth.authenticate(&phone.access_token).unwrap().sub;
+    let rotated = run(auth.refresh(&phone.refresh_token)).unwrap();
+    signed_in(&fakes, &auth, &phone.access_token).expect("a rotation leaves the older access token working");
+
+    run(auth.logout(&rotated.refresh_token)).unwrap();
+
+    for token in [&phone.access_token, &rotated.access_token] {
+        assert!(matches!(signed_in(&fakes, &auth, token), Err(AccessError::SessionEnded)));
+    }
+    signed_in(&fakes, &auth, &laptop.access_token).expect("the account's other login goes on");
+    assert_eq!(fakes.live.events(), [LiveEvent::AccessChanged { user_id: ann }], "its sockets check again");
+
+    run(auth.refresh(&laptop.refresh_token)).unwrap();
+    run(auth.refresh(&laptop.refresh_token)).unwrap_err();
+    assert!(matches!(signed_in(&fakes, &auth, &laptop.access_token), Err(AccessError::SessionEnded)));
+    assert_eq!(fakes.live.events().len(), 2, "theft detection closes the family's sockets too");
+}
+
 #[test]
 fn an_expired_refresh_token_is_refused() {
     let (fakes, auth) = setup();

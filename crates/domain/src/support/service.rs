@@ -265,7 +265,8 @@ impl SupportService {
         credential_expires_at: DateTime<Utc>,
     ) -> Result<Ticket, SupportError> {
         let ticket = self.secrets.token();
-        let grant = TicketGrant { user_id: caller.id(), expires_at: credential_expires_at };
+        let grant =
+            TicketGrant { user_id: caller.id(), session_id: caller.session(), expires_at: credential_expires_at };
         self.tickets.issue(&self.secrets.digest(&ticket), grant, TICKET_TTL).await.map_err(unavailable)?;
         let ttl = TimeDelta::from_std(TICKET_TTL).unwrap_or(TimeDelta::MAX);
         Ok(Ticket { ticket, expires_at: self.clock.now() + ttl })

@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -42,10 +42,22 @@ impl UserTables {
 }
 
 /// A [`UserRepository`] in a map, honouring the port's documented semantics.
+/// It reads the sessions of the [`InMemorySessions`] it shares (as the
+/// database's users and sessions are one store).
 #[derive(Debug, Default)]
-pub(crate) struct InMemoryUsers(Mutex<UserTables>);
+pub(crate) struct InMemoryUsers(Mutex<UserTables>, Arc<InMemorySessions>);
 
 impl InMemoryUsers {
+    /// Users whose sign-ins are checked against `sessions`.
+    pub(crate) fn with_sessions(sessions: Arc<InMemorySessions>) -> Self {
+        Self(Mutex::default(), sessions)
+    }
+
+    /// The sessions the access check reads.
+    pub(crate) fn sessions(&self) -> &Arc<InMemorySessions> {
+        &self.1
+    }
+
     /// A copy of every table, for a unit of work to roll back to.
     pub(crate) fn snapshot(&self) -> UserTables {
         lock(&self.0).clone()
@@ -110,6 +122,10 @@ impl UserRepository for InMemoryUsers {
 
     async fn find(&self, id: Uuid) -> Result<Option<User>, RepoError> {
         Ok(self.get(id))
+    }
+
+    async fn find_signed_in(&self, id: Uuid, session_id: Uuid) -> Result<Option<User>, RepoError> {
+        Ok(self.get(id).filter(|_| self.1.is_live(session_id, id)))
     }
 
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepoError> {
@@ -304,6 +320,26 @@ fn searched(user: &User, term: &str) -> bool {
 pub(crate) struct InMemorySessions(Mutex<BTreeMap<Uuid, Session>>);
 
 impl InMemorySessions {
+    /// Whether session `id` belongs to `user_id` and is not revoked.
+    fn is_live(&self, id: Uuid, user_id: Uuid) -> bool {
+        lock(&self.0).get(&id).is_some_and(|s| s.user_id == user_id && s.revoked_at.is_none())
+    }
+
+    /// Opens a session for `user_id` directly (test set-up) and returns its id.
+    pub(crate) fn sign_in(&self, user_id: Uuid) -> Uuid {
+        let id = Uuid::now_v7();
+        let session = Session {
+            id,
+            user_id,
+            family_id: id,
+            expires_at: DateTime::<Utc>::MAX_UTC,
+            revoked_at: None,
+            rotated_at: None,
+        };
+        lock(&self.0).insert(id, session);
+        id
+    }
+
     /// The sessions of `user_id` that are neither revoked nor rotated.
     pub(crate) fn live_of(&self, user_id: Uuid) -> usize {
         lock(&self.0)

@@ -71,6 +71,15 @@ pub trait UserRepository: Send + Sync {
     /// The store failed.
     async fn find(&self, id: Uuid) -> Result<Option<User>, RepoError>;
 
+    /// The user with this id, provided refresh session `session_id` is
+    /// theirs and not revoked: the check behind every authenticated request,
+    /// in one read. `None` for a missing account and for an ended session
+    /// alike ([`UserRepository::find`] tells them apart).
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn find_signed_in(&self, id: Uuid, session_id: Uuid) -> Result<Option<User>, RepoError>;
+
     /// The user with this (normalised) e-mail.
     ///
     /// # Errors

@@ -50,7 +50,7 @@ fn a_deleted_caller_is_unauthenticated() {
     let (fakes, _) = setup();
     add(&fakes, "boss@example.com", Role::Admin);
     let ghost = verified_user("ghost@example.com", Role::Admin, fakes.now());
-    let ghost = Actor { id: ghost.id, role: ghost.role };
+    let ghost = Actor { id: ghost.id, role: ghost.role, session: fakes.sessions.sign_in(ghost.id) };
     assert!(matches!(run(fakes.access().caller(ghost)), Err(AccessError::Unauthenticated)));
     assert!(matches!(run(fakes.access().admin(ghost)), Err(AccessError::Unauthenticated)));
 }
@@ -262,25 +262,28 @@ fn listing_getting_and_deleting_users_needs_an_admin_capability_which_non_admins
     let (fakes, _) = setup();
     let ann = add(&fakes, "ann@example.com", Role::User);
     let bob = add(&fakes, "bob@example.com", Role::User);
-    let token_of_ann = Actor { id: ann.id, role: ann.role };
+    let token_of_ann = Actor { id: ann.id, role: ann.role, session: fakes.sessions.sign_in(ann.id) };
     assert!(matches!(run(fakes.access().admin(token_of_ann)), Err(AccessError::Forbidden)));
     assert!(fakes.caller(&ann).admin().is_none());
     assert_eq!(fakes.users.get(bob.id), Some(bob));
 }
 
 #[test]
-fn a_token_that_still_says_admin_gives_no_admin_rights_after_a_demotion() {
+fn a_demoted_admins_token_ends_and_signed_in_again_they_have_no_admin_rights() {
     let (fakes, users) = setup();
     let boss = add(&fakes, "boss@example.com", Role::Admin);
     let former = add(&fakes, "former@example.com", Role::Admin);
     let ann = add(&fakes, "ann@example.com", Role::User);
-    let token_of_former = Actor { id: former.id, role: former.role };
+    let token_of_former = Actor { id: former.id, role: former.role, session: fakes.sessions.sign_in(former.id) };
     let demote = UserPatch { role: Some(Role::User), ..UserPatch::default() };
     run(users.update(&fakes.caller(&boss), former.id, demote)).unwrap();
 
+    // The demotion revoked the old sessions: the token that says admin is dead.
     assert_eq!(token_of_former.role, Role::Admin);
-    assert!(matches!(run(fakes.access().admin(token_of_former)), Err(AccessError::Forbidden)));
-    let former_now = run(fakes.access().caller(token_of_former)).unwrap();
+    assert!(matches!(run(fakes.access().admin(token_of_former)), Err(AccessError::SessionEnded)));
+    assert!(matches!(run(fakes.access().caller(token_of_former)), Err(AccessError::SessionEnded)));
+    // Signed in again, the former admin is a user.
+    let former_now = fakes.caller(&fakes.users.get(former.id).unwrap());
     let rename = UserPatch { first_name: Some(Some(name("Hacked"))), ..UserPatch::default() };
     let renamed = run(users.update(&former_now, ann.id, rename));
     assert!(matches!(renamed, Err(UserError::Access(AccessError::NotFound))), "{renamed:?}");

@@ -143,7 +143,8 @@ async fn the_first_ticket_after_the_connection_was_cut_is_issued_and_redeemed() 
     let prefix = format!("{}:", unique("tickets-cut"));
     let tickets =
         coffee_realtime::RedisTicketStore::new(&format!("redis://{}", proxy.addr()), &prefix).expect("a valid URL");
-    let grant = TicketGrant { user_id: uuid::Uuid::new_v4(), expires_at: chrono::Utc::now() };
+    let grant =
+        TicketGrant { user_id: uuid::Uuid::new_v4(), session_id: uuid::Uuid::now_v7(), expires_at: chrono::Utc::now() };
     let ttl = Duration::from_secs(30);
     tickets.issue("before", grant, ttl).await.expect("issued before the cut");
 

@@ -11,7 +11,7 @@ use crate::support::{closed_port, plain, redis_or_skip, unique};
 const TTL: Duration = Duration::from_secs(30);
 
 fn grant() -> TicketGrant {
-    TicketGrant { user_id: uuid::Uuid::new_v4(), expires_at: chrono::Utc::now() }
+    TicketGrant { user_id: uuid::Uuid::new_v4(), session_id: uuid::Uuid::now_v7(), expires_at: chrono::Utc::now() }
 }
 
 fn store(url: &str, prefix: &str) -> RedisTicketStore {
@@ -96,4 +96,18 @@ async fn an_unreachable_redis_is_an_error_not_a_panic() {
     let tickets = store(&format!("redis://127.0.0.1:{}", closed_port()), "coffee-test:");
     assert!(tickets.issue("digest", grant(), TTL).await.is_err());
     assert!(tickets.redeem("digest").await.is_err());
+}
+
+#[tokio::test]
+async fn a_ticket_of_the_release_before_sessions_logs_nobody_in() {
+    let Some(url) = redis_or_skip("a_ticket_of_the_release_before_sessions_logs_nobody_in") else { return };
+    let prefix = format!("{}:", unique("tickets"));
+    let mut conn = plain(&url).await;
+    let old = format!("{} {}", uuid::Uuid::new_v4(), chrono::Utc::now().to_rfc3339());
+    let _: () = redis::cmd("SET").arg(format!("{prefix}old")).arg(old).query_async(&mut conn).await.expect("SET");
+    let _: () =
+        redis::cmd("SET").arg(format!("{prefix}junk")).arg("a b c d").query_async(&mut conn).await.expect("SET");
+    let tickets = store(&url, &prefix);
+    assert_eq!(tickets.redeem("old").await.expect("redeemed"), None, "the client is told to get a new ticket");
+    assert!(tickets.redeem("junk").await.is_err(), "anything else is reported");
 }

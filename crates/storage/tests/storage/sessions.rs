@@ -177,3 +177,26 @@ async fn concurrent_rotations_of_one_session_let_exactly_one_through() {
         assert_eq!(rows_of_user(&env.db, "sessions", ann.id).await, 9);
     }
 }
+
+#[tokio::test]
+async fn an_access_check_finds_the_user_only_in_a_live_session_of_theirs() {
+    use coffee_domain::user::UserRepository;
+    for env in backends().await {
+        let first = logged_in(&env).await;
+        let ann = first.user_id;
+        let bob = user("bob@example.com").create(&env.users).await;
+        let second = Uuid::now_v7();
+        env.sessions.rotate(first.id, second, expiry(), t0() + secs(10)).await.unwrap();
+
+        let found = env.users.find_signed_in(ann, first.id).await.unwrap();
+        assert_eq!(found.map(|u| u.id), Some(ann), "a rotated session still signs its access tokens in");
+        assert!(env.users.find_signed_in(bob.id, first.id).await.unwrap().is_none(), "not someone else's session");
+        assert!(env.users.find_signed_in(ann, Uuid::now_v7()).await.unwrap().is_none(), "not an unknown one");
+
+        env.sessions.revoke_family_of(second, t0() + secs(20)).await.unwrap();
+        for ended in [first.id, second] {
+            assert!(env.users.find_signed_in(ann, ended).await.unwrap().is_none(), "{:?}: revoked", env.backend);
+        }
+        assert!(env.users.find(ann).await.unwrap().is_some(), "the account itself is there");
+    }
+}
