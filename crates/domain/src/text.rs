@@ -80,7 +80,9 @@ pub fn chat_text(field: &str, raw: &str, min: usize, max: usize) -> Result<Strin
     if n < min || n > max {
         return Err(FieldError::new(field, format!("must be {min} to {max} characters long")));
     }
-    if raw.trim().is_empty() {
+    // Blank also when all it holds besides spaces takes no room (U+200B, a
+    // BOM, a soft hyphen): such a message would show as empty.
+    if raw.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
         return Err(FieldError::new(field, "must not be blank"));
     }
     if raw.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
@@ -185,6 +187,10 @@ mod tests {
     fn chat_bounds_length_blankness_and_control_characters() {
         assert!(chat_text("body", "", 1, 2000).is_err());
         assert!(chat_text("body", " \n ", 1, 2000).is_err());
+        for invisible in ["\u{200b}", " \u{feff}\u{200b} ", "\u{00ad}\u{200d}"] {
+            assert!(chat_text("body", invisible, 1, 2000).is_err(), "{invisible:?} shows as nothing");
+        }
+        assert!(chat_text("body", "👍\u{200d}", 1, 2000).is_ok(), "a joiner beside something visible is kept");
         assert!(chat_text("body", &"é".repeat(2000), 1, 2000).is_ok());
         assert!(chat_text("body", &"é".repeat(2001), 1, 2000).is_err());
         assert!(chat_text("body", "bell\u{7}", 1, 2000).is_err());
