@@ -95,11 +95,8 @@ impl ClientFrame {
     /// (`malformed_frame`, `unknown_frame_type`), or a message breaking the
     /// text rules (`validation_failed`).
     pub fn parse(text: &str) -> Result<Self, FrameError> {
-        let value: serde_json::Value = serde_json::from_str(text)
+        let DistinctKeys(mut object) = serde_json::from_str(text)
             .map_err(|e| FrameError::malformed(format!("A frame is one JSON object: {e}.")))?;
-        let serde_json::Value::Object(mut object) = value else {
-            return Err(FrameError::malformed("A frame is one JSON object."));
-        };
         let kind = match object.remove("type") {
             Some(serde_json::Value::String(kind)) => kind,
             _ => return Err(FrameError::malformed("A frame needs a `type` (message, typing, close or resume).")),
@@ -131,6 +128,36 @@ impl ClientFrame {
                 client_id: None,
             }),
         }
+    }
+}
+
+/// A JSON object whose keys are distinct. A frame naming a key twice is
+/// refused, as a REST body is (serde's derived structs refuse a duplicate
+/// field), rather than its last copy silently winning.
+struct DistinctKeys(serde_json::Map<String, serde_json::Value>);
+
+impl<'de> Deserialize<'de> for DistinctKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = DistinctKeys;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<DistinctKeys, A::Error> {
+                let mut object = serde_json::Map::new();
+                while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
+                    if object.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format_args!("`{key}` appears twice")));
+                    }
+                    object.insert(key, value);
+                }
+                Ok(DistinctKeys(object))
+            }
+        }
+        deserializer.deserialize_map(Keys)
     }
 }
 
@@ -254,6 +281,9 @@ mod tests {
     fn bad_frames_are_named() {
         assert_eq!(code("hello"), "malformed_frame");
         assert_eq!(code("[1]"), "malformed_frame");
+        assert_eq!(code(r#"{"type":"message","body":"hi","body":"<b>x</b>"}"#), "malformed_frame");
+        assert_eq!(code(r#"{"type":"typing","type":"message","body":"x"}"#), "malformed_frame");
+        assert!(ClientFrame::parse(r#"{"type":"message","body":"hi"}"#).is_ok());
         assert_eq!(code(r#"{"body":"x"}"#), "malformed_frame");
         assert_eq!(code(r#"{"type":"shout","body":"x"}"#), "unknown_frame_type");
         assert_eq!(code(r#"{"type":"message"}"#), "malformed_frame");
