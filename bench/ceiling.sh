@@ -136,7 +136,7 @@ for round in $(seq 1 "$ROUNDS"); do
     log "round $round: GET /me"
     ours=$(BENCH_TOKEN=$USER_TOKEN wrk_run "me$round" get_auth.lua /me "${C[@]}")
     pg=$(pgbench_run "pg_me$round" "$BENCH_DIR/sql/ceiling/me.sql")
-    row 'GET /me' "$round" "$ours" "$pg" 'PK lookup'
+    row 'GET /me' "$round" "$ours" "$pg" 'PK lookup + session'
     log "round $round: GET /users?page_size=20"
     ours=$(BENCH_TOKEN=$ADMIN_TOKEN wrk_run "users$round" get_auth.lua '/users?page_size=20' "${C[@]}")
     pg=$(pgbench_run "pg_users$round" "$BENCH_DIR/sql/ceiling/users.sql")
