@@ -1,7 +1,8 @@
 //! Who may do what: one mechanism for every resource.
 //!
-//! An access token names an [`Actor`], whose role may be stale (a demoted
-//! admin keeps an admin token until it expires). [`Access`] re-reads the
+//! An access token names an [`Actor`], whose role may be stale (it is the
+//! role the token was issued with; a role change also ends the account's
+//! logins, but the role is never trusted from the token). [`Access`] re-reads the
 //! account and the session the token was issued with, and hands out
 //! capabilities that only a successful check can produce:
 //!
