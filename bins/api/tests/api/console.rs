@@ -276,7 +276,10 @@ async fn ann_says(app: &TestApp, body: &str) -> Value {
 async fn the_console_renews_its_token_and_reconnects_when_the_socket_closes_with_it() {
     let Some(browser) = Browser::launch_or_skip().await else { return };
     let scenario = async {
-        let app = spawn_app_with(&[("PUBLIC_BASE_URL", OWN_ORIGIN), ("ACCESS_TOKEN_TTL", "3s")]).await;
+        // Long enough that a loaded CI machine shows the first message before
+        // the first token runs out (with 3 s it once did not, in a full run on
+        // two cores); short enough that the renewal happens within the test.
+        let app = spawn_app_with(&[("PUBLIC_BASE_URL", OWN_ORIGIN), ("ACCESS_TOKEN_TTL", "6s")]).await;
         app.verified_user("ann@example.com").await;
         let page = browser.open(&format!("{}/support/console", app.address)).await.unwrap();
         page.eval(
