@@ -19,6 +19,7 @@ mod m20261206_000009_order_counts;
 mod m20261207_000010_user_name_order;
 mod m20261208_000011_case_insensitive_name_order;
 mod m20261209_000012_outbox_redelivery;
+mod m20261210_000013_idempotency_status;
 
 /// An index named `name` on `cols` of `table` (migrations from the fourth on).
 pub(crate) fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000010_user_name_order::Migration),
             Box::new(m20261208_000011_case_insensitive_name_order::Migration),
             Box::new(m20261209_000012_outbox_redelivery::Migration),
+            Box::new(m20261210_000013_idempotency_status::Migration),
         ]
     }
 }

@@ -1,12 +1,15 @@
 //! Success responses that paperclip has no ready-made type for.
 
 use actix_web::body::BoxBody;
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, Responder};
+use coffee_domain::order::Placed;
 use paperclip::actix::{CreatedJson, OperationModifier};
 use paperclip::v2::models::DefaultOperationRaw;
 use paperclip::v2::schema::Apiv2Schema;
 use serde::Serialize;
+
+use crate::problem::PROBLEM_JSON;
 
 /// `201 Created` with a `Location` header and the new resource as JSON.
 #[derive(Debug)]
@@ -77,17 +80,14 @@ impl<T: Apiv2Schema + Serialize> OperationModifier for Tagged<T> {
     }
 }
 
-/// The answer to `POST /orders`: `201 Created` with `Location`, the order as
-/// JSON and, when it is the stored answer of an earlier request with the
-/// same `Idempotency-Key`, `Idempotent-Replayed: true`.
+/// The answer to `POST /orders`: `201 Created` with `Location` and the order
+/// as JSON and, when it is the stored answer of an earlier request with the
+/// same `Idempotency-Key`, `Idempotent-Replayed: true`. A stored answer may
+/// also be the refusal of that earlier request (a problem document).
 #[derive(Debug)]
 pub struct PlacedOrder<T> {
-    /// Path of the order.
-    pub location: String,
-    /// The response body, as stored for the key.
-    pub body: String,
-    /// Whether this replays an earlier answer.
-    pub replayed: bool,
+    /// The answer, as stored for the key.
+    pub placed: Placed,
     /// The body's type, for the document.
     pub schema: std::marker::PhantomData<T>,
 }
@@ -96,12 +96,19 @@ impl<T> Responder for PlacedOrder<T> {
     type Body = BoxBody;
 
     fn respond_to(self, _: &HttpRequest) -> HttpResponse {
-        let mut res = HttpResponse::Created();
-        res.insert_header((header::LOCATION, self.location)).content_type(mime::APPLICATION_JSON);
-        if self.replayed {
+        let Placed { response, replayed } = self.placed;
+        let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::CREATED);
+        let mut res = HttpResponse::build(status);
+        match response.order_id {
+            Some(id) if status == StatusCode::CREATED => {
+                res.insert_header((header::LOCATION, format!("/orders/{id}"))).content_type(mime::APPLICATION_JSON)
+            }
+            _ => res.content_type(PROBLEM_JSON),
+        };
+        if replayed {
             res.insert_header(("idempotent-replayed", "true"));
         }
-        res.body(self.body)
+        res.body(response.body)
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
@@ -115,6 +116,7 @@ pub(crate) struct InMemoryUnitOfWork {
     carts: Arc<InMemoryCarts>,
     orders: Arc<InMemoryOrders>,
     idempotency: Arc<InMemoryIdempotency>,
+    fail_commit: Arc<AtomicBool>,
 }
 
 /// What a transaction puts back unless committed (the catalog is only read).
@@ -172,6 +174,10 @@ impl Transaction for InMemoryTransaction {
     }
 
     async fn commit(mut self: Box<Self>) -> Result<(), RepoError> {
+        if self.uow.fail_commit.swap(false, Ordering::SeqCst) {
+            // Dropped uncommitted: the snapshot is put back.
+            return Err(RepoError::Unavailable("the test made this commit fail".into()));
+        }
         self.snapshot = None;
         Ok(())
     }
@@ -206,6 +212,8 @@ pub(crate) struct Fakes {
     pub(crate) tokens: Arc<PlainTokens>,
     pub(crate) secrets: Arc<SequentialSecrets>,
     pub(crate) live: Arc<crate::live::fakes::RecordingFanOut>,
+    /// Set: the next commit of a transaction fails (once).
+    pub(crate) fail_commit: Arc<AtomicBool>,
 }
 
 impl Fakes {
@@ -226,6 +234,7 @@ impl Fakes {
             hasher: Arc::default(),
             secrets: Arc::default(),
             live: Arc::default(),
+            fail_commit: Arc::default(),
         }
     }
 
@@ -241,6 +250,7 @@ impl Fakes {
             carts: self.carts.clone(),
             orders: self.orders.clone(),
             idempotency: self.idempotency.clone(),
+            fail_commit: self.fail_commit.clone(),
         })
     }
 

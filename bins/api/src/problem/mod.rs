@@ -177,6 +177,12 @@ impl ApiError {
         StatusCode::from_u16(self.problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
+    /// The status and problem document of this error as answered to the
+    /// current request, for a store that replays it (an `Idempotency-Key`).
+    pub fn answer(&self) -> (u16, String) {
+        (self.problem.status, String::from_utf8_lossy(&self.body(current_request_id())).into_owned())
+    }
+
     /// Serialises the problem document (used by the middleware too).
     pub fn body(&self, request_id: Option<String>) -> Vec<u8> {
         let body = ProblemBody {

@@ -2,14 +2,15 @@
 
 use actix_web::web::Data;
 use coffee_app::Services;
-use coffee_domain::order::{OrderError, OrderResource};
+use coffee_domain::money::Currency;
+use coffee_domain::order::{Order, OrderError, OrderResource, RenderAnswer};
 use paperclip::actix::{NoContent, api_v2_operation, web};
 use uuid::Uuid;
 
 use crate::dto::order::{OrderDto, OrderPage, OrderRequest, PatchOrderRequest};
 use crate::extract::{Authenticated, JsonBody, ListParams};
 use crate::headers::{IdempotencyKeyHeader, IfMatch};
-use crate::problem::Problem;
+use crate::problem::{IntoProblem, Problem};
 use crate::responses::{PlacedOrder, Tagged};
 
 /// Place an order
@@ -20,7 +21,8 @@ use crate::responses::{PlacedOrder, Tagged};
 /// (409 `shop_closed`); a scheduled `pickup_at` must be at least `ORDER_MIN_LEAD_TIME` ahead,
 /// within 7 days and inside the opening hours. Any unavailable product gives 409
 /// `product_unavailable` listing them in `product_ids`. The staff get an e-mail. Send an
-/// `Idempotency-Key` to retry safely: a repeat creates nothing and gets the first answer again.
+/// `Idempotency-Key` to retry safely: a repeat creates nothing and gets the first answer again
+/// (`Idempotent-Replayed: true`), a refusal such as `cart_empty` included; use a new key to try again.
 #[api_v2_operation(operation_id = "placeOrder", tags(Orders))]
 async fn place_order(
     services: Data<Services>,
@@ -30,17 +32,22 @@ async fn place_order(
 ) -> Result<PlacedOrder<OrderDto>, Problem<OrderError>> {
     let key = key.key_for(&body.0)?;
     let input = body.0.parse()?;
-    let currency = services.shop.currency();
-    let render = |order: &coffee_domain::order::Order| {
-        serde_json::to_string(&OrderDto::new(order.clone(), currency)).unwrap_or_default()
-    };
+    let render = Answers(services.shop.currency());
     let placed = services.orders.place(&caller.0, input, key, &render).await?;
-    Ok(PlacedOrder {
-        location: format!("/orders/{}", placed.order_id),
-        body: placed.body,
-        replayed: placed.replayed,
-        schema: std::marker::PhantomData,
-    })
+    Ok(PlacedOrder { placed, schema: std::marker::PhantomData })
+}
+
+/// The answers an `Idempotency-Key` stores, as this API gives them.
+struct Answers(Currency);
+
+impl RenderAnswer for Answers {
+    fn order(&self, order: &Order) -> String {
+        serde_json::to_string(&OrderDto::new(order.clone(), self.0)).unwrap_or_default()
+    }
+
+    fn refusal(&self, refusal: OrderError) -> (u16, String) {
+        refusal.into_problem().answer()
+    }
 }
 
 /// List orders

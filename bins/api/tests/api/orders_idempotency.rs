@@ -47,18 +47,30 @@ async fn the_same_key_with_another_body_is_refused() {
 }
 
 #[tokio::test]
-async fn keys_belong_to_the_caller_and_a_failed_request_does_not_burn_its_key() {
+async fn keys_belong_to_the_caller_and_a_refusal_is_stored_like_an_order() {
     let s = open_shop().await;
     let bob = s.app.logged_in("bob@example.com").await;
     json_with(order_with_key(&s, &s.ann.token, "shared", &latte(&s, 1)).await, StatusCode::CREATED).await;
     let bobs = order_with_key(&s, &bob.token, "shared", &latte(&s, 1)).await;
     assert!(header(bobs.headers(), "idempotent-replayed").is_none(), "Bob's key is his own");
     json_with(bobs, StatusCode::CREATED).await;
-    assert_problem(order_with_key(&s, &bob.token, "cart-try", &json!({})).await, 409, "cart_empty").await;
+    // SPEC §6: "the first request's status and body are stored". A refused
+    // checkout is the answer for its key: the repeat gets it again, byte for
+    // byte, even though the cart has been filled meanwhile.
+    let refused = order_with_key(&s, &bob.token, "cart-try", &json!({})).await;
+    assert!(header(refused.headers(), "idempotent-replayed").is_none());
+    let first = refused.text().await.unwrap();
+    assert!(first.contains("\"cart_empty\""), "{first}");
     s.added(&bob.token, &s.cake, 1).await;
     let retry = order_with_key(&s, &bob.token, "cart-try", &json!({})).await;
-    assert!(header(retry.headers(), "idempotent-replayed").is_none());
-    json_with(retry, StatusCode::CREATED).await;
+    assert_eq!(header(retry.headers(), "idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(header(retry.headers(), "content-type").as_deref(), Some("application/problem+json"));
+    assert!(header(retry.headers(), "location").is_none());
+    assert_eq!(retry.status(), StatusCode::CONFLICT);
+    assert_eq!(retry.text().await.unwrap(), first);
+    assert_eq!(s.orders(&bob.token).await["total"], 1, "no second order");
+    // A new key checks the (now filled) cart out.
+    json_with(order_with_key(&s, &bob.token, "cart-try-2", &json!({})).await, StatusCode::CREATED).await;
 }
 
 #[tokio::test]

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    IdempotencyClaim, IdempotencyKey, IdempotencyStore, NewOrder, Order, OrderChange, OrderField, OrderRepository,
-    OrderStatus, StoredResponse,
+    IdempotencyClaim, IdempotencyKey, IdempotencyStore, KeyLease, NewOrder, Order, OrderChange, OrderField,
+    OrderRepository, OrderStatus, StoredResponse,
 };
 use crate::error::RepoError;
 use crate::query::{ListQuery, Page};
@@ -119,6 +119,7 @@ impl OrderRepository for InMemoryOrders {
 
 #[derive(Debug, Clone)]
 pub(crate) struct KeyRow {
+    lease: KeyLease,
     fingerprint: String,
     response: Option<StoredResponse>,
     locked_until: DateTime<Utc>,
@@ -169,30 +170,26 @@ impl IdempotencyStore for InMemoryIdempotency {
                 });
             }
         }
-        let row =
-            KeyRow { fingerprint: key.fingerprint().to_owned(), response: None, locked_until: lease_until, expires_at };
+        let lease = KeyLease(Uuid::now_v7());
+        let row = KeyRow {
+            lease,
+            fingerprint: key.fingerprint().to_owned(),
+            response: None,
+            locked_until: lease_until,
+            expires_at,
+        };
         rows.insert(id, row);
-        Ok(IdempotencyClaim::Claimed)
+        Ok(IdempotencyClaim::Claimed(lease))
     }
 
-    async fn complete(
-        &self,
-        owner: Uuid,
-        key: &str,
-        response: &StoredResponse,
-        _now: DateTime<Utc>,
-    ) -> Result<(), RepoError> {
-        if let Some(row) = lock(&self.0).get_mut(&(owner, key.to_owned())) {
-            row.response = Some(response.clone());
-        }
-        Ok(())
-    }
-
-    async fn release(&self, owner: Uuid, key: &str) -> Result<(), RepoError> {
+    async fn complete(&self, lease: KeyLease, response: &StoredResponse, _: DateTime<Utc>) -> Result<bool, RepoError> {
         let mut rows = lock(&self.0);
-        if rows.get(&(owner, key.to_owned())).is_some_and(|r| r.response.is_none()) {
-            rows.remove(&(owner, key.to_owned()));
-        }
+        let held = rows.values_mut().find(|r| r.lease == lease && r.response.is_none());
+        Ok(held.map(|row| row.response = Some(response.clone())).is_some())
+    }
+
+    async fn release(&self, lease: KeyLease) -> Result<(), RepoError> {
+        lock(&self.0).retain(|_, r| r.lease != lease || r.response.is_some());
         Ok(())
     }
 }

@@ -15,9 +15,10 @@ pub use model::{
     comment,
 };
 pub use pickup::{PickupError, PickupRules, PickupSettings};
-pub use ports::{IdempotencyClaim, IdempotencyKey, IdempotencyStore, OrderRepository, StoredResponse};
+pub use ports::{IdempotencyClaim, IdempotencyKey, IdempotencyStore, KeyLease, OrderRepository, StoredResponse};
 pub use service::{
-    ItemRequest, OrderError, OrderInput, OrderPatch, OrderPorts, OrderService, OrderSettings, Placed, Recipients,
+    ItemRequest, OrderError, OrderInput, OrderPatch, OrderPorts, OrderService, OrderSettings, PLACED_STATUS, Placed,
+    Recipients, RenderAnswer,
 };
 pub use transitions::{Mover, TransitionError, check_transition};
 

@@ -95,20 +95,30 @@ impl IdempotencyKey {
     }
 }
 
-/// The answer given to the first request of a key, replayed to repeats.
+/// The answer given to the first request of a key, replayed to repeats:
+/// the order it created, or the rule it broke (SPEC §6: "the first
+/// request's status and body are stored").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResponse {
-    /// The order it created.
-    pub order_id: Uuid,
+    /// The HTTP status it was answered with (201, or a 4xx rejection).
+    pub status: u16,
+    /// The order it created; `None` for a rejection.
+    pub order_id: Option<Uuid>,
     /// The response body, exactly as sent.
     pub body: String,
 }
 
+/// One claim of a key: whoever holds it may complete or release the key,
+/// and nobody else, so a request whose lease ran out (and whose key a retry
+/// took over) can no longer store an answer or give the retry's key away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyLease(pub Uuid);
+
 /// What claiming a key found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyClaim {
-    /// The key is this request's now: go ahead.
-    Claimed,
+    /// The key is this request's now, under this lease: go ahead.
+    Claimed(KeyLease),
     /// A request with this key is still running.
     InFlight,
     /// A request with this key and body completed: replay its answer.
@@ -121,8 +131,9 @@ pub enum IdempotencyClaim {
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
     /// Claims `key` for `owner` (atomically: of concurrent claims exactly one
-    /// gets `Claimed`). A key whose retention ended (`expires_at` passed) or
-    /// whose in-flight lease ran out (its request died) can be claimed again.
+    /// gets `Claimed`, with a lease of its own). A key whose retention ended
+    /// (`expires_at` passed) or whose in-flight lease ran out (its request
+    /// died, or is too slow) can be claimed again, under a new lease.
     ///
     /// # Errors
     /// The store failed.
@@ -135,22 +146,21 @@ pub trait IdempotencyStore: Send + Sync {
         expires_at: DateTime<Utc>,
     ) -> Result<IdempotencyClaim, RepoError>;
 
-    /// Stores the answer of a claimed key (call it in the transaction that
-    /// creates the order, so the two exist together).
+    /// Stores the answer of the key held under `lease` (call it in the
+    /// transaction that creates the order, so the two exist together).
+    /// `false` when the lease is no longer the key's (another request took
+    /// the key over): nothing is stored, and the caller must not commit.
     ///
     /// # Errors
     /// The store failed.
-    async fn complete(
-        &self,
-        owner: Uuid,
-        key: &str,
-        response: &StoredResponse,
-        now: DateTime<Utc>,
-    ) -> Result<(), RepoError>;
+    async fn complete(&self, lease: KeyLease, response: &StoredResponse, now: DateTime<Utc>)
+    -> Result<bool, RepoError>;
 
-    /// Gives a claimed key up (its request failed), so a retry may claim it.
+    /// Gives the key held under `lease` up (its request failed for a reason
+    /// a retry may not meet), so a retry may claim it. Nothing happens when
+    /// the lease is no longer the key's.
     ///
     /// # Errors
     /// The store failed.
-    async fn release(&self, owner: Uuid, key: &str) -> Result<(), RepoError>;
+    async fn release(&self, lease: KeyLease) -> Result<(), RepoError>;
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::model::{MAX_LINES, NewOrder, Order, OrderChange, OrderField, OrderLine, OrderStatus};
 use super::pickup::{PickupError, PickupRules, PickupSettings};
-use super::ports::{IdempotencyClaim, IdempotencyKey, IdempotencyStore, OrderRepository, StoredResponse};
+use super::ports::{IdempotencyClaim, IdempotencyKey, IdempotencyStore, KeyLease, OrderRepository, StoredResponse};
 use super::transitions::{Mover, TransitionError, check_transition};
 use crate::access::{AccessError, Caller};
 use crate::cart::Quantity;
@@ -141,15 +141,44 @@ pub struct OrderSettings {
 }
 
 /// The answer to `POST /orders`: the created order's id and its rendered
-/// body, or the stored answer of an earlier request with the same key.
+/// body, or the stored answer of an earlier request with the same key
+/// (which may be a rejection: SPEC §6 stores "the first request's status
+/// and body").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placed {
-    /// The order.
-    pub order_id: Uuid,
-    /// The response body.
-    pub body: String,
+    /// The answer.
+    pub response: StoredResponse,
     /// Whether this is the stored answer of an earlier request.
     pub replayed: bool,
+}
+
+/// The HTTP status of a placed order, as stored for its key.
+pub const PLACED_STATUS: u16 = 201;
+
+/// Renders the answers an `Idempotency-Key` stores, in the caller's
+/// (the API's) format.
+pub trait RenderAnswer: Sync {
+    /// The body of a placed order.
+    fn order(&self, order: &Order) -> String;
+    /// The status and body of a final refusal ([`OrderError::as_final`]).
+    fn refusal(&self, refusal: OrderError) -> (u16, String);
+}
+
+impl OrderError {
+    /// A copy of this error if it is a final refusal of the request itself
+    /// (an empty cart, an unavailable product, a closed shop, a broken
+    /// rule), which an `Idempotency-Key` stores and replays. Failures of the
+    /// store, of access and of concurrency are not final: `None`, and the
+    /// key is released for a retry.
+    pub fn as_final(&self) -> Option<Self> {
+        match self {
+            Self::CartEmpty => Some(Self::CartEmpty),
+            Self::ProductUnavailable(ids) => Some(Self::ProductUnavailable(ids.clone())),
+            Self::Invalid(errors) => Some(Self::Invalid(errors.clone())),
+            Self::ShopClosed => Some(Self::ShopClosed),
+            _ => None,
+        }
+    }
 }
 
 /// The ports an [`OrderService`] needs.
@@ -187,9 +216,10 @@ impl OrderService {
     /// Places an order from explicit items or, without them, from the
     /// caller's cart (emptied in the same transaction). The order, its lines,
     /// the emptied cart, the admins' mail and the key's stored answer are
-    /// written in one transaction. `render` makes the response body that is
-    /// stored for the key. With a key, a repeat with the same body gets the
-    /// stored answer (`replayed`) and creates nothing.
+    /// written in one transaction. `render` makes the answers stored for the
+    /// key. With a key, a repeat with the same body gets the stored answer
+    /// (`replayed`) and creates nothing, and so does a repeat of a request
+    /// refused for a final reason ([`OrderError::as_final`]).
     ///
     /// # Errors
     /// `KeyReused`, `InFlight`, `CartEmpty`, `ProductUnavailable`,
@@ -199,36 +229,48 @@ impl OrderService {
         caller: &Caller,
         input: OrderInput,
         key: Option<IdempotencyKey>,
-        render: &(dyn Fn(&Order) -> String + Sync),
+        render: &dyn RenderAnswer,
     ) -> Result<Placed, OrderError> {
         let now = self.ports.clock.now();
+        let mut lease = None;
         if let Some(key) = &key {
-            let (lease, ttl) = (now + self.settings.idempotency_lease, now + self.settings.idempotency_ttl);
-            match self.ports.idempotency.claim(caller.id(), key, now, lease, ttl).await? {
-                IdempotencyClaim::Claimed => {}
+            let (until, ttl) = (now + self.settings.idempotency_lease, now + self.settings.idempotency_ttl);
+            match self.ports.idempotency.claim(caller.id(), key, now, until, ttl).await? {
+                IdempotencyClaim::Claimed(held) => lease = Some(held),
                 IdempotencyClaim::InFlight => return Err(OrderError::InFlight),
                 IdempotencyClaim::Mismatch => return Err(OrderError::KeyReused),
-                IdempotencyClaim::Completed(stored) => {
-                    return Ok(Placed { order_id: stored.order_id, body: stored.body, replayed: true });
-                }
+                IdempotencyClaim::Completed(stored) => return Ok(Placed { response: stored, replayed: true }),
             }
         }
-        let placed = self.checkout(caller, input, key.as_ref(), render, now).await;
-        if let (Err(_), Some(key)) = (&placed, &key) {
-            // The request failed and created nothing: the key may be used again.
-            if let Err(e) = self.ports.idempotency.release(caller.id(), key.key()).await {
-                tracing::warn!(error = %error_chain(&e), "could not release an idempotency key; it frees itself when its lease ends");
-            }
+        let placed = self.checkout(caller, input, lease, render, now).await;
+        if let (Err(e), Some(lease)) = (&placed, lease) {
+            self.settle(lease, e, render, now).await;
         }
         placed
+    }
+
+    /// After a failed checkout: stores a final refusal for the key, or gives
+    /// the key up so a retry may run. A store failure is logged: the key then
+    /// frees itself when its lease ends.
+    async fn settle(&self, lease: KeyLease, error: &OrderError, render: &dyn RenderAnswer, now: DateTime<Utc>) {
+        let stored = if let Some(refusal) = error.as_final() {
+            let (status, body) = render.refusal(refusal);
+            let refusal = StoredResponse { status, order_id: None, body };
+            self.ports.idempotency.complete(lease, &refusal, now).await.map(drop)
+        } else {
+            self.ports.idempotency.release(lease).await
+        };
+        if let Err(e) = stored {
+            tracing::warn!(error = %error_chain(&e), "could not settle an idempotency key; it frees itself when its lease ends");
+        }
     }
 
     async fn checkout(
         &self,
         caller: &Caller,
         input: OrderInput,
-        key: Option<&IdempotencyKey>,
-        render: &(dyn Fn(&Order) -> String + Sync),
+        lease: Option<KeyLease>,
+        render: &dyn RenderAnswer,
         now: DateTime<Utc>,
     ) -> Result<Placed, OrderError> {
         let pickup_at = self.pickup().check(input.pickup_at, now)?;
@@ -274,14 +316,17 @@ impl OrderService {
             let mail = Mail::NewOrder { to, order: self.summary(&order, caller.user()) };
             tx.outbox().record(&Job::SendMail(mail), now).await?;
         }
-        let body = render(&order);
-        if let Some(key) = key {
-            let stored = StoredResponse { order_id: order.id, body: body.clone() };
-            tx.idempotency().complete(caller.id(), key.key(), &stored, now).await?;
+        let response = StoredResponse { status: PLACED_STATUS, order_id: Some(order.id), body: render.order(&order) };
+        if let Some(lease) = lease
+            && !tx.idempotency().complete(lease, &response, now).await?
+        {
+            // The lease ran out and a retry took the key over: it places the
+            // order, this request places nothing (the transaction rolls back).
+            return Err(OrderError::InFlight);
         }
         tx.commit().await?;
         self.ports.live.publish(LiveEvent::Order(OrderUpdate::from(&order))).await;
-        Ok(Placed { order_id: order.id, body, replayed: false })
+        Ok(Placed { response, replayed: false })
     }
 
     /// One order.

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{
     IdempotencyKey, ItemRequest, MAX_LINES, Order, OrderError, OrderInput, OrderPatch, OrderPorts, OrderService,
-    OrderSettings, OrderStatus, PickupSettings, Recipients, TransitionError,
+    OrderSettings, OrderStatus, PickupSettings, Recipients, RenderAnswer, StoredResponse, TransitionError,
 };
 use crate::access::{AccessError, Caller};
 use crate::cart::{CartRepository, Quantity};
@@ -45,6 +45,17 @@ fn shop(fakes: &Fakes) -> Arc<Shop> {
         opening_hours: week.map(|day| OpeningHours { day, open: t("08:00"), close: t("20:00") }).to_vec(),
     };
     Arc::new(Shop::new(info, Arc::new(Utc0), fakes.clock.clone()))
+}
+
+/// Answers as the tests read them: `order <number>`, `<status> <error>`.
+struct Render;
+impl RenderAnswer for Render {
+    fn order(&self, order: &Order) -> String {
+        format!("order {}", order.number)
+    }
+    fn refusal(&self, refusal: OrderError) -> (u16, String) {
+        (409, format!("refused: {refusal}"))
+    }
 }
 
 struct Setup {
@@ -127,8 +138,8 @@ impl Setup {
     }
 
     fn place(&self, who: &Caller, input: OrderInput) -> Result<Order, OrderError> {
-        let placed = run(self.service.place(who, input, None, &|o| o.id.to_string()))?;
-        Ok(run(self.fakes.orders.find_order(placed.order_id)))
+        let placed = run(self.service.place(who, input, None, &Render))?;
+        Ok(run(self.fakes.orders.find_order(placed.response.order_id.unwrap())))
     }
 
     fn place_with_key(
@@ -139,7 +150,7 @@ impl Setup {
         body: &str,
     ) -> Result<super::Placed, OrderError> {
         let key = IdempotencyKey::parse(key, body.to_owned()).unwrap();
-        run(self.service.place(who, input, Some(key), &|o| format!("order {}", o.number)))
+        run(self.service.place(who, input, Some(key), &Render))
     }
 
     fn mails(&self) -> Vec<Mail> {
@@ -304,7 +315,8 @@ fn a_repeated_key_replays_the_first_answer_without_a_second_order_or_mail() {
     let first = s.place_with_key(&s.ann, items(&[(latte, 1)]), "key-1", "fp").unwrap();
     let again = s.place_with_key(&s.ann, items(&[(latte, 1)]), "key-1", "fp").unwrap();
     assert!(!first.replayed && again.replayed);
-    assert_eq!((again.order_id, again.body.as_str()), (first.order_id, "order 1"));
+    assert_eq!(again.response, first.response);
+    assert_eq!((again.response.status, again.response.body.as_str()), (201, "order 1"));
     assert_eq!((s.fakes.orders.all().len(), s.mails().len()), (1, 1));
     // Keys are scoped to the caller: Bob's "key-1" is his own.
     let bobs = s.place_with_key(&s.bob, items(&[(latte, 1)]), "key-1", "fp").unwrap();
@@ -340,19 +352,59 @@ fn a_key_in_flight_answers_in_flight_until_its_lease_ends() {
 }
 
 #[test]
-fn a_failed_request_releases_its_key_and_an_expired_key_is_new_again() {
+fn a_refused_request_stores_its_refusal_and_an_expired_key_is_new_again() {
     let s = setup();
     let latte = s.product("Latte", 350);
     let failed = s.place_with_key(&s.ann, OrderInput::default(), "key-1", "fp");
-    assert!(matches!(failed, Err(OrderError::CartEmpty)));
+    assert!(matches!(failed, Err(OrderError::CartEmpty)), "{failed:?}");
     s.add_to_cart(&s.ann, latte, 1);
-    let placed = s.place_with_key(&s.ann, OrderInput::default(), "key-1", "fp").unwrap();
-    assert!(!placed.replayed, "the failed attempt did not burn the key");
+    // SPEC §6: "the first request's status and body are stored": the repeat
+    // gets the refusal again, and the cart stays as it is.
+    let again = s.place_with_key(&s.ann, OrderInput::default(), "key-1", "fp").unwrap();
+    let refusal = StoredResponse { status: 409, order_id: None, body: "refused: the cart is empty".to_owned() };
+    assert_eq!((again.response, again.replayed), (refusal, true));
+    assert_eq!((s.fakes.orders.all().len(), s.cart_len(&s.ann)), (0, 1));
     s.fakes.clock.advance(TimeDelta::hours(25)); // Tuesday 10:00: open, past the 24 h retention
-    s.add_to_cart(&s.ann, latte, 1);
     let later = s.place_with_key(&s.ann, OrderInput::default(), "key-1", "fp").unwrap();
-    assert!(!later.replayed && later.order_id != placed.order_id, "past IDEMPOTENCY_KEY_TTL the key is new");
+    assert!(!later.replayed && later.response.status == 201, "past IDEMPOTENCY_KEY_TTL the key is new");
     assert_eq!(s.fakes.idempotency.len(), 1);
+}
+
+#[test]
+fn a_request_failing_for_a_passing_reason_releases_its_key() {
+    let s = setup();
+    let latte = s.product("Latte", 350);
+    s.add_to_cart(&s.ann, latte, 1);
+    s.fakes.fail_commit.store(true, std::sync::atomic::Ordering::SeqCst);
+    let failed = s.place_with_key(&s.ann, OrderInput::default(), "key-1", "fp");
+    assert!(matches!(failed, Err(OrderError::Unexpected(_))), "{failed:?}");
+    let retried = s.place_with_key(&s.ann, OrderInput::default(), "key-1", "fp").unwrap();
+    assert!(!retried.replayed && retried.response.status == 201, "a store failure does not burn the key");
+    assert_eq!(s.fakes.orders.all().len(), 1);
+}
+
+#[test]
+fn a_request_whose_key_was_taken_over_places_nothing() {
+    use crate::order::{IdempotencyClaim, IdempotencyStore};
+    let s = setup();
+    let latte = s.product("Latte", 350);
+    let key = IdempotencyKey::parse("key-1", "fp".to_owned()).unwrap();
+    let now = s.fakes.now();
+    let (lease, ttl) = (now + TimeDelta::seconds(30), now + TimeDelta::hours(24));
+    // A slow first request claimed the key; its lease ran out and a retry
+    // took the key over and placed the order.
+    let slow = run(s.fakes.idempotency.claim(s.ann.id(), &key, now, lease, ttl)).unwrap();
+    let IdempotencyClaim::Claimed(slow) = slow else { panic!("{slow:?}") };
+    s.fakes.clock.advance(TimeDelta::seconds(31));
+    let retry = s.place_with_key(&s.ann, items(&[(latte, 1)]), "key-1", "fp").unwrap();
+    assert!(!retry.replayed);
+    // The slow request can neither store its answer nor give the key away.
+    let late = StoredResponse { status: 201, order_id: Some(Uuid::now_v7()), body: "late".to_owned() };
+    assert!(!run(s.fakes.idempotency.complete(slow, &late, s.fakes.now())).unwrap());
+    run(s.fakes.idempotency.release(slow)).unwrap();
+    let again = s.place_with_key(&s.ann, items(&[(latte, 1)]), "key-1", "fp").unwrap();
+    assert_eq!((again.response, again.replayed), (retry.response, true));
+    assert_eq!(s.fakes.orders.all().len(), 1);
 }
 
 #[test]

@@ -11,6 +11,9 @@ pub struct Model {
     pub order_id: Option<Uuid>,
     #[sea_orm(column_type = "Text", nullable)]
     pub response: Option<String>,
+    /// The stored answer's HTTP status; `None` (rows from before it was
+    /// stored) is a placed order, 201.
+    pub status: Option<i16>,
     pub locked_until: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub created_at: DateTimeUtc,

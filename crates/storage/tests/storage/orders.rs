@@ -11,7 +11,7 @@ use coffee_domain::maintenance::MaintenanceRepository;
 use coffee_domain::money::Money;
 use coffee_domain::order::OrderField;
 use coffee_domain::order::{
-    IdempotencyClaim, IdempotencyKey, IdempotencyStore, NewOrder, OrderChange, OrderLine, OrderRepository,
+    IdempotencyClaim, IdempotencyKey, IdempotencyStore, KeyLease, NewOrder, OrderChange, OrderLine, OrderRepository,
     OrderResource, OrderStatus, StoredResponse,
 };
 use coffee_domain::query::{ListQuery, parse_list_query};
@@ -457,6 +457,18 @@ fn key(k: &str, fingerprint: &str) -> IdempotencyKey {
     IdempotencyKey::parse(k, fingerprint.to_owned()).unwrap()
 }
 
+/// The lease of a claim that must have succeeded.
+fn claimed(claim: IdempotencyClaim) -> KeyLease {
+    match claim {
+        IdempotencyClaim::Claimed(lease) => lease,
+        other => panic!("expected a claim, got {other:?}"),
+    }
+}
+
+fn placed(order_id: Uuid, body: &str) -> StoredResponse {
+    StoredResponse { status: 201, order_id: Some(order_id), body: body.to_owned() }
+}
+
 #[tokio::test]
 async fn an_idempotency_key_is_claimed_once_then_replays_or_refuses() {
     for env in backends().await {
@@ -464,22 +476,20 @@ async fn an_idempotency_key_is_claimed_once_then_replays_or_refuses() {
         let ann = customer(&env, "ann@example.com").await;
         let bob = customer(&env, "bob@example.com").await;
         let (now, lease, expires) = (t0(), t0() + secs(30), t0() + hours(24));
-        assert_eq!(keys.claim(ann, &key("k", "fp"), now, lease, expires).await.unwrap(), IdempotencyClaim::Claimed);
+        let anns = claimed(keys.claim(ann, &key("k", "fp"), now, lease, expires).await.unwrap());
         assert_eq!(keys.claim(ann, &key("k", "fp"), now, lease, expires).await.unwrap(), IdempotencyClaim::InFlight);
         assert_eq!(keys.claim(ann, &key("k", "other"), now, lease, expires).await.unwrap(), IdempotencyClaim::Mismatch);
-        assert_eq!(
-            keys.claim(bob, &key("k", "fp"), now, lease, expires).await.unwrap(),
-            IdempotencyClaim::Claimed,
-            "per user"
-        );
-        let stored = StoredResponse { order_id: Uuid::now_v7(), body: "{\"number\":1}".to_owned() };
-        keys.complete(ann, "k", &stored, now).await.unwrap();
+        let bobs = claimed(keys.claim(bob, &key("k", "fp"), now, lease, expires).await.unwrap());
+        assert_ne!(anns, bobs, "per user, each claim its own lease");
+        let stored = placed(Uuid::now_v7(), "{\"number\":1}");
+        assert!(keys.complete(anns, &stored, now).await.unwrap());
+        assert!(!keys.complete(anns, &placed(Uuid::now_v7(), "{}"), now).await.unwrap(), "an answer is stored once");
         let later = now + hours(1);
         assert_eq!(
             keys.claim(ann, &key("k", "fp"), later, later + secs(30), later + hours(24)).await.unwrap(),
             IdempotencyClaim::Completed(stored.clone())
         );
-        keys.release(ann, "k").await.unwrap();
+        keys.release(anns).await.unwrap();
         assert_eq!(
             keys.claim(ann, &key("k", "fp"), later, later + secs(30), later + hours(24)).await.unwrap(),
             IdempotencyClaim::Completed(stored),
@@ -487,30 +497,46 @@ async fn an_idempotency_key_is_claimed_once_then_replays_or_refuses() {
         );
         // Bob's request died: after its lease the key is free; after the retention, any key is.
         let after_lease = now + secs(31);
-        assert_eq!(
-            keys.claim(bob, &key("k", "fp"), after_lease, after_lease + secs(30), expires).await.unwrap(),
-            IdempotencyClaim::Claimed
-        );
+        claimed(keys.claim(bob, &key("k", "fp"), after_lease, after_lease + secs(30), expires).await.unwrap());
         let after_retention = now + hours(25);
-        assert_eq!(
-            keys.claim(ann, &key("k", "new"), after_retention, after_retention + secs(30), after_retention + hours(24))
-                .await
-                .unwrap(),
-            IdempotencyClaim::Claimed
-        );
-        // A released in-flight key is free at once.
-        keys.release(ann, "k").await.unwrap();
-        assert_eq!(
-            keys.claim(
-                ann,
-                &key("k", "again"),
-                after_retention,
-                after_retention + secs(30),
-                after_retention + hours(24)
-            )
+        let renewed = keys
+            .claim(ann, &key("k", "new"), after_retention, after_retention + secs(30), after_retention + hours(24))
             .await
-            .unwrap(),
-            IdempotencyClaim::Claimed
+            .unwrap();
+        // A released in-flight key is free at once.
+        keys.release(claimed(renewed)).await.unwrap();
+        let again = keys
+            .claim(ann, &key("k", "again"), after_retention, after_retention + secs(30), after_retention + hours(24))
+            .await
+            .unwrap();
+        claimed(again);
+    }
+}
+
+#[tokio::test]
+async fn a_key_taken_over_after_its_lease_is_the_new_holders_alone() {
+    for env in backends().await {
+        let keys = SeaIdempotencyStore::new(env.db.clone());
+        let ann = customer(&env, "ann@example.com").await;
+        let expires = t0() + hours(24);
+        let slow = claimed(keys.claim(ann, &key("k", "fp"), t0(), t0() + secs(30), expires).await.unwrap());
+        let later = t0() + secs(31);
+        let retry = claimed(keys.claim(ann, &key("k", "fp"), later, later + secs(30), expires).await.unwrap());
+        assert_ne!(slow, retry);
+        // The slow request can neither store its answer nor free the retry's key.
+        assert!(!keys.complete(slow, &placed(Uuid::now_v7(), "slow"), later).await.unwrap());
+        keys.release(slow).await.unwrap();
+        assert_eq!(
+            keys.claim(ann, &key("k", "fp"), later, later + secs(30), expires).await.unwrap(),
+            IdempotencyClaim::InFlight,
+            "still the retry's"
+        );
+        // A refusal is stored with its status, and replayed.
+        let refusal = StoredResponse { status: 409, order_id: None, body: "{\"code\":\"cart_empty\"}".to_owned() };
+        assert!(keys.complete(retry, &refusal, later).await.unwrap());
+        assert_eq!(
+            keys.claim(ann, &key("k", "fp"), later, later + secs(30), expires).await.unwrap(),
+            IdempotencyClaim::Completed(refusal)
         );
     }
 }
@@ -526,8 +552,8 @@ async fn of_many_concurrent_claims_of_one_key_exactly_one_wins() {
             async move { keys.claim(ann, &key("burst", "fp"), t0(), t0() + secs(30), t0() + hours(24)).await.unwrap() }
         });
         let results = futures_util::future::join_all(claims).await;
-        assert_eq!(results.iter().filter(|c| **c == IdempotencyClaim::Claimed).count(), 1, "{results:?}");
-        assert!(results.iter().all(|c| matches!(c, IdempotencyClaim::Claimed | IdempotencyClaim::InFlight)));
+        assert_eq!(results.iter().filter(|c| matches!(c, IdempotencyClaim::Claimed(_))).count(), 1, "{results:?}");
+        assert!(results.iter().all(|c| matches!(c, IdempotencyClaim::Claimed(_) | IdempotencyClaim::InFlight)));
     }
 }
 
@@ -538,12 +564,11 @@ async fn the_stored_answer_is_written_with_the_order_or_not_at_all() {
         let orders = SeaOrderRepository::new(env.db.clone());
         let ann = customer(&env, "ann@example.com").await;
         let latte = product(&env, "Latte", 350).await;
-        keys.claim(ann, &key("k", "fp"), t0(), t0() + secs(30), t0() + hours(24)).await.unwrap();
+        let lease = claimed(keys.claim(ann, &key("k", "fp"), t0(), t0() + secs(30), t0() + hours(24)).await.unwrap());
         {
             let tx = env.uow.begin().await.unwrap();
             let order = tx.orders().insert(&new_order(ann, vec![line(latte, "Latte", 350, 1)])).await.unwrap();
-            let stored = StoredResponse { order_id: order.id, body: "{}".to_owned() };
-            tx.idempotency().complete(ann, "k", &stored, t0()).await.unwrap();
+            assert!(tx.idempotency().complete(lease, &placed(order.id, "{}"), t0()).await.unwrap());
         }
         assert_eq!(count_rows(&env.db, "orders").await, 0);
         let again = keys.claim(ann, &key("k", "fp"), t0() + secs(1), t0() + secs(31), t0() + hours(24)).await.unwrap();
