@@ -11,7 +11,7 @@ use coffee_domain::catalog::{
 };
 use coffee_domain::money::Money;
 use coffee_domain::query::{ListQuery, Op, Page};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, LockType, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, TransactionError, TransactionTrait,
@@ -308,7 +308,7 @@ impl CatalogRepository for SeaCatalogRepository {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows: Vec<(Uuid, String, i64, bool)> = products::Entity::find()
+        let mut select = products::Entity::find()
             .select_only()
             .columns([
                 products::Column::Id,
@@ -316,11 +316,16 @@ impl CatalogRepository for SeaCatalogRepository {
                 products::Column::Price,
                 products::Column::IsAvailable,
             ])
-            .filter(products::Column::Id.is_in(ids.iter().copied()))
-            .into_tuple()
-            .all(&self.db)
-            .await
-            .map_err(repo_err)?;
+            .filter(products::Column::Id.is_in(ids.iter().copied()));
+        if matches!(self.db, Conn::Tx(_)) {
+            // A checkout: an admin's concurrent DELETE waits for its commit,
+            // instead of the order's lines failing their foreign key (a 500).
+            // `FOR KEY SHARE` is the lock that foreign-key check takes itself,
+            // so edits of name, price or availability do not wait. SQLite
+            // (one writer at a time) has no row locks; sea-query leaves it out.
+            select = select.lock(LockType::KeyShare);
+        }
+        let rows: Vec<(Uuid, String, i64, bool)> = select.into_tuple().all(&self.db).await.map_err(repo_err)?;
         rows.into_iter()
             .map(|(id, name, price, is_available)| {
                 let price = Money::from_minor(price).map_err(|e| RepoError::Other(Box::new(e)))?;

@@ -73,7 +73,9 @@ pub trait CatalogRepository: Send + Sync {
     /// The store failed.
     async fn find_product(&self, id: Uuid) -> Result<Option<Product>, RepoError>;
     /// Name, price and availability of each existing product among `ids`
-    /// (unknown ids are left out), in one query.
+    /// (unknown ids are left out), in one query. Inside a transaction the
+    /// products found cannot be deleted until it ends, so an order placed
+    /// from them never refers to a product deleted meanwhile.
     ///
     /// # Errors
     /// The store failed.

@@ -451,6 +451,34 @@ async fn the_counters_migration_counts_the_orders_already_there() {
     }
 }
 
+/// A checkout's products cannot be deleted under it: an admin's DELETE
+/// waits for the checkout to commit, so the order's lines never fail their
+/// foreign key (which answered 500). PostgreSQL only: SQLite runs one writer
+/// at a time, on one connection.
+#[tokio::test]
+async fn a_product_priced_by_a_checkout_is_deleted_only_after_it_commits() {
+    for env in backends().await {
+        if env.backend != Backend::Postgres {
+            continue;
+        }
+        let catalog = SeaCatalogRepository::new(env.db.clone());
+        let ann = customer(&env, "ann@example.com").await;
+        let latte = product(&env, "Latte", 350).await;
+        warm_pool(&env).await;
+        let tx = env.uow.begin().await.unwrap();
+        assert_eq!(tx.catalog().priced(&[latte]).await.unwrap().len(), 1);
+        let delete = tokio::spawn(async move { catalog.delete_product(latte).await });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!delete.is_finished(), "the DELETE waits for the checkout");
+        tx.orders().insert(&new_order(ann, vec![line(latte, "Latte", 350, 1)])).await.unwrap();
+        tx.commit().await.unwrap();
+        delete.await.unwrap().unwrap();
+        // The order keeps its snapshot; the product is gone.
+        assert_eq!(count_rows(&env.db, "orders").await, 1);
+        assert_eq!(count_rows(&env.db, "products").await, 0);
+    }
+}
+
 // ---------------------------------------------------------------- idempotency
 
 fn key(k: &str, fingerprint: &str) -> IdempotencyKey {
