@@ -171,9 +171,11 @@ impl ConversationRepository for SeaConversationRepository {
         let after = conversation(conv::Model::from_query_result(&row, "").map_err(repo_err)?)?;
         if let Some(client_id) = &new.client_id {
             // Under the row lock: a concurrent append with the same client_id
-            // has committed (and is seen here) or waits behind this one.
+            // has committed (and is seen here) or waits behind this one. A
+            // client_id is the sender's own: another sender's is no repeat.
             let earlier = msg::Entity::find()
                 .filter(msg::Column::ConversationId.eq(after.id))
+                .filter(msg::Column::SenderId.eq(new.sender_id))
                 .filter(msg::Column::ClientId.eq(client_id.as_str()))
                 .one(db)
                 .await

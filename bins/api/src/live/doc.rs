@@ -18,8 +18,8 @@ origin), 429 `too_many_sockets` (at most 5 sockets per user over all replicas).
 **Client → server.**
 * `{"type":"message","body","conversation_id"?,"client_id"?}` — a customer writes to their
   open conversation (their first message opens one); staff must name `conversation_id`. A
-  repeated `client_id` (1–64 ASCII letters, digits, `-`, `_`, `.`, `:`) in the same conversation is stored
-  once and echoed again. `body` is 1–2000 characters of plain text: `<3` and `2 > 1` are
+  repeated `client_id` (1–64 ASCII letters, digits, `-`, `_`, `.`, `:`) from the same sender
+  in the same conversation is stored once and echoed again. `body` is 1–2000 characters of plain text: `<3` and `2 > 1` are
   text, but a `<` that would open markup (`<` followed by a letter, `/`, `!` or `?`) is
   refused.
 * `{"type":"typing","conversation_id"?}` — passed on at most every 2 s.

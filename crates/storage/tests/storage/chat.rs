@@ -152,6 +152,16 @@ async fn a_repeated_client_id_is_stored_once_even_when_sent_concurrently() {
         let c = repo.find(c.id).await.unwrap().unwrap();
         assert_eq!(c.last_seq, 2, "{:?}: duplicates take no seq", env.backend);
         assert_eq!(count_rows(&env.db, "messages").await, 2);
+        // A client_id is its sender's own: staff numbering their messages
+        // like the customer does are not taken for a repeat of theirs.
+        let boss = user("boss@example.com").admin().verified_at(t0()).create(&env.users).await.id;
+        let (_, answer, _) = stored(
+            repo.append(Thread::Existing(c.id), &note(boss, Role::Admin, "coming up", Some("k-1"))).await.unwrap(),
+        );
+        assert_eq!((answer.seq, answer.sender_id, answer.body.as_str()), (3, Some(boss), "coming up"));
+        let again =
+            repo.append(Thread::Existing(c.id), &note(boss, Role::Admin, "coming up", Some("k-1"))).await.unwrap();
+        assert!(matches!(&again, Appended::Duplicate { message, .. } if *message == answer), "{again:?}");
     }
 }
 
