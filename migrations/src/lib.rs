@@ -21,6 +21,7 @@ mod m20261208_000011_case_insensitive_name_order;
 mod m20261209_000012_outbox_redelivery;
 mod m20261210_000013_idempotency_status;
 mod m20261211_000014_message_client_id_per_sender;
+mod m20261212_000015_order_comment_search;
 
 /// An index named `name` on `cols` of `table` (migrations from the fourth on).
 pub(crate) fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000012_outbox_redelivery::Migration),
             Box::new(m20261210_000013_idempotency_status::Migration),
             Box::new(m20261211_000014_message_client_id_per_sender::Migration),
+            Box::new(m20261212_000015_order_comment_search::Migration),
         ]
     }
 }

@@ -463,7 +463,7 @@ mod tests {
         assert_eq!(bad_params(&[("name", "a\0b"), ("search", "x\u{7}")]), ["name", "search"]);
     }
 
-    /// A list with no searchable field, like orders.
+    /// A list with no searchable field, like conversations.
     struct Plain;
     impl Resource for Plain {
         type Field = F;

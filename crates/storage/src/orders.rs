@@ -16,7 +16,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, Query
 use uuid::Uuid;
 
 use crate::entity::{order_counts as oc, order_items as oi, orders};
-use crate::list::{ListMapping, Total, fetch_page_with_total, to_value};
+use crate::list::{ListMapping, Total, fetch_page_with_total, fold, to_value};
 use crate::{Conn, is_postgres, repo_err};
 
 /// Makes deleting `users` — and their orders with them, by `ON DELETE
@@ -92,9 +92,16 @@ const MAPPING: ListMapping<orders::Entity, OrderField> = ListMapping {
         OrderField::Total => orders::Column::Total,
         OrderField::PickupAt => orders::Column::PickupAt,
         OrderField::CreatedAt => orders::Column::CreatedAt,
+        OrderField::Comment => orders::Column::Comment,
     },
-    search: &[],
-    folded: |_| None,
+    // SIMPLIFICATION: the comment only; the lines' product names are text of
+    // the order too, and matching them would take a folded copy in
+    // `order_items` and an `EXISTS` per search.
+    search: &[orders::Column::CommentFold],
+    folded: |f| match f {
+        OrderField::Comment => Some(orders::Column::CommentFold),
+        _ => None,
+    },
     id: orders::Column::Id,
     custom: |_| None,
 };
@@ -218,6 +225,7 @@ impl OrderRepository for SeaOrderRepository {
             C::Status,
             C::Total,
             C::Comment,
+            C::CommentFold,
             C::PickupAt,
             C::CreatedAt,
             C::UpdatedAt,
@@ -229,6 +237,7 @@ impl OrderRepository for SeaOrderRepository {
             OrderStatus::Pending.as_str().into(),
             new.total.minor().into(),
             new.comment.clone().into(),
+            new.comment.as_deref().map(fold).into(),
             new.pickup_at.into(),
             new.created_at.into(),
             new.created_at.into(),
@@ -318,6 +327,7 @@ impl OrderRepository for SeaOrderRepository {
         }
         if let Some(c) = &change.comment {
             update.value(C::Comment, c.clone());
+            update.value(C::CommentFold, c.as_deref().map(fold));
         }
         if let Some(p) = change.pickup_at {
             update.value(C::PickupAt, p);

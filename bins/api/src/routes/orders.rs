@@ -54,8 +54,9 @@ impl RenderAnswer for Answers {
 ///
 /// Your own orders, or every order for staff (a live order board), with the list query
 /// language: filter on `status`, `user_id`, `number`, `total`, `pickup_at`, `created_at`;
-/// `sort` by `status`, `number`, `total`, `pickup_at` or `created_at` (default newest first).
-/// A customer sees only their own orders whatever filters they send.
+/// `sort` by `status`, `number`, `total`, `pickup_at` or `created_at` (default newest first);
+/// `search` matches the `comment`. A customer sees only their own orders whatever filters
+/// they send.
 #[api_v2_operation(operation_id = "listOrders", tags(Orders))]
 async fn list_orders(
     services: Data<Services>,

@@ -194,9 +194,14 @@ async fn the_user_list_documents_its_query_language_from_the_whitelist() {
     }
     assert!(!params.iter().any(|p| p.contains("password")), "{params:?}");
     assert!(!params.contains(&"is_verified__gt".to_owned()), "{params:?}");
-    // Orders have no text field: `search` is refused there, so not offered.
-    let orders = doc["paths"]["/orders"]["get"]["parameters"].as_array().expect("order parameters");
-    assert!(!orders.iter().any(|p| p["name"] == "search"), "{orders:?}");
+    // Orders search their comment; conversations have no text field, so
+    // `search` is refused there and not offered.
+    let params_of = |path: &str| doc["paths"][path]["get"]["parameters"].as_array().expect("parameters").clone();
+    let search = |p: &Value| p["name"] == "search";
+    let orders = params_of("/orders");
+    assert!(orders.iter().find(|p| search(p)).is_some_and(|p| p["description"].to_string().contains("comment")));
+    let conversations = params_of("/support/conversations");
+    assert!(!conversations.iter().any(search), "{conversations:?}");
     let created = &doc["paths"]["/auth/signup"]["post"]["responses"]["201"];
     assert!(created["headers"]["Location"].is_object(), "201 documents Location: {created}");
     let login = &doc["paths"]["/auth/login"]["post"]["requestBody"]["content"];

@@ -297,7 +297,33 @@ async fn the_order_list_speaks_the_list_language() {
         let resp = s.call(Method::GET, &format!("/orders?{bad}"), &s.admin, None).await;
         assert_problem(resp, 400, "invalid_query").await;
     }
-    // Orders have no text field to search: refused, never an empty list.
-    let resp = s.call(Method::GET, "/orders?search=latte", &s.admin, None).await;
-    assert_eq!(error_fields(&assert_problem(resp, 400, "invalid_query").await), ["search"]);
+}
+
+#[tokio::test]
+async fn search_matches_the_comment_case_insensitively_within_what_the_caller_may_see() {
+    let s = open_shop().await;
+    let bob = s.app.logged_in("bob@example.com").await;
+    let item = json!([{"product_id": s.latte, "quantity": 1}]);
+    let oat = s.ordered(&s.ann.token, &json!({"items": item, "comment": "ÖLIG? No: OAT milk, 100% hot"})).await;
+    let bobs = s.ordered(&bob.token, &json!({"items": item, "comment": "oat milk too"})).await;
+    s.ordered(&s.ann.token, &json!({"items": item})).await;
+    let s = &s;
+    let ids = |token: &str, term: &str| {
+        let path = format!("/orders?search={term}&sort=number");
+        let token = token.to_owned();
+        async move {
+            let page = json_with(s.call(Method::GET, &path, &token, None).await, StatusCode::OK).await;
+            page["items"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(ids(&s.admin, "oat%20MILK").await, [id_of(&oat), id_of(&bobs)], "staff search every order");
+    assert_eq!(ids(&s.ann.token, "oat").await, [id_of(&oat)], "a customer searches their own");
+    assert_eq!(ids(&s.admin, "%C3%B6lig").await, [id_of(&oat)], "folded beyond ASCII");
+    assert_eq!(ids(&s.admin, "100%25").await, [id_of(&oat)], "% is a character");
+    assert!(ids(&s.admin, "1_0").await.is_empty() && ids(&s.admin, "soy").await.is_empty(), "_ is a character");
+    // A changed comment is searched as changed.
+    let changed = s.patch(&s.ann.token, &oat, &json!({"comment": "soy milk"})).await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_eq!(ids(&s.admin, "soy").await, [id_of(&oat)]);
+    assert_eq!(ids(&s.admin, "oat").await, [id_of(&bobs)]);
 }

@@ -169,6 +169,8 @@ pub enum OrderField {
     PickupAt,
     /// `created_at`
     CreatedAt,
+    /// `comment` (searched, not filtered or sorted)
+    Comment,
 }
 
 /// `GET /orders`.
@@ -226,6 +228,14 @@ impl Resource for OrderResource {
             filterable: true,
             sortable: true,
             searchable: false,
+        },
+        FieldSpec {
+            name: "comment",
+            field: OrderField::Comment,
+            kind: FieldKind::Text,
+            filterable: false,
+            sortable: false,
+            searchable: true,
         },
     ];
 }

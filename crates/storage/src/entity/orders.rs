@@ -11,6 +11,8 @@ pub struct Model {
     pub total: i64,
     #[sea_orm(column_type = "Text", nullable)]
     pub comment: Option<String>,
+    /// `comment` case-folded, for `search` (`crate::list::fold`).
+    pub comment_fold: Option<String>,
     pub pickup_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

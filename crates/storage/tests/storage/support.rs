@@ -64,6 +64,15 @@ pub async fn migrated(database: TestDatabase) -> Env {
     }
 }
 
+/// Reverts `migration` and every later one, as an upgrade from before it
+/// would find the schema.
+pub async fn down_to_before(env: &Env, migration: &str) {
+    use coffee_migrations::{Migrator, MigratorTrait};
+    let names: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
+    let ours = names.iter().position(|n| n == migration).unwrap_or_else(|| panic!("no migration {migration}"));
+    Migrator::down(&env.db, Some(u32::try_from(names.len() - ours).unwrap())).await.unwrap();
+}
+
 /// A fixed instant with a non-zero microsecond part, so that a backend that
 /// rounds to milliseconds or seconds is caught.
 pub fn t0() -> DateTime<Utc> {
