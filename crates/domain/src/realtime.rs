@@ -79,6 +79,16 @@ pub struct TicketGrant {
     pub expires_at: DateTime<Utc>,
 }
 
+/// What [`TicketStore::issue`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Issued {
+    /// The ticket is stored.
+    Stored,
+    /// Not stored: the user was issued `per_user` tickets within the last
+    /// ticket lifetime; the oldest of them lapses after this long.
+    Busy(Duration),
+}
+
 /// Single-use login tickets for browser WebSockets (which cannot send an
 /// `Authorization` header): issued over an authenticated request, redeemed
 /// once, on any replica, within their lifetime.
@@ -87,12 +97,21 @@ pub struct TicketGrant {
 /// reading the store does not yield usable tickets.
 #[async_trait]
 pub trait TicketStore: Send + Sync {
-    /// Remembers that `ticket_digest` stands for `grant` until `ttl` has passed.
+    /// Remembers that `ticket_digest` stands for `grant` until `ttl` has
+    /// passed, unless `grant`'s user was issued `per_user` tickets within
+    /// the last `ttl` (redeemed or not: a bound on how fast one account can
+    /// fill the store, on every replica).
     ///
     /// # Errors
     /// The store is unreachable or full, `ttl` is zero, or the digest is
     /// already in use (a caller bug: tickets are random).
-    async fn issue(&self, ticket_digest: &str, grant: TicketGrant, ttl: Duration) -> Result<(), InfraError>;
+    async fn issue(
+        &self,
+        ticket_digest: &str,
+        grant: TicketGrant,
+        ttl: Duration,
+        per_user: usize,
+    ) -> Result<Issued, InfraError>;
 
     /// Consumes the ticket: `Some(grant)` the first time within its lifetime,
     /// `None` afterwards, after expiry, or for a digest never issued. Atomic:

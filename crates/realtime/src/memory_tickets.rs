@@ -1,13 +1,14 @@
 //! WebSocket tickets in the memory of one process (embedded profile).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use coffee_domain::error::InfraError;
-use coffee_domain::realtime::{TicketGrant, TicketStore};
+use coffee_domain::realtime::{Issued, TicketGrant, TicketStore};
 use tokio::time::Instant;
+use uuid::Uuid;
 
 /// Outstanding tickets a [`MemoryTicketStore`] keeps at most by default.
 pub const DEFAULT_MAX_TICKETS: usize = 10_000;
@@ -27,7 +28,22 @@ pub struct MemoryTicketStore {
 struct State {
     /// digest → (grant, expiry of the ticket)
     tickets: HashMap<String, (TicketGrant, Instant)>,
+    /// user → expiries of the tickets issued to them that have not expired
+    /// yet (redeemed or not), oldest first.
+    issued: HashMap<Uuid, VecDeque<Instant>>,
     last_purge: Instant,
+}
+
+impl State {
+    /// Forgets expired tickets and issues.
+    fn purge(&mut self, now: Instant) {
+        self.tickets.retain(|_, (_, expiry)| *expiry > now);
+        self.issued.retain(|_, expiries| {
+            expiries.retain(|expiry| *expiry > now);
+            !expiries.is_empty()
+        });
+        self.last_purge = now;
+    }
 }
 
 impl std::fmt::Debug for MemoryTicketStore {
@@ -44,7 +60,7 @@ impl MemoryTicketStore {
 
     /// A store of at most `max_tickets` outstanding tickets.
     pub fn with_max_tickets(max_tickets: usize) -> Self {
-        let state = State { tickets: HashMap::new(), last_purge: Instant::now() };
+        let state = State { tickets: HashMap::new(), issued: HashMap::new(), last_purge: Instant::now() };
         Self { state: Mutex::new(state), max_tickets }
     }
 
@@ -67,7 +83,13 @@ impl Default for MemoryTicketStore {
 
 #[async_trait]
 impl TicketStore for MemoryTicketStore {
-    async fn issue(&self, ticket_digest: &str, grant: TicketGrant, ttl: Duration) -> Result<(), InfraError> {
+    async fn issue(
+        &self,
+        ticket_digest: &str,
+        grant: TicketGrant,
+        ttl: Duration,
+        per_user: usize,
+    ) -> Result<Issued, InfraError> {
         if ttl.is_zero() {
             return Err(InfraError::new("a ticket needs a lifetime above zero"));
         }
@@ -75,8 +97,13 @@ impl TicketStore for MemoryTicketStore {
         let expires_at = now.checked_add(ttl).ok_or_else(|| InfraError::new("ticket lifetime too long"))?;
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.tickets.len() >= self.max_tickets || now.duration_since(state.last_purge) >= PURGE_EVERY {
-            state.tickets.retain(|_, (_, expiry)| *expiry > now);
-            state.last_purge = now;
+            state.purge(now);
+        }
+        let theirs = state.issued.get(&grant.user_id).into_iter().flatten().filter(|e| **e > now);
+        if let Some(oldest) = theirs.clone().min()
+            && theirs.count() >= per_user
+        {
+            return Ok(Issued::Busy(oldest.duration_since(now)));
         }
         if state.tickets.len() >= self.max_tickets {
             return Err(InfraError::new(format!("too many outstanding tickets ({})", self.max_tickets)));
@@ -85,7 +112,10 @@ impl TicketStore for MemoryTicketStore {
             Some((_, expiry)) if *expiry > now => Err(InfraError::new("ticket digest already issued")),
             _ => {
                 state.tickets.insert(ticket_digest.to_owned(), (grant, expires_at));
-                Ok(())
+                let expiries = state.issued.entry(grant.user_id).or_default();
+                expiries.retain(|expiry| *expiry > now);
+                expiries.push_back(expires_at);
+                Ok(Issued::Stored)
             }
         }
     }
@@ -104,6 +134,7 @@ mod tests {
     use super::*;
 
     const TTL: Duration = Duration::from_secs(30);
+    const MANY: usize = 100;
 
     fn grant() -> TicketGrant {
         TicketGrant { user_id: uuid::Uuid::new_v4(), session_id: uuid::Uuid::now_v7(), expires_at: chrono::Utc::now() }
@@ -113,7 +144,7 @@ mod tests {
     async fn a_ticket_logs_its_user_in_once() {
         let store = MemoryTicketStore::new();
         let user = grant();
-        store.issue("digest", user, TTL).await.expect("issued");
+        store.issue("digest", user, TTL, MANY).await.expect("issued");
         assert_eq!(store.redeem("digest").await.expect("redeemed"), Some(user));
         assert_eq!(store.redeem("digest").await.expect("redeemed"), None);
         assert!(store.is_empty());
@@ -128,8 +159,8 @@ mod tests {
     async fn a_ticket_expires_after_its_lifetime() {
         let store = MemoryTicketStore::new();
         let user = grant();
-        store.issue("early", user, TTL).await.expect("issued");
-        store.issue("late", user, TTL).await.expect("issued");
+        store.issue("early", user, TTL, MANY).await.expect("issued");
+        store.issue("late", user, TTL, MANY).await.expect("issued");
         tokio::time::advance(TTL - Duration::from_millis(1)).await;
         assert_eq!(store.redeem("early").await.expect("redeemed"), Some(user), "still valid just before expiry");
         tokio::time::advance(Duration::from_millis(1)).await;
@@ -140,7 +171,7 @@ mod tests {
     async fn of_twenty_concurrent_redeems_exactly_one_wins() {
         let store = Arc::new(MemoryTicketStore::new());
         let user = grant();
-        store.issue("contested", user, TTL).await.expect("issued");
+        store.issue("contested", user, TTL, MANY).await.expect("issued");
         let start = Arc::new(tokio::sync::Barrier::new(20));
         let redeems: Vec<_> = (0..20)
             .map(|_| {
@@ -162,23 +193,38 @@ mod tests {
     async fn a_full_store_sweeps_expired_tickets_and_refuses_when_all_are_live() {
         let store = MemoryTicketStore::with_max_tickets(2);
         let user = grant();
-        store.issue("a", user, Duration::from_millis(100)).await.expect("issued");
-        store.issue("b", user, TTL).await.expect("issued");
-        assert!(store.issue("c", user, TTL).await.is_err(), "full of live tickets");
+        store.issue("a", user, Duration::from_millis(100), MANY).await.expect("issued");
+        store.issue("b", user, TTL, MANY).await.expect("issued");
+        assert!(store.issue("c", user, TTL, MANY).await.is_err(), "full of live tickets");
         tokio::time::advance(Duration::from_millis(100)).await;
-        store.issue("c", user, TTL).await.expect("the expired ticket made room");
+        store.issue("c", user, TTL, MANY).await.expect("the expired ticket made room");
         assert_eq!(store.len(), 2);
         assert_eq!(store.redeem("b").await.expect("redeemed"), Some(user));
         assert_eq!(store.redeem("c").await.expect("redeemed"), Some(user));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_user_gets_per_user_tickets_within_a_lifetime_redeemed_or_not() {
+        let store = MemoryTicketStore::new();
+        let (ann, bob) = (grant(), grant());
+        assert_eq!(store.issue("a1", ann, TTL, 2).await.expect("issued"), Issued::Stored);
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(store.issue("a2", ann, TTL, 2).await.expect("issued"), Issued::Stored);
+        assert_eq!(store.redeem("a1").await.expect("redeemed"), Some(ann));
+        let busy = store.issue("a3", ann, TTL, 2).await.expect("answered");
+        assert_eq!(busy, Issued::Busy(Duration::from_secs(20)), "until the first issue lapses");
+        assert_eq!(store.issue("b1", bob, TTL, 2).await.expect("issued"), Issued::Stored, "others are not held up");
+        tokio::time::advance(Duration::from_secs(20)).await;
+        assert_eq!(store.issue("a3", ann, TTL, 2).await.expect("issued"), Issued::Stored);
     }
 
     #[tokio::test]
     async fn a_zero_lifetime_and_a_reused_digest_are_refused() {
         let store = MemoryTicketStore::new();
         let user = grant();
-        assert!(store.issue("zero", user, Duration::ZERO).await.is_err());
-        store.issue("twice", user, TTL).await.expect("issued");
-        assert!(store.issue("twice", grant(), TTL).await.is_err());
+        assert!(store.issue("zero", user, Duration::ZERO, MANY).await.is_err());
+        store.issue("twice", user, TTL, MANY).await.expect("issued");
+        assert!(store.issue("twice", grant(), TTL, MANY).await.is_err());
         assert_eq!(store.redeem("twice").await.expect("redeemed"), Some(user), "the first holder keeps it");
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat};
 use coffee_domain::error::InfraError;
-use coffee_domain::realtime::{TicketGrant, TicketStore};
+use coffee_domain::realtime::{Issued, TicketGrant, TicketStore};
 use redis::aio::ConnectionManager;
 use uuid::Uuid;
 
@@ -17,7 +17,10 @@ pub const DEFAULT_TICKET_PREFIX: &str = "coffee:ws-ticket:";
 /// One key per ticket, `<prefix><digest>` → `<user id> <session id>
 /// <credential expiry, RFC 3339>`, written with
 /// `SET … PX <ttl> NX` (Redis expires it) and consumed with `GETDEL`, which
-/// is atomic across replicas (Redis ≥ 6.2).
+/// is atomic across replicas (Redis ≥ 6.2). The tickets issued to a user
+/// within a lifetime are counted in a sorted set, `<prefix>issued:<user>`
+/// (ticket key → its expiry in ms), by the same script that writes the
+/// ticket ([`ISSUE`]).
 pub struct RedisTicketStore {
     conn: ConnectionManager,
     prefix: String,
@@ -48,24 +51,52 @@ impl RedisTicketStore {
     }
 }
 
+/// `KEYS`: the ticket, the user's issues. `ARGV`: the grant, the lifetime
+/// (ms), now (ms, the replica's clock), the bound. Answers `{1, 0}` when the
+/// ticket is written, `{0, wait ms}` past the bound, `{-1, 0}` when the
+/// digest is taken.
+const ISSUE: &str = r"
+local ttl, now, max = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('ZCARD', KEYS[2]) >= max then
+  local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  return {0, math.max(tonumber(oldest[2]) - now, 1)}
+end
+if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl, 'NX') then
+  return {-1, 0}
+end
+redis.call('ZADD', KEYS[2], now + ttl, KEYS[1])
+redis.call('PEXPIRE', KEYS[2], ttl)
+return {1, 0}
+";
+
 #[async_trait]
 impl TicketStore for RedisTicketStore {
-    async fn issue(&self, ticket_digest: &str, grant: TicketGrant, ttl: Duration) -> Result<(), InfraError> {
+    async fn issue(
+        &self,
+        ticket_digest: &str,
+        grant: TicketGrant,
+        ttl: Duration,
+        per_user: usize,
+    ) -> Result<Issued, InfraError> {
         let millis = u64::try_from(ttl.as_millis()).map_err(|_| InfraError::new("ticket lifetime too long"))?;
         if millis == 0 {
             return Err(InfraError::new("a ticket needs a lifetime of at least 1 ms"));
         }
-        let mut cmd = redis::cmd("SET");
         let expires_at = grant.expires_at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
         let value = format!("{} {} {expires_at}", grant.user_id, grant.session_id);
-        cmd.arg(self.key(ticket_digest)).arg(value).arg("PX").arg(millis).arg("NX");
-        // `OK` when written, nil when the key exists. Sent once more on a new
-        // connection when the first attempt finds the old one dropped (the
-        // first command after Redis was away, on a replica that has been
-        // quiet since): otherwise that request fails although Redis is back.
-        match conn::query_again_if_dropped::<Option<String>>(&self.conn, &cmd, "SET ticket", self.timeout).await? {
-            Some(_) => Ok(()),
-            None => Err(InfraError::new("ticket digest already issued")),
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(ISSUE).arg(2).arg(self.key(ticket_digest)).arg(format!("{}issued:{}", self.prefix, grant.user_id));
+        cmd.arg(value).arg(millis).arg(now).arg(per_user);
+        // Sent once more on a new connection when the first attempt finds the
+        // old one dropped (the first command after Redis was away, on a
+        // replica that has been quiet since): otherwise that request fails
+        // although Redis is back.
+        match conn::query_again_if_dropped::<(i64, u64)>(&self.conn, &cmd, "issue ticket", self.timeout).await? {
+            (1, _) => Ok(Issued::Stored),
+            (0, wait) => Ok(Issued::Busy(Duration::from_millis(wait))),
+            _ => Err(InfraError::new("ticket digest already issued")),
         }
     }
 

@@ -66,7 +66,7 @@ const OWN_CODES: [(&str, Family, &[ProblemType]); 36] = [
     ("listConversations", SupportError::problems, &[]),
     ("getConversation", SupportError::problems, &[]),
     ("listMessages", SupportError::problems, &[]),
-    ("createTicket", SupportError::problems, &[]),
+    ("createTicket", SupportError::problems, &[c::TOO_MANY_TICKETS]),
 ];
 
 /// Codes of any family that are not the family's own. (An account gone is

@@ -133,6 +133,11 @@ pub const TOO_MANY_ATTEMPTS: ProblemType =
     ProblemType::new(429, "too_many_attempts", "Too many wrong codes: this code no longer works. Request a new one.");
 pub const TOO_MANY_SOCKETS: ProblemType =
     ProblemType::new(429, "too_many_sockets", "You have as many live sockets open as allowed (5); close one first.");
+pub const TOO_MANY_TICKETS: ProblemType = ProblemType::new(
+    429,
+    "too_many_tickets",
+    "You asked for 10 tickets within 30 seconds; use one of them, or retry after `Retry-After` seconds.",
+);
 pub const RATE_LIMITED: ProblemType = ProblemType::new(
     429,
     "rate_limited",

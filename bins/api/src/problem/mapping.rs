@@ -200,7 +200,7 @@ impl IntoProblem for OrderError {
 
 impl IntoProblem for SupportError {
     fn problems() -> Vec<ProblemType> {
-        with_access(&[c::CONVERSATION_CLOSED, c::VALIDATION_FAILED])
+        with_access(&[c::CONVERSATION_CLOSED, c::VALIDATION_FAILED, c::TOO_MANY_TICKETS])
     }
 
     fn into_problem(self) -> ApiError {
@@ -216,6 +216,8 @@ impl IntoProblem for SupportError {
                 c::CONVERSATION_CLOSED,
                 "A closed conversation is not reopened; the customer's next message opens a new one.",
             ),
+            SupportError::TooManyTickets { retry_after } => ApiError::from(c::TOO_MANY_TICKETS)
+                .retry_after(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)),
             SupportError::Unexpected(e) => e.into_problem(),
         }
     }
@@ -258,6 +260,13 @@ mod tests {
         for p in &documented {
             assert!(produced.contains(p), "{} {} is documented but never produced", p.status, p.code);
         }
+    }
+
+    #[test]
+    fn too_many_tickets_says_when_to_retry_rounded_up() {
+        let refused = SupportError::TooManyTickets { retry_after: std::time::Duration::from_millis(1_500) };
+        let problem = refused.into_problem();
+        assert_eq!((problem.problem().code, problem.retry_after), ("too_many_tickets", Some(2)));
     }
 
     #[test]
@@ -368,6 +377,7 @@ mod tests {
             SupportError::ConversationRequired,
             SupportError::ConversationClosed,
             SupportError::CannotReopen,
+            SupportError::TooManyTickets { retry_after: std::time::Duration::from_millis(1_500) },
             SupportError::Unexpected(failed()),
         ]);
         check(samples);

@@ -18,7 +18,8 @@ use crate::responses::Created;
 ///
 /// A single-use ticket, valid for 30 seconds on any replica, for browsers (which cannot send
 /// `Authorization` on a WebSocket): connect to `GET /ws?ticket=…` (the `Location`). A socket
-/// opened with it closes (4001) when the access token used here expires.
+/// opened with it closes (4001) when the access token used here expires. Each user gets at
+/// most 10 tickets in 30 seconds (then 429 `too_many_tickets` with `Retry-After`).
 #[api_v2_operation(operation_id = "createTicket", tags(Support))]
 async fn create_ticket(
     services: Data<Services>,

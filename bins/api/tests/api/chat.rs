@@ -287,3 +287,18 @@ async fn a_socket_receives_nothing_from_before_it_connected() {
     let mut late_agent: Ws = connect(&d.app, &d.admin).await;
     late_agent.quiet_for(std::time::Duration::from_millis(300)).await;
 }
+
+#[tokio::test]
+async fn one_user_gets_ten_tickets_in_thirty_seconds_and_others_are_not_held_up() {
+    let d = desk().await;
+    let ann = d.ann.token.as_str();
+    for _ in 0..10 {
+        json_with(send(&d.app, Method::POST, "/support/tickets", Some(ann), None).await, StatusCode::CREATED).await;
+    }
+    let refused = send(&d.app, Method::POST, "/support/tickets", Some(ann), None).await;
+    let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=30).contains(&retry_after), "Retry-After: {retry_after}");
+    assert_problem(refused, 429, "too_many_tickets").await;
+    let admins = send(&d.app, Method::POST, "/support/tickets", Some(&d.admin), None).await;
+    json_with(admins, StatusCode::CREATED).await;
+}

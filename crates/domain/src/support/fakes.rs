@@ -152,13 +152,14 @@ impl ConversationRepository for InMemoryConversations {
     }
 }
 
-/// Tickets in a map: redeeming removes them (no expiry: the service sets none itself).
+/// Tickets in a map: redeeming removes them (no expiry: the service sets
+/// none itself). Every ticket ever issued counts towards `per_user`.
 #[derive(Debug, Default)]
-pub(crate) struct InMemoryTickets(Mutex<std::collections::HashMap<String, crate::realtime::TicketGrant>>);
+pub(crate) struct InMemoryTickets(Mutex<(std::collections::HashMap<String, crate::realtime::TicketGrant>, Vec<Uuid>)>);
 
 impl InMemoryTickets {
     pub(crate) fn digests(&self) -> Vec<String> {
-        lock(&self.0).keys().cloned().collect()
+        lock(&self.0).0.keys().cloned().collect()
     }
 }
 
@@ -168,13 +169,20 @@ impl crate::realtime::TicketStore for InMemoryTickets {
         &self,
         digest: &str,
         grant: crate::realtime::TicketGrant,
-        _ttl: std::time::Duration,
-    ) -> Result<(), InfraError> {
-        lock(&self.0).insert(digest.to_owned(), grant);
-        Ok(())
+        ttl: std::time::Duration,
+        per_user: usize,
+    ) -> Result<crate::realtime::Issued, InfraError> {
+        let mut state = lock(&self.0);
+        let (tickets, issued) = &mut *state;
+        if issued.iter().filter(|u| **u == grant.user_id).count() >= per_user {
+            return Ok(crate::realtime::Issued::Busy(ttl));
+        }
+        issued.push(grant.user_id);
+        tickets.insert(digest.to_owned(), grant);
+        Ok(crate::realtime::Issued::Stored)
     }
 
     async fn redeem(&self, digest: &str) -> Result<Option<crate::realtime::TicketGrant>, InfraError> {
-        Ok(lock(&self.0).remove(digest))
+        Ok(lock(&self.0).0.remove(digest))
     }
 }

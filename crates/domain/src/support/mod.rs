@@ -13,7 +13,9 @@ pub use model::{
     NewMessage,
 };
 pub use ports::{Appended, Closing, ConversationRepository, Thread};
-pub use service::{OutgoingMessage, Posted, SupportError, SupportPorts, SupportService, TICKET_TTL, Ticket};
+pub use service::{
+    OutgoingMessage, Posted, SupportError, SupportPorts, SupportService, TICKET_TTL, TICKETS_PER_USER, Ticket,
+};
 
 #[cfg(test)]
 pub(crate) mod fakes;

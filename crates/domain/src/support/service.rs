@@ -17,11 +17,16 @@ use crate::clock::Clock;
 use crate::error::{InfraError, Unexpected};
 use crate::live::{LiveEvent, LiveFeed};
 use crate::query::{ListQuery, Page};
-use crate::realtime::{TicketGrant, TicketStore};
+use crate::realtime::{Issued, TicketGrant, TicketStore};
 use crate::security::OneTimeSecrets;
 
 /// How long a WebSocket ticket may be redeemed.
 pub const TICKET_TTL: Duration = Duration::from_secs(30);
+
+/// Tickets one user may be issued within [`TICKET_TTL`]: twice the sockets
+/// they may hold, so reconnecting never meets it, while one account cannot
+/// fill the ticket store for everyone.
+pub const TICKETS_PER_USER: usize = 10;
 
 /// Why a support use case failed.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +43,13 @@ pub enum SupportError {
     /// Only closing is a valid change of a conversation.
     #[error("a conversation can only be closed")]
     CannotReopen,
+    /// The caller asked for [`TICKETS_PER_USER`] tickets within a ticket's
+    /// lifetime; the next one may be asked for after `retry_after`.
+    #[error("too many tickets; retry after {retry_after:?}")]
+    TooManyTickets {
+        /// When the oldest of them lapses.
+        retry_after: Duration,
+    },
     /// Something failed that the client cannot fix.
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
@@ -258,7 +270,8 @@ impl SupportService {
     /// (the expiry of the caller's access token) passes.
     ///
     /// # Errors
-    /// The ticket store is unreachable (`Unavailable`).
+    /// `TooManyTickets` past [`TICKETS_PER_USER`]; the ticket store is
+    /// unreachable (`Unavailable`).
     pub async fn issue_ticket(
         &self,
         caller: &Caller,
@@ -267,7 +280,11 @@ impl SupportService {
         let ticket = self.secrets.token();
         let grant =
             TicketGrant { user_id: caller.id(), session_id: caller.session(), expires_at: credential_expires_at };
-        self.tickets.issue(&self.secrets.digest(&ticket), grant, TICKET_TTL).await.map_err(unavailable)?;
+        let digest = self.secrets.digest(&ticket);
+        match self.tickets.issue(&digest, grant, TICKET_TTL, TICKETS_PER_USER).await.map_err(unavailable)? {
+            Issued::Stored => {}
+            Issued::Busy(retry_after) => return Err(SupportError::TooManyTickets { retry_after }),
+        }
         let ttl = TimeDelta::from_std(TICKET_TTL).unwrap_or(TimeDelta::MAX);
         Ok(Ticket { ticket, expires_at: self.clock.now() + ttl })
     }

@@ -242,6 +242,18 @@ fn a_ticket_is_stored_as_a_digest_and_logs_its_user_in_once() {
 }
 
 #[test]
+fn one_user_gets_at_most_tickets_per_user_tickets_and_others_are_not_held_up() {
+    let s = setup();
+    let token_expiry = clock_now(&s.clock) + TimeDelta::minutes(15);
+    for _ in 0..super::TICKETS_PER_USER {
+        run(s.service.issue_ticket(&s.ann, token_expiry)).unwrap();
+    }
+    let refused = run(s.service.issue_ticket(&s.ann, token_expiry));
+    assert!(matches!(refused, Err(SupportError::TooManyTickets { .. })), "{refused:?}");
+    run(s.service.issue_ticket(&s.boss, token_expiry)).expect("another user's ticket");
+}
+
+#[test]
 fn message_bodies_follow_the_chat_text_policy() {
     assert_eq!(MessageBody::parse("2 > 1 <3").unwrap().as_str(), "2 > 1 <3");
     assert!(MessageBody::parse("<b>bold</b>").is_err());

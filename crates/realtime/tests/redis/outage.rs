@@ -146,14 +146,14 @@ async fn the_first_ticket_after_the_connection_was_cut_is_issued_and_redeemed() 
     let grant =
         TicketGrant { user_id: uuid::Uuid::new_v4(), session_id: uuid::Uuid::now_v7(), expires_at: chrono::Utc::now() };
     let ttl = Duration::from_secs(30);
-    tickets.issue("before", grant, ttl).await.expect("issued before the cut");
+    tickets.issue("before", grant, ttl, 100).await.expect("issued before the cut");
 
     // Redis goes away and comes back; this replica's connection died meanwhile.
     for (issued, redeemed) in [("after-1", "before"), ("after-2", "after-1")] {
         proxy.cut();
         tokio::time::sleep(Duration::from_millis(500)).await;
         proxy.restore();
-        tickets.issue(issued, grant, ttl).await.expect("the first issue after the cut reaches Redis");
+        tickets.issue(issued, grant, ttl, 100).await.expect("the first issue after the cut reaches Redis");
         proxy.cut();
         tokio::time::sleep(Duration::from_millis(500)).await;
         proxy.restore();
