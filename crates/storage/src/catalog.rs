@@ -170,6 +170,11 @@ async fn existing_categories(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Resul
         .filter(categories::Column::Id.is_in(ids.iter().copied()))
         .order_by_asc(categories::Column::NameKey)
         .order_by_asc(categories::Column::Name)
+        // Called in the product's transaction: a concurrent DELETE of one of
+        // these categories waits for it to commit (then takes the links with
+        // it), instead of the links failing their foreign key (a 500). As in
+        // `priced`; SQLite has no row locks and one writer.
+        .lock(LockType::KeyShare)
         .into_tuple()
         .all(conn)
         .await

@@ -246,6 +246,31 @@ async fn unknown_category_ids_are_all_named_and_nothing_is_written() {
     }
 }
 
+/// A category deleted while a product is being created in it: the product
+/// is created first (and then detached) or refused as naming an unknown
+/// category, never a foreign-key failure. Racing, so a regression shows up
+/// as a failure in some runs, not necessarily every one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_category_deleted_during_a_product_creation_never_fails_its_foreign_key() {
+    for env in backends().await {
+        crate::support::warm_pool(&env).await;
+        let repo = std::sync::Arc::new(repo(&env));
+        for round in 0..40 {
+            let cat = create_category(&repo, &format!("Seasonal {round}"), t0()).await;
+            let new = NewProduct { product: product(&format!("Drink {round}"), 400, t0()), category_ids: vec![cat.id] };
+            let (creator, deleter) = (repo.clone(), repo.clone());
+            let create = tokio::spawn(async move { creator.create_product(&new).await });
+            let delete = tokio::spawn(async move { deleter.delete_category(cat.id).await });
+            match create.await.unwrap() {
+                Ok(_) | Err(CatalogWriteError::UnknownCategories(_)) => {}
+                Err(e) => panic!("{:?}, round {round}: {e:?}", env.backend),
+            }
+            delete.await.unwrap().unwrap();
+        }
+        assert_eq!(count_rows(&env.db, "product_categories").await, 0, "{:?}: the links went", env.backend);
+    }
+}
+
 #[tokio::test]
 async fn an_update_changes_fields_and_replaces_the_category_set() {
     for env in backends().await {
