@@ -38,9 +38,14 @@ pub const LIMITED_ROUTES: [(Method, &str); 6] = [
     (Method::POST, "/auth/refresh"),
 ];
 
+/// The limited route `req` goes to. This middleware runs before routing, so
+/// it compares the path as the router will match it: percent-decoded
+/// (`match_info`), where `match_pattern` would read the raw path, and
+/// `POST /auth/%6Cogin` would reach the login handler past every budget.
+/// The limited routes have no parameters, so they compare as text.
 fn limited_route(req: &ServiceRequest) -> Option<&'static str> {
-    let pattern = req.match_pattern()?;
-    LIMITED_ROUTES.iter().find(|(m, p)| m == req.method() && *p == pattern).map(|(_, p)| *p)
+    let path = req.match_info().as_str();
+    LIMITED_ROUTES.iter().find(|(m, p)| m == req.method() && *p == path).map(|(_, p)| *p)
 }
 
 /// Reads the body and puts it back for the handler; `None` when it is
@@ -73,10 +78,11 @@ async fn peek_body(req: &mut ServiceRequest) -> Result<Option<Bytes>, ApiError> 
 }
 
 /// The normalised e-mail address a JSON or form body names (`email`, or
-/// `username` in the OAuth2 login form), if it is one.
+/// `username`, which the login accepts in both forms, as OAuth2's password
+/// grant names it), if it is one.
 fn named_email(body: &[u8]) -> Option<Email> {
     let raw = match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(json) => json.get("email").and_then(|e| e.as_str()).map(str::to_owned),
+        Ok(json) => json.get("email").or_else(|| json.get("username")).and_then(|e| e.as_str()).map(str::to_owned),
         Err(_) => serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
             .ok()?
             .into_iter()
@@ -147,6 +153,7 @@ mod tests {
         let email = |body: &str| named_email(body.as_bytes()).map(|e| e.as_str().to_owned());
         assert_eq!(email(r#"{"email": " Ann@Example.com ", "password": "x"}"#).as_deref(), Some("ann@example.com"));
         assert_eq!(email("username=ann%40example.com&password=x").as_deref(), Some("ann@example.com"));
+        assert_eq!(email(r#"{"username": "Ann@example.com", "password": "x"}"#).as_deref(), Some("ann@example.com"));
         assert_eq!(email(r#"{"refresh_token": "abc"}"#), None);
         assert_eq!(email(r#"{"email": "not an address"}"#), None);
         assert_eq!(email(r#"{"email": 42}"#), None);

@@ -51,6 +51,20 @@ async fn logins_are_limited_per_client_ip() {
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     }
     assert_limited(here.get(app.url("/auth/verify?token=guess")).send().await.unwrap()).await;
+    // The router decodes the path; so does the limiter: an encoded spelling
+    // of a route is the same route, with the same spent budget.
+    let spelled = app.client_from("127.0.0.3");
+    for n in 0..3 {
+        let resp = spelled
+            .post(app.url("/auth/%6Cogin"))
+            .json(&json!({"email": format!("spelled{n}@example.com"), "password": "wrong password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "the handler answers the encoded path");
+    }
+    assert_limited(bad_login(&app, &spelled, "spelled9@example.com").await).await;
+    assert_limited(spelled.post(app.url("/auth/log%69n")).json(&json!({})).send().await.unwrap()).await;
 }
 
 #[tokio::test]
@@ -64,6 +78,10 @@ async fn an_address_is_limited_across_client_ips() {
     let resp = bad_login(&app, &fourth, "Victim@Example.com").await;
     assert_eq!(header(resp.headers(), "ratelimit").map(|r| r.contains("\"email\";r=0")), Some(true));
     assert_limited(resp).await;
+    // Named as `username` (the login takes it in JSON too), it is the same address.
+    let fifth = app.client_from("127.0.0.5");
+    let body = json!({"username": "victim@example.com", "password": "wrong password"});
+    assert_limited(fifth.post(app.url("/auth/login")).json(&body).send().await.unwrap()).await;
     // Resends to one address from many places are limited alike, and still answer 202 when allowed.
     for n in 1..=3 {
         let client = app.client_from(&format!("127.0.1.{n}"));
