@@ -178,15 +178,17 @@ async fn lock_admins(txn: &DatabaseTransaction) -> Result<(), UserWriteError> {
     Ok(())
 }
 
-/// Refuses to remove the last admin. Call [`lock_admins`] first: while the
-/// admins are locked, no other transaction can demote or delete one, so a
-/// plain count is enough.
+/// Refuses to remove the last verified admin (the only kind that can log
+/// in: with one left unverified, nobody could administer the system). Call
+/// [`lock_admins`] first: while the admins are locked, no other transaction
+/// can demote, un-verify or delete one, so a plain count is enough.
 async fn guard_last_admin(txn: &DatabaseTransaction, target: &users::Model) -> Result<(), UserWriteError> {
-    if target.role != Role::Admin.as_str() {
+    if target.role != Role::Admin.as_str() || !target.is_verified {
         return Ok(());
     }
     let count = users::Entity::find()
         .filter(users::Column::Role.eq(Role::Admin.as_str()))
+        .filter(users::Column::IsVerified.eq(true))
         .count(txn)
         .await
         .map_err(write_err)?;
@@ -279,12 +281,14 @@ impl UserRepository for SeaUserRepository {
             .db
             .transaction::<_, users::Model, UserWriteError>(|txn| {
                 Box::pin(async move {
-                    let demotes = changes.role.is_some_and(|r| r != Role::Admin);
-                    if demotes {
+                    // Demoting or un-verifying may remove the last admin who can log in.
+                    let removes = changes.role.is_some_and(|r| r != Role::Admin)
+                        || changes.verified.is_some_and(|(verified, _)| !verified);
+                    if removes {
                         lock_admins(txn).await?;
                     }
                     let current = find_locked(txn, id).await.map_err(write_err)?.ok_or(UserWriteError::NotFound)?;
-                    if demotes {
+                    if removes {
                         guard_last_admin(txn, &current).await?;
                     }
                     let mut active: users::ActiveModel = current.into();

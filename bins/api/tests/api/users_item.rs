@@ -195,7 +195,7 @@ async fn users_may_not_delete_anyone_not_even_themselves() {
 }
 
 #[tokio::test]
-async fn the_last_admin_cannot_be_deleted_or_demoted() {
+async fn the_last_admin_cannot_be_deleted_demoted_or_unverified() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     let id = admin_id(&app, &admin).await;
@@ -204,6 +204,12 @@ async fn the_last_admin_cannot_be_deleted_or_demoted() {
     assert_problem(send(&app, Method::PATCH, &id, &admin, demote).await, 409, "last_admin").await;
     let demote = Some(json!({"role": "user", "first_name": "Root"}));
     assert_problem(send(&app, Method::PUT, &id, &admin, demote).await, 409, "last_admin").await;
+    // An unverified admin cannot log in, so is no stand-in: with Bob
+    // promoted and then un-verified, the admin is still the last one.
+    let bob = app.logged_in("bob@example.com").await;
+    ok(send(&app, Method::PATCH, &bob.id, &admin, Some(json!({"role": "admin"}))).await).await;
+    ok(send(&app, Method::PATCH, &bob.id, &admin, Some(json!({"is_verified": false}))).await).await;
+    assert_problem(send(&app, Method::DELETE, &id, &admin, None).await, 409, "last_admin").await;
     let me = ok(app.get("/me", Some(&admin)).await).await;
     assert_eq!((me["role"].as_str(), me["first_name"].as_str()), (Some("admin"), None));
     // Patching the admin's own name is fine.

@@ -36,8 +36,9 @@ impl UserTables {
         self.users.values().any(|(u, _)| Some(u.id) != except && u.email.as_str().eq_ignore_ascii_case(email.as_str()))
     }
 
+    /// Admins who can log in (verified).
     fn admins(&self) -> usize {
-        self.users.values().filter(|(u, _)| u.role == Role::Admin).count()
+        self.users.values().filter(|(u, _)| u.role == Role::Admin && u.is_verified).count()
     }
 }
 
@@ -181,7 +182,8 @@ impl UserRepository for InMemoryUsers {
         if changes.email.as_ref().is_some_and(|e| t.email_taken(e, Some(id))) {
             return Err(UserWriteError::EmailTaken);
         }
-        if current.role == Role::Admin && changes.role == Some(Role::User) && t.admins() == 1 {
+        let removes = changes.role == Some(Role::User) || changes.verified.is_some_and(|(v, _)| !v);
+        if current.role == Role::Admin && current.is_verified && removes && t.admins() == 1 {
             return Err(UserWriteError::LastAdmin);
         }
         let (user, _) = t.users.get_mut(&id).ok_or(UserWriteError::NotFound)?;
@@ -211,7 +213,7 @@ impl UserRepository for InMemoryUsers {
     async fn delete(&self, id: Uuid) -> Result<(), UserWriteError> {
         let mut t = lock(&self.0);
         let Some((user, _)) = t.users.get(&id) else { return Err(UserWriteError::NotFound) };
-        if user.role == Role::Admin && t.admins() == 1 {
+        if user.role == Role::Admin && user.is_verified && t.admins() == 1 {
             return Err(UserWriteError::LastAdmin);
         }
         t.users.remove(&id);

@@ -48,7 +48,8 @@ pub enum UserWriteError {
     /// Another account has this e-mail.
     #[error("e-mail already registered")]
     EmailTaken,
-    /// The change would leave the system without an admin.
+    /// The change would leave the system without a verified admin (one who
+    /// can log in).
     #[error("the last admin cannot be removed or demoted")]
     LastAdmin,
     /// The store failed.

@@ -79,7 +79,7 @@ async fn updating_an_unknown_user_reports_not_found() {
 #[tokio::test]
 async fn role_changes_promote_and_demote() {
     for env in backends().await {
-        user("boss@example.com").admin().create(&env.users).await;
+        user("boss@example.com").admin().verified_at(t0()).create(&env.users).await;
         let ann = user("ann@example.com").create(&env.users).await;
 
         let promote = UserChanges { role: Some(Role::Admin), ..UserChanges::default() };
@@ -94,7 +94,7 @@ async fn role_changes_promote_and_demote() {
 #[tokio::test]
 async fn demoting_the_last_admin_is_refused() {
     for env in backends().await {
-        let boss = user("boss@example.com").admin().create(&env.users).await;
+        let boss = user("boss@example.com").admin().verified_at(t0()).create(&env.users).await;
         user("ann@example.com").create(&env.users).await;
 
         let result = env.users.update(boss.id, &demote(), t0()).await;
@@ -104,6 +104,25 @@ async fn demoting_the_last_admin_is_refused() {
         // Other changes to the last admin still work.
         let rename = UserChanges { first_name: Some(Some("Boss".to_owned())), ..UserChanges::default() };
         assert_eq!(env.users.update(boss.id, &rename, t0()).await.unwrap().role, Role::Admin);
+    }
+}
+
+#[tokio::test]
+async fn the_last_verified_admin_can_be_neither_unverified_nor_deleted() {
+    for env in backends().await {
+        let boss = user("boss@example.com").admin().verified_at(t0()).create(&env.users).await;
+        // An admin who never verified cannot log in: no stand-in.
+        let ghost = user("ghost@example.com").admin().create(&env.users).await;
+        let unverify = UserChanges { verified: Some((false, None)), ..UserChanges::default() };
+        let result = env.users.update(boss.id, &unverify, t0()).await;
+        assert!(matches!(result, Err(UserWriteError::LastAdmin)), "{:?}: {result:?}", env.backend);
+        let result = env.users.delete(boss.id).await;
+        assert!(matches!(result, Err(UserWriteError::LastAdmin)), "{:?}: {result:?}", env.backend);
+        // The unverified one may go; once verified, it is a stand-in.
+        let verify = UserChanges { verified: Some((true, Some(t0()))), ..UserChanges::default() };
+        env.users.update(ghost.id, &verify, t0()).await.unwrap();
+        env.users.update(boss.id, &unverify, t0()).await.unwrap();
+        assert!(matches!(env.users.delete(ghost.id).await, Err(UserWriteError::LastAdmin)));
     }
 }
 
@@ -120,11 +139,12 @@ fn assert_one_wins<A: Debug, B: Debug>(ra: &Result<A, UserWriteError>, rb: &Resu
 async fn concurrent_demotions_of_the_only_two_admins_leave_one_admin() {
     for env in backends().await {
         user("customer@example.com").create(&env.users).await;
-        let mut survivor = user("admin0@example.com").admin().create(&env.users).await.id;
+        let mut survivor = user("admin0@example.com").admin().verified_at(t0()).create(&env.users).await.id;
         // A race is not won the same way every time: run several rounds, each
         // between the previous round's survivor and a fresh admin.
         for round in 1..=5 {
-            let fresh = user(&format!("admin{round}@example.com")).admin().create(&env.users).await.id;
+            let fresh =
+                user(&format!("admin{round}@example.com")).admin().verified_at(t0()).create(&env.users).await.id;
             let (repo_a, repo_b) = (env.users.clone(), env.users.clone());
             let changes = demote();
             warm_pool(&env).await;
@@ -142,8 +162,8 @@ async fn concurrent_demotions_of_the_only_two_admins_leave_one_admin() {
 #[tokio::test]
 async fn a_concurrent_delete_and_demotion_of_the_only_two_admins_leaves_one_admin() {
     for env in backends().await {
-        let a = user("a@example.com").admin().create(&env.users).await;
-        let b = user("b@example.com").admin().create(&env.users).await;
+        let a = user("a@example.com").admin().verified_at(t0()).create(&env.users).await;
+        let b = user("b@example.com").admin().verified_at(t0()).create(&env.users).await;
         let (repo_a, repo_b) = (env.users.clone(), env.users.clone());
         let changes = demote();
         warm_pool(&env).await;
@@ -166,8 +186,8 @@ async fn deleting_an_unknown_user_reports_not_found() {
 #[tokio::test]
 async fn deleting_the_last_admin_is_refused_but_one_of_two_may_go() {
     for env in backends().await {
-        let a = user("a@example.com").admin().create(&env.users).await;
-        let b = user("b@example.com").admin().create(&env.users).await;
+        let a = user("a@example.com").admin().verified_at(t0()).create(&env.users).await;
+        let b = user("b@example.com").admin().verified_at(t0()).create(&env.users).await;
 
         env.users.delete(a.id).await.unwrap();
         assert_eq!(env.users.find(a.id).await.unwrap(), None);
