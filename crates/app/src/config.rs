@@ -182,12 +182,21 @@ fn duration(vars: &Vars, name: &'static str, default: &str) -> Result<TimeDelta,
     let raw = get(vars, name).unwrap_or(default);
     let parsed: Duration =
         humantime::parse_duration(raw).map_err(|e| err(name, format!("{e} (expected e.g. 15m, 24h, 30d)")))?;
-    let delta = TimeDelta::from_std(parsed).map_err(|_| err(name, "is too long"))?;
+    // Added to "now" at run time (token expiries, purge cut-offs): beyond
+    // what a date can hold, that would panic later instead of failing here.
+    let delta = TimeDelta::from_std(parsed)
+        .ok()
+        .filter(|d| *d <= MAX_DURATION)
+        .ok_or_else(|| err(name, "is too long (at most 100 years)"))?;
     if delta <= TimeDelta::zero() {
         return Err(err(name, "must be longer than zero"));
     }
     Ok(delta)
 }
+
+/// The longest duration setting: far beyond any sensible one, far within
+/// what dates hold.
+const MAX_DURATION: TimeDelta = TimeDelta::days(36_525);
 
 fn std_duration(vars: &Vars, name: &'static str, default: &str) -> Result<Duration, ConfigError> {
     duration(vars, name, default)?.to_std().map_err(|_| err(name, "must be longer than zero"))
