@@ -291,6 +291,7 @@ impl UserRepository for SeaUserRepository {
                     if removes {
                         guard_last_admin(txn, &current).await?;
                     }
+                    let current_email = current.email.clone();
                     let mut active: users::ActiveModel = current.into();
                     if let Some(v) = changes.first_name {
                         active.first_name_fold = Set(v.as_deref().map(fold));
@@ -304,6 +305,11 @@ impl UserRepository for SeaUserRepository {
                         active.phone = Set(v);
                     }
                     if let Some(v) = changes.email {
+                        if v.as_str() != current_email {
+                            // A code or link mailed to the old address must not
+                            // verify the new one: a resend mails a new one there.
+                            ev::Entity::delete_by_id(id).exec(txn).await.map_err(write_err)?;
+                        }
                         active.email = Set(v.as_str().to_owned());
                     }
                     if let Some(v) = changes.role {

@@ -196,6 +196,7 @@ impl UserRepository for InMemoryUsers {
         if let Some(v) = &changes.phone {
             user.phone.clone_from(v);
         }
+        let email_changed = changes.email.as_ref().is_some_and(|e| *e != user.email);
         if let Some(v) = &changes.email {
             user.email = v.clone();
         }
@@ -207,7 +208,11 @@ impl UserRepository for InMemoryUsers {
             user.verified_at = at;
         }
         user.updated_at = now;
-        Ok(user.clone())
+        let user = user.clone();
+        if email_changed {
+            t.verifications.remove(&id);
+        }
+        Ok(user)
     }
 
     async fn delete(&self, id: Uuid) -> Result<(), UserWriteError> {

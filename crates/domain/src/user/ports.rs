@@ -105,8 +105,10 @@ pub trait UserRepository: Send + Sync {
     /// The store failed.
     async fn list(&self, query: &ListQuery<UserField>) -> Result<Page<User>, RepoError>;
 
-    /// Applies `changes` at `now` and returns the result. Demoting the last
-    /// admin is refused atomically.
+    /// Applies `changes` at `now` and returns the result. Demoting or
+    /// un-verifying the last verified admin is refused atomically. A new
+    /// e-mail address drops the pending verification (its code and link
+    /// went to the old address).
     ///
     /// # Errors
     /// `NotFound`, `EmailTaken`, `LastAdmin`, or a store failure.

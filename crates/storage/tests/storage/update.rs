@@ -37,14 +37,21 @@ async fn an_update_sets_and_clears_profile_fields() {
 #[tokio::test]
 async fn an_email_change_to_a_free_address_moves_the_account() {
     for env in backends().await {
-        let ann = user("ann@example.com").create(&env.users).await;
+        let ann = user("ann@example.com").with_verification(verification("ann", t0())).create(&env.users).await;
         let new = Email::parse("email", "anna@example.com").unwrap();
+        // The same address again is no change: the pending code stays.
+        let same = UserChanges { email: Some(ann.email.clone()), ..UserChanges::default() };
+        env.users.update(ann.id, &same, t0()).await.unwrap();
+        assert!(env.users.find_verification(ann.id).await.unwrap().is_some());
 
         let changes = UserChanges { email: Some(new.clone()), ..UserChanges::default() };
         env.users.update(ann.id, &changes, t0()).await.unwrap();
 
         assert_eq!(env.users.find_by_email(&new).await.unwrap().map(|u| u.id), Some(ann.id));
         assert_eq!(env.users.find_by_email(&ann.email).await.unwrap(), None);
+        // The code and link went to the old address: they verify nothing now.
+        assert_eq!(env.users.find_verification(ann.id).await.unwrap(), None, "{:?}", env.backend);
+        assert_eq!(env.users.find_verification_by_token("token-ann").await.unwrap(), None);
     }
 }
 
