@@ -2,8 +2,8 @@
 //!
 //! Each limited route has two budgets of `AUTH_RATE_LIMIT`: one per client
 //! IP (the socket's peer, or the right-most untrusted `X-Forwarded-For`
-//! entry behind `TRUSTED_PROXIES`) and, when the body names an e-mail
-//! address, one per address (so one IP cannot hammer many accounts and many
+//! entry behind `TRUSTED_PROXIES`; for IPv6, its /64 network) and, when
+//! the body names an e-mail address, one per address (so one IP cannot hammer many accounts and many
 //! IPs cannot hammer one). A request over either budget gets 429
 //! `rate_limited` with `Retry-After`; every answer of a limited route carries
 //! the `RateLimit-Policy` and `RateLimit` headers. The limiter never fails:
@@ -92,6 +92,21 @@ fn named_email(body: &[u8]) -> Option<Email> {
     Email::parse("email", &raw).ok()
 }
 
+/// Whose budget a client address spends: the address itself for IPv4, its
+/// /64 network for IPv6, since a single client (one home or one cloud host)
+/// is usually given a whole /64 and could otherwise take a fresh budget for
+/// every request. An IPv4 address written as IPv6 (`::ffff:a.b.c.d`) is its
+/// IPv4 address.
+fn budget_holder(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => format!("{}/64", std::net::Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        },
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+    }
+}
+
 /// The middleware; see the module docs.
 pub async fn auth_rate_limit(
     mut req: ServiceRequest,
@@ -110,7 +125,7 @@ pub async fn auth_rate_limit(
     let forwarded = join_forwarded_for(req.headers().get_all("x-forwarded-for").map(HeaderValue::as_bytes));
     let ip = client_ip(peer, forwarded.as_deref(), &services.config.trusted_proxies);
     let limiter = services.rate_limiter.clone();
-    let by_ip = limiter.check(&format!("{route}:ip:{ip}"), &policy).await;
+    let by_ip = limiter.check(&format!("{route}:ip:{}", budget_holder(ip)), &policy).await;
     let mut headers = RateLimitHeaders::new().with("ip", &policy, &by_ip);
     let mut allowed = by_ip.allowed;
     let mut timed_out = None;
@@ -147,6 +162,16 @@ pub async fn auth_rate_limit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ipv6_client_spends_the_budget_of_its_64_network() {
+        let holder = |ip: &str| budget_holder(ip.parse().expect("an address"));
+        assert_eq!(holder("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(holder("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_ne!(holder("2001:db8:1:3::1"), holder("2001:db8:1:2::1"));
+        assert_eq!(holder("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(holder("192.0.2.7"), "192.0.2.7");
+    }
 
     #[test]
     fn the_email_comes_from_json_or_the_login_form() {
