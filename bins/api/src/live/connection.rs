@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::web::Data;
+use actix_web::web::{Bytes, Data};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Closed, ProtocolError, Session};
 use coffee_app::Services;
 use coffee_domain::access::Caller;
@@ -26,6 +26,22 @@ pub const MAX_FRAME_BYTES: usize = 16 * 1024;
 pub fn slot_lease(ping_interval: Duration) -> Duration {
     Duration::from_secs(90).max(ping_interval.saturating_mul(3))
 }
+/// How long one frame may wait to be handed to the connection. actix-ws
+/// queues at most 32 frames and actix-http has no write timeout, so once a
+/// client stops reading (its TCP window, the kernel's buffers and the
+/// server's write buffer full) a send would wait forever, and with it the
+/// pings, the expiry (4001), 1013 and 1001 the loop would otherwise get to.
+/// A frame that waits this long ends the socket instead: its slot is
+/// released and it leaves the hub. 5 s, or one ping interval if
+/// `WS_PING_INTERVAL` is shorter, so that a stalled send delays the socket's
+/// timers by at most one ping interval.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The send bound of a socket pinging every `ping_interval` ([`SEND_TIMEOUT`]).
+pub fn send_timeout(ping_interval: Duration) -> Duration {
+    SEND_TIMEOUT.min(ping_interval)
+}
+
 /// Message frames a connection may send: 10 in any 10 s (SPEC §7).
 const MESSAGE_BUDGET: Budget = (10, Duration::from_secs(10));
 /// Other frames (resume, close, typing, and frames refused before they are
@@ -118,6 +134,14 @@ struct Seen {
     conversation: Option<(Uuid, ConversationStatus)>,
 }
 
+/// A frame for the client; every one goes through [`Socket::emit`].
+enum Outgoing {
+    Text(String),
+    Ping,
+    Pong(Bytes),
+    Close(CloseReason),
+}
+
 fn close_reason(code: u16, reason: &str) -> Option<CloseReason> {
     Some(CloseReason { code: CloseCode::from(code), description: Some(reason.to_owned()) })
 }
@@ -148,7 +172,7 @@ impl Socket {
                         Some(Ok(AggregatedMessage::Close(_))) => break Some(CloseReason::from(CloseCode::Normal)),
                         Some(Ok(AggregatedMessage::Ping(bytes))) => {
                             heard = Instant::now();
-                            self.session.pong(&bytes).await
+                            self.emit(Outgoing::Pong(bytes)).await
                         }
                         Some(Ok(AggregatedMessage::Pong(_))) => {
                             heard = Instant::now();
@@ -179,7 +203,7 @@ impl Socket {
                     if recheck && !Box::pin(self.access_unchanged()).await {
                         break close_reason(CREDENTIAL_EXPIRED.code, CREDENTIAL_EXPIRED.reason);
                     }
-                    if wanted(&delivery, &mut seen, self.caller.id()) && self.session.text(delivery.text.clone()).await.is_err() {
+                    if wanted(&delivery, &mut seen, self.caller.id()) && self.emit(Outgoing::Text(delivery.text.clone())).await.is_err() {
                         break None;
                     }
                 }
@@ -187,7 +211,7 @@ impl Socket {
                     if heard.elapsed() >= idle_limit {
                         break close_reason(1000, "silent too long");
                     }
-                    if self.session.ping(b"").await.is_err() {
+                    if self.emit(Outgoing::Ping).await.is_err() {
                         break None;
                     }
                     let slots = &self.services.live.slots;
@@ -198,7 +222,7 @@ impl Socket {
             }
         };
         if let Some(reason) = close {
-            let _ = self.session.close(Some(reason)).await;
+            let _ = self.emit(Outgoing::Close(reason)).await;
         }
         if let Err(e) = self.services.live.slots.release(self.caller.id(), self.id).await {
             tracing::debug!(error = %coffee_domain::error::error_chain(&e), "socket slot not released; its lease ends it");
@@ -214,8 +238,31 @@ impl Socket {
         matches!(self.services.access.caller(self.caller.actor()).await, Ok(now) if now.user().role == role)
     }
 
+    /// Hands one frame to the connection, waiting at most [`send_timeout`]:
+    /// past it the client has stopped reading, and the frame counts as not
+    /// sent (`Closed`), which ends the socket without a close frame (there
+    /// is no room for one). The frames already buffered still reach the
+    /// client if it reads again; then the connection ends.
+    async fn emit(&mut self, frame: Outgoing) -> Result<(), Closed> {
+        let limit = send_timeout(self.services.config.ws_ping_interval);
+        let session = &mut self.session;
+        let sent = tokio::time::timeout(limit, async move {
+            match frame {
+                Outgoing::Text(text) => session.text(text).await,
+                Outgoing::Ping => session.ping(b"").await,
+                Outgoing::Pong(bytes) => session.pong(&bytes).await,
+                Outgoing::Close(reason) => session.clone().close(Some(reason)).await,
+            }
+        })
+        .await;
+        sent.unwrap_or_else(|_| {
+            tracing::info!(user_id = %self.caller.id(), ?limit, "a socket's client stopped reading; dropping it");
+            Err(Closed)
+        })
+    }
+
     async fn send(&mut self, frame: &ServerFrame) -> Result<(), Closed> {
-        self.session.text(frame.text()).await
+        self.emit(Outgoing::Text(frame.text())).await
     }
 
     async fn refuse(&mut self, problem: crate::problem::ApiError, client_id: Option<String>) -> Result<(), Closed> {

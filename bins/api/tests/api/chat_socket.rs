@@ -7,7 +7,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::categories::{json_with, send};
-use crate::helpers::{PASSWORD, PUBLIC_BASE_URL, spawn_app, spawn_app_with};
+use crate::chat_replicas::{borrowed, customer, shared_redis};
+use crate::helpers::{PASSWORD, PUBLIC_BASE_URL, TestApp, spawn_app, spawn_app_with};
 use crate::ws::{connect, ticket, try_connect};
 
 #[tokio::test]
@@ -238,4 +239,59 @@ async fn the_server_pings_and_drops_a_client_that_stays_silent() {
     assert!(frames.iter().any(|(op, _)| *op == 0x9), "the server pinged: {frames:?}");
     let (_, close) = frames.iter().find(|(op, _)| *op == 0x8).expect("a close frame");
     assert_eq!(u16::from_be_bytes([close[0], close[1]]), 1000);
+}
+
+/// The app with `vars`, and in the distributed profile (socket slots and
+/// live delivery in Redis) when `TEST_REDIS_URL` is set.
+async fn spawn_app_also_on_redis(vars: &[(&str, &str)]) -> TestApp {
+    let redis = coffee_testkit::test_redis_url().map(|url| shared_redis(&url)).unwrap_or_default();
+    let mut vars = vars.to_vec();
+    vars.extend(borrowed(&redis));
+    spawn_app_with(&vars).await
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_dropped_and_frees_its_slot() {
+    // A frame may wait one ping interval to be sent here (5 s by default).
+    let app = spawn_app_also_on_redis(&[("WS_PING_INTERVAL", "1s"), ("WS_IDLE_TIMEOUT", "60s")]).await;
+    let admin = app.admin_token().await;
+    let ann = customer(&app, &admin, "ann@example.com").await;
+    let bearer = format!("Bearer {}", ann.token);
+    // Ann holds all five of her sockets. Each writes 10 messages of 2000
+    // four-byte characters (8 KB a frame), and every socket reads them all.
+    let mut open = Vec::new();
+    for _ in 0..5 {
+        open.push(connect(&app, &ann.token).await);
+    }
+    let body = "\u{1f369}".repeat(2000);
+    let mut conversation = String::new();
+    for writer in 0..open.len() {
+        for _ in 0..10 {
+            open[writer].say(&body).await;
+        }
+        for ws in &mut open {
+            for _ in 0..10 {
+                conversation = ws.next_of("message").await["conversation_id"].as_str().unwrap().to_owned();
+            }
+        }
+    }
+    let sixth = try_connect(&app, "/ws", &[("authorization", &bearer)]).await.err().unwrap();
+    assert_eq!(sixth.status, StatusCode::TOO_MANY_REQUESTS);
+
+    // One socket asks for the 50 messages (400 KB) 30 times and reads none
+    // of it: far more than its TCP window, the kernel's buffers and the
+    // server's queue hold, so the server's sends wait for a reader.
+    let mut stalled = open.remove(0);
+    for _ in 0..30 {
+        stalled.send(json!({"type": "resume", "conversation_id": conversation, "after_seq": 0})).await;
+    }
+    let started = tokio::time::Instant::now();
+    let mut again = None;
+    while again.is_none() && started.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        again = try_connect(&app, "/ws", &[("authorization", &bearer)]).await.ok();
+    }
+    assert!(again.is_some(), "the socket that stopped reading still holds its slot after 20 s");
+    assert!(started.elapsed() < Duration::from_secs(10), "dropped after {:?}", started.elapsed());
+    drop(stalled);
 }
