@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::categories::{json_with, send};
 use crate::chat_replicas::{borrowed, customer, shared_redis};
-use crate::helpers::{PASSWORD, PUBLIC_BASE_URL, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{ADMIN_EMAIL, PASSWORD, PUBLIC_BASE_URL, TestApp, spawn_app, spawn_app_with};
 use crate::ws::{connect, ticket, try_connect};
 
 #[tokio::test]
@@ -294,4 +294,22 @@ async fn a_client_that_stops_reading_is_dropped_and_frees_its_slot() {
     assert!(again.is_some(), "the socket that stopped reading still holds its slot after 20 s");
     assert!(started.elapsed() < Duration::from_secs(10), "dropped after {:?}", started.elapsed());
     drop(stalled);
+}
+
+#[tokio::test]
+async fn an_admin_demoted_without_an_access_event_loses_the_socket_within_a_ping_interval() {
+    let app = spawn_app_also_on_redis(&[("WS_PING_INTERVAL", "500ms"), ("WS_IDLE_TIMEOUT", "5s")]).await;
+    let admin = app.admin_token().await;
+    let mut agent = connect(&app, &admin).await;
+    // Pings come and go, and an unchanged account keeps its socket.
+    agent.quiet_for(Duration::from_millis(700)).await;
+    // Demoted in the database, behind the use cases' back: no
+    // `AccessChanged` is published, as when its publish fails.
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(app.database_url()).await.unwrap();
+    let demote = format!("UPDATE users SET role = 'user' WHERE email = '{ADMIN_EMAIL}'");
+    assert_eq!(db.execute_unprepared(&demote).await.unwrap().rows_affected(), 1);
+    // (`closed` alone would wait forever: each ping restarts its wait.)
+    let closed = tokio::time::timeout(Duration::from_secs(3), agent.closed()).await;
+    assert_eq!(closed.expect("closed within 3 s (six ping intervals)").0, 4001);
 }
