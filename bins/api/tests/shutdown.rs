@@ -144,6 +144,49 @@ async fn sigterm_drains_then_closes_sockets_with_1001_and_exits_0() {
 }
 
 #[tokio::test]
+async fn a_socket_that_upgrades_while_sockets_close_is_refused_or_told_1001() {
+    if coffee_testkit::test_redis_url().is_none() {
+        eprintln!("note: skipped: needs TEST_REDIS_URL (and redis-server for a private Redis)");
+        return;
+    }
+    // A private Redis holds the socket slots; frozen, it keeps an upgrade
+    // waiting for its slot (2 s, then the replica bounds sockets alone) past
+    // the first shutdown check, while the sockets are closed. Registered
+    // after that, the socket would never be told 1001 (here the client
+    // would see a broken handshake instead: while draining, every response,
+    // the 101 too, carries `Connection: close`).
+    let redis = coffee_testkit::RedisServer::start().await;
+    let api = start_with("0s", &[("REDIS_URL", &redis.url())], Stdio::null()).await;
+    let token = admin_token(&api).await;
+    let mut request = format!("{}/ws", api.base.replacen("http", "ws", 1)).into_client_request().unwrap();
+    request.headers_mut().insert("authorization", HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
+    redis.freeze(true);
+    let asked = Instant::now();
+    let upgrade = tokio::spawn(tokio_tungstenite::connect_async(request));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = Command::new("kill").args(["-TERM", &api.child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+
+    let answer = tokio::time::timeout(Duration::from_secs(15), upgrade).await.unwrap().unwrap();
+    assert!(asked.elapsed() >= Duration::from_secs(1), "the upgrade waited for its slot: it was under way at SIGTERM");
+    match answer {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status().as_u16(), 503),
+        Ok((mut socket, _)) => {
+            let close = loop {
+                match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+                    Ok(Some(Ok(Message::Close(Some(frame))))) => break u16::from(frame.code),
+                    Ok(Some(Ok(_))) => {}
+                    other => panic!("the socket opened during shutdown was not closed with 1001: {other:?}"),
+                }
+            };
+            assert_eq!(close, 1001);
+        }
+        Err(e) => panic!("neither 503 nor a socket closed with 1001: {e}"),
+    }
+    redis.freeze(false);
+}
+
+#[tokio::test]
 async fn a_clients_malformed_requests_are_refused_without_error_lines_in_the_log() {
     use std::io::{Read, Write};
     let log = tempfile::NamedTempFile::new().unwrap();

@@ -79,6 +79,17 @@ impl Closing {
 struct Registry {
     by_user: HashMap<Uuid, Vec<Arc<Entry>>>,
     admins: Vec<Arc<Entry>>,
+    /// Set by [`Hub::close_all`]: from then on no socket registers.
+    closed: bool,
+}
+
+/// Why the hub refused a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The user already holds the most sockets allowed on this replica.
+    Full,
+    /// The hub closed every socket (server shutdown) and takes no more.
+    Closed,
 }
 
 /// Every socket of this replica, and the events' way to them.
@@ -122,23 +133,36 @@ impl Hub {
     }
 
     /// Registers a socket of `user_id`, unless the user already holds
-    /// `max_per_user` sockets on this replica.
-    pub fn register(self: &Arc<Self>, user_id: Uuid, is_admin: bool, max_per_user: usize) -> Option<Registration> {
+    /// `max_per_user` sockets on this replica or the hub has closed them all.
+    ///
+    /// # Errors
+    /// Why the socket was refused.
+    pub fn register(
+        self: &Arc<Self>,
+        user_id: Uuid,
+        is_admin: bool,
+        max_per_user: usize,
+    ) -> Result<Registration, Refused> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let closing = Arc::new(Closing::default());
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let entry = Arc::new(Entry { id, user_id, tx, closing: closing.clone() });
         let mut sockets = self.sockets.write().unwrap_or_else(PoisonError::into_inner);
+        // Checked under the lock `close_all` takes: a socket is either among
+        // those it closes or refused here, never missed in between.
+        if sockets.closed {
+            return Err(Refused::Closed);
+        }
         let entries = sockets.by_user.entry(user_id).or_default();
         if entries.len() >= max_per_user {
-            return None;
+            return Err(Refused::Full);
         }
         entries.push(entry.clone());
         if is_admin {
             sockets.admins.push(entry);
         }
         self.open.fetch_add(1, Ordering::Relaxed);
-        Some(Registration { hub: self.clone(), id, user_id, rx, closing })
+        Ok(Registration { hub: self.clone(), id, user_id, rx, closing })
     }
 
     /// Open sockets on this replica.
@@ -146,9 +170,12 @@ impl Hub {
         self.open.load(Ordering::Relaxed)
     }
 
-    /// Asks every socket to close with `close` (server shutdown).
+    /// Asks every socket to close with `close` (server shutdown), and
+    /// refuses every socket that tries to register from now on.
     pub fn close_all(&self, close: Close) {
-        for entry in self.sockets.read().unwrap_or_else(PoisonError::into_inner).by_user.values().flatten() {
+        let mut sockets = self.sockets.write().unwrap_or_else(PoisonError::into_inner);
+        sockets.closed = true;
+        for entry in sockets.by_user.values().flatten() {
             entry.closing.close(close);
         }
     }
@@ -198,5 +225,32 @@ impl LiveSink<LiveEvent> for Hub {
         for entry in self.sockets.read().unwrap_or_else(PoisonError::into_inner).by_user.values().flatten() {
             Self::send(entry, &delivery);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn a_socket_registers_before_close_all_and_is_closed_or_after_it_and_is_refused() {
+        let hub = Hub::new();
+        let user = Uuid::now_v7();
+        let before = hub.register(user, false, 5).unwrap();
+        hub.close_all(GOING_AWAY);
+        assert_eq!(before.closing.closed().await, GOING_AWAY);
+        assert_eq!(hub.register(user, true, 5).err(), Some(Refused::Closed), "no socket misses the shutdown");
+        assert_eq!(hub.open_sockets(), 1);
+    }
+
+    #[test]
+    fn a_user_registers_at_most_the_bound() {
+        let hub = Hub::new();
+        let user = Uuid::now_v7();
+        let held: Vec<_> = (0..2).map(|_| hub.register(user, false, 2).unwrap()).collect();
+        assert_eq!(hub.register(user, false, 2).err(), Some(Refused::Full));
+        drop(held);
+        assert!(hub.register(user, false, 2).is_ok(), "leaving frees the place");
     }
 }

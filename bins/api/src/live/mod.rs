@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use self::connection::{Socket, slot_lease};
-use self::hub::Hub;
+use self::hub::{Hub, Refused};
 use crate::csrf::AllowedOrigins;
 use crate::extract::{authenticate_until, query_pairs};
 use crate::problem::catalogue as c;
@@ -48,9 +48,11 @@ fn is_upgrade(req: &HttpRequest) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
-/// Checks, in order: that this is an upgrade (400), the browser origin
-/// (403), the credential (401; a ticket is consumed only here), the
-/// per-user socket bound (429); then upgrades and runs the socket.
+/// Checks, in order: that the replica is not shutting down (503), that
+/// this is an upgrade (400), the browser origin (403), the credential (401;
+/// a ticket is consumed only here), the per-user socket bound (429), and
+/// shutdown again as the socket registers (503); then upgrades and runs the
+/// socket.
 async fn upgrade(
     req: HttpRequest,
     body: web::Payload,
@@ -59,8 +61,7 @@ async fn upgrade(
     origins: Data<AllowedOrigins>,
 ) -> Result<HttpResponse, ApiError> {
     if services.lifecycle.sockets_closing().is_cancelled() {
-        return Err(ApiError::with_detail(c::SERVICE_UNAVAILABLE, "This replica is shutting down; connect again.")
-            .retry_after(1));
+        return Err(shutting_down());
     }
     if !is_upgrade(&req) {
         return Err(ApiError::with_detail(
@@ -87,9 +88,18 @@ async fn upgrade(
         // The replica's own bound (below) still holds while the shared store is down.
         Err(e) => tracing::warn!(error = %error_chain(&e), "socket slots unavailable; bounding this replica only"),
     }
-    let Some(registration) = hub.register(user, caller.admin().is_some(), MAX_SOCKETS_PER_USER) else {
-        let _ = slots.release(user, id).await;
-        return Err(ApiError::from(c::TOO_MANY_SOCKETS).retry_after(TOO_MANY_SOCKETS_RETRY_SECS));
+    // Shutdown may have begun since the check above (the credential and the
+    // slot take a while): the hub then refuses the socket, which would
+    // otherwise miss the one `close_all` and never be told 1001.
+    let registration = match hub.register(user, caller.admin().is_some(), MAX_SOCKETS_PER_USER) {
+        Ok(registration) => registration,
+        Err(refused) => {
+            let _ = slots.release(user, id).await;
+            return Err(match refused {
+                Refused::Full => ApiError::from(c::TOO_MANY_SOCKETS).retry_after(TOO_MANY_SOCKETS_RETRY_SECS),
+                Refused::Closed => shutting_down(),
+            });
+        }
     };
     let (response, session, stream) = match actix_ws::handle(&req, body) {
         Ok(upgraded) => upgraded,
@@ -102,6 +112,11 @@ async fn upgrade(
     let socket = Socket { services, caller, id, expires_at: Instant::now() + left, registration, session };
     actix_web::rt::spawn(socket.run(stream));
     Ok(response)
+}
+
+/// 503: the replica is shutting down; another takes the socket.
+fn shutting_down() -> ApiError {
+    ApiError::with_detail(c::SERVICE_UNAVAILABLE, "This replica is shutting down; connect again.").retry_after(1)
 }
 
 /// Who connects, and until when: a bearer token in `Authorization`, or a
