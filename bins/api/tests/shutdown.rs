@@ -119,6 +119,17 @@ async fn sigterm_drains_then_closes_sockets_with_1001_and_exits_0() {
     let info = client.get(format!("{}/info", api.base)).send().await.unwrap();
     assert_eq!(info.status().as_u16(), 200, "requests are still served while draining");
     assert_eq!(info.headers().get("connection").and_then(|v| v.to_str().ok()), Some("close"));
+    // A new socket is sent elsewhere at once (a 101 cannot carry
+    // `Connection: close`): 503 with Retry-After, not a broken handshake.
+    let mut late = format!("{}/ws", api.base.replacen("http", "ws", 1)).into_client_request().unwrap();
+    late.headers_mut().insert("authorization", HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
+    match tokio_tungstenite::connect_async(late).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status().as_u16(), 503);
+            assert!(resp.headers().contains_key("retry-after"));
+        }
+        other => panic!("an upgrade while draining: {other:?}"),
+    }
 
     let close = loop {
         match tokio::time::timeout(Duration::from_secs(10), socket.next()).await.unwrap() {

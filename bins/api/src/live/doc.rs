@@ -56,8 +56,9 @@ closes a client silent for 60 s (1000). 4001: the credential expired, the accoun
 changed, or the login the socket was opened with ended (`POST /auth/logout`; checked when it
 happens, and again at every server ping and when live delivery resumes, instead of `resync`, so
 within one ping interval even if the news was lost) — connect again. 1013: the client fell
-behind — reconnect and `resume`. 1001: the server is shutting down (from then on an upgrade is
-refused with 503 `service_unavailable` and `Retry-After`). A client that stops reading is
+behind — reconnect and `resume`. 1001: the server is shutting down (from the start of its
+drain an upgrade is refused with 503 `service_unavailable` and `Retry-After`: connect again,
+to another replica). A client that stops reading is
 dropped without a close frame once a frame has waited 5 s to be sent (the buffers between
 server and client are full): reconnect and `resume`.
 "#;

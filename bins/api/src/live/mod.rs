@@ -48,7 +48,7 @@ fn is_upgrade(req: &HttpRequest) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
-/// Checks, in order: that the replica is not shutting down (503), that
+/// Checks, in order: that the replica is not draining or shutting down (503), that
 /// this is an upgrade (400), the browser origin (403), the credential (401;
 /// a ticket is consumed only here), the per-user socket bound (429), and
 /// shutdown again as the socket registers (503); then upgrades and runs the
@@ -60,7 +60,10 @@ async fn upgrade(
     hub: Data<Hub>,
     origins: Data<AllowedOrigins>,
 ) -> Result<HttpResponse, ApiError> {
-    if services.lifecycle.sockets_closing().is_cancelled() {
+    // From the drain on (readiness 503, `Connection: close` on every answer,
+    // which a 101 cannot carry), a new socket is sent elsewhere at once
+    // rather than opened and closed with 1001 a few seconds later.
+    if services.lifecycle.is_draining() || services.lifecycle.sockets_closing().is_cancelled() {
         return Err(shutting_down());
     }
     if !is_upgrade(&req) {
