@@ -25,7 +25,8 @@ origin), 429 `too_many_sockets` (at most 5 sockets per user over all replicas).
 * `{"type":"typing","conversation_id"?}` — passed on at most every 2 s.
 * `{"type":"close","conversation_id"}` — staff only.
 * `{"type":"resume","conversation_id","after_seq"}` — replays every stored message with a
-  greater `seq`, in order; live delivery goes on without duplicates.
+  greater `seq`, in order; live delivery goes on without duplicates. A message that arrived
+  live between connecting and `resume` is replayed too: keep messages by `seq`.
 
 **Server → client.**
 * `{"type":"message","id","conversation_id","seq","sender_id","sender_role","body",

@@ -173,6 +173,10 @@ async fn resume_replays_what_was_missed_in_order_then_live_delivery_goes_on_with
     for n in 1..=3 {
         agent.say_in(&conversation, &format!("while you were away {n}")).await;
     }
+    // All three stored before Ann is back (the agent sees its own echoes):
+    // otherwise one may reach her new socket live before she asks to resume,
+    // and the resume, which replays everything after seq 1, repeats it.
+    while agent.next_of("message").await["seq"] != 4 {}
     let mut ann = connect(&d.app, &d.ann.token).await;
     ann.send(json!({"type": "resume", "conversation_id": conversation, "after_seq": 1})).await;
     let replayed: Vec<i64> =
