@@ -99,11 +99,11 @@ impl TicketStore for MemoryTicketStore {
         if state.tickets.len() >= self.max_tickets || now.duration_since(state.last_purge) >= PURGE_EVERY {
             state.purge(now);
         }
-        let theirs = state.issued.get(&grant.user_id).into_iter().flatten().filter(|e| **e > now);
-        if let Some(oldest) = theirs.clone().min()
-            && theirs.count() >= per_user
-        {
-            return Ok(Issued::Busy(oldest.duration_since(now)));
+        // Oldest first, so the front is the one that lapses next.
+        let theirs = state.issued.entry(grant.user_id).or_default();
+        theirs.retain(|expiry| *expiry > now);
+        if theirs.len() >= per_user {
+            return Ok(Issued::Busy(theirs.front().map_or(ttl, |oldest| oldest.duration_since(now))));
         }
         if state.tickets.len() >= self.max_tickets {
             return Err(InfraError::new(format!("too many outstanding tickets ({})", self.max_tickets)));
@@ -112,9 +112,7 @@ impl TicketStore for MemoryTicketStore {
             Some((_, expiry)) if *expiry > now => Err(InfraError::new("ticket digest already issued")),
             _ => {
                 state.tickets.insert(ticket_digest.to_owned(), (grant, expires_at));
-                let expiries = state.issued.entry(grant.user_id).or_default();
-                expiries.retain(|expiry| *expiry > now);
-                expiries.push_back(expires_at);
+                state.issued.entry(grant.user_id).or_default().push_back(expires_at);
                 Ok(Issued::Stored)
             }
         }

@@ -95,14 +95,11 @@ fn named_email(body: &[u8]) -> Option<Email> {
 /// Whose budget a client address spends: the address itself for IPv4, its
 /// /64 network for IPv6, since a single client (one home or one cloud host)
 /// is usually given a whole /64 and could otherwise take a fresh budget for
-/// every request. An IPv4 address written as IPv6 (`::ffff:a.b.c.d`) is its
-/// IPv4 address.
+/// every request. `ip` comes from [`client_ip`], which already turns an
+/// IPv4 address written as IPv6 (`::ffff:a.b.c.d`) into IPv4.
 fn budget_holder(ip: std::net::IpAddr) -> String {
     match ip {
-        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => format!("{}/64", std::net::Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
-        },
+        std::net::IpAddr::V6(v6) => format!("{}/64", std::net::Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
         std::net::IpAddr::V4(v4) => v4.to_string(),
     }
 }
@@ -165,7 +162,8 @@ mod tests {
 
     #[test]
     fn an_ipv6_client_spends_the_budget_of_its_64_network() {
-        let holder = |ip: &str| budget_holder(ip.parse().expect("an address"));
+        let none = coffee_app::TrustedProxies::none();
+        let holder = |ip: &str| budget_holder(client_ip(ip.parse().expect("an address"), None, &none));
         assert_eq!(holder("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
         assert_eq!(holder("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
         assert_ne!(holder("2001:db8:1:3::1"), holder("2001:db8:1:2::1"));
