@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -126,9 +127,10 @@ pub(crate) struct KeyRow {
     expires_at: DateTime<Utc>,
 }
 
-/// An [`IdempotencyStore`] in a map.
+/// An [`IdempotencyStore`] in a map. The flag makes the next `complete`
+/// find its lease gone, as if a retry had taken the key over meanwhile.
 #[derive(Debug, Default)]
-pub(crate) struct InMemoryIdempotency(Mutex<HashMap<(Uuid, String), KeyRow>>);
+pub(crate) struct InMemoryIdempotency(Mutex<HashMap<(Uuid, String), KeyRow>>, AtomicBool);
 
 impl InMemoryIdempotency {
     pub(crate) fn snapshot(&self) -> HashMap<(Uuid, String), KeyRow> {
@@ -142,6 +144,11 @@ impl InMemoryIdempotency {
     /// Keys stored, finished or not.
     pub(crate) fn len(&self) -> usize {
         lock(&self.0).len()
+    }
+
+    /// The next `complete` answers that its lease is no longer the key's.
+    pub(crate) fn lose_next_lease(&self) {
+        self.1.store(true, Ordering::SeqCst);
     }
 }
 
@@ -183,6 +190,9 @@ impl IdempotencyStore for InMemoryIdempotency {
     }
 
     async fn complete(&self, lease: KeyLease, response: &StoredResponse, _: DateTime<Utc>) -> Result<bool, RepoError> {
+        if self.1.swap(false, Ordering::SeqCst) {
+            return Ok(false);
+        }
         let mut rows = lock(&self.0);
         let held = rows.values_mut().find(|r| r.lease == lease && r.response.is_none());
         Ok(held.map(|row| row.response = Some(response.clone())).is_some())

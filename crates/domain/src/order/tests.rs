@@ -408,6 +408,18 @@ fn a_request_whose_key_was_taken_over_places_nothing() {
 }
 
 #[test]
+fn a_checkout_that_finds_its_lease_taken_over_rolls_back_and_answers_in_flight() {
+    let s = setup();
+    let latte = s.product("Latte", 350);
+    s.add_to_cart(&s.ann, latte, 1);
+    s.fakes.idempotency.lose_next_lease();
+    let late = s.place_with_key(&s.ann, OrderInput::default(), "key-1", "fp");
+    assert!(matches!(late, Err(OrderError::InFlight)), "{late:?}");
+    // The whole checkout rolled back: no order, no mail, the cart as it was.
+    assert_eq!((s.fakes.orders.all().len(), s.mails().len(), s.cart_len(&s.ann)), (0, 0, 1));
+}
+
+#[test]
 fn idempotency_keys_are_1_to_255_printable_characters() {
     assert!(IdempotencyKey::parse(&"k".repeat(255), String::new()).is_ok());
     assert!(IdempotencyKey::parse("a b-c_d.e~1", String::new()).is_ok());
