@@ -267,6 +267,7 @@ location = { lat = 41, lng = 69.5 }
             (one_interval("mon", "25:00", "08:00"), "opening_hours[0].open: \"25:00\""),
             (one_interval("mon", "07:00", "8:00"), "opening_hours[0].close"),
             (with_hours("opening_hours = []\n").replace("EUR", "euro"), "currency"),
+            (with_hours("opening_hours = []\n").replace("EUR", "EUD"), "currency: \"EUD\" is not an ISO 4217"),
             (with_hours("opening_hours = []\n").replace("lat = 41", "lat = 141"), "location.lat"),
             (HEAD.to_owned(), "missing field `opening_hours`"),
             (with_hours("opening_hours = []\n").replace("name = \"Test Coffee\"", ""), "missing field `name`"),

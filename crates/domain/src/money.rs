@@ -84,32 +84,50 @@ impl fmt::Display for Money {
     }
 }
 
-/// An ISO 4217 currency code: three upper-case ASCII letters (`UZS`, `EUR`).
+/// An ISO 4217 currency with minor units (`UZS`, `EUR`, `JPY`): the code a
+/// shop is configured with, and how many decimals its minor unit has.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Currency([u8; 3]);
+pub struct Currency(iso_currency::Currency);
 
 impl Currency {
     /// `XXX`, ISO 4217's code for "no currency" (a placeholder, never a shop's currency).
-    pub const NONE: Currency = Currency(*b"XXX");
+    pub const NONE: Currency = Currency(iso_currency::Currency::XXX);
 
     /// Parses a code such as `UZS`.
     ///
     /// # Errors
-    /// Not three upper-case ASCII letters.
+    /// Not an ISO 4217 code, or the code of something without minor units
+    /// (gold `XAU`, `XXX`): prices could not be written in it.
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        match raw.as_bytes() {
-            &[a, b, c] if [a, b, c].iter().all(u8::is_ascii_uppercase) => Ok(Self([a, b, c])),
-            _ => Err(FieldError::new(
-                field,
-                format!("{raw:?} is not an ISO 4217 code (three upper-case letters, e.g. UZS)"),
-            )),
+        match iso_currency::Currency::from_code(raw) {
+            Some(c) if c.exponent().is_some() => Ok(Self(c)),
+            Some(_) => Err(FieldError::new(field, format!("{raw:?} has no minor unit to count prices in"))),
+            None => Err(FieldError::new(field, format!("{raw:?} is not an ISO 4217 currency code (e.g. UZS, EUR)"))),
         }
     }
 
     /// The code as text.
-    pub fn as_str(&self) -> &str {
-        // Three ASCII letters by construction.
-        std::str::from_utf8(&self.0).unwrap_or("XXX")
+    pub fn as_str(&self) -> &'static str {
+        self.0.code()
+    }
+
+    /// Decimals of the minor unit: 2 for `UZS` and `EUR`, 0 for `JPY`, 3 for `KWD`.
+    pub fn decimals(&self) -> u32 {
+        self.0.exponent().map_or(0, u32::from)
+    }
+
+    /// `minor` units written for people: `3.50 UZS`, `350 JPY`, `3.500 KWD`.
+    pub fn format(&self, minor: i64) -> String {
+        let sign = if minor < 0 { "-" } else { "" };
+        let abs = minor.unsigned_abs();
+        let code = self.as_str();
+        match self.decimals() {
+            0 => format!("{sign}{abs} {code}"),
+            d => {
+                let unit = 10u64.pow(d);
+                format!("{sign}{}.{:0width$} {code}", abs / unit, abs % unit, width = d as usize)
+            }
+        }
     }
 }
 
@@ -163,11 +181,24 @@ mod tests {
     }
 
     #[test]
-    fn currency_codes_are_three_upper_case_letters() {
+    fn currencies_are_iso_4217_codes_with_minor_units() {
         assert_eq!(Currency::parse("currency", "UZS").unwrap().to_string(), "UZS");
         assert_eq!(Currency::parse("currency", "EUR").unwrap().as_str(), "EUR");
-        for bad in ["uzs", "US", "EURO", "U$S", "ÜZS", ""] {
-            assert!(Currency::parse("currency", bad).is_err(), "{bad}");
+        // Well-formed but not a currency (a typo), or a currency without minor units.
+        for bad in ["uzs", "US", "EURO", "U$S", "ÜZS", "", "UZD", "XAU", "XXX"] {
+            let err = Currency::parse("currency", bad).unwrap_err();
+            assert_eq!(err.field, "currency", "{bad}");
         }
+    }
+
+    #[test]
+    fn amounts_are_written_with_the_currency_s_own_decimals() {
+        let cur = |code| Currency::parse("currency", code).unwrap();
+        assert_eq!(cur("UZS").format(350), "3.50 UZS");
+        assert_eq!(cur("EUR").format(5), "0.05 EUR");
+        assert_eq!(cur("JPY").format(350), "350 JPY");
+        assert_eq!(cur("KWD").format(3_500), "3.500 KWD");
+        assert_eq!(cur("EUR").format(-1_299), "-12.99 EUR");
+        assert_eq!(cur("EUR").format(i64::MIN), "-92233720368547758.08 EUR");
     }
 }

@@ -1,6 +1,7 @@
 //! How each [`Mail`] looks: subject, plain text and HTML (sent as multipart/alternative).
 
 use coffee_domain::mail::{Mail, OrderSummary};
+use coffee_domain::money::Currency;
 use coffee_domain::text::escape_html;
 
 /// A mail ready to send: every part is complete, interpolated values in
@@ -24,13 +25,12 @@ pub fn render(mail: &Mail) -> RenderedMail {
     }
 }
 
-/// An amount of minor units as `12.50 UZS`.
-// SIMPLIFICATION: every currency is shown with two decimals; a fuller
-// version would take the minor-unit exponent from ISO 4217 (0 for JPY).
+/// An amount of minor units as people write it: `12.50 UZS`, `350 JPY`.
 pub fn format_money(minor: i64, currency: &str) -> String {
-    let sign = if minor < 0 { "-" } else { "" };
-    let abs = minor.unsigned_abs();
-    format!("{sign}{}.{:02} {currency}", abs / 100, abs % 100)
+    // The code comes from the shop's validated configuration; one this build
+    // does not know (a payload queued by another version) is shown as is.
+    Currency::parse("currency", currency)
+        .map_or_else(|_| format!("{minor} (minor units) {currency}"), |c| c.format(minor))
 }
 
 fn pickup_text(order: &OrderSummary) -> String {
@@ -265,6 +265,9 @@ mod tests {
         let asap = OrderSummary { pickup: None, ..order() };
         assert!(render(&Mail::NewOrder { to: vec![], order: asap }).text.contains("as soon as possible"));
         assert_eq!(format_money(5, "EUR"), "0.05 EUR");
+        assert_eq!(format_money(500, "JPY"), "500 JPY");
+        assert_eq!(format_money(1_250, "KWD"), "1.250 KWD");
+        assert_eq!(format_money(500, "ZZZ"), "500 (minor units) ZZZ");
     }
 
     #[test]
