@@ -81,7 +81,7 @@ impl FieldKind {
         match self {
             FieldKind::Text => &[Op::Eq, Op::In, Op::Contains],
             FieldKind::Integer | FieldKind::Timestamp => &[Op::Eq, Op::In, Op::Gt, Op::Gte, Op::Lt, Op::Lte],
-            FieldKind::Bool => &[Op::Eq],
+            FieldKind::Bool => &[Op::Eq, Op::In],
             FieldKind::Uuid | FieldKind::Enum(_) => &[Op::Eq, Op::In],
         }
     }

@@ -548,6 +548,8 @@ async fn products_can_be_filtered_searched_sorted_and_paged() {
     let unavailable = q(vec![("is_available", s("false")), ("sort", s("name"))]).await;
     assert_eq!((names(&unavailable), unavailable["total"].as_u64()), (vec![s("Cold brew"), s("Croissant")], Some(2)));
     assert_eq!(q(vec![("is_available", s("true"))]).await["total"], 4);
+    assert_eq!(q(vec![("is_available__in", s("false"))]).await["total"], 2);
+    assert_eq!(q(vec![("is_available__in", s("true,false"))]).await["total"], 6);
 
     assert_eq!(
         names(&q(vec![("sort", s("-price,name"))]).await),
@@ -620,7 +622,8 @@ async fn invalid_product_queries_give_400_naming_the_parameter() {
         ("description", "x"),
         ("currency", "UZS"),
         ("is_available", "maybe"),
-        ("is_available__in", "true,false"),
+        ("is_available__in", "true,maybe"),
+        ("is_available__gt", "false"),
         ("category_id", "not-a-uuid"),
         ("category_id", "' OR 1=1 --"),
         ("category_id__in", "x,y"),
