@@ -45,7 +45,7 @@ impl CartDto {
     /// The JSON form of `cart`, in the shop's `currency`.
     pub fn new(cart: Cart, currency: Currency) -> Self {
         Self {
-            items: cart.items.into_iter().map(line).collect(),
+            items: cart.items.into_iter().map(CartLineDto::from).collect(),
             total_quantity: cart.total_quantity,
             total: cart.total.minor(),
             currency: currency.to_string(),
@@ -53,15 +53,17 @@ impl CartDto {
     }
 }
 
-fn line(l: CartLine) -> CartLineDto {
-    CartLineDto {
-        id: l.id,
-        product_id: l.product_id,
-        name: l.name,
-        unit_price: l.unit_price.minor(),
-        quantity: l.quantity.get(),
-        line_total: l.line_total.minor(),
-        is_available: l.is_available,
+impl From<CartLine> for CartLineDto {
+    fn from(l: CartLine) -> Self {
+        Self {
+            id: l.id,
+            product_id: l.product_id,
+            name: l.name,
+            unit_price: l.unit_price.minor(),
+            quantity: l.quantity.get(),
+            line_total: l.line_total.minor(),
+            is_available: l.is_available,
+        }
     }
 }
 

@@ -30,7 +30,7 @@ use crate::problem::{IntoProblem, ProblemType};
 type Family = fn() -> Vec<ProblemType>;
 
 /// `(operationId, family, the family's codes it can produce)`.
-const OWN_CODES: [(&str, Family, &[ProblemType]); 36] = [
+const OWN_CODES: [(&str, Family, &[ProblemType]); 37] = [
     ("signup", AuthError::problems, &[c::EMAIL_TAKEN, c::BUSY]),
     ("verify", AuthError::problems, &[c::INVALID_VERIFICATION_CODE, c::ALREADY_VERIFIED, c::TOO_MANY_ATTEMPTS]),
     ("verifyLink", AuthError::problems, &[c::INVALID_VERIFICATION_CODE]),
@@ -57,6 +57,7 @@ const OWN_CODES: [(&str, Family, &[ProblemType]); 36] = [
     ("uploadProductImage", CatalogError::problems, &[c::UNSUPPORTED_IMAGE_TYPE]),
     ("getCart", CartError::problems, &[]),
     ("addToCart", CartError::problems, &[c::PRODUCT_UNAVAILABLE]),
+    ("getCartItem", CartError::problems, &[]),
     ("updateCartItem", CartError::problems, &[]),
     ("removeCartItem", CartError::problems, &[]),
     ("clearCart", CartError::problems, &[]),

@@ -6,7 +6,7 @@ use coffee_domain::cart::CartError;
 use paperclip::actix::{NoContent, api_v2_operation, web};
 use uuid::Uuid;
 
-use crate::dto::cart::{AddToCartRequest, CartDto, SetQuantityRequest};
+use crate::dto::cart::{AddToCartRequest, CartDto, CartLineDto, SetQuantityRequest};
 use crate::extract::{Authenticated, JsonBody};
 use crate::problem::Problem;
 use crate::responses::Created;
@@ -36,6 +36,19 @@ async fn add_to_cart(
     let quantity = body.0.quantity()?;
     let (line, cart) = services.carts.add(&caller.0, body.0.product_id, quantity).await?;
     Ok(Created { location: format!("/cart/{line}"), body: CartDto::new(cart, services.shop.currency()) })
+}
+
+/// One line of your cart
+///
+/// A line of your cart (the `Location` of `POST /cart`) with the menu's current price and
+/// availability. A line that is not in your cart gives 404.
+#[api_v2_operation(operation_id = "getCartItem", tags(Cart))]
+async fn get_item(
+    services: Data<Services>,
+    caller: Authenticated,
+    item_id: web::Path<Uuid>,
+) -> Result<web::Json<CartLineDto>, Problem<CartError>> {
+    Ok(web::Json(CartLineDto::from(services.carts.line(&caller.0, item_id.into_inner()).await?)))
 }
 
 /// Change a cart line
@@ -81,5 +94,10 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(add_to_cart))
             .route(web::delete().to(clear_cart)),
     )
-    .service(web::resource("/cart/{item_id}").route(web::patch().to(update_item)).route(web::delete().to(remove_item)));
+    .service(
+        web::resource("/cart/{item_id}")
+            .route(web::get().to(get_item))
+            .route(web::patch().to(update_item))
+            .route(web::delete().to(remove_item)),
+    );
 }

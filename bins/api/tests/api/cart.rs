@@ -26,6 +26,7 @@ async fn the_cart_needs_a_token() {
         (Method::GET, "/cart".to_owned()),
         (Method::POST, "/cart".to_owned()),
         (Method::DELETE, "/cart".to_owned()),
+        (Method::GET, format!("/cart/{some}")),
         (Method::PATCH, format!("/cart/{some}")),
         (Method::DELETE, format!("/cart/{some}")),
     ] {
@@ -43,6 +44,9 @@ async fn adding_merges_lines_and_the_cart_shows_current_prices_and_totals() {
     let location = crate::helpers::header(resp.headers(), "location").unwrap();
     let cart = json_with(resp, StatusCode::CREATED).await;
     assert_eq!(location, format!("/cart/{}", cart["items"][0]["id"].as_str().unwrap()));
+    // The Location is a resource: the line, as the cart shows it.
+    let got = json_with(s.call(Method::GET, &location, token, None).await, StatusCode::OK).await;
+    assert_eq!(got, cart["items"][0]);
     s.added(token, &s.cake, 1).await;
     let cart = s.added(token, &s.latte, 3).await;
     assert_eq!(lines(&cart), [("Latte".to_owned(), 5, 1_750), ("Cake".to_owned(), 1, 1_299)]);
@@ -125,6 +129,7 @@ async fn lines_are_changed_and_removed_by_their_owner_only() {
     let line = id_of(&cart["items"][0]);
     let path = format!("/cart/{line}");
     for token in [&bob.token, &s.admin] {
+        assert_problem(s.call(Method::GET, &path, token, None).await, 404, "not_found").await;
         assert_problem(s.call(Method::PATCH, &path, token, Some(&json!({"quantity": 5}))).await, 404, "not_found")
             .await;
         assert_problem(s.call(Method::DELETE, &path, token, None).await, 404, "not_found").await;
@@ -133,6 +138,8 @@ async fn lines_are_changed_and_removed_by_their_owner_only() {
         json_with(s.call(Method::PATCH, &path, &s.ann.token, Some(&json!({"quantity": 7}))).await, StatusCode::OK)
             .await;
     assert_eq!(lines(&cart), [("Latte".to_owned(), 7, 2_450)]);
+    let got = json_with(s.call(Method::GET, &path, &s.ann.token, None).await, StatusCode::OK).await;
+    assert_eq!((got["quantity"].as_i64(), got["line_total"].as_i64()), (Some(7), Some(2_450)));
     let problem = assert_problem(
         s.call(Method::PATCH, &path, &s.ann.token, Some(&json!({"quantity": 0}))).await,
         422,
@@ -142,6 +149,7 @@ async fn lines_are_changed_and_removed_by_their_owner_only() {
     assert_eq!(error_fields(&problem), ["quantity"]);
     assert_eq!(s.call(Method::DELETE, &path, &s.ann.token, None).await.status(), StatusCode::NO_CONTENT);
     assert_problem(s.call(Method::DELETE, &path, &s.ann.token, None).await, 404, "not_found").await;
+    assert_problem(s.call(Method::GET, &path, &s.ann.token, None).await, 404, "not_found").await;
     assert_problem(
         s.call(Method::PATCH, "/cart/not-a-uuid", &s.ann.token, Some(&json!({"quantity": 1}))).await,
         404,

@@ -71,6 +71,7 @@ async fn the_openapi_document_describes_every_route() {
         "GET /cart",
         "POST /cart",
         "DELETE /cart",
+        "GET /cart/{item_id}",
         "PATCH /cart/{item_id}",
         "DELETE /cart/{item_id}",
         "GET /orders",

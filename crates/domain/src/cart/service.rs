@@ -77,6 +77,15 @@ impl CartService {
         Ok(Cart::of(entries.into_iter().map(line).collect::<Result<_, _>>()?)?)
     }
 
+    /// One line of the caller's cart with its current price.
+    ///
+    /// # Errors
+    /// `NotFound` for a line that is not in the caller's cart.
+    pub async fn line(&self, caller: &Caller, item_id: Uuid) -> Result<CartLine, CartError> {
+        let cart = self.get(caller).await?;
+        Ok(cart.items.into_iter().find(|l| l.id == item_id).ok_or(AccessError::NotFound)?)
+    }
+
     /// Adds `quantity` of a product, merging with its line if it has one.
     /// Returns the line's id and the cart.
     ///
