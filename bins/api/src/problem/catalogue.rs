@@ -113,13 +113,23 @@ pub const PRECONDITION_FAILED: ProblemType = ProblemType::new(
     "precondition_failed",
     "The order changed since the version in If-Match; fetch it again (see its ETag).",
 );
-// 413, 415
+pub const IMAGE_PRECONDITION_FAILED: ProblemType = ProblemType::new(
+    412,
+    "precondition_failed",
+    "The file does not match If-Match or was modified since If-Unmodified-Since.",
+);
+// 413, 415, 416
 pub const PAYLOAD_TOO_LARGE: ProblemType =
     ProblemType::new(413, "payload_too_large", "The request body is too large (64 KiB for JSON, 5 MiB for images).");
 pub const UNSUPPORTED_MEDIA_TYPE: ProblemType =
     ProblemType::new(415, "unsupported_media_type", "Send the body as application/json.");
 pub const UNSUPPORTED_IMAGE_TYPE: ProblemType =
     ProblemType::new(415, "unsupported_image_type", "The file is not a PNG, JPEG or WebP image.");
+pub const RANGE_NOT_SATISFIABLE: ProblemType = ProblemType::new(
+    416,
+    "range_not_satisfiable",
+    "The Range asks for bytes outside the file; Content-Range gives its length.",
+);
 // 422
 pub const VALIDATION_FAILED: ProblemType =
     ProblemType::new(422, "validation_failed", "Some fields are invalid; `errors` names each one.");

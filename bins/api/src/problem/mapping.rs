@@ -270,6 +270,18 @@ mod tests {
     }
 
     #[test]
+    fn media_errors_are_documented_exactly() {
+        use crate::routes::media::MediaError;
+        check(vec![
+            MediaError::NoSuchImage,
+            MediaError::PreconditionFailed,
+            MediaError::RangeNotSatisfiable,
+            MediaError::UnreadableRange,
+            MediaError::Unreadable("permission denied".into()),
+        ]);
+    }
+
+    #[test]
     fn access_errors_map_to_401_403_404_and_5xx() {
         check(access_errors());
     }

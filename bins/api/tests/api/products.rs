@@ -706,6 +706,39 @@ async fn png_jpeg_and_webp_images_are_stored_and_served_with_cache_headers() {
 }
 
 #[tokio::test]
+async fn images_answer_ranges_and_conditions_and_their_errors_are_problems() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let id = product_id(&app, &admin, "Latte", 350).await;
+    let product = ok(upload(&app, Some(&admin), &id, file_form(bytes(PNG), "a.png", "image/png")).await).await;
+    let path = media_path(&product["image_url"], "png");
+    let len = bytes(PNG).len();
+    let get = |name: &'static str, value: String| {
+        let req = app.request(Method::GET, &path, None).header(name, value);
+        async move { req.send().await.unwrap() }
+    };
+
+    let part = get("range", "bytes=0-3".to_owned()).await;
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.bytes().await.unwrap().as_ref(), &bytes(PNG)[..4]);
+    let outside = get("range", format!("bytes={}-", len + 10)).await;
+    assert_eq!(header(outside.headers(), "content-range"), Some(format!("bytes */{len}")));
+    assert_problem(outside, 416, "range_not_satisfiable").await;
+    let unreadable = app
+        .request(Method::GET, &path, None)
+        .header("range", reqwest::header::HeaderValue::from_bytes(b"bytes=\xff-").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_problem(unreadable, 400, "bad_request").await;
+
+    let etag = header(app.get(&path, None).await.headers(), "etag").expect("an ETag");
+    assert_eq!(get("if-none-match", etag.clone()).await.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(get("if-match", etag).await.status(), StatusCode::OK);
+    assert_problem(get("if-match", "\"other\"".to_owned()).await, 412, "precondition_failed").await;
+}
+
+#[tokio::test]
 async fn a_new_image_replaces_the_old_file() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
