@@ -205,6 +205,19 @@ impl Shop {
     pub fn is_open_now(&self) -> bool {
         self.is_open_at(self.clock.now())
     }
+
+    /// Whether the shop is open at `at`, and for how many whole seconds
+    /// after `at` that answer stays true, at most `limit`: how long a client
+    /// may reuse it (0 when the shop opens or closes within the next second).
+    pub fn open_state_at(&self, at: DateTime<Utc>, limit: u32) -> (bool, u32) {
+        let open = self.is_open_at(at);
+        // Hours have a resolution of one second, so probing each second finds
+        // any change, an interval shorter than `limit` included.
+        let lasts = (1..=limit)
+            .find(|s| self.is_open_at(at + chrono::TimeDelta::seconds(i64::from(*s))) != open)
+            .map_or(limit, |changes_by| changes_by - 1);
+        (open, lasts)
+    }
 }
 
 #[cfg(test)]
@@ -357,5 +370,22 @@ mod tests {
         clock.advance(chrono::TimeDelta::hours(6));
         assert!(!s.is_open_now());
         assert_eq!(s.currency().as_str(), "UZS");
+    }
+
+    #[test]
+    fn the_open_state_lasts_until_the_next_opening_or_closing() {
+        use chrono::TimeZone;
+        let s = Shop::new(
+            shop(vec![h(Weekday::Fri, "20:00", "02:00")]),
+            Arc::new(PlusFive),
+            Arc::new(crate::testing::FixedClock::default()),
+        );
+        let friday_20 = Utc.with_ymd_and_hms(2026, 3, 6, 15, 0, 0).unwrap();
+        let secs = chrono::TimeDelta::seconds;
+        assert_eq!(s.open_state_at(friday_20 - secs(30), 60), (false, 29), "opens in 30 s");
+        assert_eq!(s.open_state_at(friday_20 - chrono::TimeDelta::milliseconds(500), 60), (false, 0));
+        assert_eq!(s.open_state_at(friday_20, 60), (true, 60));
+        assert_eq!(s.open_state_at(friday_20 + chrono::TimeDelta::hours(6) - secs(5), 60), (true, 4), "closes in 5 s");
+        assert_eq!(s.open_state_at(friday_20 - chrono::TimeDelta::hours(1), 60), (false, 60));
     }
 }

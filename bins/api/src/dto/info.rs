@@ -91,7 +91,7 @@ fn hh_mm(t: NaiveTime) -> String {
 
 impl InfoDto {
     /// The shop's information, with `is_open_now` judged now.
-    pub fn new(shop: &Shop) -> Self {
+    pub fn new(shop: &Shop, is_open_now: bool) -> Self {
         let info = shop.info();
         Self {
             name: info.name.clone(),
@@ -106,7 +106,7 @@ impl InfoDto {
                 .iter()
                 .map(|h| OpeningHoursDto { day: h.day.into(), open: hh_mm(h.open), close: hh_mm(h.close) })
                 .collect(),
-            is_open_now: shop.is_open_now(),
+            is_open_now,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `GET /info`: the static shop information (SPEC §8).
 
 use actix_web::body::BoxBody;
-use actix_web::http::header;
+use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, Responder};
 use coffee_app::Services;
@@ -11,18 +11,23 @@ use paperclip::v2::schema::Apiv2Schema as Schema;
 
 use crate::dto::info::InfoDto;
 
-/// How long clients and proxies may reuse the answer; `is_open_now` may lag by as much.
-const CACHE_CONTROL: &str = "public, max-age=60";
+/// How long clients and proxies may reuse the answer, at most; less when the
+/// shop opens or closes sooner, so `is_open_now` is never stale.
+const MAX_AGE_SECS: u32 = 60;
 
-/// `200` JSON with `Cache-Control: public, max-age=60`.
+/// `200` JSON with `Cache-Control: public, max-age=N`, N ≤ 60 seconds.
 #[derive(Debug)]
-pub struct CachedInfo(InfoDto);
+pub struct CachedInfo {
+    body: InfoDto,
+    max_age: u32,
+}
 
 impl Responder for CachedInfo {
     type Body = BoxBody;
 
     fn respond_to(self, _: &HttpRequest) -> HttpResponse {
-        HttpResponse::Ok().insert_header((header::CACHE_CONTROL, CACHE_CONTROL)).json(self.0)
+        let cache = CacheControl(vec![CacheDirective::Public, CacheDirective::MaxAge(self.max_age)]);
+        HttpResponse::Ok().insert_header((header::CACHE_CONTROL, cache)).json(self.body)
     }
 }
 
@@ -46,10 +51,12 @@ impl OperationModifier for CachedInfo {
 ///
 /// The shop's name, address, location, phone, e-mail, the currency of every price
 /// (ISO 4217; prices are integer minor units), its time zone and weekly opening hours in
-/// local time, and whether it is open right now. Public; may be cached for 60 seconds.
+/// local time, and whether it is open right now. Public; may be cached for 60 seconds, or until
+/// the shop next opens or closes if that is sooner (`Cache-Control: max-age`).
 #[api_v2_operation(operation_id = "getInfo", tags(Shop))]
 async fn get_info(services: Data<Services>) -> CachedInfo {
-    CachedInfo(InfoDto::new(&services.shop))
+    let (open, max_age) = services.shop.open_state_at(services.shop.now(), MAX_AGE_SECS);
+    CachedInfo { body: InfoDto::new(&services.shop, open), max_age }
 }
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {

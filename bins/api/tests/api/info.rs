@@ -13,12 +13,20 @@ async fn app_with_hours(hours: &str) -> (TestApp, tempfile::NamedTempFile) {
     (app, file)
 }
 
-async fn info(app: &TestApp) -> Value {
+/// The body and the `max-age` of `GET /info`.
+async fn info_cached(app: &TestApp) -> (Value, u32) {
     let resp = app.get("/info", None).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(header(resp.headers(), "content-type").unwrap().starts_with("application/json"));
-    assert_eq!(header(resp.headers(), "cache-control").as_deref(), Some("public, max-age=60"));
-    resp.json().await.unwrap()
+    let cache = header(resp.headers(), "cache-control").unwrap();
+    let max_age = cache.strip_prefix("public, max-age=").and_then(|s| s.parse().ok());
+    let max_age = max_age.unwrap_or_else(|| panic!("Cache-Control: {cache}"));
+    assert!(max_age <= 60, "Cache-Control: {cache}");
+    (resp.json().await.unwrap(), max_age)
+}
+
+async fn info(app: &TestApp) -> Value {
+    info_cached(app).await.0
 }
 
 #[tokio::test]
@@ -47,7 +55,8 @@ async fn info_comes_from_shop_info_file_and_is_open_around_the_clock() {
         .map(|day| format!("[[opening_hours]]\nday = \"{day}\"\nopen = \"00:00\"\nclose = \"00:00\"\n"))
         .collect();
     let (app, _file) = app_with_hours(&hours).await;
-    let body = info(&app).await;
+    let (body, max_age) = info_cached(&app).await;
+    assert_eq!(max_age, 60, "never closes, so the full minute");
     assert_eq!(body["name"], "Night Owl Coffee");
     assert_eq!(body["currency"], "EUR");
     assert_eq!(body["timezone"], "Europe/Berlin");
@@ -57,9 +66,30 @@ async fn info_comes_from_shop_info_file_and_is_open_around_the_clock() {
 }
 
 #[tokio::test]
+async fn the_answer_is_cached_no_longer_than_the_shop_stays_open() {
+    use chrono::{Datelike, TimeDelta, Utc};
+    // Opened an hour ago and closing 20 s from now: an interval of its
+    // opening day that runs past midnight when it must.
+    let now = Utc::now();
+    let (opened, closes) = (now - TimeDelta::hours(1), now + TimeDelta::seconds(20));
+    let day = WEEK[opened.weekday().num_days_from_monday() as usize];
+    let hours = format!(
+        "[[opening_hours]]\nday = \"{day}\"\nopen = \"{}\"\nclose = \"{}\"\n",
+        opened.format("%H:%M:%S"),
+        closes.format("%H:%M:%S")
+    );
+    let file = crate::helpers::shop_file_in("UTC", &hours);
+    let app = spawn_app_with(&[("SHOP_INFO_FILE", file.path().to_str().unwrap())]).await;
+    let (body, max_age) = info_cached(&app).await;
+    assert_eq!(body["is_open_now"], true, "{body}");
+    assert!((5..20).contains(&max_age), "closes in under 20 s, so no longer: max-age={max_age}");
+}
+
+#[tokio::test]
 async fn a_shop_without_opening_hours_is_closed() {
     let (app, _file) = app_with_hours("").await;
-    let body = info(&app).await;
+    let (body, max_age) = info_cached(&app).await;
+    assert_eq!(max_age, 60);
     assert_eq!(body["opening_hours"], serde_json::json!([]));
     assert_eq!(body["is_open_now"], false);
 }
