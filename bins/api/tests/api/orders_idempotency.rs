@@ -74,6 +74,26 @@ async fn keys_belong_to_the_caller_and_a_refusal_is_stored_like_an_order() {
 }
 
 #[tokio::test]
+async fn a_validation_refusal_is_stored_and_replayed_too() {
+    let s = open_shop().await;
+    let token = s.ann.token.clone();
+    // An item that names no product is refused by the checkout itself (not by
+    // the body's shape), so the refusal is the key's answer.
+    let body = json!({"items": [{"product_id": uuid::Uuid::now_v7(), "quantity": 1}]});
+    let refused = order_with_key(&s, &token, "unknown-product", &body).await;
+    assert!(header(refused.headers(), "idempotent-replayed").is_none());
+    let first = assert_problem(refused, 422, "validation_failed").await;
+    assert_eq!(error_fields(&first), ["items[0].product_id"]);
+    let retry = order_with_key(&s, &token, "unknown-product", &body).await;
+    assert_eq!(header(retry.headers(), "idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(retry.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(header(retry.headers(), "content-type").as_deref(), Some("application/problem+json"));
+    let again: Value = retry.json().await.unwrap();
+    assert_eq!(again, first, "the stored problem, the first request_id included");
+    assert_eq!(s.orders(&token).await["total"], 0);
+}
+
+#[tokio::test]
 async fn malformed_keys_are_422_naming_the_header() {
     let s = open_shop().await;
     for key in ["k".repeat(256), "tab\tinside".to_owned(), " ".repeat(0)] {
