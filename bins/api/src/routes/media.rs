@@ -1,8 +1,8 @@
 //! `GET /media/{file}`: stored product images.
 
-use actix_files::NamedFile;
 use std::io::ErrorKind;
 
+use actix_files::NamedFile;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, CacheControl, CacheDirective, HeaderValue};
 use actix_web::web::Data;

@@ -68,10 +68,10 @@ async fn info_comes_from_shop_info_file_and_is_open_around_the_clock() {
 #[tokio::test]
 async fn the_answer_is_cached_no_longer_than_the_shop_stays_open() {
     use chrono::{Datelike, TimeDelta, Utc};
-    // Opened an hour ago and closing 20 s from now: an interval of its
+    // Opened an hour ago and closing 50 s from now: an interval of its
     // opening day that runs past midnight when it must.
     let now = Utc::now();
-    let (opened, closes) = (now - TimeDelta::hours(1), now + TimeDelta::seconds(20));
+    let (opened, closes) = (now - TimeDelta::hours(1), now + TimeDelta::seconds(50));
     let day = WEEK[opened.weekday().num_days_from_monday() as usize];
     let hours = format!(
         "[[opening_hours]]\nday = \"{day}\"\nopen = \"{}\"\nclose = \"{}\"\n",
@@ -82,7 +82,8 @@ async fn the_answer_is_cached_no_longer_than_the_shop_stays_open() {
     let app = spawn_app_with(&[("SHOP_INFO_FILE", file.path().to_str().unwrap())]).await;
     let (body, max_age) = info_cached(&app).await;
     assert_eq!(body["is_open_now"], true, "{body}");
-    assert!((5..20).contains(&max_age), "closes in under 20 s, so no longer: max-age={max_age}");
+    // However long the server took to start, it closes within 50 s of `now`.
+    assert!(max_age < 50, "closes in under 50 s, so cached no longer: max-age={max_age}");
 }
 
 #[tokio::test]
