@@ -82,8 +82,9 @@ impl CartService {
     /// # Errors
     /// `NotFound` for a line that is not in the caller's cart.
     pub async fn line(&self, caller: &Caller, item_id: Uuid) -> Result<CartLine, CartError> {
-        let cart = self.get(caller).await?;
-        Ok(cart.items.into_iter().find(|l| l.id == item_id).ok_or(AccessError::NotFound)?)
+        let entries = self.carts.entries(caller.id()).await?;
+        let entry = entries.into_iter().find(|e| e.id == item_id).ok_or(AccessError::NotFound)?;
+        Ok(line(entry)?)
     }
 
     /// Adds `quantity` of a product, merging with its line if it has one.
