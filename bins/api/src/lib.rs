@@ -38,8 +38,9 @@ use crate::problem::ApiError;
 /// [`openapi::build`]); the returned server runs until stopped.
 ///
 /// # Errors
-/// The listener cannot be used.
+/// The listener cannot be used (or refuses `SEND_TIMEOUT`).
 pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListener) -> std::io::Result<Server> {
+    coffee_app::set_send_timeout(&listener, services.config.send_timeout)?;
     let origins = Data::new(allowed_origins(&services.config));
     let hub = live::hub::Hub::new();
     services.live.fan_out.subscribe(hub.clone());

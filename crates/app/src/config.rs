@@ -92,6 +92,10 @@ pub struct Config {
     pub idempotency_key_ttl: TimeDelta,
     /// `SHUTDOWN_DRAIN`: how long `coffee-api` keeps serving after readiness turns 503.
     pub shutdown_drain: std::time::Duration,
+    /// `SEND_TIMEOUT`: how long data the API sent may stay unacknowledged
+    /// by a client (one that stopped reading, or vanished) before the kernel
+    /// aborts the connection; `None` (`0s`) leaves the kernel's default.
+    pub send_timeout: Option<std::time::Duration>,
     /// `WS_PING_INTERVAL`: how often the server pings a WebSocket client (20 s).
     pub ws_ping_interval: std::time::Duration,
     /// `WS_IDLE_TIMEOUT`: a WebSocket client silent this long is dropped (60 s).
@@ -396,6 +400,13 @@ impl Config {
         if let Err(coffee_mail::MailConfigError::MailFrom(why)) = coffee_mail::parse_mail_from(mail_from) {
             return Err(err("MAIL_FROM", why));
         }
+        let send_timeout = match std_duration_or_zero(&vars, "SEND_TIMEOUT", "60s")? {
+            Duration::ZERO => None,
+            short if short < Duration::from_secs(1) => {
+                return Err(err("SEND_TIMEOUT", format!("{short:?} is too short: 0s (off) or at least 1s")));
+            }
+            timeout => Some(timeout),
+        };
         let ws_ping_interval = std_duration(&vars, "WS_PING_INTERVAL", "20s")?;
         let ws_idle_timeout = std_duration(&vars, "WS_IDLE_TIMEOUT", "60s")?;
         if ws_idle_timeout <= ws_ping_interval {
@@ -434,6 +445,7 @@ impl Config {
             order_min_lead_time: duration(&vars, "ORDER_MIN_LEAD_TIME", "10m")?,
             idempotency_key_ttl: duration(&vars, "IDEMPOTENCY_KEY_TTL", "24h")?,
             shutdown_drain: std_duration_or_zero(&vars, "SHUTDOWN_DRAIN", "5s")?,
+            send_timeout,
             ws_ping_interval,
             ws_idle_timeout,
             public_base_url,

@@ -5,6 +5,7 @@
 
 mod config;
 mod lifecycle;
+mod listener;
 mod live;
 mod logging;
 mod metrics;
@@ -15,6 +16,7 @@ mod shop;
 pub use coffee_jobs::{DeadJob, DeadJobs};
 pub use config::{AppEnv, Config, ConfigError, LogFormat};
 pub use lifecycle::Lifecycle;
+pub use listener::set_send_timeout;
 pub use live::Live;
 pub use logging::init_logging;
 pub use metrics::{METRICS_CONTENT_TYPE, Metrics, Sample, UNMATCHED_ROUTE};

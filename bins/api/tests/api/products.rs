@@ -738,6 +738,61 @@ async fn images_answer_ranges_and_conditions_and_their_errors_are_problems() {
     assert_problem(get("if-match", "\"other\"".to_owned()).await, 412, "precondition_failed").await;
 }
 
+/// Fetches `path`, waiting `stall` before the first read and `pause` after
+/// each of the first `pauses` reads, over a connection whose receive buffer
+/// is `receive_buffer` bytes (or the kernel's default, which grows as the
+/// client reads). Returns the bytes read and how the reading ended.
+async fn fetch_reading(
+    app: &TestApp,
+    path: &str,
+    receive_buffer: Option<u32>,
+    stall: Duration,
+    (pause, pauses): (Duration, usize),
+) -> (usize, std::io::Result<()>) {
+    let host = app.address.trim_start_matches("http://");
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    if let Some(size) = receive_buffer {
+        socket.set_recv_buffer_size(size).unwrap();
+    }
+    let mut stream = socket.connect(host.parse().unwrap()).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("request written");
+    tokio::time::sleep(stall).await;
+    let (mut received, mut reads, mut buf) = (0, 0, vec![0; 64 * 1024]);
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await.expect("an answer in time") {
+            Ok(0) => return (received, Ok(())),
+            Ok(n) => received += n,
+            Err(e) => return (received, Err(e)),
+        }
+        reads += 1;
+        if reads <= pauses {
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_after_the_send_timeout() {
+    let app = crate::helpers::spawn_app_with(&[("SEND_TIMEOUT", "2s")]).await;
+    let admin = app.admin_token().await;
+    let id = product_id(&app, &admin, "Latte", 350).await;
+    // More than the kernel buffers on both sides hold, so the server must wait for the client.
+    let product =
+        ok(upload(&app, Some(&admin), &id, file_form(png_of_len(5 * MIB), "big.png", "image/png")).await).await;
+    let path = media_path(&product["image_url"], "png");
+
+    // Pauses shorter than the timeout: the whole file.
+    let (received, end) = fetch_reading(&app, &path, None, Duration::ZERO, (Duration::from_millis(200), 5)).await;
+    assert!(end.is_ok() && received > 5 * MIB, "{received} bytes, then {end:?}");
+
+    // Stopped reading (with a small buffer, so that the server's side fills
+    // up): the server gives up on the connection, and the file, after about two seconds.
+    let (received, end) = fetch_reading(&app, &path, Some(4096), Duration::from_secs(6), (Duration::ZERO, 0)).await;
+    assert!(received < 5 * MIB, "the server waited for the client: {received} bytes");
+    assert_eq!(end.map_err(|e| e.kind()), Err(std::io::ErrorKind::ConnectionReset), "after {received} bytes");
+}
+
 #[tokio::test]
 async fn a_new_image_replaces_the_old_file() {
     let app = spawn_app().await;

@@ -20,6 +20,8 @@ fn defaults_give_the_embedded_profile() {
     assert_eq!((c.order_min_lead_time, c.idempotency_key_ttl), (TimeDelta::minutes(10), TimeDelta::hours(24)));
     assert!(c.admin_notify_emails.is_empty());
     assert_eq!(c.password_hash_queue, 64);
+    assert_eq!(c.send_timeout, Some(Duration::from_secs(60)));
+    assert_eq!(Config::from_vars(vars(&[("SEND_TIMEOUT", "0s")])).unwrap().send_timeout, None);
     assert_eq!(Config::from_vars(vars(&[("PASSWORD_HASH_QUEUE", "0")])).unwrap().password_hash_queue, 0);
     assert_eq!(c.auth_rate_limit.map(|p| p.to_string()).as_deref(), Some("10/min"));
     assert!(c.trusted_proxies.is_empty());
@@ -67,6 +69,8 @@ fn malformed_values_name_their_variable() {
         ("HOST", "not-an-ip"),
         ("MAIL_FROM", "not an address"),
         ("WS_IDLE_TIMEOUT", "20s"),
+        ("SEND_TIMEOUT", "500ms"),
+        ("SEND_TIMEOUT", "a minute"),
         ("METRICS_TOKEN", "two words"),
     ] {
         let e = Config::from_vars(vars(&[(name, value)])).unwrap_err();
