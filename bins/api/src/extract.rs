@@ -73,18 +73,31 @@ async fn read_body(req: HttpRequest, mut payload: Payload) -> Result<Bytes, ApiE
 /// Deserialises exactly one JSON value, telling syntax errors (400: not
 /// JSON, or anything after the value) from shape errors (422 naming the
 /// field: a wrong type, an unknown field, an array where an object belongs).
+/// A body with both is malformed: the shape error may come first (`{} x`
+/// misses a field before the reader gets to `x`), so the syntax of the
+/// whole body is checked before a shape error is answered.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(Strict(&mut de)).map_err(|e| {
         let inner = e.inner();
-        if inner.is_data() {
-            ApiError::validation(vec![shape_error(&e.path().to_string(), &inner.to_string())])
-        } else {
-            ApiError::malformed(format!("The body is not valid JSON: {inner}"))
+        if !inner.is_data() {
+            return ApiError::malformed(format!("The body is not valid JSON: {inner}"));
+        }
+        match one_json_value(bytes) {
+            Ok(()) => ApiError::validation(vec![shape_error(&e.path().to_string(), &inner.to_string())]),
+            Err(syntax) => syntax,
         }
     })?;
     de.end().map_err(|e| ApiError::malformed(format!("The body must be one JSON value: {e}")))?;
     Ok(value)
+}
+
+/// 400 unless `bytes` are one well-formed JSON value, whatever its shape.
+fn one_json_value(bytes: &[u8]) -> Result<(), ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    <serde::de::IgnoredAny as serde::Deserialize>::deserialize(&mut de)
+        .map_err(|e| ApiError::malformed(format!("The body is not valid JSON: {e}")))?;
+    de.end().map_err(|e| ApiError::malformed(format!("The body must be one JSON value: {e}")))
 }
 
 /// A shape error in the client's terms: a missing field is named itself

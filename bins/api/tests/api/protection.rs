@@ -255,6 +255,11 @@ async fn json_bodies_are_one_object_and_null_is_not_absent() {
         let resp = app.post_raw("/auth/login", "application/json", body.clone()).await;
         assert_problem(resp, 400, "malformed_request").await;
     }
+    // Broken JSON is 400 even where its shape is wrong too (the shape error comes first as it is read).
+    for body in ["{} x", r#"{"a":1,}"#, "{}}", "[1,]", r#"{"email":"a"} {"email":"b"}"#] {
+        let resp = app.post_raw("/auth/login", "application/json", body.to_owned()).await;
+        assert_problem(resp, 400, "malformed_request").await;
+    }
     let raw = |method: Method, path: &str, token: &str, body: &'static str| {
         app.request(method, path, Some(token)).header("content-type", "application/json").body(body).send()
     };
