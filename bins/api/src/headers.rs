@@ -82,8 +82,13 @@ impl FromRequest for IfMatch {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let Some(value) = req.headers().get(header::IF_MATCH) else { return ready(Ok(IfMatch(None))) };
-        let parsed = parse_if_match(value.to_str().unwrap_or_default());
+        let lines: Vec<&str> =
+            req.headers().get_all(header::IF_MATCH).map(|v| v.to_str().unwrap_or_default()).collect();
+        if lines.is_empty() {
+            return ready(Ok(IfMatch(None)));
+        }
+        // Several `If-Match` lines are one list (RFC 9110 §5.3), judged whole.
+        let parsed = parse_if_match(&lines.join(", "));
         ready(parsed.map(IfMatch).map_err(|message| ApiError::validation(vec![FieldError::new("If-Match", message)])))
     }
 }
@@ -106,7 +111,15 @@ impl OperationModifier for IfMatch {
 /// The `Idempotency-Key` header, not validated yet: its key is only
 /// meaningful together with the fingerprint of the body it came with.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyKeyHeader(Option<String>);
+pub enum IdempotencyKeyHeader {
+    /// No header.
+    Absent,
+    /// One header line, as sent.
+    Sent(String),
+    /// Several lines: which key the client meant cannot be known, and
+    /// taking either could run the request twice.
+    Repeated,
+}
 
 impl IdempotencyKeyHeader {
     /// The key for a request whose validated body is `body`, or `None`
@@ -114,9 +127,16 @@ impl IdempotencyKeyHeader {
     ///
     /// # Errors
     /// 422 naming `Idempotency-Key` when it is empty, longer than 255
-    /// characters or not printable ASCII.
+    /// characters, not printable ASCII, or sent more than once.
     pub fn key_for(&self, body: &impl Serialize) -> Result<Option<IdempotencyKey>, ApiError> {
-        let Some(raw) = &self.0 else { return Ok(None) };
+        let raw = match self {
+            Self::Absent => return Ok(None),
+            Self::Sent(raw) => raw,
+            Self::Repeated => {
+                let e = FieldError::new("Idempotency-Key", "must be sent once, not in several header lines");
+                return Err(ApiError::validation(vec![e]));
+            }
+        };
         IdempotencyKey::parse(raw, fingerprint(body)).map(Some).map_err(|e| ApiError::validation(vec![e]))
     }
 }
@@ -137,8 +157,13 @@ impl FromRequest for IdempotencyKeyHeader {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let raw = req.headers().get("idempotency-key").map(|v| v.to_str().unwrap_or(UNREADABLE).to_owned());
-        ready(Ok(IdempotencyKeyHeader(raw)))
+        let mut lines = req.headers().get_all("idempotency-key");
+        let header = match (lines.next(), lines.next()) {
+            (None, _) => IdempotencyKeyHeader::Absent,
+            (Some(value), None) => IdempotencyKeyHeader::Sent(value.to_str().unwrap_or(UNREADABLE).to_owned()),
+            (Some(_), Some(_)) => IdempotencyKeyHeader::Repeated,
+        };
+        ready(Ok(header))
     }
 }
 
@@ -149,7 +174,7 @@ impl OperationModifier for IdempotencyKeyHeader {
         header_parameter(
             op,
             "Idempotency-Key",
-            "1–255 printable characters, unique per order attempt (e.g. a UUID). A repeat with the same key and \
+            "1–255 printable characters, unique per order attempt (e.g. a UUID), in one header line. A repeat with the same key and \
              body gets the first answer again with `Idempotent-Replayed: true` and creates nothing; the same key \
              with another body gives 422 `idempotency_key_reused`; a repeat while the first is still running gives \
              409 `idempotency_in_flight`. Keys are kept for `IDEMPOTENCY_KEY_TTL` and belong to the caller.",
@@ -165,7 +190,35 @@ impl OperationModifier for IdempotencyKeyHeader {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+    use actix_web::ResponseError as _;
+    use actix_web::http::StatusCode;
+    use actix_web::test::TestRequest;
+
     use super::*;
+
+    fn extract<T: FromRequest<Future = Ready<Result<T, ApiError>>>>(lines: &[(&str, &str)]) -> Result<T, ApiError> {
+        let req = lines.iter().fold(TestRequest::default(), |req, line| req.append_header(*line)).to_http_request();
+        T::from_request(&req, &mut Payload::None).into_inner()
+    }
+
+    #[test]
+    fn several_if_match_lines_are_one_list() {
+        let if_match = |lines: &[(&str, &str)]| extract::<IfMatch>(lines).map(|m| m.0).map_err(|e| e.status_code());
+        assert_eq!(if_match(&[]), Ok(None));
+        assert_eq!(if_match(&[("if-match", "\"3\"")]), Ok(Some(3)));
+        assert_eq!(if_match(&[("if-match", "W/\"2\""), ("if-match", "\"3\"")]), Ok(Some(3)));
+        assert_eq!(if_match(&[("if-match", "\"3\""), ("if-match", "\"4\"")]), Err(StatusCode::UNPROCESSABLE_ENTITY));
+    }
+
+    #[test]
+    fn an_idempotency_key_sent_twice_is_refused() {
+        let key = |lines: &[(&str, &str)]| extract::<IdempotencyKeyHeader>(lines).unwrap().key_for(&"body");
+        assert_eq!(key(&[]).unwrap(), None);
+        assert_eq!(key(&[("idempotency-key", "k1")]).unwrap().unwrap().key(), "k1");
+        let twice = key(&[("idempotency-key", "k1"), ("idempotency-key", "k1")]).unwrap_err();
+        assert_eq!(twice.status_code(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
 
     #[test]
     fn if_match_names_one_version_any_or_none_that_can_match() {

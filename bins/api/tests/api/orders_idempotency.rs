@@ -118,6 +118,18 @@ async fn malformed_keys_are_422_naming_the_header() {
         .await
         .unwrap();
     assert_problem(resp, 422, "validation_failed").await;
+    // Two header lines: which key was meant is unknowable, so neither is taken.
+    let resp = s
+        .app
+        .request(Method::POST, "/orders", Some(&s.ann.token))
+        .header("idempotency-key", "first")
+        .header("idempotency-key", "second")
+        .json(&latte(&s, 1))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(error_fields(&problem), ["Idempotency-Key"]);
     assert_eq!(s.orders(&s.ann.token).await["total"], 0);
 }
 
