@@ -166,6 +166,26 @@ async fn concurrent_admins_moving_one_order_cannot_both_win() {
 }
 
 #[tokio::test]
+async fn a_burst_of_edits_to_one_order_all_apply_one_after_the_other() {
+    let s = open_shop().await;
+    let order = s.one_latte().await;
+    let (token, path) = (s.ann.token.clone(), path(&order));
+    // 24 at once, each a different change: 16 comments and 8 replacements.
+    let comments = (0..16).map(|i| json!({"comment": format!("Edit {i}")}));
+    let items = (1..=8).map(|i| json!({"items": [{"product_id": s.cake, "quantity": i}], "comment": "Put"}));
+    let edits = comments.map(|body| (Method::PATCH, body)).chain(items.map(|body| (Method::PUT, body))).map(
+        |(method, body)| {
+            let (s, path, token) = (&s, &path, &token);
+            async move { s.call(method, path, token, Some(&body)).await.status().as_u16() }
+        },
+    );
+    let statuses = futures_util::future::join_all(edits).await;
+    assert!(statuses.iter().all(|s| *s == 200), "every edit applies: {statuses:?}");
+    let now = json_with(s.call(Method::GET, &path, &token, None).await, StatusCode::OK).await;
+    assert_eq!(now["version"].as_i64(), Some(1 + 24), "none lost: {now}");
+}
+
+#[tokio::test]
 async fn put_replaces_the_items_of_a_pending_order_at_current_prices() {
     let s = open_shop().await;
     let token = s.ann.token.clone();

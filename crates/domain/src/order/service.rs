@@ -24,8 +24,12 @@ use crate::uow::{Transaction, UnitOfWork};
 use crate::user::{Email, User};
 
 /// How often a change judged against a state that moved on meanwhile is
-/// judged again before giving up.
-const MAX_ATTEMPTS: usize = 5;
+/// judged again before giving up. Each miss means another change of the
+/// order landed in between, and each request lands at most one, so a burst
+/// of up to this many concurrent changes to one order all apply, one after
+/// the other. Past that (changes arriving faster than they land) the answer
+/// is 503 with `Retry-After` ([`contended`]).
+const MAX_ATTEMPTS: usize = 32;
 
 /// Why an order use case failed.
 #[derive(Debug, thiserror::Error)]
@@ -413,7 +417,7 @@ impl OrderService {
             self.ports.live.publish(LiveEvent::Order(OrderUpdate::from(&updated))).await;
             return Ok(updated);
         }
-        Err(Unexpected::Failed("the order kept changing under concurrent updates".into()).into())
+        Err(contended())
     }
 
     /// Replaces a `pending` order's items, comment and pickup time, at
@@ -456,7 +460,7 @@ impl OrderService {
             self.ports.live.publish(LiveEvent::Order(OrderUpdate::from(&updated))).await;
             return Ok(updated);
         }
-        Err(Unexpected::Failed("the order kept changing under concurrent updates".into()).into())
+        Err(contended())
     }
 
     /// Deletes an order: any, for an admin; their own while `pending`, for a customer.
@@ -476,7 +480,7 @@ impl OrderService {
             }
             self.moved_on(if_match)?;
         }
-        Err(Unexpected::Failed("the order kept changing under concurrent updates".into()).into())
+        Err(contended())
     }
 
     /// The order as the caller may see it, checked against `If-Match`.
@@ -526,6 +530,12 @@ impl OrderService {
             comment: order.comment.clone(),
         }
     }
+}
+
+/// The order kept changing for [`MAX_ATTEMPTS`] tries: a transient
+/// contention, answered as a busy dependency (503 with `Retry-After`), never as a failure.
+fn contended() -> OrderError {
+    Unexpected::Unavailable("the order kept changing under concurrent updates".into()).into()
 }
 
 /// The lines of `items` at the menu's current names and prices, and their
