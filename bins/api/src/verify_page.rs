@@ -74,8 +74,9 @@ pub fn render(outcome: Outcome, shop: &ShopInfo) -> HttpResponse {
             StatusCode::BAD_REQUEST,
             "!",
             "This link is no longer valid",
-            "It has expired, or a newer mail replaced it.",
-            "In the app, ask for a new verification code: the new mail brings a fresh link. \
+            "It has expired, or a newer mail replaced it. If you verified your address with it before, \
+             there is nothing more to do: log in.",
+            "Otherwise, ask the app for a new verification code: the new mail brings a fresh link. \
              Accounts left unverified for two days are removed; then sign up again.",
         ),
         Outcome::Incomplete => (
