@@ -428,11 +428,20 @@ fn wanted(delivery: &Arc<Delivery>, seen: &mut Seen, me: Uuid) -> bool {
     }
 }
 
-/// 1009 for a frame over the limit, 1002 for anything else the protocol refuses.
+/// 1009 for a frame over the limit (refused at its header, or pieces of a
+/// message adding up to more), 1007 for a text frame that is not UTF-8,
+/// 1002 for anything else the protocol refuses.
 fn too_large_or_broken(e: &ProtocolError) -> Option<CloseReason> {
-    let too_large = matches!(e, ProtocolError::Overflow)
-        || matches!(e, ProtocolError::Io(io) if io.to_string().contains("continuation size"));
-    if too_large { close_reason(1009, "frame too large (max 16 KiB)") } else { close_reason(1002, "protocol error") }
+    match e {
+        ProtocolError::Overflow => close_reason(1009, "frame too large (max 16 KiB)"),
+        ProtocolError::Io(io) if super::frame_limit::is_refusal(io) || io.to_string().contains("continuation size") => {
+            close_reason(1009, "frame too large (max 16 KiB)")
+        }
+        ProtocolError::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
+            close_reason(1007, "text frames must be UTF-8")
+        }
+        _ => close_reason(1002, "protocol error"),
+    }
 }
 
 #[cfg(test)]

@@ -52,7 +52,8 @@ origin), 429 `too_many_sockets` (at most 5 sockets per user over all replicas).
 
 Customers receive their own conversations and orders; staff receive everything.
 
-**Closing.** A frame over 16 KiB closes the socket with 1009. The server pings every 20 s and
+**Closing.** A frame over 16 KiB closes the socket with 1009 (as soon as its header says so), a
+text frame that is not UTF-8 with 1007. The server pings every 20 s and
 closes a client silent for 60 s (1000). 4001: the credential expired, the account's access
 changed, or the login the socket was opened with ended (`POST /auth/logout`; checked when it
 happens, and again at every server ping and when live delivery resumes, instead of `resync`, so

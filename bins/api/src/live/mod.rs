@@ -4,6 +4,7 @@
 
 pub mod connection;
 pub mod doc;
+mod frame_limit;
 pub mod frames;
 pub mod hub;
 
@@ -104,7 +105,9 @@ async fn upgrade(
             });
         }
     };
-    let (response, session, stream) = match actix_ws::handle(&req, body) {
+    let upgraded = frame_limit::limit_frames(&req, body, connection::MAX_FRAME_BYTES)
+        .and_then(|body| actix_ws::handle(&req, body));
+    let (response, session, stream) = match upgraded {
         Ok(upgraded) => upgraded,
         Err(e) => {
             let _ = slots.release(user, id).await;

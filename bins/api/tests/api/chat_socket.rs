@@ -113,6 +113,54 @@ async fn a_frame_over_16_kib_closes_the_socket_with_1009() {
     assert_eq!(ws.closed().await.0, 1009);
 }
 
+/// A socket opened over raw TCP with `token`, for frames no WebSocket
+/// client library would send.
+async fn raw_socket(app: &TestApp, token: &str) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = app.address.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(host).await.unwrap();
+    let upgrade = format!(
+        "GET /ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    tcp.write_all(upgrade.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(tcp.read_u8().await.unwrap());
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    tcp
+}
+
+/// The code of the close frame the server sends next (within 5 s).
+async fn close_code(tcp: &mut tokio::net::TcpStream) -> u16 {
+    use tokio::io::AsyncReadExt;
+    let read = async {
+        let mut head = [0; 4];
+        tcp.read_exact(&mut head).await.unwrap();
+        assert_eq!(head[0], 0x88, "a close frame: {head:?}");
+        u16::from_be_bytes([head[2], head[3]])
+    };
+    tokio::time::timeout(Duration::from_secs(5), read).await.expect("a close frame within 5 s")
+}
+
+#[tokio::test]
+async fn a_frame_declaring_more_than_16_kib_is_refused_at_its_header_and_broken_text_with_1007() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app().await;
+    let ann = app.logged_in("ann@example.com").await;
+    // A text frame declaring 1 GiB, then 64 KiB of it: closed without waiting for (or keeping) the rest.
+    let mut tcp = raw_socket(&app, &ann.token).await;
+    let header = [&[0x81, 0x80 | 127][..], &(1u64 << 30).to_be_bytes(), &[1, 2, 3, 4]].concat();
+    tcp.write_all(&header).await.unwrap();
+    tcp.write_all(&vec![b'a'; 64 * 1024]).await.unwrap();
+    assert_eq!(close_code(&mut tcp).await, 1009);
+    // A text frame that is not UTF-8 (0xff 0xfe, masked with zeros).
+    let mut tcp = raw_socket(&app, &ann.token).await;
+    tcp.write_all(&[0x81, 0x80 | 2, 0, 0, 0, 0, 0xff, 0xfe]).await.unwrap();
+    assert_eq!(close_code(&mut tcp).await, 1007);
+}
+
 #[tokio::test]
 async fn eleven_messages_in_ten_seconds_are_one_too_many() {
     let app = spawn_app().await;
