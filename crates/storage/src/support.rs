@@ -51,7 +51,7 @@ fn corrupt(what: String) -> RepoError {
     RepoError::Other(what.into())
 }
 
-fn conversation(m: conv::Model) -> Result<Conversation, RepoError> {
+pub(crate) fn conversation(m: conv::Model) -> Result<Conversation, RepoError> {
     Ok(Conversation {
         status: ConversationStatus::parse(&m.status)
             .ok_or_else(|| corrupt(format!("unknown status {:?} in conversations", m.status)))?,

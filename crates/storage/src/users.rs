@@ -5,9 +5,12 @@ use std::sync::OnceLock;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use coffee_domain::RepoError;
+use coffee_domain::order::OrderStatus;
 use coffee_domain::query::{Filter, ListQuery, Op, Page, Value};
+use coffee_domain::support::ConversationStatus;
 use coffee_domain::user::{
-    Email, NewUser, NewVerification, Role, User, UserChanges, UserField, UserRepository, UserWriteError, Verification,
+    Email, NewUser, NewVerification, RemovedWith, Role, User, UserChanges, UserField, UserRepository, UserWriteError,
+    Verification,
 };
 use sea_orm::sea_query::{Expr, OnConflict, Query, SimpleExpr};
 use sea_orm::{
@@ -16,7 +19,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::entity::{email_verifications as ev, sessions, users};
+use crate::entity::{conversations, email_verifications as ev, orders, sessions, users};
 use crate::list::{ListMapping, fetch_page, fold};
 use crate::orders::lock_counts_for_cascade;
 use crate::{Conn, is_postgres, repo_err};
@@ -136,6 +139,34 @@ fn verification_model(user_id: Uuid, v: &NewVerification) -> ev::ActiveModel {
         expires_at: Set(v.expires_at),
         sent_at: Set(v.sent_at),
     }
+}
+
+/// The orders and the open conversation that go with user `id` (read in
+/// the deleting transaction, after the locks that keep them from changing).
+async fn removed_with(txn: &DatabaseTransaction, id: Uuid) -> Result<RemovedWith, RepoError> {
+    let orders: Vec<(Uuid, i64, String)> = orders::Entity::find()
+        .select_only()
+        .columns([orders::Column::Id, orders::Column::Number, orders::Column::Status])
+        .filter(orders::Column::UserId.eq(id))
+        .into_tuple()
+        .all(txn)
+        .await
+        .map_err(repo_err)?;
+    let orders = orders
+        .into_iter()
+        .map(|(order, number, status)| {
+            let status = OrderStatus::parse(&status)
+                .ok_or_else(|| RepoError::Other(format!("unknown status {status:?} in orders").into()))?;
+            Ok((order, number, status))
+        })
+        .collect::<Result<_, RepoError>>()?;
+    let open = conversations::Entity::find()
+        .filter(conversations::Column::CustomerId.eq(id))
+        .filter(conversations::Column::Status.eq(ConversationStatus::Open.as_str()))
+        .one(txn)
+        .await
+        .map_err(repo_err)?;
+    Ok(RemovedWith { orders, open_conversation: open.map(crate::support::conversation).transpose()? })
 }
 
 fn write_err(e: sea_orm::DbErr) -> UserWriteError {
@@ -328,16 +359,17 @@ impl UserRepository for SeaUserRepository {
         Ok(to_user(model)?)
     }
 
-    async fn delete(&self, id: Uuid) -> Result<(), UserWriteError> {
+    async fn delete(&self, id: Uuid) -> Result<RemovedWith, UserWriteError> {
         self.db
-            .transaction::<_, (), UserWriteError>(|txn| {
+            .transaction::<_, RemovedWith, UserWriteError>(|txn| {
                 Box::pin(async move {
                     lock_admins(txn).await?;
                     let current = find_locked(txn, id).await.map_err(write_err)?.ok_or(UserWriteError::NotFound)?;
                     guard_last_admin(txn, &current).await?;
                     lock_counts_for_cascade(txn, &[id]).await.map_err(write_err)?;
+                    let removed = removed_with(txn, id).await?;
                     users::Entity::delete_by_id(id).exec(txn).await.map_err(write_err)?;
-                    Ok(())
+                    Ok(removed)
                 })
             })
             .await

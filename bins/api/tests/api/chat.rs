@@ -258,6 +258,42 @@ async fn orders_are_announced_live_to_their_owner_and_every_agent() {
 }
 
 #[tokio::test]
+async fn deleting_a_customer_takes_their_orders_and_open_conversation_off_every_agents_screen() {
+    let shop = open_shop().await;
+    let bob = shop.app.logged_in("bob@example.com").await;
+    let mut agent = connect(&shop.app, &shop.admin).await;
+    let mut ann = connect(&shop.app, &shop.ann.token).await;
+    let (first, second) = (shop.one_latte().await, shop.one_latte().await);
+    shop.moved(&second, "confirmed").await;
+    ann.say("where is my latte?").await;
+    let conversation = ann.next_of("conversation").await["id"].clone();
+    for _ in 0..3 {
+        agent.next_of("order").await;
+    }
+    agent.next_of("message").await;
+    let bobs = shop.ordered(&bob.token, &json!({"items": [{"product_id": shop.latte, "quantity": 1}]})).await;
+    agent.next_of("order").await;
+
+    let path = format!("/users/{}", shop.ann.id);
+    assert_eq!(shop.call(Method::DELETE, &path, &shop.admin, None).await.status(), StatusCode::NO_CONTENT);
+    let mut gone = Vec::new();
+    for _ in 0..2 {
+        let frame = agent.next_of("order").await;
+        assert_eq!(frame["deleted"].as_bool(), Some(true), "{frame}");
+        gone.push((frame["id"].clone(), frame["status"].clone()));
+    }
+    gone.sort_by_key(|(id, _)| id.to_string());
+    assert_eq!(gone, [(first["id"].clone(), json!("pending")), (second["id"].clone(), json!("confirmed"))]);
+    let closed = agent.next_of("conversation").await;
+    assert_eq!((closed["id"].clone(), closed["status"].as_str()), (conversation, Some("closed")));
+    // Bob's order stays on the board.
+    assert_eq!(
+        shop.call(Method::GET, &format!("/orders/{}", id_of(&bobs)), &shop.admin, None).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
 async fn typing_reaches_the_other_side_not_the_typist() {
     let d = desk().await;
     let mut agent = connect(&d.app, &d.admin).await;

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    Email, NewSession, NewUser, NewVerification, Role, RotateOutcome, Session, SessionRepository, User, UserChanges,
-    UserField, UserRepository, UserWriteError, Verification,
+    Email, NewSession, NewUser, NewVerification, RemovedWith, Role, RotateOutcome, Session, SessionRepository, User,
+    UserChanges, UserField, UserRepository, UserWriteError, Verification,
 };
 use crate::error::RepoError;
 use crate::query::{ListQuery, Op, Page, Value};
@@ -215,7 +215,7 @@ impl UserRepository for InMemoryUsers {
         Ok(user)
     }
 
-    async fn delete(&self, id: Uuid) -> Result<(), UserWriteError> {
+    async fn delete(&self, id: Uuid) -> Result<RemovedWith, UserWriteError> {
         let mut t = lock(&self.0);
         let Some((user, _)) = t.users.get(&id) else { return Err(UserWriteError::NotFound) };
         if user.role == Role::Admin && user.is_verified && t.admins() == 1 {
@@ -223,7 +223,8 @@ impl UserRepository for InMemoryUsers {
         }
         t.users.remove(&id);
         t.verifications.remove(&id);
-        Ok(())
+        // This store keeps no orders or conversations.
+        Ok(RemovedWith::default())
     }
 
     async fn find_verification(&self, user_id: Uuid) -> Result<Option<Verification>, RepoError> {

@@ -57,6 +57,16 @@ pub enum UserWriteError {
     Repo(#[from] RepoError),
 }
 
+/// What went with a deleted account, so that live screens (the order board,
+/// the support console) can drop it too.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemovedWith {
+    /// Its orders: id, number and last status.
+    pub orders: Vec<(Uuid, i64, crate::order::OrderStatus)>,
+    /// Its open conversation.
+    pub open_conversation: Option<crate::support::Conversation>,
+}
+
 /// Stores users and their verification codes.
 #[async_trait]
 pub trait UserRepository: Send + Sync {
@@ -114,12 +124,13 @@ pub trait UserRepository: Send + Sync {
     /// `NotFound`, `EmailTaken`, `LastAdmin`, or a store failure.
     async fn update(&self, id: Uuid, changes: &UserChanges, now: DateTime<Utc>) -> Result<User, UserWriteError>;
 
-    /// Deletes a user with everything that belongs to them. Deleting the last
-    /// admin is refused atomically.
+    /// Deletes a user with everything that belongs to them, and says which
+    /// orders and open conversation went with them. Deleting the last admin
+    /// is refused atomically.
     ///
     /// # Errors
     /// `NotFound`, `LastAdmin`, or a store failure.
-    async fn delete(&self, id: Uuid) -> Result<(), UserWriteError>;
+    async fn delete(&self, id: Uuid) -> Result<RemovedWith, UserWriteError>;
 
     /// The current verification of a user.
     ///

@@ -10,8 +10,9 @@ use super::values::{Email, PersonName, Phone};
 use crate::access::{AccessError, Admin, Caller};
 use crate::clock::Clock;
 use crate::error::Unexpected;
-use crate::live::{LiveEvent, LiveFeed};
+use crate::live::{LiveEvent, LiveFeed, OrderUpdate};
 use crate::query::{ListQuery, Page};
+use crate::support::{Conversation, ConversationStatus};
 
 /// Why a user-management use case failed.
 #[derive(Debug, thiserror::Error)]
@@ -149,13 +150,25 @@ impl UserService {
         Ok(updated)
     }
 
-    /// Deletes a user and everything that belongs to them.
+    /// Deletes a user and everything that belongs to them. Their sockets
+    /// close; every admin's live screens hear that their orders are gone and
+    /// their open conversation is closed, as if each had been deleted or
+    /// closed by hand.
     ///
     /// # Errors
     /// `NotFound`, `LastAdmin`.
     pub async fn delete(&self, _admin: Admin, id: Uuid) -> Result<(), UserError> {
-        self.users.delete(id).await?;
+        let removed = self.users.delete(id).await?;
+        let now = self.clock.now();
         self.live.publish(LiveEvent::AccessChanged { user_id: id }).await;
+        for (order, number, status) in removed.orders {
+            let gone = OrderUpdate { id: order, user_id: id, number, status, updated_at: now, deleted: true };
+            self.live.publish(LiveEvent::Order(gone)).await;
+        }
+        if let Some(conversation) = removed.open_conversation {
+            let closed = Conversation { status: ConversationStatus::Closed, ..conversation };
+            self.live.publish(LiveEvent::Conversation(closed)).await;
+        }
         Ok(())
     }
 }
