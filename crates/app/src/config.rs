@@ -265,6 +265,21 @@ fn url_with(vars: &Vars, name: &'static str, schemes: &[&str]) -> Result<Option<
     Ok(Some(raw.to_owned()))
 }
 
+/// `PUBLIC_BASE_URL` (already a URL): links and image URLs are made by
+/// appending paths to it, so it may end in a path prefix but holds no
+/// query, fragment or credentials (which would end up in every product and
+/// every mail).
+fn base_url(raw: String) -> Result<String, ConfigError> {
+    let url = url::Url::parse(&raw).map_err(|e| err("PUBLIC_BASE_URL", format!("not a URL: {e}")))?;
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(err(
+            "PUBLIC_BASE_URL",
+            format!("{raw:?} must be scheme://host[:port][/path], without a query, fragment or credentials"),
+        ));
+    }
+    Ok(raw)
+}
+
 /// One browser origin of `CORS_ORIGINS` (`https://shop.example`,
 /// `http://localhost:5173`), in the form browsers send in `Origin`.
 fn origin(raw: &str) -> Result<String, ConfigError> {
@@ -352,6 +367,8 @@ impl Config {
             ));
         }
         let public_base_url = url_with(&vars, "PUBLIC_BASE_URL", &["http", "https"])?
+            .map(base_url)
+            .transpose()?
             .unwrap_or_else(|| local_base_url(&host, port))
             .trim_end_matches('/')
             .to_owned();
@@ -413,6 +430,10 @@ impl Config {
             // A silent client is judged at the pings: it must have had one to answer.
             return Err(err("WS_IDLE_TIMEOUT", "must be longer than WS_PING_INTERVAL (clients answer the pings)"));
         }
+        let log_filter = get(&vars, "RUST_LOG").unwrap_or("info").to_owned();
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
+            return Err(err("RUST_LOG", format!("{log_filter:?} is not a filter such as info or info,sqlx=warn: {e}")));
+        }
         let log_format = match get(&vars, "LOG_FORMAT").unwrap_or("pretty") {
             "pretty" => LogFormat::Pretty,
             "json" => LogFormat::Json,
@@ -456,7 +477,7 @@ impl Config {
             shop: std::sync::Arc::new(crate::shop::ShopConfig::load(get(&vars, "SHOP_INFO_FILE"))?),
             metrics_token,
             metrics_port,
-            log_filter: get(&vars, "RUST_LOG").unwrap_or("info").to_owned(),
+            log_filter,
             log_format,
         })
     }

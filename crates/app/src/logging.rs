@@ -10,8 +10,9 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::config::LogFormat;
 
-/// Installs the global subscriber. `filter` uses `RUST_LOG` syntax; an
-/// invalid filter falls back to `info` with a warning.
+/// Installs the global subscriber. `filter` uses `RUST_LOG` syntax (the
+/// configuration refuses an invalid one; should one get here anyway, it
+/// falls back to `info` with a warning).
 pub fn init_logging(filter: &str, format: LogFormat) {
     let (env_filter, bad) = match EnvFilter::try_new(filter) {
         Ok(f) => (f, false),

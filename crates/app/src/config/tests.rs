@@ -70,6 +70,10 @@ fn malformed_values_name_their_variable() {
         ("MAIL_FROM", "not an address"),
         ("WS_IDLE_TIMEOUT", "20s"),
         ("SEND_TIMEOUT", "500ms"),
+        ("RUST_LOG", "info,[[["),
+        ("PUBLIC_BASE_URL", "https://shop.example/?utm=x"),
+        ("PUBLIC_BASE_URL", "https://shop.example#top"),
+        ("PUBLIC_BASE_URL", "https://deploy:secret@shop.example"),
         ("SEND_TIMEOUT", "a minute"),
         ("METRICS_TOKEN", "two words"),
     ] {
@@ -100,6 +104,8 @@ fn public_base_url_defaults_to_where_the_server_listens() {
     // An IPv6 address may come in brackets, as in a URL.
     assert_eq!(base(&[("HOST", "[::1]"), ("PORT", "9000")]), "http://localhost:9000");
     assert_eq!(base(&[("PORT", "18200"), ("PUBLIC_BASE_URL", "https://shop.example/")]), "https://shop.example");
+    // Behind a proxy that serves the API under a path.
+    assert_eq!(base(&[("PUBLIC_BASE_URL", "https://shop.example/api/")]), "https://shop.example/api");
 }
 
 #[test]
