@@ -233,7 +233,13 @@ const TOKEN_PROBLEMS: [c::ProblemType; 4] =
 /// The token of `Authorization: Bearer <token>`.
 pub(crate) fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
     let malformed = |detail: &str| ApiError::with_detail(c::MALFORMED_AUTHORIZATION, detail);
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else { return Err(c::MISSING_TOKEN.into()) };
+    let mut lines = req.headers().get_all(header::AUTHORIZATION);
+    let Some(value) = lines.next() else { return Err(c::MISSING_TOKEN.into()) };
+    if lines.next().is_some() {
+        // Which one is meant is unknowable, and a proxy reading the other
+        // would disagree about who is calling.
+        return Err(malformed("Send one Authorization header, not several."));
+    }
     let value = value.to_str().map_err(|_| malformed("The Authorization header is not printable ASCII."))?.trim();
     if value.is_empty() {
         return Err(c::MISSING_TOKEN.into());

@@ -121,10 +121,14 @@ fn line(m: oi::Model) -> Result<OrderLine, RepoError> {
     })
 }
 
+/// A stored status, or the store is corrupt.
+pub(crate) fn order_status(stored: &str) -> Result<OrderStatus, RepoError> {
+    OrderStatus::parse(stored).ok_or_else(|| corrupt(format!("unknown status {stored:?} in orders")))
+}
+
 fn order(m: orders::Model, items: Vec<OrderLine>) -> Result<Order, RepoError> {
     Ok(Order {
-        status: OrderStatus::parse(&m.status)
-            .ok_or_else(|| corrupt(format!("unknown status {:?} in orders", m.status)))?,
+        status: order_status(&m.status)?,
         total: Money::from_minor(m.total).map_err(|e| RepoError::Other(Box::new(e)))?,
         id: m.id,
         number: m.number,

@@ -5,7 +5,6 @@ use std::sync::OnceLock;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use coffee_domain::RepoError;
-use coffee_domain::order::OrderStatus;
 use coffee_domain::query::{Filter, ListQuery, Op, Page, Value};
 use coffee_domain::support::ConversationStatus;
 use coffee_domain::user::{
@@ -21,7 +20,7 @@ use uuid::Uuid;
 
 use crate::entity::{conversations, email_verifications as ev, orders, sessions, users};
 use crate::list::{ListMapping, fetch_page, fold};
-use crate::orders::lock_counts_for_cascade;
+use crate::orders::{lock_counts_for_cascade, order_status};
 use crate::{Conn, is_postgres, repo_err};
 
 /// [`UserRepository`] over SeaORM.
@@ -154,11 +153,7 @@ async fn removed_with(txn: &DatabaseTransaction, id: Uuid) -> Result<RemovedWith
         .map_err(repo_err)?;
     let orders = orders
         .into_iter()
-        .map(|(order, number, status)| {
-            let status = OrderStatus::parse(&status)
-                .ok_or_else(|| RepoError::Other(format!("unknown status {status:?} in orders").into()))?;
-            Ok((order, number, status))
-        })
+        .map(|(order, number, status)| Ok((order, number, order_status(&status)?)))
         .collect::<Result<_, RepoError>>()?;
     let open = conversations::Entity::find()
         .filter(conversations::Column::CustomerId.eq(id))
@@ -347,6 +342,12 @@ impl UserRepository for SeaUserRepository {
                         active.role = Set(v.as_str().to_owned());
                     }
                     if let Some((verified, at)) = changes.verified {
+                        if !verified {
+                            // Un-verified by an admin: the address must be
+                            // proven again, with a new code (the old link
+                            // would otherwise verify it once more).
+                            ev::Entity::delete_by_id(id).exec(txn).await.map_err(write_err)?;
+                        }
                         active.is_verified = Set(verified);
                         active.verified_at = Set(at);
                     }

@@ -100,7 +100,7 @@ pub struct ResendRequest {
 }
 
 /// `POST /auth/login`: JSON `{email,password}` or an OAuth2 password-grant
-/// form (`username`, `password`).
+/// form (`username`, `password`, `grant_type=password`).
 #[derive(Debug, Deserialize, Apiv2Schema)]
 pub struct LoginRequest {
     /// E-mail address (`username` in the form variant).
@@ -108,6 +108,9 @@ pub struct LoginRequest {
     pub email: String,
     /// Password.
     pub password: String,
+    /// OAuth2 clients send `password`, the only grant served here; another
+    /// grant is refused (422). May be left out.
+    pub grant_type: Option<String>,
 }
 
 /// A refresh token, for `POST /auth/refresh` and `POST /auth/logout`.

@@ -48,7 +48,8 @@ async fn verify(
 /// Open a verification link
 ///
 /// The target of the link in the verification mail. Answers with a short HTML page, or JSON when
-/// the client sends `Accept: application/json`. Opening the link again still shows success, so
+/// the client accepts JSON (`application/json` or `application/problem+json`) and not HTML.
+/// Opening the link again still shows success, so
 /// mail scanners that prefetch links do no harm.
 #[api_v2_operation(operation_id = "verifyLink", tags(Auth), produces = "text/html, application/json")]
 async fn verify_link(
@@ -60,7 +61,7 @@ async fn verify_link(
         .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"));
+        .is_some_and(|a| (a.contains("application/json") || a.contains("+json")) && !a.contains("text/html"));
     let token = query.token.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let result = match token {
         Some(token) => services.auth.verify_link(token).await,
@@ -118,7 +119,11 @@ async fn login(
     services: Data<Services>,
     body: JsonOrForm<LoginRequest>,
 ) -> Result<web::Json<TokenDto>, Problem<AuthError>> {
-    let LoginRequest { email, password } = body.0;
+    let LoginRequest { email, password, grant_type } = body.0;
+    if grant_type.as_deref().is_some_and(|g| g != "password") {
+        let why = "must be `password`: the only OAuth2 grant this endpoint serves";
+        return Err(ApiError::validation(vec![coffee_domain::FieldError::new("grant_type", why)]).into());
+    }
     if password.is_empty() || password.chars().count() > Password::MAX_CHARS {
         return Err(ApiError::validation(vec![coffee_domain::FieldError::new(
             "password",

@@ -44,6 +44,12 @@ async fn login_accepts_an_oauth2_password_form() {
     assert_unauthorized(resp, "invalid_credentials").await;
     let resp = app.post_raw("/auth/login", "application/x-www-form-urlencoded", "username=ann%40example.com").await;
     assert_problem(resp, 422, "validation_failed").await;
+    // Another OAuth2 grant is not this one, even with a right password.
+    let form =
+        format!("grant_type=client_credentials&username=ann%40example.com&password={}", PASSWORD.replace(' ', "+"));
+    let resp = app.post_raw("/auth/login", "application/x-www-form-urlencoded", form).await;
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(crate::helpers::error_fields(&problem), ["grant_type"]);
 }
 
 #[tokio::test]

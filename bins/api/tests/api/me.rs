@@ -32,6 +32,13 @@ async fn a_doubled_bearer_prefix_is_named_as_the_problem() {
     let resp = app.request(Method::GET, "/me", None).header("authorization", doubled).send().await.unwrap();
     let problem = assert_unauthorized(resp, "malformed_authorization").await;
     assert!(problem["detail"].as_str().unwrap().contains("twice"), "{problem}");
+    // Two header lines, whichever comes first: which one is meant is unknowable.
+    let (good, bad) = (format!("Bearer {}", ann.token), "Bearer not-a-jwt".to_owned());
+    for (first, second) in [(good.clone(), bad.clone()), (bad, good)] {
+        let resp = app.request(Method::GET, "/me", None).header("authorization", first).header("authorization", second);
+        let problem = assert_unauthorized(resp.send().await.unwrap(), "malformed_authorization").await;
+        assert!(problem["detail"].as_str().unwrap().contains("one Authorization header"), "{problem}");
+    }
 }
 
 #[tokio::test]

@@ -161,7 +161,39 @@ async fn opening_the_link_shows_a_success_page_and_again_still_does() {
     let user: Value = resp.json().await.unwrap();
     assert_eq!(user["email"], "ann@example.com");
     assert_eq!(user["is_verified"], true);
+    // A client that accepts problem documents is a JSON client too.
+    let json_client =
+        |accept: &'static str| app.request(reqwest::Method::GET, &path, None).header(ACCEPT, accept).send();
+    let resp = json_client("application/problem+json").await.unwrap();
+    assert!(header(resp.headers(), "content-type").unwrap().starts_with("application/json"));
     app.login("ann@example.com", PASSWORD).await;
+}
+
+#[tokio::test]
+async fn an_address_an_admin_unverified_is_proven_with_a_new_code_not_the_old_link() {
+    let app = spawn_app().await;
+    app.signup("ann@example.com", PASSWORD).await;
+    let token = link_token(&app, "ann@example.com").await;
+    let path = format!("/auth/verify?token={token}");
+    let json = |path: String| app.request(reqwest::Method::GET, &path, None).header(ACCEPT, "application/json").send();
+    assert_eq!(json(path.clone()).await.unwrap().status(), StatusCode::OK);
+    let ann = app.login("ann@example.com", PASSWORD).await;
+    let me: Value = app.get("/me", Some(&ann.access)).await.json().await.unwrap();
+    let admin = app.admin_token().await;
+    let unverify = app
+        .request(reqwest::Method::PATCH, &format!("/users/{}", me["id"].as_str().unwrap()), Some(&admin))
+        .json(&json!({"is_verified": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unverify.status(), StatusCode::OK);
+
+    assert_problem(json(path).await.unwrap(), 400, "invalid_verification_code").await;
+    let resend = app.post_json("/auth/verify/resend", &json!({"email": "ann@example.com"})).await;
+    assert_eq!(resend.status(), StatusCode::ACCEPTED);
+    let code = app.nth_mail_to("ann@example.com", 2).await.verification_code().expect("a new code");
+    let verify = app.post_json("/auth/verify", &json!({"email": "ann@example.com", "code": code})).await;
+    assert_eq!(verify.status(), StatusCode::OK);
 }
 
 #[tokio::test]

@@ -196,7 +196,8 @@ impl UserRepository for InMemoryUsers {
         if let Some(v) = &changes.phone {
             user.phone.clone_from(v);
         }
-        let email_changed = changes.email.as_ref().is_some_and(|e| *e != user.email);
+        let drops_verification = changes.email.as_ref().is_some_and(|e| *e != user.email)
+            || changes.verified.is_some_and(|(verified, _)| !verified);
         if let Some(v) = &changes.email {
             user.email = v.clone();
         }
@@ -209,7 +210,7 @@ impl UserRepository for InMemoryUsers {
         }
         user.updated_at = now;
         let user = user.clone();
-        if email_changed {
+        if drops_verification {
             t.verifications.remove(&id);
         }
         Ok(user)

@@ -118,7 +118,8 @@ pub trait UserRepository: Send + Sync {
     /// Applies `changes` at `now` and returns the result. Demoting or
     /// un-verifying the last verified admin is refused atomically. A new
     /// e-mail address drops the pending verification (its code and link
-    /// went to the old address).
+    /// went to the old address), and so does un-verifying (the address must
+    /// be proven again, with a new code).
     ///
     /// # Errors
     /// `NotFound`, `EmailTaken`, `LastAdmin`, or a store failure.
