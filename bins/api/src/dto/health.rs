@@ -8,8 +8,10 @@ use serde::Serialize;
 pub struct HealthDto {
     /// `ok`, `unavailable` (a dependency is down) or `draining` (shutting down).
     pub status: String,
-    /// The database answers (readiness only).
+    /// The database answers (readiness; `null` from the liveness probe and
+    /// while draining).
     pub database: Option<bool>,
-    /// Redis answers; absent when Redis is not configured (readiness only).
+    /// Redis answers (readiness; `null` from the liveness probe, while
+    /// draining, and when Redis is not configured).
     pub redis: Option<bool>,
 }
