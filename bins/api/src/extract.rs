@@ -206,9 +206,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonOrForm<T> {
             match media.as_deref() {
                 Some("application/x-www-form-urlencoded") => {
                     let bytes = read_body(req, payload).await?;
-                    serde_urlencoded::from_bytes(&bytes)
-                        .map(JsonOrForm)
-                        .map_err(|e| ApiError::validation(vec![FieldError::new("body", e.to_string())]))
+                    let form = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(&bytes));
+                    serde_path_to_error::deserialize(form).map(JsonOrForm).map_err(|e| {
+                        // The field a value was wrong for, when serde knows it.
+                        let path = e.path().to_string();
+                        let field = if path == "." { "body".to_owned() } else { path };
+                        ApiError::validation(vec![FieldError::new(field, e.inner().to_string())])
+                    })
                 }
                 Some(m) if is_json(m) => parse_json(&read_body(req, payload).await?).map(JsonOrForm),
                 _ => Err(unsupported_media_type(

@@ -110,7 +110,15 @@ pub struct LoginRequest {
     pub password: String,
     /// OAuth2 clients send `password`, the only grant served here; another
     /// grant is refused (422). May be left out.
-    pub grant_type: Option<String>,
+    pub grant_type: Option<GrantType>,
+}
+
+/// The OAuth2 grant `POST /auth/login` serves.
+#[derive(Debug, Clone, Copy, Deserialize, Apiv2Schema)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    /// Resource owner password credentials (RFC 6749 §4.3).
+    Password,
 }
 
 /// A refresh token, for `POST /auth/refresh` and `POST /auth/logout`.

@@ -1,6 +1,5 @@
 //! `/auth/*`: sign-up, verification, login, refresh and logout.
 
-use actix_web::http::header;
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
 use coffee_app::Services;
@@ -57,11 +56,7 @@ async fn verify_link(
     services: Data<Services>,
     query: web::Query<VerifyLinkQuery>,
 ) -> Result<HttpResponse, Problem<AuthError>> {
-    let wants_json = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| (a.contains("application/json") || a.contains("+json")) && !a.contains("text/html"));
+    let wants_json = verify_page::wants_json(&req);
     let token = query.token.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let result = match token {
         Some(token) => services.auth.verify_link(token).await,
@@ -119,11 +114,8 @@ async fn login(
     services: Data<Services>,
     body: JsonOrForm<LoginRequest>,
 ) -> Result<web::Json<TokenDto>, Problem<AuthError>> {
-    let LoginRequest { email, password, grant_type } = body.0;
-    if grant_type.as_deref().is_some_and(|g| g != "password") {
-        let why = "must be `password`: the only OAuth2 grant this endpoint serves";
-        return Err(ApiError::validation(vec![coffee_domain::FieldError::new("grant_type", why)]).into());
-    }
+    // `grant_type`, when sent, is `password`: the type admits nothing else.
+    let LoginRequest { email, password, grant_type: _ } = body.0;
     if password.is_empty() || password.chars().count() > Password::MAX_CHARS {
         return Err(ApiError::validation(vec![coffee_domain::FieldError::new(
             "password",
