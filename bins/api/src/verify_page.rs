@@ -6,8 +6,10 @@
 
 use std::sync::LazyLock;
 
-use actix_web::HttpResponse;
+use std::borrow::Cow;
+
 use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse};
 use base64::Engine as _;
 use coffee_domain::shop::ShopInfo;
 use coffee_domain::text::escape_html;
@@ -24,6 +26,21 @@ pub enum Outcome {
     NotValid,
     /// No token in the URL (a link cut short by a mail client).
     Incomplete,
+    /// Over `AUTH_RATE_LIMIT`: the link may be opened again after this many seconds.
+    TooManyTries {
+        /// Seconds until the budget allows another try (`Retry-After`).
+        retry_after: u64,
+    },
+}
+
+/// Whether the client that opened the link wants JSON (it accepts
+/// `application/json` or `application/problem+json`, and not HTML) rather
+/// than the page.
+pub fn wants_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| (a.contains("application/json") || a.contains("+json")) && !a.contains("text/html"))
 }
 
 const STYLE: &str = "\
@@ -52,23 +69,23 @@ pub static PAGE_CSP: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// The page for `outcome`, with its status (200 for the two successes, 400
-/// for the rest).
+/// The page for `outcome`, with its status (200 for the two successes, 429
+/// with `Retry-After` for too many tries, 400 for the rest).
 pub fn render(outcome: Outcome, shop: &ShopInfo) -> HttpResponse {
-    let (status, mark, title, text, next) = match outcome {
+    let (status, mark, title, text, next): (_, _, _, _, Cow<'static, str>) = match outcome {
         Outcome::Verified => (
             StatusCode::OK,
             "✓",
             "Your e-mail address is verified",
             "Thank you — your account is ready.",
-            "Go back to the app and log in with your e-mail and password.",
+            "Go back to the app and log in with your e-mail and password.".into(),
         ),
         Outcome::AlreadyVerified => (
             StatusCode::OK,
             "✓",
             "This address is already verified",
             "There is nothing more to do with this link.",
-            "Go back to the app and log in with your e-mail and password.",
+            "Go back to the app and log in with your e-mail and password.".into(),
         ),
         Outcome::NotValid => (
             StatusCode::BAD_REQUEST,
@@ -77,14 +94,22 @@ pub fn render(outcome: Outcome, shop: &ShopInfo) -> HttpResponse {
             "It has expired, or a newer mail replaced it. If you verified your address with it before, \
              there is nothing more to do: log in.",
             "Otherwise, ask the app for a new verification code: the new mail brings a fresh link. \
-             Accounts left unverified for two days are removed; then sign up again.",
+             Accounts left unverified for two days are removed; then sign up again."
+                .into(),
         ),
         Outcome::Incomplete => (
             StatusCode::BAD_REQUEST,
             "?",
             "This link is incomplete",
             "The address you opened has no verification token; the mail program may have cut it.",
-            "Open the link from the mail again, or type the 6-digit code from the mail into the app.",
+            "Open the link from the mail again, or type the 6-digit code from the mail into the app.".into(),
+        ),
+        Outcome::TooManyTries { retry_after } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "…",
+            "Too many tries just now",
+            "Verification links were opened too often from your network in a short time.",
+            Cow::Owned(format!("Wait {} and open the link again.", wait_in_words(retry_after))),
         ),
     };
     let shop_name = escape_html(&shop.name);
@@ -98,9 +123,22 @@ pub fn render(outcome: Outcome, shop: &ShopInfo) -> HttpResponse {
          <h1>{title}</h1><p>{text}</p><p class=\"next\">{next}</p>\
          <footer>Questions? Write to <a href=\"mailto:{contact}\">{contact}</a>.</footer></main></body></html>\n"
     );
-    HttpResponse::build(status)
+    let mut response = HttpResponse::build(status);
+    response
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CONTENT_SECURITY_POLICY, PAGE_CSP.as_str()))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(page)
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    if let Outcome::TooManyTries { retry_after } = outcome {
+        response.insert_header((header::RETRY_AFTER, retry_after));
+    }
+    response.body(page)
+}
+
+/// `retry_after` seconds for a person: "1 second", "40 seconds", "3 minutes".
+fn wait_in_words(retry_after: u64) -> String {
+    match retry_after {
+        1 => "1 second".to_owned(),
+        0..=119 => format!("{retry_after} seconds"),
+        _ => format!("{} minutes", retry_after.div_ceil(60)),
+    }
 }

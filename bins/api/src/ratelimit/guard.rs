@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use super::{RateLimitHeaders, client_ip, join_forwarded_for};
 use crate::extract::{BODY_TIMEOUT, MAX_BODY_BYTES, body_timed_out};
 use crate::problem::{ApiError, catalogue};
+use crate::verify_page::{self, Outcome};
 
 /// The routes with a budget: `(method, route pattern)`. The OpenAPI document
 /// lists 429 `rate_limited` for exactly these.
@@ -145,8 +146,15 @@ pub async fn auth_rate_limit(
     } else if allowed {
         next.call(req).await?.map_into_boxed_body()
     } else {
-        let problem = ApiError::from(catalogue::RATE_LIMITED).retry_after(headers.retry_after().unwrap_or(1));
-        req.into_response(problem.error_response())
+        let retry_after = headers.retry_after().unwrap_or(1);
+        // The one limited GET is the verification link: opened in a browser,
+        // it gets a page, not a problem document.
+        if req.method() == Method::GET && !verify_page::wants_json(req.request()) {
+            let page = verify_page::render(Outcome::TooManyTries { retry_after }, services.shop.info());
+            req.into_response(page)
+        } else {
+            req.into_response(ApiError::from(catalogue::RATE_LIMITED).retry_after(retry_after).error_response())
+        }
     };
     for (name, value) in headers.pairs() {
         if let Ok(value) = HeaderValue::from_str(&value) {

@@ -50,7 +50,15 @@ async fn logins_are_limited_per_client_ip() {
         let resp = here.get(app.url("/auth/verify?token=guess")).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     }
-    assert_limited(here.get(app.url("/auth/verify?token=guess")).send().await.unwrap()).await;
+    let link = |accept: &'static str| here.get(app.url("/auth/verify?token=guess")).header("accept", accept).send();
+    assert_limited(link("application/json").await.unwrap()).await;
+    // Opened in a browser, the link answers with its page, which says how long to wait.
+    let page = link("text/html").await.unwrap();
+    assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry = header(page.headers(), "retry-after").expect("Retry-After");
+    assert!(header(page.headers(), "content-type").unwrap().starts_with("text/html"));
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Too many tries") && page.contains(&format!("Wait {retry} second")), "{page}");
     // The router decodes the path; so does the limiter: an encoded spelling
     // of a route is the same route, with the same spent budget.
     let spelled = app.client_from("127.0.0.3");
