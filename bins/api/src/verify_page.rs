@@ -4,9 +4,8 @@
 //! the shop's name and a next step; no script, no request elsewhere, and a
 //! policy that allows exactly the page's own inline style (by its hash).
 
-use std::sync::LazyLock;
-
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse};
