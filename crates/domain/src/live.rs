@@ -144,6 +144,25 @@ impl LiveFeed {
             tracing::warn!(error = %error_chain(&e), "live event not published; clients catch up from the store");
         }
     }
+
+    /// Publishes `events` in order, stopping at the first that fails: the
+    /// transport is away, so each of the rest would wait for it in vain (a
+    /// deleted account's hundred orders, a hundred timeouts), and clients
+    /// catch up from the store when live delivery resumes. Logs the failure
+    /// once, with how many were left out.
+    pub async fn publish_all(&self, events: impl IntoIterator<Item = LiveEvent>) {
+        let mut events = events.into_iter();
+        while let Some(event) = events.next() {
+            if let Err(e) = self.fan_out.publish(&event).await {
+                let left_out = events.count();
+                tracing::warn!(
+                    error = %error_chain(&e), left_out,
+                    "live events not published; clients catch up from the store"
+                );
+                return;
+            }
+        }
+    }
 }
 
 /// A fan-out without subscribers.
@@ -175,11 +194,17 @@ pub(crate) mod fakes {
     pub(crate) struct RecordingFanOut {
         events: Mutex<Vec<LiveEvent>>,
         failing: Mutex<bool>,
+        attempts: Mutex<usize>,
     }
 
     impl RecordingFanOut {
         pub(crate) fn events(&self) -> Vec<LiveEvent> {
             lock(&self.events).clone()
+        }
+
+        /// Publications tried, failed ones included.
+        pub(crate) fn attempts(&self) -> usize {
+            *lock(&self.attempts)
         }
 
         pub(crate) fn fail(&self) {
@@ -190,6 +215,7 @@ pub(crate) mod fakes {
     #[async_trait]
     impl FanOut<LiveEvent> for RecordingFanOut {
         async fn publish(&self, event: &LiveEvent) -> Result<(), InfraError> {
+            *lock(&self.attempts) += 1;
             if *lock(&self.failing) {
                 return Err(InfraError::new("the broker is down"));
             }
@@ -198,5 +224,34 @@ pub(crate) mod fakes {
         }
 
         fn subscribe(&self, _: Arc<dyn LiveSink<LiveEvent>>) {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use uuid::Uuid;
+
+    use super::fakes::RecordingFanOut;
+    use super::*;
+    use crate::testing::run;
+
+    fn changed() -> LiveEvent {
+        LiveEvent::AccessChanged { user_id: Uuid::now_v7() }
+    }
+
+    #[test]
+    fn publish_all_sends_every_event_in_order_and_stops_at_the_first_failure() {
+        let fan_out = Arc::new(RecordingFanOut::default());
+        let feed = LiveFeed::new(fan_out.clone());
+        let events = vec![changed(), changed(), changed()];
+        run(feed.publish_all(events.clone()));
+        assert_eq!(fan_out.events(), events);
+
+        // With the transport away, one try, not one wait per event.
+        fan_out.fail();
+        run(feed.publish_all(vec![changed(), changed(), changed()]));
+        assert_eq!(fan_out.attempts(), 3 + 1);
     }
 }

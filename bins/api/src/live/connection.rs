@@ -432,15 +432,18 @@ fn wanted(delivery: &Arc<Delivery>, seen: &mut Seen, me: Uuid) -> bool {
 /// message adding up to more), 1007 for a text frame that is not UTF-8,
 /// 1002 for anything else the protocol refuses.
 fn too_large_or_broken(e: &ProtocolError) -> Option<CloseReason> {
-    match e {
-        ProtocolError::Overflow => close_reason(1009, "frame too large (max 16 KiB)"),
-        ProtocolError::Io(io) if super::frame_limit::is_refusal(io) || io.to_string().contains("continuation size") => {
-            close_reason(1009, "frame too large (max 16 KiB)")
-        }
-        ProtocolError::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
-            close_reason(1007, "text frames must be UTF-8")
-        }
-        _ => close_reason(1002, "protocol error"),
+    const TOO_LARGE: &str = "frame too large (max 16 KiB)";
+    let io = match e {
+        ProtocolError::Overflow => return close_reason(1009, TOO_LARGE),
+        ProtocolError::Io(io) => io,
+        _ => return close_reason(1002, "protocol error"),
+    };
+    if super::frame_limit::is_refusal(io) || io.to_string().contains("continuation size") {
+        close_reason(1009, TOO_LARGE)
+    } else if io.kind() == std::io::ErrorKind::InvalidData {
+        close_reason(1007, "text frames must be UTF-8")
+    } else {
+        close_reason(1002, "protocol error")
     }
 }
 

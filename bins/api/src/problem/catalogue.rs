@@ -121,8 +121,11 @@ pub const IMAGE_PRECONDITION_FAILED: ProblemType = ProblemType::new(
 // 413, 415, 416
 pub const PAYLOAD_TOO_LARGE: ProblemType =
     ProblemType::new(413, "payload_too_large", "The request body is too large (64 KiB for JSON, 5 MiB for images).");
-pub const UNSUPPORTED_MEDIA_TYPE: ProblemType =
-    ProblemType::new(415, "unsupported_media_type", "Send the body as application/json.");
+pub const UNSUPPORTED_MEDIA_TYPE: ProblemType = ProblemType::new(
+    415,
+    "unsupported_media_type",
+    "The body is not in a media type this operation takes; see its request body.",
+);
 pub const UNSUPPORTED_IMAGE_TYPE: ProblemType =
     ProblemType::new(415, "unsupported_image_type", "The file is not a PNG, JPEG or WebP image.");
 pub const RANGE_NOT_SATISFIABLE: ProblemType = ProblemType::new(

@@ -160,15 +160,14 @@ impl UserService {
     pub async fn delete(&self, _admin: Admin, id: Uuid) -> Result<(), UserError> {
         let removed = self.users.delete(id).await?;
         let now = self.clock.now();
-        self.live.publish(LiveEvent::AccessChanged { user_id: id }).await;
-        for (order, number, status) in removed.orders {
-            let gone = OrderUpdate { id: order, user_id: id, number, status, updated_at: now, deleted: true };
-            self.live.publish(LiveEvent::Order(gone)).await;
-        }
-        if let Some(conversation) = removed.open_conversation {
-            let closed = Conversation { status: ConversationStatus::Closed, ..conversation };
-            self.live.publish(LiveEvent::Conversation(closed)).await;
-        }
+        let orders = removed.orders.into_iter().map(|(order, number, status)| {
+            LiveEvent::Order(OrderUpdate { id: order, user_id: id, number, status, updated_at: now, deleted: true })
+        });
+        let conversation = removed
+            .open_conversation
+            .map(|c| LiveEvent::Conversation(Conversation { status: ConversationStatus::Closed, ..c }));
+        let events = std::iter::once(LiveEvent::AccessChanged { user_id: id }).chain(orders).chain(conversation);
+        self.live.publish_all(events).await;
         Ok(())
     }
 }
