@@ -29,9 +29,10 @@
     socket: null,
     attempts: 0,
     retryTimer: null,
-    conversations: new Map(), // id -> { info, messages: Map(seq -> message), maxSeq, loaded, hasEarlier, readSeq }
+    conversations: new Map(), // id -> { info, messages: Map(seq -> message), maxSeq, loaded, hasEarlier, readSeq, learned }
     selected: null,
-    orders: new Map(), // id -> order frame
+    orders: new Map(), // id -> { id, number, status, updated_at, learned }
+    learned: 0, // counts what the page learned; a list read judges only what it learned before the read
     outbox: new Map(), // client_id -> message frame not yet acknowledged
     emails: new Map(), // user id -> e-mail (or a promise of it)
     typedAt: 0,
@@ -314,6 +315,7 @@
       conv = { info, messages: new Map(), maxSeq: 0, loaded: false, hasEarlier: false, readSeq: 0 };
       state.conversations.set(info.id, conv);
     }
+    conv.learned = ++state.learned;
     return conv;
   }
 
@@ -325,14 +327,18 @@
   }
 
   async function loadConversations() {
+    const asked = state.learned;
     const page = await api('GET', '/support/conversations?status=open&sort=-last_message_at&page_size=100');
     const open = new Set(page.items.map((c) => c.id));
     for (const info of page.items) upsertConversation(info);
     // SIMPLIFICATION: the console lists the 100 most recently active open
     // conversations; one closed meanwhile is noticed when all fit on a page.
+    // One the socket told of while the list was read is newer than the list.
     if (page.total <= page.items.length) {
       for (const conv of state.conversations.values()) {
-        if (!open.has(conv.info.id) && conv.info.status === 'open') conv.info.status = 'closed';
+        if (!open.has(conv.info.id) && conv.info.status === 'open' && conv.learned <= asked) {
+          conv.info.status = 'closed';
+        }
       }
     }
     renderConversations();
@@ -566,12 +572,23 @@
       state.orders.delete(order.id);
       return;
     }
-    state.orders.set(order.id, { id: order.id, number: order.number, status: order.status, updated_at: order.updated_at });
+    const { id, number, status, updated_at } = order;
+    state.orders.set(id, { id, number, status, updated_at, learned: ++state.learned });
   }
 
   async function loadOrders() {
+    const asked = state.learned;
     const page = await api('GET', '/orders?status__in=pending,confirmed,preparing,ready&sort=-created_at&page_size=50');
     for (const order of page.items) upsertOrder(order);
+    // The board holds the open orders: one that was finished, cancelled or
+    // deleted while the socket was down leaves it (when all fit on a page;
+    // one the socket told of while the list was read is newer than the list).
+    if (page.total <= page.items.length) {
+      const open = new Set(page.items.map((o) => o.id));
+      for (const order of state.orders.values()) {
+        if (!open.has(order.id) && order.learned <= asked) state.orders.delete(order.id);
+      }
+    }
     renderOrders();
   }
 

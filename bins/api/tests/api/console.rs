@@ -81,10 +81,13 @@ async fn until(page: &Page, what: &str, js: &str) {
         }
         if tokio::time::Instant::now() >= deadline {
             let seen = page
-                .eval("[document.getElementById('status').textContent, document.getElementById('chat-error').textContent, document.getElementById('login-error').textContent]")
+                .eval("['status', 'chat-error', 'login-error', 'conversations', 'orders'].map(id => document.getElementById(id)?.textContent)")
                 .await
                 .unwrap();
-            panic!("the page did not show {what} within {SHOWN_WITHIN:?}; status, chat error, login error: {seen}");
+            panic!(
+                "the page did not show {what} within {SHOWN_WITHIN:?}; status, chat error, login error, \
+                 conversations, orders: {seen}"
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -103,9 +106,11 @@ fn js_str(s: &str) -> String {
     Value::from(s).to_string()
 }
 
-/// The customer's next stored message (skipping typing, order and conversation frames).
+/// The customer's next stored message (skipping typing, order and
+/// conversation frames). Some are sent by the page, after a reconnection
+/// at worst, so they get as long as the page has to show something.
 async fn next_message(ws: &mut Ws) -> Value {
-    ws.next_of("message").await
+    ws.next_of_within("message", SHOWN_WITHIN).await
 }
 
 #[tokio::test]
@@ -170,8 +175,19 @@ async fn an_agent_answers_watches_orders_and_loses_nothing_when_the_connection_d
         until(&page, "the deleted order off the board", &format!("document.querySelector({}) === null", js_str(&row)))
             .await;
 
-        // The page's socket drops; the customer writes meanwhile, and so does the agent.
+        // The page's socket drops; an order on the board is cancelled, the
+        // customer writes meanwhile, and so does the agent.
+        let second = shop.one_latte().await;
+        let second_row = format!("#orders tr[data-number=\"{}\"]", second["number"]);
+        until(
+            &page,
+            "the second order on the board",
+            &format!("document.querySelector({}) !== null", js_str(&second_row)),
+        )
+        .await;
         page.eval("window.__sockets.at(-1).close(); true").await.unwrap();
+        shop.moved(&second, "cancelled").await;
+        let cancelled_offline = page.eval("window.__sockets.length").await.unwrap() == 1;
         ann.say("Are you still there?").await;
         assert_eq!(next_message(&mut ann).await["seq"], 3);
         page.type_into("#reply", "One moment\n").await.unwrap();
@@ -196,6 +212,16 @@ async fn an_agent_answers_watches_orders_and_loses_nothing_when_the_connection_d
         )
         .await;
         until(&page, "the connected desk again", "document.querySelector('#status.online') !== null").await;
+        // Cancelled while the page was away (unless it was back already and
+        // was told live): the catch-up takes it off the board of open orders.
+        if cancelled_offline {
+            until(
+                &page,
+                "the order cancelled offline off the board",
+                &format!("document.querySelector({}) === null", js_str(&second_row)),
+            )
+            .await;
+        }
         let urls = page.eval("window.__sockets.map(s => s.url)").await.unwrap();
         let urls: Vec<String> = serde_json::from_value(urls).unwrap();
         assert_eq!(urls.len(), 2, "one reconnection: {urls:?}");
@@ -228,7 +254,7 @@ async fn an_agent_answers_watches_orders_and_loses_nothing_when_the_connection_d
 
         // The agent closes the conversation; the customer is told.
         page.click("#close-conversation").await.unwrap();
-        let closed = ann.next_of("conversation").await;
+        let closed = ann.next_of_within("conversation", SHOWN_WITHIN).await;
         assert_eq!((closed["id"].as_str(), closed["status"].as_str()), (Some(conversation.as_str()), Some("closed")));
         until(
             &page,
@@ -244,6 +270,66 @@ async fn an_agent_answers_watches_orders_and_loses_nothing_when_the_connection_d
         browser.observations().await.assert_clean(&origin);
     };
     tokio::time::timeout(Duration::from_secs(120), scenario).await.expect("the scenario finishes within 120 s");
+}
+
+/// What the socket tells while the page reads its lists is newer than the
+/// lists: a conversation opened and an order placed meanwhile stay shown
+/// when the (older) lists arrive.
+#[tokio::test]
+async fn news_that_arrives_while_the_lists_are_read_is_kept() {
+    let Some(browser) = Browser::launch_or_skip().await else { return };
+    let scenario = async {
+        let shop = shop_with(&around_the_clock(), &[("PUBLIC_BASE_URL", OWN_ORIGIN)]).await;
+        let origin = shop.app.address.clone();
+        let page = browser.open(&format!("{origin}/support/console")).await.unwrap();
+        // The lists the page reads on connecting are answered at once but
+        // handed to the page only when the test says so.
+        page.eval(
+            "(() => { const native = window.fetch; window.__listsRead = 0; let release;
+               window.__released = new Promise((resolve) => { release = resolve; });
+               window.__release = () => release();
+               window.fetch = async (url, init) => {
+                 const resp = await native(url, init);
+                 if (/^\\/(support\\/conversations|orders)\\?/.test(String(url))) {
+                   window.__listsRead += 1;
+                   await window.__released;
+                   window.__listsHanded = (window.__listsHanded || 0) + 1;
+                 }
+                 return resp; };
+               return true; })()",
+        )
+        .await
+        .unwrap();
+        page.type_into("#login-email", ADMIN_EMAIL).await.unwrap();
+        page.type_into("#login-password", &format!("{ADMIN_PASSWORD}\n")).await.unwrap();
+        until(&page, "both lists read by the server", "window.__listsRead === 2").await;
+
+        let mut ann = connect(&shop.app, &shop.ann.token).await;
+        ann.say("Hello?").await;
+        let conversation = ann.next_of("conversation").await["id"].as_str().unwrap().to_owned();
+        let order = shop.one_latte().await;
+        let item = format!("#conversations li[data-conversation-id={}]", js_str(&conversation));
+        let row = format!("#orders tr[data-number=\"{}\"]", order["number"]);
+        let both_shown = format!(
+            "document.querySelector({}) !== null && document.querySelector({}) !== null",
+            js_str(&item),
+            js_str(&row)
+        );
+        until(&page, "the live conversation and order", &both_shown).await;
+
+        page.eval("window.__release(); true").await.unwrap();
+        until(&page, "the lists handed to the page", "window.__listsHanded === 2").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(page.eval(&both_shown).await.unwrap(), true, "the older lists hid what the socket told");
+        until(
+            &page,
+            "the conversation, named by the customer's e-mail",
+            &format!("document.querySelector({})?.textContent.includes('ann@example.com') === true", js_str(&item)),
+        )
+        .await;
+        browser.observations().await.assert_clean(&origin);
+    };
+    tokio::time::timeout(Duration::from_secs(90), scenario).await.expect("the scenario finishes within 90 s");
 }
 
 #[tokio::test]

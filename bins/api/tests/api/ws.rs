@@ -104,10 +104,16 @@ impl Ws {
 
     /// The next text frame as JSON (pings are answered by the client library).
     pub async fn next(&mut self) -> Value {
+        self.next_within(FRAME_TIMEOUT).await
+    }
+
+    /// The next text frame as JSON, waiting at most `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let message = tokio::time::timeout(FRAME_TIMEOUT, self.stream.next())
+            let message = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
-                .expect("a frame within the deadline")
+                .unwrap_or_else(|_| panic!("a frame within {wait:?}"))
                 .expect("the socket is open")
                 .expect("a readable frame");
             match message {
@@ -134,10 +140,17 @@ impl Ws {
         }
     }
 
-    /// The next frame of `kind`, skipping others of the kinds in `skip`.
+    /// The next frame of `kind`, skipping typing, order and conversation frames.
     pub async fn next_of(&mut self, kind: &str) -> Value {
+        self.next_of_within(kind, FRAME_TIMEOUT).await
+    }
+
+    /// The next frame of `kind` within `wait` (for frames that wait on a
+    /// browser page, which the loaded test machine may slow down).
+    pub async fn next_of_within(&mut self, kind: &str, wait: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let frame = self.next().await;
+            let frame = self.next_within(deadline.saturating_duration_since(tokio::time::Instant::now())).await;
             if frame["type"] == kind {
                 return frame;
             }
