@@ -11,7 +11,7 @@ use coffee_domain::support::{
     HistoryWindow, Message, NewMessage, Thread,
 };
 use coffee_domain::user::Role;
-use sea_orm::sea_query::{Expr, OnConflict, Query, UpdateStatement};
+use sea_orm::sea_query::{Expr, InsertStatement, OnConflict, Query, UpdateStatement};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -92,6 +92,38 @@ fn next_seq(which: Expr, now: DateTime<Utc>) -> UpdateStatement {
         .to_owned()
 }
 
+/// How often a message opens the customer's conversation anew when agents
+/// keep closing the open one under it (once is the common race).
+const OPEN_ATTEMPTS: u32 = 3;
+
+/// Inserts an open conversation for `customer` unless one is open; returns
+/// its id only when it was inserted.
+fn open_for(customer: Uuid, at: DateTime<Utc>) -> Result<InsertStatement, RepoError> {
+    use conv::Column as C;
+    Ok(Query::insert()
+        .into_table(conv::Entity)
+        .columns([C::Id, C::CustomerId, C::Status, C::CreatedAt, C::LastMessageAt, C::LastSeq])
+        .values([
+            Uuid::now_v7().into(),
+            customer.into(),
+            ConversationStatus::Open.as_str().into(),
+            at.into(),
+            at.into(),
+            0_i64.into(),
+        ])
+        .map_err(|e| RepoError::Other(Box::new(e)))?
+        .on_conflict(
+            OnConflict::column(C::CustomerId)
+                // A literal, not a bound parameter: the databases match
+                // it against the partial index's own predicate.
+                .target_and_where(Expr::cust("status = 'open'"))
+                .do_nothing()
+                .to_owned(),
+        )
+        .returning_col(C::Id)
+        .to_owned())
+}
+
 #[async_trait]
 impl ConversationRepository for SeaConversationRepository {
     async fn find(&self, id: Uuid) -> Result<Option<Conversation>, RepoError> {
@@ -127,41 +159,34 @@ impl ConversationRepository for SeaConversationRepository {
         use conv::Column as C;
         let atomic = self.db.atomic().await.map_err(repo_err)?;
         let db = atomic.conn();
-        let (which, opened) = match thread {
-            Thread::Existing(id) => (Expr::col(C::Id).eq(id), false),
+        let (row, opened) = match thread {
+            Thread::Existing(id) => (db.query_one(&next_seq(Expr::col(C::Id).eq(id), new.created_at)).await, false),
             Thread::OpenOf(customer) => {
-                // Opens the customer's conversation unless one is open; the
-                // partial unique index decides between concurrent openers.
-                let open = Query::insert()
-                    .into_table(conv::Entity)
-                    .columns([C::Id, C::CustomerId, C::Status, C::CreatedAt, C::LastMessageAt, C::LastSeq])
-                    .values([
-                        Uuid::now_v7().into(),
-                        customer.into(),
-                        ConversationStatus::Open.as_str().into(),
-                        new.created_at.into(),
-                        new.created_at.into(),
-                        0_i64.into(),
-                    ])
-                    .map_err(|e| RepoError::Other(Box::new(e)))?
-                    .on_conflict(
-                        OnConflict::column(C::CustomerId)
-                            // A literal, not a bound parameter: the databases match
-                            // it against the partial index's own predicate.
-                            .target_and_where(Expr::cust("status = 'open'"))
-                            .do_nothing()
-                            .to_owned(),
-                    )
-                    .returning_col(C::Id)
-                    .to_owned();
-                let opened = db.query_one(&open).await.map_err(repo_err)?.is_some();
-                (Expr::col(C::CustomerId).eq(customer), opened)
+                let mut attempts = 0;
+                loop {
+                    // Opens the customer's conversation unless one is open; the
+                    // partial unique index decides between concurrent openers.
+                    let opened = db.query_one(&open_for(customer, new.created_at)?).await.map_err(repo_err)?.is_some();
+                    let row = db.query_one(&next_seq(Expr::col(C::CustomerId).eq(customer), new.created_at)).await;
+                    attempts += 1;
+                    // None: the open conversation that kept this one from
+                    // opening was closed before the next statement (an agent
+                    // closing it as the customer writes; READ COMMITTED sees
+                    // the close). The customer's next message opens a new one,
+                    // and this is that message.
+                    if !matches!(row, Ok(None)) || attempts == OPEN_ATTEMPTS {
+                        break (row, opened);
+                    }
+                }
             }
         };
-        let Some(row) = db.query_one(&next_seq(which, new.created_at)).await.map_err(repo_err)? else {
+        let Some(row) = row.map_err(repo_err)? else {
             drop(atomic);
             let Thread::Existing(id) = thread else {
-                return Err(corrupt("the customer's open conversation vanished inside its transaction".to_owned()));
+                return Err(RepoError::Unavailable(
+                    format!("the customer's open conversation was closed {OPEN_ATTEMPTS} times under a new message")
+                        .into(),
+                ));
             };
             return Ok(match self.find(id).await? {
                 Some(c) => Appended::Closed(c),

@@ -124,6 +124,36 @@ async fn concurrent_senders_number_messages_without_gaps_and_share_one_open_conv
     }
 }
 
+/// An agent closes the conversation as the customer writes: the message
+/// lands in the closing conversation (before the close) or opens the next
+/// one, and is never lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_message_sent_as_the_conversation_closes_is_stored_in_it_or_in_the_next() {
+    for env in backends().await {
+        warm_pool(&env).await;
+        let repo = SeaConversationRepository::new(env.db.clone());
+        let ann = customer(&env, "ann@example.com").await;
+        for round in 0..40 {
+            let (open, ..) =
+                stored(repo.append(Thread::OpenOf(ann), &note(ann, Role::User, "open", None)).await.unwrap());
+            let closing = {
+                let repo = repo.clone();
+                tokio::spawn(async move { repo.close(open.id, t0()).await.unwrap() })
+            };
+            let sent = repo.append(Thread::OpenOf(ann), &note(ann, Role::User, &format!("r{round}"), None)).await;
+            let (conversation, message, opened) = stored(sent.unwrap_or_else(|e| panic!("{:?}: {e}", env.backend)));
+            assert!(matches!(closing.await.unwrap(), Closing::Closed(_)), "{:?}", env.backend);
+            if opened {
+                assert_ne!(conversation.id, open.id);
+                assert_eq!(message.seq, 1);
+                repo.close(conversation.id, t0()).await.unwrap();
+            } else {
+                assert_eq!((conversation.id, message.seq), (open.id, 2), "{:?}", env.backend);
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_repeated_client_id_is_stored_once_even_when_sent_concurrently() {
     for env in backends().await {
