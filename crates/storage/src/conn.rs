@@ -69,9 +69,32 @@ impl Conn {
             }
         }
     }
+
+    /// Several reads that must see one state of the database (rows and
+    /// their lines): inside a unit of work they join its transaction; on the
+    /// pool they get a read-only transaction of their own, REPEATABLE READ
+    /// on PostgreSQL (one snapshot for all its statements, where READ
+    /// COMMITTED takes one per statement). A SQLite read transaction keeps
+    /// one snapshot from its first read. End it with [`Atomic::commit`].
+    pub(crate) async fn snapshot(&self) -> Result<Atomic, DbErr> {
+        match self {
+            Conn::Tx(_) => Ok(Atomic { conn: self.clone(), own: None }),
+            Conn::Pool(pools) => {
+                let db = pools.current();
+                let txn = match db.get_database_backend() {
+                    DbBackend::Postgres => {
+                        db.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly)).await?
+                    }
+                    _ => db.begin().await?,
+                };
+                let txn = Arc::new(txn);
+                Ok(Atomic { conn: Conn::Tx(txn.clone()), own: Some(txn) })
+            }
+        }
+    }
 }
 
-/// See [`Conn::atomic`]. Dropped without [`Atomic::commit`], a transaction
+/// See [`Conn::atomic`] and [`Conn::snapshot`]. Dropped without [`Atomic::commit`], a transaction
 /// of its own rolls back (one joined from a unit of work is the unit's to end).
 pub(crate) struct Atomic {
     conn: Conn,

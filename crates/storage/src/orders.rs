@@ -283,9 +283,14 @@ impl OrderRepository for SeaOrderRepository {
     }
 
     async fn find(&self, id: Uuid) -> Result<Option<Order>, RepoError> {
-        let Some(m) = orders::Entity::find_by_id(id).one(&self.db).await.map_err(repo_err)? else { return Ok(None) };
-        let mut lines = lines_of(&self.db, &[id]).await?;
-        order(m, lines.remove(&id).unwrap_or_default()).map(Some)
+        // The order and its lines from one snapshot: an edit between the two
+        // reads would give one version's ETag to another's lines.
+        let snapshot = self.db.snapshot().await.map_err(repo_err)?;
+        let db = snapshot.conn();
+        let found = orders::Entity::find_by_id(id).one(db).await.map_err(repo_err)?;
+        let mut lines = if found.is_some() { lines_of(db, &[id]).await? } else { HashMap::new() };
+        snapshot.commit().await.map_err(repo_err)?;
+        found.map(|m| order(m, lines.remove(&id).unwrap_or_default())).transpose()
     }
 
     async fn list(&self, query: &ListQuery<OrderField>, owner: Option<Uuid>) -> Result<Page<Order>, RepoError> {
@@ -294,9 +299,13 @@ impl OrderRepository for SeaOrderRepository {
             select = select.filter(orders::Column::UserId.eq(owner));
         }
         let total = order_total(query, owner);
-        let (rows, total) = fetch_page_with_total(&self.db, select, query, &MAPPING, total).await.map_err(repo_err)?;
+        // The page, its total and the lines from one snapshot (see `find`).
+        let snapshot = self.db.snapshot().await.map_err(repo_err)?;
+        let db = snapshot.conn();
+        let (rows, total) = fetch_page_with_total(db, select, query, &MAPPING, total).await.map_err(repo_err)?;
         let ids: Vec<Uuid> = rows.iter().map(|m| m.id).collect();
-        let mut lines = lines_of(&self.db, &ids).await?;
+        let mut lines = lines_of(db, &ids).await?;
+        snapshot.commit().await.map_err(repo_err)?;
         let items = rows
             .into_iter()
             .map(|m| {

@@ -288,6 +288,53 @@ async fn a_page_of_orders_comes_with_its_lines_and_owners_see_their_own() {
     }
 }
 
+/// Reads that run while orders are edited and deleted see each order whole:
+/// its lines are those of the version (and total) it is read with, and a
+/// deleted order is read before or not at all, never without its lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_order_is_read_whole_while_it_is_edited_or_deleted() {
+    for env in backends().await {
+        warm_pool(&env).await;
+        let orders = Arc::new(SeaOrderRepository::new(env.db.clone()));
+        let ann = customer(&env, "ann@example.com").await;
+        let latte = product(&env, "Latte", 350).await;
+        let edited = orders.insert(&new_order(ann, vec![line(latte, "Latte", 350, 1)])).await.unwrap();
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (orders, done) = (orders.clone(), done.clone());
+            tokio::spawn(async move {
+                for version in 1..=60_i64 {
+                    let n = 1 + version % 3;
+                    let lines: Vec<OrderLine> = (0..n).map(|i| line(latte, &format!("Latte {i}"), 350, n)).collect();
+                    let total = Money::sum(lines.iter().map(|l| l.line_total)).unwrap();
+                    let change = OrderChange { items: Some((lines, total)), ..OrderChange::default() };
+                    orders.update(edited.id, OrderStatus::Pending, version, &change, t0()).await.unwrap().unwrap();
+                    let gone = orders.insert(&new_order(ann, vec![line(latte, "Latte", 350, 2)])).await.unwrap();
+                    assert!(orders.delete(gone.id, 1).await.unwrap());
+                }
+                done.store(true, std::sync::atomic::Ordering::Release);
+            })
+        };
+        let whole = |o: &coffee_domain::order::Order| {
+            !o.items.is_empty() && Money::sum(o.items.iter().map(|l| l.line_total)).ok() == Some(o.total)
+        };
+        let (mut reads, mut torn) = (0, Vec::new());
+        while !done.load(std::sync::atomic::Ordering::Acquire) {
+            let one = orders.find(edited.id).await.unwrap().unwrap();
+            let page = orders.list(&order_query(&[("page_size", "10")]), None).await.unwrap();
+            for o in std::iter::once(&one).chain(&page.items) {
+                reads += 1;
+                if !whole(o) {
+                    torn.push((o.number, o.version, o.total, o.items.len()));
+                }
+            }
+        }
+        writer.await.unwrap();
+        assert!(reads > 20, "{:?}: the reads ran alongside the writes ({reads})", env.backend);
+        assert!(torn.is_empty(), "{:?}: {} of {reads} reads were torn: {torn:?}", env.backend, torn.len());
+    }
+}
+
 // ---------------------------------------------------------------- board totals
 
 fn order_query(pairs: &[(&str, &str)]) -> ListQuery<OrderField> {
