@@ -230,11 +230,20 @@ async fn pickup_times_must_be_ahead_within_a_week_and_inside_the_opening_hours()
     let at = |pickup: Value| json!({"items": [{"product_id": s.latte, "quantity": 1}], "pickup_at": pickup});
     let order = s.ordered(token, &at(json!(tomorrow_at(10, 30)))).await;
     assert_eq!(order["pickup_at"].as_str().map(|p| p.ends_with("10:30:00Z")), Some(true), "{order}");
+    // Answered as stored: to the microsecond, in the answer and on reading.
+    let precise = tomorrow_at(10, 40).replace(":40:00", ":40:00.123456789");
+    let order = s.ordered(token, &at(json!(precise))).await;
+    assert_eq!(order["pickup_at"].as_str().map(|p| p.ends_with("10:40:00.123456Z")), Some(true), "{order}");
+    let read = s.call(Method::GET, &format!("/orders/{}", id_of(&order)), token, None).await;
+    assert_eq!(read.json::<Value>().await.unwrap()["pickup_at"], order["pickup_at"]);
     let too_soon = (Utc::now() + Duration::minutes(5)).to_rfc3339();
     let too_far = (Utc::now() + Duration::days(8)).to_rfc3339();
     let past = (Utc::now() - Duration::hours(1)).to_rfc3339();
+    // 10:59:60 would be stored as 11:00, when the shop closes.
+    let leap_second = tomorrow_at(10, 59).replace(":59:00", ":59:60");
     for (pickup, says) in [
         (tomorrow_at(12, 0), "opening hours"),
+        (leap_second, "second 60"),
         (too_soon, "at least 10 minutes"),
         (too_far, "within 7 days"),
         (past, "at least"),

@@ -6,7 +6,7 @@
 //!   shop's time zone, so past-midnight intervals and daylight-saving
 //!   changes are handled by the calendar).
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Timelike, Utc};
 
 use crate::error::FieldError;
 use crate::shop::Shop;
@@ -48,11 +48,13 @@ impl<'a> PickupRules<'a> {
         Self { shop, settings }
     }
 
-    /// Checks a requested pickup time at `now`; returns it unchanged.
+    /// Checks a requested pickup time at `now`; returns it as it is stored
+    /// (to the microsecond).
     ///
     /// # Errors
     /// `ShopClosed` for "as soon as possible" while closed; `Invalid` for a
-    /// scheduled time too soon, too far ahead or outside the opening hours.
+    /// leap second, or a scheduled time too soon, too far ahead or outside
+    /// the opening hours.
     pub fn check(
         &self,
         requested: Option<DateTime<Utc>>,
@@ -62,6 +64,12 @@ impl<'a> PickupRules<'a> {
             return if self.shop.is_open_at(now) { Ok(None) } else { Err(PickupError::ShopClosed) };
         };
         let invalid = |message: String| Err(PickupError::Invalid(FieldError::new("pickup_at", message)));
+        // chrono reads `:60` as a leap second (nanoseconds past 1e9); the
+        // databases store it as the next minute, or as text no client parses.
+        if at.nanosecond() >= 1_000_000_000 {
+            return invalid("has second 60: give a time with seconds 00–59".to_owned());
+        }
+        let at = at.trunc_subsecs(6);
         let earliest = now + self.settings.min_lead;
         if at < earliest {
             let minutes = self.settings.min_lead.num_minutes();
@@ -149,6 +157,19 @@ mod tests {
         assert_eq!(rules.check(None, utc(4, 9, 0)), Ok(None));
         assert_eq!(rules.check(None, utc(4, 19, 0)), Err(PickupError::ShopClosed), "20:00 local: just closed");
         assert_eq!(rules.check(None, utc(4, 6, 59)), Err(PickupError::ShopClosed), "07:59 local");
+    }
+
+    #[test]
+    fn a_leap_second_is_refused_and_a_time_is_kept_to_the_microsecond() {
+        let s = shop(every_day("08:00", "20:00"));
+        let rules = PickupRules::new(&s, PickupSettings::default());
+        let now = utc(4, 9, 0);
+        // 18:59:60 UTC = 19:59:60 local: read as 20:00, when the shop closes.
+        let leap = DateTime::parse_from_rfc3339("2026-03-04T18:59:60Z").unwrap().to_utc();
+        assert!(field_error(rules.check(Some(leap), now)).contains("second 60"));
+        let precise = DateTime::parse_from_rfc3339("2026-03-04T12:00:00.123456789Z").unwrap().to_utc();
+        let kept = rules.check(Some(precise), now).unwrap().unwrap();
+        assert_eq!(kept.to_rfc3339(), "2026-03-04T12:00:00.123456+00:00");
     }
 
     #[test]
