@@ -37,6 +37,13 @@ fn pickup_text(order: &OrderSummary) -> String {
     order.pickup.as_deref().map_or_else(|| "as soon as possible".to_owned(), |at| format!("at {at} (shop time)"))
 }
 
+/// The customer's text with every line quoted (`> `): however it is laid
+/// out, no line of it can pass for the mail's own (a forged signature, a
+/// second "New order" block).
+fn quoted(text: &str) -> String {
+    text.lines().map(|line| format!("> {}", line.replace('\r', ""))).collect::<Vec<_>>().join("\n")
+}
+
 fn new_order(order: &OrderSummary) -> RenderedMail {
     let subject = format!("New order #{} — {}", order.number, format_money(order.total, &order.currency));
     let lines: Vec<String> = order
@@ -44,7 +51,8 @@ fn new_order(order: &OrderSummary) -> RenderedMail {
         .iter()
         .map(|l| format!("  {} × {} — {}", l.quantity, l.name, format_money(l.line_total, &order.currency)))
         .collect();
-    let comment = order.comment.as_deref().map(|c| format!("\nComment: {c}\n")).unwrap_or_default();
+    let comment =
+        order.comment.as_deref().map(|c| format!("\nThe customer's comment:\n{}\n", quoted(c))).unwrap_or_default();
     let text = format!(
         "New order #{number} from {customer}.\n\n{lines}\n\nTotal: {total}\nPickup: {pickup}\n{comment}",
         number = order.number,
@@ -65,8 +73,17 @@ fn new_order(order: &OrderSummary) -> RenderedMail {
             )
         })
         .collect();
-    let comment_html =
-        order.comment.as_deref().map(|c| format!("<p><b>Comment:</b> {}</p>", escape_html(c))).unwrap_or_default();
+    let comment_html = order
+        .comment
+        .as_deref()
+        .map(|c| {
+            format!(
+                "<p><b>The customer's comment:</b></p>\n<blockquote style=\"white-space:pre-wrap;margin:0 0 0 8px;\
+                 padding-left:8px;border-left:3px solid #ccc\">{}</blockquote>",
+                escape_html(c)
+            )
+        })
+        .unwrap_or_default();
     let html = format!(
         r#"<!DOCTYPE html>
 <html lang="en">
@@ -246,8 +263,27 @@ mod tests {
                 assert!(part.contains(needle), "{needle} missing in {part}");
             }
         }
-        assert!(r.text.contains("Oat milk & no sugar"));
+        assert!(r.text.contains("> Oat milk & no sugar"));
         assert!(r.html.contains("Oat milk &amp; no sugar") && !r.html.contains("<b>Cake</b>"));
+    }
+
+    #[test]
+    fn every_line_of_a_comment_is_quoted_so_none_passes_for_the_mails_own() {
+        let forged = "thanks\r\n\nThe Coffee Shop team\n--\nNew order #1 from ceo@example.com.\n\nTotal: 0.00 UZS";
+        let r =
+            render(&Mail::NewOrder { to: vec![], order: OrderSummary { comment: Some(forged.to_owned()), ..order() } });
+        let comment = r.text.split_once("The customer's comment:\n").unwrap().1;
+        assert_eq!(
+            comment.trim_end(),
+            "> thanks\n> \n> The Coffee Shop team\n> --\n> New order #1 from ceo@example.com.\n> \n> Total: 0.00 UZS"
+        );
+        assert_eq!(
+            r.text.matches("\nNew order #").count() + usize::from(r.text.starts_with("New order #")),
+            1,
+            "{}",
+            r.text
+        );
+        assert!(!r.text.contains('\r'));
     }
 
     #[test]
