@@ -390,9 +390,37 @@ impl Config {
                 .map(str::trim)
                 .filter(|e| !e.is_empty())
                 .map(|e| coffee_domain::user::Email::parse("ADMIN_NOTIFY_EMAILS", e))
-                .collect::<Result<_, _>>()
-                .map_err(|e| err("ADMIN_NOTIFY_EMAILS", format!("{}: a comma list of e-mail addresses", e.message)))?,
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| err("ADMIN_NOTIFY_EMAILS", format!("{}: a comma list of e-mail addresses", e.message)))?
+                .into_iter()
+                // One mail per mailbox however often (or in whichever case) it is listed.
+                .fold(Vec::new(), |mut unique, e| {
+                    if !unique.contains(&e) {
+                        unique.push(e);
+                    }
+                    unique
+                }),
         };
+        let order_min_lead_time = duration(&vars, "ORDER_MIN_LEAD_TIME", "10m")?;
+        let horizon = coffee_domain::order::PickupSettings::default().max_ahead;
+        if order_min_lead_time >= horizon {
+            return Err(err(
+                "ORDER_MIN_LEAD_TIME",
+                format!("must be shorter than the {} days a pickup may be booked ahead", horizon.num_days()),
+            ));
+        }
+        let idempotency_key_ttl = duration(&vars, "IDEMPOTENCY_KEY_TTL", "24h")?;
+        if idempotency_key_ttl < crate::services::IDEMPOTENCY_LEASE {
+            // A key would expire while its first request still holds it, and a
+            // repeat would then place a second order.
+            return Err(err(
+                "IDEMPOTENCY_KEY_TTL",
+                format!(
+                    "must be at least {}s, the time a request holds its key",
+                    crate::services::IDEMPOTENCY_LEASE.num_seconds()
+                ),
+            ));
+        }
         let auth_rate_limit =
             coffee_domain::ratelimit::RatePolicy::parse(get(&vars, "AUTH_RATE_LIMIT").unwrap_or("10/min"))
                 .map_err(|e| err("AUTH_RATE_LIMIT", e.to_string()))?;
@@ -463,8 +491,8 @@ impl Config {
             password_hash_queue,
             admin,
             admin_notify_emails,
-            order_min_lead_time: duration(&vars, "ORDER_MIN_LEAD_TIME", "10m")?,
-            idempotency_key_ttl: duration(&vars, "IDEMPOTENCY_KEY_TTL", "24h")?,
+            order_min_lead_time,
+            idempotency_key_ttl,
             shutdown_drain: std_duration_or_zero(&vars, "SHUTDOWN_DRAIN", "5s")?,
             send_timeout,
             ws_ping_interval,

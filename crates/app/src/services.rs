@@ -71,7 +71,7 @@ pub enum Process {
 
 /// How long an `Idempotency-Key` stays "in flight" before a request that
 /// died (its replica crashed) is given up and the key may be used again.
-const IDEMPOTENCY_LEASE: TimeDelta = TimeDelta::seconds(30);
+pub(crate) const IDEMPOTENCY_LEASE: TimeDelta = TimeDelta::seconds(30);
 
 /// How often the outbox relay looks for new entries.
 const RELAY_INTERVAL: Duration = Duration::from_millis(250);

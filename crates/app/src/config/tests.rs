@@ -29,6 +29,11 @@ fn defaults_give_the_embedded_profile() {
     let listed = Config::from_vars(vars(&[("ADMIN_NOTIFY_EMAILS", " Kitchen@Coffee.example, boss@coffee.example ")]));
     let listed: Vec<String> = listed.unwrap().admin_notify_emails.iter().map(ToString::to_string).collect();
     assert_eq!(listed, ["kitchen@coffee.example", "boss@coffee.example"]);
+    let twice = Config::from_vars(vars(&[("ADMIN_NOTIFY_EMAILS", "a@x.example, b@x.example,A@X.EXAMPLE")]));
+    let twice: Vec<String> = twice.unwrap().admin_notify_emails.iter().map(ToString::to_string).collect();
+    assert_eq!(twice, ["a@x.example", "b@x.example"], "one mail per mailbox");
+    let c = Config::from_vars(vars(&[("ORDER_MIN_LEAD_TIME", "6d"), ("IDEMPOTENCY_KEY_TTL", "30s")])).unwrap();
+    assert_eq!((c.order_min_lead_time, c.idempotency_key_ttl), (TimeDelta::days(6), TimeDelta::seconds(30)));
 }
 
 #[test]
@@ -59,6 +64,10 @@ fn malformed_values_name_their_variable() {
         ("ADMIN_NOTIFY_EMAILS", "boss@example.com, not-an-address"),
         ("ORDER_MIN_LEAD_TIME", "soonish"),
         ("IDEMPOTENCY_KEY_TTL", "0s"),
+        // Shorter than a request's hold on its key: a repeat would place a second order.
+        ("IDEMPOTENCY_KEY_TTL", "29s"),
+        // No pickup could ever be booked (at most 7 days ahead).
+        ("ORDER_MIN_LEAD_TIME", "7d"),
         // Would overflow a date when added to "now" (a panic at login, not here).
         ("REFRESH_TOKEN_TTL", "1000000y"),
         ("UNVERIFIED_USER_TTL", "101y"),
