@@ -206,13 +206,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonOrForm<T> {
             match media.as_deref() {
                 Some("application/x-www-form-urlencoded") => {
                     let bytes = read_body(req, payload).await?;
-                    let form = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(&bytes));
-                    serde_path_to_error::deserialize(form).map(JsonOrForm).map_err(|e| {
-                        // The field a value was wrong for, when serde knows it.
-                        let path = e.path().to_string();
-                        let field = if path == "." { "body".to_owned() } else { path };
-                        ApiError::validation(vec![FieldError::new(field, e.inner().to_string())])
-                    })
+                    from_urlencoded(&bytes, "body").map(JsonOrForm).map_err(|e| ApiError::validation(vec![e]))
                 }
                 Some(m) if is_json(m) => parse_json(&read_body(req, payload).await?).map(JsonOrForm),
                 _ => Err(unsupported_media_type(
@@ -434,9 +428,21 @@ pub struct StrictQuery<T>(pub T);
 
 fn parse_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<StrictQuery<T>, ApiError> {
     query_pairs(req.query_string())?;
-    serde_urlencoded::from_str(req.query_string())
+    from_urlencoded(req.query_string().as_bytes(), "query")
         .map(StrictQuery)
-        .map_err(|e| ApiError::with_fields(c::INVALID_QUERY, vec![FieldError::new("query", e.to_string())]))
+        .map_err(|e| ApiError::with_fields(c::INVALID_QUERY, vec![e]))
+}
+
+/// Deserialises `name=value&…` (a query string or a form body); a wrong
+/// value names its parameter, and what belongs to no one parameter (a
+/// repeated or missing one) is put on `whole`.
+fn from_urlencoded<T: DeserializeOwned>(bytes: &[u8], whole: &str) -> Result<T, FieldError> {
+    let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(bytes));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { whole.to_owned() } else { path };
+        FieldError::new(field, e.inner().to_string())
+    })
 }
 
 impl<T: DeserializeOwned> FromRequest for StrictQuery<T> {

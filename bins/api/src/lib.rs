@@ -67,10 +67,6 @@ pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListe
             .app_data(hub.clone())
             .app_data(PayloadConfig::new(MAX_BODY_BYTES))
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found().into()))
-            .app_data(
-                web::QueryConfig::default()
-                    .error_handler(|e, _| ApiError::malformed(format!("Invalid query string: {e}")).into()),
-            )
             .configure(openapi::configure)
             .configure(console::configure)
             .configure(live::configure)

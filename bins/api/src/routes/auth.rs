@@ -12,7 +12,7 @@ use crate::dto::auth::{
     LoginRequest, RefreshRequest, ResendRequest, SignupRequest, TokenDto, VerifyLinkQuery, VerifyRequest,
 };
 use crate::dto::user::UserDto;
-use crate::extract::{JsonBody, JsonOrForm};
+use crate::extract::{JsonBody, JsonOrForm, StrictQuery};
 use crate::problem::{ApiError, IntoProblem, Problem};
 use crate::responses::Created;
 use crate::verify_page::{self, Outcome};
@@ -54,10 +54,10 @@ async fn verify(
 async fn verify_link(
     req: HttpRequest,
     services: Data<Services>,
-    query: web::Query<VerifyLinkQuery>,
+    query: StrictQuery<VerifyLinkQuery>,
 ) -> Result<HttpResponse, Problem<AuthError>> {
     let wants_json = verify_page::wants_json(&req);
-    let token = query.token.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let token = query.0.token.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let result = match token {
         Some(token) => services.auth.verify_link(token).await,
         None => Err(AuthError::InvalidVerificationCode),

@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::categories::{json_with, send};
-use crate::helpers::{LoggedIn, TestApp, assert_problem, id_of, spawn_app};
+use crate::helpers::{LoggedIn, TestApp, assert_problem, error_fields, id_of, spawn_app};
 use crate::shopping::open_shop;
 use crate::ws::{Ws, connect};
 
@@ -214,7 +214,10 @@ async fn history_pages_by_seq_and_bounds_its_parameters() {
     let before = json_with(page("before_seq=3").await, StatusCode::OK).await;
     assert_eq!((seqs(&before), before["has_more"].as_bool()), (vec![1, 2], Some(false)));
     assert_problem(page("limit=101").await, 422, "validation_failed").await;
-    assert_problem(page("after_seq=abc").await, 400, "invalid_query").await;
+    for (query, field) in [("after_seq=abc", "after_seq"), ("limit=", "limit"), ("limit=1.5", "limit")] {
+        let problem = assert_problem(page(query).await, 400, "invalid_query").await;
+        assert_eq!(error_fields(&problem), [field], "{query}: the problem names the parameter");
+    }
     assert_problem(page("colour=blue").await, 400, "invalid_query").await;
 }
 

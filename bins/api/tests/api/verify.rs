@@ -226,6 +226,10 @@ async fn a_bad_link_shows_an_error_page_or_a_problem_when_json_is_asked() {
         assert_page(&page, &csp, "This link is incomplete");
         assert!(page.contains("6-digit code"), "{page}");
     }
+    // A token given twice (no link of ours): a problem naming the query, in our words.
+    let problem = assert_problem(app.get("/auth/verify?token=a&token=b", None).await, 400, "invalid_query").await;
+    assert_eq!(error_fields(&problem), ["query"]);
+    assert!(!problem.to_string().contains("deserialize"), "{problem}");
 }
 
 /// A verification page: the shop's name, the heading, readable on a phone,
