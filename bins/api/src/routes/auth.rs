@@ -47,9 +47,10 @@ async fn verify(
 /// Open a verification link
 ///
 /// The target of the link in the verification mail. Answers with a short HTML page, or JSON when
-/// the client accepts JSON (`application/json` or `application/problem+json`) and not HTML.
-/// Opening the link again still shows success, so
-/// mail scanners that prefetch links do no harm.
+/// the client accepts JSON (`application/json` or `application/problem+json`) and not HTML: the
+/// user when this call verified it, 409 `already_verified` when the link was opened before.
+/// Opening the link again still shows a success page, so mail scanners that prefetch links do no
+/// harm.
 #[api_v2_operation(operation_id = "verifyLink", tags(Auth), produces = "text/html, application/json")]
 async fn verify_link(
     req: HttpRequest,
@@ -63,7 +64,14 @@ async fn verify_link(
         None => Err(AuthError::InvalidVerificationCode),
     };
     if wants_json {
-        return Ok(HttpResponse::Ok().json(UserDto::from(result?.user)));
+        // The account only to the call that verified it: a link opened again
+        // (by anyone who saw the mail, for as long as its record is kept)
+        // gets 409, as `POST /auth/verify` with the token does.
+        let done = result?;
+        if !done.newly {
+            return Err(AuthError::AlreadyVerified.into());
+        }
+        return Ok(HttpResponse::Ok().json(UserDto::from(done.user)));
     }
     let outcome = match result {
         Ok(done) if done.newly => Outcome::Verified,

@@ -155,18 +155,31 @@ async fn opening_the_link_shows_a_success_page_and_again_still_does() {
         .await
         .unwrap();
     assert!(header(resp.headers(), "content-type").unwrap().starts_with("text/html"));
-    // And JSON for clients that ask for it.
+    // A JSON client opening it again is told it was used, never shown the
+    // account (whoever holds the link could read it for as long as it is kept).
     let resp = app.request(reqwest::Method::GET, &path, None).header(ACCEPT, "application/json").send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let user: Value = resp.json().await.unwrap();
-    assert_eq!(user["email"], "ann@example.com");
-    assert_eq!(user["is_verified"], true);
+    let problem = assert_problem(resp, 409, "already_verified").await;
+    assert!(problem.get("email").is_none() && !problem.to_string().contains("ann@"), "{problem}");
     // A client that accepts problem documents is a JSON client too.
     let json_client =
         |accept: &'static str| app.request(reqwest::Method::GET, &path, None).header(ACCEPT, accept).send();
-    let resp = json_client("application/problem+json").await.unwrap();
-    assert!(header(resp.headers(), "content-type").unwrap().starts_with("application/json"));
+    assert_problem(json_client("application/problem+json").await.unwrap(), 409, "already_verified").await;
     app.login("ann@example.com", PASSWORD).await;
+}
+
+#[tokio::test]
+async fn a_json_client_opening_the_link_first_gets_the_verified_user() {
+    let app = spawn_app().await;
+    app.signup("ann@example.com", PASSWORD).await;
+    let token = link_token(&app, "ann@example.com").await;
+    let path = format!("/auth/verify?token={token}");
+    let resp = app.request(reqwest::Method::GET, &path, None).header(ACCEPT, "application/json").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(header(resp.headers(), "content-type").unwrap().starts_with("application/json"));
+    let user: Value = resp.json().await.unwrap();
+    assert_eq!((user["email"].as_str(), user["is_verified"].as_bool()), (Some("ann@example.com"), Some(true)));
+    let resp = app.request(reqwest::Method::GET, &path, None).header(ACCEPT, "text/html").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "the page still shows success");
 }
 
 #[tokio::test]
