@@ -66,7 +66,9 @@ fn parse_if_match(raw: &str) -> Result<Option<i64>, &'static str> {
         let opaque =
             quoted.strip_prefix('"').and_then(|t| t.strip_suffix('"')).filter(|t| !t.contains('"')).ok_or(FORM)?;
         if !weak {
-            strong.push(opaque.parse().unwrap_or(NO_VERSION));
+            // Strong comparison is character by character: `"06"` and `"+6"`
+            // are not our `"6"`.
+            strong.push(opaque.parse().ok().filter(|v: &i64| v.to_string() == opaque).unwrap_or(NO_VERSION));
         }
     }
     match strong.as_slice() {
@@ -228,7 +230,7 @@ mod tests {
         assert_eq!(parse_if_match("*"), Ok(None));
         assert_eq!(parse_if_match("W/\"12\", \"13\""), Ok(Some(13)), "the weak tag is left out");
         // Well-formed, but never one of our versions under strong comparison.
-        for never in ["W/\"12\"", "\"three\"", "\"\"", "\"99999999999999999999\"", "", " , "] {
+        for never in ["W/\"12\"", "\"three\"", "\"\"", "\"99999999999999999999\"", "", " , ", "\"06\"", "\"+6\""] {
             assert_eq!(parse_if_match(never), Ok(Some(NO_VERSION)), "{never}");
         }
         for malformed in ["3", "garbage", "W/", "\"3", "\"a\"b\"", "\"4\", \"5\""] {
