@@ -272,7 +272,7 @@ mod tests {
         let forged = "thanks\r\n\nThe Coffee Shop team\n--\nNew order #1 from ceo@example.com.\n\nTotal: 0.00 UZS";
         let r =
             render(&Mail::NewOrder { to: vec![], order: OrderSummary { comment: Some(forged.to_owned()), ..order() } });
-        let comment = r.text.split_once("The customer's comment:\n").unwrap().1;
+        let comment = r.text.split_once("The customer's comment:\n").expect("the comment is in the mail").1;
         assert_eq!(
             comment.trim_end(),
             "> thanks\n> \n> The Coffee Shop team\n> --\n> New order #1 from ceo@example.com.\n> \n> Total: 0.00 UZS"
