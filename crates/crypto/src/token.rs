@@ -52,7 +52,8 @@ struct RefreshWire {
 ///   algorithms are refused before any claim is read.
 /// * The `typ` claim (`"access"` / `"refresh"`) is checked while the claims
 ///   are parsed, so a token of the wrong kind is `Invalid` (never `Expired`).
-/// * `exp` is checked with **no leeway**: tokens are issued and checked by
+/// * `exp` is checked with **no leeway** (a token is expired from the
+///   second `exp` names, RFC 7519 §4.1.4): tokens are issued and checked by
 ///   the same service, and since neither `iat` nor `nbf` is checked against
 ///   the clock, skew between replicas can only move an expiry by the skew,
 ///   never reject a fresh token.
@@ -93,6 +94,14 @@ impl JwtCodec {
     }
 }
 
+/// RFC 7519 §4.1.4: valid only *before* `exp`. jsonwebtoken accepts the
+/// whole second `exp` names (it compares whole seconds with `<`), while the
+/// refresh token's session ends within that second: without this check a
+/// refresh in that moment was refused as revoked instead of expired.
+fn unexpired(exp: DateTime<Utc>) -> Result<DateTime<Utc>, TokenError> {
+    if exp <= Utc::now() { Err(TokenError::Expired) } else { Ok(exp) }
+}
+
 fn time(secs: i64) -> Result<DateTime<Utc>, TokenError> {
     DateTime::from_timestamp(secs, 0).ok_or(TokenError::Invalid)
 }
@@ -122,12 +131,14 @@ impl TokenCodec for JwtCodec {
 
     fn decode_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
         let w: AccessWire = self.decode(token)?;
-        Ok(AccessClaims { sub: w.sub, role: w.role, sid: w.sid, jti: w.jti, iat: time(w.iat)?, exp: time(w.exp)? })
+        let exp = unexpired(time(w.exp)?)?;
+        Ok(AccessClaims { sub: w.sub, role: w.role, sid: w.sid, jti: w.jti, iat: time(w.iat)?, exp })
     }
 
     fn decode_refresh(&self, token: &str) -> Result<RefreshClaims, TokenError> {
         let w: RefreshWire = self.decode(token)?;
-        Ok(RefreshClaims { sub: w.sub, jti: w.jti, iat: time(w.iat)?, exp: time(w.exp)? })
+        let exp = unexpired(time(w.exp)?)?;
+        Ok(RefreshClaims { sub: w.sub, jti: w.jti, iat: time(w.iat)?, exp })
     }
 }
 
@@ -238,6 +249,17 @@ mod tests {
     fn expired_refresh_tokens_are_reported_as_expired() {
         let token = codec().encode_refresh(&refresh(Duration::seconds(-2))).unwrap();
         assert_eq!(codec().decode_refresh(&token), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn a_token_is_expired_from_the_second_its_exp_names() {
+        // RFC 7519: valid only before `exp` (jsonwebtoken alone accepts that whole second).
+        let token = codec().encode_refresh(&refresh(Duration::zero())).unwrap();
+        assert_eq!(codec().decode_refresh(&token), Err(TokenError::Expired));
+        let token = codec().encode_access(&access(Role::User, Duration::zero())).unwrap();
+        assert_eq!(codec().decode_access(&token), Err(TokenError::Expired));
+        let token = codec().encode_refresh(&refresh(Duration::seconds(5))).unwrap();
+        assert!(codec().decode_refresh(&token).is_ok());
     }
 
     #[test]
