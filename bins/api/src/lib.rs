@@ -14,6 +14,7 @@ pub mod ratelimit;
 pub mod responses;
 pub mod routes;
 pub mod strict_json;
+pub mod unread_body;
 pub mod upload;
 pub mod verify_page;
 

@@ -55,6 +55,9 @@ pub async fn request_context(
     let id = request_id(&req);
     let doc = req.app_data::<Data<OpenApiDoc>>().cloned();
     let method = req.method().to_string();
+    // A chunked body is kept alive until the answer is written, so that one
+    // not read to its end ends its connection (see `unread_body`).
+    let chunked_body = crate::unread_body::share_if_chunked(&mut req);
     if req.method() == Method::HEAD {
         // HEAD is GET without the body (RFC 9110 §9.3.2; every server must
         // support it): it is routed as GET, and actix-http, which saw the
@@ -121,6 +124,9 @@ pub async fn request_context(
     span.in_scope(|| {
         tracing::info!(status = status.as_u16(), latency_ms = elapsed.as_millis() as u64, "request completed");
     });
+    if let Some(payload) = chunked_body {
+        res = res.map_body(|_, body| crate::unread_body::KeptWith::body(body, payload));
+    }
     Ok(res)
 }
 

@@ -107,6 +107,12 @@ pub const IDEMPOTENCY_IN_FLIGHT: ProblemType = ProblemType::new(
     "idempotency_in_flight",
     "A request with this Idempotency-Key is still being processed; retry after `Retry-After` seconds.",
 );
+// 406
+pub const NOT_ACCEPTABLE: ProblemType = ProblemType::new(
+    406,
+    "not_acceptable",
+    "The answer cannot be sent in any content coding the request accepts (Accept-Encoding: gzip or identity).",
+);
 // 412
 pub const PRECONDITION_FAILED: ProblemType = ProblemType::new(
     412,
@@ -177,6 +183,7 @@ pub fn for_status(status: u16) -> ProblemType {
         403 => FORBIDDEN,
         404 => NOT_FOUND,
         405 => METHOD_NOT_ALLOWED,
+        406 => NOT_ACCEPTABLE,
         408 => REQUEST_TIMEOUT,
         413 => PAYLOAD_TOO_LARGE,
         415 => UNSUPPORTED_MEDIA_TYPE,

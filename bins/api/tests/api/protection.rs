@@ -448,3 +448,41 @@ async fn a_body_that_trickles_in_is_cut_off_with_408() {
     assert!(text.contains("request_timeout") && text.contains("x-request-id"), "{text}");
     assert!(started.elapsed() >= std::time::Duration::from_secs(9), "cut off only after the body timeout");
 }
+
+/// A chunked body the server answers before it ends (a GET that reads no
+/// body, a 401 before the body is read) ends its connection with the
+/// answer: one client could otherwise hold connections open forever.
+#[tokio::test]
+async fn a_chunked_request_answered_early_ends_its_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    for (head, status) in [
+        (format!("GET /health/live HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n"), "200"),
+        (
+            format!(
+                "PATCH /me HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+                 Transfer-Encoding: chunked\r\n\r\n1\r\n{{\r\n"
+            ),
+            "401",
+        ),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // The answer, then the end of the stream (well before the 5 s keep-alive).
+        let mut response = Vec::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(3), stream.read_to_end(&mut response)).await;
+        let text = String::from_utf8_lossy(&response).to_ascii_lowercase();
+        assert!(read.is_ok(), "the connection is still open after the answer: {text}");
+        assert!(text.starts_with(&format!("http/1.1 {status}")), "{text}");
+        assert!(text.contains("connection: close"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_content_coding_is_a_406_problem_that_says_406() {
+    let app = spawn_app().await;
+    let resp = app.request(reqwest::Method::GET, "/info", None).header("accept-encoding", "identity;q=0").send().await;
+    let problem = assert_problem(resp.unwrap(), 406, "not_acceptable").await;
+    assert_eq!(problem["status"], 406);
+}
