@@ -1,6 +1,7 @@
 //! Runs one job.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use coffee_domain::clock::Clock;
@@ -59,6 +60,30 @@ pub struct JobHandler {
     mailer: Arc<dyn Mailer>,
     /// Where queued jobs are recorded delivered (see [`JobHandler::run_queued`]).
     ledger: Option<(Arc<dyn OutboxRepository>, Arc<dyn Clock>)>,
+    /// The outbox entries whose job runs in this process now.
+    running: Mutex<HashSet<Uuid>>,
+}
+
+/// An outbox entry marked running in [`JobHandler::running`] until dropped
+/// (when its run has ended and been recorded, or failed, or panicked).
+struct Running<'a> {
+    set: &'a Mutex<HashSet<Uuid>>,
+    id: Uuid,
+}
+
+impl<'a> Running<'a> {
+    /// `None` when entry `id` already runs here.
+    fn start(set: &'a Mutex<HashSet<Uuid>>, id: Uuid) -> Option<Self> {
+        let inserted = set.lock().unwrap_or_else(PoisonError::into_inner).insert(id);
+        // Built only when inserted: a `Running` dropped unused would remove the other run's mark.
+        inserted.then(|| Running { set, id })
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.set.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.id);
+    }
 }
 
 impl std::fmt::Debug for JobHandler {
@@ -70,12 +95,12 @@ impl std::fmt::Debug for JobHandler {
 impl JobHandler {
     /// A handler delivering mail through `mailer`.
     pub fn new(mailer: Arc<dyn Mailer>) -> Self {
-        Self { mailer, ledger: None }
+        Self { mailer, ledger: None, running: Mutex::default() }
     }
 
     /// The same, recording queued jobs delivered in `outbox`.
     pub fn with_ledger(mailer: Arc<dyn Mailer>, outbox: Arc<dyn OutboxRepository>, clock: Arc<dyn Clock>) -> Self {
-        Self { mailer, ledger: Some((outbox, clock)) }
+        Self { mailer, ledger: Some((outbox, clock)), running: Mutex::default() }
     }
 
     /// Runs a job from the queue once per outbox entry: an entry already
@@ -85,11 +110,25 @@ impl JobHandler {
     /// entry is recorded delivered. When the record cannot be read the job
     /// runs (a mail twice beats a mail never).
     ///
+    /// A job whose entry already runs in this process is skipped too: a
+    /// Redis that stalls executes the relay's timed-out pushes when it
+    /// resumes, and the copies arrive together, each before the first is
+    /// recorded. The run that goes on retries by itself if it fails.
+    ///
+    /// SIMPLIFICATION: copies that reach two worker processes at the same
+    /// moment can both run. The fuller version is a delivery lease on the
+    /// outbox row, renewed while the job runs (so that a killed worker's
+    /// job is taken over once the lease lapses).
+    ///
     /// # Errors
     /// The job failed (or timed out); the caller decides whether to retry.
     pub async fn run_queued(&self, queued: &QueuedJob) -> Result<(), InfraError> {
         let (Some(id), Some((outbox, clock))) = (queued.outbox_id, &self.ledger) else {
             return self.run(&queued.job).await;
+        };
+        let Some(_running) = Running::start(&self.running, id) else {
+            tracing::info!(outbox_id = %id, "job of this outbox entry is running already; not running it twice");
+            return Ok(());
         };
         match outbox.is_delivered(id).await {
             Ok(true) => {
@@ -206,6 +245,39 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(2), record).await.expect("gave up within 2 s");
         assert!(outbox.marked.lock().unwrap().is_empty());
         assert!(*outbox.failures_left.lock().unwrap() < u32::MAX, "it did try");
+    }
+
+    /// A mailer that takes a while and counts what it sent.
+    #[derive(Default)]
+    struct SlowMailer(std::sync::atomic::AtomicU32);
+
+    #[async_trait]
+    impl Mailer for SlowMailer {
+        async fn send(&self, _: &Mail) -> Result<(), InfraError> {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn copies_of_a_queued_job_that_arrive_together_send_one_mail() {
+        let mailer = Arc::new(SlowMailer::default());
+        let outbox = Arc::new(FlakyOutbox::default());
+        let handler =
+            JobHandler::with_ledger(mailer.clone(), outbox.clone(), Arc::new(coffee_domain::clock::SystemClock));
+        let queued = QueuedJob { outbox_id: Some(Uuid::now_v7()), job: mail() };
+        // What a stalled Redis hands out when it resumes: five copies at once.
+        let run = || handler.run_queued(&queued);
+        let copies = tokio::join!(run(), run(), run(), run(), run());
+        assert!([copies.0, copies.1, copies.2, copies.3, copies.4].iter().all(Result::is_ok));
+        assert_eq!(mailer.0.load(std::sync::atomic::Ordering::SeqCst), 1, "one mail");
+        // Later copies find it recorded; another entry's job still runs.
+        handler.run_queued(&queued).await.unwrap();
+        assert_eq!(mailer.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        handler.run_queued(&QueuedJob { outbox_id: Some(Uuid::now_v7()), job: mail() }).await.unwrap();
+        assert_eq!(mailer.0.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert!(handler.running.lock().unwrap().is_empty(), "nothing left marked running");
     }
 
     fn mail() -> Job {
