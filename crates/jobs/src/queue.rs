@@ -21,8 +21,10 @@ pub const JOB_QUEUE: &str = "coffee:jobs";
 /// Deliveries of one job before the worker gives up and parks it in the
 /// queue's dead set (apalis-redis waits `attempt` seconds between tries):
 /// the default of `JOB_MAX_ATTEMPTS`. apalis-redis itself parks a job after
-/// 25 attempts whatever this says.
-pub const MAX_DELIVERY_ATTEMPTS: usize = 10;
+/// 25 attempts whatever this says, so this is its most: the tries span
+/// about 5 minutes (1 + 2 + … + 24 s), which an SMTP server restarting
+/// rides out (10, the earlier default, spanned 45 s).
+pub const MAX_DELIVERY_ATTEMPTS: usize = 25;
 
 /// How long a push may take before the relay treats Redis as down.
 const PUSH_TIMEOUT: Duration = Duration::from_secs(5);
