@@ -83,11 +83,15 @@ impl CleanupSchedule {
     /// Parses a 6- or 7-field cron expression, e.g. `0 0 * * * *` (hourly).
     ///
     /// # Errors
-    /// The expression is not valid cron with seconds.
+    /// The expression is not valid cron with seconds, or names no time that
+    /// comes (`0 0 0 31 2 *`, the 31st of February): the cleanup would never run.
     pub fn parse(expr: &str) -> Result<Self, String> {
-        cron::Schedule::from_str(expr)
-            .map(Self)
-            .map_err(|e| format!("{e} (expected cron with seconds, e.g. \"0 0 * * * *\")"))
+        let schedule = cron::Schedule::from_str(expr)
+            .map_err(|e| format!("{e} (expected cron with seconds, e.g. \"0 0 * * * *\")"))?;
+        if schedule.upcoming(chrono::Utc).next().is_none() {
+            return Err("names no time that will come: the cleanup would never run".to_owned());
+        }
+        Ok(Self(schedule))
     }
 }
 

@@ -57,6 +57,8 @@ fn malformed_values_name_their_variable() {
         ("LOG_FORMAT", "xml"),
         ("DATABASE_MAX_CONNECTIONS", "0"),
         ("CLEANUP_SCHEDULE", "0 * * * *"),
+        // The 31st of February: valid cron that never fires.
+        ("CLEANUP_SCHEDULE", "0 0 0 31 2 *"),
         ("WORKER_CONCURRENCY", "0"),
         ("JOB_MAX_ATTEMPTS", "26"),
         ("PASSWORD_HASH_QUEUE", "-1"),
