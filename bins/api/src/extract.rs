@@ -37,9 +37,22 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
+/// The body's media type, lower-cased, when the request states one we can
+/// read: one `Content-Type` line (with two, which one a proxy read is
+/// unknowable) whose charset, if any, is UTF-8 (a body in another charset
+/// would be read wrongly). `None` is answered with 415.
 fn media_type(req: &HttpRequest) -> Option<String> {
-    let raw = req.headers().get(header::CONTENT_TYPE)?.to_str().ok()?;
-    Some(raw.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+    let mut lines = req.headers().get_all(header::CONTENT_TYPE);
+    let raw = lines.next()?.to_str().ok()?;
+    if lines.next().is_some() {
+        return None;
+    }
+    let mut parts = raw.split(';');
+    let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+    let charset_ok = parts.filter_map(|p| p.split_once('=')).all(|(name, value)| {
+        !name.trim().eq_ignore_ascii_case("charset") || value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+    });
+    charset_ok.then_some(media)
 }
 
 fn is_json(media: &str) -> bool {
@@ -178,7 +191,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         let payload = payload.take();
         Box::pin(async move {
             if !media.as_deref().is_some_and(is_json) {
-                return Err(unsupported_media_type("Send the body as application/json."));
+                return Err(unsupported_media_type(
+                    "Send the body as application/json (UTF-8, in one Content-Type header line).",
+                ));
             }
             let bytes = read_body(req, payload).await?;
             parse_json(&bytes).map(JsonBody)

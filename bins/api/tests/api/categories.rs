@@ -285,6 +285,35 @@ async fn malformed_bodies_give_400_and_wrong_media_types_415() {
         assert_problem(form, 415, "unsupported_media_type").await;
         let none = app.request(method.clone(), path, Some(&admin)).body("{\"name\": \"Coffee\"}").send().await.unwrap();
         assert_problem(none, 415, "unsupported_media_type").await;
+        // JSON in another charset would be read wrongly; two Content-Type lines leave it unknowable which is meant.
+        let latin1 = app
+            .request(method.clone(), path, Some(&admin))
+            .header("content-type", "application/json; charset=ISO-8859-1")
+            .body(b"{\"name\": \"Caf\xe9\"}".to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_problem(latin1, 415, "unsupported_media_type").await;
+        let utf8 = ["application/json; charset=UTF-8", "application/json;charset=\"utf-8\""];
+        for content_type in utf8 {
+            let resp = app
+                .request(method.clone(), path, Some(&admin))
+                .header("content-type", content_type)
+                .body("{\"name\": 1}")
+                .send()
+                .await
+                .unwrap();
+            assert_problem(resp, 422, "validation_failed").await;
+        }
+        let twice = app
+            .request(method.clone(), path, Some(&admin))
+            .header("content-type", "application/json")
+            .header("content-type", "text/plain")
+            .body("{\"name\": \"Coffee\"}")
+            .send()
+            .await
+            .unwrap();
+        assert_problem(twice, 415, "unsupported_media_type").await;
         let too_large = json!({"name": "Coffee", "description": "x".repeat(70 * 1024)});
         assert_problem(send(&app, method, path, Some(&admin), Some(&too_large)).await, 413, "payload_too_large").await;
     }
