@@ -15,11 +15,17 @@ use coffee_domain::error::InfraError;
 /// The most reading an image's header may allocate (beyond the upload itself).
 const MAX_HEADER_ALLOC: u64 = 8 * 1024 * 1024;
 
+/// The most pixels an image may have: a 48-megapixel phone photo fits. A
+/// small file can declare far more (a 400 KiB PNG of 60000 × 60000 pixels),
+/// and every menu client showing it would try to decode gigabytes.
+pub const MAX_PIXELS: u64 = 50_000_000;
+
 /// Recognises a PNG, JPEG or WebP image: its signature names the format,
 /// and the format's decoder reads its header (for a PNG the `IHDR` chunk
 /// and its checksum, for a JPEG the markers up to the frame header, for a
-/// WebP the `RIFF` chunks). Anything else, a bare signature in front of
-/// other bytes included, is `None`.
+/// WebP the `RIFF` chunks), and its size must be at most [`MAX_PIXELS`].
+/// Anything else, a bare signature in front of other bytes included, is
+/// `None`.
 ///
 /// SIMPLIFICATION: the pixels are not decoded, so a file whose header is
 /// sound but whose data is damaged is stored (browsers show it broken). The
@@ -41,7 +47,8 @@ pub fn recognise(bytes: &[u8]) -> Option<ImageKind> {
     limits.max_alloc = Some(MAX_HEADER_ALLOC);
     reader.limits(limits);
     let (width, height) = reader.into_dimensions().ok()?;
-    (width > 0 && height > 0).then_some(kind)
+    let pixels = u64::from(width) * u64::from(height);
+    (pixels > 0 && pixels <= MAX_PIXELS).then_some(kind)
 }
 
 /// The format of a stored file name, or `None` if the name is not one this
@@ -163,6 +170,37 @@ mod tests {
             b"RIFF\x24\0\0\0WEBPVP8 ".to_vec(),
         ] {
             assert_eq!(recognise(&fake), None, "{fake:x?}");
+        }
+    }
+
+    /// CRC-32 (IEEE), as PNG chunks carry it.
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = u32::MAX;
+        for &byte in data {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+
+    /// The 1×1 PNG, declaring `width` × `height` pixels (with a sound checksum).
+    fn png_of(width: u32, height: u32) -> Vec<u8> {
+        let mut png = bytes(PNG);
+        png[16..20].copy_from_slice(&width.to_be_bytes());
+        png[20..24].copy_from_slice(&height.to_be_bytes());
+        let crc = crc32(&png[12..29]);
+        png[29..33].copy_from_slice(&crc.to_be_bytes());
+        png
+    }
+
+    #[test]
+    fn an_image_may_have_at_most_fifty_megapixels_whatever_its_file_size() {
+        assert_eq!(recognise(&png_of(1, 1)), Some(ImageKind::Png), "the checksum is computed right");
+        assert_eq!(recognise(&png_of(8_000, 6_000)), Some(ImageKind::Png), "48 megapixels");
+        for (width, height) in [(8_000, 6_251), (60_000, 60_000), (u32::MAX >> 1, 2)] {
+            assert_eq!(recognise(&png_of(width, height)), None, "{width} × {height}");
         }
     }
 

@@ -132,8 +132,11 @@ pub const UNSUPPORTED_MEDIA_TYPE: ProblemType = ProblemType::new(
     "unsupported_media_type",
     "The body is not in a media type this operation takes; see its request body.",
 );
-pub const UNSUPPORTED_IMAGE_TYPE: ProblemType =
-    ProblemType::new(415, "unsupported_image_type", "The file is not a PNG, JPEG or WebP image.");
+pub const UNSUPPORTED_IMAGE_TYPE: ProblemType = ProblemType::new(
+    415,
+    "unsupported_image_type",
+    "The file is not a PNG, JPEG or WebP image of at most 50 megapixels.",
+);
 pub const RANGE_NOT_SATISFIABLE: ProblemType = ProblemType::new(
     416,
     "range_not_satisfiable",
