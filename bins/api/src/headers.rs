@@ -178,9 +178,9 @@ impl OperationModifier for IdempotencyKeyHeader {
             "Idempotency-Key",
             "1–255 printable characters in one header line, unique per order attempt (e.g. a UUID). A repeat \
              with the same key and body gets the first answer again with `Idempotent-Replayed: true` and creates \
-             nothing (a refusal such as 409 `cart_empty` too: try again with a new key); the same key with another body gives 422 `idempotency_key_reused`; a repeat while the first \
-             is still running gives 409 `idempotency_in_flight`. Keys are kept for `IDEMPOTENCY_KEY_TTL` and \
-             belong to the caller.",
+             nothing (a refusal such as 409 `cart_empty` too: try again with a new key); the same key with \
+             another body gives 422 `idempotency_key_reused`; a repeat while the first is still running gives \
+             409 `idempotency_in_flight`. Keys are kept for `IDEMPOTENCY_KEY_TTL` and belong to the caller.",
             Some(u32::try_from(IdempotencyKey::MAX_LEN).unwrap_or(u32::MAX)),
             None,
         );

@@ -94,8 +94,9 @@ impl Conn {
     }
 }
 
-/// See [`Conn::atomic`] and [`Conn::snapshot`]. Dropped without [`Atomic::commit`], a transaction
-/// of its own rolls back (one joined from a unit of work is the unit's to end).
+/// See [`Conn::atomic`] and [`Conn::snapshot`]. Dropped without
+/// [`Atomic::commit`], a transaction of its own rolls back (one joined from
+/// a unit of work is the unit's to end).
 pub(crate) struct Atomic {
     conn: Conn,
     own: Option<Arc<DatabaseTransaction>>,

@@ -14,7 +14,7 @@ use crate::helpers::{
     ADMIN_EMAIL, ADMIN_PASSWORD, OWN_ORIGIN, PASSWORD, TestApp, around_the_clock, assert_problem, header, id_of,
     spawn_app, spawn_app_with, spawn_replica_of,
 };
-use crate::shopping::shop_with;
+use crate::shopping::{Shop, shop_with};
 use crate::ws::{Ws, connect};
 
 /// How long something the page should show may take: an upper bound (the
@@ -113,13 +113,19 @@ async fn next_message(ws: &mut Ws) -> Value {
     ws.next_of_within("message", SHOWN_WITHIN).await
 }
 
+/// A shop open around the clock, its origin, and its console in a page (not logged in yet).
+async fn console_of_a_shop(browser: &Browser) -> (Shop, String, Page) {
+    let shop = shop_with(&around_the_clock(), &[("PUBLIC_BASE_URL", OWN_ORIGIN)]).await;
+    let origin = shop.app.address.clone();
+    let page = browser.open(&format!("{origin}/support/console")).await.unwrap();
+    (shop, origin, page)
+}
+
 #[tokio::test]
 async fn an_agent_answers_watches_orders_and_loses_nothing_when_the_connection_drops() {
     let Some(browser) = Browser::launch_or_skip().await else { return };
     let scenario = async {
-        let shop = shop_with(&around_the_clock(), &[("PUBLIC_BASE_URL", OWN_ORIGIN)]).await;
-        let origin = shop.app.address.clone();
-        let page = browser.open(&format!("{origin}/support/console")).await.unwrap();
+        let (shop, origin, page) = console_of_a_shop(&browser).await;
         // Remember every socket the page opens (the page itself exposes none).
         page.eval(
             "(() => { const Native = window.WebSocket; window.__sockets = [];
@@ -279,9 +285,7 @@ async fn an_agent_answers_watches_orders_and_loses_nothing_when_the_connection_d
 async fn news_that_arrives_while_the_lists_are_read_is_kept() {
     let Some(browser) = Browser::launch_or_skip().await else { return };
     let scenario = async {
-        let shop = shop_with(&around_the_clock(), &[("PUBLIC_BASE_URL", OWN_ORIGIN)]).await;
-        let origin = shop.app.address.clone();
-        let page = browser.open(&format!("{origin}/support/console")).await.unwrap();
+        let (shop, origin, page) = console_of_a_shop(&browser).await;
         // The lists the page reads on connecting are answered at once but
         // handed to the page only when the test says so.
         page.eval(
