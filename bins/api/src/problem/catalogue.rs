@@ -179,9 +179,11 @@ pub const BUSY: ProblemType = ProblemType::new(
 );
 
 /// The problem for a bare status the framework produced (unknown route,
-/// wrong method, body over the limit …).
+/// wrong method, body over the limit …). Its `status` is always the one
+/// answered (RFC 9457 §3.1.2): one without a problem of its own gets the
+/// generic `bad_request` or `internal_error` with that status.
 pub fn for_status(status: u16) -> ProblemType {
-    match status {
+    let problem = match status {
         401 => MISSING_TOKEN,
         403 => FORBIDDEN,
         404 => NOT_FOUND,
@@ -194,5 +196,21 @@ pub fn for_status(status: u16) -> ProblemType {
         503 => SERVICE_UNAVAILABLE,
         s if s >= 500 => INTERNAL_ERROR,
         _ => BAD_REQUEST,
+    };
+    ProblemType { status, ..problem }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_status_becomes_a_problem_that_says_that_status() {
+        for status in 400..=599 {
+            assert_eq!(for_status(status).status, status);
+        }
+        assert_eq!(for_status(411).code, "bad_request");
+        assert_eq!(for_status(502).code, "internal_error");
+        assert_eq!(for_status(406), NOT_ACCEPTABLE);
     }
 }
