@@ -41,7 +41,7 @@ pub struct JsonBody<T>(pub T);
 /// read: one `Content-Type` line (with two, which one a proxy read is
 /// unknowable) whose charset, if any, is UTF-8 (a body in another charset
 /// would be read wrongly). `None` is answered with 415.
-fn media_type(req: &HttpRequest) -> Option<String> {
+pub(crate) fn media_type(req: &HttpRequest) -> Option<String> {
     let mut lines = req.headers().get_all(header::CONTENT_TYPE);
     let raw = lines.next()?.to_str().ok()?;
     if lines.next().is_some() {

@@ -12,7 +12,7 @@ use paperclip::actix::OperationModifier;
 use paperclip::v2::models::DefaultOperationRaw;
 use paperclip::v2::schema::Apiv2Schema;
 
-use crate::extract::BODY_TIMEOUT;
+use crate::extract::{BODY_TIMEOUT, media_type};
 use crate::openapi::document_problems;
 use crate::problem::{ApiError, catalogue};
 
@@ -89,12 +89,7 @@ async fn next_in_time<S: Stream + Unpin>(stream: &mut S) -> Result<Option<S::Ite
 /// Reads the one part of a multipart body, `file`, refusing (413) as soon
 /// as it passes [`MAX_IMAGE_BYTES`] and (422) any other part.
 async fn read_file_part(req: &HttpRequest, payload: Payload) -> Result<Vec<u8>, ApiError> {
-    let is_multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
-    if !is_multipart {
+    if media_type(req).as_deref() != Some("multipart/form-data") {
         return Err(ApiError::with_detail(
             catalogue::UNSUPPORTED_MEDIA_TYPE,
             "Send the image as multipart/form-data with a part named `file`.",

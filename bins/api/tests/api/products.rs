@@ -997,6 +997,8 @@ async fn an_upload_must_be_multipart_with_a_file_part() {
         ("application/json", b"{\"file\": \"iVBORw0KGgo=\"}".to_vec()),
         ("application/x-www-form-urlencoded", b"file=x".to_vec()),
         ("text/plain", b"x".to_vec()),
+        // Only the media type itself, not a longer name that starts with it.
+        ("multipart/form-datax; boundary=b", b"--b--\r\n".to_vec()),
     ] {
         let resp = app
             .request(Method::POST, &path, Some(&admin))
