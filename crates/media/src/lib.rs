@@ -18,7 +18,7 @@ const MAX_HEADER_ALLOC: u64 = 8 * 1024 * 1024;
 /// The most pixels an image may have: a 48-megapixel phone photo fits. A
 /// small file can declare far more (a 400 KiB PNG of 60000 × 60000 pixels),
 /// and every menu client showing it would try to decode gigabytes.
-pub const MAX_PIXELS: u64 = 50_000_000;
+const MAX_PIXELS: u64 = 50_000_000;
 
 /// Recognises a PNG, JPEG or WebP image: its signature names the format,
 /// and the format's decoder reads its header (for a PNG the `IHDR` chunk
