@@ -153,11 +153,25 @@ fn merge_vary(headers: &mut actix_web::http::header::HeaderMap) {
 fn problem_response(problem: &ApiError, original: &HttpResponse<impl MessageBody>, id: &str) -> HttpResponse {
     let mut res = HttpResponse::build(original.status());
     for (name, value) in original.headers() {
-        let kept = [header::ALLOW, header::WWW_AUTHENTICATE, header::RETRY_AFTER, header::VARY].contains(name)
+        let kept = [header::WWW_AUTHENTICATE, header::RETRY_AFTER, header::VARY].contains(name)
             || name.as_str().starts_with("access-control-");
-        if kept {
+        if *name == header::ALLOW {
+            res.append_header((name.clone(), allow_with_head(value)));
+        } else if kept {
             res.append_header((name.clone(), value.clone()));
         }
     }
     res.content_type(PROBLEM_JSON).body(problem.body(Some(id.to_owned())))
+}
+
+/// actix lists the methods of a resource's routes in `Allow`; every `GET`
+/// route also answers `HEAD` (routed as `GET` above), so it is named too.
+fn allow_with_head(allow: &HeaderValue) -> HeaderValue {
+    let Ok(methods) = allow.to_str() else { return allow.clone() };
+    let listed = |m: &str| methods.split(',').any(|x| x.trim().eq_ignore_ascii_case(m));
+    if listed("GET") && !listed("HEAD") {
+        HeaderValue::from_str(&format!("{methods}, HEAD")).unwrap_or_else(|_| allow.clone())
+    } else {
+        allow.clone()
+    }
 }

@@ -69,9 +69,10 @@ async fn unknown_routes_and_methods_answer_with_problems() {
     assert_problem(app.get("/users/", None).await, 404, "not_found").await;
     let some_id = uuid::Uuid::now_v7().to_string();
     for (method, path, allow) in [
-        (Method::DELETE, "/me".to_owned(), "GET, PATCH"),
-        (Method::DELETE, "/auth/verify".to_owned(), "POST, GET"),
-        (Method::POST, format!("/users/{some_id}"), "GET, PATCH, PUT, DELETE"),
+        (Method::DELETE, "/me".to_owned(), "GET, HEAD, PATCH"),
+        (Method::DELETE, "/auth/verify".to_owned(), "POST, GET, HEAD"),
+        (Method::POST, format!("/users/{some_id}"), "GET, HEAD, PATCH, PUT, DELETE"),
+        (Method::GET, "/auth/login".to_owned(), "POST"),
     ] {
         let resp = app.request(method.clone(), &path, None).send().await.unwrap();
         let allowed = header(resp.headers(), "allow").unwrap_or_default();
