@@ -61,10 +61,8 @@ fn parse_if_match(raw: &str) -> Result<Option<i64>, &'static str> {
         return Ok(None);
     }
     let mut strong = Vec::new();
-    for tag in raw.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-        let (weak, quoted) = tag.strip_prefix("W/").map_or((false, tag), |t| (true, t));
-        let opaque =
-            quoted.strip_prefix('"').and_then(|t| t.strip_suffix('"')).filter(|t| !t.contains('"')).ok_or(FORM)?;
+    for tag in entity_tags(raw) {
+        let (weak, opaque) = tag.ok_or(FORM)?;
         if !weak {
             // Strong comparison is character by character: `"06"` and `"+6"`
             // are not our `"6"`.
@@ -77,6 +75,42 @@ fn parse_if_match(raw: &str) -> Result<Option<i64>, &'static str> {
         [version] => Ok(Some(*version)),
         _ => Err("must name one version (one ETag), not a list"),
     }
+}
+
+/// The members of an entity-tag list (RFC 9110 §8.8.3), each as
+/// `(weak, opaque)`, or `None` for a member that is not a quoted tag.
+fn entity_tags(raw: &str) -> impl Iterator<Item = Option<(bool, &str)>> {
+    raw.split(',').map(str::trim).filter(|t| !t.is_empty()).map(|tag| {
+        let (weak, quoted) = tag.strip_prefix("W/").map_or((false, tag), |t| (true, t));
+        quoted.strip_prefix('"').and_then(|t| t.strip_suffix('"')).filter(|t| !t.contains('"')).map(|o| (weak, o))
+    })
+}
+
+/// Whether the request's `If-None-Match` says the client's copy is
+/// `version`: `*`, or a tag naming it. The comparison is weak (RFC 9110
+/// §13.1.2), so `W/"3"` names version 3 too. A malformed list names
+/// nothing: the client simply gets the whole answer.
+pub fn none_match(req: &HttpRequest, version: i64) -> bool {
+    let lines: Vec<&str> = req.headers().get_all(header::IF_NONE_MATCH).filter_map(|v| v.to_str().ok()).collect();
+    let raw = lines.join(", ");
+    if raw.trim() == "*" {
+        return !lines.is_empty();
+    }
+    let current = version.to_string();
+    let tags: Option<Vec<(bool, &str)>> = entity_tags(&raw).collect();
+    tags.is_some_and(|tags| tags.iter().any(|(_, opaque)| *opaque == current))
+}
+
+/// Documents the `If-None-Match` header of a read answered by
+/// [`crate::responses::Revalidated`].
+pub fn document_if_none_match(op: &mut DefaultOperationRaw) {
+    header_parameter(
+        op,
+        "If-None-Match",
+        "The ETag of the copy you hold (e.g. `\"3\"`): while it is current the answer is 304 with no body.",
+        None,
+        None,
+    );
 }
 
 impl FromRequest for IfMatch {

@@ -80,6 +80,52 @@ impl<T: Apiv2Schema + Serialize> OperationModifier for Tagged<T> {
     }
 }
 
+/// A read of a [`Tagged`] resource that honours `If-None-Match` (RFC 9110
+/// §13.1.2): while the client's copy is current the answer is `304 Not
+/// Modified` with the `ETag` and no body, so a client polling an order
+/// pays for the body only when it changed.
+#[derive(Debug)]
+pub struct Revalidated<T>(pub Tagged<T>);
+
+impl<T: Serialize> Responder for Revalidated<T> {
+    type Body = BoxBody;
+
+    fn respond_to(self, req: &HttpRequest) -> HttpResponse {
+        // Only a read is answered from the client's copy (a `HEAD` is routed
+        // as `GET`); the headers are those the 200 would carry (§15.4.5).
+        if req.method() == actix_web::http::Method::GET && crate::headers::none_match(req, self.0.version) {
+            return HttpResponse::NotModified()
+                .insert_header((header::ETAG, format!("\"{}\"", self.0.version)))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .finish();
+        }
+        self.0.respond_to(req)
+    }
+}
+
+impl<T: Apiv2Schema> Apiv2Schema for Revalidated<T> {
+    fn name() -> Option<String> {
+        T::name()
+    }
+
+    fn raw_schema() -> paperclip::v2::models::DefaultSchemaRaw {
+        T::raw_schema()
+    }
+}
+
+impl<T: Apiv2Schema + Serialize> OperationModifier for Revalidated<T> {
+    fn update_response(op: &mut DefaultOperationRaw) {
+        Tagged::<T>::update_response(op);
+        crate::headers::document_if_none_match(op);
+        let not_modified = paperclip::v2::models::DefaultResponseRaw {
+            description: Some("Not modified: the `If-None-Match` copy is current; no body.".to_owned()),
+            ..Default::default()
+        };
+        op.responses.insert("304".to_owned(), paperclip::v2::models::Either::Right(not_modified));
+        crate::openapi::document_header(op, "304", "ETag", "The resource's version, quoted.");
+    }
+}
+
 /// The answer to `POST /orders`: `201 Created` with `Location` and the order
 /// as JSON and, when it is the stored answer of an earlier request with the
 /// same `Idempotency-Key`, `Idempotent-Replayed: true`. A stored answer may

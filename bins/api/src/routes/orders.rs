@@ -11,7 +11,7 @@ use crate::dto::order::{OrderDto, OrderPage, OrderRequest, PatchOrderRequest};
 use crate::extract::{Authenticated, JsonBody, ListParams};
 use crate::headers::{IdempotencyKeyHeader, IfMatch};
 use crate::problem::{IntoProblem, Problem};
-use crate::responses::{PlacedOrder, Tagged};
+use crate::responses::{PlacedOrder, Revalidated, Tagged};
 
 /// Place an order
 ///
@@ -69,15 +69,16 @@ async fn list_orders(
 
 /// Get an order
 ///
-/// One of your orders (any order, for staff), with its version as `ETag`.
+/// One of your orders (any order, for staff), with its version as `ETag`. With `If-None-Match`
+/// naming the current version the answer is 304 with no body.
 #[api_v2_operation(operation_id = "getOrder", tags(Orders))]
 async fn get_order(
     services: Data<Services>,
     caller: Authenticated,
     id: web::Path<Uuid>,
-) -> Result<Tagged<OrderDto>, Problem<OrderError>> {
+) -> Result<Revalidated<OrderDto>, Problem<OrderError>> {
     let order = services.orders.get(&caller.0, id.into_inner()).await?;
-    Ok(Tagged { version: order.version, body: OrderDto::new(order, services.shop.currency()) })
+    Ok(Revalidated(Tagged { version: order.version, body: OrderDto::new(order, services.shop.currency()) }))
 }
 
 /// Change an order

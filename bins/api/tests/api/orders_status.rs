@@ -152,6 +152,38 @@ async fn a_stale_if_match_is_refused_with_412_and_the_current_one_applies() {
 }
 
 #[tokio::test]
+async fn a_client_polling_an_order_with_its_etag_gets_304_until_the_order_changes() {
+    let s = open_shop().await;
+    let order = s.one_latte().await;
+    let poll = |tag: &'static str, method: Method| {
+        let request = s.app.request(method, &path(&order), Some(&s.ann.token)).header("if-none-match", tag);
+        async move { request.send().await.unwrap() }
+    };
+    for (tag, method) in
+        [("\"1\"", Method::GET), ("W/\"1\"", Method::GET), ("\"7\", \"1\"", Method::GET), ("*", Method::HEAD)]
+    {
+        let resp = poll(tag, method.clone()).await;
+        assert_eq!(resp.status(), StatusCode::NOT_MODIFIED, "{method} {tag}");
+        assert_eq!(header(resp.headers(), "etag").as_deref(), Some("\"1\""), "{tag}");
+        assert_eq!(header(resp.headers(), "cache-control").as_deref(), Some("no-store"), "{tag}");
+        assert!(resp.bytes().await.unwrap().is_empty(), "{tag}: no body");
+    }
+    // Another version, or a value that is no tag: the whole order.
+    for tag in ["\"2\"", "\"01\"", "1"] {
+        let resp = poll(tag, Method::GET).await;
+        assert_eq!(json_with(resp, StatusCode::OK).await, order, "{tag}");
+    }
+    s.moved(&order, "confirmed").await;
+    let resp = poll("\"1\"", Method::GET).await;
+    assert_eq!(header(resp.headers(), "etag").as_deref(), Some("\"2\""));
+    assert_eq!(json_with(resp, StatusCode::OK).await["status"], "confirmed", "a change is sent whole");
+    // Someone else's order is still not theirs to learn about.
+    let bob = s.app.logged_in("bob@example.com").await;
+    let resp = s.app.request(Method::GET, &path(&order), Some(&bob.token)).header("if-none-match", "*").send().await;
+    assert_problem(resp.unwrap(), 404, "not_found").await;
+}
+
+#[tokio::test]
 async fn concurrent_admins_moving_one_order_cannot_both_win() {
     let s = open_shop().await;
     let order = s.one_latte().await;
