@@ -255,14 +255,19 @@ impl CatalogRepository for SeaCatalogRepository {
             .await
             .map_err(write_err)?
             .ok_or(CatalogWriteError::NotFound)?;
-        let mut row: categories::ActiveModel = current.into();
-        if let Some(name) = &changes.name {
+        let mut row: categories::ActiveModel = current.clone().into();
+        // Only what differs is written: a patch that changes nothing (`{}`,
+        // or the values the category has) keeps its `updated_at`.
+        if let Some(name) = changes.name.as_ref().filter(|name| **name != current.name) {
             row.name = Set(name.clone());
             row.name_key = Set(name_key(name));
         }
-        if let Some(description) = &changes.description {
+        if let Some(description) = changes.description.as_ref().filter(|d| **d != current.description) {
             row.description_fold = Set(description.as_deref().map(fold));
             row.description = Set(description.clone());
+        }
+        if !row.is_changed() {
+            return Ok(category(current));
         }
         row.updated_at = Set(now);
         Ok(category(row.update(&self.db).await.map_err(|e| match e {
@@ -377,31 +382,46 @@ impl CatalogRepository for SeaCatalogRepository {
             .transaction::<_, Product, CatalogWriteError>(|txn| {
                 Box::pin(async move {
                     let current = find_product_locked(txn, id).await?;
-                    let mut row: products::ActiveModel = current.into();
-                    if let Some(v) = changes.name {
+                    let mut row: products::ActiveModel = current.clone().into();
+                    // Only what differs is written: a patch that changes
+                    // nothing (`{}`, or the values the product has) keeps
+                    // its `updated_at`.
+                    if let Some(v) = changes.name.filter(|v| *v != current.name) {
                         row.name_fold = Set(Some(fold(&v)));
                         row.name = Set(v);
                     }
-                    if let Some(v) = changes.description {
+                    if let Some(v) = changes.description.filter(|v| *v != current.description) {
                         row.description_fold = Set(v.as_deref().map(fold));
                         row.description = Set(v);
                     }
-                    if let Some(v) = changes.price {
+                    if let Some(v) = changes.price.filter(|v| v.minor() != current.price) {
                         row.price = Set(v.minor());
                     }
-                    if let Some(v) = changes.is_available {
+                    if let Some(v) = changes.is_available.filter(|v| *v != current.is_available) {
                         row.is_available = Set(v);
                     }
-                    row.updated_at = Set(now);
-                    row.update(txn).await.map_err(write_err)?;
+                    let mut changed = row.is_changed();
                     if let Some(ids) = changes.category_ids {
                         existing_categories(txn, &ids).await?;
-                        pc::Entity::delete_many()
+                        let linked = pc::Entity::find()
                             .filter(pc::Column::ProductId.eq(id))
-                            .exec(txn)
+                            .all(txn)
                             .await
                             .map_err(write_err)?;
-                        link(txn, id, &ids).await.map_err(write_err)?;
+                        let linked: BTreeSet<Uuid> = linked.into_iter().map(|l| l.category_id).collect();
+                        if linked != ids.iter().copied().collect() {
+                            pc::Entity::delete_many()
+                                .filter(pc::Column::ProductId.eq(id))
+                                .exec(txn)
+                                .await
+                                .map_err(write_err)?;
+                            link(txn, id, &ids).await.map_err(write_err)?;
+                            changed = true;
+                        }
+                    }
+                    if changed {
+                        row.updated_at = Set(now);
+                        row.update(txn).await.map_err(write_err)?;
                     }
                     load_product(txn, id).await.map_err(write_err)?.ok_or(CatalogWriteError::NotFound)
                 })

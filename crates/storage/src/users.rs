@@ -317,28 +317,27 @@ impl UserRepository for SeaUserRepository {
                     if removes {
                         guard_last_admin(txn, &current).await?;
                     }
-                    let current_email = current.email.clone();
-                    let mut active: users::ActiveModel = current.into();
-                    if let Some(v) = changes.first_name {
+                    let mut active: users::ActiveModel = current.clone().into();
+                    // Only what differs is written: a change to nothing (`{}`,
+                    // or the values the user has) keeps `updated_at`.
+                    if let Some(v) = changes.first_name.filter(|v| *v != current.first_name) {
                         active.first_name_fold = Set(v.as_deref().map(fold));
                         active.first_name = Set(v);
                     }
-                    if let Some(v) = changes.last_name {
+                    if let Some(v) = changes.last_name.filter(|v| *v != current.last_name) {
                         active.last_name_fold = Set(v.as_deref().map(fold));
                         active.last_name = Set(v);
                     }
-                    if let Some(v) = changes.phone {
+                    if let Some(v) = changes.phone.filter(|v| *v != current.phone) {
                         active.phone = Set(v);
                     }
-                    if let Some(v) = changes.email {
-                        if v.as_str() != current_email {
-                            // A code or link mailed to the old address must not
-                            // verify the new one: a resend mails a new one there.
-                            ev::Entity::delete_by_id(id).exec(txn).await.map_err(write_err)?;
-                        }
+                    if let Some(v) = changes.email.filter(|v| v.as_str() != current.email) {
+                        // A code or link mailed to the old address must not
+                        // verify the new one: a resend mails a new one there.
+                        ev::Entity::delete_by_id(id).exec(txn).await.map_err(write_err)?;
                         active.email = Set(v.as_str().to_owned());
                     }
-                    if let Some(v) = changes.role {
+                    if let Some(v) = changes.role.filter(|v| v.as_str() != current.role) {
                         active.role = Set(v.as_str().to_owned());
                     }
                     if let Some((verified, at)) = changes.verified {
@@ -348,8 +347,13 @@ impl UserRepository for SeaUserRepository {
                             // would otherwise verify it once more).
                             ev::Entity::delete_by_id(id).exec(txn).await.map_err(write_err)?;
                         }
-                        active.is_verified = Set(verified);
-                        active.verified_at = Set(at);
+                        if verified != current.is_verified {
+                            active.is_verified = Set(verified);
+                            active.verified_at = Set(at);
+                        }
+                    }
+                    if !active.is_changed() {
+                        return Ok(current);
                     }
                     active.updated_at = Set(now);
                     active.update(txn).await.map_err(write_err)

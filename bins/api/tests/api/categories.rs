@@ -331,12 +331,15 @@ async fn put_replaces_a_category_and_patch_changes_only_what_it_names() {
     let patched = ok(send(&app, Method::PATCH, &path, Some(&admin), Some(&json!({"name": "Teas"}))).await).await;
     assert_eq!((patched["name"].as_str(), patched["description"].as_str()), (Some("Teas"), Some("Leaves")));
     assert_eq!((&patched["id"], &patched["created_at"]), (&created["id"], &created["created_at"]));
-    // An empty PATCH changes nothing of substance.
-    let same = ok(send(&app, Method::PATCH, &path, Some(&admin), Some(&json!({}))).await).await;
-    assert_eq!((&same["name"], &same["description"]), (&patched["name"], &patched["description"]));
+    // A PATCH that changes nothing, empty or naming the current values, keeps even `updated_at`.
+    for body in [json!({}), json!({"name": "Teas", "description": "Leaves"})] {
+        let same = ok(send(&app, Method::PATCH, &path, Some(&admin), Some(&body)).await).await;
+        assert_eq!(same, patched, "{body}");
+    }
     // `null` clears the description; the name stays.
     let cleared = ok(send(&app, Method::PATCH, &path, Some(&admin), Some(&json!({"description": null}))).await).await;
     assert_eq!((cleared["name"].as_str(), &cleared["description"]), (Some("Teas"), &Value::Null));
+    assert_ne!(cleared["updated_at"], patched["updated_at"], "a change moves updated_at");
     // PATCH sets a description.
     let body = json!({"description": "Green and black"});
     let described = ok(send(&app, Method::PATCH, &path, Some(&admin), Some(&body)).await).await;

@@ -82,9 +82,13 @@ async fn patch_me_updates_the_profile_and_null_clears_a_field() {
     let me: Value = app.get("/me", Some(&ann.token)).await.json().await.unwrap();
     assert_eq!((me["first_name"].as_str(), me["last_name"].as_str()), (Some("Ann"), Some("Smith")));
     assert_eq!(me["phone"], Value::Null);
-    // An empty patch changes nothing.
-    let resp = app.send_json(Method::PATCH, "/me", Some(&ann.token), &json!({})).await;
-    assert_eq!(resp.status(), StatusCode::OK);
+    // A patch that changes nothing, empty or naming the current values, keeps even `updated_at`.
+    for patch in [json!({}), json!({"first_name": "Ann", "last_name": " Smith", "phone": null})] {
+        let resp = app.send_json(Method::PATCH, "/me", Some(&ann.token), &patch).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let same: Value = resp.json().await.unwrap();
+        assert_eq!(same, me, "{patch}");
+    }
 }
 
 #[tokio::test]

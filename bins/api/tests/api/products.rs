@@ -423,12 +423,19 @@ async fn put_replaces_a_product_and_patch_changes_only_what_it_names() {
     assert_eq!(category_names(&p), ["Tea"]);
     let p = patch(json!({"is_available": true, "name": "Caffè latte", "description": "New"})).await;
     assert_eq!((p["is_available"].as_bool(), p["name"].as_str()), (Some(true), Some("Caffè latte")));
-    let same = patch(json!({})).await;
-    for key in ["name", "description", "price", "is_available", "categories", "image_url"] {
-        assert_eq!(same[key], p[key], "{key}");
+    // A patch that changes nothing, empty or naming the current values, keeps even `updated_at`.
+    let unchanged =
+        json!({"name": "Caffè latte", "description": "New", "price": 360, "is_available": true, "category_ids": [tea]});
+    for body in [json!({}), unchanged] {
+        let same = patch(body.clone()).await;
+        for key in ["name", "description", "price", "is_available", "categories", "image_url", "updated_at"] {
+            assert_eq!(same[key], p[key], "{body}: {key}");
+        }
     }
+    let before = p["updated_at"].clone();
     let p = patch(json!({"category_ids": []})).await;
     assert_eq!(p["categories"], json!([]));
+    assert_ne!(p["updated_at"], before, "a change of categories alone moves updated_at");
     let p = patch(json!({"category_ids": [coffee], "is_available": false})).await;
     assert_eq!(category_names(&p), ["Coffee"]);
 

@@ -125,13 +125,17 @@ impl CatalogRepository for InMemoryCatalog {
             return Err(CatalogWriteError::NameTaken);
         }
         let c = t.categories.get_mut(&id).ok_or(CatalogWriteError::NotFound)?;
+        let before = c.clone();
         if let Some(name) = &changes.name {
             c.name.clone_from(name);
         }
         if let Some(description) = &changes.description {
             c.description.clone_from(description);
         }
-        c.updated_at = now;
+        // As the store: a change to nothing keeps `updated_at`.
+        if *c != before {
+            c.updated_at = now;
+        }
         Ok(c.clone())
     }
 
@@ -190,6 +194,7 @@ impl CatalogRepository for InMemoryCatalog {
             t.check_categories(ids)?;
         }
         let (p, cats) = t.products.get_mut(&id).ok_or(CatalogWriteError::NotFound)?;
+        let before = (p.clone(), cats.clone());
         if let Some(v) = &changes.name {
             p.name.clone_from(v);
         }
@@ -205,7 +210,10 @@ impl CatalogRepository for InMemoryCatalog {
         if let Some(ids) = &changes.category_ids {
             *cats = ids.iter().copied().collect();
         }
-        p.updated_at = now;
+        // As the store: a change to nothing keeps `updated_at`.
+        if (&*p, &*cats) != (&before.0, &before.1) {
+            p.updated_at = now;
+        }
         t.product(id).ok_or(CatalogWriteError::NotFound)
     }
 

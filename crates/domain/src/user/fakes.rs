@@ -187,6 +187,7 @@ impl UserRepository for InMemoryUsers {
             return Err(UserWriteError::LastAdmin);
         }
         let (user, _) = t.users.get_mut(&id).ok_or(UserWriteError::NotFound)?;
+        let before = user.clone();
         if let Some(v) = &changes.first_name {
             user.first_name.clone_from(v);
         }
@@ -204,11 +205,16 @@ impl UserRepository for InMemoryUsers {
         if let Some(v) = changes.role {
             user.role = v;
         }
-        if let Some((verified, at)) = changes.verified {
+        if let Some((verified, at)) = changes.verified
+            && verified != user.is_verified
+        {
             user.is_verified = verified;
             user.verified_at = at;
         }
-        user.updated_at = now;
+        // As the store: a change to nothing keeps `updated_at`.
+        if *user != before {
+            user.updated_at = now;
+        }
         let user = user.clone();
         if drops_verification {
             t.verifications.remove(&id);
