@@ -45,6 +45,47 @@ impl<T: Apiv2Schema + Serialize> OperationModifier for Created<T> {
     }
 }
 
+/// `201 Created` when the request made a new resource, `200 OK` when it
+/// changed the one that was there (`POST /cart` merging into a line);
+/// `Location` names the resource either way, and the body is JSON.
+#[derive(Debug)]
+pub struct CreatedOrMerged<T> {
+    /// Whether an existing resource took the request.
+    pub merged: bool,
+    /// The new or existing resource, its answer's `Created` part.
+    pub created: Created<T>,
+}
+
+impl<T: Serialize> Responder for CreatedOrMerged<T> {
+    type Body = BoxBody;
+
+    fn respond_to(self, req: &HttpRequest) -> HttpResponse {
+        let mut res = self.created.respond_to(req);
+        if self.merged {
+            *res.status_mut() = StatusCode::OK;
+        }
+        res
+    }
+}
+
+impl<T: Apiv2Schema> Apiv2Schema for CreatedOrMerged<T> {
+    fn name() -> Option<String> {
+        T::name()
+    }
+
+    fn raw_schema() -> paperclip::v2::models::DefaultSchemaRaw {
+        T::raw_schema()
+    }
+}
+
+impl<T: Apiv2Schema + Serialize> OperationModifier for CreatedOrMerged<T> {
+    fn update_response(op: &mut DefaultOperationRaw) {
+        paperclip::actix::web::Json::<T>::update_response(op);
+        Created::<T>::update_response(op);
+        crate::openapi::document_header(op, "200", "Location", "Path of the existing resource that took the request.");
+    }
+}
+
 /// `200 OK` with the resource as JSON and its version as a strong `ETag`
 /// (`"3"`), for clients to send back in `If-Match`.
 #[derive(Debug)]

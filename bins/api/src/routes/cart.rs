@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::dto::cart::{AddToCartRequest, CartDto, CartLineDto, SetQuantityRequest};
 use crate::extract::{Authenticated, JsonBody};
 use crate::problem::Problem;
-use crate::responses::Created;
+use crate::responses::{Created, CreatedOrMerged};
 
 /// Your cart
 ///
@@ -26,16 +26,18 @@ async fn get_cart(services: Data<Services>, caller: Authenticated) -> Result<web
 ///
 /// Puts `quantity` (default 1) of a product in your cart; a product already there is merged into
 /// its line, which holds at most 99. An unknown product gives 404, an unavailable one 409
-/// `product_unavailable`. Answers with the whole cart; `Location` names the line.
+/// `product_unavailable`. Answers with the whole cart: 201 when a new line was made, 200 when the
+/// product joined its line; `Location` names the line either way.
 #[api_v2_operation(operation_id = "addToCart", tags(Cart))]
 async fn add_to_cart(
     services: Data<Services>,
     caller: Authenticated,
     body: JsonBody<AddToCartRequest>,
-) -> Result<Created<CartDto>, Problem<CartError>> {
+) -> Result<CreatedOrMerged<CartDto>, Problem<CartError>> {
     let quantity = body.0.quantity()?;
-    let (line, cart) = services.carts.add(&caller.0, body.0.product_id, quantity).await?;
-    Ok(Created { location: format!("/cart/{line}"), body: CartDto::new(cart, services.shop.currency()) })
+    let added = services.carts.add(&caller.0, body.0.product_id, quantity).await?;
+    let body = CartDto::new(added.cart, services.shop.currency());
+    Ok(CreatedOrMerged { merged: added.merged, created: Created { location: format!("/cart/{}", added.line), body } })
 }
 
 /// One line of your cart

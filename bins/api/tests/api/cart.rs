@@ -48,7 +48,10 @@ async fn adding_merges_lines_and_the_cart_shows_current_prices_and_totals() {
     let got = json_with(s.call(Method::GET, &location, token, None).await, StatusCode::OK).await;
     assert_eq!(got, cart["items"][0]);
     s.added(token, &s.cake, 1).await;
-    let cart = s.added(token, &s.latte, 3).await;
+    // A product already in the cart joins its line: 200, no new resource, the same Location.
+    let resp = s.add(token, &s.latte, 3).await;
+    assert_eq!(crate::helpers::header(resp.headers(), "location"), Some(location));
+    let cart = json_with(resp, StatusCode::OK).await;
     assert_eq!(lines(&cart), [("Latte".to_owned(), 5, 1_750), ("Cake".to_owned(), 1, 1_299)]);
     assert_eq!((cart["total_quantity"].as_i64(), cart["total"].as_i64()), (Some(6), Some(3_049)));
     let line = &cart["items"][0];
@@ -58,11 +61,9 @@ async fn adding_merges_lines_and_the_cart_shows_current_prices_and_totals() {
     assert_eq!((line["product_id"].as_str(), line["unit_price"].as_i64()), (Some(s.latte.as_str()), Some(350)));
     assert_eq!(line["is_available"], true);
     // A quantity defaults to one.
-    let cart = json_with(
-        s.call(Method::POST, "/cart", token, Some(&json!({"product_id": s.cake}))).await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let cart =
+        json_with(s.call(Method::POST, "/cart", token, Some(&json!({"product_id": s.cake}))).await, StatusCode::OK)
+            .await;
     assert_eq!(lines(&cart)[1], ("Cake".to_owned(), 2, 2_598));
 }
 

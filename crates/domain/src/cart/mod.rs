@@ -9,7 +9,7 @@ mod model;
 mod ports;
 mod service;
 
-pub use model::{Cart, CartLine, MAX_LINE_QUANTITY, Quantity};
+pub use model::{Added, Cart, CartLine, MAX_LINE_QUANTITY, Quantity};
 pub use ports::{CartEntry, CartRepository, CartWriteError};
 pub use service::{CartError, CartService};
 

@@ -65,6 +65,17 @@ pub struct Cart {
     pub total: Money,
 }
 
+/// What [`crate::cart::CartService::add`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Added {
+    /// The line that holds the product.
+    pub line: Uuid,
+    /// Whether the product joined a line it already had (no new line).
+    pub merged: bool,
+    /// The cart afterwards.
+    pub cart: Cart,
+}
+
 impl Cart {
     /// The cart made of `lines`, with its totals.
     ///

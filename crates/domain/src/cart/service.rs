@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::model::{Cart, CartLine, MAX_LINE_QUANTITY, Quantity};
+use super::model::{Added, Cart, CartLine, MAX_LINE_QUANTITY, Quantity};
 use super::ports::{CartEntry, CartRepository, CartWriteError};
 use crate::access::{AccessError, Caller};
 use crate::catalog::CatalogRepository;
@@ -88,12 +88,12 @@ impl CartService {
     }
 
     /// Adds `quantity` of a product, merging with its line if it has one.
-    /// Returns the line's id and the cart.
+    /// Returns the line, whether it was merged, and the cart.
     ///
     /// # Errors
     /// `NotFound` for an unknown product, `ProductUnavailable`, `Invalid`
     /// when the line would pass 99 or the cart already holds 50 other lines.
-    pub async fn add(&self, caller: &Caller, product_id: Uuid, quantity: Quantity) -> Result<(Uuid, Cart), CartError> {
+    pub async fn add(&self, caller: &Caller, product_id: Uuid, quantity: Quantity) -> Result<Added, CartError> {
         let product = self.catalog.priced(&[product_id]).await?.pop().ok_or(AccessError::NotFound)?;
         if !product.is_available {
             return Err(CartError::ProductUnavailable(product_id));
@@ -109,8 +109,9 @@ impl CartService {
                 format!("the cart holds {} lines, the most one order can take", entries.len()),
             )));
         }
-        let id = self.carts.add(caller.id(), Uuid::now_v7(), product_id, quantity, self.clock.now()).await?;
-        Ok((id, self.get(caller).await?))
+        let new_line = Uuid::now_v7();
+        let line = self.carts.add(caller.id(), new_line, product_id, quantity, self.clock.now()).await?;
+        Ok(Added { line, merged: line != new_line, cart: self.get(caller).await? })
     }
 
     /// Sets the quantity of one line.

@@ -79,10 +79,12 @@ fn adding_a_product_twice_merges_into_one_line_with_current_totals() {
     let s = setup();
     let latte = product(&s, "Latte", 350, true);
     let cake = product(&s, "Cake", 1_299, true);
-    let (first, _) = run(s.service.add(&s.ann, latte, q(2))).unwrap();
+    let first = run(s.service.add(&s.ann, latte, q(2))).unwrap();
+    assert!(!first.merged, "a new line");
     run(s.service.add(&s.ann, cake, q(1))).unwrap();
-    let (again, cart) = run(s.service.add(&s.ann, latte, q(3))).unwrap();
-    assert_eq!(first, again, "merged into the same line");
+    let again = run(s.service.add(&s.ann, latte, q(3))).unwrap();
+    assert_eq!((again.line, again.merged), (first.line, true), "merged into the same line");
+    let cart = again.cart;
     assert_eq!(cart.items.len(), 2);
     assert_eq!((cart.items[0].quantity.get(), cart.items[0].line_total), (5, money(1_750)));
     assert_eq!((cart.total_quantity, cart.total), (6, money(3_049)));
@@ -125,7 +127,7 @@ fn a_line_never_holds_more_than_99() {
 fn lines_can_be_changed_and_removed_only_by_their_owner() {
     let s = setup();
     let latte = product(&s, "Latte", 350, true);
-    let (line, _) = run(s.service.add(&s.ann, latte, q(2))).unwrap();
+    let line = run(s.service.add(&s.ann, latte, q(2))).unwrap().line;
     let bob = verified_user("bob@example.com", Role::User, s.fakes.now());
     s.fakes.users.insert(bob.clone(), "x");
     let bob = s.fakes.caller(&bob);
@@ -162,7 +164,7 @@ fn a_cart_holds_at_most_as_many_lines_as_one_order() {
     }
     let refused = run(s.service.add(&s.ann, *last, q(1)));
     assert!(matches!(&refused, Err(CartError::Invalid(e)) if e.field == "product_id"), "{refused:?}");
-    let (_, cart) = run(s.service.add(&s.ann, first[0], q(1))).unwrap();
+    let cart = run(s.service.add(&s.ann, first[0], q(1))).unwrap().cart;
     assert_eq!(cart.items.len(), crate::order::MAX_LINES, "a product already there still merges");
     assert_eq!(cart.items[0].quantity.get(), 2);
 }
