@@ -13,8 +13,8 @@ use coffee_domain::money::Money;
 use coffee_domain::query::{ListQuery, Op, Page};
 use sea_orm::sea_query::{Expr, LockType, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionError, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, FromQueryResult, Iterable,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionError, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -207,10 +207,41 @@ async fn find_product_locked(conn: &impl ConnectionTrait, id: Uuid) -> Result<pr
         .ok_or(CatalogWriteError::NotFound)
 }
 
+/// One product with its categories, in one statement (a join), so from one
+/// snapshot: two reads could pair one version's fields with another's
+/// categories.
 async fn load_product(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<Product>, DbErr> {
-    let Some(m) = products::Entity::find_by_id(id).one(conn).await? else { return Ok(None) };
-    let mut cats = categories_of(conn, &[id]).await?;
-    product(m, cats.remove(&id).unwrap_or_default()).map(Some)
+    let stmt = Query::select()
+        .columns(products::Column::iter().map(|c| (products::Entity, c)))
+        .expr_as(Expr::col((categories::Entity, categories::Column::Id)), "category_id")
+        .expr_as(Expr::col((categories::Entity, categories::Column::Name)), "category_name")
+        .from(products::Entity)
+        .left_join(
+            pc::Entity,
+            Expr::col((pc::Entity, pc::Column::ProductId)).equals((products::Entity, products::Column::Id)),
+        )
+        .left_join(
+            categories::Entity,
+            Expr::col((categories::Entity, categories::Column::Id)).equals((pc::Entity, pc::Column::CategoryId)),
+        )
+        .and_where(Expr::col((products::Entity, products::Column::Id)).eq(id))
+        // As `categories_of`.
+        .order_by((categories::Entity, categories::Column::NameKey), sea_orm::Order::Asc)
+        .order_by((categories::Entity, categories::Column::Name), sea_orm::Order::Asc)
+        .to_owned();
+    let rows = conn.query_all(&stmt).await?;
+    let Some(first) = rows.first() else { return Ok(None) };
+    let m = products::Model::from_query_result(first, "")?;
+    let mut cats = Vec::new();
+    for row in &rows {
+        // A product without categories comes as one row of NULLs here.
+        let (id, name) =
+            (row.try_get::<Option<Uuid>>("", "category_id")?, row.try_get::<Option<String>>("", "category_name")?);
+        if let (Some(id), Some(name)) = (id, name) {
+            cats.push(CategoryRef { id, name });
+        }
+    }
+    product(m, cats).map(Some)
 }
 
 #[async_trait]
@@ -311,12 +342,7 @@ impl CatalogRepository for SeaCatalogRepository {
     }
 
     async fn find_product(&self, id: Uuid) -> Result<Option<Product>, RepoError> {
-        // The row and its categories from one snapshot (an edit in between
-        // would pair one version's name with another's categories).
-        let snapshot = self.db.snapshot().await.map_err(repo_err)?;
-        let found = load_product(snapshot.conn(), id).await.map_err(repo_err)?;
-        snapshot.commit().await.map_err(repo_err)?;
-        Ok(found)
+        load_product(&self.db, id).await.map_err(repo_err)
     }
 
     async fn priced(&self, ids: &[Uuid]) -> Result<Vec<PricedProduct>, RepoError> {
@@ -351,7 +377,7 @@ impl CatalogRepository for SeaCatalogRepository {
 
     async fn list_products(&self, query: &ListQuery<ProductField>) -> Result<Page<Product>, RepoError> {
         // SIMPLIFICATION: the page and its categories are two reads without
-        // a shared snapshot (unlike `find_product` and the order reads): a
+        // a shared snapshot (unlike `load_product` and the order reads): a
         // product edited between them is listed with the new categories and
         // the old fields until the next read. A snapshot costs three round
         // trips on the hottest list; the fuller version reads both in one

@@ -271,6 +271,48 @@ async fn a_category_deleted_during_a_product_creation_never_fails_its_foreign_ke
     }
 }
 
+/// A product read while it is edited is read whole: its name and its
+/// categories are those of one version (the writer always changes both).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_product_is_read_whole_while_its_name_and_categories_change() {
+    for env in backends().await {
+        crate::support::warm_pool(&env).await;
+        let repo = std::sync::Arc::new(repo(&env));
+        let tea = create_category(&repo, "Tea", t0()).await;
+        let milk = create_category(&repo, "Milk", t0()).await;
+        let chai = create_product(&repo, product("Tea drink", 400, t0()), &[&tea]).await;
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (repo, done, tea, milk) = (repo.clone(), done.clone(), tea.id, milk.id);
+            tokio::spawn(async move {
+                for round in 1..=60 {
+                    let (name, category) = if round % 2 == 0 { ("Tea drink", tea) } else { ("Milk drink", milk) };
+                    let changes = ProductChanges {
+                        name: Some(name.to_owned()),
+                        category_ids: Some(vec![category]),
+                        ..ProductChanges::default()
+                    };
+                    repo.update_product(chai.id, &changes, t0() + secs(round)).await.unwrap();
+                }
+                done.store(true, std::sync::atomic::Ordering::Release);
+            })
+        };
+        let (mut reads, mut torn) = (0, Vec::new());
+        while !done.load(std::sync::atomic::Ordering::Acquire) {
+            let read = repo.find_product(chai.id).await.unwrap().unwrap();
+            let categories: Vec<&str> = read.categories.iter().map(|c| c.name.as_str()).collect();
+            reads += 1;
+            if !matches!((read.name.as_str(), categories.as_slice()), ("Tea drink", ["Tea"]) | ("Milk drink", ["Milk"]))
+            {
+                torn.push((read.name.clone(), categories.join(",")));
+            }
+        }
+        writer.await.unwrap();
+        assert!(reads > 20, "{:?}: the reads ran alongside the writes ({reads})", env.backend);
+        assert!(torn.is_empty(), "{:?}: {} of {reads} reads were torn: {torn:?}", env.backend, torn.len());
+    }
+}
+
 #[tokio::test]
 async fn an_update_changes_fields_and_replaces_the_category_set() {
     for env in backends().await {
