@@ -11,6 +11,23 @@ use serde::Serialize;
 
 use crate::problem::PROBLEM_JSON;
 
+/// Each answer below documents its body's schema: `T`'s name and schema.
+macro_rules! body_schema {
+    ($($answer:ident),+) => {$(
+        impl<T: Apiv2Schema> Apiv2Schema for $answer<T> {
+            fn name() -> Option<String> {
+                T::name()
+            }
+
+            fn raw_schema() -> paperclip::v2::models::DefaultSchemaRaw {
+                T::raw_schema()
+            }
+        }
+    )+};
+}
+
+body_schema!(Created, CreatedOrMerged, Tagged, Revalidated, PlacedOrder);
+
 /// `201 Created` with a `Location` header and the new resource as JSON.
 #[derive(Debug)]
 pub struct Created<T> {
@@ -25,16 +42,6 @@ impl<T: Serialize> Responder for Created<T> {
 
     fn respond_to(self, _: &HttpRequest) -> HttpResponse {
         HttpResponse::Created().insert_header((header::LOCATION, self.location)).json(self.body)
-    }
-}
-
-impl<T: Apiv2Schema> Apiv2Schema for Created<T> {
-    fn name() -> Option<String> {
-        T::name()
-    }
-
-    fn raw_schema() -> paperclip::v2::models::DefaultSchemaRaw {
-        T::raw_schema()
     }
 }
 
@@ -68,16 +75,6 @@ impl<T: Serialize> Responder for CreatedOrMerged<T> {
     }
 }
 
-impl<T: Apiv2Schema> Apiv2Schema for CreatedOrMerged<T> {
-    fn name() -> Option<String> {
-        T::name()
-    }
-
-    fn raw_schema() -> paperclip::v2::models::DefaultSchemaRaw {
-        T::raw_schema()
-    }
-}
-
 impl<T: Apiv2Schema + Serialize> OperationModifier for CreatedOrMerged<T> {
     fn update_response(op: &mut DefaultOperationRaw) {
         paperclip::actix::web::Json::<T>::update_response(op);
@@ -101,16 +98,6 @@ impl<T: Serialize> Responder for Tagged<T> {
 
     fn respond_to(self, _: &HttpRequest) -> HttpResponse {
         HttpResponse::Ok().insert_header((header::ETAG, format!("\"{}\"", self.version))).json(self.body)
-    }
-}
-
-impl<T: Apiv2Schema> Apiv2Schema for Tagged<T> {
-    fn name() -> Option<String> {
-        T::name()
-    }
-
-    fn raw_schema() -> paperclip::v2::models::DefaultSchemaRaw {
-        T::raw_schema()
     }
 }
 
@@ -141,16 +128,6 @@ impl<T: Serialize> Responder for Revalidated<T> {
                 .finish();
         }
         self.0.respond_to(req)
-    }
-}
-
-impl<T: Apiv2Schema> Apiv2Schema for Revalidated<T> {
-    fn name() -> Option<String> {
-        T::name()
-    }
-
-    fn raw_schema() -> paperclip::v2::models::DefaultSchemaRaw {
-        T::raw_schema()
     }
 }
 
@@ -196,16 +173,6 @@ impl<T> Responder for PlacedOrder<T> {
             res.insert_header(("idempotent-replayed", "true"));
         }
         res.body(response.body)
-    }
-}
-
-impl<T: Apiv2Schema> Apiv2Schema for PlacedOrder<T> {
-    fn name() -> Option<String> {
-        T::name()
-    }
-
-    fn raw_schema() -> paperclip::v2::models::DefaultSchemaRaw {
-        T::raw_schema()
     }
 }
 

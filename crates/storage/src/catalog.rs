@@ -125,6 +125,15 @@ fn tx_err(e: TransactionError<CatalogWriteError>) -> CatalogWriteError {
 }
 
 /// The categories of each product in `ids`, by name: one query for any number of products.
+/// A product's categories in the order of `GET /categories?sort=name`:
+/// ignoring case, then by code point.
+fn by_category_name() -> [((categories::Entity, categories::Column), sea_orm::Order); 2] {
+    [
+        ((categories::Entity, categories::Column::NameKey), sea_orm::Order::Asc),
+        ((categories::Entity, categories::Column::Name), sea_orm::Order::Asc),
+    ]
+}
+
 async fn categories_of(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<CategoryRef>>, DbErr> {
     let mut by_product: HashMap<Uuid, Vec<CategoryRef>> = HashMap::new();
     if ids.is_empty() {
@@ -140,9 +149,7 @@ async fn categories_of(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Hash
             Expr::col((categories::Entity, categories::Column::Id)).equals((pc::Entity, pc::Column::CategoryId)),
         )
         .and_where(Expr::col((pc::Entity, pc::Column::ProductId)).is_in(ids.iter().copied()))
-        // As `GET /categories?sort=name`: ignoring case, then by code point.
-        .order_by((categories::Entity, categories::Column::NameKey), sea_orm::Order::Asc)
-        .order_by((categories::Entity, categories::Column::Name), sea_orm::Order::Asc)
+        .order_by_columns(by_category_name())
         .to_owned();
     let mut rows = Vec::new();
     for row in conn.query_all(&stmt).await? {
@@ -225,9 +232,7 @@ async fn load_product(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<Pr
             Expr::col((categories::Entity, categories::Column::Id)).equals((pc::Entity, pc::Column::CategoryId)),
         )
         .and_where(Expr::col((products::Entity, products::Column::Id)).eq(id))
-        // As `categories_of`.
-        .order_by((categories::Entity, categories::Column::NameKey), sea_orm::Order::Asc)
-        .order_by((categories::Entity, categories::Column::Name), sea_orm::Order::Asc)
+        .order_by_columns(by_category_name())
         .to_owned();
     let rows = conn.query_all(&stmt).await?;
     let Some(first) = rows.first() else { return Ok(None) };

@@ -145,7 +145,6 @@ fn order(m: orders::Model, items: Vec<OrderLine>) -> Result<Order, RepoError> {
     })
 }
 
-/// The lines of every order in `ids`, in one query.
 /// A line as [`lines_of`] reads it: with its order's version, as the same
 /// statement saw the order.
 #[derive(Debug, FromQueryResult)]
