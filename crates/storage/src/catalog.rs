@@ -1,6 +1,6 @@
 //! The catalog repository: categories, products and their many-to-many link.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -11,15 +11,15 @@ use coffee_domain::catalog::{
 };
 use coffee_domain::money::Money;
 use coffee_domain::query::{ListQuery, Op, Page};
-use sea_orm::sea_query::{Expr, LockType, Query};
+use sea_orm::sea_query::{Alias, Expr, IntoColumnRef, LockType, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, FromQueryResult, Iterable,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionError, TransactionTrait,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, Set, TransactionError, TransactionTrait,
 };
 use uuid::Uuid;
 
 use crate::entity::{categories, product_categories as pc, products};
-use crate::list::{ListMapping, fetch_page, fold, to_value};
+use crate::list::{ListMapping, PAGE, PageStatement, Total, fetch_page, fold, to_value};
 use crate::{Conn, repo_err};
 
 /// [`CatalogRepository`] over SeaORM.
@@ -124,7 +124,6 @@ fn tx_err(e: TransactionError<CatalogWriteError>) -> CatalogWriteError {
     }
 }
 
-/// The categories of each product in `ids`, by name: one query for any number of products.
 /// A product's categories in the order of `GET /categories?sort=name`:
 /// ignoring case, then by code point.
 fn by_category_name() -> [((categories::Entity, categories::Column), sea_orm::Order); 2] {
@@ -134,35 +133,41 @@ fn by_category_name() -> [((categories::Entity, categories::Column), sea_orm::Or
     ]
 }
 
-async fn categories_of(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<CategoryRef>>, DbErr> {
-    let mut by_product: HashMap<Uuid, Vec<CategoryRef>> = HashMap::new();
-    if ids.is_empty() {
-        return Ok(by_product);
-    }
-    let stmt = Query::select()
-        .column((pc::Entity, pc::Column::ProductId))
-        .column((categories::Entity, categories::Column::Id))
-        .column((categories::Entity, categories::Column::Name))
-        .from(pc::Entity)
-        .inner_join(
+/// Joins each product row of `statement` (its id in `product_id`) to its
+/// categories, by name: a product comes as one row per category, or as one
+/// row of NULLs when it has none (read back by [`products_of`]).
+fn with_categories(statement: &mut SelectStatement, product_id: impl IntoColumnRef) {
+    statement
+        .expr_as(Expr::col((categories::Entity, categories::Column::Id)), "category_id")
+        .expr_as(Expr::col((categories::Entity, categories::Column::Name)), "category_name")
+        .left_join(pc::Entity, Expr::col((pc::Entity, pc::Column::ProductId)).equals(product_id))
+        .left_join(
             categories::Entity,
             Expr::col((categories::Entity, categories::Column::Id)).equals((pc::Entity, pc::Column::CategoryId)),
         )
-        .and_where(Expr::col((pc::Entity, pc::Column::ProductId)).is_in(ids.iter().copied()))
-        .order_by_columns(by_category_name())
-        .to_owned();
-    let mut rows = Vec::new();
-    for row in conn.query_all(&stmt).await? {
-        rows.push((
-            row.try_get_by_index::<Uuid>(0)?,
-            row.try_get_by_index::<Uuid>(1)?,
-            row.try_get_by_index::<String>(2)?,
-        ));
+        .order_by_columns(by_category_name());
+}
+
+/// The products of rows joined by [`with_categories`], in their order.
+fn products_of(rows: &[QueryResult]) -> Result<Vec<Product>, DbErr> {
+    let mut products: Vec<(products::Model, Vec<CategoryRef>)> = Vec::new();
+    for row in rows {
+        let m = products::Model::from_query_result(row, "")?;
+        let (id, name) =
+            (row.try_get::<Option<Uuid>>("", "category_id")?, row.try_get::<Option<String>>("", "category_name")?);
+        // A product's rows are consecutive: the join's order is the product's first.
+        let cats = match products.last_mut() {
+            Some((last, cats)) if last.id == m.id => cats,
+            _ => {
+                products.push((m, Vec::new()));
+                &mut products.last_mut().expect("just pushed").1
+            }
+        };
+        if let (Some(id), Some(name)) = (id, name) {
+            cats.push(CategoryRef { id, name });
+        }
     }
-    for (product_id, id, name) in rows {
-        by_product.entry(product_id).or_default().push(CategoryRef { id, name });
-    }
-    Ok(by_product)
+    products.into_iter().map(|(m, cats)| product(m, cats)).collect()
 }
 
 /// Checks that every id names a category; returns them with their names.
@@ -218,35 +223,13 @@ async fn find_product_locked(conn: &impl ConnectionTrait, id: Uuid) -> Result<pr
 /// snapshot: two reads could pair one version's fields with another's
 /// categories.
 async fn load_product(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<Product>, DbErr> {
-    let stmt = Query::select()
+    let mut stmt = Query::select()
         .columns(products::Column::iter().map(|c| (products::Entity, c)))
-        .expr_as(Expr::col((categories::Entity, categories::Column::Id)), "category_id")
-        .expr_as(Expr::col((categories::Entity, categories::Column::Name)), "category_name")
         .from(products::Entity)
-        .left_join(
-            pc::Entity,
-            Expr::col((pc::Entity, pc::Column::ProductId)).equals((products::Entity, products::Column::Id)),
-        )
-        .left_join(
-            categories::Entity,
-            Expr::col((categories::Entity, categories::Column::Id)).equals((pc::Entity, pc::Column::CategoryId)),
-        )
         .and_where(Expr::col((products::Entity, products::Column::Id)).eq(id))
-        .order_by_columns(by_category_name())
         .to_owned();
-    let rows = conn.query_all(&stmt).await?;
-    let Some(first) = rows.first() else { return Ok(None) };
-    let m = products::Model::from_query_result(first, "")?;
-    let mut cats = Vec::new();
-    for row in &rows {
-        // A product without categories comes as one row of NULLs here.
-        let (id, name) =
-            (row.try_get::<Option<Uuid>>("", "category_id")?, row.try_get::<Option<String>>("", "category_name")?);
-        if let (Some(id), Some(name)) = (id, name) {
-            cats.push(CategoryRef { id, name });
-        }
-    }
-    product(m, cats).map(Some)
+    with_categories(&mut stmt, (products::Entity, products::Column::Id));
+    Ok(products_of(&conn.query_all(&stmt).await?)?.pop())
 }
 
 #[async_trait]
@@ -381,24 +364,15 @@ impl CatalogRepository for SeaCatalogRepository {
     }
 
     async fn list_products(&self, query: &ListQuery<ProductField>) -> Result<Page<Product>, RepoError> {
-        // SIMPLIFICATION: the page and its categories are two reads without
-        // a shared snapshot (unlike `load_product` and the order reads): a
-        // product edited between them is listed with the new categories and
-        // the old fields until the next read. A snapshot costs three round
-        // trips on the hottest list; the fuller version reads both in one
-        // statement (categories aggregated per row).
-        let (rows, total) =
-            fetch_page(&self.db, products::Entity::find(), query, &PRODUCT_MAPPING).await.map_err(repo_err)?;
-        let ids: Vec<Uuid> = rows.iter().map(|m| m.id).collect();
-        let mut cats = categories_of(&self.db, &ids).await.map_err(repo_err)?;
-        let items = rows
-            .into_iter()
-            .map(|m| {
-                let c = cats.remove(&m.id).unwrap_or_default();
-                product(m, c)
-            })
-            .collect::<Result<_, _>>()
+        // The page and its products' categories in one statement, so from
+        // one snapshot: two reads could pair a product's old fields with its
+        // new categories.
+        let (rows, total) = PageStatement::new(products::Entity::find(), query, &PRODUCT_MAPPING, Total::Count)
+            .joined(|outer| with_categories(outer, (Alias::new(PAGE), products::Column::Id)))
+            .run(&self.db)
+            .await
             .map_err(repo_err)?;
+        let items = products_of(&rows).map_err(repo_err)?;
         Ok(Page { items, total, page: query.page, page_size: query.page_size })
     }
 

@@ -4,10 +4,12 @@
 //! enum — never from client text — and every value is a bound parameter.
 
 use coffee_domain::query::{Filter, ListQuery, Op, Value};
-use sea_orm::sea_query::{Alias, Asterisk, Expr, LikeExpr, NullOrdering, Query, SelectStatement, SimpleExpr};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Expr, IntoColumnRef, LikeExpr, NullOrdering, Query, SelectStatement, SimpleExpr,
+};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, ExprTrait, FromQueryResult, IdenStatic, Order,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
+    QueryFilter, QueryResult, QueryTrait, Select,
 };
 
 /// How one resource maps onto its table.
@@ -55,14 +57,6 @@ where
 }
 
 /// [`fetch_page`] with the total from `total`.
-///
-/// The page and its total come from **one statement**: the total is an
-/// uncorrelated scalar subquery in the page's select list, which both engines
-/// evaluate once. So they are read from the same snapshot — two statements
-/// under READ COMMITTED could each see a different set of rows, and `total`
-/// disagree with the items — and a list costs one round trip fewer. Only a
-/// page with no rows needs a second statement: past the last page, to learn
-/// the total (an empty first page means it is 0).
 pub(crate) async fn fetch_page_with_total<E, F, C>(
     db: &C,
     select: Select<E>,
@@ -76,47 +70,118 @@ where
     F: Copy,
     C: ConnectionTrait,
 {
-    let select = select.filter(condition(query, mapping));
-    let total = match total {
-        Total::Count => Query::select()
-            .expr(Expr::col(Asterisk).count())
-            .from_subquery(select.clone().into_query(), Alias::new("matches"))
-            .to_owned(),
-        Total::From(statement) => *statement,
-    };
-    let mut ordered = select;
-    for key in &query.sort {
-        // NULL ranks above every value on both engines (PostgreSQL's default;
-        // SQLite would put it first when ascending).
-        let (order, nulls) =
-            if key.descending { (Order::Desc, NullOrdering::First) } else { (Order::Asc, NullOrdering::Last) };
-        let column = (mapping.column)(key.field);
-        // Text sorts ignore case: by the folded copy first, then by the text
-        // itself, so that "Apple" and "apple" keep one order (an index on
-        // both serves it, migration `m20261208_000011`). A column that is
-        // its own folded copy (`users.email`, stored lower-case) sorts once.
-        if let Some(folded) = (mapping.folded)(key.field).filter(|f| f.as_str() != column.as_str()) {
-            ordered = ordered.order_by_with_nulls(folded, order.clone(), nulls);
-        }
-        ordered = ordered.order_by_with_nulls(column, order, nulls);
-    }
-    let last_desc = query.sort.last().is_none_or(|k| k.descending);
-    ordered = ordered.order_by(mapping.id, if last_desc { Order::Desc } else { Order::Asc });
-    let mut page = ordered.offset(query.offset()).limit(query.page_size).into_query();
-    page.expr_as(Expr::SubQuery(None, Box::new(total.clone().into())), Alias::new(TOTAL));
-    let rows = db.query_all(&page).await?;
-    let total: i64 = match rows.first() {
-        Some(row) => row.try_get("", TOTAL)?,
-        None if query.offset() == 0 => 0,
-        None => db
-            .query_one(&total)
-            .await?
-            .ok_or_else(|| DbErr::Custom("a list total query returned no row".to_owned()))?
-            .try_get_by_index(0)?,
-    };
-    let total = u64::try_from(total).map_err(|_| DbErr::Custom(format!("a list total of {total}")))?;
+    let (rows, total) = PageStatement::new(select, query, mapping, total).run(db).await?;
     let items = rows.iter().map(|row| E::Model::from_query_result(row, "")).collect::<Result<_, _>>()?;
     Ok((items, total))
+}
+
+/// A list's page and its exact total, ready to run.
+///
+/// The page and its total come from **one statement**: the total is an
+/// uncorrelated scalar subquery in the page's select list, which both engines
+/// evaluate once. So they are read from the same snapshot — two statements
+/// under READ COMMITTED could each see a different set of rows, and `total`
+/// disagree with the items — and a list costs one round trip fewer. Only a
+/// page with no rows needs a second statement: past the last page, to learn
+/// the total (an empty first page means it is 0).
+pub(crate) struct PageStatement {
+    /// The page's rows in order, each with the total in column [`TOTAL`].
+    page: SelectStatement,
+    /// The total alone.
+    total: SelectStatement,
+    /// The page's order, the unique id last: (column, order, where NULL goes).
+    order: Vec<(&'static str, Order, Option<NullOrdering>)>,
+    offset: u64,
+}
+
+/// The name under which [`PageStatement::joined`] exposes the page.
+pub(crate) const PAGE: &str = "page";
+
+impl PageStatement {
+    /// `select` narrowed, sorted and paged by `query`, with the total from `total`.
+    pub(crate) fn new<E, F>(select: Select<E>, query: &ListQuery<F>, mapping: &ListMapping<E, F>, total: Total) -> Self
+    where
+        E: EntityTrait,
+        F: Copy,
+    {
+        let select = select.filter(condition(query, mapping));
+        let total = match total {
+            Total::Count => Query::select()
+                .expr(Expr::col(Asterisk).count())
+                .from_subquery(select.clone().into_query(), Alias::new("matches"))
+                .to_owned(),
+            Total::From(statement) => *statement,
+        };
+        let mut order = Vec::new();
+        for key in &query.sort {
+            // NULL ranks above every value on both engines (PostgreSQL's default;
+            // SQLite would put it first when ascending).
+            let (direction, nulls) =
+                if key.descending { (Order::Desc, NullOrdering::First) } else { (Order::Asc, NullOrdering::Last) };
+            let column = (mapping.column)(key.field);
+            // Text sorts ignore case: by the folded copy first, then by the text
+            // itself, so that "Apple" and "apple" keep one order (an index on
+            // both serves it, migration `m20261208_000011`). A column that is
+            // its own folded copy (`users.email`, stored lower-case) sorts once.
+            if let Some(folded) = (mapping.folded)(key.field).filter(|f| f.as_str() != column.as_str()) {
+                order.push((folded.as_str(), direction.clone(), Some(nulls)));
+            }
+            order.push((column.as_str(), direction, Some(nulls)));
+        }
+        let last_desc = query.sort.last().is_none_or(|k| k.descending);
+        // Never NULL; left to the engine's default, which a composite index serves.
+        order.push((mapping.id.as_str(), if last_desc { Order::Desc } else { Order::Asc }, None));
+        let mut page = select.into_query();
+        for (column, direction, nulls) in &order {
+            order_by(&mut page, (E::default(), Alias::new(*column)), direction, *nulls);
+        }
+        page.offset(query.offset()).limit(query.page_size);
+        page.expr_as(Expr::SubQuery(None, Box::new(total.clone().into())), Alias::new(TOTAL));
+        Self { page, total, order, offset: query.offset() }
+    }
+
+    /// The page as a subquery named [`PAGE`], for `join` to add rows of other
+    /// tables to each item in the same statement, so from the same snapshot:
+    /// `SELECT page.* FROM (…) AS page ORDER BY <the page's order>`, to which
+    /// `join` adds joins, columns, and orderings within an item. An item
+    /// with several joined rows comes as consecutive rows.
+    pub(crate) fn joined(self, join: impl FnOnce(&mut SelectStatement)) -> Self {
+        let mut outer = Query::select();
+        outer.column((Alias::new(PAGE), Asterisk)).from_subquery(self.page, Alias::new(PAGE));
+        for (column, direction, nulls) in &self.order {
+            order_by(&mut outer, (Alias::new(PAGE), Alias::new(*column)), direction, *nulls);
+        }
+        join(&mut outer);
+        Self { page: outer, ..self }
+    }
+
+    /// The page's rows and the total.
+    pub(crate) async fn run(self, db: &impl ConnectionTrait) -> Result<(Vec<QueryResult>, u64), DbErr> {
+        let rows = db.query_all(&self.page).await?;
+        let total: i64 = match rows.first() {
+            Some(row) => row.try_get("", TOTAL)?,
+            None if self.offset == 0 => 0,
+            None => db
+                .query_one(&self.total)
+                .await?
+                .ok_or_else(|| DbErr::Custom("a list total query returned no row".to_owned()))?
+                .try_get_by_index(0)?,
+        };
+        let total = u64::try_from(total).map_err(|_| DbErr::Custom(format!("a list total of {total}")))?;
+        Ok((rows, total))
+    }
+}
+
+fn order_by(
+    statement: &mut SelectStatement,
+    column: impl IntoColumnRef,
+    direction: &Order,
+    nulls: Option<NullOrdering>,
+) {
+    match nulls {
+        Some(nulls) => statement.order_by_with_nulls(column, direction.clone(), nulls),
+        None => statement.order_by(column, direction.clone()),
+    };
 }
 
 fn condition<E: EntityTrait, F: Copy>(query: &ListQuery<F>, mapping: &ListMapping<E, F>) -> Condition {

@@ -271,8 +271,9 @@ async fn a_category_deleted_during_a_product_creation_never_fails_its_foreign_ke
     }
 }
 
-/// A product read while it is edited is read whole: its name and its
-/// categories are those of one version (the writer always changes both).
+/// A product read while it is edited is read whole, alone and in a list:
+/// its name and its categories are those of one version (the writer always
+/// changes both).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_product_is_read_whole_while_its_name_and_categories_change() {
     for env in backends().await {
@@ -299,12 +300,16 @@ async fn a_product_is_read_whole_while_its_name_and_categories_change() {
         };
         let (mut reads, mut torn) = (0, Vec::new());
         while !done.load(std::sync::atomic::Ordering::Acquire) {
-            let read = repo.find_product(chai.id).await.unwrap().unwrap();
-            let categories: Vec<&str> = read.categories.iter().map(|c| c.name.as_str()).collect();
-            reads += 1;
-            if !matches!((read.name.as_str(), categories.as_slice()), ("Tea drink", ["Tea"]) | ("Milk drink", ["Milk"]))
-            {
-                torn.push((read.name.clone(), categories.join(",")));
+            let alone = repo.find_product(chai.id).await.unwrap().unwrap();
+            let listed = repo.list_products(&product_query(&[])).await.unwrap();
+            assert_eq!((listed.total, listed.items.len()), (1, 1), "{:?}", env.backend);
+            for (how, read) in [("alone", &alone), ("listed", &listed.items[0])] {
+                let categories: Vec<&str> = read.categories.iter().map(|c| c.name.as_str()).collect();
+                reads += 1;
+                let name = read.name.as_str();
+                if !matches!((name, categories.as_slice()), ("Tea drink", ["Tea"]) | ("Milk drink", ["Milk"])) {
+                    torn.push((how, read.name.clone(), categories.join(",")));
+                }
             }
         }
         writer.await.unwrap();
