@@ -60,7 +60,32 @@ const IDLE_PING_AFTER: Duration = Duration::from_millis(500);
 /// # Errors
 /// The URL is malformed or the database is unreachable.
 pub async fn connect(settings: &DbSettings) -> Result<DatabaseConnection, DbErr> {
-    sea_orm::Database::connect(pool_options(settings, settings.max_connections)).await
+    match sea_orm::Database::connect(pool_options(settings, settings.max_connections)).await {
+        Ok(db) => Ok(db),
+        Err(e) => Err(with_cause(settings, e).await),
+    }
+}
+
+/// sqlx's pool retries a connection the server refuses until its timeout,
+/// and then says only "pool timed out". One direct attempt names the cause
+/// (refused, unknown host, no answer) for the start-up error; any other
+/// error (a wrong password, an unknown database) already names it.
+async fn with_cause(settings: &DbSettings, err: DbErr) -> DbErr {
+    use sea_orm::sqlx::{self, Connection as _};
+    let timed_out = matches!(&err, DbErr::Conn(RuntimeErr::SqlxError(e)) if matches!(**e, sqlx::Error::PoolTimedOut));
+    if !timed_out || !settings.url.starts_with("postgres") {
+        return err;
+    }
+    match tokio::time::timeout(settings.acquire_timeout, sqlx::PgConnection::connect(&settings.url)).await {
+        Ok(Err(cause)) => DbErr::Conn(RuntimeErr::SqlxError(cause.into())),
+        Err(_) => DbErr::Conn(RuntimeErr::Internal(format!("no answer within {:?}", settings.acquire_timeout))),
+        // Reachable a moment later: the pool's own error is all there is.
+        Ok(Ok(conn)) => {
+            // Best effort: the connection is dropped either way.
+            let _closed = conn.close().await;
+            err
+        }
+    }
 }
 
 /// Opens one pool per thread for `threads` threads (see [`Pools`]), sharing
@@ -81,7 +106,10 @@ pub async fn connect_per_thread(settings: &DbSettings, threads: usize) -> Result
     // workers', take the remainder), so the pools add up to it.
     let share =
         |i: u32| std::cmp::max(settings.max_connections / n + u32::from(i >= n - settings.max_connections % n), 1);
-    let mut pools = vec![sea_orm::Database::connect(pool_options(settings, share(0))).await?];
+    let mut pools = match sea_orm::Database::connect(pool_options(settings, share(0))).await {
+        Ok(first) => vec![first],
+        Err(e) => return Err(with_cause(settings, e).await),
+    };
     for i in 1..n {
         let mut lazy = pool_options(settings, share(i));
         lazy.connect_lazy(true);

@@ -61,3 +61,22 @@ async fn per_thread_pools_add_up_to_the_configured_size_and_sqlite_keeps_one_con
         pools.close().await.unwrap();
     }
 }
+
+/// A database that refuses connections is named as refusing them at start-up,
+/// not only as "pool timed out" (sqlx's pool retries until its timeout and
+/// keeps the cause to itself). Needs no server: nothing listens on port 1.
+#[tokio::test]
+async fn a_refused_connection_is_reported_as_refused() {
+    let settings = DbSettings {
+        url: "postgres://postgres@127.0.0.1:1/coffee".to_owned(),
+        max_connections: 4,
+        acquire_timeout: Duration::from_millis(500),
+    };
+    for (how, result) in [
+        ("one pool", coffee_storage::connect(&settings).await.map(drop)),
+        ("a pool per thread", coffee_storage::connect_per_thread(&settings, 3).await.map(drop)),
+    ] {
+        let message = result.expect_err("nothing listens on port 1").to_string();
+        assert!(message.contains("Connection refused"), "{how}: {message}");
+    }
+}
