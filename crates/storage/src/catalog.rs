@@ -348,10 +348,10 @@ impl CatalogRepository for SeaCatalogRepository {
             .filter(products::Column::Id.is_in(ids.iter().copied()));
         if matches!(self.db, Conn::Tx(_)) {
             // A checkout: an admin's concurrent DELETE waits for its commit,
-            // instead of the order's lines failing their foreign key (a 500).
-            // `FOR KEY SHARE` is the lock that foreign-key check takes itself,
-            // so edits of name, price or availability do not wait. SQLite
-            // (one writer at a time) has no row locks; sea-query leaves it out.
+            // so no order is placed for a product already gone. `FOR KEY
+            // SHARE` conflicts with a DELETE only: edits of name, price or
+            // availability do not wait. SQLite (one writer at a time) has no
+            // row locks; sea-query leaves it out.
             select = select.lock(LockType::KeyShare);
         }
         let rows: Vec<(Uuid, String, i64, bool)> = select.into_tuple().all(&self.db).await.map_err(repo_err)?;

@@ -63,7 +63,9 @@ impl From<OrderStatusDto> for OrderStatus {
 /// One line of an order: name and price as they were when it was ordered.
 #[derive(Debug, Serialize, Apiv2Schema)]
 pub struct OrderLineDto {
-    /// The product; `null` once it was deleted from the menu.
+    /// The product this line was ordered as. It may have left the menu since
+    /// (`GET /products/{id}` then answers 404): a placed order never changes.
+    /// `null` only on lines whose product was deleted before that rule (migration 16).
     pub product_id: Option<Uuid>,
     /// The product's name when ordered.
     pub name: String,

@@ -97,6 +97,9 @@ async fn explicit_items_leave_the_cart_alone_and_numbers_increase() {
     assert_eq!(s.cart(&s.ann.token).await["total_quantity"], 1, "the cart was not touched");
 }
 
+/// SPEC §6: later menu edits or deletion never change a placed order: not
+/// its lines, not the id of the product a line was ordered as, not its
+/// version, so a client's copy stays current (304 to its `ETag`).
 #[tokio::test]
 async fn names_and_prices_are_snapshots_that_menu_changes_never_touch() {
     let s = open_shop().await;
@@ -108,15 +111,14 @@ async fn names_and_prices_are_snapshots_that_menu_changes_never_touch() {
         s.call(Method::DELETE, &format!("/products/{}", s.latte), &s.admin, None).await.status(),
         StatusCode::NO_CONTENT
     );
-    let again =
-        json_with(s.call(Method::GET, &format!("/orders/{}", id_of(&order)), &s.ann.token, None).await, StatusCode::OK)
-            .await;
-    assert_eq!(
-        lines(&again),
-        [(None, "Latte".to_owned(), 350, 1, 350)],
-        "the product reference goes, the snapshot stays"
-    );
-    assert_eq!(again["total"], order["total"]);
+    let path = format!("/orders/{}", id_of(&order));
+    let again = s.call(Method::GET, &path, &s.ann.token, None).await;
+    assert_eq!(header(again.headers(), "etag").as_deref(), Some("\"1\""));
+    let again = json_with(again, StatusCode::OK).await;
+    assert_eq!(lines(&again), [(Some(s.latte.clone()), "Latte".to_owned(), 350, 1, 350)]);
+    assert_eq!(again, order, "the order is as placed");
+    let revalidated = s.app.request(Method::GET, &path, Some(&s.ann.token)).header("if-none-match", "\"1\"");
+    assert_eq!(revalidated.send().await.unwrap().status(), StatusCode::NOT_MODIFIED);
 }
 
 #[tokio::test]

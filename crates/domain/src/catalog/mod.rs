@@ -1,9 +1,9 @@
 //! The menu: categories and products (many-to-many), and product images.
 //!
 //! Deleting a category detaches its products. Deleting a product is a hard
-//! delete: orders (a later feature) snapshot each item's name and price and
-//! keep a nullable reference to the product (`ON DELETE SET NULL`), so past
-//! orders stay intact when the menu changes.
+//! delete: orders snapshot each line's name and price and keep the product's
+//! id without a foreign key, so past orders stay exactly as placed when the
+//! menu changes.
 
 mod model;
 mod ports;

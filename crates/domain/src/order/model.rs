@@ -73,7 +73,8 @@ impl OrderStatus {
 /// One line of an order: a snapshot of the product when it was ordered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderLine {
-    /// The product, while it exists (a deleted product leaves `None`).
+    /// The product it was ordered as, which may have left the menu since;
+    /// `None` only on lines whose product was deleted before migration 16.
     pub product_id: Option<Uuid>,
     /// The product's name when ordered.
     pub name: String,

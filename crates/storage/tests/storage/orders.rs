@@ -107,14 +107,53 @@ async fn a_deleted_product_leaves_every_cart_and_orders_keep_their_snapshot() {
         let latte = product(&env, "Latte", 350).await;
         carts.add(ann, Uuid::now_v7(), latte, q(2), t0()).await.unwrap();
         let order = orders.insert(&new_order(ann, vec![line(latte, "Latte", 350, 2)])).await.unwrap();
+        let before = orders.find(order.id).await.unwrap().unwrap();
         SeaCatalogRepository::new(env.db.clone()).delete_product(latte).await.unwrap();
         assert!(carts.entries(ann).await.unwrap().is_empty());
+        // The order is unchanged, the id of the product it names included (SPEC §6).
         let kept = orders.find(order.id).await.unwrap().unwrap();
-        assert_eq!(kept.items[0].product_id, None);
+        assert_eq!(kept, before, "{:?}", env.backend);
         assert_eq!(
-            (kept.items[0].name.as_str(), kept.items[0].unit_price, kept.total),
-            ("Latte", money(350), money(700))
+            (kept.items[0].product_id, kept.items[0].name.as_str(), kept.items[0].unit_price, kept.total),
+            (Some(latte), "Latte", money(350), money(700))
         );
+    }
+}
+
+/// Migration 16 drops the lines' foreign key to products (whose `SET NULL`
+/// changed placed orders): the lines already there are kept whole, SQLite's
+/// rebuilt table included, and `down` brings the key back.
+#[tokio::test]
+async fn the_migration_that_keeps_product_ids_keeps_the_lines_already_there() {
+    for env in backends().await {
+        let orders = SeaOrderRepository::new(env.db.clone());
+        let catalog = SeaCatalogRepository::new(env.db.clone());
+        let ann = customer(&env, "ann@example.com").await;
+        let (latte, mocha) = (product(&env, "Latte", 350).await, product(&env, "Mocha", 420).await);
+        let order = orders
+            .insert(&new_order(ann, vec![line(latte, "Latte", 350, 2), line(mocha, "Mocha", 420, 1)]))
+            .await
+            .unwrap();
+        let before = orders.find(order.id).await.unwrap().unwrap();
+
+        down_to_before(&env, "m20261213_000016_order_lines_keep_product").await;
+        catalog.delete_product(latte).await.unwrap();
+        let under_the_old_key = orders.find(order.id).await.unwrap().unwrap();
+        let ids: Vec<_> = under_the_old_key.items.iter().map(|l| l.product_id).collect();
+        assert_eq!(ids, [None, Some(mocha)], "{:?}: the old key set the id to NULL", env.backend);
+
+        Migrator::up(&env.db, None).await.unwrap();
+        let after = orders.find(order.id).await.unwrap().unwrap();
+        assert_eq!(after, under_the_old_key, "{:?}: the lines survive the migration whole", env.backend);
+        assert_eq!((after.items.len(), after.total, after.version), (2, before.total, before.version));
+        catalog.delete_product(mocha).await.unwrap();
+        let ids: Vec<_> = orders.find(order.id).await.unwrap().unwrap().items.iter().map(|l| l.product_id).collect();
+        assert_eq!(ids, [None, Some(mocha)], "{:?}: a deletion now leaves the id", env.backend);
+        // Deleting the order still takes its lines (the key to orders is kept).
+        let delete =
+            Query::delete().from_table(Alias::new("orders")).and_where(Expr::col("id").eq(order.id)).to_owned();
+        env.db.execute(&delete).await.unwrap();
+        assert_eq!(count_rows(&env.db, "order_items").await, 0, "{:?}", env.backend);
     }
 }
 
@@ -533,9 +572,9 @@ async fn the_counters_migration_counts_the_orders_already_there() {
 }
 
 /// A checkout's products cannot be deleted under it: an admin's DELETE
-/// waits for the checkout to commit, so the order's lines never fail their
-/// foreign key (which answered 500). PostgreSQL only: SQLite runs one writer
-/// at a time, on one connection.
+/// waits for the checkout to commit, so no order is placed for a product
+/// already gone. PostgreSQL only: SQLite runs one writer at a time, on one
+/// connection.
 #[tokio::test]
 async fn a_product_priced_by_a_checkout_is_deleted_only_after_it_commits() {
     for env in backends().await {
