@@ -1,14 +1,16 @@
 //! Runs one job.
 
 use std::collections::HashSet;
+use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use chrono::TimeDelta;
 use coffee_domain::clock::Clock;
-use coffee_domain::error::{InfraError, error_chain};
+use coffee_domain::error::{InfraError, RepoError, error_chain};
 use coffee_domain::jobs::Job;
 use coffee_domain::mail::Mailer;
-use coffee_domain::outbox::{CLAIM_LEASE, OutboxRepository};
+use coffee_domain::outbox::{CLAIM_LEASE, DeliveryLease, OutboxRepository};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -23,6 +25,11 @@ const JOB_TIMEOUT: Duration = Duration::from_secs(60);
 /// which could not mark it handed over either, hands it out again.
 const RECORD_FOR: Duration = Duration::from_secs(30);
 const _: () = assert!(RECORD_FOR.as_secs().cast_signed() * 2 <= CLAIM_LEASE.num_seconds());
+
+/// How long a run holds its outbox entry's delivery without renewing it
+/// (it renews every third of it while the job runs): a run whose worker
+/// died lets go within this, and a copy waiting for it runs the job then.
+const DELIVERY_LEASE: Duration = Duration::from_secs(6);
 
 /// A job as it travels through the Redis queue: the job and the outbox
 /// entry it came from (absent in jobs queued before this field existed).
@@ -55,6 +62,10 @@ async fn record_delivered(outbox: &dyn OutboxRepository, clock: &dyn Clock, id: 
     }
 }
 
+fn lease_delta(lease: Duration) -> TimeDelta {
+    TimeDelta::from_std(lease).unwrap_or(TimeDelta::MAX)
+}
+
 /// Executes jobs, one attempt per call. Retrying is the queue's business.
 pub struct JobHandler {
     mailer: Arc<dyn Mailer>,
@@ -62,6 +73,8 @@ pub struct JobHandler {
     ledger: Option<(Arc<dyn OutboxRepository>, Arc<dyn Clock>)>,
     /// The outbox entries whose job runs in this process now.
     running: Mutex<HashSet<Uuid>>,
+    /// [`DELIVERY_LEASE`], shorter in tests.
+    lease: Duration,
 }
 
 /// An outbox entry marked running in [`JobHandler::running`] until dropped
@@ -95,12 +108,19 @@ impl std::fmt::Debug for JobHandler {
 impl JobHandler {
     /// A handler delivering mail through `mailer`.
     pub fn new(mailer: Arc<dyn Mailer>) -> Self {
-        Self { mailer, ledger: None, running: Mutex::default() }
+        Self { mailer, ledger: None, running: Mutex::default(), lease: DELIVERY_LEASE }
     }
 
     /// The same, recording queued jobs delivered in `outbox`.
     pub fn with_ledger(mailer: Arc<dyn Mailer>, outbox: Arc<dyn OutboxRepository>, clock: Arc<dyn Clock>) -> Self {
-        Self { mailer, ledger: Some((outbox, clock)), running: Mutex::default() }
+        Self { mailer, ledger: Some((outbox, clock)), running: Mutex::default(), lease: DELIVERY_LEASE }
+    }
+
+    /// The same with another delivery lease than [`DELIVERY_LEASE`] (tests
+    /// of a lease that lapses use a short one).
+    #[must_use]
+    pub fn with_delivery_lease(self, lease: Duration) -> Self {
+        Self { lease, ..self }
     }
 
     /// Runs a job from the queue once per outbox entry: an entry already
@@ -110,15 +130,15 @@ impl JobHandler {
     /// entry is recorded delivered. When the record cannot be read the job
     /// runs (a mail twice beats a mail never).
     ///
-    /// A job whose entry already runs in this process is skipped too: a
-    /// Redis that stalls executes the relay's timed-out pushes when it
-    /// resumes, and the copies arrive together, each before the first is
-    /// recorded. The run that goes on retries by itself if it fails.
-    ///
-    /// SIMPLIFICATION: copies that reach two worker processes at the same
-    /// moment can both run. The fuller version is a delivery lease on the
-    /// outbox row, renewed while the job runs (so that a killed worker's
-    /// job is taken over once the lease lapses).
+    /// Copies that arrive together (a Redis that stalls executes the relay's
+    /// timed-out pushes when it resumes) take turns: one run holds the
+    /// entry's delivery lease, renewed while it runs, and a copy in another
+    /// worker process waits for it: the entry is then delivered (the copy is
+    /// skipped), or the run failed and let go, or its worker died and the
+    /// lease lapsed (the copy runs the job). A copy still waiting after a
+    /// lease and a half finds a live run renewing it, which retries by
+    /// itself if it fails: the copy is skipped. A copy in this process is
+    /// skipped at once.
     ///
     /// # Errors
     /// The job failed (or timed out); the caller decides whether to retry.
@@ -130,19 +150,77 @@ impl JobHandler {
             tracing::info!(outbox_id = %id, "job of this outbox entry is running already; not running it twice");
             return Ok(());
         };
-        match outbox.is_delivered(id).await {
-            Ok(true) => {
+        let lease = Uuid::now_v7();
+        let held = match self.take_delivery(outbox.as_ref(), clock.as_ref(), id, lease).await {
+            Ok(DeliveryLease::Granted) => true,
+            Ok(DeliveryLease::Delivered) => {
                 tracing::info!(outbox_id = %id, "job already delivered; not running it again");
                 return Ok(());
             }
-            Ok(false) => {}
+            Ok(DeliveryLease::Held) => {
+                tracing::info!(outbox_id = %id, "job of this outbox entry runs in another worker; not running it twice");
+                return Ok(());
+            }
             Err(e) => {
-                tracing::warn!(outbox_id = %id, error = %error_chain(&e), "delivery record unreadable; running the job")
+                tracing::warn!(outbox_id = %id, error = %error_chain(&e), "delivery record unreadable; running the job");
+                false
+            }
+        };
+        let result = if held {
+            tokio::select! {
+                result = self.run(&queued.job) => result,
+                never = self.keep_lease(outbox.as_ref(), clock.as_ref(), id, lease) => match never {},
+            }
+        } else {
+            self.run(&queued.job).await
+        };
+        match result {
+            Ok(()) => record_delivered(outbox.as_ref(), clock.as_ref(), id, RECORD_FOR).await,
+            Err(e) => {
+                if held && let Err(release) = outbox.release_delivery(id, lease).await {
+                    // It lapses by itself within a lease.
+                    tracing::warn!(outbox_id = %id, error = %error_chain(&release), "could not release the delivery lease");
+                }
+                return Err(e);
             }
         }
-        self.run(&queued.job).await?;
-        record_delivered(outbox.as_ref(), clock.as_ref(), id, RECORD_FOR).await;
         Ok(())
+    }
+
+    /// Takes entry `id`'s delivery as `lease`, waiting while another run
+    /// holds it, for at most a lease and a half (see [`Self::run_queued`]).
+    async fn take_delivery(
+        &self,
+        outbox: &dyn OutboxRepository,
+        clock: &dyn Clock,
+        id: Uuid,
+        lease: Uuid,
+    ) -> Result<DeliveryLease, RepoError> {
+        let give_up = Instant::now() + self.lease + self.lease / 2;
+        loop {
+            let now = clock.now();
+            let taken = outbox.lease_delivery(id, lease, now, now + lease_delta(self.lease)).await?;
+            if taken != DeliveryLease::Held || Instant::now() >= give_up {
+                return Ok(taken);
+            }
+            tokio::time::sleep(self.lease / 6).await;
+        }
+    }
+
+    /// Renews `lease` on entry `id` every third of a lease, for as long as
+    /// it is polled. A renewal that fails is logged: the run goes on, and
+    /// a copy may run beside it once the lease lapses (at least once).
+    async fn keep_lease(&self, outbox: &dyn OutboxRepository, clock: &dyn Clock, id: Uuid, lease: Uuid) -> Infallible {
+        loop {
+            tokio::time::sleep(self.lease / 3).await;
+            match outbox.renew_delivery(id, lease, clock.now() + lease_delta(self.lease)).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(outbox_id = %id, "delivery lease lost while the job runs"),
+                Err(e) => {
+                    tracing::warn!(outbox_id = %id, error = %error_chain(&e), "could not renew the delivery lease")
+                }
+            }
+        }
     }
 
     /// Records that the queue gave up on `queued` (it went to the dead set):
@@ -213,8 +291,25 @@ mod tests {
         async fn rearm_undelivered(&self, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<u64, RepoError> {
             unreachable!("not used by the handler")
         }
-        async fn is_delivered(&self, id: Uuid) -> Result<bool, RepoError> {
-            Ok(self.marked.lock().unwrap().contains(&id))
+        async fn lease_delivery(
+            &self,
+            id: Uuid,
+            _: Uuid,
+            _: DateTime<Utc>,
+            _: DateTime<Utc>,
+        ) -> Result<DeliveryLease, RepoError> {
+            // One process: its own guard keeps copies apart; leases are another test's business.
+            Ok(if self.marked.lock().unwrap().contains(&id) {
+                DeliveryLease::Delivered
+            } else {
+                DeliveryLease::Granted
+            })
+        }
+        async fn renew_delivery(&self, _: Uuid, _: Uuid, _: DateTime<Utc>) -> Result<bool, RepoError> {
+            Ok(true)
+        }
+        async fn release_delivery(&self, _: Uuid, _: Uuid) -> Result<(), RepoError> {
+            Ok(())
         }
         async fn mark_delivered(&self, id: Uuid, _: DateTime<Utc>) -> Result<(), RepoError> {
             let mut left = self.failures_left.lock().unwrap();
@@ -233,7 +328,8 @@ mod tests {
         let id = Uuid::now_v7();
         record_delivered(&outbox, &coffee_domain::clock::SystemClock, id, Duration::from_secs(10)).await;
         assert_eq!(*outbox.marked.lock().unwrap(), [id], "recorded on the fourth try");
-        assert!(outbox.is_delivered(id).await.unwrap(), "a repeated hand-out is skipped");
+        let again = outbox.lease_delivery(id, Uuid::now_v7(), Utc::now(), Utc::now()).await.unwrap();
+        assert_eq!(again, DeliveryLease::Delivered, "a repeated hand-out is skipped");
     }
 
     #[tokio::test]

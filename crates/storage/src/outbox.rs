@@ -4,9 +4,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use coffee_domain::RepoError;
 use coffee_domain::jobs::Job;
-use coffee_domain::outbox::{OutboxEntry, OutboxRepository, REDELIVER_AFTER};
+use coffee_domain::outbox::{DeliveryLease, OutboxEntry, OutboxRepository, REDELIVER_AFTER};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, Set, UpdateMany};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QuerySelect, Set, UpdateMany,
+};
 use uuid::Uuid;
 
 use crate::entity::outbox;
@@ -61,6 +63,8 @@ impl OutboxRepository for SeaOutboxRepository {
             relayed_at: Set(None),
             parked_at: Set(None),
             delivered_at: Set(None),
+            delivery_lease: Set(None),
+            delivering_until: Set(None),
         };
         outbox::Entity::insert(row).exec_without_returning(&self.db).await.map_err(repo_err)?;
         Ok(())
@@ -132,9 +136,57 @@ impl OutboxRepository for SeaOutboxRepository {
         exec(&self.db, failed(id, error).col_expr(outbox::Column::ParkedAt, Expr::value(now))).await
     }
 
-    async fn is_delivered(&self, id: Uuid) -> Result<bool, RepoError> {
-        let row = outbox::Entity::find_by_id(id).one(&self.db).await.map_err(repo_err)?;
-        Ok(row.is_some_and(|r| r.delivered_at.is_some()))
+    async fn lease_delivery(
+        &self,
+        id: Uuid,
+        lease: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<DeliveryLease, RepoError> {
+        use outbox::Column as C;
+        // One conditional UPDATE takes it: two runs racing for one entry
+        // cannot both match (PostgreSQL re-checks the condition on the row
+        // the winner wrote; SQLite has one writer).
+        let take = outbox::Entity::update_many()
+            .col_expr(C::DeliveryLease, Expr::value(lease))
+            .col_expr(C::DeliveringUntil, Expr::value(until))
+            .filter(C::Id.eq(id))
+            .filter(C::DeliveredAt.is_null())
+            .filter(C::DeliveringUntil.is_null().or(C::DeliveringUntil.lte(now)));
+        if take.exec(&self.db).await.map_err(repo_err)?.rows_affected == 1 {
+            return Ok(DeliveryLease::Granted);
+        }
+        let row: Option<Option<DateTime<Utc>>> = outbox::Entity::find_by_id(id)
+            .select_only()
+            .column(C::DeliveredAt)
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .map_err(repo_err)?;
+        Ok(match row {
+            None => DeliveryLease::Granted,
+            Some(Some(_)) => DeliveryLease::Delivered,
+            Some(None) => DeliveryLease::Held,
+        })
+    }
+
+    async fn renew_delivery(&self, id: Uuid, lease: Uuid, until: DateTime<Utc>) -> Result<bool, RepoError> {
+        use outbox::Column as C;
+        let renew = outbox::Entity::update_many()
+            .col_expr(C::DeliveringUntil, Expr::value(until))
+            .filter(C::Id.eq(id))
+            .filter(C::DeliveryLease.eq(lease));
+        Ok(renew.exec(&self.db).await.map_err(repo_err)?.rows_affected == 1)
+    }
+
+    async fn release_delivery(&self, id: Uuid, lease: Uuid) -> Result<(), RepoError> {
+        use outbox::Column as C;
+        let release = outbox::Entity::update_many()
+            .col_expr(C::DeliveryLease, Expr::value(Option::<Uuid>::None))
+            .col_expr(C::DeliveringUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .filter(C::Id.eq(id))
+            .filter(C::DeliveryLease.eq(lease));
+        exec(&self.db, release).await
     }
 
     async fn mark_delivered(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError> {

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{OutboxEntry, OutboxRepository};
+use super::{DeliveryLease, OutboxEntry, OutboxRepository};
 use crate::error::{InfraError, RepoError};
 use crate::jobs::{Job, JobQueue};
 use crate::mail::Mail;
@@ -96,6 +96,7 @@ pub(crate) struct OutboxRow {
     pub(crate) relayed_at: Option<DateTime<Utc>>,
     pub(crate) parked_at: Option<DateTime<Utc>>,
     pub(crate) delivered_at: Option<DateTime<Utc>>,
+    pub(crate) delivery_lease: Option<(Uuid, DateTime<Utc>)>,
 }
 
 impl OutboxRow {
@@ -158,6 +159,7 @@ impl InMemoryOutbox {
             relayed_at: None,
             parked_at: None,
             delivered_at: None,
+            delivery_lease: None,
         });
         id
     }
@@ -231,8 +233,39 @@ impl OutboxRepository for InMemoryOutbox {
         Ok(())
     }
 
-    async fn is_delivered(&self, id: Uuid) -> Result<bool, RepoError> {
-        Ok(lock(&self.0).iter().any(|r| r.id == id && r.delivered_at.is_some()))
+    async fn lease_delivery(
+        &self,
+        id: Uuid,
+        lease: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<DeliveryLease, RepoError> {
+        let mut rows = lock(&self.0);
+        let Some(row) = rows.iter_mut().find(|r| r.id == id) else { return Ok(DeliveryLease::Granted) };
+        if row.delivered_at.is_some() {
+            return Ok(DeliveryLease::Delivered);
+        }
+        if row.delivery_lease.is_some_and(|(_, held_until)| held_until > now) {
+            return Ok(DeliveryLease::Held);
+        }
+        row.delivery_lease = Some((lease, until));
+        Ok(DeliveryLease::Granted)
+    }
+
+    async fn renew_delivery(&self, id: Uuid, lease: Uuid, until: DateTime<Utc>) -> Result<bool, RepoError> {
+        let mut rows = lock(&self.0);
+        let held =
+            rows.iter_mut().find(|r| r.id == id).and_then(|r| r.delivery_lease.as_mut()).filter(|l| l.0 == lease);
+        Ok(held.map(|l| l.1 = until).is_some())
+    }
+
+    async fn release_delivery(&self, id: Uuid, lease: Uuid) -> Result<(), RepoError> {
+        self.update(id, |row| {
+            if row.delivery_lease.is_some_and(|(held, _)| held == lease) {
+                row.delivery_lease = None;
+            }
+        });
+        Ok(())
     }
 
     async fn mark_delivered(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError> {

@@ -14,8 +14,10 @@
 //! queue gets the entry's id with the job, and the runner records the entry
 //! delivered after the job ran and skips entries already delivered, so a
 //! repeated hand-over, or a run whose acknowledgement the queue lost, does
-//! not send a mail twice. (Only a crash between the SMTP server's answer and
-//! that record can still repeat one.)
+//! not send a mail twice; copies that arrive at once, in one worker process
+//! or in several, take turns through the entry's delivery lease
+//! ([`OutboxRepository::lease_delivery`]). (Only a crash between the SMTP
+//! server's answer and that record can still repeat one.)
 
 use std::sync::Arc;
 
@@ -85,12 +87,35 @@ pub trait OutboxRepository: Send + Sync {
     /// The store failed.
     async fn park(&self, id: Uuid, now: DateTime<Utc>, error: &str) -> Result<(), RepoError>;
 
-    /// Whether the job of entry `id` has run (see [`Self::mark_delivered`]).
-    /// An entry purged or never recorded counts as not delivered.
+    /// Takes the delivery of entry `id` for one run of its job, as `lease`,
+    /// until `until`: unless its job has run ([`Self::mark_delivered`]), or
+    /// another run's lease has not lapsed at `now`. An entry purged or never
+    /// recorded is granted: there is nothing to hold, and the job runs.
     ///
     /// # Errors
     /// The store failed.
-    async fn is_delivered(&self, id: Uuid) -> Result<bool, RepoError>;
+    async fn lease_delivery(
+        &self,
+        id: Uuid,
+        lease: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<DeliveryLease, RepoError>;
+
+    /// Extends `lease` on entry `id` to `until`; `false` when it is no longer
+    /// held (it lapsed and another run took the entry).
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn renew_delivery(&self, id: Uuid, lease: Uuid, until: DateTime<Utc>) -> Result<bool, RepoError>;
+
+    /// Ends `lease` on entry `id` without a delivery (the run failed), so
+    /// that a retry may take the entry at once. A lease no longer held is
+    /// left alone.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn release_delivery(&self, id: Uuid, lease: Uuid) -> Result<(), RepoError>;
 
     /// Records that the job of entry `id` ran, so that the queue handing it
     /// out again (a run whose acknowledgement was lost, a repeated hand-over)
@@ -107,6 +132,17 @@ pub trait OutboxRepository: Send + Sync {
     /// # Errors
     /// The store failed.
     async fn rearm_undelivered(&self, relayed_before: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64, RepoError>;
+}
+
+/// What [`OutboxRepository::lease_delivery`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryLease {
+    /// The run holds the delivery: it runs the job.
+    Granted,
+    /// The job has run.
+    Delivered,
+    /// Another run holds it (in this process or another one).
+    Held,
 }
 
 /// What one relay pass did.

@@ -18,6 +18,9 @@ pub struct Model {
     pub parked_at: Option<DateTimeUtc>,
     /// When the worker ran the job (once; a repeated hand-out is skipped).
     pub delivered_at: Option<DateTimeUtc>,
+    /// The run of the job that holds its delivery, until `delivering_until`.
+    pub delivery_lease: Option<Uuid>,
+    pub delivering_until: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
