@@ -13,8 +13,8 @@ use coffee_domain::money::Money;
 use coffee_domain::query::{ListQuery, Op, Page};
 use sea_orm::sea_query::{Alias, Expr, IntoColumnRef, LockType, Query, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, FromQueryResult, Iterable,
-    QueryFilter, QueryOrder, QueryResult, QuerySelect, Set, TransactionError, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, FromQueryResult, IdenStatic,
+    Iterable, QueryFilter, QueryOrder, QueryResult, QuerySelect, Set, TransactionError, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -152,17 +152,18 @@ fn with_categories(statement: &mut SelectStatement, product_id: impl IntoColumnR
 fn products_of(rows: &[QueryResult]) -> Result<Vec<Product>, DbErr> {
     let mut products: Vec<(products::Model, Vec<CategoryRef>)> = Vec::new();
     for row in rows {
-        let m = products::Model::from_query_result(row, "")?;
-        let (id, name) =
-            (row.try_get::<Option<Uuid>>("", "category_id")?, row.try_get::<Option<String>>("", "category_name")?);
-        // A product's rows are consecutive: the join's order is the product's first.
+        let product_id: Uuid = row.try_get("", products::Column::Id.as_str())?;
+        // A product's rows are consecutive (the join orders by the product
+        // first): its fields are read from the first.
         let cats = match products.last_mut() {
-            Some((last, cats)) if last.id == m.id => cats,
+            Some((last, cats)) if last.id == product_id => cats,
             _ => {
-                products.push((m, Vec::new()));
+                products.push((products::Model::from_query_result(row, "")?, Vec::new()));
                 &mut products.last_mut().expect("just pushed").1
             }
         };
+        let (id, name) =
+            (row.try_get::<Option<Uuid>>("", "category_id")?, row.try_get::<Option<String>>("", "category_name")?);
         if let (Some(id), Some(name)) = (id, name) {
             cats.push(CategoryRef { id, name });
         }
