@@ -90,6 +90,12 @@ async fn rebuild_on_sqlite(manager: &SchemaManager<'_>, with_product_fk: bool) -
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// In one transaction on SQLite too (sea-orm-migration's default there
+    /// is none): the table is rebuilt whole or not at all.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         if manager.get_database_backend() == DatabaseBackend::Postgres {
             manager.drop_foreign_key(ForeignKey::drop().name(PRODUCT_FK).table(OrderItems::Table).to_owned()).await?;
