@@ -20,6 +20,11 @@ enum Outbox {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// Both columns or neither, on SQLite too.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // One column per statement: SQLite's ALTER TABLE adds one at a time.
         manager
