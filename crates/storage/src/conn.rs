@@ -61,36 +61,13 @@ impl Conn {
     /// they simply join its transaction (no savepoint, no extra round
     /// trips); on the pool they get a transaction of their own.
     pub(crate) async fn atomic(&self) -> Result<Atomic, DbErr> {
-        self.own_transaction(None).await
-    }
-
-    /// Several reads that must see one state of the database (rows and
-    /// their lines): inside a unit of work they join its transaction; on the
-    /// pool they get a read-only transaction of their own, REPEATABLE READ
-    /// on PostgreSQL (one snapshot for all its statements, where READ
-    /// COMMITTED takes one per statement). A SQLite read transaction keeps
-    /// one snapshot from its first read. End it with [`Atomic::commit`].
-    pub(crate) async fn snapshot(&self) -> Result<Atomic, DbErr> {
-        self.own_transaction(Some((IsolationLevel::RepeatableRead, AccessMode::ReadOnly))).await
-    }
-
-    /// The unit of work's transaction, or one of its own begun on the pool
-    /// (with `config` on PostgreSQL; SQLite has no such settings).
-    async fn own_transaction(&self, config: Option<(IsolationLevel, AccessMode)>) -> Result<Atomic, DbErr> {
         let Conn::Pool(pools) = self else { return Ok(Atomic { conn: self.clone(), own: None }) };
-        let db = pools.current();
-        let txn = match config {
-            Some((isolation, access)) if db.get_database_backend() == DbBackend::Postgres => {
-                db.begin_with_config(Some(isolation), Some(access)).await?
-            }
-            _ => db.begin().await?,
-        };
-        let txn = Arc::new(txn);
+        let txn = Arc::new(pools.current().begin().await?);
         Ok(Atomic { conn: Conn::Tx(txn.clone()), own: Some(txn) })
     }
 }
 
-/// See [`Conn::atomic`] and [`Conn::snapshot`]. Dropped without
+/// See [`Conn::atomic`]. Dropped without
 /// [`Atomic::commit`], a transaction of its own rolls back (one joined from
 /// a unit of work is the unit's to end).
 pub(crate) struct Atomic {

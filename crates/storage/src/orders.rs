@@ -2,8 +2,6 @@
 //! sequence (or a one-row counter on SQLite), changed only by conditional
 //! updates on status and version.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use coffee_domain::RepoError;
@@ -11,15 +9,15 @@ use coffee_domain::cart::Quantity;
 use coffee_domain::money::Money;
 use coffee_domain::order::{NewOrder, Order, OrderChange, OrderField, OrderLine, OrderRepository, OrderStatus};
 use coffee_domain::query::{ListQuery, Op, Page};
-use sea_orm::sea_query::{Expr, Func, Query};
+use sea_orm::sea_query::{Alias, Expr, Func, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
-    Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
+    QueryOrder, QueryResult, QuerySelect, Set,
 };
 use uuid::Uuid;
 
 use crate::entity::{order_counts as oc, order_items as oi, orders};
-use crate::list::{ListMapping, Total, fetch_page_with_total, fold, to_value};
+use crate::list::{ListMapping, PAGE, PageStatement, Total, fold, to_value};
 use crate::{Conn, is_postgres, repo_err};
 
 /// Makes deleting `users` — and their orders with them, by `ON DELETE
@@ -145,69 +143,28 @@ fn order(m: orders::Model, items: Vec<OrderLine>) -> Result<Order, RepoError> {
     })
 }
 
-/// A line as [`lines_of`] reads it: with its order's version, as the same
-/// statement saw the order.
-#[derive(Debug, FromQueryResult)]
-struct VersionedLine {
-    order_id: Uuid,
-    position: i32,
-    product_id: Option<Uuid>,
-    name: String,
-    unit_price: i64,
-    quantity: i32,
-    line_total: i64,
-    version: i64,
-}
+/// The prefix of the line columns in [`list`](SeaOrderRepository)'s joined rows.
+const LINE: &str = "line_";
 
-/// The lines of the orders `ids`, each order's with the version its lines
-/// belong to (one statement, so one snapshot: every change to an order's
-/// lines bumps its version). An order that is gone has no entry.
-async fn lines_of(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<HashMap<Uuid, (i64, Vec<OrderLine>)>, RepoError> {
-    let mut by_order: HashMap<Uuid, (i64, Vec<OrderLine>)> = HashMap::new();
-    if ids.is_empty() {
-        return Ok(by_order);
-    }
-    let rows = oi::Entity::find()
-        .inner_join(orders::Entity)
-        .column_as(orders::Column::Version, "version")
-        .filter(oi::Column::OrderId.is_in(ids.iter().copied()))
-        .order_by_asc(oi::Column::OrderId)
-        .order_by_asc(oi::Column::Position)
-        .into_model::<VersionedLine>()
-        .all(db)
-        .await
-        .map_err(repo_err)?;
-    for r in rows {
-        let stored = oi::Model {
-            order_id: r.order_id,
-            position: r.position,
-            product_id: r.product_id,
-            name: r.name,
-            unit_price: r.unit_price,
-            quantity: r.quantity,
-            line_total: r.line_total,
+/// The orders of a page joined to their lines (see [`PageStatement::joined`]),
+/// in the page's order: an order's rows are consecutive, one per line.
+fn orders_of(rows: &[QueryResult]) -> Result<Vec<Order>, RepoError> {
+    let mut read: Vec<(orders::Model, Vec<OrderLine>)> = Vec::new();
+    for row in rows {
+        let order_id: Uuid = row.try_get("", orders::Column::Id.as_str()).map_err(repo_err)?;
+        let lines = match read.last_mut() {
+            Some((last, lines)) if last.id == order_id => lines,
+            _ => {
+                read.push((orders::Model::from_query_result(row, "").map_err(repo_err)?, Vec::new()));
+                &mut read.last_mut().expect("just pushed").1
+            }
         };
-        by_order.entry(r.order_id).or_insert_with(|| (r.version, Vec::new())).1.push(line(stored)?);
+        // An order without lines (the API never makes one) comes as one row of NULLs.
+        if row.try_get::<Option<i32>>(LINE, oi::Column::Position.as_str()).map_err(repo_err)?.is_some() {
+            lines.push(line(oi::Model::from_query_result(row, LINE).map_err(repo_err)?)?);
+        }
     }
-    Ok(by_order)
-}
-
-/// One page of orders, its total, and the lines of its orders (see
-/// [`lines_of`]) read on `db`.
-async fn page_with_lines(
-    db: &Conn,
-    query: &ListQuery<OrderField>,
-    owner: Option<Uuid>,
-) -> Result<(Vec<orders::Model>, u64, HashMap<Uuid, (i64, Vec<OrderLine>)>), RepoError> {
-    let mut select = orders::Entity::find();
-    if let Some(owner) = owner {
-        select = select.filter(orders::Column::UserId.eq(owner));
-    }
-    let total = order_total(query, owner);
-    let (rows, total) = fetch_page_with_total(db, select, query, &MAPPING, total).await.map_err(repo_err)?;
-    let ids: Vec<Uuid> = rows.iter().map(|m| m.id).collect();
-    let lines = lines_of(db, &ids).await?;
-    Ok((rows, total, lines))
+    read.into_iter().map(|(m, lines)| order(m, lines)).collect()
 }
 
 async fn insert_lines(db: &impl ConnectionTrait, order_id: Uuid, lines: &[OrderLine]) -> Result<(), DbErr> {
@@ -350,28 +307,29 @@ impl OrderRepository for SeaOrderRepository {
     }
 
     async fn list(&self, query: &ListQuery<OrderField>, owner: Option<Uuid>) -> Result<Page<Order>, RepoError> {
-        // The page (its total included) and the lines are two statements.
-        // Read optimistically, they agree when every order's lines come with
-        // the version the page has: no change landed in between. Otherwise
-        // (an order of the page changed or went meanwhile; rare) both are
-        // read again in one read-only snapshot, which costs three more round
-        // trips (measured in bench/README.md).
-        let mut read = page_with_lines(&self.db, query, owner).await?;
-        let (rows, _, lines) = &read;
-        if !rows.iter().all(|m| lines.get(&m.id).is_some_and(|(version, _)| *version == m.version)) {
-            let snapshot = self.db.snapshot().await.map_err(repo_err)?;
-            read = page_with_lines(snapshot.conn(), query, owner).await?;
-            snapshot.commit().await.map_err(repo_err)?;
+        let mut select = orders::Entity::find();
+        if let Some(owner) = owner {
+            select = select.filter(orders::Column::UserId.eq(owner));
         }
-        let (rows, total, mut lines) = read;
-        let items = rows
-            .into_iter()
-            .map(|m| {
-                let (_, l) = lines.remove(&m.id).unwrap_or_default();
-                order(m, l)
+        // The page, its total and its orders' lines in one statement, so
+        // from one snapshot: two reads could give one version's total and
+        // ETag to another version's lines.
+        let (rows, total) = PageStatement::new(select, query, &MAPPING, order_total(query, owner))
+            .joined(|outer| {
+                for c in oi::Column::iter() {
+                    outer.expr_as(Expr::col((oi::Entity, c)), Alias::new(format!("{LINE}{}", c.as_str())));
+                }
+                outer
+                    .left_join(
+                        oi::Entity,
+                        Expr::col((oi::Entity, oi::Column::OrderId)).equals((Alias::new(PAGE), orders::Column::Id)),
+                    )
+                    .order_by((oi::Entity, oi::Column::Position), sea_orm::Order::Asc);
             })
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, total, page: query.page, page_size: query.page_size })
+            .run(&self.db)
+            .await
+            .map_err(repo_err)?;
+        Ok(Page { items: orders_of(&rows)?, total, page: query.page, page_size: query.page_size })
     }
 
     async fn update(
@@ -418,7 +376,16 @@ impl OrderRepository for SeaOrderRepository {
                 insert_lines(db, id, items).await.map_err(repo_err)?;
                 items.clone()
             }
-            None => lines_of(db, &[id]).await?.remove(&id).map(|(_, lines)| lines).unwrap_or_default(),
+            // In the update's transaction: the lines of the version it wrote.
+            None => oi::Entity::find()
+                .filter(oi::Column::OrderId.eq(id))
+                .order_by_asc(oi::Column::Position)
+                .all(db)
+                .await
+                .map_err(repo_err)?
+                .into_iter()
+                .map(line)
+                .collect::<Result<_, _>>()?,
         };
         atomic.commit().await.map_err(repo_err)?;
         order(m, items).map(Some)
