@@ -1,5 +1,5 @@
-//! Copies of one queued job that reach two worker processes (two handlers,
-//! each with its own in-process guard, on one database) send one mail, on
+//! Copies of one queued job, in one worker or in two (two handlers, each
+//! with its own in-process guard, on one database), send one mail, on
 //! SQLite and, given `TEST_DATABASE_URL`, on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -90,6 +90,37 @@ async fn copies_in_two_workers_at_once_send_one_mail() {
         worker(&mailer, &outbox).run_queued(&queued).await.unwrap();
         assert_eq!(mailer.sent(), 1, "{:?}", database.backend);
     }
+}
+
+/// What a stalled Redis hands out when it resumes: five copies at once, in
+/// one worker. The first run fails; the others, arriving while it ran, are
+/// skipped; the queue's retry then runs it (nothing was left marked running).
+#[tokio::test]
+async fn copies_in_one_worker_run_one_at_a_time_and_a_retry_runs_after_a_failure() {
+    for (database, outbox, queued) in engines().await {
+        let mailer = Mailbox::failing(1);
+        let handler = worker(&mailer, &outbox);
+        let run = || handler.run_queued(&queued);
+        let copies = tokio::join!(run(), run(), run(), run(), run());
+        let failed = [copies.0, copies.1, copies.2, copies.3, copies.4].iter().filter(|r| r.is_err()).count();
+        assert_eq!((failed, mailer.sent()), (1, 0), "{:?}: one run, which failed", database.backend);
+        handler.run_queued(&queued).await.unwrap();
+        assert_eq!(mailer.sent(), 1, "{:?}: the retry ran", database.backend);
+        handler.run_queued(&queued).await.unwrap();
+        assert_eq!(mailer.sent(), 1, "{:?}: a later copy finds it delivered", database.backend);
+    }
+}
+
+#[test]
+fn a_queued_job_carries_its_outbox_entry_and_jobs_queued_before_still_decode() {
+    let id = Uuid::now_v7();
+    let queued = QueuedJob { outbox_id: Some(id), job: mail() };
+    let text = serde_json::to_string(&queued).unwrap();
+    assert!(text.contains(&id.to_string()), "{text}");
+    assert_eq!(serde_json::from_str::<QueuedJob>(&text).unwrap(), queued);
+    // What the queue held before the field existed: the bare job.
+    let old = serde_json::to_string(&mail()).unwrap();
+    assert_eq!(serde_json::from_str::<QueuedJob>(&old).unwrap(), QueuedJob { outbox_id: None, job: mail() });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
