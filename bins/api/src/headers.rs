@@ -1,5 +1,6 @@
-//! Request headers with meaning for the domain: `If-Match` (optimistic
-//! concurrency) and `Idempotency-Key` (safe retries of `POST /orders`).
+//! Request headers with meaning for the domain: `If-Match` and
+//! `If-None-Match` (optimistic concurrency), and `Idempotency-Key` (safe
+//! retries of `POST /orders`).
 
 use std::future::{Ready, ready};
 
@@ -7,7 +8,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest};
 use coffee_domain::FieldError;
-use coffee_domain::order::IdempotencyKey;
+use coffee_domain::order::{IdempotencyKey, Precondition, Versions};
 use paperclip::actix::OperationModifier;
 use paperclip::v2::models::{DataType, DefaultOperationRaw, DefaultParameterRaw, Either, ParameterIn};
 use paperclip::v2::schema::Apiv2Schema;
@@ -35,70 +36,63 @@ fn header_parameter(
     }));
 }
 
-/// What [`parse_if_match`] accepts, for the OpenAPI document: `*`, or
-/// entity tags of visible ASCII of which at most one is strong.
-const IF_MATCH_PATTERN: &str = r#"^(\*|(W/"[!#-+\x2D-~]*", ?)*(W/)?"[!#-+\x2D-~]*"(, ?W/"[!#-+\x2D-~]*")*)$"#;
+/// What a change's precondition headers accept, for the OpenAPI document and
+/// exactly as [`versions`] parses them: `*`, or one or more entity tags
+/// (`"3"`, `W/"3"`) separated by commas.
+const TAG_LIST_PATTERN: &str = r#"^(\*|(W/)?"[!#-+\x2D-~]*"([ \t]*,[ \t]*(W/)?"[!#-+\x2D-~]*")*)$"#;
 
-/// The version named by `If-Match` (`"3"`; `*` or no header = any).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IfMatch(pub Option<i64>);
-
-/// A tag that names no version this server hands out: it never matches.
-const NO_VERSION: i64 = -1;
-
-/// Parses an `If-Match` value: `*`, or entity tags compared strongly
-/// (RFC 9110 §13.1.1), so a weak tag (`W/"3"`) never matches, nor does a
-/// well-formed tag that is not one of our versions (`"abc"`), nor an empty
-/// list (an empty field value).
-///
-/// SIMPLIFICATION: one strong tag at most. A list of several ("match any")
-/// is refused rather than half-honoured; the fuller version would carry the
-/// set down to the domain's version check.
-fn parse_if_match(raw: &str) -> Result<Option<i64>, &'static str> {
-    const FORM: &str = "must be * or the order's ETag, e.g. \"3\"";
-    let raw = raw.trim();
-    if raw == "*" {
-        return Ok(None);
-    }
-    let mut strong = Vec::new();
-    for tag in entity_tags(raw) {
-        let (weak, opaque) = tag.ok_or(FORM)?;
-        if !weak {
-            // Strong comparison is character by character: `"06"` and `"+6"`
-            // are not our `"6"`.
-            strong.push(opaque.parse().ok().filter(|v: &i64| v.to_string() == opaque).unwrap_or(NO_VERSION));
-        }
-    }
-    match strong.as_slice() {
-        // No tag at all (an empty list) or weak ones only: nothing can match.
-        [] => Ok(Some(NO_VERSION)),
-        [version] => Ok(Some(*version)),
-        _ => Err("must name one version (one ETag), not a list"),
-    }
+/// One member of an entity-tag list (RFC 9110 §8.8.3) as `(weak, opaque)`,
+/// or `None` when it is not a quoted tag of visible ASCII.
+fn entity_tag(member: &str) -> Option<(bool, &str)> {
+    let (weak, quoted) = member.strip_prefix("W/").map_or((false, member), |t| (true, t));
+    let opaque = quoted.strip_prefix('"')?.strip_suffix('"')?;
+    opaque.bytes().all(|b| b == b'!' || (b'#'..=b'~').contains(&b)).then_some((weak, opaque))
 }
 
-/// The members of an entity-tag list (RFC 9110 §8.8.3), each as
-/// `(weak, opaque)`, or `None` for a member that is not a quoted tag.
-fn entity_tags(raw: &str) -> impl Iterator<Item = Option<(bool, &str)>> {
-    raw.split(',').map(str::trim).filter(|t| !t.is_empty()).map(|tag| {
-        let (weak, quoted) = tag.strip_prefix("W/").map_or((false, tag), |t| (true, t));
-        quoted.strip_prefix('"').and_then(|t| t.strip_suffix('"')).filter(|t| !t.contains('"')).map(|o| (weak, o))
-    })
+/// The version an opaque tag names. Comparison is character by character,
+/// so `"06"` and `"+6"` are not our `"6"`.
+fn version_of(opaque: &str) -> Option<i64> {
+    opaque.parse().ok().filter(|v: &i64| v.to_string() == opaque)
+}
+
+/// Parses a precondition header of a change, as [`TAG_LIST_PATTERN`] says.
+/// `strong` comparison (`If-Match`, RFC 9110 §13.1.1) leaves weak tags out:
+/// they name nothing; weak comparison (`If-None-Match`) reads `W/"3"` as 3.
+fn versions(raw: &str, strong: bool) -> Option<Versions> {
+    if raw == "*" {
+        return Some(Versions::Any);
+    }
+    let mut named = Vec::new();
+    for member in raw.split(',') {
+        let (weak, opaque) = entity_tag(member.trim_matches([' ', '\t']))?;
+        if let Some(version) = version_of(opaque).filter(|_| !(strong && weak)) {
+            named.push(version);
+        }
+    }
+    Some(Versions::Of(named))
+}
+
+/// The lines of `name`, as one list (RFC 9110 §5.3): `None` without the
+/// header, `Err` when a line is not visible ASCII.
+fn joined_lines(req: &HttpRequest, name: &header::HeaderName) -> Option<Result<String, ()>> {
+    let mut lines = req.headers().get_all(name).peekable();
+    lines.peek()?;
+    Some(lines.map(|v| v.to_str().map_err(drop)).collect::<Result<Vec<_>, ()>>().map(|lines| lines.join(", ")))
 }
 
 /// Whether the request's `If-None-Match` says the client's copy is
 /// `version`: `*`, or a tag naming it. The comparison is weak (RFC 9110
-/// §13.1.2), so `W/"3"` names version 3 too. A malformed list names
-/// nothing: the client simply gets the whole answer.
+/// §13.1.2), so `W/"3"` names version 3 too. On a read nothing is refused:
+/// a value that is not a list of tags names nothing, and the client simply
+/// gets the whole answer.
 pub fn none_match(req: &HttpRequest, version: i64) -> bool {
-    let lines: Vec<&str> = req.headers().get_all(header::IF_NONE_MATCH).filter_map(|v| v.to_str().ok()).collect();
-    let raw = lines.join(", ");
+    let Some(Ok(raw)) = joined_lines(req, &header::IF_NONE_MATCH) else { return false };
     if raw.trim() == "*" {
-        return !lines.is_empty();
+        return true;
     }
-    let current = version.to_string();
-    let tags: Option<Vec<(bool, &str)>> = entity_tags(&raw).collect();
-    tags.is_some_and(|tags| tags.iter().any(|(_, opaque)| *opaque == current))
+    let tags: Option<Vec<(bool, &str)>> =
+        raw.split(',').map(str::trim).filter(|t| !t.is_empty()).map(entity_tag).collect();
+    tags.is_some_and(|tags| tags.iter().any(|(_, opaque)| version_of(opaque) == Some(version)))
 }
 
 /// Documents the `If-None-Match` header of a read answered by
@@ -113,32 +107,53 @@ pub fn document_if_none_match(op: &mut DefaultOperationRaw) {
     );
 }
 
-impl FromRequest for IfMatch {
+/// The conditions of a change to an order (`If-Match`, `If-None-Match`),
+/// carried to the domain, which judges them on the version the change
+/// replaces. A value that is not `*` or entity tags is 422 naming its
+/// header: a guard the client meant is never dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preconditions(pub Precondition);
+
+impl FromRequest for Preconditions {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let lines: Vec<&str> =
-            req.headers().get_all(header::IF_MATCH).map(|v| v.to_str().unwrap_or_default()).collect();
-        if lines.is_empty() {
-            return ready(Ok(IfMatch(None)));
-        }
-        // Several `If-Match` lines are one list (RFC 9110 §5.3), judged whole.
-        let parsed = parse_if_match(&lines.join(", "));
-        ready(parsed.map(IfMatch).map_err(|message| ApiError::validation(vec![FieldError::new("If-Match", message)])))
+        let parse =
+            |name: &header::HeaderName, field: &str, strong: bool| match joined_lines(req, name) {
+                None => Ok(None),
+                Some(raw) => raw.ok().and_then(|raw| versions(raw.trim(), strong)).map(Some).ok_or_else(|| {
+                    FieldError::new(field, "must be * or the order's ETags, e.g. \"3\" or \"3\", \"4\"")
+                }),
+            };
+        let if_match = parse(&header::IF_MATCH, "If-Match", true);
+        let if_none_match = parse(&header::IF_NONE_MATCH, "If-None-Match", false);
+        ready(match (if_match, if_none_match) {
+            (Ok(if_match), Ok(if_none_match)) => Ok(Preconditions(Precondition { if_match, if_none_match })),
+            (a, b) => Err(ApiError::validation([a.err(), b.err()].into_iter().flatten().collect())),
+        })
     }
 }
 
-impl Apiv2Schema for IfMatch {}
+impl Apiv2Schema for Preconditions {}
 
-impl OperationModifier for IfMatch {
+impl OperationModifier for Preconditions {
     fn update_parameter(op: &mut DefaultOperationRaw) {
         header_parameter(
             op,
             "If-Match",
-            "The order's ETag (e.g. `\"3\"`): the change applies only to that version, else 412.",
+            "The order's ETag (e.g. `\"3\"`), or a list of them: the change applies only while the order is \
+             at one of them, else 412. The comparison is strong: a weak tag (`W/\"3\"`) never matches.",
             None,
-            Some(IF_MATCH_PATTERN),
+            Some(TAG_LIST_PATTERN),
+        );
+        header_parameter(
+            op,
+            "If-None-Match",
+            "ETags (e.g. `\"3\"`; `W/\"3\"` counts as `\"3\"`): the change applies only while the order is at \
+             none of them, else 412. `*` always gives 412, as the order exists.",
+            None,
+            Some(TAG_LIST_PATTERN),
         );
         document_problems(op, &[catalogue::PRECONDITION_FAILED, catalogue::VALIDATION_FAILED]);
     }
@@ -239,13 +254,23 @@ mod tests {
         T::from_request(&req, &mut Payload::None).into_inner()
     }
 
+    fn conditions(lines: &[(&str, &str)]) -> Result<Precondition, StatusCode> {
+        extract::<Preconditions>(lines).map(|p| p.0).map_err(|e| e.status_code())
+    }
+
     #[test]
-    fn several_if_match_lines_are_one_list() {
-        let if_match = |lines: &[(&str, &str)]| extract::<IfMatch>(lines).map(|m| m.0).map_err(|e| e.status_code());
-        assert_eq!(if_match(&[]), Ok(None));
-        assert_eq!(if_match(&[("if-match", "\"3\"")]), Ok(Some(3)));
-        assert_eq!(if_match(&[("if-match", "W/\"2\""), ("if-match", "\"3\"")]), Ok(Some(3)));
-        assert_eq!(if_match(&[("if-match", "\"3\""), ("if-match", "\"4\"")]), Err(StatusCode::UNPROCESSABLE_ENTITY));
+    fn several_lines_of_a_precondition_are_one_list() {
+        let of = |versions: &[i64]| Some(Versions::Of(versions.to_vec()));
+        assert_eq!(conditions(&[]), Ok(Precondition::default()));
+        assert_eq!(conditions(&[("if-match", "\"3\"")]), Ok(Precondition::at(3)));
+        let lines = [("if-match", "W/\"2\""), ("if-match", "\"3\", \"4\"")];
+        assert_eq!(conditions(&lines).map(|p| p.if_match), Ok(of(&[3, 4])), "the weak tag names nothing");
+        let lines = [("if-none-match", "W/\"2\""), ("if-none-match", "\"3\"")];
+        assert_eq!(conditions(&lines).map(|p| p.if_none_match), Ok(of(&[2, 3])), "weak comparison");
+        assert_eq!(conditions(&[("if-match", "\"3\""), ("if-match", "*")]), Err(StatusCode::UNPROCESSABLE_ENTITY));
+        let unreadable = actix_web::http::header::HeaderValue::from_bytes(b"\"\xe9\"").unwrap();
+        let req = TestRequest::default().append_header(("if-none-match", unreadable)).to_http_request();
+        assert!(Preconditions::from_request(&req, &mut Payload::None).into_inner().is_err());
     }
 
     #[test]
@@ -258,48 +283,52 @@ mod tests {
     }
 
     #[test]
-    fn if_match_names_one_version_any_or_none_that_can_match() {
-        assert_eq!(parse_if_match("\"3\""), Ok(Some(3)));
-        assert_eq!(parse_if_match(" \"4\" "), Ok(Some(4)));
-        assert_eq!(parse_if_match("*"), Ok(None));
-        assert_eq!(parse_if_match("W/\"12\", \"13\""), Ok(Some(13)), "the weak tag is left out");
-        // Well-formed, but never one of our versions under strong comparison.
-        for never in ["W/\"12\"", "\"three\"", "\"\"", "\"99999999999999999999\"", "", " , ", "\"06\"", "\"+6\""] {
-            assert_eq!(parse_if_match(never), Ok(Some(NO_VERSION)), "{never}");
+    fn a_tag_list_names_our_versions_only() {
+        let of = |versions: &[i64]| Some(Versions::Of(versions.to_vec()));
+        assert_eq!(versions("\"3\"", true), of(&[3]));
+        assert_eq!(versions("*", true), Some(Versions::Any));
+        assert_eq!(versions("W/\"12\", \"13\"", true), of(&[13]), "strong: the weak tag is left out");
+        assert_eq!(versions("W/\"12\",\t\"13\"", false), of(&[12, 13]), "weak: both count");
+        // Well-formed, but never one of our versions.
+        for never in ["\"three\"", "\"\"", "\"99999999999999999999\"", "\"06\"", "\"+6\"", "\"0x1\", \"1.0\""] {
+            assert_eq!(versions(never, true), of(&[]), "{never}");
         }
-        for malformed in ["3", "garbage", "W/", "\"3", "\"a\"b\"", "\"4\", \"5\""] {
-            assert!(parse_if_match(malformed).is_err(), "{malformed}");
+        for malformed in ["", "3", "garbage", "W/", "\"3", "\"a\"b\"", "\"a b\"", " , ", "\"1\",", "*, \"1\"", "**"] {
+            assert_eq!(versions(malformed, false), None, "{malformed}");
         }
     }
 
     #[test]
-    fn the_documented_if_match_pattern_admits_only_what_is_accepted() {
-        let pattern = regex::Regex::new(IF_MATCH_PATTERN).expect("the pattern compiles");
+    fn the_documented_tag_list_pattern_is_exactly_what_is_accepted() {
+        let pattern = regex::Regex::new(TAG_LIST_PATTERN).expect("the pattern compiles");
         let samples = [
             "*",
             "\"3\"",
             "W/\"3\"",
             "\"\"",
             "\"abc\"",
+            "\"!#~\"",
             "W/\"1\", \"2\"",
             "\"2\",W/\"1\"",
+            "\"1\" ,\t\"2\"",
             "W/\"1\", W/\"2\"",
-            "\"1\", \"2\"",
             "",
             "3",
             "W/",
+            "w/\"1\"",
             "\"a\"b\"",
             "\"a,b\"",
+            "\"a b\"",
+            "\"1\",",
+            ",\"1\"",
+            "\"1\",,\"2\"",
+            "*, \"1\"",
             "**",
-            " \"3\"",
             "\"é\"",
         ];
         for value in samples {
-            if pattern.is_match(value) {
-                assert!(parse_if_match(value).is_ok(), "documented but refused: {value:?}");
-            }
+            assert_eq!(pattern.is_match(value), versions(value, true).is_some(), "{value:?}");
         }
-        assert!(pattern.is_match("W/\"1\", \"2\"") && !pattern.is_match("\"1\", \"2\""));
     }
 
     #[test]

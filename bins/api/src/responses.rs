@@ -83,6 +83,11 @@ impl<T: Apiv2Schema + Serialize> OperationModifier for CreatedOrMerged<T> {
     }
 }
 
+/// A version as a strong entity tag: `"3"` (what `headers` reads back).
+fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
 /// `200 OK` with the resource as JSON and its version as a strong `ETag`
 /// (`"3"`), for clients to send back in `If-Match`.
 #[derive(Debug)]
@@ -97,7 +102,7 @@ impl<T: Serialize> Responder for Tagged<T> {
     type Body = BoxBody;
 
     fn respond_to(self, _: &HttpRequest) -> HttpResponse {
-        HttpResponse::Ok().insert_header((header::ETAG, format!("\"{}\"", self.version))).json(self.body)
+        HttpResponse::Ok().insert_header((header::ETAG, etag(self.version))).json(self.body)
     }
 }
 
@@ -123,7 +128,7 @@ impl<T: Serialize> Responder for Revalidated<T> {
         // as `GET`); the headers are those the 200 would carry (§15.4.5).
         if req.method() == actix_web::http::Method::GET && crate::headers::none_match(req, self.0.version) {
             return HttpResponse::NotModified()
-                .insert_header((header::ETAG, format!("\"{}\"", self.0.version)))
+                .insert_header((header::ETAG, etag(self.0.version)))
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .finish();
         }

@@ -117,7 +117,7 @@ pub const NOT_ACCEPTABLE: ProblemType = ProblemType::new(
 pub const PRECONDITION_FAILED: ProblemType = ProblemType::new(
     412,
     "precondition_failed",
-    "The order changed since the version in If-Match; fetch it again (see its ETag).",
+    "The order's current version fails If-Match or If-None-Match; fetch it again (see its ETag).",
 );
 pub const IMAGE_PRECONDITION_FAILED: ProblemType = ProblemType::new(
     412,

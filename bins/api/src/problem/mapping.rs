@@ -10,7 +10,7 @@ use coffee_domain::auth::AuthError;
 use coffee_domain::cart::CartError;
 use coffee_domain::catalog::CatalogError;
 use coffee_domain::error::Unexpected;
-use coffee_domain::order::{OrderError, TransitionError};
+use coffee_domain::order::{Condition, OrderError, TransitionError};
 use coffee_domain::support::SupportError;
 use coffee_domain::user::UserError;
 
@@ -183,13 +183,14 @@ impl IntoProblem for OrderError {
                 c::ORDER_NOT_PENDING,
                 format!("The order is {}; only a pending order can be changed this way.", status.as_str()),
             ),
-            OrderError::PreconditionFailed { expected } if expected < 0 => ApiError::with_detail(
+            OrderError::PreconditionFailed(Condition::IfMatch) => ApiError::with_detail(
                 c::PRECONDITION_FAILED,
-                "If-Match names no version of the order (a weak tag never matches); fetch it again (see its ETag).",
+                "The order is at none of the versions If-Match names (a weak tag never matches); nothing was \
+                 changed. Fetch it again (see its ETag).",
             ),
-            OrderError::PreconditionFailed { expected } => ApiError::with_detail(
+            OrderError::PreconditionFailed(Condition::IfNoneMatch) => ApiError::with_detail(
                 c::PRECONDITION_FAILED,
-                format!("The order is not at version {expected}; fetch it again (see its ETag)."),
+                "The order is at a version If-None-Match names (or it says *); nothing was changed.",
             ),
             OrderError::KeyReused => c::IDEMPOTENCY_KEY_REUSED.into(),
             OrderError::InFlight => ApiError::from(c::IDEMPOTENCY_IN_FLIGHT).retry_after(IN_FLIGHT_RETRY_SECS),
@@ -346,7 +347,8 @@ mod tests {
             OrderError::Transition(TransitionError::StaffOnly(S::Confirmed)),
             OrderError::Transition(TransitionError::Invalid { from: S::Completed, to: S::Pending }),
             OrderError::NotPending(S::Ready),
-            OrderError::PreconditionFailed { expected: 3 },
+            OrderError::PreconditionFailed(Condition::IfMatch),
+            OrderError::PreconditionFailed(Condition::IfNoneMatch),
             OrderError::KeyReused,
             OrderError::InFlight,
             OrderError::Unexpected(failed()),

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::dto::order::{OrderDto, OrderPage, OrderRequest, PatchOrderRequest};
 use crate::extract::{Authenticated, JsonBody, ListParams};
-use crate::headers::{IdempotencyKeyHeader, IfMatch};
+use crate::headers::{IdempotencyKeyHeader, Preconditions};
 use crate::problem::{IntoProblem, Problem};
 use crate::responses::{PlacedOrder, Revalidated, Tagged};
 
@@ -87,49 +87,52 @@ async fn get_order(
 /// `cancelled` from any unfinished status; other moves give 409 `invalid_transition`. The owner
 /// may cancel while the order is pending (any other status change by an owner gives 403) and,
 /// while pending, change `comment` and `pickup_at`. Marking an order `ready` or `cancelled`
-/// mails the customer. With `If-Match` a stale version gives 412.
+/// mails the customer. With `If-Match` a stale version gives 412, as does an `If-None-Match`
+/// naming the current one.
 #[api_v2_operation(operation_id = "patchOrder", tags(Orders))]
 async fn patch_order(
     services: Data<Services>,
     caller: Authenticated,
     id: web::Path<Uuid>,
-    if_match: IfMatch,
+    conditions: Preconditions,
     body: JsonBody<PatchOrderRequest>,
 ) -> Result<Tagged<OrderDto>, Problem<OrderError>> {
     let patch = body.0.parse()?;
-    let order = services.orders.patch(&caller.0, id.into_inner(), patch, if_match.0).await?;
+    let order = services.orders.patch(&caller.0, id.into_inner(), patch, &conditions.0).await?;
     Ok(Tagged { version: order.version, body: OrderDto::new(order, services.shop.currency()) })
 }
 
 /// Replace an order's items
 ///
 /// Replaces the `items`, `comment` and `pickup_at` of a pending order, at the menu's current
-/// prices (409 `order_not_pending` otherwise). With `If-Match` a stale version gives 412.
+/// prices (409 `order_not_pending` otherwise). With `If-Match` a stale version gives 412, as does
+/// an `If-None-Match` naming the current one.
 #[api_v2_operation(operation_id = "putOrder", tags(Orders))]
 async fn put_order(
     services: Data<Services>,
     caller: Authenticated,
     id: web::Path<Uuid>,
-    if_match: IfMatch,
+    conditions: Preconditions,
     body: JsonBody<OrderRequest>,
 ) -> Result<Tagged<OrderDto>, Problem<OrderError>> {
     let input = body.0.parse()?;
-    let order = services.orders.replace(&caller.0, id.into_inner(), input, if_match.0).await?;
+    let order = services.orders.replace(&caller.0, id.into_inner(), input, &conditions.0).await?;
     Ok(Tagged { version: order.version, body: OrderDto::new(order, services.shop.currency()) })
 }
 
 /// Delete an order
 ///
 /// Staff delete any order; a customer deletes their own while it is pending (409
-/// `order_not_pending` otherwise). With `If-Match` a stale version gives 412.
+/// `order_not_pending` otherwise). With `If-Match` a stale version gives 412, as does an
+/// `If-None-Match` naming the current one.
 #[api_v2_operation(operation_id = "deleteOrder", tags(Orders))]
 async fn delete_order(
     services: Data<Services>,
     caller: Authenticated,
     id: web::Path<Uuid>,
-    if_match: IfMatch,
+    conditions: Preconditions,
 ) -> Result<NoContent, Problem<OrderError>> {
-    services.orders.delete(&caller.0, id.into_inner(), if_match.0).await?;
+    services.orders.delete(&caller.0, id.into_inner(), &conditions.0).await?;
     Ok(NoContent)
 }
 

@@ -143,12 +143,49 @@ async fn a_stale_if_match_is_refused_with_412_and_the_current_one_applies() {
         assert_eq!(resp.status(), StatusCode::OK, "{tag}");
     }
     assert_problem(with_tag(Method::DELETE, "\"3\"", None).await, 412, "precondition_failed").await;
-    // Not an entity tag at all, or a list of several: refused naming the header, nothing deleted.
-    for bad in ["version-4", "4", "\"4\", \"5\""] {
+    // Not an entity tag at all, or a list that is not one: refused naming the header, nothing deleted.
+    for bad in ["version-4", "4", "\"4\",", "*, \"4\""] {
         let problem = assert_problem(with_tag(Method::DELETE, bad, None).await, 422, "validation_failed").await;
         assert_eq!(error_fields(&problem), ["If-Match"], "{bad}");
     }
-    assert_eq!(with_tag(Method::DELETE, "*", None).await.status(), StatusCode::NO_CONTENT);
+    // `If-None-Match` on a change (RFC 9110 §13.1.2): naming the current
+    // version (weakly), or `*`, refuses it.
+    let unless = |tag: &'static str| {
+        let request = s.app.request(Method::DELETE, &path(&order), Some(&s.admin)).header("if-none-match", tag);
+        async move { request.send().await.unwrap() }
+    };
+    for current in ["\"4\"", "W/\"4\"", "*", "\"1\", \"4\""] {
+        assert_problem(unless(current).await, 412, "precondition_failed").await;
+    }
+    let problem = assert_problem(unless("4").await, 422, "validation_failed").await;
+    assert_eq!(error_fields(&problem), ["If-None-Match"]);
+    let still = json_with(s.call(Method::GET, &path(&order), &s.admin, None).await, StatusCode::OK).await;
+    assert_eq!((still["status"].as_str(), still["version"].as_i64()), (Some("ready"), Some(4)), "nothing changed");
+    // A list in `If-Match` matches any of it; an older version in `If-None-Match` does not stop the change.
+    let resp = s
+        .app
+        .request(Method::DELETE, &path(&order), Some(&s.admin))
+        .header("if-match", "\"9\", \"4\"")
+        .header("if-none-match", "\"3\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn of_concurrent_changes_to_one_version_one_applies_and_the_others_get_412() {
+    let s = open_shop().await;
+    let order = s.one_latte().await;
+    let attempts = (0..8).map(|i| {
+        let request = s.app.request(Method::PATCH, &path(&order), Some(&s.ann.token)).header("if-match", "\"1\"");
+        async move { request.json(&json!({"comment": format!("note {i}")})).send().await.unwrap().status().as_u16() }
+    });
+    let mut statuses = futures_util::future::join_all(attempts).await;
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 412, 412, 412, 412, 412, 412, 412]);
+    let now = json_with(s.call(Method::GET, &path(&order), &s.admin, None).await, StatusCode::OK).await;
+    assert_eq!(now["version"].as_i64(), Some(2), "one change landed");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 mod model;
 mod pickup;
 mod ports;
+mod precondition;
 mod service;
 mod transitions;
 
@@ -16,6 +17,7 @@ pub use model::{
 };
 pub use pickup::{PickupError, PickupRules, PickupSettings};
 pub use ports::{IdempotencyClaim, IdempotencyKey, IdempotencyStore, KeyLease, OrderRepository, StoredResponse};
+pub use precondition::{Condition, Precondition, Versions};
 pub use service::{
     ItemRequest, OrderError, OrderInput, OrderPatch, OrderPorts, OrderService, OrderSettings, PLACED_STATUS, Placed,
     Recipients, RenderAnswer,

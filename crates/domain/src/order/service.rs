@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::model::{MAX_LINES, NewOrder, Order, OrderChange, OrderField, OrderLine, OrderStatus};
 use super::pickup::{PickupError, PickupRules, PickupSettings};
 use super::ports::{IdempotencyClaim, IdempotencyKey, IdempotencyStore, KeyLease, OrderRepository, StoredResponse};
+use super::precondition::{Condition, Precondition};
 use super::transitions::{Mover, TransitionError, check_transition};
 use crate::access::{AccessError, Caller};
 use crate::cart::Quantity;
@@ -55,12 +56,10 @@ pub enum OrderError {
     /// The order left `pending`; it can no longer be edited (or deleted by its owner).
     #[error("the order is no longer pending")]
     NotPending(OrderStatus),
-    /// `If-Match` named a version that is not the current one.
-    #[error("the order changed since version {expected}")]
-    PreconditionFailed {
-        /// The version the client had.
-        expected: i64,
-    },
+    /// A condition of the request (`If-Match`, `If-None-Match`) does not
+    /// hold for the order's current version.
+    #[error("precondition failed: {0:?}")]
+    PreconditionFailed(Condition),
     /// The `Idempotency-Key` was used before with a different body.
     #[error("idempotency key reused with a different request")]
     KeyReused,
@@ -360,18 +359,18 @@ impl OrderService {
     /// # Errors
     /// `NotFound`, `Forbidden` (an owner changing the status other than
     /// cancelling; someone else editing the comment), `Transition`,
-    /// `NotPending`, `PreconditionFailed` (stale `If-Match`), `Invalid`
+    /// `NotPending`, `PreconditionFailed` (`If-Match` stale, `If-None-Match` current), `Invalid`
     /// (pickup time), `ShopClosed`.
     pub async fn patch(
         &self,
         caller: &Caller,
         id: Uuid,
         patch: OrderPatch,
-        if_match: Option<i64>,
+        precondition: &Precondition,
     ) -> Result<Order, OrderError> {
         let mover = if caller.admin().is_some() { Mover::Admin } else { Mover::Owner };
         for _ in 0..MAX_ATTEMPTS {
-            let order = self.current(caller, id, if_match).await?;
+            let order = self.current(caller, id, precondition).await?;
             let now = self.ports.clock.now();
             let mut change = OrderChange::default();
             if let Some(to) = patch.status {
@@ -398,7 +397,6 @@ impl OrderService {
             let tx = self.ports.uow.begin().await?;
             let Some(updated) = tx.orders().update(id, order.status, order.version, &change, now).await? else {
                 drop(tx);
-                self.moved_on(if_match)?;
                 continue;
             };
             let tells_customer = matches!(change.status, Some(OrderStatus::Ready | OrderStatus::Cancelled));
@@ -431,13 +429,13 @@ impl OrderService {
         caller: &Caller,
         id: Uuid,
         input: OrderInput,
-        if_match: Option<i64>,
+        precondition: &Precondition,
     ) -> Result<Order, OrderError> {
         let Some(items) = input.items else {
             return Err(OrderError::Invalid(vec![FieldError::new("items", "is required: the order's new lines")]));
         };
         for _ in 0..MAX_ATTEMPTS {
-            let order = self.current(caller, id, if_match).await?;
+            let order = self.current(caller, id, precondition).await?;
             if order.status != OrderStatus::Pending {
                 return Err(OrderError::NotPending(order.status));
             }
@@ -453,7 +451,6 @@ impl OrderService {
             };
             let Some(updated) = tx.orders().update(id, order.status, order.version, &change, now).await? else {
                 drop(tx);
-                self.moved_on(if_match)?;
                 continue;
             };
             tx.commit().await?;
@@ -467,9 +464,9 @@ impl OrderService {
     ///
     /// # Errors
     /// `NotFound`, `NotPending`, `PreconditionFailed`.
-    pub async fn delete(&self, caller: &Caller, id: Uuid, if_match: Option<i64>) -> Result<(), OrderError> {
+    pub async fn delete(&self, caller: &Caller, id: Uuid, precondition: &Precondition) -> Result<(), OrderError> {
         for _ in 0..MAX_ATTEMPTS {
-            let order = self.current(caller, id, if_match).await?;
+            let order = self.current(caller, id, precondition).await?;
             if caller.admin().is_none() && order.status != OrderStatus::Pending {
                 return Err(OrderError::NotPending(order.status));
             }
@@ -478,27 +475,18 @@ impl OrderService {
                 self.ports.live.publish(LiveEvent::Order(gone)).await;
                 return Ok(());
             }
-            self.moved_on(if_match)?;
         }
         Err(contended())
     }
 
-    /// The order as the caller may see it, checked against `If-Match`.
-    async fn current(&self, caller: &Caller, id: Uuid, if_match: Option<i64>) -> Result<Order, OrderError> {
+    /// The order as the caller may see it, its version checked against the
+    /// request's conditions. A conditional write that then finds the order
+    /// changed comes back here, so the conditions are judged on the version
+    /// it will replace: a stale `If-Match` fails on that second look.
+    async fn current(&self, caller: &Caller, id: Uuid, precondition: &Precondition) -> Result<Order, OrderError> {
         let order = self.get(caller, id).await?;
-        match if_match {
-            Some(expected) if expected != order.version => Err(OrderError::PreconditionFailed { expected }),
-            _ => Ok(order),
-        }
-    }
-
-    /// A conditional write found the order changed: with `If-Match` that is
-    /// the client's precondition failing; without, the change is judged again.
-    fn moved_on(&self, if_match: Option<i64>) -> Result<(), OrderError> {
-        match if_match {
-            Some(expected) => Err(OrderError::PreconditionFailed { expected }),
-            None => Ok(()),
-        }
+        precondition.check(order.version).map_err(OrderError::PreconditionFailed)?;
+        Ok(order)
     }
 
     fn summary(&self, order: &Order, customer: &User) -> OrderSummary {

@@ -6,8 +6,9 @@ use chrono::{DateTime, NaiveDateTime, NaiveTime, TimeDelta, Utc, Weekday};
 use uuid::Uuid;
 
 use super::{
-    IdempotencyKey, ItemRequest, MAX_LINES, Order, OrderError, OrderInput, OrderPatch, OrderPorts, OrderService,
-    OrderSettings, OrderStatus, PickupSettings, Recipients, RenderAnswer, StoredResponse, TransitionError,
+    Condition, IdempotencyKey, ItemRequest, MAX_LINES, Order, OrderError, OrderInput, OrderPatch, OrderPorts,
+    OrderService, OrderSettings, OrderStatus, PickupSettings, Precondition, Recipients, RenderAnswer, StoredResponse,
+    TransitionError, Versions,
 };
 use crate::access::{AccessError, Caller};
 use crate::cart::{CartRepository, Quantity};
@@ -158,7 +159,12 @@ impl Setup {
     }
 
     fn status(&self, who: &Caller, id: Uuid, to: OrderStatus) -> Result<Order, OrderError> {
-        run(self.service.patch(who, id, OrderPatch { status: Some(to), ..OrderPatch::default() }, None))
+        run(self.service.patch(
+            who,
+            id,
+            OrderPatch { status: Some(to), ..OrderPatch::default() },
+            &Precondition::default(),
+        ))
     }
 }
 
@@ -454,10 +460,10 @@ fn every_new_changed_or_deleted_order_is_published_live() {
     let latte = s.product("Latte", 350);
     let order = s.place(&s.ann, items(&[(latte, 1)])).unwrap();
     let edit = OrderPatch { comment: Some(Some("extra hot".to_owned())), ..OrderPatch::default() };
-    let edited = run(s.service.patch(&s.ann, order.id, edit, None)).unwrap();
-    let replaced = run(s.service.replace(&s.ann, order.id, items(&[(latte, 2)]), None)).unwrap();
+    let edited = run(s.service.patch(&s.ann, order.id, edit, &Precondition::default())).unwrap();
+    let replaced = run(s.service.replace(&s.ann, order.id, items(&[(latte, 2)]), &Precondition::default())).unwrap();
     let confirmed = s.status(&s.boss, order.id, OrderStatus::Confirmed).unwrap();
-    run(s.service.delete(&s.boss, order.id, None)).unwrap();
+    run(s.service.delete(&s.boss, order.id, &Precondition::default())).unwrap();
     let updates: Vec<OrderUpdate> = s
         .live
         .events()
@@ -508,7 +514,7 @@ fn other_customers_orders_do_not_exist_for_them() {
     let not_found = |r: Result<_, OrderError>| matches!(r, Err(OrderError::Access(AccessError::NotFound)));
     assert!(not_found(run(s.service.get(&s.bob, order.id)).map(|_| ())));
     assert!(not_found(s.status(&s.bob, order.id, OrderStatus::Cancelled).map(|_| ())));
-    assert!(not_found(run(s.service.delete(&s.bob, order.id, None))));
+    assert!(not_found(run(s.service.delete(&s.bob, order.id, &Precondition::default()))));
     assert!(run(s.service.get(&s.boss, order.id)).is_ok(), "admins see every order");
     let query = parse_list_query::<super::OrderResource>(&[]).unwrap();
     assert_eq!(run(s.service.list(&s.bob, &query)).unwrap().total, 0);
@@ -523,13 +529,38 @@ fn a_stale_if_match_is_refused_and_a_change_without_it_is_judged_on_the_current_
     let order = s.place(&s.ann, items(&[(latte, 1)])).unwrap();
     s.status(&s.boss, order.id, OrderStatus::Confirmed).unwrap();
     let stale = OrderPatch { status: Some(OrderStatus::Preparing), ..OrderPatch::default() };
-    let refused = run(s.service.patch(&s.boss, order.id, stale.clone(), Some(order.version)));
-    assert!(matches!(refused, Err(OrderError::PreconditionFailed { expected: 1 })), "{refused:?}");
-    let moved = run(s.service.patch(&s.boss, order.id, stale, Some(2))).unwrap();
+    let refused = run(s.service.patch(&s.boss, order.id, stale.clone(), &Precondition::at(order.version)));
+    assert!(matches!(refused, Err(OrderError::PreconditionFailed(Condition::IfMatch))), "{refused:?}");
+    let moved = run(s.service.patch(&s.boss, order.id, stale, &Precondition::at(2))).unwrap();
     assert_eq!((moved.status, moved.version), (OrderStatus::Preparing, 3));
     // Two admins confirming the same step: the second finds it done already.
     let again = s.status(&s.boss, order.id, OrderStatus::Preparing);
     assert!(matches!(again, Err(OrderError::Transition(TransitionError::Invalid { .. }))));
+}
+
+#[test]
+fn if_match_lists_and_if_none_match_are_judged_on_the_current_version() {
+    let s = setup();
+    let latte = s.product("Latte", 350);
+    let order = s.place(&s.ann, items(&[(latte, 1)])).unwrap();
+    let confirm = OrderPatch { status: Some(OrderStatus::Confirmed), ..OrderPatch::default() };
+    let when = |if_match: Option<Versions>, if_none_match: Option<Versions>| Precondition { if_match, if_none_match };
+    // `If-None-Match` naming the current version (or `*`) refuses, and nothing changes.
+    for current in [Versions::Of(vec![1]), Versions::Any] {
+        let refused = run(s.service.patch(&s.boss, order.id, confirm.clone(), &when(None, Some(current))));
+        assert!(matches!(refused, Err(OrderError::PreconditionFailed(Condition::IfNoneMatch))), "{refused:?}");
+    }
+    assert_eq!(run(s.service.get(&s.boss, order.id)).unwrap().version, 1, "nothing changed");
+    // Both: `If-Match` holds, `If-None-Match` names another version only.
+    let both = when(Some(Versions::Any), Some(Versions::Of(vec![7])));
+    let replaced = run(s.service.replace(&s.ann, order.id, items(&[(latte, 3)]), &both)).unwrap();
+    assert_eq!(replaced.version, 2);
+    // An `If-Match` list applies when the current version is any of it.
+    let moved = run(s.service.patch(&s.boss, order.id, confirm, &when(Some(Versions::Of(vec![9, 2])), None)));
+    assert_eq!(moved.unwrap().version, 3);
+    let deleted = run(s.service.delete(&s.boss, order.id, &when(None, Some(Versions::Of(vec![3])))));
+    assert!(matches!(deleted, Err(OrderError::PreconditionFailed(Condition::IfNoneMatch))), "{deleted:?}");
+    run(s.service.delete(&s.boss, order.id, &when(Some(Versions::Of(vec![3])), None))).unwrap();
 }
 
 #[test]
@@ -540,21 +571,21 @@ fn the_owner_edits_comment_and_pickup_only_while_pending() {
     let at = s.fakes.now() + TimeDelta::hours(1);
     let edit =
         OrderPatch { comment: Some(Some("Extra hot".to_owned())), pickup_at: Some(Some(at)), ..OrderPatch::default() };
-    let edited = run(s.service.patch(&s.ann, order.id, edit.clone(), None)).unwrap();
+    let edited = run(s.service.patch(&s.ann, order.id, edit.clone(), &Precondition::default())).unwrap();
     assert_eq!((edited.comment.as_deref(), edited.pickup_at, edited.version), (Some("Extra hot"), Some(at), 2));
-    let same = run(s.service.patch(&s.ann, order.id, edit.clone(), Some(2))).unwrap();
+    let same = run(s.service.patch(&s.ann, order.id, edit.clone(), &Precondition::at(2))).unwrap();
     assert_eq!(same.version, 2, "sending the values the order has changes nothing");
     // Within the lead time now, the kept pickup time is not judged again:
     // the comment still changes.
     s.fakes.clock.advance(TimeDelta::minutes(55));
     let kept = OrderPatch { comment: Some(Some("Oat milk".to_owned())), ..edit.clone() };
-    let kept = run(s.service.patch(&s.ann, order.id, kept, None)).unwrap();
+    let kept = run(s.service.patch(&s.ann, order.id, kept, &Precondition::default())).unwrap();
     assert_eq!((kept.comment.as_deref(), kept.pickup_at, kept.version), (Some("Oat milk"), Some(at), 3));
     s.fakes.clock.advance(TimeDelta::minutes(-55));
-    let by_admin = run(s.service.patch(&s.boss, order.id, edit.clone(), None));
+    let by_admin = run(s.service.patch(&s.boss, order.id, edit.clone(), &Precondition::default()));
     assert!(matches!(by_admin, Err(OrderError::Access(AccessError::Forbidden))), "{by_admin:?}");
     s.status(&s.boss, order.id, OrderStatus::Confirmed).unwrap();
-    let late = run(s.service.patch(&s.ann, order.id, edit, None));
+    let late = run(s.service.patch(&s.ann, order.id, edit, &Precondition::default()));
     assert!(matches!(late, Err(OrderError::NotPending(OrderStatus::Confirmed))), "{late:?}");
 }
 
@@ -565,12 +596,12 @@ fn put_replaces_the_lines_at_current_prices_while_pending() {
     let cake = s.product("Cake", 500);
     let order = s.place(&s.ann, items(&[(latte, 1)])).unwrap();
     s.fakes.catalog.edit(cake, money(600), true);
-    let replaced = run(s.service.replace(&s.ann, order.id, items(&[(cake, 2)]), Some(1))).unwrap();
+    let replaced = run(s.service.replace(&s.ann, order.id, items(&[(cake, 2)]), &Precondition::at(1))).unwrap();
     assert_eq!((replaced.items.len(), replaced.total, replaced.version), (1, money(1_200), 2));
-    let without_items = run(s.service.replace(&s.ann, order.id, OrderInput::default(), None));
+    let without_items = run(s.service.replace(&s.ann, order.id, OrderInput::default(), &Precondition::default()));
     assert!(matches!(&without_items, Err(OrderError::Invalid(e)) if e[0].field == "items"));
     s.status(&s.boss, order.id, OrderStatus::Confirmed).unwrap();
-    let late = run(s.service.replace(&s.ann, order.id, items(&[(latte, 1)]), None));
+    let late = run(s.service.replace(&s.ann, order.id, items(&[(latte, 1)]), &Precondition::default()));
     assert!(matches!(late, Err(OrderError::NotPending(_))), "{late:?}");
 }
 
@@ -580,10 +611,13 @@ fn owners_delete_pending_orders_and_admins_any() {
     let latte = s.product("Latte", 350);
     let a = s.place(&s.ann, items(&[(latte, 1)])).unwrap();
     let b = s.place(&s.ann, items(&[(latte, 1)])).unwrap();
-    run(s.service.delete(&s.ann, a.id, Some(1))).unwrap();
+    run(s.service.delete(&s.ann, a.id, &Precondition::at(1))).unwrap();
     s.status(&s.boss, b.id, OrderStatus::Confirmed).unwrap();
-    assert!(matches!(run(s.service.delete(&s.ann, b.id, None)), Err(OrderError::NotPending(_))));
-    assert!(matches!(run(s.service.delete(&s.boss, b.id, Some(1))), Err(OrderError::PreconditionFailed { .. })));
-    run(s.service.delete(&s.boss, b.id, None)).unwrap();
+    assert!(matches!(run(s.service.delete(&s.ann, b.id, &Precondition::default())), Err(OrderError::NotPending(_))));
+    assert!(matches!(
+        run(s.service.delete(&s.boss, b.id, &Precondition::at(1))),
+        Err(OrderError::PreconditionFailed(Condition::IfMatch))
+    ));
+    run(s.service.delete(&s.boss, b.id, &Precondition::default())).unwrap();
     assert!(s.fakes.orders.all().is_empty());
 }
