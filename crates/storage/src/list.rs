@@ -1,15 +1,17 @@
 //! Translates the domain's typed list queries into SeaORM conditions.
 //!
 //! Columns come from each repository's exhaustive `match` over its field
-//! enum — never from client text — and every value is a bound parameter.
+//! enum — never from client text — and every value is a bound parameter,
+//! except a page's bounds: numbers the list language checked, written into
+//! the statement ([`with_literal_bounds`] says why).
 
 use coffee_domain::query::{Filter, ListQuery, Op, Value};
 use sea_orm::sea_query::{
     Alias, Asterisk, Expr, IntoColumnRef, LikeExpr, NullOrdering, Query, SelectStatement, SimpleExpr,
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, ExprTrait, FromQueryResult, IdenStatic, Order,
-    QueryFilter, QueryResult, QueryTrait, Select,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, ExprTrait, FromQueryResult, IdenStatic,
+    Order, QueryFilter, QueryResult, QueryTrait, Select, Statement,
 };
 
 /// How one resource maps onto its table.
@@ -91,6 +93,7 @@ pub(crate) struct PageStatement {
     total: SelectStatement,
     /// The page's order, the unique id last: (column, order, where NULL goes).
     order: Vec<(&'static str, Order, Option<NullOrdering>)>,
+    limit: u64,
     offset: u64,
 }
 
@@ -137,7 +140,7 @@ impl PageStatement {
         }
         page.offset(query.offset()).limit(query.page_size);
         page.expr_as(Expr::SubQuery(None, Box::new(total.clone().into())), Alias::new(TOTAL));
-        Self { page, total, order, offset: query.offset() }
+        Self { page, total, order, limit: query.page_size, offset: query.offset() }
     }
 
     /// The page as a subquery named [`PAGE`], for `join` to add rows of other
@@ -157,7 +160,8 @@ impl PageStatement {
 
     /// The page's rows and the total.
     pub(crate) async fn run(self, db: &impl ConnectionTrait) -> Result<(Vec<QueryResult>, u64), DbErr> {
-        let rows = db.query_all(&self.page).await?;
+        let page = with_literal_bounds(db.get_database_backend(), &self.page, self.limit, self.offset);
+        let rows = db.query_all_raw(page).await?;
         let total: i64 = match rows.first() {
             Some(row) => row.try_get("", TOTAL)?,
             None if self.offset == 0 => 0,
@@ -170,6 +174,46 @@ impl PageStatement {
         let total = u64::try_from(total).map_err(|_| DbErr::Custom(format!("a list total of {total}")))?;
         Ok((rows, total))
     }
+}
+
+/// `statement` built with its page's `LIMIT` and `OFFSET` written as
+/// numbers instead of bound values.
+///
+/// PostgreSQL runs a prepared statement with one generic plan, made without
+/// the values, once that plan's estimated cost is below the average of the
+/// custom plans made so far for the statement on that connection, and then
+/// keeps it. A generic plan must guess `LIMIT $n OFFSET $m` (a tenth of the
+/// rows), which suits a deep page and ruins a first one: with 100 000
+/// products, five requests for the last page made a connection switch the
+/// menu's statement to a plan that hash-joins all of `product_categories`,
+/// and its first pages took 40 ms instead of 9 from then on (`bench/README.md`,
+/// "A page's bounds as numbers"). Written as numbers the bounds are known to
+/// every plan, and a list without filters has no values left, so it is
+/// planned once per connection instead of on every request. Filter and search
+/// values stay bound. Each page size and offset is its own statement text in
+/// the connection's statement cache (sqlx keeps the 100 most recently used).
+///
+/// The bounds must be the statement's last two values: nothing after the
+/// page's `LIMIT … OFFSET …` takes one (joins compare columns, orderings name
+/// them). If that ever changes, the bounds stay bound and a debug build says so.
+fn with_literal_bounds(backend: DbBackend, statement: &SelectStatement, limit: u64, offset: u64) -> Statement {
+    let mut built = backend.build(statement);
+    let Some(values) = built.values.as_mut() else { return built };
+    let n = values.0.len();
+    let bounds = [sea_orm::Value::BigUnsigned(Some(limit)), sea_orm::Value::BigUnsigned(Some(offset))];
+    let placeholders = match backend {
+        DbBackend::Postgres => format!(" LIMIT ${} OFFSET ${}", n.saturating_sub(1), n),
+        _ => " LIMIT ? OFFSET ?".to_owned(),
+    };
+    let at = built.sql.rfind(&placeholders).filter(|at| {
+        n >= 2 && values.0[n - 2..] == bounds && !built.sql[at + placeholders.len()..].contains(['?', '$'])
+    });
+    debug_assert!(at.is_some(), "the page's bounds are not its statement's last values: {}", built.sql);
+    if let Some(at) = at {
+        built.sql.replace_range(at..at + placeholders.len(), &format!(" LIMIT {limit} OFFSET {offset}"));
+        values.0.truncate(n - 2);
+    }
+    built
 }
 
 fn order_by(
@@ -247,5 +291,56 @@ pub(crate) fn to_value(v: &Value) -> sea_orm::Value {
         Value::Bool(b) => (*b).into(),
         Value::Timestamp(t) => (*t).into(),
         Value::Uuid(u) => (*u).into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait as _, Query, SelectStatement};
+    use sea_orm::{DbBackend, Value, Values};
+
+    use super::with_literal_bounds;
+
+    fn page() -> SelectStatement {
+        let mut page = Query::select();
+        page.column(Asterisk).from(Alias::new("t")).and_where(Expr::col(Alias::new("a")).eq(5)).limit(20).offset(40);
+        page
+    }
+
+    fn joined() -> SelectStatement {
+        let mut outer = Query::select();
+        outer.column(Asterisk).from_subquery(page(), Alias::new("page")).left_join(
+            Alias::new("u"),
+            Expr::col((Alias::new("u"), Alias::new("t_id"))).equals((Alias::new("page"), Alias::new("id"))),
+        );
+        outer
+    }
+
+    #[test]
+    fn a_page_s_bounds_are_written_as_numbers_and_its_filters_stay_bound() {
+        let bound = Some(Values(vec![Value::Int(Some(5))]));
+        let built = with_literal_bounds(DbBackend::Postgres, &page(), 20, 40);
+        assert_eq!(
+            (built.sql.as_str(), &built.values),
+            (r#"SELECT * FROM "t" WHERE "a" = $1 LIMIT 20 OFFSET 40"#, &bound)
+        );
+        let built = with_literal_bounds(DbBackend::Sqlite, &joined(), 20, 40);
+        assert_eq!(
+            built.sql,
+            r#"SELECT * FROM (SELECT * FROM "t" WHERE "a" = ? LIMIT 20 OFFSET 40) AS "page" LEFT JOIN "u" ON "u"."t_id" = "page"."id""#
+        );
+        assert_eq!(built.values, bound);
+        let built = with_literal_bounds(DbBackend::Postgres, &joined(), 20, 40);
+        assert!(built.sql.contains(r#""a" = $1 LIMIT 20 OFFSET 40) AS "page""#), "{}", built.sql);
+    }
+
+    #[test]
+    #[should_panic(expected = "the page's bounds are not its statement's last values")]
+    fn a_value_after_the_bounds_is_caught_in_tests() {
+        let mut outer = joined();
+        outer.and_where(Expr::col(Alias::new("b")).eq(7));
+        let built = with_literal_bounds(DbBackend::Postgres, &outer, 20, 40);
+        // Release builds keep every value bound rather than guess.
+        assert!(built.sql.contains("LIMIT $2 OFFSET $3"));
     }
 }
