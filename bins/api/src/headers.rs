@@ -37,9 +37,9 @@ fn header_parameter(
 }
 
 /// What a change's precondition headers accept, for the OpenAPI document and
-/// exactly as [`versions`] parses them: `*`, or one or more entity tags
-/// (`"3"`, `W/"3"`) separated by commas.
-const TAG_LIST_PATTERN: &str = r#"^(\*|(W/)?"[!#-+\x2D-~]*"([ \t]*,[ \t]*(W/)?"[!#-+\x2D-~]*")*)$"#;
+/// exactly as [`versions`] parses them: `*`, or entity tags (`"3"`, `W/"3"`)
+/// separated by commas, or nothing (an empty list, RFC 9110 §5.6.1).
+const TAG_LIST_PATTERN: &str = r#"^(\*|(W/)?"[!#-+\x2D-~]*"([ \t]*,[ \t]*(W/)?"[!#-+\x2D-~]*")*)?$"#;
 
 /// One member of an entity-tag list (RFC 9110 §8.8.3) as `(weak, opaque)`,
 /// or `None` when it is not a quoted tag of visible ASCII.
@@ -63,7 +63,9 @@ fn versions(raw: &str, strong: bool) -> Option<Versions> {
         return Some(Versions::Any);
     }
     let mut named = Vec::new();
-    for member in raw.split(',') {
+    // An empty value is an empty list: `If-Match` then matches nothing, and
+    // `If-None-Match` excludes nothing.
+    for member in raw.split(',').filter(|_| !raw.is_empty()) {
         let (weak, opaque) = entity_tag(member.trim_matches([' ', '\t']))?;
         if let Some(version) = version_of(opaque).filter(|_| !(strong && weak)) {
             named.push(version);
@@ -72,12 +74,13 @@ fn versions(raw: &str, strong: bool) -> Option<Versions> {
     Some(Versions::Of(named))
 }
 
-/// The lines of `name`, as one list (RFC 9110 §5.3): `None` without the
-/// header, `Err` when a line is not visible ASCII.
+/// The lines of `name`, as one list (RFC 9110 §5.3; an empty line adds
+/// nothing): `None` without the header, `Err` when a line is not visible ASCII.
 fn joined_lines(req: &HttpRequest, name: &header::HeaderName) -> Option<Result<String, ()>> {
     let mut lines = req.headers().get_all(name).peekable();
     lines.peek()?;
-    Some(lines.map(|v| v.to_str().map_err(drop)).collect::<Result<Vec<_>, ()>>().map(|lines| lines.join(", ")))
+    let lines: Result<Vec<&str>, ()> = lines.map(|v| v.to_str().map(str::trim).map_err(drop)).collect();
+    Some(lines.map(|lines| lines.into_iter().filter(|l| !l.is_empty()).collect::<Vec<_>>().join(", ")))
 }
 
 /// Whether the request's `If-None-Match` says the client's copy is
@@ -268,6 +271,8 @@ mod tests {
         let lines = [("if-none-match", "W/\"2\""), ("if-none-match", "\"3\"")];
         assert_eq!(conditions(&lines).map(|p| p.if_none_match), Ok(of(&[2, 3])), "weak comparison");
         assert_eq!(conditions(&[("if-match", "\"3\""), ("if-match", "*")]), Err(StatusCode::UNPROCESSABLE_ENTITY));
+        let empty = conditions(&[("if-match", ""), ("if-none-match", "\"1\""), ("if-none-match", "")]);
+        assert_eq!(empty, Ok(Precondition { if_match: of(&[]), if_none_match: of(&[1]) }), "an empty list");
         let unreadable = actix_web::http::header::HeaderValue::from_bytes(b"\"\xe9\"").unwrap();
         let req = TestRequest::default().append_header(("if-none-match", unreadable)).to_http_request();
         assert!(Preconditions::from_request(&req, &mut Payload::None).into_inner().is_err());
@@ -290,10 +295,10 @@ mod tests {
         assert_eq!(versions("W/\"12\", \"13\"", true), of(&[13]), "strong: the weak tag is left out");
         assert_eq!(versions("W/\"12\",\t\"13\"", false), of(&[12, 13]), "weak: both count");
         // Well-formed, but never one of our versions.
-        for never in ["\"three\"", "\"\"", "\"99999999999999999999\"", "\"06\"", "\"+6\"", "\"0x1\", \"1.0\""] {
+        for never in ["", "\"three\"", "\"\"", "\"99999999999999999999\"", "\"06\"", "\"+6\"", "\"0x1\", \"1.0\""] {
             assert_eq!(versions(never, true), of(&[]), "{never}");
         }
-        for malformed in ["", "3", "garbage", "W/", "\"3", "\"a\"b\"", "\"a b\"", " , ", "\"1\",", "*, \"1\"", "**"] {
+        for malformed in ["3", "garbage", "W/", "\"3", "\"a\"b\"", "\"a b\"", " , ", "\"1\",", "*, \"1\"", "**"] {
             assert_eq!(versions(malformed, false), None, "{malformed}");
         }
     }
