@@ -70,12 +70,7 @@ recreate_db
         CLEANUP_SCHEDULE="0 0 0 1 1 *" "$API_BIN"
 ) >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
-for i in $(seq 1 300); do
-    curl -fsS -o /dev/null "$BASE/health/ready" 2>/dev/null && break
-    kill -0 "$SERVER_PID" 2>/dev/null || die "coffee-api exited during start-up"
-    (( i < 300 )) || die "coffee-api not ready after 30 s"
-    sleep 0.1
-done
+wait_ready "$SERVER_PID"
 
 log "seeding $BENCH_USERS users and $BENCH_PRODUCTS products"
 psql "$DB_URL" -qX -v ON_ERROR_STOP=1 -v admin="$ADMIN_EMAIL" -v n="$BENCH_USERS" \

@@ -37,12 +37,7 @@ start() { # binary migrations?
         JWT_SECRET="$JWT_SECRET" AUTH_RATE_LIMIT=off RUST_LOG=warn MEDIA_DIR=/tmp/coffee-deep-pages-media \
         CLEANUP_SCHEDULE="0 0 0 1 1 *" RUN_MIGRATIONS="$2" "$1" >/tmp/coffee-deep-pages-server.log 2>&1 &
     SERVER_PID=$!
-    for i in $(seq 1 300); do
-        curl -fsS -o /dev/null "$BASE/health/ready" 2>/dev/null && return
-        kill -0 "$SERVER_PID" 2>/dev/null || die "$1 exited during start-up"
-        (( i < 300 )) || die "$1 not ready after 30 s"
-        sleep 0.1
-    done
+    wait_ready "$SERVER_PID"
 }
 stop() { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; }
 

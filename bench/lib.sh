@@ -1,5 +1,5 @@
 # Shared by the bench scripts (sourced): ceiling.sh, storm.sh, startup.sh,
-# ab.sh, search_sqlite.sh. The functions need BENCH_DB, BASE, OUT,
+# ab.sh, search_sqlite.sh, deep_pages.sh. The functions need BENCH_DB, BASE, OUT,
 # BENCH_LUA_DIR and a die() in the caller.
 # shellcheck shell=bash
 
@@ -11,6 +11,18 @@ PG=${PG:-postgres://postgres@127.0.0.1:5432}
 ADMIN_EMAIL=admin@bench.example.com
 ADMIN_PASSWORD=bench-admin-password-1234
 JWT_SECRET=bench-jwt-secret-0123456789abcdef0123456789
+
+# wait_ready PID → returns once $BASE/health/ready answers; dies if PID
+# exits first or after 30 s.
+wait_ready() {
+    local i
+    for i in $(seq 1 300); do
+        curl -fsS -o /dev/null "$BASE/health/ready" 2>/dev/null && return
+        kill -0 "$1" 2>/dev/null || die "coffee-api exited during start-up"
+        (( i < 300 )) || die "coffee-api not ready after 30 s"
+        sleep 0.1
+    done
+}
 
 # Drops and recreates $BENCH_DB.
 recreate_db() {

@@ -47,12 +47,7 @@ start_server() {
             MEDIA_DIR="$OUT/media" CLEANUP_SCHEDULE="0 0 0 1 1 *" SHUTDOWN_DRAIN=0s "$API_BIN"
     ) >>"$OUT/server.log" 2>&1 &
     SERVER_PID=$!
-    for i in $(seq 1 300); do
-        curl -fsS -o /dev/null "$BASE/health/ready" 2>/dev/null && return
-        kill -0 "$SERVER_PID" 2>/dev/null || die "coffee-api exited during start-up: $(tail -n 5 "$OUT/server.log")"
-        (( i < 300 )) || die "coffee-api not ready after 30 s"
-        sleep 0.1
-    done
+    wait_ready "$SERVER_PID"
 }
 
 log "output: $OUT"
