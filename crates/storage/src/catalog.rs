@@ -19,7 +19,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entity::{categories, product_categories as pc, products};
-use crate::list::{ListMapping, PAGE, PageStatement, Total, fetch_page, fold, to_value};
+use crate::list::{ListMapping, PAGE, PageStatement, Total, fetch_page, fold, group_joined, to_value};
 use crate::{Conn, repo_err};
 
 /// [`CatalogRepository`] over SeaORM.
@@ -150,25 +150,13 @@ fn with_categories(statement: &mut SelectStatement, product_id: impl IntoColumnR
 
 /// The products of rows joined by [`with_categories`], in their order.
 fn products_of(rows: &[QueryResult]) -> Result<Vec<Product>, DbErr> {
-    let mut products: Vec<(products::Model, Vec<CategoryRef>)> = Vec::new();
-    for row in rows {
-        let product_id: Uuid = row.try_get("", products::Column::Id.as_str())?;
-        // A product's rows are consecutive (the join orders by the product
-        // first): its fields are read from the first.
-        let cats = match products.last_mut() {
-            Some((last, cats)) if last.id == product_id => cats,
-            _ => {
-                products.push((products::Model::from_query_result(row, "")?, Vec::new()));
-                &mut products.last_mut().expect("just pushed").1
-            }
-        };
-        let (id, name) =
-            (row.try_get::<Option<Uuid>>("", "category_id")?, row.try_get::<Option<String>>("", "category_name")?);
-        if let (Some(id), Some(name)) = (id, name) {
-            cats.push(CategoryRef { id, name });
-        }
-    }
-    products.into_iter().map(|(m, cats)| product(m, cats)).collect()
+    let category = |row: &QueryResult| {
+        let id = row.try_get::<Option<Uuid>>("", "category_id")?;
+        Ok(id.zip(row.try_get::<Option<String>>("", "category_name")?).map(|(id, name)| CategoryRef { id, name }))
+    };
+    let read =
+        group_joined(rows, products::Column::Id.as_str(), |row| products::Model::from_query_result(row, ""), category)?;
+    read.into_iter().map(|(m, cats)| product(m, cats)).collect()
 }
 
 /// Checks that every id names a category; returns them with their names.

@@ -176,6 +176,30 @@ impl PageStatement {
     }
 }
 
+/// Rows of a join ordered by its parent first (as [`PageStatement::joined`]
+/// keeps them) grouped back: each parent once, read from its first row by
+/// `parent`, with the children its consecutive rows carry (`child` gives
+/// `None` for a row of NULLs: a parent without children). Parents are told
+/// apart by the UUID in column `id`.
+pub(crate) fn group_joined<P, C>(
+    rows: &[QueryResult],
+    id: &str,
+    parent: impl Fn(&QueryResult) -> Result<P, DbErr>,
+    child: impl Fn(&QueryResult) -> Result<Option<C>, DbErr>,
+) -> Result<Vec<(P, Vec<C>)>, DbErr> {
+    let mut groups: Vec<(uuid::Uuid, P, Vec<C>)> = Vec::new();
+    for row in rows {
+        let row_id: uuid::Uuid = row.try_get("", id)?;
+        if groups.last().is_none_or(|(last, ..)| *last != row_id) {
+            groups.push((row_id, parent(row)?, Vec::new()));
+        }
+        if let (Some(child), Some((.., children))) = (child(row)?, groups.last_mut()) {
+            children.push(child);
+        }
+    }
+    Ok(groups.into_iter().map(|(_, parent, children)| (parent, children)).collect())
+}
+
 /// `statement` built with its page's `LIMIT` and `OFFSET` written as
 /// numbers instead of bound values.
 ///

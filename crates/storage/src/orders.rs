@@ -17,7 +17,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entity::{order_counts as oc, order_items as oi, orders};
-use crate::list::{ListMapping, PAGE, PageStatement, Total, fold, to_value};
+use crate::list::{ListMapping, PAGE, PageStatement, Total, fold, group_joined, to_value};
 use crate::{Conn, is_postgres, repo_err};
 
 /// Makes deleting `users` — and their orders with them, by `ON DELETE
@@ -149,22 +149,15 @@ const LINE: &str = "line_";
 /// The orders of a page joined to their lines (see [`PageStatement::joined`]),
 /// in the page's order: an order's rows are consecutive, one per line.
 fn orders_of(rows: &[QueryResult]) -> Result<Vec<Order>, RepoError> {
-    let mut read: Vec<(orders::Model, Vec<OrderLine>)> = Vec::new();
-    for row in rows {
-        let order_id: Uuid = row.try_get("", orders::Column::Id.as_str()).map_err(repo_err)?;
-        let lines = match read.last_mut() {
-            Some((last, lines)) if last.id == order_id => lines,
-            _ => {
-                read.push((orders::Model::from_query_result(row, "").map_err(repo_err)?, Vec::new()));
-                &mut read.last_mut().expect("just pushed").1
-            }
-        };
-        // An order without lines (the API never makes one) comes as one row of NULLs.
-        if row.try_get::<Option<i32>>(LINE, oi::Column::Position.as_str()).map_err(repo_err)?.is_some() {
-            lines.push(line(oi::Model::from_query_result(row, LINE).map_err(repo_err)?)?);
-        }
-    }
-    read.into_iter().map(|(m, lines)| order(m, lines)).collect()
+    // An order without lines (the API never makes one) comes as one row of NULLs.
+    let line_of = |row: &QueryResult| match row.try_get::<Option<i32>>(LINE, oi::Column::Position.as_str())? {
+        Some(_) => oi::Model::from_query_result(row, LINE).map(Some),
+        None => Ok(None),
+    };
+    let read =
+        group_joined(rows, orders::Column::Id.as_str(), |row| orders::Model::from_query_result(row, ""), line_of)
+            .map_err(repo_err)?;
+    read.into_iter().map(|(m, lines)| order(m, lines.into_iter().map(line).collect::<Result<_, _>>()?)).collect()
 }
 
 async fn insert_lines(db: &impl ConnectionTrait, order_id: Uuid, lines: &[OrderLine]) -> Result<(), DbErr> {
