@@ -125,7 +125,7 @@ impl FromRequest for Preconditions {
         let parse =
             |name: &header::HeaderName, field: &str, strong: bool| match joined_lines(req, name) {
                 None => Ok(None),
-                Some(raw) => raw.ok().and_then(|raw| versions(raw.trim(), strong)).map(Some).ok_or_else(|| {
+                Some(raw) => raw.ok().and_then(|raw| versions(&raw, strong)).map(Some).ok_or_else(|| {
                     FieldError::new(field, "must be * or the order's ETags, e.g. \"3\" or \"3\", \"4\"")
                 }),
             };

@@ -370,8 +370,7 @@ mod tests {
     fn a_value_after_the_bounds_is_caught_in_tests() {
         let mut outer = joined();
         outer.and_where(Expr::col(Alias::new("b")).eq(7));
-        let built = with_literal_bounds(DbBackend::Postgres, &outer, 20, 40);
-        // Release builds keep every value bound rather than guess.
-        assert!(built.sql.contains("LIMIT $2 OFFSET $3"));
+        // Release builds keep every value bound rather than guess; tests stop here.
+        with_literal_bounds(DbBackend::Postgres, &outer, 20, 40);
     }
 }
