@@ -18,10 +18,13 @@ use coffee_domain::order::{IdempotencyStore, OrderRepository};
 use coffee_domain::outbox::OutboxRepository;
 use coffee_domain::uow::{Transaction, UnitOfWork};
 use coffee_domain::user::UserRepository;
+use sea_orm::sea_query::Values;
 use sea_orm::{
     AccessMode, ConnectionTrait, DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbBackend, DbErr,
-    ExecResult, IsolationLevel, QueryResult, Statement, TransactionError, TransactionOptions, TransactionTrait,
+    ExecResult, IsolationLevel, QueryResult, RuntimeErr, Statement, TransactionError, TransactionOptions,
+    TransactionTrait,
 };
+use sea_query_sqlx::SqlxValues;
 
 use crate::{
     Pools, SeaCartRepository, SeaCatalogRepository, SeaIdempotencyStore, SeaOrderRepository, SeaOutboxRepository,
@@ -64,6 +67,46 @@ impl Conn {
         let Conn::Pool(pools) = self else { return Ok(Atomic { conn: self.clone(), own: None }) };
         let txn = Arc::new(pools.current().begin().await?);
         Ok(Atomic { conn: Conn::Tx(txn.clone()), own: Some(txn) })
+    }
+}
+
+/// How PostgreSQL is to plan a statement that [`Conn::query_all_planned`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// Prepared once per connection and kept, as every statement SeaORM runs:
+    /// PostgreSQL plans the first five executions with their values, and may
+    /// then switch to one generic plan, made without them, for good.
+    Cached,
+    /// Planned with its values on every execution: an unnamed statement,
+    /// which PostgreSQL never gives a generic plan. For statements whose
+    /// values decide the plan, such as a search term matching five rows or
+    /// half the table: after a few common terms a cached statement switched
+    /// to a generic plan that walks a whole index, and a rare term then took
+    /// 125 ms instead of 4 (`bench/README.md`, "Search terms planned with
+    /// their values"). It costs a parse, a plan and a round trip per run.
+    WithValues,
+}
+
+impl Conn {
+    /// Every row of `stmt`, planned as `plan` says.
+    ///
+    /// SQLite has no generic plans, so this is `query_all_raw` there. In a
+    /// transaction too, whose connection SeaORM holds: no list runs in one.
+    pub(crate) async fn query_all_planned(&self, stmt: Statement, plan: Plan) -> Result<Vec<QueryResult>, DbErr> {
+        use sea_orm::sqlx::{self, AssertSqlSafe};
+        match (self, plan) {
+            (Conn::Pool(pools), Plan::WithValues) if pools.current().get_database_backend() == DbBackend::Postgres => {
+                let values = SqlxValues(stmt.values.unwrap_or(Values(Vec::new())));
+                let rows = sqlx::query_with(AssertSqlSafe(stmt.sql), values)
+                    .persistent(false)
+                    .fetch_all(pools.current().get_postgres_connection_pool())
+                    .await
+                    // As SeaORM's own queries report it, so `repo_err` tells an outage apart.
+                    .map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e.into())))?;
+                Ok(rows.into_iter().map(QueryResult::from).collect())
+            }
+            _ => self.query_all_raw(stmt).await,
+        }
     }
 }
 

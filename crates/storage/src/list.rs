@@ -14,6 +14,8 @@ use sea_orm::{
     Order, QueryFilter, QueryResult, QueryTrait, Select, Statement,
 };
 
+use crate::conn::{Conn, Plan};
+
 /// How one resource maps onto its table.
 pub(crate) struct ListMapping<E: EntityTrait, F> {
     /// The column of each field.
@@ -43,8 +45,8 @@ pub(crate) enum Total {
 const TOTAL: &str = "list_total";
 
 /// Runs `select` narrowed by `query`, with the exact total of every row it matches.
-pub(crate) async fn fetch_page<E, F, C>(
-    db: &C,
+pub(crate) async fn fetch_page<E, F>(
+    db: &Conn,
     select: Select<E>,
     query: &ListQuery<F>,
     mapping: &ListMapping<E, F>,
@@ -53,14 +55,13 @@ where
     E: EntityTrait,
     E::Model: Sync,
     F: Copy,
-    C: ConnectionTrait,
 {
     fetch_page_with_total(db, select, query, mapping, Total::Count).await
 }
 
 /// [`fetch_page`] with the total from `total`.
-pub(crate) async fn fetch_page_with_total<E, F, C>(
-    db: &C,
+pub(crate) async fn fetch_page_with_total<E, F>(
+    db: &Conn,
     select: Select<E>,
     query: &ListQuery<F>,
     mapping: &ListMapping<E, F>,
@@ -70,7 +71,6 @@ where
     E: EntityTrait,
     E::Model: Sync,
     F: Copy,
-    C: ConnectionTrait,
 {
     let (rows, total) = PageStatement::new(select, query, mapping, total).run(db).await?;
     let items = rows.iter().map(|row| E::Model::from_query_result(row, "")).collect::<Result<_, _>>()?;
@@ -95,6 +95,9 @@ pub(crate) struct PageStatement {
     order: Vec<(&'static str, Order, Option<NullOrdering>)>,
     limit: u64,
     offset: u64,
+    /// How PostgreSQL plans it: with the client's search terms when there
+    /// are any (see [`Plan`]).
+    plan: Plan,
 }
 
 /// The name under which [`PageStatement::joined`] exposes the page.
@@ -140,7 +143,19 @@ impl PageStatement {
         }
         page.offset(query.offset()).limit(query.page_size);
         page.expr_as(Expr::SubQuery(None, Box::new(total.clone().into())), Alias::new(TOTAL));
-        Self { page, total, order, limit: query.page_size, offset: query.offset() }
+        // A pattern may match five rows or half the table, and the best plan
+        // differs (an index of trigrams, or a walk in the page's order that
+        // stops at 20): searched lists are planned with their terms, every
+        // time. Equality, membership and range filters keep cached plans:
+        // planning each request cost `/orders?status=ready` 29–40 % of its
+        // rate, and its generic plan has its custom plan's shape (`bench/README.md`,
+        // "Search terms planned with their values").
+        // SIMPLIFICATION: a range filter of very different widths could meet
+        // the same trap on a large table; none was measured. The fuller
+        // version plans a list with its values whenever its custom plans differ.
+        let pattern = query.search.is_some() || query.filters.iter().any(|f| f.op == Op::Contains);
+        let plan = if pattern { Plan::WithValues } else { Plan::Cached };
+        Self { page, total, order, limit: query.page_size, offset: query.offset(), plan }
     }
 
     /// The page as a subquery named [`PAGE`], for `join` to add rows of other
@@ -159,15 +174,17 @@ impl PageStatement {
     }
 
     /// The page's rows and the total.
-    pub(crate) async fn run(self, db: &impl ConnectionTrait) -> Result<(Vec<QueryResult>, u64), DbErr> {
-        let page = with_literal_bounds(db.get_database_backend(), &self.page, self.limit, self.offset);
-        let rows = db.query_all_raw(page).await?;
+    pub(crate) async fn run(self, db: &Conn) -> Result<(Vec<QueryResult>, u64), DbErr> {
+        let backend = db.get_database_backend();
+        let page = with_literal_bounds(backend, &self.page, self.limit, self.offset);
+        let rows = db.query_all_planned(page, self.plan).await?;
         let total: i64 = match rows.first() {
             Some(row) => row.try_get("", TOTAL)?,
             None if self.offset == 0 => 0,
             None => db
-                .query_one(&self.total)
+                .query_all_planned(backend.build(&self.total), self.plan)
                 .await?
+                .first()
                 .ok_or_else(|| DbErr::Custom("a list total query returned no row".to_owned()))?
                 .try_get_by_index(0)?,
         };
@@ -217,12 +234,9 @@ pub(crate) fn group_joined<P, C>(
 /// values stay bound. Each page size and offset is its own statement text in
 /// the connection's statement cache (sqlx keeps the 100 most recently used).
 ///
-/// SIMPLIFICATION: search and filter values stay bound (they are client
-/// text), so PostgreSQL may still switch a searched list to its generic plan
-/// after a few searches for common terms; a rare term then walks the whole
-/// `created_at` index on that connection (125 ms instead of 4 at 100 000
-/// products, `bench/README.md`). The fuller version runs searched lists as
-/// unnamed statements, which PostgreSQL always plans with their values.
+/// Search and filter values stay bound (they are client text); the same trap
+/// for search terms is closed by planning searched lists with them
+/// ([`Plan::WithValues`]).
 ///
 /// The bounds must be the statement's last two values: nothing after the
 /// page's `LIMIT … OFFSET …` takes one (joins compare columns, orderings name
