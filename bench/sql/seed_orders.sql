@@ -68,8 +68,9 @@ FROM seed_orders AS o
 JOIN seed_customers AS c ON c.n = o.customer
 JOIN (SELECT order_id, sum(line_total) AS total FROM seed_lines GROUP BY order_id) AS l ON l.order_id = o.id;
 
-INSERT INTO order_items (order_id, position, product_id, name, unit_price, quantity, line_total)
-SELECT order_id, position, product_id, name, unit_price, quantity, line_total FROM seed_lines;
+-- name_fold as the application folds it (the seeded names are ASCII).
+INSERT INTO order_items (order_id, position, product_id, name, name_fold, unit_price, quantity, line_total)
+SELECT order_id, position, product_id, name, lower(name), unit_price, quantity, line_total FROM seed_lines;
 
 SELECT setval('order_number_seq', greatest((SELECT max(number) FROM orders), 1));
 COMMIT;

@@ -178,7 +178,10 @@ fn query_parameters<R: Resource>() -> Vec<Value> {
     // A list without text fields refuses `search` (400), so it does not offer it.
     if R::FIELDS.iter().any(|f| f.searchable) {
         params.push(json!({"name": "search", "in": "query",
-               "description": format!("Case-insensitive substring over: {}.", names(|f| f.searchable)),
+               "description": match R::SEARCHED_BEYOND {
+                   None => format!("Case-insensitive substring over: {}.", names(|f| f.searchable)),
+                   Some(beyond) => format!("Case-insensitive substring over: {}; and {beyond}.", names(|f| f.searchable)),
+               },
                "schema": {"type": "string", "pattern": schemas::trimmed_text(MAX_TEXT_VALUE_CHARS)}}));
     }
     for field in R::FIELDS.iter().filter(|f| f.filterable) {

@@ -135,6 +135,9 @@ pub trait Resource {
     const FIELDS: &'static [FieldSpec<Self::Field>];
     /// The creation-time field, used for the default sort (newest first).
     const CREATED_AT: Self::Field;
+    /// What `search` matches besides the searchable fields, in words for the
+    /// API's documentation (e.g. an order's lines); `None`: the fields alone.
+    const SEARCHED_BEYOND: Option<&'static str> = None;
 }
 
 /// A typed filter value.

@@ -42,6 +42,7 @@ const CATEGORY_MAPPING: ListMapping<categories::Entity, CategoryField> = ListMap
         CategoryField::CreatedAt => categories::Column::CreatedAt,
     },
     search: &[categories::Column::NameKey, categories::Column::DescriptionFold],
+    search_beyond: None,
     folded: |f| match f {
         CategoryField::Name => Some(categories::Column::NameKey),
         CategoryField::Description => Some(categories::Column::DescriptionFold),
@@ -62,6 +63,7 @@ const PRODUCT_MAPPING: ListMapping<products::Entity, ProductField> = ListMapping
         ProductField::CreatedAt => products::Column::CreatedAt,
     },
     search: &[products::Column::NameFold, products::Column::DescriptionFold],
+    search_beyond: None,
     folded: |f| match f {
         ProductField::Name => Some(products::Column::NameFold),
         ProductField::Description => Some(products::Column::DescriptionFold),

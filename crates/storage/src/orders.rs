@@ -17,7 +17,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entity::{order_counts as oc, order_items as oi, orders};
-use crate::list::{ListMapping, PAGE, PageStatement, Total, fold, group_joined, to_value};
+use crate::list::{ListMapping, PAGE, PageStatement, Total, contains, fold, group_joined, to_value};
 use crate::{Conn, is_postgres, repo_err};
 
 /// Makes deleting `users` — and their orders with them, by `ON DELETE
@@ -95,10 +95,16 @@ const MAPPING: ListMapping<orders::Entity, OrderField> = ListMapping {
         OrderField::CreatedAt => orders::Column::CreatedAt,
         OrderField::Comment => orders::Column::Comment,
     },
-    // SIMPLIFICATION: the comment only; the lines' product names are text of
-    // the order too, and matching them would take a folded copy in
-    // `order_items` and an `EXISTS` per search.
     search: &[orders::Column::CommentFold],
+    // The lines' product names are the order's text too: the orders of the
+    // lines that match (a trigram index on `order_items.name_fold`).
+    search_beyond: Some(|term| {
+        Query::select()
+            .column(oi::Column::OrderId)
+            .from(oi::Entity)
+            .and_where(contains(oi::Column::NameFold, term))
+            .to_owned()
+    }),
     folded: |f| match f {
         OrderField::Comment => Some(orders::Column::CommentFold),
         _ => None,
@@ -169,6 +175,7 @@ async fn insert_lines(db: &impl ConnectionTrait, order_id: Uuid, lines: &[OrderL
         position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
         product_id: Set(l.product_id),
         name: Set(l.name.clone()),
+        name_fold: Set(Some(fold(&l.name))),
         unit_price: Set(l.unit_price.minor()),
         quantity: Set(i32::try_from(l.quantity.get()).unwrap_or(i32::MAX)),
         line_total: Set(l.line_total.minor()),

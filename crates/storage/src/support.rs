@@ -42,6 +42,7 @@ const MAPPING: ListMapping<conv::Entity, ConversationField> = ListMapping {
         ConversationField::CreatedAt => conv::Column::CreatedAt,
     },
     search: &[],
+    search_beyond: None,
     folded: |_| None,
     id: conv::Column::Id,
     custom: |_| None,

@@ -46,6 +46,7 @@ const MAPPING: ListMapping<users::Entity, UserField> = ListMapping {
         UserField::CreatedAt => users::Column::CreatedAt,
     },
     search: &[users::Column::Email, users::Column::FirstNameFold, users::Column::LastNameFold],
+    search_beyond: None,
     folded: |f| match f {
         UserField::Email => Some(users::Column::Email),
         UserField::FirstName => Some(users::Column::FirstNameFold),

@@ -55,8 +55,8 @@ impl RenderAnswer for Answers {
 /// Your own orders, or every order for staff (a live order board), with the list query
 /// language: filter on `status`, `user_id`, `number`, `total`, `pickup_at`, `created_at`;
 /// `sort` by `status`, `number`, `total`, `pickup_at` or `created_at` (default newest first);
-/// `search` matches the `comment`. A customer sees only their own orders whatever filters
-/// they send.
+/// `search` matches the `comment` and the product names of the order's lines. A customer
+/// sees only their own orders whatever filters they send.
 #[api_v2_operation(operation_id = "listOrders", tags(Orders))]
 async fn list_orders(
     services: Data<Services>,

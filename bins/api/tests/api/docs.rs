@@ -195,12 +195,13 @@ async fn the_user_list_documents_its_query_language_from_the_whitelist() {
     }
     assert!(!params.iter().any(|p| p.contains("password")), "{params:?}");
     assert!(!params.contains(&"is_verified__gt".to_owned()), "{params:?}");
-    // Orders search their comment; conversations have no text field, so
-    // `search` is refused there and not offered.
+    // Orders search their comment and their lines; conversations have no
+    // text field, so `search` is refused there and not offered.
     let params_of = |path: &str| doc["paths"][path]["get"]["parameters"].as_array().expect("parameters").clone();
     let search = |p: &Value| p["name"] == "search";
     let orders = params_of("/orders");
-    assert!(orders.iter().find(|p| search(p)).is_some_and(|p| p["description"].to_string().contains("comment")));
+    let described = orders.iter().find(|p| search(p)).map(|p| p["description"].to_string()).unwrap_or_default();
+    assert!(described.contains("comment") && described.contains("product names of its lines"), "{described}");
     let conversations = params_of("/support/conversations");
     assert!(!conversations.iter().any(search), "{conversations:?}");
     let created = &doc["paths"]["/auth/signup"]["post"]["responses"]["201"];

@@ -311,13 +311,13 @@ async fn the_order_list_speaks_the_list_language() {
 }
 
 #[tokio::test]
-async fn search_matches_the_comment_case_insensitively_within_what_the_caller_may_see() {
+async fn search_matches_the_comment_and_the_lines_case_insensitively_within_what_the_caller_may_see() {
     let s = open_shop().await;
     let bob = s.app.logged_in("bob@example.com").await;
     let item = json!([{"product_id": s.latte, "quantity": 1}]);
     let oat = s.ordered(&s.ann.token, &json!({"items": item, "comment": "ÖLIG? No: OAT milk, 100% hot"})).await;
     let bobs = s.ordered(&bob.token, &json!({"items": item, "comment": "oat milk too"})).await;
-    s.ordered(&s.ann.token, &json!({"items": item})).await;
+    let plain = s.ordered(&s.ann.token, &json!({"items": item})).await;
     let s = &s;
     let ids = |token: &str, term: &str| {
         let path = format!("/orders?search={term}&sort=number");
@@ -337,4 +337,7 @@ async fn search_matches_the_comment_case_insensitively_within_what_the_caller_ma
     assert_eq!(changed.status(), StatusCode::OK);
     assert_eq!(ids(&s.admin, "soy").await, [id_of(&oat)]);
     assert_eq!(ids(&s.admin, "oat").await, [id_of(&bobs)]);
+    // The lines' product names are the order's text too.
+    assert_eq!(ids(&s.admin, "LATTE").await, [id_of(&oat), id_of(&bobs), id_of(&plain)]);
+    assert_eq!(ids(&bob.token, "latte").await, [id_of(&bobs)], "a customer searches their own");
 }

@@ -181,6 +181,7 @@ pub struct OrderResource;
 impl Resource for OrderResource {
     type Field = OrderField;
     const CREATED_AT: OrderField = OrderField::CreatedAt;
+    const SEARCHED_BEYOND: Option<&'static str> = Some("the product names of its lines");
     const FIELDS: &'static [FieldSpec<OrderField>] = &[
         FieldSpec {
             name: "status",

@@ -9,6 +9,8 @@ pub struct Model {
     pub position: i32,
     pub product_id: Option<Uuid>,
     pub name: String,
+    /// `name` folded for search (see `list::fold`).
+    pub name_fold: Option<String>,
     pub unit_price: i64,
     pub quantity: i32,
     pub line_total: i64,
