@@ -2,15 +2,14 @@
 //! pairs as the API does, run on the database.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use coffee_domain::query::Page;
 use coffee_domain::user::{User, UserRepository};
-use coffee_storage::{DbSettings, SeaUserRepository};
+use coffee_storage::SeaUserRepository;
 use coffee_testkit::TestDatabase;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use crate::support::{backends, hours, query, t0, user};
+use crate::support::{backends, hours, migrated_with_pool, query, t0, user};
 
 /// Seven users an hour apart (ann first, zed last), with names that contain
 /// the LIKE metacharacters `%`, `_` and `\`, and decoys that a wildcard
@@ -261,26 +260,27 @@ async fn users_without_a_name_sort_after_named_ones_ascending_and_first_descendi
 /// terms. Other lists stay prepared: their indexes serve any value.
 #[tokio::test]
 async fn searched_lists_are_planned_with_their_terms_every_time() {
-    let Some(database) = TestDatabase::postgres().await else { return };
+    let Some(database) = TestDatabase::postgres().await else {
+        eprintln!("TEST_DATABASE_URL is not set: PostgreSQL-only case skipped");
+        return;
+    };
     // One connection, which every statement below meets.
-    let settings =
-        DbSettings { url: database.url.clone(), max_connections: 1, acquire_timeout: Duration::from_secs(10) };
-    let db = coffee_storage::connect(&settings).await.unwrap();
-    coffee_storage::migrate(&db).await.unwrap();
-    let users = SeaUserRepository::new(db.clone());
-    seed(&users).await;
+    let env = migrated_with_pool(database, 1).await;
+    let users = &env.users;
+    seed(users).await;
 
     for _ in 0..10 {
-        assert_eq!(list(&users, &[]).await.total, 7);
-        assert_eq!(names(&list(&users, &[("search", "lee"), ("sort", "email")]).await), ["ann", "cara"]);
-        assert_eq!(names(&list(&users, &[("last_name__contains", "fifty")]).await), ["dan"]);
-        assert_eq!(names(&list(&users, &[("role", "admin"), ("sort", "email")]).await), ["ann", "zed"]);
+        assert_eq!(list(users, &[]).await.total, 7);
+        assert_eq!(names(&list(users, &[("search", "lee"), ("sort", "email")]).await), ["ann", "cara"]);
+        assert_eq!(names(&list(users, &[("last_name__contains", "fifty")]).await), ["dan"]);
+        assert_eq!(names(&list(users, &[("role", "admin"), ("sort", "email")]).await), ["ann", "zed"]);
         // Past the last page the total comes from a second statement.
-        let past = list(&users, &[("search", "lee"), ("page", "3"), ("page_size", "1")]).await;
+        let past = list(users, &[("search", "lee"), ("page", "3"), ("page_size", "1")]).await;
         assert_eq!((past.items.len(), past.total), (0, 2));
     }
 
-    let prepared = db
+    let prepared = env
+        .db
         .query_all_raw(Statement::from_string(DbBackend::Postgres, "SELECT statement FROM pg_prepared_statements"))
         .await
         .unwrap()

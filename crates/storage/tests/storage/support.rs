@@ -46,8 +46,12 @@ pub async fn backends() -> impl Iterator<Item = Env> {
 
 /// `database`, connected and migrated, with the repositories on it.
 pub async fn migrated(database: TestDatabase) -> Env {
-    let settings =
-        DbSettings { url: database.url.clone(), max_connections: 4, acquire_timeout: Duration::from_secs(10) };
+    migrated_with_pool(database, 4).await
+}
+
+/// [`migrated`] on a pool of `max_connections` (PostgreSQL; SQLite has one).
+pub async fn migrated_with_pool(database: TestDatabase, max_connections: u32) -> Env {
+    let settings = DbSettings { url: database.url.clone(), max_connections, acquire_timeout: Duration::from_secs(10) };
     let db = coffee_storage::connect(&settings)
         .await
         .unwrap_or_else(|e| panic!("cannot connect to the {:?} test database: {e}", database.backend));
