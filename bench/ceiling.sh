@@ -70,7 +70,7 @@ recreate_db
         CLEANUP_SCHEDULE="0 0 0 1 1 *" "$API_BIN"
 ) >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
-wait_ready "$SERVER_PID"
+wait_ready "$SERVER_PID" "$OUT/server.log"
 
 log "seeding $BENCH_USERS users and $BENCH_PRODUCTS products"
 psql "$DB_URL" -qX -v ON_ERROR_STOP=1 -v admin="$ADMIN_EMAIL" -v n="$BENCH_USERS" \

@@ -44,7 +44,7 @@ start() { # binary migrations?
         JWT_SECRET="$JWT_SECRET" AUTH_RATE_LIMIT=off RUST_LOG=warn MEDIA_DIR=/tmp/coffee-deep-pages-media \
         CLEANUP_SCHEDULE="0 0 0 1 1 *" RUN_MIGRATIONS="$2" "$1" >/tmp/coffee-deep-pages-server.log 2>&1 &
     SERVER_PID=$!
-    wait_ready "$SERVER_PID"
+    wait_ready "$SERVER_PID" /tmp/coffee-deep-pages-server.log
 }
 stop() { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; }
 

@@ -12,13 +12,13 @@ ADMIN_EMAIL=admin@bench.example.com
 ADMIN_PASSWORD=bench-admin-password-1234
 JWT_SECRET=bench-jwt-secret-0123456789abcdef0123456789
 
-# wait_ready PID → returns once $BASE/health/ready answers; dies if PID
-# exits first or after 30 s.
+# wait_ready PID [LOG] → returns once $BASE/health/ready answers; dies if PID
+# exits first (with the last lines of LOG, when given) or after 30 s.
 wait_ready() {
     local i
     for i in $(seq 1 300); do
         curl -fsS -o /dev/null "$BASE/health/ready" 2>/dev/null && return
-        kill -0 "$1" 2>/dev/null || die "coffee-api exited during start-up"
+        kill -0 "$1" 2>/dev/null || die "coffee-api exited during start-up${2:+: $(tail -n 5 "$2")}"
         (( i < 300 )) || die "coffee-api not ready after 30 s"
         sleep 0.1
     done

@@ -47,7 +47,7 @@ start_server() {
             MEDIA_DIR="$OUT/media" CLEANUP_SCHEDULE="0 0 0 1 1 *" SHUTDOWN_DRAIN=0s "$API_BIN"
     ) >>"$OUT/server.log" 2>&1 &
     SERVER_PID=$!
-    wait_ready "$SERVER_PID"
+    wait_ready "$SERVER_PID" "$OUT/server.log"
 }
 
 log "output: $OUT"
