@@ -97,9 +97,10 @@ impl Conn {
         match (self, plan) {
             (Conn::Pool(pools), Plan::WithValues) if pools.current().get_database_backend() == DbBackend::Postgres => {
                 let values = SqlxValues(stmt.values.unwrap_or(Values(Vec::new())));
+                let pool = pools.current().get_postgres_connection_pool();
                 let rows = sqlx::query_with(AssertSqlSafe(stmt.sql), values)
                     .persistent(false)
-                    .fetch_all(pools.current().get_postgres_connection_pool())
+                    .fetch_all(pool)
                     .await
                     // As SeaORM's own queries report it, so `repo_err` tells an outage apart.
                     .map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e.into())))?;

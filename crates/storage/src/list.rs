@@ -156,7 +156,8 @@ impl PageStatement {
         // "Search terms planned with their values").
         // SIMPLIFICATION: a range filter of very different widths could meet
         // the same trap on a large table; none was measured. The fuller
-        // version plans a list with its values whenever its custom plans differ.
+        // version measures each range filter at scale and plans those whose
+        // best plan depends on the width with their values too.
         let pattern = query.search.is_some() || query.filters.iter().any(|f| f.op == Op::Contains);
         let plan = if pattern { Plan::WithValues } else { Plan::Cached };
         Self { page, total, order, limit: query.page_size, offset: query.offset(), plan }
