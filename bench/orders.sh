@@ -497,10 +497,11 @@ if has_part list; then
     t0=$SECONDS
     psql "$DB_URL" -qX -v ON_ERROR_STOP=1 -v n="$ORDERS" -v days="$ORDER_DAYS" -f "$BENCH_DIR/sql/seed_orders.sql" >/dev/null
     SEED_SECONDS=$(( SECONDS - t0 ))
-    read -r N_ORDERS N_LINES N_CUST STATUS_N TABLE_MB <<<"$(q -F ' ' -v st="$LIST_STATUS" <<'SQL'
+    read -r N_ORDERS N_LINES N_CUST STATUS_N TABLE_MB COUNT_PAGES <<<"$(q -F ' ' -v st="$LIST_STATUS" <<'SQL'
 SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM order_items), (SELECT count(DISTINCT user_id) FROM orders),
        (SELECT count(*) FROM orders WHERE status = :'st'),
-       round((pg_total_relation_size('orders') + pg_total_relation_size('order_items')) / 1048576.0)
+       round((pg_total_relation_size('orders') + pg_total_relation_size('order_items')) / 1048576.0),
+       pg_relation_size('order_counts') / current_setting('block_size')::int
 SQL
 )"
     (( N_ORDERS == ORDERS )) || die "seeded $N_ORDERS orders, expected $ORDERS"
@@ -541,7 +542,7 @@ SQL
     LIST_REPORT=$(cat <<EOF
 ### Admin order list ($N_ORDERS orders)
 
-Seeded in ${SEED_SECONDS}s: $N_ORDERS orders over $ORDER_DAYS days with $N_LINES lines from $N_CUST customers ($STATUSES); orders + lines $TABLE_MB MB with indexes.
+Seeded in ${SEED_SECONDS}s: $N_ORDERS orders over $ORDER_DAYS days with $N_LINES lines from $N_CUST customers ($STATUSES); orders + lines $TABLE_MB MB with indexes; \`order_counts\` $COUNT_PAGES page(s).
 Statements per request: $(cat "$OUT/list_default.per_request") (default), $(cat "$OUT/list_status.per_request") (status=$LIST_STATUS), $(cat "$OUT/list_sort.per_request") (sort=$LIST_SORT).
 
 | Scenario | wrk | req/s | p50 ms | p99 ms | max ms | non-2xx | socket errors | load avg at start |
