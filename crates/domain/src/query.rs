@@ -99,13 +99,11 @@ impl FieldKind {
                 .map(|t| Value::Timestamp(t.with_timezone(&Utc)))
                 .map_err(|_| "must be an RFC 3339 timestamp, e.g. 2026-01-31T12:00:00Z".to_owned()),
             FieldKind::Uuid => Uuid::parse_str(raw).map(Value::Uuid).map_err(|_| "must be a UUID".to_owned()),
-            FieldKind::Enum(allowed) => {
-                if allowed.contains(&raw) {
-                    Ok(Value::Text(raw.to_owned()))
-                } else {
-                    Err(format!("must be one of: {}", allowed.join(", ")))
-                }
-            }
+            FieldKind::Enum(allowed) => allowed
+                .iter()
+                .find(|name| **name == raw)
+                .map(|name| Value::Enum(name))
+                .ok_or_else(|| format!("must be one of: {}", allowed.join(", "))),
         }
     }
 }
@@ -143,8 +141,11 @@ pub trait Resource {
 /// A typed filter value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
-    /// Text or enum value.
+    /// Text.
     Text(String),
+    /// One of an enum field's names, taken from its whitelist
+    /// ([`FieldKind::Enum`]), so never the client's own text.
+    Enum(&'static str),
     /// Whole number.
     Int(i64),
     /// Boolean.
@@ -441,7 +442,8 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(query.filters[0], Filter { field: F::Price, op: Op::Gte, values: vec![Value::Int(100)] });
-        assert_eq!(query.filters[1].values.len(), 2);
+        // An enum's values are its whitelist's own names (`&'static str`).
+        assert_eq!(query.filters[1].values, [Value::Enum("hot"), Value::Enum("cold")]);
         assert_eq!(query.sort[0], Sort { field: F::Price, descending: true });
         assert_eq!(query.offset(), 10);
         assert_eq!(query.search.as_deref(), Some("latte"));

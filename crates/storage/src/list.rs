@@ -2,8 +2,10 @@
 //!
 //! Columns come from each repository's exhaustive `match` over its field
 //! enum — never from client text — and every value is a bound parameter,
-//! except a page's bounds: numbers the list language checked, written into
-//! the statement ([`with_literal_bounds`] says why).
+//! except a page's bounds (numbers the list language checked,
+//! [`with_literal_bounds`]) and closed-set filter values (an enum's name
+//! from its whitelist, a boolean, [`operand`]), written into the statement
+//! for PostgreSQL's plans.
 
 use coffee_domain::query::{Filter, ListQuery, Op, Value};
 use sea_orm::sea_query::{
@@ -150,10 +152,11 @@ impl PageStatement {
         // A pattern may match five rows or half the table, and the best plan
         // differs (an index of trigrams, or a walk in the page's order that
         // stops at 20): searched lists are planned with their terms, every
-        // time. Equality, membership and range filters keep cached plans:
-        // planning each request cost `/orders?status=ready` 29–40 % of its
-        // rate, and its generic plan has its custom plan's shape (`bench/README.md`,
-        // "Search terms planned with their values").
+        // time. Other lists stay prepared: an unnamed statement for every
+        // filtered list cost `/orders?status=ready` 29–40 % of its rate
+        // (`bench/README.md`, "Search terms planned with their values"), and
+        // closed-set values are written into the statement ([`operand`]) so
+        // that their plans are made once.
         // SIMPLIFICATION: a range filter of very different widths could meet
         // the same trap on a large table; none was measured. The fuller
         // version measures each range filter at scale and plans those whose
@@ -235,13 +238,13 @@ pub(crate) fn group_joined<P, C>(
 /// and its first pages took 40 ms instead of 9 from then on (`bench/README.md`,
 /// "A page's bounds as numbers"). Written as numbers the bounds are known to
 /// every plan, and a list without filters has no values left, so it is
-/// planned once per connection instead of on every request. Filter and search
-/// values stay bound. Each page size and offset is its own statement text in
-/// the connection's statement cache (sqlx keeps the 100 most recently used).
+/// planned once per connection instead of on every request. Each page size
+/// and offset (and closed-set value) is its own statement text in the
+/// connection's statement cache (sqlx keeps the 100 most recently used).
 ///
-/// Search and filter values stay bound (they are client text); the same trap
-/// for search terms is closed by planning searched lists with them
-/// ([`Plan::WithValues`]).
+/// Search and open-set filter values stay bound (they are client text); the
+/// same trap for search terms is closed by planning searched lists with them
+/// ([`Plan::WithValues`]), and closed-set values are written in ([`operand`]).
 ///
 /// The bounds must be the statement's last two values: nothing after the
 /// page's `LIMIT … OFFSET …` takes one (joins compare columns, orderings name
@@ -302,17 +305,19 @@ fn condition<E: EntityTrait, F: Copy>(query: &ListQuery<F>, mapping: &ListMappin
 }
 
 fn filter_expr<E: EntityTrait, F: Copy>(mapping: &ListMapping<E, F>, filter: &Filter<F>) -> SimpleExpr {
-    let col = (mapping.column)(filter.field);
-    let first = || filter.values.first().map(to_value).unwrap_or(sea_orm::Value::Bool(None));
+    let column = (mapping.column)(filter.field);
+    let col = Expr::col(column.as_column_ref());
+    // The parser gives every filter a value (`x__in=` is one empty text).
+    let first = || filter.values.first().map_or(Expr::Value(sea_orm::Value::Bool(None)), operand);
     match filter.op {
         Op::Eq => col.eq(first()),
-        Op::In => col.is_in(filter.values.iter().map(to_value)),
+        Op::In => col.is_in(filter.values.iter().map(operand)),
         Op::Gt => col.gt(first()),
         Op::Gte => col.gte(first()),
         Op::Lt => col.lt(first()),
         Op::Lte => col.lte(first()),
         Op::Contains => match filter.values.first() {
-            Some(Value::Text(term)) => contains((mapping.folded)(filter.field).unwrap_or(col), term),
+            Some(Value::Text(term)) => contains((mapping.folded)(filter.field).unwrap_or(column), term),
             _ => col.eq(first()),
         },
     }
@@ -345,9 +350,31 @@ pub(crate) fn contains<C: ColumnTrait>(folded_col: C, term: &str) -> SimpleExpr 
     Expr::col(folded_col).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
 }
 
+/// `v` as an operand of a filter: bound, or written into the statement when
+/// it comes from a closed set.
+///
+/// An enum's name (from its whitelist, never the client's text) and a
+/// boolean are written as literals; everything else is bound. A column of a
+/// few values is skewed (100 000 orders, 12 of them `ready`), so PostgreSQL's
+/// generic plan for `status = $1`, made without the value, guesses a sixth of
+/// the table and costs far more than the plan made with `ready`; the plan
+/// cache then keeps planning the statement on every request, which halved
+/// that statement's rate (`bench/README.md`, "Closed-set filter values as
+/// literals"). As literals there is one statement text per value (at most a
+/// handful per filter), each planned once per connection with its value
+/// known. Open-set values (ids, numbers, times, text) stay bound: their
+/// generic plans fit (PostgreSQL switches to them after five executions).
+pub(crate) fn operand(v: &Value) -> Expr {
+    match v {
+        Value::Enum(_) | Value::Bool(_) => Expr::Constant(to_value(v)),
+        _ => Expr::Value(to_value(v)),
+    }
+}
+
 pub(crate) fn to_value(v: &Value) -> sea_orm::Value {
     match v {
         Value::Text(s) => s.clone().into(),
+        Value::Enum(name) => (*name).into(),
         Value::Int(i) => (*i).into(),
         Value::Bool(b) => (*b).into(),
         Value::Timestamp(t) => (*t).into(),

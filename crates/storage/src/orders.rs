@@ -17,7 +17,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entity::{order_counts as oc, order_items as oi, orders};
-use crate::list::{ListMapping, PAGE, PageStatement, Total, contains, fold, group_joined, to_value};
+use crate::list::{ListMapping, PAGE, PageStatement, Total, contains, fold, group_joined, operand};
 use crate::{Conn, is_postgres, repo_err};
 
 /// Makes deleting `users` — and their orders with them, by `ON DELETE
@@ -203,7 +203,7 @@ fn order_total(query: &ListQuery<OrderField>, owner: Option<Uuid>) -> Total {
     match query.filters.as_slice() {
         [] => {}
         [f] if f.field == OrderField::Status && f.op == Op::Eq && f.values.len() == 1 => {
-            sum.and_where(Expr::col(oc::Column::Status).eq(to_value(&f.values[0])));
+            sum.and_where(Expr::col(oc::Column::Status).eq(operand(&f.values[0])));
         }
         _ => return Total::Count,
     }

@@ -306,6 +306,7 @@ fn cell(user: &User, field: UserField) -> Cell {
 fn matches(cell: &Cell, op: Op, value: &Value) -> bool {
     match (cell, op, value) {
         (Cell::Text(Some(s)), Op::Eq | Op::In, Value::Text(v)) => s == v,
+        (Cell::Text(Some(s)), Op::Eq | Op::In, Value::Enum(v)) => s == v,
         (Cell::Text(Some(s)), Op::Contains, Value::Text(v)) => s.to_lowercase().contains(&v.to_lowercase()),
         (Cell::Bool(b), Op::Eq, Value::Bool(v)) => b == v,
         (Cell::Time(t), op, Value::Timestamp(v)) => match op {
