@@ -55,6 +55,42 @@ pub(crate) fn media_type(req: &HttpRequest) -> Option<String> {
     charset_ok.then_some(media)
 }
 
+/// The content codings a body is read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Codings {
+    /// As sent, or compressed with gzip or deflate, which actix-web decodes
+    /// (feature `compress-gzip`) for a body read whole.
+    Decoded,
+    /// Only as sent: a multipart upload is parsed from the raw stream.
+    AsSent,
+}
+
+/// 415 with `Accept-Encoding` (RFC 7694) unless the body's
+/// `Content-Encoding` is one the server reads: none, `identity`, or (for
+/// [`Codings::Decoded`]) exactly one `gzip` or `deflate`. actix-web decodes
+/// only those, from the header's first line, and reads any other coding
+/// (`br`, `zstd`, `gzip, br`, a second line) as if it were none; such a
+/// body was misread, not refused.
+pub(crate) fn content_coding(req: &HttpRequest, codings: Codings) -> Result<(), ApiError> {
+    let mut lines = req.headers().get_all(header::CONTENT_ENCODING);
+    let Some(first) = lines.next() else { return Ok(()) };
+    let value = first.to_str().map(str::trim).unwrap_or("?");
+    let is = |name: &str| value.eq_ignore_ascii_case(name);
+    let readable = value.is_empty() || is("identity") || (codings == Codings::Decoded && (is("gzip") || is("deflate")));
+    if readable && lines.next().is_none() {
+        return Ok(());
+    }
+    let (accepted, detail) = match codings {
+        Codings::Decoded => (
+            "gzip, deflate",
+            "The body's Content-Encoding is not one this server reads: send it uncompressed, or as gzip or deflate (one coding).",
+        ),
+        Codings::AsSent => ("identity", "Send this body uncompressed, without a Content-Encoding."),
+    };
+    Err(ApiError::with_detail(c::UNSUPPORTED_MEDIA_TYPE, detail)
+        .with_header(header::ACCEPT_ENCODING, header::HeaderValue::from_static(accepted)))
+}
+
 fn is_json(media: &str) -> bool {
     media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
 }
@@ -73,6 +109,7 @@ pub fn body_timed_out() -> ApiError {
 
 /// Reads the body within [`MAX_BODY_BYTES`] and [`BODY_TIMEOUT`].
 async fn read_body(req: HttpRequest, mut payload: Payload) -> Result<Bytes, ApiError> {
+    content_coding(&req, Codings::Decoded)?;
     let read = actix_web::rt::time::timeout(BODY_TIMEOUT, Bytes::from_request(&req, &mut payload)).await;
     let Ok(read) = read else { return Err(body_timed_out()) };
     read.map_err(|e| match e.as_response_error().status_code() {

@@ -12,7 +12,7 @@ use paperclip::actix::OperationModifier;
 use paperclip::v2::models::DefaultOperationRaw;
 use paperclip::v2::schema::Apiv2Schema;
 
-use crate::extract::{BODY_TIMEOUT, media_type};
+use crate::extract::{BODY_TIMEOUT, Codings, content_coding, media_type};
 use crate::openapi::document_problems;
 use crate::problem::{ApiError, catalogue};
 
@@ -95,6 +95,7 @@ async fn read_file_part(req: &HttpRequest, payload: Payload) -> Result<Vec<u8>, 
             "Send the image as multipart/form-data with a part named `file`.",
         ));
     }
+    content_coding(req, Codings::AsSent)?;
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_IMAGE_BYTES + MULTIPART_OVERHEAD) {

@@ -130,7 +130,7 @@ pub const PAYLOAD_TOO_LARGE: ProblemType =
 pub const UNSUPPORTED_MEDIA_TYPE: ProblemType = ProblemType::new(
     415,
     "unsupported_media_type",
-    "The body is not in a media type this operation takes; see its request body.",
+    "The body is not in a media type or content coding this operation takes; see its request body.",
 );
 pub const UNSUPPORTED_IMAGE_TYPE: ProblemType = ProblemType::new(
     415,

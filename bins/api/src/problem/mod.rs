@@ -47,6 +47,8 @@ pub struct ApiError {
     errors: Vec<FieldError>,
     retry_after: Option<u64>,
     extension: Option<Box<(&'static str, serde_json::Value)>>,
+    /// One more response header, e.g. `Accept-Encoding` on a 415 for a content coding.
+    header: Option<Box<(header::HeaderName, HeaderValue)>>,
 }
 
 /// The `code` of a problem response, left in the response's extensions for
@@ -77,7 +79,7 @@ struct FieldErrorBody<'a> {
 
 impl From<ProblemType> for ApiError {
     fn from(problem: ProblemType) -> Self {
-        Self { problem, detail: None, errors: Vec::new(), retry_after: None, extension: None }
+        Self { problem, detail: None, errors: Vec::new(), retry_after: None, extension: None, header: None }
     }
 }
 
@@ -138,6 +140,12 @@ impl ApiError {
     /// Adds an RFC 9457 extension member, e.g. `product_ids` of unavailable products.
     pub fn with_extension(mut self, name: &'static str, value: serde_json::Value) -> Self {
         self.extension = Some(Box::new((name, value)));
+        self
+    }
+
+    /// Adds a response header.
+    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.header = Some(Box::new((name, value)));
         self
     }
 
@@ -224,6 +232,9 @@ impl ResponseError for ApiError {
         }
         if let Some(secs) = self.retry_after {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if let Some(extra) = &self.header {
+            res.insert_header(extra.as_ref().clone());
         }
         let mut res = res.body(self.body(current_request_id()));
         res.extensions_mut().insert(ProblemCode(self.problem.code));

@@ -4,6 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, assert_problem, assert_unauthorized, error_fields, header, spawn_app, spawn_app_with};
+use crate::protection::compressed;
 
 #[tokio::test]
 async fn login_with_json_returns_a_bearer_token_pair() {
@@ -93,6 +94,46 @@ async fn login_refuses_malformed_bodies() {
     let resp = app.post_raw("/auth/login", "application/json", "{").await;
     assert_problem(resp, 400, "malformed_request").await;
     let resp = app.post_raw("/auth/login", "text/plain", "ann@example.com").await;
+    assert_problem(resp, 415, "unsupported_media_type").await;
+}
+
+#[tokio::test]
+async fn a_body_is_read_in_the_content_codings_the_server_decodes_and_refused_in_others() {
+    let app = spawn_app().await;
+    app.verified_user("ann@example.com").await;
+    let body = json!({"email": "ann@example.com", "password": PASSWORD}).to_string();
+    let login = |coding: &'static str, bytes: Vec<u8>| {
+        app.client
+            .post(app.url("/auth/login"))
+            .header("content-type", "application/json")
+            .header("content-encoding", coding)
+            .body(bytes)
+            .send()
+    };
+    for coding in ["gzip", "deflate", "GZIP"] {
+        let resp = login(coding, compressed(&coding.to_ascii_lowercase(), body.as_bytes())).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{coding}");
+    }
+    assert_eq!(login("identity", body.clone().into_bytes()).await.unwrap().status(), StatusCode::OK);
+    // Codings actix-web does not decode were read as if uncompressed: now 415,
+    // saying which it reads (RFC 7694).
+    for coding in ["br", "zstd", "x-gzip", "gzip, br", "compress"] {
+        let resp = login(coding, compressed("gzip", body.as_bytes())).await.unwrap();
+        assert_eq!(header(resp.headers(), "accept-encoding").as_deref(), Some("gzip, deflate"), "{coding}");
+        let problem = assert_problem(resp, 415, "unsupported_media_type").await;
+        assert!(problem["detail"].as_str().is_some_and(|d| d.contains("Content-Encoding")), "{problem}");
+    }
+    // Two lines: actix-web would read only the first.
+    let resp = app
+        .client
+        .post(app.url("/auth/login"))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .header("content-encoding", "br")
+        .body(compressed("gzip", body.as_bytes()))
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 415, "unsupported_media_type").await;
 }
 

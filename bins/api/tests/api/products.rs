@@ -1018,6 +1018,24 @@ async fn an_upload_must_be_multipart_with_a_file_part() {
     }
     let resp = app.request(Method::POST, &path, Some(&admin)).body(bytes(PNG)).send().await.unwrap();
     assert_problem(resp, 415, "unsupported_media_type").await;
+    // A multipart body is parsed as sent: compressed, it is refused, not misread.
+    let boundary = "XYZ";
+    let form = format!(
+        "--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"a.png\"\r\ncontent-type: image/png\r\n\r\n"
+    );
+    let mut raw = form.into_bytes();
+    raw.extend(bytes(PNG));
+    raw.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+    let resp = app
+        .request(Method::POST, &path, Some(&admin))
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .header("content-encoding", "gzip")
+        .body(crate::protection::compressed("gzip", &raw))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(resp.headers(), "accept-encoding").as_deref(), Some("identity"));
+    assert_problem(resp, 415, "unsupported_media_type").await;
     // A multipart type with a broken body.
     let resp = app
         .request(Method::POST, &path, Some(&admin))
