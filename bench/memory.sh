@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Memory benchmark of coffee-api: resident memory (RSS) idle, at the peak and
-# after a login storm, a storm past the hashing queue, an upload burst and a
+# after a login storm, a storm past the hashing queue, an upload burst, a
+# burst of gzip bombs (small compressed bodies that inflate to 60 MB) and a
 # GET /me load, for one or more binaries side by side. See bench/README.md
 # ("Memory"). Manual, never in CI; takes ~1 minute per variant.
 #
@@ -21,6 +22,7 @@ STORM_SECONDS=${STORM_SECONDS:-10}
 STORM_CONNECTIONS=${STORM_CONNECTIONS:-64}
 FLOOD_CONNECTIONS=${FLOOD_CONNECTIONS:-200}
 UPLOADS=${UPLOADS:-20}
+BOMBS=${BOMBS:-20}              # concurrent logins, each a 58 KB gzip body of 60 MB of zeros
 SETTLE=${SETTLE:-6}             # seconds after a phase before "after" is read
 ADMIN_EMAIL=admin@bench.example.com
 ADMIN_PASSWORD=bench-admin-password-1234
@@ -122,11 +124,17 @@ uploads() {
         -H "Authorization: Bearer $TOKEN" -F "file=@$IMAGE;type=image/png" \
         "$BASE/products/$PRODUCT/image" >"$OUT/$LABEL.uploads.codes"
 }
+bombs() {
+    seq 1 "$BOMBS" | xargs -P "$BOMBS" -I{} curl -sS -o /dev/null -w '%{http_code}\n' \
+        -H 'Content-Type: application/json' -H 'Content-Encoding: gzip' --data-binary "@$OUT/bomb.gz" \
+        "$BASE/auth/login" >"$OUT/$LABEL.bombs.codes"
+}
 me_load() {
     BENCH_NAME="$LABEL.me" BENCH_TOKEN=$TOKEN wrk -t2 -c32 -d"${STORM_SECONDS}s" \
         -s "$BENCH_LUA_DIR/get_auth.lua" "$BASE/me" >"$OUT/$LABEL.me.txt" 2>&1
 }
 
+head -c 60000000 /dev/zero | gzip -9 >"$OUT/bomb.gz"
 : >"$OUT/rss.txt"
 : >"$OUT/rates.txt"
 for variant in $VARIANTS; do
@@ -165,6 +173,7 @@ SQL
     phase storm storm storm "$STORM_CONNECTIONS"
     phase flood storm flood "$FLOOD_CONNECTIONS"
     phase uploads uploads
+    phase bombs bombs
     phase me me_load
     for name in storm flood; do
         grep -h '^RESULT\|^STATUS' "$OUT/$LABEL.$name.txt" >>"$OUT/rates.txt" \
@@ -172,6 +181,7 @@ SQL
     done
     grep -h '^RESULT' "$OUT/$LABEL.me.txt" >>"$OUT/rates.txt" || die "$LABEL me: no RESULT"
     echo "UPLOADS name=$LABEL $(sort "$OUT/$LABEL.uploads.codes" | uniq -c | awk '{ printf "%s×%s ", $1, $2 }')" >>"$OUT/rates.txt"
+    echo "BOMBS name=$LABEL $(sort "$OUT/$LABEL.bombs.codes" | uniq -c | awk '{ printf "%s×%s ", $1, $2 }')" >>"$OUT/rates.txt"
     stop_server
 done
 
@@ -181,14 +191,14 @@ echo
 echo "## coffee-api memory — $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
 echo "Machine: $(nproc) CPUs, load average after: $(cut -d' ' -f1-3 /proc/loadavg). Commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')."
-echo "RSS in MB (idle before the phase / peak during it / ${SETTLE} s after it). Storm: ${STORM_SECONDS} s of failed logins at ${STORM_CONNECTIONS} connections; flood: the same at ${FLOOD_CONNECTIONS}; uploads: ${UPLOADS} concurrent 5 MiB images; /me: ${STORM_SECONDS} s at 32 connections."
+echo "RSS in MB (idle before the phase / peak during it / ${SETTLE} s after it). Storm: ${STORM_SECONDS} s of failed logins at ${STORM_CONNECTIONS} connections; flood: the same at ${FLOOD_CONNECTIONS}; uploads: ${UPLOADS} concurrent 5 MiB images; bombs: ${BOMBS} concurrent logins, each $(stat -c %s "$OUT/bomb.gz") bytes of gzip inflating to 60 MB; /me: ${STORM_SECONDS} s at 32 connections."
 echo
-echo "| variant | start | storm | flood | uploads | /me | storm logins/s | flood: checked/s, 503 busy | /me req/s | uploads |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+echo "| variant | start | storm | flood | uploads | bombs | /me | storm logins/s | flood: checked/s, 503 busy | /me req/s | uploads | bombs |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
 for variant in $VARIANTS; do
     LABEL=${variant%%=*}
     cells=()
-    for name in storm flood uploads me; do
+    for name in storm flood uploads bombs me; do
         read -r _ _ idle peak after < <(grep "^$LABEL $name " "$OUT/rss.txt")
         cells+=("$idle / **$peak** / $after")
     done
@@ -199,7 +209,8 @@ for variant in $VARIANTS; do
     flood_rate=$(awk -v n="$(val "$flood_status" s401)" -v d="$STORM_SECONDS" 'BEGIN { printf "%.1f", n / d }')
     me_rps=$(val "$(grep "^RESULT name=$LABEL.me " "$OUT/rates.txt")" rps)
     upload_codes=$(sed -n "s/^UPLOADS name=$LABEL //p" "$OUT/rates.txt")
-    echo "| $LABEL | $start | ${cells[0]} | ${cells[1]} | ${cells[2]} | ${cells[3]} | $storm_rate | $flood_rate, $(val "$flood_status" s503) | $me_rps | $upload_codes|"
+    bomb_codes=$(sed -n "s/^BOMBS name=$LABEL //p" "$OUT/rates.txt")
+    echo "| $LABEL | $start | ${cells[0]} | ${cells[1]} | ${cells[2]} | ${cells[3]} | ${cells[4]} | $storm_rate | $flood_rate, $(val "$flood_status" s503) | $me_rps | $upload_codes| $bomb_codes|"
 done
 echo
 echo "Variants: $VARIANTS"

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::future::{Ready, ready};
 use std::time::Duration;
 
-use actix_web::dev::Payload;
-use actix_web::http::StatusCode;
+use actix_web::dev::{Decompress, Payload};
+use actix_web::error::PayloadError;
 use actix_web::http::header;
-use actix_web::web::{Bytes, Data};
+use actix_web::web::{Bytes, BytesMut, Data};
 use actix_web::{FromRequest, HttpRequest};
 use chrono::{DateTime, Utc};
 use coffee_app::Services;
@@ -17,8 +17,8 @@ use coffee_domain::FieldError;
 use coffee_domain::access::{Actor, Admin, Caller};
 use coffee_domain::query::{ListQuery, Resource, parse_list_query};
 use coffee_domain::security::AccessClaims;
-use futures_util::TryFutureExt;
 use futures_util::future::LocalBoxFuture;
+use futures_util::{StreamExt, TryFutureExt};
 use paperclip::actix::{Apiv2Security, OperationModifier};
 use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw, SecurityScheme};
 use paperclip::v2::schema::Apiv2Schema;
@@ -107,17 +107,65 @@ pub fn body_timed_out() -> ApiError {
     ApiError::with_detail(c::REQUEST_TIMEOUT, detail)
 }
 
-/// Reads the body within [`MAX_BODY_BYTES`] and [`BODY_TIMEOUT`].
+/// Reads the body within [`MAX_BODY_BYTES`] and [`BODY_TIMEOUT`], decoded
+/// from its content coding by [`decoded`] (413 past the limit, before or
+/// after decoding; 400 when it cannot be read or decoded).
 async fn read_body(req: HttpRequest, mut payload: Payload) -> Result<Bytes, ApiError> {
     content_coding(&req, Codings::Decoded)?;
-    let read = actix_web::rt::time::timeout(BODY_TIMEOUT, Bytes::from_request(&req, &mut payload)).await;
-    let Ok(read) = read else { return Err(body_timed_out()) };
-    read.map_err(|e| match e.as_response_error().status_code() {
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::with_detail(c::PAYLOAD_TOO_LARGE, format!("The request body exceeds {MAX_BODY_BYTES} bytes."))
+    let too_large =
+        || ApiError::with_detail(c::PAYLOAD_TOO_LARGE, format!("The request body exceeds {MAX_BODY_BYTES} bytes."));
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(too_large());
+    }
+    let read = async {
+        let mut raw = BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            raw.extend_from_slice(&chunk.map_err(|_| ApiError::malformed("The request body could not be read."))?);
+            if raw.len() > MAX_BODY_BYTES {
+                return Err(too_large());
+            }
         }
-        _ => ApiError::malformed("The request body could not be read."),
-    })
+        Ok(raw.freeze())
+    };
+    let raw = actix_web::rt::time::timeout(BODY_TIMEOUT, read).await.map_err(|_| body_timed_out())??;
+    match decoded(&raw, req.headers()).await {
+        Ok(body) => Ok(body),
+        Err(Undecodable::TooLarge) => Err(too_large()),
+        Err(Undecodable::Corrupt) => Err(ApiError::malformed("The request body could not be decoded.")),
+    }
+}
+
+/// Why [`decoded`] gave no body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Undecodable {
+    /// It decodes to more than [`MAX_BODY_BYTES`].
+    TooLarge,
+    /// It is not what its `Content-Encoding` says.
+    Corrupt,
+}
+
+/// `raw` decoded from its `Content-Encoding` as actix-web decodes it (gzip
+/// or deflate; anything else as it is: [`content_coding`] refuses those),
+/// to at most [`MAX_BODY_BYTES`].
+///
+/// actix-web's own body extractors inflate each chunk that arrives whole
+/// before they compare the result with their limit: a 58 KB gzip body of
+/// zeros became tens of MiB, and 20 at once took the server to 779 MB of
+/// RSS (`bench/README.md`, "Compressed bodies"). Here the decoder is given
+/// 256 bytes at a time (at most ~260 KB out, gzip's ratio being about
+/// 1000:1) and stops once the output passes the limit.
+pub(crate) async fn decoded(raw: &Bytes, headers: &header::HeaderMap) -> Result<Bytes, Undecodable> {
+    let pieces: Vec<Result<Bytes, PayloadError>> = raw.chunks(256).map(|c| Ok(raw.slice_ref(c))).collect();
+    let mut stream = std::pin::pin!(Decompress::from_headers(futures_util::stream::iter(pieces), headers));
+    let mut out = BytesMut::new();
+    while let Some(piece) = stream.next().await {
+        out.extend_from_slice(&piece.map_err(|_| Undecodable::Corrupt)?);
+        if out.len() > MAX_BODY_BYTES {
+            return Err(Undecodable::TooLarge);
+        }
+    }
+    Ok(out.freeze())
 }
 
 /// Deserialises exactly one JSON value, telling syntax errors (400: not

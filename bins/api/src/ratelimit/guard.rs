@@ -10,7 +10,7 @@
 //! with Redis down each replica limits on its own.
 
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{Decompress, Payload, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -23,7 +23,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::{RateLimitHeaders, client_ip, join_forwarded_for};
-use crate::extract::{BODY_TIMEOUT, MAX_BODY_BYTES, body_timed_out};
+use crate::extract::{BODY_TIMEOUT, MAX_BODY_BYTES, body_timed_out, decoded};
 use crate::problem::{ApiError, catalogue};
 use crate::verify_page::{self, Outcome};
 
@@ -76,26 +76,6 @@ async fn peek_body(req: &mut ServiceRequest) -> Result<Option<Bytes>, ApiError> 
         Box::pin(futures_util::stream::once(async move { read }).chain(payload));
     req.set_payload(Payload::from(rest));
     Ok(complete.then_some(body))
-}
-
-/// `body` as the handler reads it: decoded from its `Content-Encoding`
-/// (gzip or deflate) as actix-web decodes it, `None` past [`MAX_BODY_BYTES`]
-/// or when it cannot be decoded (the handler refuses it then). Without this
-/// a compressed login named no e-mail here and spent only its IP's budget,
-/// so many IPs could guess one account's password. The body goes in 1 KiB
-/// at a time, so that a compression bomb is stopped at about 1 MiB of output
-/// rather than inflated whole.
-async fn decoded(body: &Bytes, req: &ServiceRequest) -> Option<Bytes> {
-    let chunks: Vec<Result<Bytes, PayloadError>> = body.chunks(1024).map(|c| Ok(body.slice_ref(c))).collect();
-    let mut stream = std::pin::pin!(Decompress::from_headers(futures_util::stream::iter(chunks), req.headers()));
-    let mut out = BytesMut::new();
-    while let Some(chunk) = stream.next().await {
-        out.extend_from_slice(&chunk.ok()?);
-        if out.len() > MAX_BODY_BYTES {
-            return None;
-        }
-    }
-    Some(out.freeze())
 }
 
 /// The normalised e-mail address a JSON or form body names (`email`, or
@@ -151,8 +131,11 @@ pub async fn auth_rate_limit(
         match peek_body(&mut req).await {
             Err(e) => timed_out = Some(e),
             Ok(body) => {
+                // Decoded as the handler decodes it: a compressed login once named
+                // no e-mail here and spent only its IP's budget, so many IPs could
+                // guess one account's password.
                 let body = match body {
-                    Some(body) => decoded(&body, &req).await,
+                    Some(body) => decoded(&body, req.headers()).await.ok(),
                     None => None,
                 };
                 if let Some(email) = body.as_deref().and_then(named_email) {

@@ -123,6 +123,13 @@ async fn a_body_is_read_in_the_content_codings_the_server_decodes_and_refused_in
         let problem = assert_problem(resp, 415, "unsupported_media_type").await;
         assert!(problem["detail"].as_str().is_some_and(|d| d.contains("Content-Encoding")), "{problem}");
     }
+    // Decoded to at most 64 KiB (a bomb of 60 MB of zeros in 58 KB of gzip
+    // is refused as too large, not inflated), and a body that is not the
+    // gzip it claims to be is malformed.
+    let bomb = compressed("gzip", &vec![0; 60_000_000]);
+    assert!(bomb.len() < 64 * 1024, "{}", bomb.len());
+    assert_problem(login("gzip", bomb).await.unwrap(), 413, "payload_too_large").await;
+    assert_problem(login("gzip", body.clone().into_bytes()).await.unwrap(), 400, "malformed_request").await;
     // Two lines: actix-web would read only the first.
     let resp = app
         .client
