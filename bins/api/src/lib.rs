@@ -1,6 +1,7 @@
 //! The HTTP server of the Coffee Shop API: routes, extractors, problem+json
 //! errors, the OpenAPI document and Swagger UI.
 
+pub mod body;
 pub mod console;
 pub mod csrf;
 pub mod dto;
@@ -29,9 +30,9 @@ use actix_web::{App, HttpServer};
 use coffee_app::Services;
 use paperclip::actix::OpenApiExt;
 
+use crate::body::MAX_BODY_BYTES;
 use crate::csrf::AllowedOrigins;
 use crate::dto::product::ProductView;
-use crate::extract::MAX_BODY_BYTES;
 use crate::openapi::OpenApiDoc;
 use crate::problem::ApiError;
 

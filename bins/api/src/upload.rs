@@ -12,7 +12,7 @@ use paperclip::actix::OperationModifier;
 use paperclip::v2::models::DefaultOperationRaw;
 use paperclip::v2::schema::Apiv2Schema;
 
-use crate::extract::{BODY_TIMEOUT, Codings, content_coding, media_type};
+use crate::body::{BODY_TIMEOUT, Codings, content_coding, media_type};
 use crate::openapi::document_problems;
 use crate::problem::{ApiError, catalogue};
 

@@ -23,7 +23,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::{RateLimitHeaders, client_ip, join_forwarded_for};
-use crate::extract::{BODY_TIMEOUT, MAX_BODY_BYTES, body_timed_out, decoded};
+use crate::body::{BODY_TIMEOUT, MAX_BODY_BYTES, body_timed_out, decoded};
 use crate::problem::{ApiError, catalogue};
 use crate::verify_page::{self, Outcome};
 
