@@ -39,8 +39,8 @@ pub(crate) fn media_type(req: &HttpRequest) -> Option<String> {
 /// The content codings a body is read in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Codings {
-    /// As sent, or compressed with gzip or deflate, which actix-web decodes
-    /// (feature `compress-gzip`) for a body read whole.
+    /// As sent, or compressed with gzip or deflate, which [`decoded`]
+    /// inflates for a body read whole.
     Decoded,
     /// Only as sent: a multipart upload is parsed from the raw stream.
     AsSent,
@@ -72,6 +72,12 @@ pub(crate) fn content_coding(req: &HttpRequest, codings: Codings) -> Result<(), 
         .with_header(header::ACCEPT_ENCODING, header::HeaderValue::from_static(accepted)))
 }
 
+/// The body's length as its `Content-Length` declares it, to refuse a body
+/// too large before a byte of it is read.
+pub(crate) fn declared_length(req: &HttpRequest) -> Option<usize> {
+    req.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
 /// How long a client may take to send a JSON body once its headers are in
 /// (actix times the headers, 5 s, but not the body): 64 KiB in 10 s is
 /// 6.4 KB/s, far below any real client, and a connection that trickles its
@@ -91,8 +97,7 @@ pub(crate) async fn read_body(req: HttpRequest, mut payload: Payload) -> Result<
     content_coding(&req, Codings::Decoded)?;
     let too_large =
         || ApiError::with_detail(c::PAYLOAD_TOO_LARGE, format!("The request body exceeds {MAX_BODY_BYTES} bytes."));
-    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+    if declared_length(&req).is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(too_large());
     }
     let read = async {

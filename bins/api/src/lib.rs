@@ -25,12 +25,11 @@ use actix_cors::Cors;
 use actix_web::dev::{RequestHead, Server};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{Compress, from_fn};
-use actix_web::web::{self, Data, PayloadConfig};
+use actix_web::web::{self, Data};
 use actix_web::{App, HttpServer};
 use coffee_app::Services;
 use paperclip::actix::OpenApiExt;
 
-use crate::body::MAX_BODY_BYTES;
 use crate::csrf::AllowedOrigins;
 use crate::dto::product::ProductView;
 use crate::openapi::OpenApiDoc;
@@ -67,7 +66,6 @@ pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListe
             .app_data(product_view.clone())
             .app_data(origins.clone())
             .app_data(hub.clone())
-            .app_data(PayloadConfig::new(MAX_BODY_BYTES))
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found().into()))
             .configure(openapi::configure)
             .configure(console::configure)

@@ -5,14 +5,13 @@
 use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::{Stream, StreamExt};
 use paperclip::actix::OperationModifier;
 use paperclip::v2::models::DefaultOperationRaw;
 use paperclip::v2::schema::Apiv2Schema;
 
-use crate::body::{BODY_TIMEOUT, Codings, content_coding, media_type};
+use crate::body::{BODY_TIMEOUT, Codings, content_coding, declared_length, media_type};
 use crate::openapi::document_problems;
 use crate::problem::{ApiError, catalogue};
 
@@ -96,9 +95,7 @@ async fn read_file_part(req: &HttpRequest, payload: Payload) -> Result<Vec<u8>, 
         ));
     }
     content_coding(req, Codings::AsSent)?;
-    let declared =
-        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_IMAGE_BYTES + MULTIPART_OVERHEAD) {
+    if declared_length(req).is_some_and(|n| n > MAX_IMAGE_BYTES + MULTIPART_OVERHEAD) {
         // Judged before a byte is read: it may be the image or another part.
         let detail = "The request is larger than one image of at most 5 MiB and its form.";
         return Err(ApiError::with_detail(catalogue::PAYLOAD_TOO_LARGE, detail));

@@ -406,3 +406,24 @@ pub async fn assert_unauthorized(resp: Response, code: &str) -> Value {
 pub async fn settle() {
     tokio::time::sleep(Duration::from_millis(400)).await;
 }
+
+/// `bytes` compressed in `coding` (`gzip`, or `deflate`: zlib, RFC 9110 §8.4.1.2).
+pub fn compressed(coding: &str, bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let level = flate2::Compression::default();
+    let mut out = Vec::new();
+    match coding {
+        "gzip" => {
+            let mut encoder = flate2::write::GzEncoder::new(&mut out, level);
+            encoder.write_all(bytes).unwrap();
+            encoder.finish().unwrap();
+        }
+        "deflate" => {
+            let mut encoder = flate2::write::ZlibEncoder::new(&mut out, level);
+            encoder.write_all(bytes).unwrap();
+            encoder.finish().unwrap();
+        }
+        other => panic!("no encoder for {other}"),
+    }
+    out
+}

@@ -3,8 +3,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, assert_problem, assert_unauthorized, error_fields, header, spawn_app, spawn_app_with};
-use crate::protection::compressed;
+use crate::helpers::{
+    PASSWORD, assert_problem, assert_unauthorized, compressed, error_fields, header, spawn_app, spawn_app_with,
+};
 
 #[tokio::test]
 async fn login_with_json_returns_a_bearer_token_pair() {

@@ -1030,7 +1030,7 @@ async fn an_upload_must_be_multipart_with_a_file_part() {
         .request(Method::POST, &path, Some(&admin))
         .header("content-type", format!("multipart/form-data; boundary={boundary}"))
         .header("content-encoding", "gzip")
-        .body(crate::protection::compressed("gzip", &raw))
+        .body(crate::helpers::compressed("gzip", &raw))
         .send()
         .await
         .unwrap();

@@ -5,7 +5,7 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::categories::{json_with, send};
-use crate::helpers::{TestApp, assert_problem, error_fields, header, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, assert_problem, compressed, error_fields, header, spawn_app, spawn_app_with};
 
 /// A wrong login for `email`, from `client`.
 async fn bad_login(app: &TestApp, client: &reqwest::Client, email: &str) -> Response {
@@ -15,27 +15,6 @@ async fn bad_login(app: &TestApp, client: &reqwest::Client, email: &str) -> Resp
         .send()
         .await
         .unwrap()
-}
-
-/// `bytes` compressed in `coding` (`gzip`, or `deflate`: zlib, RFC 9110 §8.4.1.2).
-pub fn compressed(coding: &str, bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write as _;
-    let level = flate2::Compression::default();
-    let mut out = Vec::new();
-    match coding {
-        "gzip" => {
-            let mut encoder = flate2::write::GzEncoder::new(&mut out, level);
-            encoder.write_all(bytes).unwrap();
-            encoder.finish().unwrap();
-        }
-        "deflate" => {
-            let mut encoder = flate2::write::ZlibEncoder::new(&mut out, level);
-            encoder.write_all(bytes).unwrap();
-            encoder.finish().unwrap();
-        }
-        other => panic!("no encoder for {other}"),
-    }
-    out
 }
 
 async fn assert_limited(resp: Response) -> Value {
