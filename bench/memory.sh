@@ -42,8 +42,8 @@ if [[ -z "${VARIANTS:-}" ]]; then
     VARIANTS+="new=${NEW_BIN:-$CARGO_TARGET_DIR/release/coffee-api}"
 fi
 
-for tool in wrk psql curl jq; do
-    command -v "$tool" >/dev/null || die "$tool is not installed (apt-get install -y wrk postgresql-client curl jq)"
+for tool in wrk psql curl jq python3; do
+    command -v "$tool" >/dev/null || die "$tool is not installed (apt-get install -y wrk postgresql-client curl jq python3)"
 done
 for variant in $VARIANTS; do
     bin=${variant#*=}; bin=${bin%%,*}
@@ -71,11 +71,22 @@ stop_server() {
 trap 'status=$?; stop_server; (( status == 0 )) || log "failed (exit $status); logs in $OUT"' EXIT
 trap 'exit 130' INT TERM
 
-# A 5 MiB - 1 KiB "PNG": a 1x1 PNG (67 bytes), then random bytes. The server
-# reads the signature and the header, not the pixels.
+# A 5 MiB - 1 KiB PNG: a 1x1 PNG whose image data chunk carries random bytes.
+# The server reads the signature, the header and the chunks, not the pixels,
+# and stores every chunk of this one (none is metadata).
 IMAGE="$OUT/image.png"
-PNG_1X1='\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde\0\0\0\x0cIDATx\xdac\xf8\xcf\xc0\0\0\x03\x01\x01\0\xf7\x03AC\0\0\0\0IEND\xaeB`\x82'
-{ printf '%b' "$PNG_1X1"; head -c $((5 * 1024 * 1024 - 1024 - 67)) /dev/urandom; } >"$IMAGE"
+python3 - "$IMAGE" $((5 * 1024 * 1024 - 1024)) <<'PY'
+import os, struct, sys, zlib
+
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+path, size = sys.argv[1], int(sys.argv[2])
+head = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+end = chunk(b"IEND", b"")
+with open(path, "wb") as f:
+    f.write(head + chunk(b"IDAT", os.urandom(size - len(head) - len(end) - 12)) + end)
+PY
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"; }
 mb() { awk -v kb="$1" 'BEGIN { printf "%.0f", kb / 1024 }'; }

@@ -103,8 +103,10 @@ async fn delete_product(
 /// Upload a product image (admin)
 ///
 /// Sets the product's image from the multipart part `file`: PNG, JPEG or WebP, recognised by
-/// content (not by file name or declared type; anything else gives 415), at most 5 MiB (413).
-/// The previous image is removed. The image is served from `image_url`.
+/// content (not by file name or declared type; anything else, or a file cut short, gives 415),
+/// at most 5 MiB (413). It is stored without its metadata (EXIF, XMP, comments, text chunks,
+/// anything after the image), keeping its colour profile and orientation. The previous image is
+/// removed. The image is served from `image_url`.
 #[api_v2_operation(operation_id = "uploadProductImage", tags(Menu))]
 async fn upload_image(
     services: Data<Services>,

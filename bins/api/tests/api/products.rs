@@ -50,11 +50,25 @@ fn bytes(hex: &str) -> Vec<u8> {
     hex.chunks(2).map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap()).collect()
 }
 
-/// A 1×1 PNG padded to `len` bytes (its signature and header are what an upload is checked for).
+/// The 1×1 PNG at `len` bytes, its image data padded with zeros (an upload is
+/// checked for its signature, header and chunks, not for its pixels).
 fn png_of_len(len: usize) -> Vec<u8> {
-    let mut b = bytes(PNG);
-    b.resize(len, 0);
-    b
+    let png = bytes(PNG);
+    // The signature and IHDR, IDAT's 12 bytes of data, IEND.
+    let (head, data, end) = (&png[..33], &png[41..53], &png[57..]);
+    let mut data = data.to_vec();
+    data.resize(len - head.len() - 12 - end.len(), 0);
+    let mut crc = flate2::Crc::new();
+    crc.update(b"IDAT");
+    crc.update(&data);
+    let length = u32::try_from(data.len()).unwrap().to_be_bytes();
+    [head, &length, b"IDAT", &data, &crc.sum().to_be_bytes(), end].concat()
+}
+
+/// A JPEG segment: its marker, length and `contents`.
+fn jpeg_segment(marker: u8, contents: &[u8]) -> Vec<u8> {
+    let length = u16::try_from(contents.len() + 2).unwrap().to_be_bytes();
+    [&[0xff, marker], &length, contents].concat()
 }
 
 // ------------------------------------------------------------------ helpers
@@ -674,6 +688,43 @@ async fn injection_shaped_product_queries_match_only_literally() {
 
 // ------------------------------------------------------------------- images
 
+/// An EXIF segment as a phone writes it: where the photo was taken (in a
+/// description, as text) and how to turn it (orientation 6).
+const EXIF_WITH_PLACE: &str = "ffe1004745786966000049492a000800000002000e0102001900000026000000120103000100000006000000\
+                               000000004750532034382e3835383337204e20322e3239343438204500";
+/// The EXIF segment the server writes instead: orientation 6 and nothing else.
+const EXIF_ORIENTATION_ONLY: &str = "ffe100224578696600004d4d002a00000008000101120003000000010006000000000000";
+
+#[tokio::test]
+async fn an_image_is_stored_without_its_metadata_but_keeps_its_orientation() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let id = product_id(&app, &admin, "Latte", 350).await;
+    // The 1×1 JPEG as a phone sends it: EXIF, XMP and a comment saying where
+    // it was taken, and a second picture after its end.
+    let plain = bytes(JPEG);
+    let (start, rest) = plain.split_at(20); // SOI and the JFIF segment
+    let photo = [
+        start,
+        &bytes(EXIF_WITH_PLACE),
+        &jpeg_segment(0xe1, b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta>48.85837 N 2.29448 E</x:xmpmeta>"),
+        &jpeg_segment(0xfe, b"Taken in Paris"),
+        rest,
+        &plain,
+    ]
+    .concat();
+    let product = ok(upload(&app, Some(&admin), &id, file_form(photo, "photo.jpg", "image/jpeg")).await).await;
+    let path = media_path(&product["image_url"], "jpg");
+
+    // The picture, and its orientation alone.
+    let expected = [start, &bytes(EXIF_ORIENTATION_ONLY), rest].concat();
+    let resp = app.get(&path, None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let served = resp.bytes().await.unwrap().to_vec();
+    assert_eq!(served, expected, "{served:02x?}");
+    assert_eq!(std::fs::read(media_dir(&app).join(file_name(&path))).unwrap(), expected);
+}
+
 #[tokio::test]
 async fn png_jpeg_and_webp_images_are_stored_and_served_with_cache_headers() {
     let app = spawn_app().await;
@@ -861,6 +912,9 @@ async fn files_that_are_not_png_jpeg_or_webp_give_415() {
         ([&bytes(PNG)[..8], b"<script>alert(1)</script>".as_slice()].concat(), "x.png", "image/png"),
         (vec![0xff, 0xd8, 0xff], "x.jpg", "image/jpeg"),
         (Vec::new(), "empty.png", "image/png"),
+        // A sound header, but cut short: it cannot be stored without its metadata.
+        (bytes(JPEG)[..bytes(JPEG).len() - 2].to_vec(), "cut.jpg", "image/jpeg"),
+        (bytes(PNG)[..60].to_vec(), "cut.png", "image/png"),
     ] {
         let resp = upload(&app, Some(&admin), &id, file_form(content, file, mime)).await;
         assert_problem(resp, 415, "unsupported_image_type").await;

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    CatalogRepository, CatalogWriteError, Category, CategoryChanges, CategoryField, CategoryRef, ImageKind, ImageStore,
-    NewProduct, PricedProduct, Product, ProductChanges, ProductField,
+    CatalogRepository, CatalogWriteError, Category, CategoryChanges, CategoryField, CategoryRef, ImageKind,
+    ImageSaveError, ImageStore, NewProduct, PricedProduct, Product, ProductChanges, ProductField,
 };
 use crate::error::{InfraError, RepoError};
 use crate::query::{ListQuery, Page};
@@ -245,6 +245,8 @@ pub(crate) struct InMemoryImages(Mutex<BTreeMap<String, Vec<u8>>>);
 impl InMemoryImages {
     /// A PNG as far as [`ImageStore::recognise`] is concerned.
     pub(crate) const PNG: &'static [u8] = b"\x89PNG fake image";
+    /// Recognised as a PNG, but not whole: [`ImageStore::save`] refuses it.
+    pub(crate) const PNG_CUT_SHORT: &'static [u8] = b"\x89PNG fake im";
 
     /// The names of the stored files.
     pub(crate) fn files(&self) -> Vec<String> {
@@ -263,7 +265,10 @@ impl ImageStore for InMemoryImages {
         lock(&self.0).contains_key(name).then(|| (PathBuf::from(name), kind))
     }
 
-    async fn save(&self, bytes: Vec<u8>, kind: ImageKind) -> Result<String, InfraError> {
+    async fn save(&self, bytes: Vec<u8>, kind: ImageKind) -> Result<String, ImageSaveError> {
+        if !bytes.ends_with(b"image") {
+            return Err(ImageSaveError::Unreadable);
+        }
         let name = format!("{}.{}", Uuid::now_v7().simple(), kind.extension());
         lock(&self.0).insert(name.clone(), bytes);
         Ok(name)

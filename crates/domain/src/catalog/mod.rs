@@ -14,7 +14,7 @@ pub use model::{
     NAME_MAX_CHARS, NewProduct, PricedProduct, Product, ProductChanges, ProductField, ProductResource, description,
     name,
 };
-pub use ports::{CatalogRepository, CatalogWriteError, ImageStore};
+pub use ports::{CatalogRepository, CatalogWriteError, ImageSaveError, ImageStore};
 pub use service::{CatalogError, CatalogService, CategoryInput, CategoryPatch, ProductInput, ProductPatch};
 
 #[cfg(test)]

@@ -113,6 +113,18 @@ pub trait CatalogRepository: Send + Sync {
     ) -> Result<Option<String>, CatalogWriteError>;
 }
 
+/// Why an image was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageSaveError {
+    /// The bytes are not a whole image of the kind recognised (a file cut
+    /// short, a damaged chunk), so it cannot be rewritten without its metadata.
+    #[error("the image cannot be read whole")]
+    Unreadable,
+    /// The file could not be written.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
 /// Stores image files (under `MEDIA_DIR`).
 #[async_trait]
 pub trait ImageStore: Send + Sync {
@@ -122,12 +134,16 @@ pub trait ImageStore: Send + Sync {
     /// Where a stored file is, and its format; `None` for any name the store
     /// did not generate (so a client can never name another path).
     fn locate(&self, name: &str) -> Option<(std::path::PathBuf, ImageKind)>;
-    /// Stores `bytes` under a new unique name with `kind`'s extension and
-    /// returns the name. The file appears whole or not at all.
+    /// Stores `bytes` without their metadata (where and when a photo was
+    /// taken, the camera, comments, anything after the image), keeping what
+    /// the picture looks like (colour profile, orientation), under a new
+    /// unique name with `kind`'s extension, and returns the name. The file
+    /// appears whole or not at all.
     ///
     /// # Errors
-    /// The file could not be written.
-    async fn save(&self, bytes: Vec<u8>, kind: ImageKind) -> Result<String, InfraError>;
+    /// `Unreadable` for bytes that are not a whole image of `kind`; `Infra`
+    /// when the file could not be written.
+    async fn save(&self, bytes: Vec<u8>, kind: ImageKind) -> Result<String, ImageSaveError>;
     /// Removes a stored file (missing files are fine).
     ///
     /// # Errors

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::model::{
     Category, CategoryChanges, CategoryField, ImageKind, NewProduct, Product, ProductChanges, ProductField,
 };
-use super::ports::{CatalogRepository, CatalogWriteError, ImageStore};
+use super::ports::{CatalogRepository, CatalogWriteError, ImageSaveError, ImageStore};
 use crate::access::{AccessError, Admin};
 use crate::clock::Clock;
 use crate::error::Unexpected;
@@ -27,7 +27,7 @@ pub enum CatalogError {
     /// Some category ids do not exist.
     #[error("unknown categories")]
     UnknownCategories(Vec<Uuid>),
-    /// An upload that is not a PNG, JPEG or WebP image.
+    /// An upload that is not a whole PNG, JPEG or WebP image.
     #[error("not a PNG, JPEG or WebP image")]
     UnsupportedImage,
     /// Something failed that the client cannot fix.
@@ -36,6 +36,15 @@ pub enum CatalogError {
 }
 
 crate::unexpected_from!(CatalogError);
+
+impl From<ImageSaveError> for CatalogError {
+    fn from(e: ImageSaveError) -> Self {
+        match e {
+            ImageSaveError::Unreadable => CatalogError::UnsupportedImage,
+            ImageSaveError::Infra(e) => e.into(),
+        }
+    }
+}
 
 impl From<CatalogWriteError> for CatalogError {
     fn from(e: CatalogWriteError) -> Self {
@@ -262,10 +271,11 @@ impl CatalogService {
         Ok(())
     }
 
-    /// Stores `bytes` as the product's new image and removes the old file.
+    /// Stores `bytes` as the product's new image, without their metadata
+    /// ([`ImageStore::save`]), and removes the old file.
     ///
     /// # Errors
-    /// `UnsupportedImage` unless the bytes are a PNG, JPEG or WebP image; `NotFound`.
+    /// `UnsupportedImage` unless the bytes are a whole PNG, JPEG or WebP image; `NotFound`.
     pub async fn set_product_image(&self, _admin: Admin, id: Uuid, bytes: Vec<u8>) -> Result<Product, CatalogError> {
         let kind = self.images.recognise(&bytes).ok_or(CatalogError::UnsupportedImage)?;
         if self.catalog.find_product(id).await?.is_none() {
