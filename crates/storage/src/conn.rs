@@ -79,8 +79,8 @@ pub(crate) enum Plan {
     Cached,
     /// Planned with its values on every execution: an unnamed statement,
     /// which PostgreSQL never gives a generic plan. For statements whose
-    /// values decide the plan, such as a search term matching five rows or
-    /// half the table: after a few common terms a cached statement switched
+    /// values decide the plan, such as a search term (or a range) matching
+    /// five rows or half the table: after a few common terms a cached statement switched
     /// to a generic plan that walks a whole index, and a rare term then took
     /// 125 ms instead of 4 (`bench/README.md`, "Search terms planned with
     /// their values"). It costs a parse, a plan and a round trip per run.
