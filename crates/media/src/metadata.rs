@@ -19,8 +19,19 @@ use img_parts::png::Png;
 use img_parts::riff::RiffContent;
 use img_parts::webp::{self, WebP};
 
+/// The most segments or chunks an image may have. A PNG from libpng has one
+/// image data chunk per 8 KiB (640 for 5 MiB); a file of nothing but empty
+/// chunks would have 400 000, each a piece to hold (32 bytes) and write.
+const MAX_PARTS: usize = 16_384;
+
 /// `image` without its metadata, as pieces to write in order; `None` if its
-/// container cannot be read (a truncated file, a JPEG without its end).
+/// container cannot be read (a truncated file, a JPEG without its end) or has
+/// more than [`MAX_PARTS`] segments or chunks.
+///
+/// SIMPLIFICATION: img-parts reads all of a PNG's or WebP's chunks before
+/// they can be counted, so a 5 MiB file of empty chunks costs about 20 MB for
+/// the moment it is refused (the upload is admin-only). The fuller version
+/// counts the chunks' length fields first.
 pub(crate) fn stripped(image: Bytes, kind: ImageKind) -> Option<Vec<Bytes>> {
     match kind {
         ImageKind::Jpeg => jpeg(&image),
@@ -109,6 +120,9 @@ fn jpeg(image: &Bytes) -> Option<Vec<Bytes>> {
         let end = at.checked_add(length).filter(|end| length >= 2 && *end <= bytes.len())?;
         let contents = &bytes[at + 2..end];
         if keeps_segment(marker, contents) {
+            if pieces.len() > MAX_PARTS {
+                return None;
+            }
             pieces.push(image.slice(start..end));
             if marker == APP0 && pieces.len() == 2 {
                 exif_at = 2;
@@ -152,7 +166,7 @@ const PNG_KEPT: [&[u8; 4]; 14] = [
 
 fn png(image: Bytes) -> Option<Vec<Bytes>> {
     // img-parts stops at IEND, so nothing after the image is kept.
-    let mut png = Png::from_bytes(image).ok()?;
+    let mut png = Png::from_bytes(image).ok().filter(|png| png.chunks().len() <= MAX_PARTS)?;
     let orientation = png.exif().and_then(|exif| Orientation::from_exif_chunk(&exif));
     png.chunks_mut().retain(|chunk| {
         let kind = chunk.kind();
@@ -178,7 +192,7 @@ const WEBP_KEPT: [[u8; 4]; 7] = [
 const WEBP_XMP_FLAG: u8 = 0b0000_0100;
 
 fn webp(image: Bytes) -> Option<Vec<Bytes>> {
-    let mut webp = WebP::from_bytes(image).ok()?;
+    let mut webp = WebP::from_bytes(image).ok().filter(|webp| webp.chunks().len() <= MAX_PARTS)?;
     let orientation = webp.exif().and_then(|exif| Orientation::from_exif_chunk(&exif));
     webp.chunks_mut().retain(|chunk| WEBP_KEPT.contains(&chunk.id()));
     // Updates the header's EXIF flag, or drops the header if it has nothing
@@ -199,7 +213,7 @@ fn webp(image: Bytes) -> Option<Vec<Bytes>> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use image::{ImageDecoder, ImageEncoder, ImageFormat};
+    use image::{ImageDecoder, ImageFormat};
     use std::io::Cursor;
 
     const SECRET: &[u8] = b"SECRET";
@@ -225,8 +239,12 @@ mod tests {
         tiff
     }
 
-    fn gradient(width: u32, height: u32) -> image::RgbImage {
-        image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x * 16) as u8, (y * 16) as u8, 128]))
+    /// A `side` × `side` gradient in `format`, as its encoder writes it (no metadata).
+    fn encoded(format: ImageFormat, side: u32) -> Vec<u8> {
+        let pixels = image::RgbImage::from_fn(side, side, |x, y| image::Rgb([(x * 16) as u8, (y * 16) as u8, 128]));
+        let mut bytes = Vec::new();
+        image::DynamicImage::ImageRgb8(pixels).write_to(&mut Cursor::new(&mut bytes), format).unwrap();
+        bytes
     }
 
     fn segment(marker: u8, contents: &[u8]) -> Vec<u8> {
@@ -252,11 +270,7 @@ mod tests {
 
     #[test]
     fn a_jpeg_keeps_its_pixels_profile_and_orientation_and_loses_the_rest() {
-        let mut plain = Vec::new();
-        let img = gradient(16, 16);
-        image::codecs::jpeg::JpegEncoder::new(&mut plain)
-            .write_image(&img, 16, 16, image::ExtendedColorType::Rgb8)
-            .unwrap();
+        let plain = encoded(ImageFormat::Jpeg, 16);
         let exif = [EXIF_PREFIX, &exif(6)].concat();
         let body = &plain[2..plain.len() - 2]; // between SOI and EOI
         let upload = [
@@ -287,10 +301,7 @@ mod tests {
 
     #[test]
     fn a_jpeg_cut_short_is_not_read() {
-        let mut plain = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new(&mut plain)
-            .write_image(&gradient(8, 8), 8, 8, image::ExtendedColorType::Rgb8)
-            .unwrap();
+        let plain = encoded(ImageFormat::Jpeg, 8);
         for cut in [plain.len() - 2, plain.len() / 2, 20, 3] {
             assert!(stripped(Bytes::from(plain[..cut].to_vec()), ImageKind::Jpeg).is_none(), "{cut}");
         }
@@ -309,10 +320,7 @@ mod tests {
 
     #[test]
     fn a_png_keeps_its_pixels_and_orientation_and_loses_text_and_exif() {
-        let mut plain = Vec::new();
-        image::codecs::png::PngEncoder::new(&mut plain)
-            .write_image(&gradient(4, 4), 4, 4, image::ExtendedColorType::Rgb8)
-            .unwrap();
+        let plain = encoded(ImageFormat::Png, 4);
         let ihdr_end = 8 + 25;
         let upload = [
             &plain[..ihdr_end],
@@ -339,10 +347,7 @@ mod tests {
 
     #[test]
     fn a_webp_keeps_its_pixels_and_orientation_and_loses_exif_and_xmp() {
-        let mut plain = Vec::new();
-        image::codecs::webp::WebPEncoder::new_lossless(&mut plain)
-            .write_image(&gradient(4, 4), 4, 4, image::ExtendedColorType::Rgb8)
-            .unwrap();
+        let plain = encoded(ImageFormat::WebP, 4);
         let mut webp = WebP::from_bytes(Bytes::from(plain.clone())).unwrap();
         webp.set_exif(Some(exif(3).into()));
         webp.chunks_mut().push(img_parts::riff::RiffChunk::new(
@@ -367,6 +372,20 @@ mod tests {
         assert_eq!(orientation, Orientation::Rotate180);
         assert_eq!(pixels, decoded(&plain, ImageFormat::WebP).0);
         assert_eq!(joined(stripped(Bytes::from(plain.clone()), ImageKind::Webp).unwrap()), plain);
+    }
+
+    #[test]
+    fn an_image_of_too_many_parts_is_not_read() {
+        let jpeg = encoded(ImageFormat::Jpeg, 8);
+        let png = encoded(ImageFormat::Png, 4);
+        // Restart intervals (kept, 6 bytes each), or empty gamma chunks (12).
+        let dri = segment(0xDD, &[0, 0]);
+        for (parts, expected) in [(MAX_PARTS / 2, true), (MAX_PARTS + 1, false)] {
+            let many = [&jpeg[..2], &dri.repeat(parts), &jpeg[2..]].concat();
+            assert_eq!(stripped(Bytes::from(many), ImageKind::Jpeg).is_some(), expected, "{parts} segments");
+            let many = [&png[..33], &png_chunk(b"gAMA", &[]).repeat(parts), &png[33..]].concat();
+            assert_eq!(stripped(Bytes::from(many), ImageKind::Png).is_some(), expected, "{parts} chunks");
+        }
     }
 
     #[test]
