@@ -101,8 +101,8 @@ pub(crate) struct PageStatement {
     order: Vec<(&'static str, Order, Option<NullOrdering>)>,
     limit: u64,
     offset: u64,
-    /// How PostgreSQL plans it: with the client's search terms when there
-    /// are any (see [`Plan`]).
+    /// How PostgreSQL plans it: with the client's search terms, or range
+    /// bounds off the leading sort key, when there are any (see [`Plan`]).
     plan: Plan,
 }
 
