@@ -5,7 +5,7 @@
 //! path traversal when serving. Formats are recognised by their bytes
 //! ([`recognise`]), never by file name or declared type: the signature names
 //! the format, and that format's decoder must then read the image's header.
-//! Files are stored without their metadata ([`metadata`]).
+//! Files are stored without their metadata (`metadata.rs`).
 
 mod metadata;
 

@@ -135,7 +135,7 @@ pub const UNSUPPORTED_MEDIA_TYPE: ProblemType = ProblemType::new(
 pub const UNSUPPORTED_IMAGE_TYPE: ProblemType = ProblemType::new(
     415,
     "unsupported_image_type",
-    "The file is not a PNG, JPEG or WebP image of at most 50 megapixels.",
+    "The file is not a whole PNG, JPEG or WebP image of at most 50 megapixels.",
 );
 pub const RANGE_NOT_SATISFIABLE: ProblemType = ProblemType::new(
     416,

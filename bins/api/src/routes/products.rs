@@ -103,7 +103,7 @@ async fn delete_product(
 /// Upload a product image (admin)
 ///
 /// Sets the product's image from the multipart part `file`: PNG, JPEG or WebP, recognised by
-/// content (not by file name or declared type; anything else, or a file cut short, gives 415),
+/// content (not by file name or declared type; anything else, or a file that is not whole, gives 415),
 /// at most 5 MiB (413). It is stored without its metadata (EXIF, XMP, comments, text chunks,
 /// anything after the image), keeping its colour profile and orientation. The previous image is
 /// removed. The image is served from `image_url`.
