@@ -46,7 +46,8 @@ pub struct Config {
     pub port: u16,
     /// `DATABASE_URL`.
     pub database_url: String,
-    /// `DATABASE_MAX_CONNECTIONS`: PostgreSQL pool size.
+    /// `DATABASE_MAX_CONNECTIONS`: PostgreSQL pool size; on SQLite, the
+    /// read-only connections for lists.
     pub database_max_connections: u32,
     /// `RUN_MIGRATIONS`.
     pub run_migrations: bool,

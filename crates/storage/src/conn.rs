@@ -90,8 +90,9 @@ pub(crate) enum Plan {
 impl Conn {
     /// Every row of `stmt`, planned as `plan` says.
     ///
-    /// SQLite has no generic plans, so this is `query_all_raw` there. In a
-    /// transaction too, whose connection SeaORM holds: no list runs in one.
+    /// SQLite has no generic plans: there it runs on the read-only
+    /// connections for lists ([`Pools::for_lists`]). In a transaction it is
+    /// `query_all_raw` on the transaction's connection, which SeaORM holds.
     pub(crate) async fn query_all_planned(&self, stmt: Statement, plan: Plan) -> Result<Vec<QueryResult>, DbErr> {
         use sea_orm::sqlx::{self, AssertSqlSafe};
         match (self, plan) {
@@ -106,7 +107,8 @@ impl Conn {
                     .map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e.into())))?;
                 Ok(rows.into_iter().map(QueryResult::from).collect())
             }
-            _ => self.query_all_raw(stmt).await,
+            (Conn::Pool(pools), _) => pools.for_lists().query_all_raw(stmt).await,
+            (Conn::Tx(_), _) => self.query_all_raw(stmt).await,
         }
     }
 }

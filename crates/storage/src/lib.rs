@@ -42,11 +42,23 @@ pub use users::SeaUserRepository;
 pub struct DbSettings {
     /// `postgres://…` or `sqlite://…`.
     pub url: String,
-    /// Upper bound of the PostgreSQL pool (SQLite always uses one connection).
+    /// Upper bound of the PostgreSQL pool. SQLite writes through one
+    /// connection; `connect_per_thread` adds this many read-only ones for lists.
     pub max_connections: u32,
     /// How long a request may wait for a pooled connection.
     pub acquire_timeout: Duration,
 }
+
+/// How much of an SQLite file the read-only connections map into memory
+/// instead of reading it through a page cache of their own (2 MB each by
+/// default, which a menu of 10 000 products overflows): mapped pages are the
+/// kernel's page cache, shared by every connection, read without a system
+/// call or a copy. A search in one category went from 153–167 to 374–400
+/// req/s at 32 connections (`bench/README.md`, "Lists on read-only
+/// connections"). The price: a read that fails under the mapping (the file
+/// truncated by another process, a disk error) is a `SIGBUS`, not an error;
+/// the embedded profile's file belongs to its one process.
+const SQLITE_MMAP_SIZE: u64 = 256 * 1024 * 1024;
 
 /// A pooled connection idle at least this long is pinged before it is lent.
 const IDLE_PING_AFTER: Duration = Duration::from_millis(500);
@@ -93,12 +105,32 @@ async fn with_cause(settings: &DbSettings, err: DbErr) -> DbErr {
 /// so with more threads than `max_connections` the total is `threads`. The
 /// first pool connects now, so an unreachable database fails here; the
 /// others open their connections when their thread first asks. SQLite keeps
-/// the single connection of [`connect`], shared by every thread.
+/// the single connection of [`connect`], shared by every thread, and a file
+/// (not an in-memory database, which another connection would not see) gets
+/// up to `max_connections` read-only connections for lists, opened when
+/// lists first ask for them ([`Pools::for_lists`]).
 ///
 /// # Errors
 /// The URL is malformed or the database is unreachable.
 pub async fn connect_per_thread(settings: &DbSettings, threads: usize) -> Result<Pools, DbErr> {
-    if settings.url.starts_with("sqlite:") || threads <= 1 {
+    if is_sqlite(&settings.url) {
+        let pools = Pools::from(connect(settings).await?);
+        if settings.url.contains(":memory:") || settings.url.contains("mode=memory") {
+            return Ok(pools);
+        }
+        let mut readers = pool_options(settings, settings.max_connections);
+        readers
+            .max_connections(std::cmp::max(settings.max_connections, 1))
+            .min_connections(0)
+            // In place of the writer's options: the file is in WAL mode
+            // already, and a read-only connection cannot set it.
+            .map_sqlx_sqlite_opts(|o| {
+                o.read_only(true).busy_timeout(Duration::from_secs(5)).pragma("mmap_size", SQLITE_MMAP_SIZE.to_string())
+            })
+            .connect_lazy(true);
+        return Ok(pools.with_readers(sea_orm::Database::connect(readers).await?));
+    }
+    if threads <= 1 {
         return connect(settings).await.map(Pools::from);
     }
     let n = u32::try_from(threads).unwrap_or(u32::MAX);
@@ -118,8 +150,12 @@ pub async fn connect_per_thread(settings: &DbSettings, threads: usize) -> Result
     Ok(Pools::new(pools))
 }
 
+fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
 fn pool_options(settings: &DbSettings, max_connections: u32) -> ConnectOptions {
-    let is_sqlite = settings.url.starts_with("sqlite:");
+    let is_sqlite = is_sqlite(&settings.url);
     let mut options = ConnectOptions::new(settings.url.clone());
     options
         .max_connections(if is_sqlite { 1 } else { max_connections })
@@ -165,7 +201,7 @@ pub struct PoolStats {
 /// Reads the pools' counters, added up (no I/O).
 pub fn pool_stats(pools: &Pools) -> Option<PoolStats> {
     let mut total = PoolStats { in_use: 0, idle: 0, max: 0 };
-    for pool in pools.all() {
+    for pool in pools.all().iter().chain(pools.readers()) {
         let one = one_pool_stats(pool)?;
         total = PoolStats { in_use: total.in_use + one.in_use, idle: total.idle + one.idle, max: total.max + one.max };
     }

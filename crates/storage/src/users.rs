@@ -188,7 +188,7 @@ async fn find_locked(txn: &DatabaseTransaction, id: Uuid) -> Result<Option<users
 /// an admin call this before locking their target row, so they all take
 /// locks in the same order: locking the target first let two concurrent
 /// demotions each hold one admin and wait for the other's (a deadlock).
-/// SQLite runs one writer at a time (and this crate uses one connection).
+/// SQLite runs one writer at a time (and this crate writes through one connection).
 async fn lock_admins(txn: &DatabaseTransaction) -> Result<(), UserWriteError> {
     if is_postgres(txn) {
         users::Entity::find()

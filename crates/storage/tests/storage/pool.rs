@@ -1,10 +1,15 @@
-//! The pool lends a working connection after the server dropped an idle one
-//! (a PostgreSQL restart, a proxy's idle timeout): it pings a connection that
-//! sat idle before lending it, and replaces it unseen when the ping fails.
+//! The pools: a working connection after the server dropped an idle one
+//! (a PostgreSQL restart, a proxy's idle timeout: a connection that sat idle
+//! is pinged before it is lent, and replaced unseen when the ping fails),
+//! their sizes, and lists running beside a write transaction.
 
 use std::time::Duration;
 
-use coffee_storage::DbSettings;
+use coffee_domain::catalog::{CatalogRepository, NewProduct, Product, ProductResource};
+use coffee_domain::money::Money;
+use coffee_domain::query::parse_list_query;
+use coffee_domain::uow::UnitOfWork;
+use coffee_storage::{DbSettings, SeaCatalogRepository, SeaUnitOfWork};
 use coffee_testkit::{Backend, TestDatabase};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
@@ -42,7 +47,7 @@ async fn a_connection_the_server_closed_while_idle_is_replaced_unseen() {
 }
 
 #[tokio::test]
-async fn per_thread_pools_add_up_to_the_configured_size_and_sqlite_keeps_one_connection() {
+async fn per_thread_pools_add_up_to_the_configured_size_and_sqlite_keeps_one_writer() {
     for database in TestDatabase::all().await {
         let settings =
             DbSettings { url: database.url.clone(), max_connections: 10, acquire_timeout: Duration::from_secs(5) };
@@ -54,11 +59,61 @@ async fn per_thread_pools_add_up_to_the_configured_size_and_sqlite_keeps_one_con
                 assert_eq!(stats.max, 10, "the pools share DATABASE_MAX_CONNECTIONS");
             }
             Backend::Sqlite => {
-                assert_eq!(pools.all().len(), 1, "SQLite is one connection for every thread");
-                assert_eq!(stats.max, 1);
+                assert_eq!(pools.all().len(), 1, "SQLite writes through one connection for every thread");
+                assert_eq!(stats.max, 1 + 10, "and reads lists through DATABASE_MAX_CONNECTIONS others");
             }
         }
         pools.close().await.unwrap();
+    }
+}
+
+/// A list runs beside an open write transaction instead of waiting for it,
+/// sees none of it, and sees it once committed. On SQLite the transaction
+/// holds the one writer connection, and lists run on read-only ones: before
+/// they did, this list waited for the writer until its acquire timeout.
+#[tokio::test]
+async fn a_list_neither_waits_for_nor_sees_an_open_write_and_sees_it_committed() {
+    for database in TestDatabase::all().await {
+        eprintln!("--- running on {:?}", database.backend);
+        let settings =
+            DbSettings { url: database.url.clone(), max_connections: 4, acquire_timeout: Duration::from_secs(5) };
+        let pools = coffee_storage::connect_per_thread(&settings, 2).await.unwrap();
+        coffee_storage::migrate(pools.current()).await.unwrap();
+        let catalog = SeaCatalogRepository::new(pools.clone());
+        let all = parse_list_query::<ProductResource>(&[]).unwrap();
+        let list = || async {
+            let page = tokio::time::timeout(Duration::from_secs(2), catalog.list_products(&all))
+                .await
+                .expect("the list does not wait for the open transaction")
+                .unwrap();
+            page.items.iter().map(|p| p.name.clone()).collect::<Vec<_>>()
+        };
+
+        let tx = SeaUnitOfWork::new(pools.clone()).begin().await.unwrap();
+        tx.catalog().create_product(&new_product("Flat white")).await.unwrap();
+        assert!(list().await.is_empty(), "an uncommitted product is not listed");
+        tx.commit().await.unwrap();
+        assert_eq!(list().await, ["Flat white"], "a committed one is, at once");
+
+        pools.close().await.unwrap();
+    }
+}
+
+fn new_product(name: &str) -> NewProduct {
+    let now = chrono::Utc::now();
+    NewProduct {
+        product: Product {
+            id: uuid::Uuid::now_v7(),
+            name: name.to_owned(),
+            description: None,
+            price: Money::price("price", 350).unwrap(),
+            is_available: true,
+            image: None,
+            categories: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        },
+        category_ids: Vec::new(),
     }
 }
 
