@@ -27,11 +27,6 @@ const MAX_PARTS: usize = 16_384;
 /// `image` without its metadata, as pieces to write in order; `None` if its
 /// container cannot be read (a truncated file, a JPEG without its end) or has
 /// more than [`MAX_PARTS`] segments or chunks.
-///
-/// SIMPLIFICATION: img-parts reads all of a PNG's or WebP's chunks before
-/// they can be counted, so a 5 MiB file of empty chunks costs about 20 MB for
-/// the moment it is refused (the upload is admin-only). The fuller version
-/// counts the chunks' length fields first.
 pub(crate) fn stripped(image: Bytes, kind: ImageKind) -> Option<Vec<Bytes>> {
     match kind {
         ImageKind::Jpeg => jpeg(&image),
@@ -164,9 +159,34 @@ const PNG_KEPT: [&[u8; 4]; 14] = [
     b"fcTL", b"fdAT",
 ];
 
+/// Whether an image has at most [`MAX_PARTS`] chunks, counted from their
+/// length fields alone, before img-parts reads them: it holds every chunk it
+/// reads, so a 5 MiB file of 437 000 empty chunks cost 17.5 MB at its peak
+/// just to be refused (0.5 MB now; measured with `VmHWM`). `next(at)` is where the chunk
+/// at `at` ends, or `None` if it is the last (img-parts refuses a chunk cut
+/// short).
+fn at_most_max_parts(len: usize, mut at: usize, next: impl Fn(usize) -> Option<usize>) -> bool {
+    for _ in 0..MAX_PARTS {
+        match next(at) {
+            Some(end) if end < len => at = end,
+            _ => return true,
+        }
+    }
+    false
+}
+
 fn png(image: Bytes) -> Option<Vec<Bytes>> {
-    // img-parts stops at IEND, so nothing after the image is kept.
-    let mut png = Png::from_bytes(image).ok().filter(|png| png.chunks().len() <= MAX_PARTS)?;
+    // After the signature: length (4 bytes), type (4), data, checksum (4).
+    // img-parts stops at IEND, so nothing after the image is counted or kept.
+    let chunk_end = |at: usize| {
+        let header = image.get(at..at.checked_add(8)?)?;
+        let length = usize::try_from(u32::from_be_bytes(header[..4].try_into().ok()?)).ok()?;
+        (&header[4..] != b"IEND").then(|| at.checked_add(12)?.checked_add(length)).flatten()
+    };
+    if !at_most_max_parts(image.len(), 8, chunk_end) {
+        return None;
+    }
+    let mut png = Png::from_bytes(image).ok()?;
     let orientation = png.exif().and_then(|exif| Orientation::from_exif_chunk(&exif));
     png.chunks_mut().retain(|chunk| {
         let kind = chunk.kind();
@@ -192,7 +212,17 @@ const WEBP_KEPT: [[u8; 4]; 7] = [
 const WEBP_XMP_FLAG: u8 = 0b0000_0100;
 
 fn webp(image: Bytes) -> Option<Vec<Bytes>> {
-    let mut webp = WebP::from_bytes(image).ok().filter(|webp| webp.chunks().len() <= MAX_PARTS)?;
+    // After the RIFF header (12 bytes): id (4), size (4, little-endian),
+    // data, padded to an even length; the header's size bounds them.
+    let riff_end = usize::try_from(u32::from_le_bytes(image.get(4..8)?.try_into().ok()?)).ok()?.saturating_add(8);
+    let chunk_end = |at: usize| {
+        let size = usize::try_from(u32::from_le_bytes(image.get(at + 4..at.checked_add(8)?)?.try_into().ok()?)).ok()?;
+        at.checked_add(8)?.checked_add(size)?.checked_add(size & 1)
+    };
+    if !at_most_max_parts(image.len().min(riff_end), 12, chunk_end) {
+        return None;
+    }
+    let mut webp = WebP::from_bytes(image).ok()?;
     let orientation = webp.exif().and_then(|exif| Orientation::from_exif_chunk(&exif));
     webp.chunks_mut().retain(|chunk| WEBP_KEPT.contains(&chunk.id()));
     // Updates the header's EXIF flag, or drops the header if it has nothing
@@ -377,15 +407,32 @@ mod tests {
     #[test]
     fn an_image_of_too_many_parts_is_not_read() {
         let jpeg = encoded(ImageFormat::Jpeg, 8);
-        let png = encoded(ImageFormat::Png, 4);
-        // Restart intervals (kept, 6 bytes each), or empty gamma chunks (12).
+        // Restart intervals: kept, 6 bytes each.
         let dri = segment(0xDD, &[0, 0]);
         for (parts, expected) in [(MAX_PARTS / 2, true), (MAX_PARTS + 1, false)] {
             let many = [&jpeg[..2], &dri.repeat(parts), &jpeg[2..]].concat();
             assert_eq!(stripped(Bytes::from(many), ImageKind::Jpeg).is_some(), expected, "{parts} segments");
-            let many = [&png[..33], &png_chunk(b"gAMA", &[]).repeat(parts), &png[33..]].concat();
-            assert_eq!(stripped(Bytes::from(many), ImageKind::Png).is_some(), expected, "{parts} chunks");
         }
+
+        // Exactly MAX_PARTS chunks are read, one more is not: empty gamma
+        // chunks (12 bytes) or private ones (8) added to the image's own.
+        let png = encoded(ImageFormat::Png, 4);
+        let webp = encoded(ImageFormat::WebP, 4);
+        let png_own = Png::from_bytes(Bytes::from(png.clone())).unwrap().chunks().len();
+        let webp_own = WebP::from_bytes(Bytes::from(webp.clone())).unwrap().chunks().len();
+        for extra in [0, 1] {
+            let parts = MAX_PARTS - png_own + extra;
+            let many = [&png[..33], &png_chunk(b"gAMA", &[]).repeat(parts), &png[33..]].concat();
+            assert_eq!(stripped(Bytes::from(many), ImageKind::Png).is_some(), extra == 0, "{parts} extra chunks");
+            let mut many = WebP::from_bytes(Bytes::from(webp.clone())).unwrap();
+            let empty = img_parts::riff::RiffChunk::new(*b"prVt", RiffContent::Data(Bytes::new()));
+            many.chunks_mut().extend(std::iter::repeat_n(empty, MAX_PARTS - webp_own + extra));
+            assert_eq!(stripped(many.encoder().bytes(), ImageKind::Webp).is_some(), extra == 0, "WebP, {extra}");
+        }
+        // Chunks after the image are not counted: they are dropped unread.
+        let trailer = png_chunk(b"gAMA", &[]).repeat(MAX_PARTS + 1);
+        let out = stripped(Bytes::from([&png[..], &trailer].concat()), ImageKind::Png).unwrap();
+        assert_eq!(joined(out), png);
     }
 
     #[test]
