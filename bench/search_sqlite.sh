@@ -16,6 +16,7 @@ PORT=${PORT:-18121}
 BENCH_PRODUCTS=${BENCH_PRODUCTS:-10000}
 SEARCH_TERM=${SEARCH_TERM:-praline}
 CONNECTIONS=${CONNECTIONS:-"1 4 32"}
+READERS=${READERS:-10} # DATABASE_MAX_CONNECTIONS: the read-only connections for lists
 DURATION=${DURATION:-8}
 OUT=${OUT:-$(mktemp -d /tmp/coffee-search-sqlite.XXXXXX)}
 API_BIN=${API_BIN:-$CARGO_TARGET_DIR/release/coffee-api}
@@ -43,7 +44,7 @@ start_server() {
     (
         cd "$OUT"
         exec env -i PATH="$PATH" HOME="$HOME" PORT="$PORT" HOST=127.0.0.1 DATABASE_URL="sqlite://$DB_FILE?mode=rwc" \
-            JWT_SECRET="$JWT_SECRET" AUTH_RATE_LIMIT=off RUST_LOG=warn \
+            JWT_SECRET="$JWT_SECRET" AUTH_RATE_LIMIT=off RUST_LOG=warn DATABASE_MAX_CONNECTIONS="$READERS" \
             MEDIA_DIR="$OUT/media" CLEANUP_SCHEDULE="0 0 0 1 1 *" SHUTDOWN_DRAIN=0s "$API_BIN"
     ) >>"$OUT/server.log" 2>&1 &
     SERVER_PID=$!
@@ -66,7 +67,7 @@ NAMES=("search=$SEARCH_TERM" "name__contains=$SEARCH_TERM" "search=$SEARCH_TERM 
 
 echo
 echo "Menu search on SQLite: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "$BENCH_PRODUCTS products, '$SEARCH_TERM' in $HITS of them; wrk -t1 -d${DURATION}s; p99 from wrk --latency"
+echo "$BENCH_PRODUCTS products, '$SEARCH_TERM' in $HITS of them; $READERS read-only connections; wrk -t1 -d${DURATION}s; p99 from wrk --latency"
 echo
 echo "| request | connections | req/s | p50 ms | p99 ms |"
 echo "|---|---:|---:|---:|---:|"
