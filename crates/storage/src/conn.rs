@@ -88,28 +88,26 @@ pub(crate) enum Plan {
 }
 
 impl Conn {
-    /// Every row of `stmt`, planned as `plan` says.
-    ///
-    /// SQLite has no generic plans: there it runs on the read-only
-    /// connections for lists ([`Pools::for_lists`]). In a transaction it is
-    /// `query_all_raw` on the transaction's connection, which SeaORM holds.
+    /// Every row of a list's `stmt`, planned as `plan` says, on the
+    /// connections for lists ([`Pools::for_lists`]; SQLite's read-only ones).
+    /// SQLite has no generic plans, so there `plan` changes nothing. In a
+    /// transaction it runs on the transaction's connection, which SeaORM
+    /// holds, as prepared.
     pub(crate) async fn query_all_planned(&self, stmt: Statement, plan: Plan) -> Result<Vec<QueryResult>, DbErr> {
         use sea_orm::sqlx::{self, AssertSqlSafe};
-        match (self, plan) {
-            (Conn::Pool(pools), Plan::WithValues) if pools.current().get_database_backend() == DbBackend::Postgres => {
-                let values = SqlxValues(stmt.values.unwrap_or(Values(Vec::new())));
-                let pool = pools.current().get_postgres_connection_pool();
-                let rows = sqlx::query_with(AssertSqlSafe(stmt.sql), values)
-                    .persistent(false)
-                    .fetch_all(pool)
-                    .await
-                    // As SeaORM's own queries report it, so `repo_err` tells an outage apart.
-                    .map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e.into())))?;
-                Ok(rows.into_iter().map(QueryResult::from).collect())
-            }
-            (Conn::Pool(pools), _) => pools.for_lists().query_all_raw(stmt).await,
-            (Conn::Tx(_), _) => self.query_all_raw(stmt).await,
+        let Conn::Pool(pools) = self else { return self.query_all_raw(stmt).await };
+        let db = pools.for_lists();
+        if plan == Plan::Cached || db.get_database_backend() != DbBackend::Postgres {
+            return db.query_all_raw(stmt).await;
         }
+        let values = SqlxValues(stmt.values.unwrap_or(Values(Vec::new())));
+        let rows = sqlx::query_with(AssertSqlSafe(stmt.sql), values)
+            .persistent(false)
+            .fetch_all(db.get_postgres_connection_pool())
+            .await
+            // As SeaORM's own queries report it, so `repo_err` tells an outage apart.
+            .map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e.into())))?;
+        Ok(rows.into_iter().map(QueryResult::from).collect())
     }
 }
 

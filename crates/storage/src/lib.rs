@@ -201,7 +201,7 @@ pub struct PoolStats {
 /// Reads the pools' counters, added up (no I/O).
 pub fn pool_stats(pools: &Pools) -> Option<PoolStats> {
     let mut total = PoolStats { in_use: 0, idle: 0, max: 0 };
-    for pool in pools.all().iter().chain(pools.readers()) {
+    for pool in pools.all() {
         let one = one_pool_stats(pool)?;
         total = PoolStats { in_use: total.in_use + one.in_use, idle: total.idle + one.idle, max: total.max + one.max };
     }

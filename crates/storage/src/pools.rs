@@ -71,14 +71,10 @@ impl Pools {
         self.readers.as_ref().unwrap_or_else(|| self.current())
     }
 
-    /// Every per-thread pool (SQLite: its one writer pool).
-    pub fn all(&self) -> &[DatabaseConnection] {
-        &self.pools
-    }
-
-    /// SQLite's read-only pool for lists, if there is one.
-    pub fn readers(&self) -> Option<&DatabaseConnection> {
-        self.readers.as_ref()
+    /// Every pool: the per-thread ones (SQLite: its one writer pool), then
+    /// SQLite's read-only pool, e.g. to add up their counters.
+    pub fn all(&self) -> impl Iterator<Item = &DatabaseConnection> {
+        self.pools.iter().chain(&self.readers)
     }
 
     /// Closes every pool: waits for lent connections to come back.
@@ -87,7 +83,7 @@ impl Pools {
     /// A pool failed to close; the others are still closed.
     pub async fn close(&self) -> Result<(), DbErr> {
         let mut result = Ok(());
-        for pool in self.pools.iter().chain(&self.readers) {
+        for pool in self.all() {
             if let Err(e) = pool.clone().close().await {
                 result = Err(e);
             }
@@ -112,7 +108,7 @@ mod tests {
 
     fn index_of(pools: &Pools) -> usize {
         let current: *const DatabaseConnection = pools.current();
-        pools.all().iter().position(|p| std::ptr::eq(p, current)).expect("current() is one of all()")
+        pools.all().position(|p| std::ptr::eq(p, current)).expect("current() is one of all()")
     }
 
     #[tokio::test]

@@ -43,7 +43,7 @@ async fn create_category(repo: &SeaCatalogRepository, name: &str, at: DateTime<U
 }
 
 /// An available product without description, created at `at`.
-fn product(name: &str, price: i64, at: DateTime<Utc>) -> Product {
+pub(crate) fn product(name: &str, price: i64, at: DateTime<Utc>) -> Product {
     Product {
         id: Uuid::now_v7(),
         name: name.to_owned(),

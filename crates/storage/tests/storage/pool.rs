@@ -5,13 +5,15 @@
 
 use std::time::Duration;
 
-use coffee_domain::catalog::{CatalogRepository, NewProduct, Product, ProductResource};
-use coffee_domain::money::Money;
+use chrono::Utc;
+use coffee_domain::catalog::{CatalogRepository, NewProduct, ProductResource};
 use coffee_domain::query::parse_list_query;
 use coffee_domain::uow::UnitOfWork;
 use coffee_storage::{DbSettings, SeaCatalogRepository, SeaUnitOfWork};
 use coffee_testkit::{Backend, TestDatabase};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+
+use crate::catalog::product;
 
 async fn backend_pid(db: &DatabaseConnection) -> Result<i32, sea_orm::DbErr> {
     let row =
@@ -55,12 +57,12 @@ async fn per_thread_pools_add_up_to_the_configured_size_and_sqlite_keeps_one_wri
         let stats = coffee_storage::pool_stats(&pools).unwrap();
         match database.backend {
             Backend::Postgres => {
-                assert_eq!(pools.all().len(), 3, "one pool per thread");
+                assert_eq!(pools.all().count(), 3, "one pool per thread");
                 assert_eq!(stats.max, 10, "the pools share DATABASE_MAX_CONNECTIONS");
             }
             Backend::Sqlite => {
-                assert_eq!(pools.all().len(), 1, "SQLite writes through one connection for every thread");
-                assert_eq!(stats.max, 1 + 10, "and reads lists through DATABASE_MAX_CONNECTIONS others");
+                assert_eq!(pools.all().count(), 2, "SQLite: one writer pool for every thread, one for lists");
+                assert_eq!(stats.max, 1 + 10, "one writer, and DATABASE_MAX_CONNECTIONS read-only connections");
             }
         }
         pools.close().await.unwrap();
@@ -90,30 +92,13 @@ async fn a_list_neither_waits_for_nor_sees_an_open_write_and_sees_it_committed()
         };
 
         let tx = SeaUnitOfWork::new(pools.clone()).begin().await.unwrap();
-        tx.catalog().create_product(&new_product("Flat white")).await.unwrap();
+        let flat_white = NewProduct { product: product("Flat white", 350, Utc::now()), category_ids: Vec::new() };
+        tx.catalog().create_product(&flat_white).await.unwrap();
         assert!(list().await.is_empty(), "an uncommitted product is not listed");
         tx.commit().await.unwrap();
         assert_eq!(list().await, ["Flat white"], "a committed one is, at once");
 
         pools.close().await.unwrap();
-    }
-}
-
-fn new_product(name: &str) -> NewProduct {
-    let now = chrono::Utc::now();
-    NewProduct {
-        product: Product {
-            id: uuid::Uuid::now_v7(),
-            name: name.to_owned(),
-            description: None,
-            price: Money::price("price", 350).unwrap(),
-            is_available: true,
-            image: None,
-            categories: Vec::new(),
-            created_at: now,
-            updated_at: now,
-        },
-        category_ids: Vec::new(),
     }
 }
 
