@@ -1,5 +1,5 @@
 # Shared by the bench scripts (sourced): ceiling.sh, storm.sh, startup.sh,
-# ab.sh, search_sqlite.sh, deep_pages.sh. The functions need BENCH_DB, BASE, OUT,
+# ab.sh, search_sqlite.sh, deep_pages.sh, totals.sh. The functions need BENCH_DB, BASE, OUT,
 # BENCH_LUA_DIR and a die() in the caller.
 # shellcheck shell=bash
 

@@ -25,6 +25,7 @@ mod m20261212_000015_order_comment_search;
 mod m20261213_000016_order_lines_keep_product;
 mod m20261214_000017_outbox_delivery_lease;
 mod m20261215_000018_order_line_search;
+mod m20261216_000019_list_versions;
 
 /// An index named `name` on `cols` of `table` (migrations from the fourth on).
 pub(crate) fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261213_000016_order_lines_keep_product::Migration),
             Box::new(m20261214_000017_outbox_delivery_lease::Migration),
             Box::new(m20261215_000018_order_line_search::Migration),
+            Box::new(m20261216_000019_list_versions::Migration),
         ]
     }
 }

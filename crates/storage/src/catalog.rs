@@ -50,6 +50,7 @@ const CATEGORY_MAPPING: ListMapping<categories::Entity, CategoryField> = ListMap
     },
     id: categories::Column::Id,
     custom: |_| None,
+    version: None,
 };
 
 const PRODUCT_MAPPING: ListMapping<products::Entity, ProductField> = ListMapping {
@@ -84,6 +85,8 @@ const PRODUCT_MAPPING: ListMapping<products::Entity, ProductField> = ListMapping
         }
         _ => None,
     },
+    // Every write to `products` or `product_categories` changes it.
+    version: Some("products"),
 };
 
 fn category(m: categories::Model) -> Category {
@@ -358,11 +361,12 @@ impl CatalogRepository for SeaCatalogRepository {
         // The page and its products' categories in one statement, so from
         // one snapshot: two reads could pair a product's old fields with its
         // new categories.
-        let (rows, total) = PageStatement::new(products::Entity::find(), query, &PRODUCT_MAPPING, Total::Count)
-            .joined(|outer| with_categories(outer, (Alias::new(PAGE), products::Column::Id)))
-            .run(&self.db)
-            .await
-            .map_err(repo_err)?;
+        let (rows, total) =
+            PageStatement::new(&self.db, products::Entity::find(), query, &PRODUCT_MAPPING, Total::Count)
+                .joined(|outer| with_categories(outer, (Alias::new(PAGE), products::Column::Id)))
+                .run(&self.db)
+                .await
+                .map_err(repo_err)?;
         let items = products_of(&rows).map_err(repo_err)?;
         Ok(Page { items, total, page: query.page, page_size: query.page_size })
     }

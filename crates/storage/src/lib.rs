@@ -15,6 +15,7 @@ mod outbox;
 mod pools;
 mod sessions;
 mod support;
+mod totals;
 mod users;
 
 use std::time::Duration;

@@ -17,6 +17,7 @@ use sea_orm::{
 };
 
 use crate::conn::{Conn, Plan};
+use crate::totals::Memo;
 
 /// How one resource maps onto its table.
 pub(crate) struct ListMapping<E: EntityTrait, F> {
@@ -36,6 +37,11 @@ pub(crate) struct ListMapping<E: EntityTrait, F> {
     /// Filters that are not a comparison on the resource's own column (e.g.
     /// membership through a join table); `None` means "use `column`".
     pub custom: fn(&Filter<F>) -> Option<SimpleExpr>,
+    /// The `list_versions` row that changes with every write to the rows
+    /// this list reads (migration `m20261216_000019`): with one, a counted
+    /// total is remembered per filter and reused while the version stays
+    /// the same (`totals.rs`); `None`: counted on every request.
+    pub version: Option<&'static str>,
 }
 
 /// Where a list's exact `total` comes from.
@@ -78,7 +84,7 @@ where
     E::Model: Sync,
     F: Copy + PartialEq,
 {
-    let (rows, total) = PageStatement::new(select, query, mapping, total).run(db).await?;
+    let (rows, total) = PageStatement::new(db, select, query, mapping, total).run(db).await?;
     let items = rows.iter().map(|row| E::Model::from_query_result(row, "")).collect::<Result<_, _>>()?;
     Ok((items, total))
 }
@@ -92,6 +98,9 @@ where
 /// disagree with the items — and a list costs one round trip fewer. Only a
 /// page with no rows needs a second statement: past the last page, to learn
 /// the total (an empty first page means it is 0).
+///
+/// A counted total of a list with a version is remembered, and the
+/// statement counts again only when the version changed (`totals.rs`).
 pub(crate) struct PageStatement {
     /// The page's rows in order, each with the total in column [`TOTAL`].
     page: SelectStatement,
@@ -104,25 +113,45 @@ pub(crate) struct PageStatement {
     /// How PostgreSQL plans it: with the client's search terms, or range
     /// bounds off the leading sort key, when there are any (see [`Plan`]).
     plan: Plan,
+    /// The total remembered for this list and filter, if it has a version.
+    memo: Option<Memo>,
 }
 
 /// The name under which [`PageStatement::joined`] exposes the page.
 pub(crate) const PAGE: &str = "page";
 
 impl PageStatement {
-    /// `select` narrowed, sorted and paged by `query`, with the total from `total`.
-    pub(crate) fn new<E, F>(select: Select<E>, query: &ListQuery<F>, mapping: &ListMapping<E, F>, total: Total) -> Self
+    /// `select` narrowed, sorted and paged by `query`, with the total from
+    /// `total`, to run on `db`.
+    pub(crate) fn new<E, F>(
+        db: &Conn,
+        select: Select<E>,
+        query: &ListQuery<F>,
+        mapping: &ListMapping<E, F>,
+        total: Total,
+    ) -> Self
     where
         E: EntityTrait,
         F: Copy + PartialEq,
     {
         let select = select.filter(condition(query, mapping));
-        let total = match total {
-            Total::Count => Query::select()
-                .expr(Expr::col(Asterisk).count())
-                .from_subquery(select.clone().into_query(), Alias::new("matches"))
-                .to_owned(),
-            Total::From(statement) => *statement,
+        let (total, memo) = match total {
+            Total::Count => {
+                let count = Query::select()
+                    .expr(Expr::col(Asterisk).count())
+                    .from_subquery(select.clone().into_query(), Alias::new("matches"))
+                    .to_owned();
+                // Remembered outside transactions only: a unit of work may
+                // have written the rows itself, uncommitted.
+                let memo = match (mapping.version, db) {
+                    (Some(list), Conn::Pool(pools)) => {
+                        Some(Memo::look_up(pools.totals(), list, db.get_database_backend(), &count))
+                    }
+                    _ => None,
+                };
+                (count, memo)
+            }
+            Total::From(statement) => (*statement, None),
         };
         let mut order = Vec::new();
         for key in &query.sort {
@@ -148,7 +177,12 @@ impl PageStatement {
             order_by(&mut page, (E::default(), Alias::new(*column)), direction, *nulls);
         }
         page.offset(query.offset()).limit(query.page_size);
-        page.expr_as(Expr::SubQuery(None, Box::new(total.clone().into())), Alias::new(TOTAL));
+        match &memo {
+            Some(memo) => memo.add_columns(&mut page, total.clone(), TOTAL),
+            None => {
+                page.expr_as(Expr::SubQuery(None, Box::new(total.clone().into())), Alias::new(TOTAL));
+            }
+        }
         // A pattern may match five rows or half the table, and the best plan
         // differs (an index of trigrams, or a walk in the page's order that
         // stops at 20): searched lists are planned with their terms, every
@@ -170,7 +204,7 @@ impl PageStatement {
             .iter()
             .any(|f| matches!(f.op, Op::Gt | Op::Gte | Op::Lt | Op::Lte) && Some(f.field) != leading);
         let plan = if pattern || range { Plan::WithValues } else { Plan::Cached };
-        Self { page, total, order, limit: query.page_size, offset: query.offset(), plan }
+        Self { page, total, order, limit: query.page_size, offset: query.offset(), plan, memo }
     }
 
     /// The page as a subquery named [`PAGE`], for `join` to add rows of other
@@ -193,10 +227,11 @@ impl PageStatement {
         let backend = db.get_database_backend();
         let page = with_literal_bounds(backend, &self.page, self.limit, self.offset);
         let rows = db.query_all_planned(page, self.plan).await?;
-        let total: i64 = match rows.first() {
-            Some(row) => row.try_get("", TOTAL)?,
-            None if self.offset == 0 => 0,
-            None => db
+        let total: i64 = match (rows.first(), self.memo) {
+            (Some(row), Some(memo)) => memo.total(row, TOTAL)?,
+            (Some(row), None) => row.try_get("", TOTAL)?,
+            (None, _) if self.offset == 0 => 0,
+            (None, _) => db
                 .query_all_planned(backend.build(&self.total), self.plan)
                 .await?
                 .first()

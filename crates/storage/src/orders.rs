@@ -111,6 +111,7 @@ const MAPPING: ListMapping<orders::Entity, OrderField> = ListMapping {
     },
     id: orders::Column::Id,
     custom: |_| None,
+    version: None,
 };
 
 fn corrupt(what: String) -> RepoError {
@@ -314,7 +315,7 @@ impl OrderRepository for SeaOrderRepository {
         // The page, its total and its orders' lines in one statement, so
         // from one snapshot: two reads could give one version's total and
         // ETag to another version's lines.
-        let (rows, total) = PageStatement::new(select, query, &MAPPING, order_total(query, owner))
+        let (rows, total) = PageStatement::new(&self.db, select, query, &MAPPING, order_total(query, owner))
             .joined(|outer| {
                 for c in oi::Column::iter() {
                     outer.expr_as(Expr::col((oi::Entity, c)), Alias::new(format!("{LINE}{}", c.as_str())));

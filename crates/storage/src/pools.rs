@@ -18,12 +18,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sea_orm::{DatabaseConnection, DbErr};
 
+use crate::totals::Totals;
+
 /// One pool per thread (a pool of pools), or a single pool shared by all;
-/// on SQLite also the read-only connections that run lists.
+/// on SQLite also the read-only connections that run lists; and the list
+/// totals this process remembers (see `totals.rs`).
 #[derive(Debug, Clone)]
 pub struct Pools {
     pools: Arc<[DatabaseConnection]>,
     readers: Option<DatabaseConnection>,
+    totals: Totals,
 }
 
 /// Numbers the threads in the order they first use a database, so that the
@@ -43,7 +47,7 @@ pub fn thread_number() -> usize {
 impl Pools {
     pub(crate) fn new(pools: Vec<DatabaseConnection>) -> Self {
         assert!(!pools.is_empty(), "at least one pool");
-        Self { pools: pools.into(), readers: None }
+        Self { pools: pools.into(), readers: None, totals: Totals::new() }
     }
 
     /// These pools, with `readers` running the lists.
@@ -69,6 +73,11 @@ impl Pools {
     /// statement, hence one snapshot.
     pub(crate) fn for_lists(&self) -> &DatabaseConnection {
         self.readers.as_ref().unwrap_or_else(|| self.current())
+    }
+
+    /// The list totals this process remembers.
+    pub(crate) fn totals(&self) -> &Totals {
+        &self.totals
     }
 
     /// Every pool: the per-thread ones (SQLite: its one writer pool), then

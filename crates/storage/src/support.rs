@@ -46,6 +46,7 @@ const MAPPING: ListMapping<conv::Entity, ConversationField> = ListMapping {
     folded: |_| None,
     id: conv::Column::Id,
     custom: |_| None,
+    version: None,
 };
 
 fn corrupt(what: String) -> RepoError {

@@ -55,6 +55,7 @@ const MAPPING: ListMapping<users::Entity, UserField> = ListMapping {
     },
     id: users::Column::Id,
     custom: email_equality,
+    version: None,
 };
 
 /// The access check of every authenticated request: the user `id` if

@@ -19,11 +19,11 @@ fn repo(env: &Env) -> SeaCatalogRepository {
     SeaCatalogRepository::new(env.db.clone())
 }
 
-fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
-fn product_query(pairs: &[(&str, &str)]) -> ListQuery<ProductField> {
+pub(crate) fn product_query(pairs: &[(&str, &str)]) -> ListQuery<ProductField> {
     parse_list_query::<ProductResource>(&owned(pairs)).unwrap()
 }
 
@@ -36,7 +36,7 @@ fn category(name: &str, at: DateTime<Utc>) -> Category {
     Category { id: Uuid::now_v7(), name: name.to_owned(), description: None, created_at: at, updated_at: at }
 }
 
-async fn create_category(repo: &SeaCatalogRepository, name: &str, at: DateTime<Utc>) -> Category {
+pub(crate) async fn create_category(repo: &SeaCatalogRepository, name: &str, at: DateTime<Utc>) -> Category {
     let c = category(name, at);
     repo.create_category(&c).await.unwrap_or_else(|e| panic!("creating category {name} failed: {e:?}"));
     c
@@ -57,7 +57,7 @@ pub(crate) fn product(name: &str, price: i64, at: DateTime<Utc>) -> Product {
     }
 }
 
-async fn create_product(repo: &SeaCatalogRepository, product: Product, categories: &[&Category]) -> Product {
+pub(crate) async fn create_product(repo: &SeaCatalogRepository, product: Product, categories: &[&Category]) -> Product {
     let new = NewProduct { product, category_ids: categories.iter().map(|c| c.id).collect() };
     repo.create_product(&new).await.unwrap_or_else(|e| panic!("creating {} failed: {e:?}", new.product.name))
 }

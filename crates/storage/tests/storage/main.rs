@@ -18,6 +18,7 @@ mod outbox;
 mod pool;
 mod search_parity;
 mod sessions;
+mod totals;
 mod update;
 mod users;
 mod verification;

@@ -1,0 +1,120 @@
+//! Remembered menu totals: a total counted once is reused while the
+//! products' version (`list_versions`) stays the same, and every write to
+//! the rows a menu list reads, through the repository, a cascade or by hand,
+//! makes the next list count again.
+
+use coffee_domain::catalog::{CatalogRepository, ProductChanges};
+use coffee_migrations::{Migrator, MigratorTrait};
+use coffee_storage::SeaCatalogRepository;
+use coffee_testkit::Backend;
+use sea_orm::{ConnectionTrait, Statement};
+
+use crate::catalog::{create_category, create_product, product, product_query};
+use crate::support::{Env, backends, down_to_before, t0};
+
+/// The `total` of `GET /products` with `pairs`, asked twice: counted (or
+/// remembered) the first time, remembered the second; both must agree.
+async fn total(repo: &SeaCatalogRepository, pairs: &[(&str, &str)]) -> u64 {
+    let query = product_query(pairs);
+    let first = repo.list_products(&query).await.unwrap();
+    let again = repo.list_products(&query).await.unwrap();
+    assert_eq!(first.total, again.total, "{pairs:?}: asked twice");
+    first.total
+}
+
+async fn run(env: &Env, sql: &str) {
+    env.db.execute_raw(Statement::from_string(env.db.get_database_backend(), sql)).await.unwrap();
+}
+
+async fn products_version(env: &Env) -> i64 {
+    let sql = "SELECT version FROM list_versions WHERE name = 'products'";
+    let row = env.db.query_one_raw(Statement::from_string(env.db.get_database_backend(), sql)).await.unwrap();
+    row.unwrap().try_get_by_index(0).unwrap()
+}
+
+#[tokio::test]
+async fn a_menu_total_is_counted_again_after_every_write_to_what_it_counts() {
+    for env in backends().await {
+        // One repository, so one process's remembered totals, as in the server.
+        let repo = SeaCatalogRepository::new(env.db.clone());
+        let tea = create_category(&repo, "Tea", t0()).await;
+        let hot = create_category(&repo, "Hot drinks", t0()).await;
+        let chai = create_product(&repo, product("Masala chai", 400, t0()), &[&tea]).await;
+        let espresso = create_product(&repo, product("Espresso", 250, t0()), &[]).await;
+        let either = format!("{},{}", tea.id, hot.id);
+        let lists: [&[(&str, &str)]; 4] =
+            [&[], &[("search", "chai")], &[("category_id__in", &either)], &[("is_available", "true")]];
+        let totals = || async {
+            let mut totals = Vec::new();
+            for pairs in lists {
+                totals.push(total(&repo, pairs).await);
+            }
+            totals
+        };
+        assert_eq!(totals().await, [2, 1, 1, 2], "all, `chai`, in Tea or Hot drinks, available");
+
+        create_product(&repo, product("Chai latte", 450, t0()), &[&tea, &hot]).await;
+        assert_eq!(totals().await, [3, 2, 2, 3], "a product created");
+
+        let into_hot = ProductChanges { category_ids: Some(vec![hot.id]), ..ProductChanges::default() };
+        repo.update_product(espresso.id, &into_hot, t0()).await.unwrap();
+        assert_eq!(totals().await, [3, 2, 3, 3], "a product put in a category");
+
+        let unavailable = ProductChanges { is_available: Some(false), ..ProductChanges::default() };
+        repo.update_product(chai.id, &unavailable, t0()).await.unwrap();
+        assert_eq!(totals().await, [3, 2, 3, 2], "a product made unavailable");
+
+        // Only the link table changes; every product row stays as it was.
+        run(
+            &env,
+            "DELETE FROM product_categories WHERE product_id IN (SELECT id FROM products WHERE name = 'Espresso')",
+        )
+        .await;
+        assert_eq!(totals().await, [3, 2, 2, 2], "a link deleted by hand");
+
+        repo.delete_category(tea.id).await.unwrap();
+        assert_eq!(totals().await, [3, 2, 1, 2], "a category deleted: its links go by cascade");
+
+        run(&env, "DELETE FROM products WHERE name = 'Chai latte'").await;
+        assert_eq!(totals().await, [2, 1, 0, 1], "a product deleted by hand");
+
+        // White-box: the version, not a count, is what answers a list whose
+        // total is remembered. A product created, then the version set back
+        // by hand to the one the total was remembered at: the list answers
+        // the remembered total (no count ran), beside the new page.
+        let before = products_version(&env).await;
+        create_product(&repo, product("Mocha", 500, t0()), &[]).await;
+        assert_ne!(products_version(&env).await, before, "a write changes the version");
+        run(&env, &format!("UPDATE list_versions SET version = {before} WHERE name = 'products'")).await;
+        let page = repo.list_products(&product_query(&[])).await.unwrap();
+        assert_eq!((page.total, page.items.len()), (2, 3), "the remembered total answered");
+        run(&env, &format!("UPDATE list_versions SET version = {} WHERE name = 'products'", before ^ 1)).await;
+        assert_eq!(totals().await, [3, 1, 0, 2], "another version: counted again");
+
+        if env.backend == Backend::Postgres {
+            run(&env, "TRUNCATE products CASCADE").await;
+            assert_eq!(totals().await, [0, 0, 0, 0], "TRUNCATE, which fires no row trigger");
+        }
+    }
+}
+
+/// Down, the versions go with their triggers, so the menu can still be
+/// written; up again, a version is back and lists count and remember.
+#[tokio::test]
+async fn the_versions_migration_goes_down_and_up_again() {
+    for env in backends().await {
+        let repo = SeaCatalogRepository::new(env.db.clone());
+        down_to_before(&env, "m20261216_000019_list_versions").await;
+        let sql = "SELECT version FROM list_versions";
+        assert!(env.db.execute_raw(Statement::from_string(env.db.get_database_backend(), sql)).await.is_err());
+        let tea = create_category(&repo, "Tea", t0()).await;
+        create_product(&repo, product("Masala chai", 400, t0()), &[&tea]).await;
+
+        Migrator::up(&env.db, None).await.unwrap();
+        let first = products_version(&env).await;
+        assert_eq!(total(&repo, &[]).await, 1);
+        create_product(&repo, product("Chai latte", 450, t0()), &[&tea]).await;
+        assert_ne!(products_version(&env).await, first);
+        assert_eq!(total(&repo, &[]).await, 2);
+    }
+}
