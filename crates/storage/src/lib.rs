@@ -211,8 +211,7 @@ pub fn pool_stats(pools: &Pools) -> Option<PoolStats> {
 
 fn one_pool_stats(db: &DatabaseConnection) -> Option<PoolStats> {
     fn stats<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> PoolStats {
-        let (size, idle) = (u64::from(pool.size()), pool.num_idle() as u64);
-        PoolStats { in_use: size.saturating_sub(idle), idle, max: u64::from(pool.options().get_max_connections()) }
+        counts(pool.size(), pool.num_idle(), pool.options().get_max_connections())
     }
     // The getters panic on the other backend: ask which one it is first.
     match db.get_database_backend() {
@@ -220,6 +219,22 @@ fn one_pool_stats(db: &DatabaseConnection) -> Option<PoolStats> {
         DatabaseBackend::Sqlite => Some(stats(db.get_sqlite_connection_pool())),
         _ => None,
     }
+}
+
+/// A pool's counts from sqlx's: `size` open connections, `num_idle` of them
+/// idle, `max` at most.
+///
+/// sqlx keeps the idle count in an atomic of its own, which a returning
+/// connection increments only after it is back in the idle queue; a task
+/// that takes it from the queue in that moment decrements first, so the
+/// count wraps below zero (`usize::MAX`) for a moment. Read then, it made a
+/// scrape of `/metrics` overflow the sum of the pools (a panic in a debug
+/// build, a nonsense figure in a release one). No pool has more idle
+/// connections than open ones, so it is capped at `size`.
+fn counts(size: u32, num_idle: usize, max: u32) -> PoolStats {
+    let size = u64::from(size);
+    let idle = std::cmp::min(u64::try_from(num_idle).unwrap_or(u64::MAX), size);
+    PoolStats { in_use: size - idle, idle, max: u64::from(max) }
 }
 
 /// Whether the database answers a trivial query.
@@ -278,5 +293,18 @@ fn is_unavailable(e: &DbErr) -> bool {
             }
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PoolStats, counts};
+
+    #[test]
+    fn a_pool_s_idle_count_read_while_it_wraps_is_capped_at_its_size() {
+        assert_eq!(counts(4, 1, 10), PoolStats { in_use: 3, idle: 1, max: 10 });
+        // sqlx's idle count one below zero, for a moment.
+        assert_eq!(counts(4, usize::MAX, 10), PoolStats { in_use: 0, idle: 4, max: 10 });
+        assert_eq!(counts(0, usize::MAX, 10), PoolStats { in_use: 0, idle: 0, max: 10 });
     }
 }
