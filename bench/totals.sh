@@ -68,7 +68,9 @@ for kind in $KINDS; do
         for bin in "$@"; do
             start "$bin" false
             wrk -t1 -c"$CONNECTIONS" -d2s -s "$BENCH_LUA_DIR/$lua" "$BASE${PATHS[$kind]}" >/dev/null
-            read -r rps p99 <<<"$(wrk_run "$kind-$round" "$lua" "${PATHS[$kind]}" -t1 -c"$CONNECTIONS" -d"${DURATION}s")"
+            result=$(wrk_run "$kind-$round" "$lua" "${PATHS[$kind]}" -t1 -c"$CONNECTIONS" -d"${DURATION}s") ||
+                { stop; exit 1; }
+            read -r rps p99 <<<"$result"
             stop
             echo "| $kind | $bin | $rps | $p99 |"
         done

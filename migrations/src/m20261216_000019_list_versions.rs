@@ -15,13 +15,15 @@
 //! **When it changes.** On PostgreSQL at the commit of each transaction that
 //! wrote the rows, once per transaction: a deferred constraint trigger per
 //! row, whose function skips every row after the first through a
-//! transaction-local setting. At commit the transaction holds every other
-//! lock it takes, so waiting there for a concurrent writer's version row
-//! cannot close a cycle: an immediate trigger would lock the version row
-//! after the first write and could deadlock two admins (one editing a
-//! product's categories, one deleting a category). A plain statement trigger
-//! covers `TRUNCATE` (constraint triggers cannot). On SQLite (one writer at
-//! a time) a plain row trigger sets it.
+//! transaction-local setting. The version row is one row lock that every
+//! menu writer takes. Taken at commit, it is held from there to the end of
+//! the commit, where an immediate trigger would hold it from the first
+//! write to the end of the transaction, queueing every other menu write
+//! behind the whole of it; and since the transaction has taken every other
+//! lock it needs by then, waiting for it cannot close a deadlock cycle,
+//! whatever order other writers (hand-written SQL included) lock rows in. A
+//! plain statement trigger covers `TRUNCATE` (constraint triggers cannot). On
+//! SQLite (one writer at a time) a plain row trigger sets it.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, string_len};

@@ -99,11 +99,15 @@ where
 /// page with no rows needs a second statement: past the last page, to learn
 /// the total (an empty first page means it is 0).
 ///
-/// A counted total of a list with a version is remembered, and the
-/// statement counts again only when the version changed (`totals.rs`).
+/// A counted total of a list with a version is remembered, and counted
+/// again only when the version changed (`totals.rs`).
 pub(crate) struct PageStatement {
-    /// The page's rows in order, each with the total in column [`TOTAL`].
+    /// The page's rows in order, each with the total in column [`TOTAL`]
+    /// (and the version of a list that has one).
     page: SelectStatement,
+    /// With a total remembered: the page's rows with the version alone, no
+    /// count; `page` runs only if the version moved.
+    checked: Option<SelectStatement>,
     /// The total alone.
     total: SelectStatement,
     /// The page's order, the unique id last: (column, order, where NULL goes).
@@ -177,11 +181,14 @@ impl PageStatement {
             order_by(&mut page, (E::default(), Alias::new(*column)), direction, *nulls);
         }
         page.offset(query.offset()).limit(query.page_size);
-        match &memo {
-            Some(memo) => memo.add_columns(&mut page, total.clone(), TOTAL),
-            None => {
-                page.expr_as(Expr::SubQuery(None, Box::new(total.clone().into())), Alias::new(TOTAL));
-            }
+        let checked = memo.as_ref().filter(|memo| memo.is_known()).map(|memo| {
+            let mut checked = page.clone();
+            memo.add_version(&mut checked);
+            checked
+        });
+        page.expr_as(Expr::SubQuery(None, Box::new(total.clone().into())), Alias::new(TOTAL));
+        if let Some(memo) = &memo {
+            memo.add_version(&mut page);
         }
         // A pattern may match five rows or half the table, and the best plan
         // differs (an index of trigrams, or a walk in the page's order that
@@ -204,7 +211,7 @@ impl PageStatement {
             .iter()
             .any(|f| matches!(f.op, Op::Gt | Op::Gte | Op::Lt | Op::Lte) && Some(f.field) != leading);
         let plan = if pattern || range { Plan::WithValues } else { Plan::Cached };
-        Self { page, total, order, limit: query.page_size, offset: query.offset(), plan, memo }
+        Self { page, checked, total, order, limit: query.page_size, offset: query.offset(), plan, memo }
     }
 
     /// The page as a subquery named [`PAGE`], for `join` to add rows of other
@@ -212,35 +219,59 @@ impl PageStatement {
     /// `SELECT page.* FROM (…) AS page ORDER BY <the page's order>`, to which
     /// `join` adds joins, columns, and orderings within an item. An item
     /// with several joined rows comes as consecutive rows.
-    pub(crate) fn joined(self, join: impl FnOnce(&mut SelectStatement)) -> Self {
-        let mut outer = Query::select();
-        outer.column((Alias::new(PAGE), Asterisk)).from_subquery(self.page, Alias::new(PAGE));
-        for (column, direction, nulls) in &self.order {
-            order_by(&mut outer, (Alias::new(PAGE), Alias::new(*column)), direction, *nulls);
-        }
-        join(&mut outer);
-        Self { page: outer, ..self }
+    pub(crate) fn joined(self, join: impl Fn(&mut SelectStatement)) -> Self {
+        let Self { page, checked, total, order, limit, offset, plan, memo } = self;
+        let outer = |page| {
+            let mut outer = Query::select();
+            outer.column((Alias::new(PAGE), Asterisk)).from_subquery(page, Alias::new(PAGE));
+            for (column, direction, nulls) in &order {
+                order_by(&mut outer, (Alias::new(PAGE), Alias::new(*column)), direction, *nulls);
+            }
+            join(&mut outer);
+            outer
+        };
+        Self { page: outer(page), checked: checked.map(outer), total, order, limit, offset, plan, memo }
     }
 
     /// The page's rows and the total.
     pub(crate) async fn run(self, db: &Conn) -> Result<(Vec<QueryResult>, u64), DbErr> {
         let backend = db.get_database_backend();
-        let page = with_literal_bounds(backend, &self.page, self.limit, self.offset);
-        let rows = db.query_all_planned(page, self.plan).await?;
-        let total: i64 = match (rows.first(), self.memo) {
-            (Some(row), Some(memo)) => memo.total(row, TOTAL)?,
-            (Some(row), None) => row.try_get("", TOTAL)?,
-            (None, _) if self.offset == 0 => 0,
-            (None, _) => db
+        let bounded = |statement| with_literal_bounds(backend, statement, self.limit, self.offset);
+        if let (Some(checked), Some(memo)) = (&self.checked, &self.memo) {
+            let rows = db.query_all_planned(bounded(checked), self.plan).await?;
+            let total = match rows.first() {
+                Some(row) => memo.unchanged(row)?,
+                None if self.offset == 0 => Some(0),
+                None => None,
+            };
+            if let Some(total) = total {
+                return Ok((rows, list_total(total)?));
+            }
+        }
+        let rows = db.query_all_planned(bounded(&self.page), self.plan).await?;
+        let total: i64 = match rows.first() {
+            Some(row) => {
+                let total = row.try_get("", TOTAL)?;
+                if let Some(memo) = self.memo {
+                    memo.remember(row, total)?;
+                }
+                total
+            }
+            None if self.offset == 0 => 0,
+            None => db
                 .query_all_planned(backend.build(&self.total), self.plan)
                 .await?
                 .first()
                 .ok_or_else(|| DbErr::Custom("a list total query returned no row".to_owned()))?
                 .try_get_by_index(0)?,
         };
-        let total = u64::try_from(total).map_err(|_| DbErr::Custom(format!("a list total of {total}")))?;
-        Ok((rows, total))
+        Ok((rows, list_total(total)?))
     }
+}
+
+/// A total read from the database, which a count never makes negative.
+fn list_total(total: i64) -> Result<u64, DbErr> {
+    u64::try_from(total).map_err(|_| DbErr::Custom(format!("a list total of {total}")))
 }
 
 /// Rows of a join ordered by its parent first (as [`PageStatement::joined`]
