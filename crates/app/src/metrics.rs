@@ -98,6 +98,8 @@ pub struct Sample {
     pub jobs: Option<coffee_jobs::QueueDepth>,
     /// WebSockets open on this replica (`coffee-api` only).
     pub open_websockets: Option<u64>,
+    /// How the totals of lists with a version (the menu's) were answered.
+    pub list_totals: Option<coffee_storage::TotalsStats>,
 }
 
 impl Metrics {
@@ -154,6 +156,15 @@ impl Metrics {
         );
         gauge("coffee_jobs_dead", "Jobs the worker gave up on (coffee-worker dead list).", sample.jobs.map(|j| j.dead));
         gauge("coffee_websockets_open", "WebSockets open on this replica.", sample.open_websockets);
+        if let Some(totals) = sample.list_totals {
+            let help = "Menu list totals answered since start: remembered (the menu unchanged since they \
+                        were counted) or counted.";
+            if let Ok(c) = IntCounterVec::new(Opts::new("coffee_list_totals_total", help), &["source"]) {
+                c.with_label_values(&["remembered"]).inc_by(totals.remembered);
+                c.with_label_values(&["counted"]).inc_by(totals.counted);
+                families.extend(c.collect());
+            }
+        }
         TextEncoder::new().encode_to_string(&families).unwrap_or_else(|e| {
             tracing::error!(error = %e, "metrics could not be rendered");
             String::new()
@@ -250,6 +261,13 @@ mod tests {
         );
         assert!(text.contains("coffee_outbox_backlog 2"), "{text}");
         assert!(!text.contains("coffee_jobs_queued") && !text.contains("coffee_db_pool_in_use"), "{text}");
+        assert!(!text.contains("coffee_list_totals_total"), "{text}");
+
+        let totals = coffee_storage::TotalsStats { remembered: 7, counted: 2 };
+        let text = m.render(&Sample { list_totals: Some(totals), ..Sample::default() });
+        assert!(text.contains("# TYPE coffee_list_totals_total counter"), "{text}");
+        assert!(text.contains(r#"coffee_list_totals_total{source="remembered"} 7"#), "{text}");
+        assert!(text.contains(r#"coffee_list_totals_total{source="counted"} 2"#), "{text}");
     }
 
     #[test]

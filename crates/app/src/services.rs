@@ -319,6 +319,12 @@ impl Services {
         Readiness { database, redis }
     }
 
+    /// How this process answered the menu's list totals (for the API's
+    /// metrics: the worker lists nothing).
+    pub fn list_totals(&self) -> coffee_storage::TotalsStats {
+        coffee_storage::totals_stats(&self.db)
+    }
+
     /// Reads the states the metrics report (pool, outbox backlog, queue
     /// depth), each bounded to 2 s; one that cannot be read is left out.
     pub async fn sample(&self) -> Sample {
@@ -346,7 +352,13 @@ impl Services {
             }
         };
         let (outbox_backlog, jobs) = tokio::join!(backlog, jobs);
-        Sample { pool: coffee_storage::pool_stats(&self.db), outbox_backlog, jobs, open_websockets: None }
+        Sample {
+            pool: coffee_storage::pool_stats(&self.db),
+            outbox_backlog,
+            jobs,
+            open_websockets: None,
+            list_totals: None,
+        }
     }
 
     /// Starts the API's background work: the outbox relay and, in the

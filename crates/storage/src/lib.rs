@@ -36,6 +36,7 @@ pub use pools::{Pools, thread_number};
 pub use sea_orm::DatabaseConnection as Db;
 pub use sessions::SeaSessionRepository;
 pub use support::SeaConversationRepository;
+pub use totals::TotalsStats;
 pub use users::SeaUserRepository;
 
 /// How to reach the database.
@@ -207,6 +208,12 @@ pub fn pool_stats(pools: &Pools) -> Option<PoolStats> {
         total = PoolStats { in_use: total.in_use + one.in_use, idle: total.idle + one.idle, max: total.max + one.max };
     }
     Some(total)
+}
+
+/// How this process answered the totals of lists that have a version
+/// (remembered or counted, see `totals.rs`), for the metrics.
+pub fn totals_stats(pools: &Pools) -> TotalsStats {
+    pools.totals().stats()
 }
 
 fn one_pool_stats(db: &DatabaseConnection) -> Option<PoolStats> {

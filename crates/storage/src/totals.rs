@@ -38,6 +38,7 @@
 //! before, so a client sending new terms costs what it did without this.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
@@ -56,19 +57,48 @@ const VERSION: &str = "list_version";
 
 /// The remembered totals of one process, shared by its pools' clones.
 #[derive(Clone)]
-pub(crate) struct Totals(Arc<Cache<String, Known, ByKeyLength>>);
+pub(crate) struct Totals(Arc<Inner>);
+
+struct Inner {
+    cache: Cache<String, Known, ByKeyLength>,
+    /// Totals of lists with a version answered from memory, and counted.
+    remembered: AtomicU64,
+    counted: AtomicU64,
+}
+
+/// How the totals of lists with a version were answered since start, for
+/// the metrics (a low share remembered means the menu changes often, or
+/// clients rarely repeat a list).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TotalsStats {
+    /// Answered from memory: the version had not moved.
+    pub remembered: u64,
+    /// Counted: nothing remembered for the filter, or the version moved.
+    pub counted: u64,
+}
 
 impl Totals {
     pub(crate) fn new() -> Self {
         // The estimate sizes the cache's tables; a key is a few hundred bytes.
         let estimated_entries = usize::try_from(CAPACITY_BYTES / 512).unwrap_or(usize::MAX);
-        Self(Arc::new(Cache::with_weighter(estimated_entries, CAPACITY_BYTES, ByKeyLength)))
+        Self(Arc::new(Inner {
+            cache: Cache::with_weighter(estimated_entries, CAPACITY_BYTES, ByKeyLength),
+            remembered: AtomicU64::new(0),
+            counted: AtomicU64::new(0),
+        }))
+    }
+
+    pub(crate) fn stats(&self) -> TotalsStats {
+        TotalsStats {
+            remembered: self.0.remembered.load(Ordering::Relaxed),
+            counted: self.0.counted.load(Ordering::Relaxed),
+        }
     }
 }
 
 impl std::fmt::Debug for Totals {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Totals").field("entries", &self.0.len()).finish()
+        f.debug_struct("Totals").field("entries", &self.0.cache.len()).field("stats", &self.stats()).finish()
     }
 }
 
@@ -105,7 +135,7 @@ impl Memo {
     pub(crate) fn look_up(totals: &Totals, list: &'static str, backend: DbBackend, count: &SelectStatement) -> Self {
         let built = backend.build(count);
         let key = format!("{list}\n{}\n{:?}", built.sql, built.values);
-        let known = totals.0.get(&key);
+        let known = totals.0.cache.get(&key);
         Self { totals: totals.clone(), list, key, known }
     }
 
@@ -123,14 +153,19 @@ impl Memo {
     /// was counted at.
     pub(crate) fn unchanged(&self, row: &QueryResult) -> Result<Option<i64>, DbErr> {
         let version = row.try_get::<Option<i64>>("", VERSION)?;
-        Ok(self.known.filter(|known| Some(known.version) == version).map(|known| known.total))
+        let total = self.known.filter(|known| Some(known.version) == version).map(|known| known.total);
+        if total.is_some() {
+            self.totals.0.remembered.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(total)
     }
 
     /// Remembers `total`, counted by the statement that read the page's `row`.
     pub(crate) fn remember(self, row: &QueryResult, total: i64) -> Result<(), DbErr> {
+        self.totals.0.counted.fetch_add(1, Ordering::Relaxed);
         // No version (its row deleted by hand): counted every time, as without one.
         if let Some(version) = row.try_get::<Option<i64>>("", VERSION)? {
-            self.totals.0.insert(self.key, Known { version, total });
+            self.totals.0.cache.insert(self.key, Known { version, total });
         }
         Ok(())
     }

@@ -38,7 +38,8 @@ impl IntoProblem for MetricsDenied {
 ///
 /// Prometheus text exposition format: requests by route template, method and status; request
 /// latency histograms; the database pool (in use, idle, max); the outbox backlog; the job queue's
-/// depth (queued and dead, when Redis is configured); WebSockets open on this replica. Public
+/// depth (queued and dead, when Redis is configured); WebSockets open on this replica; menu list
+/// totals answered from memory or counted. Public
 /// unless `METRICS_TOKEN` is set; then it requires `Authorization: Bearer <METRICS_TOKEN>`.
 #[api_v2_operation(operation_id = "metrics", tags(Health))]
 async fn metrics(
@@ -52,6 +53,7 @@ async fn metrics(
     }
     let mut sample = services.sample().await;
     sample.open_websockets = Some(hub.open_sockets());
+    sample.list_totals = Some(services.list_totals());
     Ok(HttpResponse::Ok()
         .content_type(METRICS_CONTENT_TYPE)
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -140,3 +140,27 @@ async fn open_websockets_are_counted_while_connected() {
     }
     assert_eq!(open, Some(0.0));
 }
+
+/// The menu's totals: the first list counts, the same list again is
+/// answered from memory, and a menu change makes the next one count again.
+#[tokio::test]
+async fn menu_list_totals_are_reported_as_remembered_or_counted() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let totals = |text: &str| {
+        let of = |source: &str| value(text, &format!(r#"coffee_list_totals_total{{source="{source}"}}"#));
+        (of("counted"), of("remembered"))
+    };
+    assert_eq!(totals(&scrape(&app, None).await), (Some(0.0), Some(0.0)));
+    let product = json!({"name": "Espresso", "price": 250});
+    assert_eq!(app.send_json(Method::POST, "/products", Some(&admin), &product).await.status(), StatusCode::CREATED);
+    for _ in 0..3 {
+        assert_eq!(app.get("/products?search=espresso", None).await.status(), StatusCode::OK);
+    }
+    assert_eq!(totals(&scrape(&app, None).await), (Some(1.0), Some(2.0)));
+    let product = json!({"name": "Espresso doppio", "price": 300});
+    assert_eq!(app.send_json(Method::POST, "/products", Some(&admin), &product).await.status(), StatusCode::CREATED);
+    let page = app.get("/products?search=espresso", None).await.json::<serde_json::Value>().await.unwrap();
+    assert_eq!(page["total"], 2);
+    assert_eq!(totals(&scrape(&app, None).await), (Some(2.0), Some(2.0)), "counted again after the change");
+}

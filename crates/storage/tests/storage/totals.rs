@@ -5,7 +5,7 @@
 
 use coffee_domain::catalog::{CatalogRepository, ProductChanges};
 use coffee_migrations::{Migrator, MigratorTrait};
-use coffee_storage::SeaCatalogRepository;
+use coffee_storage::{Pools, SeaCatalogRepository};
 use coffee_testkit::Backend;
 use sea_orm::{ConnectionTrait, Statement};
 
@@ -35,8 +35,9 @@ async fn products_version(env: &Env) -> i64 {
 #[tokio::test]
 async fn a_menu_total_is_counted_again_after_every_write_to_what_it_counts() {
     for env in backends().await {
-        // One repository, so one process's remembered totals, as in the server.
-        let repo = SeaCatalogRepository::new(env.db.clone());
+        // One set of pools, so one process's remembered totals, as in the server.
+        let pools = Pools::from(env.db.clone());
+        let repo = SeaCatalogRepository::new(pools.clone());
         let tea = create_category(&repo, "Tea", t0()).await;
         let hot = create_category(&repo, "Hot drinks", t0()).await;
         let chai = create_product(&repo, product("Masala chai", 400, t0()), &[&tea]).await;
@@ -52,6 +53,9 @@ async fn a_menu_total_is_counted_again_after_every_write_to_what_it_counts() {
             totals
         };
         assert_eq!(totals().await, [2, 1, 1, 2], "all, `chai`, in Tea or Hot drinks, available");
+        // Each list asked twice: counted, then remembered.
+        let stats = coffee_storage::totals_stats(&pools);
+        assert_eq!((stats.counted, stats.remembered), (4, 4));
 
         create_product(&repo, product("Chai latte", 450, t0()), &[&tea, &hot]).await;
         assert_eq!(totals().await, [3, 2, 2, 3], "a product created");
