@@ -216,7 +216,9 @@ fn webp(image: Bytes) -> Option<Vec<Bytes>> {
     // data, padded to an even length; the header's size bounds them.
     let riff_end = usize::try_from(u32::from_le_bytes(image.get(4..8)?.try_into().ok()?)).ok()?.saturating_add(8);
     let chunk_end = |at: usize| {
-        let size = usize::try_from(u32::from_le_bytes(image.get(at + 4..at.checked_add(8)?)?.try_into().ok()?)).ok()?;
+        let size =
+            usize::try_from(u32::from_le_bytes(image.get(at.checked_add(4)?..at.checked_add(8)?)?.try_into().ok()?))
+                .ok()?;
         at.checked_add(8)?.checked_add(size)?.checked_add(size & 1)
     };
     if !at_most_max_parts(image.len().min(riff_end), 12, chunk_end) {
