@@ -364,7 +364,7 @@ impl CatalogRepository for SeaCatalogRepository {
         let (rows, total) =
             PageStatement::new(&self.db, products::Entity::find(), query, &PRODUCT_MAPPING, Total::Count)
                 .joined(|outer| with_categories(outer, (Alias::new(PAGE), products::Column::Id)))
-                .run(&self.db)
+                .run()
                 .await
                 .map_err(repo_err)?;
         let items = products_of(&rows).map_err(repo_err)?;

@@ -84,7 +84,7 @@ where
     E::Model: Sync,
     F: Copy + PartialEq,
 {
-    let (rows, total) = PageStatement::new(db, select, query, mapping, total).run(db).await?;
+    let (rows, total) = PageStatement::new(db, select, query, mapping, total).run().await?;
     let items = rows.iter().map(|row| E::Model::from_query_result(row, "")).collect::<Result<_, _>>()?;
     Ok((items, total))
 }
@@ -102,6 +102,8 @@ where
 /// A counted total of a list with a version is remembered, and counted
 /// again only when the version changed (`totals.rs`).
 pub(crate) struct PageStatement {
+    /// Where it runs (and, outside a transaction, the totals remembered).
+    db: Conn,
     /// The page's rows in order, each with the total in column [`TOTAL`]
     /// (and the version of a list that has one).
     page: SelectStatement,
@@ -126,7 +128,8 @@ pub(crate) const PAGE: &str = "page";
 
 impl PageStatement {
     /// `select` narrowed, sorted and paged by `query`, with the total from
-    /// `total`, to run on `db`.
+    /// `total`, to run on `db`: the pool (where a total may be remembered)
+    /// or a unit of work's transaction.
     pub(crate) fn new<E, F>(
         db: &Conn,
         select: Select<E>,
@@ -211,7 +214,8 @@ impl PageStatement {
             .iter()
             .any(|f| matches!(f.op, Op::Gt | Op::Gte | Op::Lt | Op::Lte) && Some(f.field) != leading);
         let plan = if pattern || range { Plan::WithValues } else { Plan::Cached };
-        Self { page, checked, total, order, limit: query.page_size, offset: query.offset(), plan, memo }
+        let (limit, offset) = (query.page_size, query.offset());
+        Self { db: db.clone(), page, checked, total, order, limit, offset, plan, memo }
     }
 
     /// The page as a subquery named [`PAGE`], for `join` to add rows of other
@@ -220,7 +224,7 @@ impl PageStatement {
     /// `join` adds joins, columns, and orderings within an item. An item
     /// with several joined rows comes as consecutive rows.
     pub(crate) fn joined(self, join: impl Fn(&mut SelectStatement)) -> Self {
-        let Self { page, checked, total, order, limit, offset, plan, memo } = self;
+        let Self { db, page, checked, total, order, limit, offset, plan, memo } = self;
         let outer = |page| {
             let mut outer = Query::select();
             outer.column((Alias::new(PAGE), Asterisk)).from_subquery(page, Alias::new(PAGE));
@@ -230,11 +234,12 @@ impl PageStatement {
             join(&mut outer);
             outer
         };
-        Self { page: outer(page), checked: checked.map(outer), total, order, limit, offset, plan, memo }
+        Self { db, page: outer(page), checked: checked.map(outer), total, order, limit, offset, plan, memo }
     }
 
     /// The page's rows and the total.
-    pub(crate) async fn run(self, db: &Conn) -> Result<(Vec<QueryResult>, u64), DbErr> {
+    pub(crate) async fn run(self) -> Result<(Vec<QueryResult>, u64), DbErr> {
+        let db = &self.db;
         let backend = db.get_database_backend();
         let bounded = |statement| with_literal_bounds(backend, statement, self.limit, self.offset);
         if let (Some(checked), Some(memo)) = (&self.checked, &self.memo) {

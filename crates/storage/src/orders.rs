@@ -327,7 +327,7 @@ impl OrderRepository for SeaOrderRepository {
                     )
                     .order_by((oi::Entity, oi::Column::Position), sea_orm::Order::Asc);
             })
-            .run(&self.db)
+            .run()
             .await
             .map_err(repo_err)?;
         Ok(Page { items: orders_of(&rows)?, total, page: query.page, page_size: query.page_size })
