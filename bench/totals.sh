@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Remembered list totals (bench/README.md, "Menu totals remembered"):
+# Remembered list totals and pages (bench/README.md, "Menu totals remembered",
+# "Menu pages remembered"):
 # binaries side by side on one menu of $BENCH_PRODUCTS products (5 % of them
 # `praline`), each started afresh for each request below, warmed up for 2 s,
 # then wrk:
@@ -9,7 +10,8 @@
 #   new    — `search=praline` with a filter no request before had
 #            (lua/new_filter.lua): a total counted afresh on every request.
 # The first three repeat one request, so after the warm-up a binary that
-# remembers totals only checks the version; `new` is the cost when it cannot.
+# remembers pages (or only totals) only checks the version (and reads the
+# page); `new` is the cost when it cannot.
 #
 #   bench/totals.sh "$CARGO_TARGET_DIR/release/coffee-api" /tmp/coffee-api.base
 #

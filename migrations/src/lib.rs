@@ -26,6 +26,7 @@ mod m20261213_000016_order_lines_keep_product;
 mod m20261214_000017_outbox_delivery_lease;
 mod m20261215_000018_order_line_search;
 mod m20261216_000019_list_versions;
+mod m20261217_000020_category_names_in_menu_version;
 
 /// An index named `name` on `cols` of `table` (migrations from the fourth on).
 pub(crate) fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261214_000017_outbox_delivery_lease::Migration),
             Box::new(m20261215_000018_order_line_search::Migration),
             Box::new(m20261216_000019_list_versions::Migration),
+            Box::new(m20261217_000020_category_names_in_menu_version::Migration),
         ]
     }
 }

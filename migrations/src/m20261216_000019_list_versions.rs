@@ -62,29 +62,44 @@ $$",
         random = random(true),
     )];
     for table in PRODUCT_TABLES {
-        statements.push(format!(
-            "CREATE CONSTRAINT TRIGGER {table}_list_version AFTER INSERT OR UPDATE OR DELETE ON {table} \
-             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION list_versions_bump('products')"
-        ));
-        statements.push(format!(
-            "CREATE TRIGGER {table}_list_version_truncate AFTER TRUNCATE ON {table} \
-             FOR EACH STATEMENT EXECUTE FUNCTION list_versions_bump('products')"
-        ));
+        statements.extend(bump_triggers(table, "products", true));
     }
     statements
 }
 
-fn sqlite_up() -> Vec<String> {
-    let bump = format!("UPDATE list_versions SET version = {} WHERE name = 'products'", random(false));
-    PRODUCT_TABLES
-        .iter()
-        .flat_map(|table| {
-            ["INSERT", "UPDATE", "DELETE"].map(|op| {
-                let name = format!("{table}_list_version_{}", op.to_lowercase());
-                format!("CREATE TRIGGER {name} AFTER {op} ON {table} BEGIN {bump}; END")
-            })
+/// The triggers that give the list `list` a new version whenever `table`
+/// is written (and the function above on PostgreSQL), as described above;
+/// later migrations add tables to a list with them.
+pub(crate) fn bump_triggers(table: &str, list: &str, postgres: bool) -> Vec<String> {
+    if postgres {
+        return vec![
+            format!(
+                "CREATE CONSTRAINT TRIGGER {table}_list_version AFTER INSERT OR UPDATE OR DELETE ON {table} \
+                 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION list_versions_bump('{list}')"
+            ),
+            format!(
+                "CREATE TRIGGER {table}_list_version_truncate AFTER TRUNCATE ON {table} \
+                 FOR EACH STATEMENT EXECUTE FUNCTION list_versions_bump('{list}')"
+            ),
+        ];
+    }
+    let bump = format!("UPDATE list_versions SET version = {} WHERE name = '{list}'", random(false));
+    ["INSERT", "UPDATE", "DELETE"]
+        .map(|op| {
+            let name = format!("{table}_list_version_{}", op.to_lowercase());
+            format!("CREATE TRIGGER {name} AFTER {op} ON {table} BEGIN {bump}; END")
         })
-        .collect()
+        .into()
+}
+
+/// Drops what [`bump_triggers`] made on `table`.
+pub(crate) fn drop_bump_triggers(table: &str, postgres: bool) -> Vec<String> {
+    let triggers: Vec<String> = if postgres {
+        vec![format!("{table}_list_version ON {table}"), format!("{table}_list_version_truncate ON {table}")]
+    } else {
+        ["insert", "update", "delete"].map(|op| format!("{table}_list_version_{op}")).into()
+    };
+    triggers.into_iter().map(|trigger| format!("DROP TRIGGER IF EXISTS {trigger}")).collect()
 }
 
 #[async_trait::async_trait]
@@ -111,7 +126,12 @@ impl MigrationTrait for Migration {
             random(postgres)
         ))
         .await?;
-        for stmt in if postgres { postgres_up() } else { sqlite_up() } {
+        let statements = if postgres {
+            postgres_up()
+        } else {
+            PRODUCT_TABLES.iter().flat_map(|table| bump_triggers(table, "products", false)).collect()
+        };
+        for stmt in statements {
             db.execute_unprepared(&stmt).await?;
         }
         Ok(())
@@ -120,15 +140,8 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let postgres = manager.get_database_backend() == DatabaseBackend::Postgres;
         let db = manager.get_connection();
-        for table in PRODUCT_TABLES {
-            let triggers: Vec<String> = if postgres {
-                vec![format!("{table}_list_version ON {table}"), format!("{table}_list_version_truncate ON {table}")]
-            } else {
-                ["insert", "update", "delete"].map(|op| format!("{table}_list_version_{op}")).into()
-            };
-            for trigger in triggers {
-                db.execute_unprepared(&format!("DROP TRIGGER IF EXISTS {trigger}")).await?;
-            }
+        for stmt in PRODUCT_TABLES.iter().flat_map(|table| drop_bump_triggers(table, postgres)) {
+            db.execute_unprepared(&stmt).await?;
         }
         if postgres {
             db.execute_unprepared("DROP FUNCTION IF EXISTS list_versions_bump()").await?;

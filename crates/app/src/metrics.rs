@@ -164,6 +164,13 @@ impl Metrics {
                 c.with_label_values(&["counted"]).inc_by(totals.counted);
                 families.extend(c.collect());
             }
+            let help = "Menu list pages answered since start: remembered (the menu unchanged since they \
+                        were read) or read from the database.";
+            if let Ok(c) = IntCounterVec::new(Opts::new("coffee_list_pages_total", help), &["source"]) {
+                c.with_label_values(&["remembered"]).inc_by(totals.pages_remembered);
+                c.with_label_values(&["read"]).inc_by(totals.pages_read);
+                families.extend(c.collect());
+            }
         }
         TextEncoder::new().encode_to_string(&families).unwrap_or_else(|e| {
             tracing::error!(error = %e, "metrics could not be rendered");
@@ -261,13 +268,15 @@ mod tests {
         );
         assert!(text.contains("coffee_outbox_backlog 2"), "{text}");
         assert!(!text.contains("coffee_jobs_queued") && !text.contains("coffee_db_pool_in_use"), "{text}");
-        assert!(!text.contains("coffee_list_totals_total"), "{text}");
+        assert!(!text.contains("coffee_list_totals_total") && !text.contains("coffee_list_pages_total"), "{text}");
 
-        let totals = coffee_storage::TotalsStats { remembered: 7, counted: 2 };
+        let totals = coffee_storage::TotalsStats { remembered: 7, counted: 2, pages_remembered: 5, pages_read: 4 };
         let text = m.render(&Sample { list_totals: Some(totals), ..Sample::default() });
         assert!(text.contains("# TYPE coffee_list_totals_total counter"), "{text}");
         assert!(text.contains(r#"coffee_list_totals_total{source="remembered"} 7"#), "{text}");
         assert!(text.contains(r#"coffee_list_totals_total{source="counted"} 2"#), "{text}");
+        assert!(text.contains(r#"coffee_list_pages_total{source="remembered"} 5"#), "{text}");
+        assert!(text.contains(r#"coffee_list_pages_total{source="read"} 4"#), "{text}");
     }
 
     #[test]

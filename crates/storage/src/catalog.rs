@@ -164,6 +164,13 @@ fn products_of(rows: &[QueryResult]) -> Result<Vec<Product>, DbErr> {
     read.into_iter().map(|(m, cats)| product(m, cats)).collect()
 }
 
+/// What a product holds beyond its own size, in bytes (a remembered page's weight).
+fn product_bytes(product: &Product) -> usize {
+    let text = |text: &Option<String>| text.as_ref().map_or(0, String::capacity);
+    let categories = product.categories.iter().map(|c| size_of::<CategoryRef>() + c.name.capacity());
+    product.name.capacity() + text(&product.description) + text(&product.image) + categories.sum::<usize>()
+}
+
 /// Checks that every id names a category; returns them with their names.
 async fn existing_categories(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<CategoryRef>, CatalogWriteError> {
     if ids.is_empty() {
@@ -360,14 +367,14 @@ impl CatalogRepository for SeaCatalogRepository {
     async fn list_products(&self, query: &ListQuery<ProductField>) -> Result<Page<Product>, RepoError> {
         // The page and its products' categories in one statement, so from
         // one snapshot: two reads could pair a product's old fields with its
-        // new categories.
-        let (rows, total) =
+        // new categories. The menu has a version, so a page read before is
+        // answered from memory while the menu stays the same.
+        let (items, total) =
             PageStatement::new(&self.db, products::Entity::find(), query, &PRODUCT_MAPPING, Total::Count)
                 .joined(|outer| with_categories(outer, (Alias::new(PAGE), products::Column::Id)))
-                .run()
+                .run_remembered(products_of, product_bytes)
                 .await
                 .map_err(repo_err)?;
-        let items = products_of(&rows).map_err(repo_err)?;
         Ok(Page { items, total, page: query.page, page_size: query.page_size })
     }
 

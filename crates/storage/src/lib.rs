@@ -210,8 +210,8 @@ pub fn pool_stats(pools: &Pools) -> Option<PoolStats> {
     Some(total)
 }
 
-/// How this process answered the totals of lists that have a version
-/// (remembered or counted, see `totals.rs`), for the metrics.
+/// How this process answered the pages and totals of lists that have a
+/// version (remembered, or read and counted, see `totals.rs`), for the metrics.
 pub fn totals_stats(pools: &Pools) -> TotalsStats {
     pools.totals().stats()
 }

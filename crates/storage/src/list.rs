@@ -38,9 +38,11 @@ pub(crate) struct ListMapping<E: EntityTrait, F> {
     /// membership through a join table); `None` means "use `column`".
     pub custom: fn(&Filter<F>) -> Option<SimpleExpr>,
     /// The `list_versions` row that changes with every write to the rows
-    /// this list reads (migration `m20261216_000019`): with one, a counted
-    /// total is remembered per filter and reused while the version stays
-    /// the same (`totals.rs`); `None`: counted on every request.
+    /// this list reads or shows (migration `m20261216_000019`): with one, a
+    /// counted total is remembered per filter, and a page read through
+    /// [`PageStatement::run_remembered`] per page, and reused while the
+    /// version stays the same (`totals.rs`); `None`: read and counted on
+    /// every request.
     pub version: Option<&'static str>,
 }
 
@@ -100,7 +102,8 @@ where
 /// the total (an empty first page means it is 0).
 ///
 /// A counted total of a list with a version is remembered, and counted
-/// again only when the version changed (`totals.rs`).
+/// again only when the version changed; so is a page, if its caller says how
+/// to make and weigh its items ([`Self::run_remembered`], `totals.rs`).
 pub(crate) struct PageStatement {
     /// Where it runs (and, outside a transaction, the totals remembered).
     db: Conn,
@@ -239,38 +242,101 @@ impl PageStatement {
 
     /// The page's rows and the total.
     pub(crate) async fn run(self) -> Result<(Vec<QueryResult>, u64), DbErr> {
+        let page = self.bounded(&self.page);
+        let (rows, total, _) = self.read(page).await?;
+        Ok((rows, total))
+    }
+
+    /// The page's items, as `read` makes them of its rows, and the total.
+    ///
+    /// A page of a list with a version, outside a transaction, is remembered
+    /// with the version it was read at, and answered from memory while the
+    /// version stays the same: a primary-key lookup instead of the page's
+    /// statement (`totals.rs`). `weigh` tells how many bytes an item holds
+    /// beyond its own size, which bounds what is remembered.
+    pub(crate) async fn run_remembered<T>(
+        mut self,
+        read: impl FnOnce(&[QueryResult]) -> Result<Vec<T>, DbErr>,
+        weigh: impl Fn(&T) -> usize,
+    ) -> Result<(Vec<T>, u64), DbErr>
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        let page = self.bounded(&self.page);
+        let Some(memo) = &mut self.memo else {
+            let (rows, total, _) = self.read(page).await?;
+            return Ok((read(&rows)?, total));
+        };
+        let remembered = memo.page(&page);
+        if remembered.version().is_some() {
+            let statement = self.db.get_database_backend().build(&memo.version_statement());
+            let rows = self.db.query_all_planned(statement, Plan::Cached).await?;
+            let now = rows.first().map(|row| row.try_get_by_index::<Option<i64>>(0)).transpose()?.flatten();
+            if let Some(page) = remembered.unchanged(now) {
+                return Ok(page);
+            }
+            // The rows changed since: a total counted before that would only
+            // be found out of date by one more round trip.
+            memo.keep_if_counted_at(now);
+            if !memo.is_known() {
+                self.checked = None;
+            }
+        }
+        let (rows, total, version) = self.read(page).await?;
+        let items = read(&rows)?;
+        remembered.remember(version, &items, total, weigh);
+        Ok((items, total))
+    }
+
+    /// `statement` with the page's bounds ([`with_literal_bounds`]).
+    fn bounded(&self, statement: &SelectStatement) -> Statement {
+        with_literal_bounds(self.db.get_database_backend(), statement, self.limit, self.offset)
+    }
+
+    /// Runs `page` (the page built by [`Self::bounded`]), or the statement
+    /// without a count when a total is remembered: the rows, the total, and
+    /// the version they were read at (of a list that has one, when a row
+    /// carries it).
+    async fn read(self, page: Statement) -> Result<(Vec<QueryResult>, u64, Option<i64>), DbErr> {
         let db = &self.db;
-        let backend = db.get_database_backend();
-        let bounded = |statement| with_literal_bounds(backend, statement, self.limit, self.offset);
         if let (Some(checked), Some(memo)) = (&self.checked, &self.memo) {
-            let rows = db.query_all_planned(bounded(checked), self.plan).await?;
+            let rows = db.query_all_planned(self.bounded(checked), self.plan).await?;
+            let version = rows.first().map(Memo::version_of).transpose()?.flatten();
             let total = match rows.first() {
-                Some(row) => memo.unchanged(row)?,
+                Some(_) => memo.unchanged(version),
                 None if self.offset == 0 => Some(0),
                 None => None,
             };
             if let Some(total) = total {
-                return Ok((rows, list_total(total)?));
+                return Ok((rows, list_total(total)?, version));
             }
         }
-        let rows = db.query_all_planned(bounded(&self.page), self.plan).await?;
-        let total: i64 = match rows.first() {
+        let rows = db.query_all_planned(page, self.plan).await?;
+        let (total, version): (i64, _) = match rows.first() {
             Some(row) => {
                 let total = row.try_get("", TOTAL)?;
-                if let Some(memo) = self.memo {
-                    memo.remember(row, total)?;
-                }
-                total
+                let version = match self.memo {
+                    Some(memo) => {
+                        let version = Memo::version_of(row)?;
+                        memo.remember(version, total);
+                        version
+                    }
+                    None => None,
+                };
+                (total, version)
             }
-            None if self.offset == 0 => 0,
-            None => db
-                .query_all_planned(backend.build(&self.total), self.plan)
-                .await?
-                .first()
-                .ok_or_else(|| DbErr::Custom("a list total query returned no row".to_owned()))?
-                .try_get_by_index(0)?,
+            None if self.offset == 0 => (0, None),
+            None => {
+                let total = db
+                    .query_all_planned(db.get_database_backend().build(&self.total), self.plan)
+                    .await?
+                    .first()
+                    .ok_or_else(|| DbErr::Custom("a list total query returned no row".to_owned()))?
+                    .try_get_by_index(0)?;
+                (total, None)
+            }
         };
-        Ok((rows, list_total(total)?))
+        Ok((rows, list_total(total)?, version))
     }
 }
 

@@ -1,53 +1,70 @@
-//! Exact list totals, remembered per filter and per version of the rows they
-//! count.
+//! Exact list totals and pages, remembered per filter and per version of
+//! the rows they read.
 //!
 //! SPEC §3 gives every page the exact `total` of what its filters match, and
 //! counting is most of a big list's cost: at 100 000 products the count of
 //! a common search term (5 000 matches) took 14–21 ms where its page took
 //! under 1, and the unfiltered menu's count 11–14 ms (`bench/README.md`,
 //! "Menu search at 100 000 products"). The menu changes seldom, so most
-//! counts repeat a count made before.
+//! counts repeat a count made before, and most pages a page read before.
 //!
 //! A list with a version (`ListMapping::version`, a row of `list_versions`
 //! that the database changes to a new random value in every transaction
-//! that writes the rows the list reads, migration `m20261216_000019`) reads
-//! the version beside every page it counts, and remembers the total with the
-//! version it was counted at. When a total is remembered, the page is asked
-//! for without a count, with the version beside it: the same version, and
-//! the remembered total is the page's total; another one, and the page is
-//! asked for again with its count (one more round trip, once per filter and
-//! replica after each change of the menu). Left out of the statement, the
-//! count is neither run nor planned (a searched list is planned on every
-//! request): a repeated search answered 16–22 % more requests than with the
-//! count skipped inside the statement by a `CASE` (`bench/README.md`).
+//! that writes the rows the list reads or shows, migrations
+//! `m20261216_000019` and `m20261217_000020`) reads the version beside every
+//! page, and remembers:
+//!
+//! - **the page** (its items, as the repository made them of its rows, and
+//!   its total) with the version it was read at. Asked for again, the page
+//!   is answered after one primary-key lookup of the version: the same
+//!   version, and the remembered page is the answer; another one, and the
+//!   page is read again (`bench/README.md`, "Menu pages remembered").
+//! - **the total** per filter (all pages of it) with the version it was
+//!   counted at. When a total is remembered but not the page, the page is
+//!   asked for without a count, with the version beside it: the same
+//!   version, and the remembered total is the page's total; another one,
+//!   and the page is asked for again with its count (one more round trip,
+//!   once per filter and replica after each change of the menu). Left out
+//!   of the statement, the count is neither run nor planned (a searched
+//!   list is planned on every request): a repeated search answered 16–22 %
+//!   more requests than with the count skipped inside the statement by a
+//!   `CASE` (`bench/README.md`, "Menu totals remembered").
 //!
 //! **Still exact, never stale.** The version and the page (and the count,
 //! when there is one) are read by one statement, so from one snapshot; and
 //! every committed write to the rows changes the version. A snapshot that
-//! shows the version a total was counted under therefore shows the same
-//! rows that total counted. Each replica remembers its own totals and
+//! shows the version a page was read or a total counted under therefore
+//! shows the same rows: the answer is what a read would return when the
+//! version is read. Each replica remembers its own pages and totals and
 //! checks the shared version on every request, so a write on one replica
 //! is seen by the next list on every other: nothing to invalidate across
 //! replicas. A page and its total still agree (a test changes the rows and
 //! reads the list again, on both engines).
 //!
-//! **Bounded.** At most [`CAPACITY_BYTES`] of keys (the count's SQL and its
-//! values, which hold the client's search terms) per process; beyond that
-//! the cache evicts (S3-FIFO, `quick_cache`), keyed with std's SipHash since
-//! clients choose the keys. A term no one searched before is counted as
-//! before, so a client sending new terms costs what it did without this.
+//! **Bounded.** At most [`CAPACITY_BYTES`] of totals' keys (the count's SQL
+//! and its values, which hold the client's search terms) and
+//! [`PAGE_CAPACITY_BYTES`] of pages (keys and items, as the list weighs
+//! them) per process; beyond that the caches evict (S3-FIFO,
+//! `quick_cache`), keyed with std's SipHash since clients choose the keys.
+//! A term no one searched before is read and counted as before, so a client
+//! sending new terms costs what it did without this.
 
+use std::any::Any;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query, SelectStatement};
-use sea_orm::{DbBackend, DbErr, QueryResult};
+use sea_orm::{DbBackend, DbErr, QueryResult, Statement};
 
 /// Bytes of remembered totals one process may hold: keys, plus
 /// [`ENTRY_BYTES`] for each entry.
 pub const CAPACITY_BYTES: u64 = 4 << 20;
+
+/// Bytes of remembered pages one process may hold: keys and items, as
+/// their lists weigh them.
+pub const PAGE_CAPACITY_BYTES: u64 = 8 << 20;
 
 /// What an entry costs beside its key: the value and the cache's bookkeeping.
 const ENTRY_BYTES: u64 = 64;
@@ -55,50 +72,71 @@ const ENTRY_BYTES: u64 = 64;
 /// The name of a page's extra column that carries the version it was read at.
 const VERSION: &str = "list_version";
 
-/// The remembered totals of one process, shared by its pools' clones.
+/// The remembered totals and pages of one process, shared by its pools' clones.
 #[derive(Clone)]
 pub(crate) struct Totals(Arc<Inner>);
 
 struct Inner {
     cache: Cache<String, Known, ByKeyLength>,
+    pages: Cache<String, KnownPage, ByPageWeight>,
     /// Totals of lists with a version answered from memory, and counted.
     remembered: AtomicU64,
     counted: AtomicU64,
+    /// Pages of lists with a version answered from memory, and read.
+    pages_remembered: AtomicU64,
+    pages_read: AtomicU64,
 }
 
-/// How the totals of lists with a version were answered since start, for
-/// the metrics (a low share remembered means the menu changes often, or
-/// clients rarely repeat a list).
+/// How the pages and totals of lists with a version were answered since
+/// start, for the metrics (a low share remembered means the menu changes
+/// often, or clients rarely repeat a list).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TotalsStats {
-    /// Answered from memory: the version had not moved.
+    /// Totals answered from memory, with their page or alone: the version
+    /// had not moved.
     pub remembered: u64,
     /// Counted: nothing remembered for the filter, or the version moved.
     pub counted: u64,
+    /// Pages answered from memory: the version had not moved.
+    pub pages_remembered: u64,
+    /// Pages read from the database: not remembered, or the version moved.
+    pub pages_read: u64,
 }
 
 impl Totals {
     pub(crate) fn new() -> Self {
         // The estimate sizes the cache's tables; a key is a few hundred bytes.
         let estimated_entries = usize::try_from(CAPACITY_BYTES / 512).unwrap_or(usize::MAX);
+        // A page of 20 products weighs 5–10 KiB.
+        let estimated_pages = usize::try_from(PAGE_CAPACITY_BYTES / 8192).unwrap_or(usize::MAX);
         Self(Arc::new(Inner {
             cache: Cache::with_weighter(estimated_entries, CAPACITY_BYTES, ByKeyLength),
+            pages: Cache::with_weighter(estimated_pages, PAGE_CAPACITY_BYTES, ByPageWeight),
             remembered: AtomicU64::new(0),
             counted: AtomicU64::new(0),
+            pages_remembered: AtomicU64::new(0),
+            pages_read: AtomicU64::new(0),
         }))
     }
 
     pub(crate) fn stats(&self) -> TotalsStats {
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         TotalsStats {
-            remembered: self.0.remembered.load(Ordering::Relaxed),
-            counted: self.0.counted.load(Ordering::Relaxed),
+            remembered: load(&self.0.remembered),
+            counted: load(&self.0.counted),
+            pages_remembered: load(&self.0.pages_remembered),
+            pages_read: load(&self.0.pages_read),
         }
     }
 }
 
 impl std::fmt::Debug for Totals {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Totals").field("entries", &self.0.cache.len()).field("stats", &self.stats()).finish()
+        f.debug_struct("Totals")
+            .field("entries", &self.0.cache.len())
+            .field("pages", &self.0.pages.len())
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 
@@ -115,6 +153,26 @@ struct ByKeyLength;
 impl Weighter<String, Known> for ByKeyLength {
     fn weight(&self, key: &String, _: &Known) -> u64 {
         u64::try_from(key.len()).unwrap_or(u64::MAX).saturating_add(ENTRY_BYTES)
+    }
+}
+
+/// A page's items (a `Vec` of its list's item type), its total, and the
+/// version of the rows they were read at.
+#[derive(Clone)]
+pub(crate) struct KnownPage {
+    version: i64,
+    total: u64,
+    items: Arc<dyn Any + Send + Sync>,
+    /// What the key and items weigh.
+    weight: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ByPageWeight;
+
+impl Weighter<String, KnownPage> for ByPageWeight {
+    fn weight(&self, _: &String, page: &KnownPage) -> u64 {
+        page.weight
     }
 }
 
@@ -144,39 +202,110 @@ impl Memo {
         self.known.is_some()
     }
 
+    /// The list's version now: one primary-key lookup.
+    pub(crate) fn version_statement(&self) -> SelectStatement {
+        version_select(self.list)
+    }
+
+    /// The version a page's `row` was read at (none if its row was deleted by hand).
+    pub(crate) fn version_of(row: &QueryResult) -> Result<Option<i64>, DbErr> {
+        row.try_get::<Option<i64>>("", VERSION)
+    }
+
+    /// Forgets the remembered total unless it was counted at `version`: a
+    /// page checked against it would only find it moved.
+    pub(crate) fn keep_if_counted_at(&mut self, version: Option<i64>) {
+        self.known = self.known.filter(|known| Some(known.version) == version);
+    }
+
+    /// The page built as `page` (its SQL and values), remembered for this list.
+    pub(crate) fn page(&self, page: &Statement) -> PageMemo {
+        let key = format!("{}\n{}\n{:?}", self.list, page.sql, page.values);
+        let known = self.totals.0.pages.get(&key);
+        PageMemo { totals: self.totals.clone(), key, known }
+    }
+
     /// Adds to `page` a column with the version of the rows it reads.
     pub(crate) fn add_version(&self, page: &mut SelectStatement) {
         page.expr_as(version(self.list), Alias::new(VERSION));
     }
 
-    /// The remembered total, if the page's `row` was read at the version it
-    /// was counted at.
-    pub(crate) fn unchanged(&self, row: &QueryResult) -> Result<Option<i64>, DbErr> {
-        let version = row.try_get::<Option<i64>>("", VERSION)?;
+    /// The remembered total, if the page was read at `version`, the
+    /// version it was counted at.
+    pub(crate) fn unchanged(&self, version: Option<i64>) -> Option<i64> {
         let total = self.known.filter(|known| Some(known.version) == version).map(|known| known.total);
         if total.is_some() {
             self.totals.0.remembered.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(total)
+        total
     }
 
-    /// Remembers `total`, counted by the statement that read the page's `row`.
-    pub(crate) fn remember(self, row: &QueryResult, total: i64) -> Result<(), DbErr> {
+    /// Remembers `total`, counted by the statement that read the page at `version`.
+    pub(crate) fn remember(self, version: Option<i64>, total: i64) {
         self.totals.0.counted.fetch_add(1, Ordering::Relaxed);
         // No version (its row deleted by hand): counted every time, as without one.
-        if let Some(version) = row.try_get::<Option<i64>>("", VERSION)? {
+        if let Some(version) = version {
             self.totals.0.cache.insert(self.key, Known { version, total });
         }
-        Ok(())
     }
+}
+
+/// One page of a list with a version: what is remembered of it, and where
+/// to remember it.
+pub(crate) struct PageMemo {
+    totals: Totals,
+    /// The page's statement as built: list, SQL and values (its bounds are
+    /// written into the SQL).
+    key: String,
+    known: Option<KnownPage>,
+}
+
+impl PageMemo {
+    /// The version the remembered page was read at, if one is remembered.
+    pub(crate) fn version(&self) -> Option<i64> {
+        self.known.as_ref().map(|known| known.version)
+    }
+
+    /// The remembered page and its total, if it was read at `version`.
+    pub(crate) fn unchanged<T: Clone + 'static>(&self, version: Option<i64>) -> Option<(Vec<T>, u64)> {
+        let known = self.known.as_ref().filter(|known| Some(known.version) == version)?;
+        let items = known.items.downcast_ref::<Vec<T>>()?.clone();
+        self.totals.0.pages_remembered.fetch_add(1, Ordering::Relaxed);
+        self.totals.0.remembered.fetch_add(1, Ordering::Relaxed);
+        Some((items, known.total))
+    }
+
+    /// Remembers `items` and `total`, read at `version`; `weigh` tells what
+    /// an item holds, in bytes.
+    pub(crate) fn remember<T: Clone + Send + Sync + 'static>(
+        self,
+        version: Option<i64>,
+        items: &[T],
+        total: u64,
+        weigh: impl Fn(&T) -> usize,
+    ) {
+        self.totals.0.pages_read.fetch_add(1, Ordering::Relaxed);
+        // No version (its row deleted by hand, or an empty page, which
+        // carries none): read every time, as without one.
+        let Some(version) = version else { return };
+        let bytes = items.iter().map(|item| size_of::<T>().saturating_add(weigh(item))).fold(0, usize::saturating_add);
+        let weight =
+            u64::try_from(self.key.len().saturating_add(bytes)).unwrap_or(u64::MAX).saturating_add(ENTRY_BYTES);
+        let items: Arc<dyn Any + Send + Sync> = Arc::new(items.to_vec());
+        self.totals.0.pages.insert(self.key, KnownPage { version, total, items, weight });
+    }
+}
+
+/// `SELECT version FROM list_versions WHERE name = '<list>'`.
+fn version_select(list: &'static str) -> SelectStatement {
+    Query::select()
+        .column(Alias::new("version"))
+        .from(Alias::new("list_versions"))
+        .and_where(Expr::col(Alias::new("name")).eq(Expr::Constant(list.into())))
+        .to_owned()
 }
 
 /// `(SELECT version FROM list_versions WHERE name = '<list>')`.
 fn version(list: &'static str) -> Expr {
-    let select = Query::select()
-        .column(Alias::new("version"))
-        .from(Alias::new("list_versions"))
-        .and_where(Expr::col(Alias::new("name")).eq(Expr::Constant(list.into())))
-        .to_owned();
-    Expr::SubQuery(None, Box::new(select.into()))
+    Expr::SubQuery(None, Box::new(version_select(list).into()))
 }

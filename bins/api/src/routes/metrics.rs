@@ -39,7 +39,7 @@ impl IntoProblem for MetricsDenied {
 /// Prometheus text exposition format: requests by route template, method and status; request
 /// latency histograms; the database pool (in use, idle, max); the outbox backlog; the job queue's
 /// depth (queued and dead, when Redis is configured); WebSockets open on this replica; menu list
-/// totals answered from memory or counted. Public
+/// pages and totals answered from memory or read and counted. Public
 /// unless `METRICS_TOKEN` is set; then it requires `Authorization: Bearer <METRICS_TOKEN>`.
 #[api_v2_operation(operation_id = "metrics", tags(Health))]
 async fn metrics(

@@ -1,9 +1,10 @@
-//! Remembered menu totals: a total counted once is reused while the
-//! products' version (`list_versions`) stays the same, and every write to
-//! the rows a menu list reads, through the repository, a cascade or by hand,
-//! makes the next list count again.
+//! Remembered menu totals and pages: a total counted once, and a page read
+//! once, are reused while the products' version (`list_versions`) stays the
+//! same, and every write to the rows a menu list reads or shows, through the
+//! repository, a cascade or by hand, makes the next list read and count
+//! again.
 
-use coffee_domain::catalog::{CatalogRepository, ProductChanges};
+use coffee_domain::catalog::{CatalogRepository, CategoryChanges, ProductChanges};
 use coffee_migrations::{Migrator, MigratorTrait};
 use coffee_storage::{Pools, SeaCatalogRepository};
 use coffee_testkit::Backend;
@@ -53,9 +54,10 @@ async fn a_menu_total_is_counted_again_after_every_write_to_what_it_counts() {
             totals
         };
         assert_eq!(totals().await, [2, 1, 1, 2], "all, `chai`, in Tea or Hot drinks, available");
-        // Each list asked twice: counted, then remembered.
+        // Each list asked twice: read and counted, then remembered.
         let stats = coffee_storage::totals_stats(&pools);
         assert_eq!((stats.counted, stats.remembered), (4, 4));
+        assert_eq!((stats.pages_read, stats.pages_remembered), (4, 4));
 
         create_product(&repo, product("Chai latte", 450, t0()), &[&tea, &hot]).await;
         assert_eq!(totals().await, [3, 2, 2, 3], "a product created");
@@ -82,15 +84,19 @@ async fn a_menu_total_is_counted_again_after_every_write_to_what_it_counts() {
         run(&env, "DELETE FROM products WHERE name = 'Chai latte'").await;
         assert_eq!(totals().await, [2, 1, 0, 1], "a product deleted by hand");
 
-        // White-box: the version, not a count, is what answers a list whose
-        // total is remembered. A product created, then the version set back
-        // by hand to the one the total was remembered at: the list answers
-        // the remembered total (no count ran), beside the new page.
+        // White-box: the version, not a count or a read, is what answers a
+        // list whose page or total is remembered. A product created, then the
+        // version set back by hand to the one they were remembered at: the
+        // page read before answers whole (no statement read the new
+        // product), and a page of another size, not read before, answers the
+        // remembered total (no count ran) beside its own rows.
         let before = products_version(&env).await;
         create_product(&repo, product("Mocha", 500, t0()), &[]).await;
         assert_ne!(products_version(&env).await, before, "a write changes the version");
         run(&env, &format!("UPDATE list_versions SET version = {before} WHERE name = 'products'")).await;
         let page = repo.list_products(&product_query(&[])).await.unwrap();
+        assert_eq!((page.total, page.items.len()), (2, 2), "the remembered page answered");
+        let page = repo.list_products(&product_query(&[("page_size", "10")])).await.unwrap();
         assert_eq!((page.total, page.items.len()), (2, 3), "the remembered total answered");
         run(&env, &format!("UPDATE list_versions SET version = {} WHERE name = 'products'", before ^ 1)).await;
         assert_eq!(totals().await, [3, 1, 0, 2], "another version: counted again");
@@ -99,6 +105,47 @@ async fn a_menu_total_is_counted_again_after_every_write_to_what_it_counts() {
             run(&env, "TRUNCATE products CASCADE").await;
             assert_eq!(totals().await, [0, 0, 0, 0], "TRUNCATE, which fires no row trigger");
         }
+    }
+}
+
+/// A remembered page shows what the database holds: every change to what a
+/// menu page shows (a product's fields, its categories' names), through the
+/// repository or by hand, is on the next page read.
+#[tokio::test]
+async fn a_remembered_menu_page_shows_every_change_to_what_it_shows() {
+    for env in backends().await {
+        let repo = SeaCatalogRepository::new(Pools::from(env.db.clone()));
+        let tea = create_category(&repo, "Tea", t0()).await;
+        let chai = create_product(&repo, product("Masala chai", 400, t0()), &[&tea]).await;
+        // Each shape asked twice, so the second answer is the remembered one.
+        let shown = || async {
+            let mut shown = Vec::new();
+            for pairs in [&[][..], &[("search", "chai")], &[("category_id", &*tea.id.to_string())]] {
+                let query = product_query(pairs);
+                let first = repo.list_products(&query).await.unwrap();
+                let again = repo.list_products(&query).await.unwrap();
+                assert_eq!(first.items, again.items, "{pairs:?}: asked twice");
+                let item = &again.items[0];
+                shown.push((item.name.clone(), item.price.minor(), item.categories[0].name.clone()));
+            }
+            assert!(shown.windows(2).all(|w| w[0] == w[1]), "every list shows the product alike: {shown:?}");
+            shown.swap_remove(0)
+        };
+        assert_eq!(shown().await, ("Masala chai".to_owned(), 400, "Tea".to_owned()));
+
+        let renamed = ProductChanges { name: Some("Masala chai latte".to_owned()), ..ProductChanges::default() };
+        repo.update_product(chai.id, &renamed, t0()).await.unwrap();
+        assert_eq!(shown().await, ("Masala chai latte".to_owned(), 400, "Tea".to_owned()), "a product renamed");
+
+        run(&env, "UPDATE products SET price = 420").await;
+        assert_eq!(shown().await, ("Masala chai latte".to_owned(), 420, "Tea".to_owned()), "a price set by hand");
+
+        let category = CategoryChanges { name: Some("Teas".to_owned()), ..CategoryChanges::default() };
+        repo.update_category(tea.id, &category, t0()).await.unwrap();
+        assert_eq!(shown().await, ("Masala chai latte".to_owned(), 420, "Teas".to_owned()), "a category renamed");
+
+        run(&env, "UPDATE categories SET name = 'Chai'").await;
+        assert_eq!(shown().await, ("Masala chai latte".to_owned(), 420, "Chai".to_owned()), "renamed by hand");
     }
 }
 
