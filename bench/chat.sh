@@ -3,11 +3,11 @@
 # Redis. See bench/README.md ("Chat"). A manual measurement, never run by CI.
 #
 # 1. Fan-out latency: customers on replica A send messages at $RATE msg/s
-#    (each customer at most 1/s, the per-socket budget); $AGENTS agents
-#    receive every one. Baseline: the agents on A too (in-process delivery
-#    plus the Redis round trip every publish makes); measured: the agents on
-#    B (delivery through Redis pub/sub to the other replica). Interleaved,
-#    $ROUNDS rounds of $SECONDS s.
+#    (each customer at most 0.8/s, under the per-socket budget of 10 in any
+#    10 s); $AGENTS agents receive every one. Baseline: the agents on A too
+#    (in-process delivery plus the Redis round trip every publish makes);
+#    measured: the agents on B (delivery through Redis pub/sub to the other
+#    replica). Interleaved, $ROUNDS rounds of $SECONDS s.
 # 2. Sustained rate: the cross-replica run at rising rates ($RATES).
 # 3. Idle sockets: RSS of replica A idle, then holding $IDLE_SOCKETS
 #    authenticated sockets (5 per customer, the per-user bound), after they
