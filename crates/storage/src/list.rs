@@ -17,7 +17,7 @@ use sea_orm::{
 };
 
 use crate::conn::{Conn, Plan};
-use crate::totals::Memo;
+use crate::totals::{Memo, PageMemo, Totals};
 
 /// How one resource maps onto its table.
 pub(crate) struct ListMapping<E: EntityTrait, F> {
@@ -104,17 +104,18 @@ where
 /// A counted total of a list with a version is remembered, and counted
 /// again only when the version changed; so is a page, if its caller says how
 /// to make and weigh its items ([`Self::run_remembered`], `totals.rs`).
+/// Statements are built when they are about to run, so a page answered from
+/// memory builds only the text that names it.
 pub(crate) struct PageStatement {
     /// Where it runs (and, outside a transaction, the totals remembered).
     db: Conn,
-    /// The page's rows in order, each with the total in column [`TOTAL`]
-    /// (and the version of a list that has one).
+    /// The page's rows in order, with the list's own columns only: the
+    /// statements that run add the total or the version to it, and `join`.
     page: SelectStatement,
-    /// With a total remembered: the page's rows with the version alone, no
-    /// count; `page` runs only if the version moved.
-    checked: Option<SelectStatement>,
-    /// The total alone.
-    total: SelectStatement,
+    /// Where the total comes from.
+    total: Total,
+    /// Adds other tables' rows to each item ([`Self::joined`]).
+    join: Option<fn(&mut SelectStatement)>,
     /// The page's order, the unique id last: (column, order, where NULL goes).
     order: Vec<(&'static str, Order, Option<NullOrdering>)>,
     limit: u64,
@@ -122,8 +123,11 @@ pub(crate) struct PageStatement {
     /// How PostgreSQL plans it: with the client's search terms, or range
     /// bounds off the leading sort key, when there are any (see [`Plan`]).
     plan: Plan,
-    /// The total remembered for this list and filter, if it has a version.
-    memo: Option<Memo>,
+    /// The list's `list_versions` row and this process's memory of its
+    /// pages and totals: for a counted list with a version, outside a
+    /// transaction (a unit of work may have written the rows itself,
+    /// uncommitted).
+    remembered: Option<(&'static str, Totals)>,
 }
 
 /// The name under which [`PageStatement::joined`] exposes the page.
@@ -131,8 +135,8 @@ pub(crate) const PAGE: &str = "page";
 
 impl PageStatement {
     /// `select` narrowed, sorted and paged by `query`, with the total from
-    /// `total`, to run on `db`: the pool (where a total may be remembered)
-    /// or a unit of work's transaction.
+    /// `total`, to run on `db`: the pool (where pages and totals may be
+    /// remembered) or a unit of work's transaction.
     pub(crate) fn new<E, F>(
         db: &Conn,
         select: Select<E>,
@@ -144,24 +148,9 @@ impl PageStatement {
         E: EntityTrait,
         F: Copy + PartialEq,
     {
-        let select = select.filter(condition(query, mapping));
-        let (total, memo) = match total {
-            Total::Count => {
-                let count = Query::select()
-                    .expr(Expr::col(Asterisk).count())
-                    .from_subquery(select.clone().into_query(), Alias::new("matches"))
-                    .to_owned();
-                // Remembered outside transactions only: a unit of work may
-                // have written the rows itself, uncommitted.
-                let memo = match (mapping.version, db) {
-                    (Some(list), Conn::Pool(pools)) => {
-                        Some(Memo::look_up(pools.totals(), list, db.get_database_backend(), &count))
-                    }
-                    _ => None,
-                };
-                (count, memo)
-            }
-            Total::From(statement) => (*statement, None),
+        let remembered = match (mapping.version, db, &total) {
+            (Some(list), Conn::Pool(pools), Total::Count) => Some((list, pools.totals().clone())),
+            _ => None,
         };
         let mut order = Vec::new();
         for key in &query.sort {
@@ -182,20 +171,11 @@ impl PageStatement {
         let last_desc = query.sort.last().is_none_or(|k| k.descending);
         // Never NULL; left to the engine's default, which a composite index serves.
         order.push((mapping.id.as_str(), if last_desc { Order::Desc } else { Order::Asc }, None));
-        let mut page = select.into_query();
+        let mut page = select.filter(condition(query, mapping)).into_query();
         for (column, direction, nulls) in &order {
             order_by(&mut page, (E::default(), Alias::new(*column)), direction, *nulls);
         }
         page.offset(query.offset()).limit(query.page_size);
-        let checked = memo.as_ref().filter(|memo| memo.is_known()).map(|memo| {
-            let mut checked = page.clone();
-            memo.add_version(&mut checked);
-            checked
-        });
-        page.expr_as(Expr::SubQuery(None, Box::new(total.clone().into())), Alias::new(TOTAL));
-        if let Some(memo) = &memo {
-            memo.add_version(&mut page);
-        }
         // A pattern may match five rows or half the table, and the best plan
         // differs (an index of trigrams, or a walk in the page's order that
         // stops at 20): searched lists are planned with their terms, every
@@ -218,7 +198,7 @@ impl PageStatement {
             .any(|f| matches!(f.op, Op::Gt | Op::Gte | Op::Lt | Op::Lte) && Some(f.field) != leading);
         let plan = if pattern || range { Plan::WithValues } else { Plan::Cached };
         let (limit, offset) = (query.page_size, query.offset());
-        Self { db: db.clone(), page, checked, total, order, limit, offset, plan, memo }
+        Self { db: db.clone(), page, total, join: None, order, limit, offset, plan, remembered }
     }
 
     /// The page as a subquery named [`PAGE`], for `join` to add rows of other
@@ -226,24 +206,13 @@ impl PageStatement {
     /// `SELECT page.* FROM (…) AS page ORDER BY <the page's order>`, to which
     /// `join` adds joins, columns, and orderings within an item. An item
     /// with several joined rows comes as consecutive rows.
-    pub(crate) fn joined(self, join: impl Fn(&mut SelectStatement)) -> Self {
-        let Self { db, page, checked, total, order, limit, offset, plan, memo } = self;
-        let outer = |page| {
-            let mut outer = Query::select();
-            outer.column((Alias::new(PAGE), Asterisk)).from_subquery(page, Alias::new(PAGE));
-            for (column, direction, nulls) in &order {
-                order_by(&mut outer, (Alias::new(PAGE), Alias::new(*column)), direction, *nulls);
-            }
-            join(&mut outer);
-            outer
-        };
-        Self { db, page: outer(page), checked: checked.map(outer), total, order, limit, offset, plan, memo }
+    pub(crate) fn joined(self, join: fn(&mut SelectStatement)) -> Self {
+        Self { join: Some(join), ..self }
     }
 
     /// The page's rows and the total.
     pub(crate) async fn run(self) -> Result<(Vec<QueryResult>, u64), DbErr> {
-        let page = self.bounded(&self.page);
-        let (rows, total, _) = self.read(page).await?;
+        let (rows, total, _) = self.read(None).await?;
         Ok((rows, total))
     }
 
@@ -255,88 +224,128 @@ impl PageStatement {
     /// statement (`totals.rs`). `weigh` tells how many bytes an item holds
     /// beyond its own size, which bounds what is remembered.
     pub(crate) async fn run_remembered<T>(
-        mut self,
+        self,
         read: impl FnOnce(&[QueryResult]) -> Result<Vec<T>, DbErr>,
         weigh: impl Fn(&T) -> usize,
     ) -> Result<(Vec<T>, u64), DbErr>
     where
         T: Clone + Send + Sync + 'static,
     {
-        let page = self.bounded(&self.page);
-        let Some(memo) = &mut self.memo else {
-            let (rows, total, _) = self.read(page).await?;
+        let Some((list, totals)) = &self.remembered else {
+            let (rows, total, _) = self.read(None).await?;
             return Ok((read(&rows)?, total));
         };
-        let remembered = memo.page(&page);
-        if remembered.version().is_some() {
-            let statement = self.db.get_database_backend().build(&memo.version_statement());
-            let rows = self.db.query_all_planned(statement, Plan::Cached).await?;
-            let now = rows.first().map(|row| row.try_get_by_index::<Option<i64>>(0)).transpose()?.flatten();
-            if let Some(page) = remembered.unchanged(now) {
+        // Named by the statement that reads its rows, columns added for the
+        // total and version aside: the same text is the same page.
+        let remembered = PageMemo::look_up(totals, list, &self.statement(|_| ()));
+        let mut now = None;
+        if remembered.is_known() {
+            let version = remembered.current_version(&self.db).await?;
+            if let Some(page) = remembered.unchanged(version) {
                 return Ok(page);
             }
-            // The rows changed since: a total counted before that would only
-            // be found out of date by one more round trip.
-            memo.keep_if_counted_at(now);
-            if !memo.is_known() {
-                self.checked = None;
-            }
+            now = Some(version);
         }
-        let (rows, total, version) = self.read(page).await?;
+        let (rows, total, version) = self.read(now).await?;
         let items = read(&rows)?;
         remembered.remember(version, &items, total, weigh);
         Ok((items, total))
     }
 
-    /// `statement` with the page's bounds ([`with_literal_bounds`]).
-    fn bounded(&self, statement: &SelectStatement) -> Statement {
-        with_literal_bounds(self.db.get_database_backend(), statement, self.limit, self.offset)
+    /// The page's statement, bounded ([`with_literal_bounds`]) and joined,
+    /// with `columns` added to the list's own.
+    fn statement(&self, columns: impl FnOnce(&mut SelectStatement)) -> Statement {
+        let mut page = self.page.clone();
+        columns(&mut page);
+        if let Some(join) = self.join {
+            let mut outer = Query::select();
+            outer.column((Alias::new(PAGE), Asterisk)).from_subquery(page, Alias::new(PAGE));
+            for (column, direction, nulls) in &self.order {
+                order_by(&mut outer, (Alias::new(PAGE), Alias::new(*column)), direction, *nulls);
+            }
+            join(&mut outer);
+            page = outer;
+        }
+        with_literal_bounds(self.db.get_database_backend(), &page, self.limit, self.offset)
     }
 
-    /// Runs `page` (the page built by [`Self::bounded`]), or the statement
-    /// without a count when a total is remembered: the rows, the total, and
-    /// the version they were read at (of a list that has one, when a row
-    /// carries it).
-    async fn read(self, page: Statement) -> Result<(Vec<QueryResult>, u64, Option<i64>), DbErr> {
+    /// The statement of the total alone.
+    fn total_statement(&self) -> SelectStatement {
+        match &self.total {
+            Total::Count => {
+                let mut matches = self.page.clone();
+                matches.clear_order_by().reset_limit().reset_offset();
+                Query::select()
+                    .expr(Expr::col(Asterisk).count())
+                    .from_subquery(matches, Alias::new("matches"))
+                    .to_owned()
+            }
+            Total::From(statement) => (**statement).clone(),
+        }
+    }
+
+    /// Reads the page: its rows, the total, and the version they were read
+    /// at (of a list with a version, when a row carries it). `now` is the
+    /// list's version if it was just looked up and found moved, so a total
+    /// remembered from before it is not checked: that would only find it
+    /// out of date, one round trip later.
+    async fn read(&self, now: Option<Option<i64>>) -> Result<(Vec<QueryResult>, u64, Option<i64>), DbErr> {
         let db = &self.db;
-        if let (Some(checked), Some(memo)) = (&self.checked, &self.memo) {
-            let rows = db.query_all_planned(self.bounded(checked), self.plan).await?;
-            let version = rows.first().map(Memo::version_of).transpose()?.flatten();
-            let total = match rows.first() {
-                Some(_) => memo.unchanged(version),
-                None if self.offset == 0 => Some(0),
-                None => None,
+        let total = self.total_statement();
+        let mut memo = self.remembered.as_ref().map(|(list, totals)| {
+            let mut memo = Memo::look_up(totals, list, db.get_database_backend(), &total);
+            if let Some(now) = now {
+                memo.keep_if_counted_at(now);
+            }
+            memo
+        });
+        // A total remembered: the page without its count, with the version.
+        if let Some(memo) = memo.as_ref().filter(|memo| memo.is_known()) {
+            let rows = db.query_all_planned(self.statement(|page| memo.add_version(page)), self.plan).await?;
+            let Some(row) = rows.first() else {
+                return Ok((rows, self.total_alone(total).await?, None));
             };
-            if let Some(total) = total {
+            let version = Memo::version_of(row)?;
+            if let Some(total) = memo.unchanged(version) {
                 return Ok((rows, list_total(total)?, version));
             }
         }
+        let page = self.statement(|page| {
+            page.expr_as(Expr::SubQuery(None, Box::new(total.clone().into())), Alias::new(TOTAL));
+            if let Some(memo) = &memo {
+                memo.add_version(page);
+            }
+        });
         let rows = db.query_all_planned(page, self.plan).await?;
-        let (total, version): (i64, _) = match rows.first() {
-            Some(row) => {
-                let total = row.try_get("", TOTAL)?;
-                let version = match self.memo {
-                    Some(memo) => {
-                        let version = Memo::version_of(row)?;
-                        memo.remember(version, total);
-                        version
-                    }
-                    None => None,
-                };
-                (total, version)
-            }
-            None if self.offset == 0 => (0, None),
-            None => {
-                let total = db
-                    .query_all_planned(db.get_database_backend().build(&self.total), self.plan)
-                    .await?
-                    .first()
-                    .ok_or_else(|| DbErr::Custom("a list total query returned no row".to_owned()))?
-                    .try_get_by_index(0)?;
-                (total, None)
-            }
+        let Some(row) = rows.first() else {
+            return Ok((rows, self.total_alone(total).await?, None));
         };
-        Ok((rows, list_total(total)?, version))
+        let counted = row.try_get("", TOTAL)?;
+        let version = match memo.take() {
+            Some(memo) => {
+                let version = Memo::version_of(row)?;
+                memo.remember(version, counted);
+                version
+            }
+            None => None,
+        };
+        Ok((rows, list_total(counted)?, version))
+    }
+
+    /// The total of a page that has no rows: 0 on the first page; past the
+    /// last one, `total` alone.
+    async fn total_alone(&self, total: SelectStatement) -> Result<u64, DbErr> {
+        if self.offset == 0 {
+            return Ok(0);
+        }
+        let db = &self.db;
+        let total = db
+            .query_all_planned(db.get_database_backend().build(&total), self.plan)
+            .await?
+            .first()
+            .ok_or_else(|| DbErr::Custom("a list total query returned no row".to_owned()))?
+            .try_get_by_index(0)?;
+        list_total(total)
     }
 }
 
@@ -527,51 +536,4 @@ pub(crate) fn to_value(v: &Value) -> sea_orm::Value {
 }
 
 #[cfg(test)]
-mod tests {
-    use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait as _, Query, SelectStatement};
-    use sea_orm::{DbBackend, Value, Values};
-
-    use super::with_literal_bounds;
-
-    fn page() -> SelectStatement {
-        let mut page = Query::select();
-        page.column(Asterisk).from(Alias::new("t")).and_where(Expr::col(Alias::new("a")).eq(5)).limit(20).offset(40);
-        page
-    }
-
-    fn joined() -> SelectStatement {
-        let mut outer = Query::select();
-        outer.column(Asterisk).from_subquery(page(), Alias::new("page")).left_join(
-            Alias::new("u"),
-            Expr::col((Alias::new("u"), Alias::new("t_id"))).equals((Alias::new("page"), Alias::new("id"))),
-        );
-        outer
-    }
-
-    #[test]
-    fn a_page_s_bounds_are_written_as_numbers_and_its_filters_stay_bound() {
-        let bound = Some(Values(vec![Value::Int(Some(5))]));
-        let built = with_literal_bounds(DbBackend::Postgres, &page(), 20, 40);
-        assert_eq!(
-            (built.sql.as_str(), &built.values),
-            (r#"SELECT * FROM "t" WHERE "a" = $1 LIMIT 20 OFFSET 40"#, &bound)
-        );
-        let built = with_literal_bounds(DbBackend::Sqlite, &joined(), 20, 40);
-        assert_eq!(
-            built.sql,
-            r#"SELECT * FROM (SELECT * FROM "t" WHERE "a" = ? LIMIT 20 OFFSET 40) AS "page" LEFT JOIN "u" ON "u"."t_id" = "page"."id""#
-        );
-        assert_eq!(built.values, bound);
-        let built = with_literal_bounds(DbBackend::Postgres, &joined(), 20, 40);
-        assert!(built.sql.contains(r#""a" = $1 LIMIT 20 OFFSET 40) AS "page""#), "{}", built.sql);
-    }
-
-    #[test]
-    #[should_panic(expected = "the page's bounds are not its statement's last values")]
-    fn a_value_after_the_bounds_is_caught_in_tests() {
-        let mut outer = joined();
-        outer.and_where(Expr::col(Alias::new("b")).eq(7));
-        // Release builds keep every value bound rather than guess; tests stop here.
-        with_literal_bounds(DbBackend::Postgres, &outer, 20, 40);
-    }
-}
+mod tests;

@@ -56,7 +56,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query, SelectStatement};
-use sea_orm::{DbBackend, DbErr, QueryResult, Statement};
+use sea_orm::{ConnectionTrait as _, DbBackend, DbErr, QueryResult, Statement};
+
+use crate::conn::{Conn, Plan};
 
 /// Bytes of remembered totals one process may hold: keys, plus
 /// [`ENTRY_BYTES`] for each entry.
@@ -202,11 +204,6 @@ impl Memo {
         self.known.is_some()
     }
 
-    /// The list's version now: one primary-key lookup.
-    pub(crate) fn version_statement(&self) -> SelectStatement {
-        version_select(self.list)
-    }
-
     /// The version a page's `row` was read at (none if its row was deleted by hand).
     pub(crate) fn version_of(row: &QueryResult) -> Result<Option<i64>, DbErr> {
         row.try_get::<Option<i64>>("", VERSION)
@@ -216,13 +213,6 @@ impl Memo {
     /// page checked against it would only find it moved.
     pub(crate) fn keep_if_counted_at(&mut self, version: Option<i64>) {
         self.known = self.known.filter(|known| Some(known.version) == version);
-    }
-
-    /// The page built as `page` (its SQL and values), remembered for this list.
-    pub(crate) fn page(&self, page: &Statement) -> PageMemo {
-        let key = format!("{}\n{}\n{:?}", self.list, page.sql, page.values);
-        let known = self.totals.0.pages.get(&key);
-        PageMemo { totals: self.totals.clone(), key, known }
     }
 
     /// Adds to `page` a column with the version of the rows it reads.
@@ -254,6 +244,8 @@ impl Memo {
 /// to remember it.
 pub(crate) struct PageMemo {
     totals: Totals,
+    /// The `list_versions` row.
+    list: &'static str,
     /// The page's statement as built: list, SQL and values (its bounds are
     /// written into the SQL).
     key: String,
@@ -261,9 +253,25 @@ pub(crate) struct PageMemo {
 }
 
 impl PageMemo {
-    /// The version the remembered page was read at, if one is remembered.
-    pub(crate) fn version(&self) -> Option<i64> {
-        self.known.as_ref().map(|known| known.version)
+    /// The page built as `page` (its SQL and values) of the list `list`,
+    /// remembered in `totals`, if it is.
+    pub(crate) fn look_up(totals: &Totals, list: &'static str, page: &Statement) -> Self {
+        let key = format!("{list}\n{}\n{:?}", page.sql, page.values);
+        let known = totals.0.pages.get(&key);
+        Self { totals: totals.clone(), list, key, known }
+    }
+
+    /// Whether the page is remembered, at some version.
+    pub(crate) fn is_known(&self) -> bool {
+        self.known.is_some()
+    }
+
+    /// The list's version now: one primary-key lookup, prepared once per
+    /// connection (none if its row was deleted by hand).
+    pub(crate) async fn current_version(&self, db: &Conn) -> Result<Option<i64>, DbErr> {
+        let statement = db.get_database_backend().build(&version_select(self.list));
+        let rows = db.query_all_planned(statement, Plan::Cached).await?;
+        Ok(rows.first().map(|row| row.try_get_by_index::<Option<i64>>(0)).transpose()?.flatten())
     }
 
     /// The remembered page and its total, if it was read at `version`.

@@ -108,6 +108,38 @@ async fn a_menu_total_is_counted_again_after_every_write_to_what_it_counts() {
     }
 }
 
+/// A remembered page found out of date is read again without its count
+/// when another page of the same filter counted the total at the new
+/// version since; past the last page, the total is asked for alone.
+#[tokio::test]
+async fn a_page_read_again_takes_the_total_another_page_counted_since() {
+    for env in backends().await {
+        let pools = Pools::from(env.db.clone());
+        let repo = SeaCatalogRepository::new(pools.clone());
+        create_product(&repo, product("Espresso", 250, t0()), &[]).await;
+        create_product(&repo, product("Latte", 350, t0()), &[]).await;
+        let one = product_query(&[("page_size", "1")]);
+        assert_eq!(repo.list_products(&one).await.unwrap().total, 2, "read and counted");
+        create_product(&repo, product("Mocha", 500, t0()), &[]).await;
+        let two = repo.list_products(&product_query(&[("page_size", "2")])).await.unwrap();
+        assert_eq!((two.total, two.items.len()), (3, 2), "another page: counted at the new version");
+
+        let before = coffee_storage::totals_stats(&pools);
+        let page = repo.list_products(&one).await.unwrap();
+        assert_eq!((page.total, page.items.len()), (3, 1));
+        let after = coffee_storage::totals_stats(&pools);
+        assert_eq!(
+            (after.counted - before.counted, after.remembered - before.remembered),
+            (0, 1),
+            "the page read without its count, beside the total counted since"
+        );
+        assert_eq!((after.pages_read - before.pages_read, after.pages_remembered), (1, 0));
+
+        let past = repo.list_products(&product_query(&[("page_size", "2"), ("page", "5")])).await.unwrap();
+        assert_eq!((past.total, past.items.len()), (3, 0), "past the last page");
+    }
+}
+
 /// A remembered page shows what the database holds: every change to what a
 /// menu page shows (a product's fields, its categories' names), through the
 /// repository or by hand, is on the next page read.
