@@ -246,8 +246,8 @@ pub(crate) struct PageMemo {
     totals: Totals,
     /// The `list_versions` row.
     list: &'static str,
-    /// The page's statement as built: list, SQL and values (its bounds are
-    /// written into the SQL).
+    /// The list, and the SQL and values of the page's statement without
+    /// its total and version columns (its bounds written into the SQL).
     key: String,
     known: Option<KnownPage>,
 }
