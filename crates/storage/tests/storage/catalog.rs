@@ -283,10 +283,15 @@ async fn a_product_is_read_whole_while_its_name_and_categories_change() {
         let milk = create_category(&repo, "Milk", t0()).await;
         let chai = create_product(&repo, product("Tea drink", 400, t0()), &[&tea]).await;
         let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // The writer goes on until the reader has read 40 times alongside
+        // it (60 rounds at least), however fast either runs.
+        let read_count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let writer = {
             let (repo, done, tea, milk) = (repo.clone(), done.clone(), tea.id, milk.id);
+            let read_count = read_count.clone();
             tokio::spawn(async move {
-                for round in 1..=60 {
+                let enough = || read_count.load(std::sync::atomic::Ordering::Acquire) >= 40;
+                for round in (1..=10_000).take_while(|round| *round <= 60 || !enough()) {
                     let (name, category) = if round % 2 == 0 { ("Tea drink", tea) } else { ("Milk drink", milk) };
                     let changes = ProductChanges {
                         name: Some(name.to_owned()),
@@ -306,6 +311,7 @@ async fn a_product_is_read_whole_while_its_name_and_categories_change() {
             for (how, read) in [("alone", &alone), ("listed", &listed.items[0])] {
                 let categories: Vec<&str> = read.categories.iter().map(|c| c.name.as_str()).collect();
                 reads += 1;
+                read_count.store(reads, std::sync::atomic::Ordering::Release);
                 let name = read.name.as_str();
                 if !matches!((name, categories.as_slice()), ("Tea drink", ["Tea"]) | ("Milk drink", ["Milk"])) {
                     torn.push((how, read.name.clone(), categories.join(",")));
