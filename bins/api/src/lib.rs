@@ -12,6 +12,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod problem;
 pub mod ratelimit;
+pub mod rendered;
 pub mod responses;
 pub mod routes;
 pub mod strict_json;
@@ -55,6 +56,7 @@ pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListe
         currency: services.shop.currency(),
         base_url: services.config.public_base_url.clone(),
     });
+    let rendered = Data::new(rendered::RenderedPages::new(rendered::CAPACITY_BYTES));
     let workers = services.http_workers;
     let server = HttpServer::new(move || {
         App::new()
@@ -64,6 +66,7 @@ pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListe
             .app_data(services.clone())
             .app_data(doc.clone())
             .app_data(product_view.clone())
+            .app_data(rendered.clone())
             .app_data(origins.clone())
             .app_data(hub.clone())
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found().into()))

@@ -26,7 +26,7 @@ macro_rules! body_schema {
     )+};
 }
 
-body_schema!(Created, CreatedOrMerged, Tagged, Revalidated, PlacedOrder);
+body_schema!(Created, CreatedOrMerged, Tagged, Revalidated, PlacedOrder, PageJson);
 
 /// `201 Created` with a `Location` header and the new resource as JSON.
 #[derive(Debug)]
@@ -80,6 +80,30 @@ impl<T: Apiv2Schema + Serialize> OperationModifier for CreatedOrMerged<T> {
         paperclip::actix::web::Json::<T>::update_response(op);
         Created::<T>::update_response(op);
         crate::openapi::document_header(op, "200", "Location", "Path of the existing resource that took the request.");
+    }
+}
+
+/// `200 OK` with a body already serialized as JSON: a page of a list, made
+/// now or remembered as made before (`rendered.rs`). `T` is its schema.
+#[derive(Debug)]
+pub struct PageJson<T> {
+    /// `T` as JSON.
+    pub body: actix_web::web::Bytes,
+    /// The body's type, for the document.
+    pub schema: std::marker::PhantomData<T>,
+}
+
+impl<T> Responder for PageJson<T> {
+    type Body = BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        HttpResponse::Ok().content_type(mime::APPLICATION_JSON).body(self.body)
+    }
+}
+
+impl<T: Apiv2Schema + Serialize> OperationModifier for PageJson<T> {
+    fn update_response(op: &mut DefaultOperationRaw) {
+        paperclip::actix::web::Json::<T>::update_response(op);
     }
 }
 

@@ -218,6 +218,11 @@ pub struct Page<T> {
     pub page: u64,
     /// The requested page size.
     pub page_size: u64,
+    /// The version of the list's rows the page was read at, where the
+    /// store keeps one (a value that changes with every committed write to
+    /// those rows): the same query answered at the same version is the same
+    /// page, so what was made of it may be reused. `None`: no version.
+    pub version: Option<i64>,
 }
 
 impl<T> Page<T> {
@@ -233,6 +238,7 @@ impl<T> Page<T> {
             total: self.total,
             page: self.page,
             page_size: self.page_size,
+            version: self.version,
         }
     }
 }
@@ -493,8 +499,8 @@ mod tests {
 
     #[test]
     fn page_count_rounds_up() {
-        let page = Page::<u8> { items: vec![], total: 41, page: 1, page_size: 20 };
+        let page = Page::<u8> { items: vec![], total: 41, page: 1, page_size: 20, version: None };
         assert_eq!(page.pages(), 3);
-        assert_eq!(Page::<u8> { items: vec![], total: 0, page: 1, page_size: 20 }.pages(), 0);
+        assert_eq!(Page::<u8> { items: vec![], total: 0, page: 1, page_size: 20, version: None }.pages(), 0);
     }
 }

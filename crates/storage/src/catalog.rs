@@ -261,6 +261,7 @@ impl CatalogRepository for SeaCatalogRepository {
             total,
             page: query.page,
             page_size: query.page_size,
+            version: None,
         })
     }
 
@@ -369,13 +370,13 @@ impl CatalogRepository for SeaCatalogRepository {
         // one snapshot: two reads could pair a product's old fields with its
         // new categories. The menu has a version, so a page read before is
         // answered from memory while the menu stays the same.
-        let (items, total) =
+        let (items, total, version) =
             PageStatement::new(&self.db, products::Entity::find(), query, &PRODUCT_MAPPING, Total::Count)
                 .joined(|outer| with_categories(outer, (Alias::new(PAGE), products::Column::Id)))
                 .run_remembered(products_of, product_bytes)
                 .await
                 .map_err(repo_err)?;
-        Ok(Page { items, total, page: query.page, page_size: query.page_size })
+        Ok(Page { items, total, page: query.page, page_size: query.page_size, version })
     }
 
     async fn update_product(

@@ -216,24 +216,27 @@ impl PageStatement {
         Ok((rows, total))
     }
 
-    /// The page's items, as `read` makes them of its rows, and the total.
+    /// The page's items, as `read` makes them of its rows, the total, and
+    /// the version of the list's rows they were read at (`Page::version`).
     ///
     /// A page of a list with a version, outside a transaction, is remembered
     /// with the version it was read at, and answered from memory while the
     /// version stays the same: a primary-key lookup instead of the page's
     /// statement (`totals.rs`). `weigh` tells how many bytes an item holds
-    /// beyond its own size, which bounds what is remembered.
+    /// beyond its own size, which bounds what is remembered. Within a
+    /// transaction there is no version: what it reads may be its own
+    /// uncommitted writes.
     pub(crate) async fn run_remembered<T>(
         self,
         read: impl FnOnce(&[QueryResult]) -> Result<Vec<T>, DbErr>,
         weigh: impl Fn(&T) -> usize,
-    ) -> Result<(Vec<T>, u64), DbErr>
+    ) -> Result<(Vec<T>, u64, Option<i64>), DbErr>
     where
         T: Clone + Send + Sync + 'static,
     {
         let Some((list, totals)) = &self.remembered else {
             let (rows, total, _) = self.read(None).await?;
-            return Ok((read(&rows)?, total));
+            return Ok((read(&rows)?, total, None));
         };
         // Named by the statement that reads its rows, columns added for the
         // total and version aside: the same text is the same page.
@@ -241,15 +244,15 @@ impl PageStatement {
         let mut now = None;
         if remembered.is_known() {
             let version = remembered.current_version(&self.db).await?;
-            if let Some(page) = remembered.unchanged(version) {
-                return Ok(page);
+            if let Some((items, total)) = remembered.unchanged(version) {
+                return Ok((items, total, version));
             }
             now = Some(version);
         }
         let (rows, total, version) = self.read(now).await?;
         let items = read(&rows)?;
         remembered.remember(version, &items, total, weigh);
-        Ok((items, total))
+        Ok((items, total, version))
     }
 
     /// The page's statement, bounded ([`with_literal_bounds`]) and joined,

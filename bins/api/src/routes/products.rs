@@ -9,7 +9,8 @@ use uuid::Uuid;
 use crate::dto::product::{ProductDto, ProductPage, ProductPatchRequest, ProductRequest, ProductView};
 use crate::extract::{AdminAccess, JsonBody, ListParams};
 use crate::problem::Problem;
-use crate::responses::Created;
+use crate::rendered::RenderedPages;
+use crate::responses::{Created, PageJson};
 use crate::upload::ImageUpload;
 
 /// List products
@@ -21,10 +22,11 @@ use crate::upload::ImageUpload;
 async fn list_products(
     services: Data<Services>,
     view: Data<ProductView>,
+    rendered: Data<RenderedPages>,
     query: ListParams<ProductResource>,
-) -> Result<web::Json<ProductPage>, Problem<CatalogError>> {
+) -> Result<PageJson<ProductPage>, Problem<CatalogError>> {
     let page = services.catalog.list_products(&query.0).await?;
-    Ok(web::Json(view.page(page)))
+    Ok(rendered.json("products", &query.0, page, |page| view.page(page))?)
 }
 
 /// Get a product

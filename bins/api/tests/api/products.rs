@@ -625,6 +625,50 @@ async fn products_can_be_filtered_searched_sorted_and_paged() {
     assert_eq!(q(vec![("category_id", nobody)]).await["total"], 0);
 }
 
+/// A repeated menu page is answered as JSON with the same bytes as the first
+/// time, and every change to what it shows (a price, a category's name, a
+/// product deleted) is on the next answer, for every query alike: a page's
+/// JSON is reused only while the menu's version stays the same.
+#[tokio::test]
+async fn a_repeated_menu_page_shows_every_change_made_since() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let menu = seed(&app).await;
+    let queries: [&[(&str, &str)]; 3] = [&[], &[("search", "latte")], &[("sort", "price"), ("page_size", "4")]];
+    // Each query asked twice (the second answer is the remembered one); the
+    // latte's price and its categories' names, as every page shows them.
+    let latte = || async {
+        let mut shown = Vec::new();
+        for query in queries {
+            let resp = app.request(Method::GET, "/products", None).query(query).send().await.unwrap();
+            let content_type = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+            assert_eq!(content_type.as_deref(), Some("application/json"), "{query:?}");
+            let first = resp.text().await.unwrap();
+            let again = app.request(Method::GET, "/products", None).query(query).send().await.unwrap();
+            assert_eq!(again.text().await.unwrap(), first, "{query:?}: asked twice");
+            let page: Value = serde_json::from_str(&first).unwrap();
+            let item = page["items"].as_array().unwrap().iter().find(|item| item["name"] == "Latte");
+            shown.push(item.map(|item| (item["price"].as_i64().unwrap(), category_names(item).join(","))));
+        }
+        assert!(shown.windows(2).all(|w| w[0] == w[1]), "every page shows the latte alike: {shown:?}");
+        shown.swap_remove(0)
+    };
+    assert_eq!(latte().await, Some((350, "Coffee,Milk".to_owned())));
+
+    let id = id_of(&list(&app, "/products", &[("name", "Latte")]).await["items"][0]);
+    let path = format!("/products/{id}");
+    ok(send(&app, Method::PATCH, &path, Some(&admin), Some(&json!({"price": 360}))).await).await;
+    assert_eq!(latte().await, Some((360, "Coffee,Milk".to_owned())), "a new price");
+
+    let renamed = json!({"name": "Dairy"});
+    ok(send(&app, Method::PATCH, &format!("/categories/{}", menu.milk), Some(&admin), Some(&renamed)).await).await;
+    assert_eq!(latte().await, Some((360, "Coffee,Dairy".to_owned())), "a category renamed");
+
+    let gone = send(&app, Method::DELETE, &path, Some(&admin), None).await;
+    assert_eq!(gone.status(), StatusCode::NO_CONTENT);
+    assert_eq!(latte().await, None, "deleted");
+}
+
 #[tokio::test]
 async fn invalid_product_queries_give_400_naming_the_parameter() {
     let app = spawn_app().await;

@@ -182,7 +182,9 @@ async fn products(engines: &[Engine], query: &ListQuery<ProductField>) -> Page<P
             (rows(first), first.total),
             "{label} and {first_label} disagree on {query:?}"
         );
-        assert_eq!(page, first, "{label} and {first_label} disagree on {query:?}");
+        // Each database has a version of its own.
+        let unversioned = |page: &Page<Product>| Page { version: None, ..page.clone() };
+        assert_eq!(unversioned(page), unversioned(first), "{label} and {first_label} disagree on {query:?}");
     }
     answers.swap_remove(0).1
 }

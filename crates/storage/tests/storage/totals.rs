@@ -181,6 +181,32 @@ async fn a_remembered_menu_page_shows_every_change_to_what_it_shows() {
     }
 }
 
+/// A menu page carries the version of the rows it was read at, read afresh
+/// or remembered, so that what the API made of it is reused only while that
+/// version stays; after a write the next page carries the new one. A page
+/// with no rows carries none (no row brings it).
+#[tokio::test]
+async fn a_menu_page_carries_the_version_it_was_read_at() {
+    for env in backends().await {
+        let repo = SeaCatalogRepository::new(Pools::from(env.db.clone()));
+        create_product(&repo, product("Espresso", 250, t0()), &[]).await;
+        let query = product_query(&[]);
+        let read = repo.list_products(&query).await.unwrap();
+        let remembered = repo.list_products(&query).await.unwrap();
+        let before = products_version(&env).await;
+        assert_eq!((read.version, remembered.version), (Some(before), Some(before)), "read, then remembered");
+
+        run(&env, "UPDATE products SET price = 260").await;
+        let after = products_version(&env).await;
+        assert_ne!(after, before, "a write moves the version");
+        let moved = repo.list_products(&query).await.unwrap();
+        assert_eq!((moved.version, moved.items[0].price.minor()), (Some(after), 260));
+
+        let empty = repo.list_products(&product_query(&[("search", "matcha")])).await.unwrap();
+        assert_eq!((empty.total, empty.version), (0, None), "no rows, no version");
+    }
+}
+
 /// Down, the versions go with their triggers, so the menu can still be
 /// written; up again, a version is back and lists count and remember.
 #[tokio::test]
