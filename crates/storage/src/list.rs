@@ -123,11 +123,11 @@ pub(crate) struct PageStatement {
     /// How PostgreSQL plans it: with the client's search terms, or range
     /// bounds off the leading sort key, when there are any (see [`Plan`]).
     plan: Plan,
-    /// The list's `list_versions` row and this process's memory of its
-    /// pages and totals: for a counted list with a version, outside a
-    /// transaction (a unit of work may have written the rows itself,
-    /// uncommitted).
-    remembered: Option<(&'static str, Totals)>,
+    /// The list's `list_versions` row, for a counted list with a version
+    /// outside a transaction (a unit of work may have written the rows
+    /// itself, uncommitted): its pages and totals are remembered
+    /// ([`Self::remembered`]).
+    versioned: Option<&'static str>,
 }
 
 /// The name under which [`PageStatement::joined`] exposes the page.
@@ -148,10 +148,7 @@ impl PageStatement {
         E: EntityTrait,
         F: Copy + PartialEq,
     {
-        let remembered = match (mapping.version, db, &total) {
-            (Some(list), Conn::Pool(pools), Total::Count) => Some((list, pools.totals().clone())),
-            _ => None,
-        };
+        let versioned = mapping.version.filter(|_| matches!((db, &total), (Conn::Pool(_), Total::Count)));
         let mut order = Vec::new();
         for key in &query.sort {
             // NULL ranks above every value on both engines (PostgreSQL's default;
@@ -198,7 +195,7 @@ impl PageStatement {
             .any(|f| matches!(f.op, Op::Gt | Op::Gte | Op::Lt | Op::Lte) && Some(f.field) != leading);
         let plan = if pattern || range { Plan::WithValues } else { Plan::Cached };
         let (limit, offset) = (query.page_size, query.offset());
-        Self { db: db.clone(), page, total, join: None, order, limit, offset, plan, remembered }
+        Self { db: db.clone(), page, total, join: None, order, limit, offset, plan, versioned }
     }
 
     /// The page as a subquery named [`PAGE`], for `join` to add rows of other
@@ -234,7 +231,7 @@ impl PageStatement {
     where
         T: Clone + Send + Sync + 'static,
     {
-        let Some((list, totals)) = &self.remembered else {
+        let Some((list, totals)) = self.remembered() else {
             let (rows, total, _) = self.read(None).await?;
             return Ok((read(&rows)?, total, None));
         };
@@ -253,6 +250,15 @@ impl PageStatement {
         let items = read(&rows)?;
         remembered.remember(version, &items, total, weigh);
         Ok((items, total, version))
+    }
+
+    /// The list's `list_versions` row and this process's memory of its pages
+    /// and totals, if they are remembered.
+    fn remembered(&self) -> Option<(&'static str, &Totals)> {
+        match (self.versioned, &self.db) {
+            (Some(list), Conn::Pool(pools)) => Some((list, pools.totals())),
+            _ => None,
+        }
     }
 
     /// The page's statement, bounded ([`with_literal_bounds`]) and joined,
@@ -295,7 +301,7 @@ impl PageStatement {
     async fn read(&self, now: Option<Option<i64>>) -> Result<(Vec<QueryResult>, u64, Option<i64>), DbErr> {
         let db = &self.db;
         let total = self.total_statement();
-        let mut memo = self.remembered.as_ref().map(|(list, totals)| {
+        let mut memo = self.remembered().map(|(list, totals)| {
             let mut memo = Memo::look_up(totals, list, db.get_database_backend(), &total);
             if let Some(now) = now {
                 memo.keep_if_counted_at(now);
