@@ -25,8 +25,10 @@
 
 use std::fmt::Debug;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::web::Bytes;
+use coffee_app::PageJsonStats;
 use coffee_domain::query::Page;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
@@ -44,6 +46,9 @@ const ENTRY_BYTES: u64 = 64;
 /// The JSON bodies of pages of lists with a version, per list and query.
 pub struct RenderedPages {
     cache: Cache<String, Rendered, ByLength>,
+    /// Pages with a version answered with the bytes made before, and made.
+    remembered: AtomicU64,
+    made: AtomicU64,
 }
 
 /// A page's JSON and the version of the rows it was made of.
@@ -68,7 +73,17 @@ impl RenderedPages {
     pub fn new(capacity_bytes: u64) -> Self {
         // The estimate sizes the cache's tables: a page of 20 products is 8–10 KiB.
         let estimated = usize::try_from(capacity_bytes / 8192).unwrap_or(usize::MAX).max(1);
-        Self { cache: Cache::with_weighter(estimated, capacity_bytes, ByLength) }
+        Self {
+            cache: Cache::with_weighter(estimated, capacity_bytes, ByLength),
+            remembered: AtomicU64::new(0),
+            made: AtomicU64::new(0),
+        }
+    }
+
+    /// How the JSON of pages with a version was answered since start, for the metrics.
+    pub fn stats(&self) -> PageJsonStats {
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        PageJsonStats { remembered: load(&self.remembered), made: load(&self.made) }
     }
 
     /// `page`, the answer to `query` of the list `list`, as JSON: the body
@@ -91,8 +106,10 @@ impl RenderedPages {
         };
         let key = format!("{list}\n{query:?}");
         if let Some(rendered) = self.cache.get(&key).filter(|rendered| rendered.version == version) {
+            self.remembered.fetch_add(1, Ordering::Relaxed);
             return Ok(PageJson { body: rendered.body, schema: PhantomData });
         }
+        self.made.fetch_add(1, Ordering::Relaxed);
         let json = to_json(&render(page))?;
         self.cache.insert(key, Rendered { version, body: json.body.clone() });
         Ok(json)
@@ -141,6 +158,7 @@ mod tests {
         // What the store answers at version 7 is the same page: not made again.
         let again = json(&pages, "page=1", page(&["espresso", "latte"], Some(7)), &made);
         assert_eq!((again, made.get()), (first, 1));
+        assert_eq!(pages.stats(), PageJsonStats { remembered: 1, made: 1 });
     }
 
     #[test]
@@ -165,6 +183,7 @@ mod tests {
         let again = json(&pages, "page=1", page(&["latte"], None), &made);
         assert_eq!((&again[..], made.get()), (&br#"["latte"]"#[..], 2));
         assert_eq!(pages.cache.len(), 0);
+        assert_eq!(pages.stats(), PageJsonStats::default(), "the metrics count pages with a version");
     }
 
     #[test]

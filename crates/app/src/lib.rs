@@ -19,7 +19,7 @@ pub use lifecycle::Lifecycle;
 pub use listener::set_send_timeout;
 pub use live::Live;
 pub use logging::init_logging;
-pub use metrics::{METRICS_CONTENT_TYPE, Metrics, Sample, UNMATCHED_ROUTE};
+pub use metrics::{METRICS_CONTENT_TYPE, Metrics, PageJsonStats, Sample, UNMATCHED_ROUTE};
 pub use proxies::{TrustedProxies, TrustedProxiesError};
 pub use services::{Process, Readiness, Services, StartError};
 pub use shop::{SAMPLE_SHOP_INFO, ShopConfig};

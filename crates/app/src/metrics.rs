@@ -100,6 +100,18 @@ pub struct Sample {
     pub open_websockets: Option<u64>,
     /// How the totals of lists with a version (the menu's) were answered.
     pub list_totals: Option<coffee_storage::TotalsStats>,
+    /// How the JSON of pages with a version was answered (`coffee-api` only).
+    pub page_json: Option<PageJsonStats>,
+}
+
+/// The JSON of pages with a version (the menu's) since start: answered
+/// with the bytes made before at the same version, or made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageJsonStats {
+    /// Answered with the bytes made before.
+    pub remembered: u64,
+    /// Made (nothing kept for the query, or kept at another version).
+    pub made: u64,
 }
 
 impl Metrics {
@@ -169,6 +181,15 @@ impl Metrics {
             if let Ok(c) = IntCounterVec::new(Opts::new("coffee_list_pages_total", help), &["source"]) {
                 c.with_label_values(&["remembered"]).inc_by(totals.pages_remembered);
                 c.with_label_values(&["read"]).inc_by(totals.pages_read);
+                families.extend(c.collect());
+            }
+        }
+        if let Some(json) = sample.page_json {
+            let help = "Menu list pages' JSON answered since start: remembered (made before at the same menu \
+                        version) or made.";
+            if let Ok(c) = IntCounterVec::new(Opts::new("coffee_list_json_total", help), &["source"]) {
+                c.with_label_values(&["remembered"]).inc_by(json.remembered);
+                c.with_label_values(&["made"]).inc_by(json.made);
                 families.extend(c.collect());
             }
         }
@@ -277,6 +298,12 @@ mod tests {
         assert!(text.contains(r#"coffee_list_totals_total{source="counted"} 2"#), "{text}");
         assert!(text.contains(r#"coffee_list_pages_total{source="remembered"} 5"#), "{text}");
         assert!(text.contains(r#"coffee_list_pages_total{source="read"} 4"#), "{text}");
+        assert!(!text.contains("coffee_list_json_total"), "{text}");
+
+        let json = PageJsonStats { remembered: 9, made: 3 };
+        let text = m.render(&Sample { page_json: Some(json), ..Sample::default() });
+        assert!(text.contains(r#"coffee_list_json_total{source="remembered"} 9"#), "{text}");
+        assert!(text.contains(r#"coffee_list_json_total{source="made"} 3"#), "{text}");
     }
 
     #[test]

@@ -358,6 +358,7 @@ impl Services {
             jobs,
             open_websockets: None,
             list_totals: None,
+            page_json: None,
         }
     }
 

@@ -9,6 +9,7 @@ use paperclip::actix::{api_v2_operation, web};
 use crate::live::hub::Hub;
 use crate::problem::catalogue::{self as c, ProblemType};
 use crate::problem::{ApiError, IntoProblem, Problem};
+use crate::rendered::RenderedPages;
 
 /// Why a scrape was refused (only when `METRICS_TOKEN` is set).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,13 +40,14 @@ impl IntoProblem for MetricsDenied {
 /// Prometheus text exposition format: requests by route template, method and status; request
 /// latency histograms; the database pool (in use, idle, max); the outbox backlog; the job queue's
 /// depth (queued and dead, when Redis is configured); WebSockets open on this replica; menu list
-/// pages and totals answered from memory or read and counted. Public
+/// pages and totals answered from memory or read and counted, and their JSON remembered or made. Public
 /// unless `METRICS_TOKEN` is set; then it requires `Authorization: Bearer <METRICS_TOKEN>`.
 #[api_v2_operation(operation_id = "metrics", tags(Health))]
 async fn metrics(
     req: HttpRequest,
     services: Data<Services>,
     hub: Data<Hub>,
+    rendered: Data<RenderedPages>,
 ) -> Result<HttpResponse, Problem<MetricsDenied>> {
     let authorization = req.headers().get(header::AUTHORIZATION).map(header::HeaderValue::as_bytes);
     if !services.metrics.authorized(authorization) {
@@ -54,6 +56,7 @@ async fn metrics(
     let mut sample = services.sample().await;
     sample.open_websockets = Some(hub.open_sockets());
     sample.list_totals = Some(services.list_totals());
+    sample.page_json = Some(rendered.stats());
     Ok(HttpResponse::Ok()
         .content_type(METRICS_CONTENT_TYPE)
         .insert_header((header::CACHE_CONTROL, "no-store"))

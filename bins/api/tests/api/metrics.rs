@@ -141,9 +141,9 @@ async fn open_websockets_are_counted_while_connected() {
     assert_eq!(open, Some(0.0));
 }
 
-/// The menu's pages and totals: the first list reads and counts, the same
-/// list again is answered from memory, and a menu change makes the next one
-/// read and count again.
+/// The menu's pages, totals and JSON: the first list reads, counts and
+/// makes its JSON, the same list again is answered from memory, and a menu
+/// change makes the next one read, count and make it again.
 #[tokio::test]
 async fn menu_list_totals_are_reported_as_remembered_or_counted() {
     let app = spawn_app().await;
@@ -156,8 +156,13 @@ async fn menu_list_totals_are_reported_as_remembered_or_counted() {
         let of = |source: &str| value(text, &format!(r#"coffee_list_pages_total{{source="{source}"}}"#));
         (of("read"), of("remembered"))
     };
+    let json = |text: &str| {
+        let of = |source: &str| value(text, &format!(r#"coffee_list_json_total{{source="{source}"}}"#));
+        (of("made"), of("remembered"))
+    };
     assert_eq!(totals(&scrape(&app, None).await), (Some(0.0), Some(0.0)));
     assert_eq!(pages(&scrape(&app, None).await), (Some(0.0), Some(0.0)));
+    assert_eq!(json(&scrape(&app, None).await), (Some(0.0), Some(0.0)));
     let product = json!({"name": "Espresso", "price": 250});
     assert_eq!(app.send_json(Method::POST, "/products", Some(&admin), &product).await.status(), StatusCode::CREATED);
     for _ in 0..3 {
@@ -165,10 +170,12 @@ async fn menu_list_totals_are_reported_as_remembered_or_counted() {
     }
     assert_eq!(totals(&scrape(&app, None).await), (Some(1.0), Some(2.0)));
     assert_eq!(pages(&scrape(&app, None).await), (Some(1.0), Some(2.0)));
+    assert_eq!(json(&scrape(&app, None).await), (Some(1.0), Some(2.0)), "its JSON made once");
     let product = json!({"name": "Espresso doppio", "price": 300});
     assert_eq!(app.send_json(Method::POST, "/products", Some(&admin), &product).await.status(), StatusCode::CREATED);
     let page = app.get("/products?search=espresso", None).await.json::<serde_json::Value>().await.unwrap();
     assert_eq!(page["total"], 2);
     assert_eq!(totals(&scrape(&app, None).await), (Some(2.0), Some(2.0)), "counted again after the change");
     assert_eq!(pages(&scrape(&app, None).await), (Some(2.0), Some(2.0)), "read again after the change");
+    assert_eq!(json(&scrape(&app, None).await), (Some(2.0), Some(2.0)), "made again after the change");
 }
