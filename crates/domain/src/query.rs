@@ -205,6 +205,12 @@ impl<F: Copy> ListQuery<F> {
     pub fn offset(&self) -> u64 {
         (self.page - 1).saturating_mul(self.page_size)
     }
+
+    /// This query's page: `items`, of `total` matching, read without a
+    /// version (set [`Page::version`] where the store keeps one).
+    pub fn page_of<T>(&self, items: Vec<T>, total: u64) -> Page<T> {
+        Page { items, total, page: self.page, page_size: self.page_size, version: None }
+    }
 }
 
 /// One page of a list.

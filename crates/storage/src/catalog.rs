@@ -256,13 +256,7 @@ impl CatalogRepository for SeaCatalogRepository {
     async fn list_categories(&self, query: &ListQuery<CategoryField>) -> Result<Page<Category>, RepoError> {
         let (rows, total) =
             fetch_page(&self.db, categories::Entity::find(), query, &CATEGORY_MAPPING).await.map_err(repo_err)?;
-        Ok(Page {
-            items: rows.into_iter().map(category).collect(),
-            total,
-            page: query.page,
-            page_size: query.page_size,
-            version: None,
-        })
+        Ok(query.page_of(rows.into_iter().map(category).collect(), total))
     }
 
     async fn update_category(
@@ -376,7 +370,7 @@ impl CatalogRepository for SeaCatalogRepository {
                 .run_remembered(products_of, product_bytes)
                 .await
                 .map_err(repo_err)?;
-        Ok(Page { items, total, page: query.page, page_size: query.page_size, version })
+        Ok(Page { version, ..query.page_of(items, total) })
     }
 
     async fn update_product(

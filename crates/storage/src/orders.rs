@@ -330,7 +330,7 @@ impl OrderRepository for SeaOrderRepository {
             .run()
             .await
             .map_err(repo_err)?;
-        Ok(Page { items: orders_of(&rows)?, total, page: query.page, page_size: query.page_size, version: None })
+        Ok(query.page_of(orders_of(&rows)?, total))
     }
 
     async fn update(

@@ -154,7 +154,7 @@ impl ConversationRepository for SeaConversationRepository {
         }
         let (rows, total) = fetch_page(&self.db, select, query, &MAPPING).await.map_err(repo_err)?;
         let items = rows.into_iter().map(conversation).collect::<Result<_, _>>()?;
-        Ok(Page { items, total, page: query.page, page_size: query.page_size, version: None })
+        Ok(query.page_of(items, total))
     }
 
     async fn append(&self, thread: Thread, new: &NewMessage) -> Result<Appended, RepoError> {

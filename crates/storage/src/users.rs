@@ -300,7 +300,7 @@ impl UserRepository for SeaUserRepository {
     async fn list(&self, query: &ListQuery<UserField>) -> Result<Page<User>, RepoError> {
         let (rows, total) = fetch_page(&self.db, users::Entity::find(), query, &MAPPING).await.map_err(repo_err)?;
         let items = rows.into_iter().map(to_user).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page { items, total, page: query.page, page_size: query.page_size, version: None })
+        Ok(query.page_of(items, total))
     }
 
     async fn update(&self, id: Uuid, changes: &UserChanges, now: DateTime<Utc>) -> Result<User, UserWriteError> {

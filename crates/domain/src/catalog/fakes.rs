@@ -88,7 +88,7 @@ fn page<T: Clone>(mut items: Vec<(DateTime<Utc>, Uuid, T)>, query: &ListQuery<im
     let skip = usize::try_from(query.offset()).unwrap_or(usize::MAX);
     let take = usize::try_from(query.page_size).unwrap_or(usize::MAX);
     let items = items.into_iter().skip(skip).take(take).map(|(_, _, t)| t).collect();
-    Page { items, total, page: query.page, page_size: query.page_size, version: None }
+    query.page_of(items, total)
 }
 
 #[async_trait]

@@ -58,7 +58,7 @@ impl ConversationRepository for InMemoryConversations {
         let skip = usize::try_from(query.offset()).unwrap_or(usize::MAX);
         let take = usize::try_from(query.page_size).unwrap_or(usize::MAX);
         let items = mine.into_iter().skip(skip).take(take).collect();
-        Ok(Page { items, total, page: query.page, page_size: query.page_size, version: None })
+        Ok(query.page_of(items, total))
     }
 
     async fn append(&self, thread: Thread, new: &NewMessage) -> Result<Appended, RepoError> {

@@ -173,7 +173,7 @@ impl UserRepository for InMemoryUsers {
         let skip = usize::try_from(query.offset()).unwrap_or(usize::MAX);
         let take = usize::try_from(query.page_size).unwrap_or(usize::MAX);
         let items = matching.into_iter().skip(skip).take(take).collect();
-        Ok(Page { items, total, page: query.page, page_size: query.page_size, version: None })
+        Ok(query.page_of(items, total))
     }
 
     async fn update(&self, id: Uuid, changes: &UserChanges, now: DateTime<Utc>) -> Result<User, UserWriteError> {
