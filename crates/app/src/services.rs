@@ -311,7 +311,7 @@ impl Services {
     /// Pings the database and, when configured, Redis (each bounded to 2 s).
     pub async fn readiness(&self) -> Readiness {
         let limit = Duration::from_secs(2);
-        let database = tokio::time::timeout(limit, coffee_storage::ping(self.db.current())).await.unwrap_or(false);
+        let database = tokio::time::timeout(limit, self.db.ping()).await.is_ok_and(|answered| answered.is_ok());
         let redis = match &self.redis {
             None => None,
             Some(client) => Some(tokio::time::timeout(limit, ping_redis(client)).await.unwrap_or(false)),

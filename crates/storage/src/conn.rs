@@ -18,14 +18,13 @@ use coffee_domain::order::{IdempotencyStore, OrderRepository};
 use coffee_domain::outbox::OutboxRepository;
 use coffee_domain::uow::{Transaction, UnitOfWork};
 use coffee_domain::user::UserRepository;
-use sea_orm::sea_query::Values;
 use sea_orm::{
     AccessMode, ConnectionTrait, DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbBackend, DbErr,
-    ExecResult, IsolationLevel, QueryResult, RuntimeErr, Statement, TransactionError, TransactionOptions,
+    ExecResult, IsolationLevel, QueryResult, Statement, TransactionError, TransactionOptions,
     TransactionTrait,
 };
-use sea_query_sqlx::SqlxValues;
 
+use crate::lender::{self, Lender};
 use crate::{
     Pools, SeaCartRepository, SeaCatalogRepository, SeaIdempotencyStore, SeaOrderRepository, SeaOutboxRepository,
     SeaUserRepository, repo_err,
@@ -65,7 +64,7 @@ impl Conn {
     /// trips); on the pool they get a transaction of their own.
     pub(crate) async fn atomic(&self) -> Result<Atomic, DbErr> {
         let Conn::Pool(pools) = self else { return Ok(Atomic { conn: self.clone(), own: None }) };
-        let txn = Arc::new(pools.current().begin().await?);
+        let txn = Arc::new(pools.for_others(pools.current().begin()).await?);
         Ok(Atomic { conn: Conn::Tx(txn.clone()), own: Some(txn) })
     }
 }
@@ -94,20 +93,37 @@ impl Conn {
     /// transaction it runs on the transaction's connection, which SeaORM
     /// holds, as prepared.
     pub(crate) async fn query_all_planned(&self, stmt: Statement, plan: Plan) -> Result<Vec<QueryResult>, DbErr> {
-        use sea_orm::sqlx::{self, AssertSqlSafe};
         let Conn::Pool(pools) = self else { return self.query_all_raw(stmt).await };
+        if let Some(lender) = pools.lender() {
+            return lender.query_all(stmt, plan == Plan::Cached).await;
+        }
         let db = pools.for_lists();
         if plan == Plan::Cached || db.get_database_backend() != DbBackend::Postgres {
             return db.query_all_raw(stmt).await;
         }
-        let values = SqlxValues(stmt.values.unwrap_or(Values(Vec::new())));
-        let rows = sqlx::query_with(AssertSqlSafe(stmt.sql), values)
+        let rows = lender::query(stmt)
             .persistent(false)
             .fetch_all(db.get_postgres_connection_pool())
             .await
-            // As SeaORM's own queries report it, so `repo_err` tells an outage apart.
-            .map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e.into())))?;
+            .map_err(lender::query_err)?;
         Ok(rows.into_iter().map(QueryResult::from).collect())
+    }
+
+    /// Runs `wait`, which takes a connection of the pool itself rather than
+    /// a lent one (see [`Pools::for_others`]).
+    async fn for_others<T>(&self, wait: impl Future<Output = T>) -> T {
+        match self {
+            Conn::Pool(pools) => pools.for_others(wait).await,
+            Conn::Tx(_) => wait.await,
+        }
+    }
+
+    /// The calling thread's lender, for a statement on the pool.
+    fn lender(&self) -> Option<&Lender> {
+        match self {
+            Conn::Pool(pools) => pools.lender(),
+            Conn::Tx(_) => None,
+        }
     }
 }
 
@@ -146,19 +162,28 @@ impl ConnectionTrait for Conn {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.executor().execute_raw(stmt).await
+        match self.lender() {
+            Some(lender) => lender.execute(stmt).await,
+            None => self.executor().execute_raw(stmt).await,
+        }
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.executor().execute_unprepared(sql).await
+        self.for_others(self.executor().execute_unprepared(sql)).await
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.executor().query_one_raw(stmt).await
+        match self.lender() {
+            Some(lender) => lender.query_one(stmt).await,
+            None => self.executor().query_one_raw(stmt).await,
+        }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.executor().query_all_raw(stmt).await
+        match self.lender() {
+            Some(lender) => lender.query_all(stmt, true).await,
+            None => self.executor().query_all_raw(stmt).await,
+        }
     }
 }
 
@@ -167,7 +192,7 @@ impl TransactionTrait for Conn {
     type Transaction = DatabaseTransaction;
 
     async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.executor().begin().await
+        self.for_others(self.executor().begin()).await
     }
 
     async fn begin_with_config(
@@ -175,11 +200,11 @@ impl TransactionTrait for Conn {
         isolation_level: Option<IsolationLevel>,
         access_mode: Option<AccessMode>,
     ) -> Result<DatabaseTransaction, DbErr> {
-        self.executor().begin_with_config(isolation_level, access_mode).await
+        self.for_others(self.executor().begin_with_config(isolation_level, access_mode)).await
     }
 
     async fn begin_with_options(&self, options: TransactionOptions) -> Result<DatabaseTransaction, DbErr> {
-        self.executor().begin_with_options(options).await
+        self.for_others(self.executor().begin_with_options(options)).await
     }
 
     async fn transaction<F, T, E>(&self, callback: F) -> Result<T, TransactionError<E>>
@@ -188,7 +213,7 @@ impl TransactionTrait for Conn {
         T: Send,
         E: std::fmt::Display + std::fmt::Debug + Send,
     {
-        self.executor().transaction(callback).await
+        self.for_others(self.executor().transaction(callback)).await
     }
 
     async fn transaction_with_config<F, T, E>(
@@ -202,7 +227,7 @@ impl TransactionTrait for Conn {
         T: Send,
         E: std::fmt::Display + std::fmt::Debug + Send,
     {
-        self.executor().transaction_with_config(callback, isolation_level, access_mode).await
+        self.for_others(self.executor().transaction_with_config(callback, isolation_level, access_mode)).await
     }
 }
 
@@ -222,7 +247,7 @@ impl SeaUnitOfWork {
 #[async_trait]
 impl UnitOfWork for SeaUnitOfWork {
     async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
-        let txn = Arc::new(self.db.current().begin().await.map_err(repo_err)?);
+        let txn = Arc::new(self.db.for_others(self.db.current().begin()).await.map_err(repo_err)?);
         let conn = Conn::Tx(txn.clone());
         Ok(Box::new(SeaTransaction {
             repos: Repos {

@@ -8,6 +8,7 @@ mod catalog;
 mod conn;
 mod entity;
 mod idempotency;
+mod lender;
 mod list;
 mod maintenance;
 mod orders;
@@ -133,7 +134,7 @@ pub async fn connect_per_thread(settings: &DbSettings, threads: usize) -> Result
         return Ok(pools.with_readers(sea_orm::Database::connect(readers).await?));
     }
     if threads <= 1 {
-        return connect(settings).await.map(Pools::from);
+        return connect(settings).await.map(|db| Pools::from(db).lending());
     }
     let n = u32::try_from(threads).unwrap_or(u32::MAX);
     // max_connections split as evenly as it goes (the last pools, the HTTP
@@ -149,7 +150,7 @@ pub async fn connect_per_thread(settings: &DbSettings, threads: usize) -> Result
         lazy.connect_lazy(true);
         pools.push(sea_orm::Database::connect(lazy).await?);
     }
-    Ok(Pools::new(pools))
+    Ok(Pools::new(pools).lending())
 }
 
 fn is_sqlite(url: &str) -> bool {
@@ -200,14 +201,17 @@ pub struct PoolStats {
     pub max: u64,
 }
 
-/// Reads the pools' counters, added up (no I/O).
+/// Reads the pools' counters, added up (no I/O). A connection a lender keeps
+/// between statements counts as idle, not in use.
 pub fn pool_stats(pools: &Pools) -> Option<PoolStats> {
     let mut total = PoolStats { in_use: 0, idle: 0, max: 0 };
     for pool in pools.all() {
         let one = one_pool_stats(pool)?;
         total = PoolStats { in_use: total.in_use + one.in_use, idle: total.idle + one.idle, max: total.max + one.max };
     }
-    Some(total)
+    // Read after the pools: a connection kept since is in neither count.
+    let kept = std::cmp::min(u64::try_from(pools.kept()).unwrap_or(u64::MAX), total.in_use);
+    Some(PoolStats { in_use: total.in_use - kept, idle: total.idle + kept, ..total })
 }
 
 /// How this process answered the pages and totals of lists that have a
@@ -242,11 +246,6 @@ fn counts(size: u32, num_idle: usize, max: u32) -> PoolStats {
     let size = u64::from(size);
     let idle = std::cmp::min(u64::try_from(num_idle).unwrap_or(u64::MAX), size);
     PoolStats { in_use: size - idle, idle, max: u64::from(max) }
-}
-
-/// Whether the database answers a trivial query.
-pub async fn ping(db: &DatabaseConnection) -> bool {
-    db.ping().await.is_ok()
 }
 
 pub(crate) fn is_postgres(db: &impl ConnectionTrait) -> bool {

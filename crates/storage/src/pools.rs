@@ -9,6 +9,10 @@
 //! round trips. With a pool per thread, a thread only ever uses connections
 //! it opened itself (sqlx opens them in the task that asks).
 //!
+//! On PostgreSQL each pool also has a [`Lender`], which keeps the pool's
+//! connections between single statements instead of handing them back after
+//! each (`lender.rs` says why).
+//!
 //! SQLite has one writer: its pool is one connection, shared by every
 //! thread, plus a pool of read-only connections that run the lists
 //! ([`Pools::for_lists`]).
@@ -18,14 +22,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sea_orm::{DatabaseConnection, DbErr};
 
+use crate::lender::Lender;
 use crate::totals::Totals;
 
 /// One pool per thread (a pool of pools), or a single pool shared by all;
-/// on SQLite also the read-only connections that run lists; and the list
-/// totals this process remembers (see `totals.rs`).
+/// on PostgreSQL each one's [`Lender`], if [`Pools::lending`]; on SQLite
+/// the read-only connections that run lists; and the list totals this
+/// process remembers (see `totals.rs`).
 #[derive(Debug, Clone)]
 pub struct Pools {
     pools: Arc<[DatabaseConnection]>,
+    /// One per pool, in the same order; empty if not lending.
+    lenders: Arc<[Lender]>,
     readers: Option<DatabaseConnection>,
     totals: Totals,
 }
@@ -47,7 +55,28 @@ pub fn thread_number() -> usize {
 impl Pools {
     pub(crate) fn new(pools: Vec<DatabaseConnection>) -> Self {
         assert!(!pools.is_empty(), "at least one pool");
-        Self { pools: pools.into(), readers: None, totals: Totals::new() }
+        Self { pools: pools.into(), lenders: Arc::new([]), readers: None, totals: Totals::new() }
+    }
+
+    /// These pools, each with a [`Lender`] that keeps its connections
+    /// between single statements (PostgreSQL; SQLite's are left as they
+    /// are), if every pool has two connections at least (a lender keeps one
+    /// fewer than its pool's). Lend from a pool through one `Pools` only,
+    /// and begin its transactions there ([`Pools::for_others`]): a lender
+    /// gives its kept connections back to those it is told of.
+    pub(crate) fn lending(self) -> Self {
+        let lenders = self
+            .pools
+            .iter()
+            .map_while(|db| match db.get_database_backend() {
+                sea_orm::DbBackend::Postgres => Lender::new(db.get_postgres_connection_pool().clone()),
+                _ => None,
+            })
+            .collect::<Vec<_>>();
+        if lenders.len() != self.pools.len() {
+            return self;
+        }
+        Self { lenders: lenders.into(), ..self }
     }
 
     /// These pools, with `readers` running the lists.
@@ -59,6 +88,39 @@ impl Pools {
     /// share them (round robin), which is correct, only not as fast.
     pub fn current(&self) -> &DatabaseConnection {
         &self.pools[thread_number() % self.pools.len()]
+    }
+
+    /// The calling thread's pool's [`Lender`], if these pools lend.
+    pub(crate) fn lender(&self) -> Option<&Lender> {
+        self.lenders.get(thread_number() % self.pools.len())
+    }
+
+    /// Runs `wait`, which waits for a connection of the calling thread's
+    /// pool (a transaction's `begin`), with its lender, if any, giving its
+    /// connections back meanwhile.
+    pub(crate) async fn for_others<T>(&self, wait: impl std::future::Future<Output = T>) -> T {
+        match self.lender() {
+            Some(lender) => lender.for_others(wait).await,
+            None => wait.await,
+        }
+    }
+
+    /// Whether the database answers, on a connection of the calling thread's
+    /// pool (a lent one, if it lends).
+    ///
+    /// # Errors
+    /// It does not.
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        match self.lender() {
+            Some(lender) => lender.ping().await,
+            None => self.current().ping().await,
+        }
+    }
+
+    /// How many connections the lenders keep between statements: out of
+    /// their pools, but idle.
+    pub(crate) fn kept(&self) -> usize {
+        self.lenders.iter().map(Lender::kept).sum()
     }
 
     /// Where a list runs outside a transaction: SQLite's read-only
@@ -91,6 +153,9 @@ impl Pools {
     /// # Errors
     /// A pool failed to close; the others are still closed.
     pub async fn close(&self) -> Result<(), DbErr> {
+        for lender in self.lenders.iter() {
+            lender.close().await;
+        }
         let mut result = Ok(());
         for pool in self.all() {
             if let Err(e) = pool.clone().close().await {

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::support::{Env, backends, count_rows, hours, secs, t0};
 
 fn repo(env: &Env) -> SeaCatalogRepository {
-    SeaCatalogRepository::new(env.db.clone())
+    SeaCatalogRepository::new(env.pools.clone())
 }
 
 pub(crate) fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

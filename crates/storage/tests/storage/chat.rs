@@ -41,7 +41,7 @@ fn stored(appended: Appended) -> (coffee_domain::support::Conversation, coffee_d
 #[tokio::test]
 async fn the_first_message_opens_a_conversation_and_closing_makes_room_for_the_next() {
     for env in backends().await {
-        let repo = SeaConversationRepository::new(env.db.clone());
+        let repo = SeaConversationRepository::new(env.pools.clone());
         let ann = customer(&env, "ann@example.com").await;
         let boss = user("boss@example.com").admin().verified_at(t0()).create(&env.users).await.id;
         let (first, m1, opened) =
@@ -77,7 +77,7 @@ async fn the_first_message_opens_a_conversation_and_closing_makes_room_for_the_n
 async fn concurrent_senders_number_messages_without_gaps_and_share_one_open_conversation() {
     for env in backends().await {
         warm_pool(&env).await;
-        let repo = Arc::new(SeaConversationRepository::new(env.db.clone()));
+        let repo = Arc::new(SeaConversationRepository::new(env.pools.clone()));
         let ann = customer(&env, "ann@example.com").await;
         let boss = user("boss@example.com").admin().verified_at(t0()).create(&env.users).await.id;
         // Ten first messages at once: one conversation, seq 1..=10.
@@ -131,7 +131,7 @@ async fn concurrent_senders_number_messages_without_gaps_and_share_one_open_conv
 async fn a_message_sent_as_the_conversation_closes_is_stored_in_it_or_in_the_next() {
     for env in backends().await {
         warm_pool(&env).await;
-        let repo = SeaConversationRepository::new(env.db.clone());
+        let repo = SeaConversationRepository::new(env.pools.clone());
         let ann = customer(&env, "ann@example.com").await;
         for round in 0..40 {
             let (open, ..) =
@@ -158,7 +158,7 @@ async fn a_message_sent_as_the_conversation_closes_is_stored_in_it_or_in_the_nex
 async fn a_repeated_client_id_is_stored_once_even_when_sent_concurrently() {
     for env in backends().await {
         warm_pool(&env).await;
-        let repo = Arc::new(SeaConversationRepository::new(env.db.clone()));
+        let repo = Arc::new(SeaConversationRepository::new(env.pools.clone()));
         let ann = customer(&env, "ann@example.com").await;
         let (c, first, _) =
             stored(repo.append(Thread::OpenOf(ann), &note(ann, Role::User, "one latte", Some("k-1"))).await.unwrap());
@@ -198,7 +198,7 @@ async fn a_repeated_client_id_is_stored_once_even_when_sent_concurrently() {
 #[tokio::test]
 async fn history_pages_forward_and_backward_in_seq_order() {
     for env in backends().await {
-        let repo = SeaConversationRepository::new(env.db.clone());
+        let repo = SeaConversationRepository::new(env.pools.clone());
         let ann = customer(&env, "ann@example.com").await;
         let mut id = Uuid::nil();
         for n in 1..=7 {
@@ -226,7 +226,7 @@ async fn history_pages_forward_and_backward_in_seq_order() {
 #[tokio::test]
 async fn conversations_list_by_customer_status_and_latest_message() {
     for env in backends().await {
-        let repo = SeaConversationRepository::new(env.db.clone());
+        let repo = SeaConversationRepository::new(env.pools.clone());
         let ann = customer(&env, "ann@example.com").await;
         let bob = customer(&env, "bob@example.com").await;
         let ann_c = stored(repo.append(Thread::OpenOf(ann), &note(ann, Role::User, "a", None)).await.unwrap()).0;
@@ -254,7 +254,7 @@ async fn conversations_list_by_customer_status_and_latest_message() {
 async fn deleting_a_customer_deletes_their_conversations_and_an_authors_messages_stay_unsigned() {
     for env in backends().await {
         use coffee_domain::user::UserRepository;
-        let repo = SeaConversationRepository::new(env.db.clone());
+        let repo = SeaConversationRepository::new(env.pools.clone());
         let ann = customer(&env, "ann@example.com").await;
         let bob = customer(&env, "bob@example.com").await;
         let boss = user("boss@example.com").admin().verified_at(t0()).create(&env.users).await.id;

@@ -12,6 +12,7 @@ mod support;
 mod catalog;
 mod chat;
 mod cleanup;
+mod kept;
 mod list;
 mod orders;
 mod outbox;

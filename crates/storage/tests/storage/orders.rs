@@ -48,7 +48,7 @@ async fn product(env: &Env, name: &str, price: i64) -> Uuid {
         created_at: t0(),
         updated_at: t0(),
     };
-    SeaCatalogRepository::new(env.db.clone())
+    SeaCatalogRepository::new(env.pools.clone())
         .create_product(&NewProduct { product: p.clone(), category_ids: vec![] })
         .await
         .unwrap();
@@ -79,7 +79,7 @@ fn new_order(user_id: Uuid, lines: Vec<OrderLine>) -> NewOrder {
 #[tokio::test]
 async fn cart_lines_merge_up_to_99_and_read_back_with_current_prices() {
     for env in backends().await {
-        let carts = SeaCartRepository::new(env.db.clone());
+        let carts = SeaCartRepository::new(env.pools.clone());
         let ann = customer(&env, "ann@example.com").await;
         let latte = product(&env, "Latte", 350).await;
         let first = carts.add(ann, Uuid::now_v7(), latte, q(60), t0()).await.unwrap();
@@ -101,14 +101,14 @@ async fn cart_lines_merge_up_to_99_and_read_back_with_current_prices() {
 #[tokio::test]
 async fn a_deleted_product_leaves_every_cart_and_orders_keep_their_snapshot() {
     for env in backends().await {
-        let carts = SeaCartRepository::new(env.db.clone());
-        let orders = SeaOrderRepository::new(env.db.clone());
+        let carts = SeaCartRepository::new(env.pools.clone());
+        let orders = SeaOrderRepository::new(env.pools.clone());
         let ann = customer(&env, "ann@example.com").await;
         let latte = product(&env, "Latte", 350).await;
         carts.add(ann, Uuid::now_v7(), latte, q(2), t0()).await.unwrap();
         let order = orders.insert(&new_order(ann, vec![line(latte, "Latte", 350, 2)])).await.unwrap();
         let before = orders.find(order.id).await.unwrap().unwrap();
-        SeaCatalogRepository::new(env.db.clone()).delete_product(latte).await.unwrap();
+        SeaCatalogRepository::new(env.pools.clone()).delete_product(latte).await.unwrap();
         assert!(carts.entries(ann).await.unwrap().is_empty());
         // The order is unchanged, the id of the product it names included (SPEC §6).
         let kept = orders.find(order.id).await.unwrap().unwrap();
@@ -126,8 +126,8 @@ async fn a_deleted_product_leaves_every_cart_and_orders_keep_their_snapshot() {
 #[tokio::test]
 async fn the_migration_that_keeps_product_ids_keeps_the_lines_already_there() {
     for env in backends().await {
-        let orders = SeaOrderRepository::new(env.db.clone());
-        let catalog = SeaCatalogRepository::new(env.db.clone());
+        let orders = SeaOrderRepository::new(env.pools.clone());
+        let catalog = SeaCatalogRepository::new(env.pools.clone());
         let ann = customer(&env, "ann@example.com").await;
         let (latte, mocha) = (product(&env, "Latte", 350).await, product(&env, "Mocha", 420).await);
         let order = orders
@@ -174,7 +174,7 @@ async fn line_products(env: &Env, order: Uuid) -> Vec<Option<Uuid>> {
 #[tokio::test]
 async fn a_checkout_that_fails_midway_leaves_cart_and_orders_untouched() {
     for env in backends().await {
-        let carts = SeaCartRepository::new(env.db.clone());
+        let carts = SeaCartRepository::new(env.pools.clone());
         let ann = customer(&env, "ann@example.com").await;
         let latte = product(&env, "Latte", 350).await;
         carts.add(ann, Uuid::now_v7(), latte, q(2), t0()).await.unwrap();
@@ -194,7 +194,7 @@ async fn a_checkout_that_fails_midway_leaves_cart_and_orders_untouched() {
 #[tokio::test]
 async fn of_two_concurrent_checkouts_of_one_cart_only_one_gets_the_lines() {
     for env in backends().await {
-        let carts = SeaCartRepository::new(env.db.clone());
+        let carts = SeaCartRepository::new(env.pools.clone());
         let ann = customer(&env, "ann@example.com").await;
         let latte = product(&env, "Latte", 350).await;
         let cake = product(&env, "Cake", 500).await;
@@ -226,7 +226,7 @@ async fn of_two_concurrent_checkouts_of_one_cart_only_one_gets_the_lines() {
 #[tokio::test]
 async fn order_numbers_are_unique_and_increasing_under_concurrent_inserts() {
     for env in backends().await {
-        let orders = Arc::new(SeaOrderRepository::new(env.db.clone()));
+        let orders = Arc::new(SeaOrderRepository::new(env.pools.clone()));
         let ann = customer(&env, "ann@example.com").await;
         let latte = product(&env, "Latte", 350).await;
         warm_pool(&env).await;
@@ -251,7 +251,7 @@ async fn order_numbers_are_unique_and_increasing_under_concurrent_inserts() {
 #[tokio::test]
 async fn a_conditional_update_applies_only_to_the_status_and_version_it_was_judged_on() {
     for env in backends().await {
-        let orders = SeaOrderRepository::new(env.db.clone());
+        let orders = SeaOrderRepository::new(env.pools.clone());
         let ann = customer(&env, "ann@example.com").await;
         let latte = product(&env, "Latte", 350).await;
         let order = orders.insert(&new_order(ann, vec![line(latte, "Latte", 350, 1)])).await.unwrap();
@@ -288,7 +288,7 @@ async fn a_conditional_update_applies_only_to_the_status_and_version_it_was_judg
 #[tokio::test]
 async fn racing_transitions_of_one_order_let_exactly_one_through() {
     for env in backends().await {
-        let orders = Arc::new(SeaOrderRepository::new(env.db.clone()));
+        let orders = Arc::new(SeaOrderRepository::new(env.pools.clone()));
         let ann = customer(&env, "ann@example.com").await;
         let latte = product(&env, "Latte", 350).await;
         let order = orders.insert(&new_order(ann, vec![line(latte, "Latte", 350, 1)])).await.unwrap();
@@ -312,7 +312,7 @@ async fn racing_transitions_of_one_order_let_exactly_one_through() {
 #[tokio::test]
 async fn a_page_of_orders_comes_with_its_lines_and_owners_see_their_own() {
     for env in backends().await {
-        let orders = SeaOrderRepository::new(env.db.clone());
+        let orders = SeaOrderRepository::new(env.pools.clone());
         let ann = customer(&env, "ann@example.com").await;
         let bob = customer(&env, "bob@example.com").await;
         let latte = product(&env, "Latte", 350).await;
@@ -346,7 +346,7 @@ async fn a_page_of_orders_comes_with_its_lines_and_owners_see_their_own() {
 async fn an_order_is_read_whole_while_it_is_edited_or_deleted() {
     for env in backends().await {
         warm_pool(&env).await;
-        let orders = Arc::new(SeaOrderRepository::new(env.db.clone()));
+        let orders = Arc::new(SeaOrderRepository::new(env.pools.clone()));
         let ann = customer(&env, "ann@example.com").await;
         let latte = product(&env, "Latte", 350).await;
         let edited = orders.insert(&new_order(ann, vec![line(latte, "Latte", 350, 1)])).await.unwrap();
@@ -434,7 +434,7 @@ async fn assert_board_totals(env: &Env, orders: &SeaOrderRepository) {
 #[tokio::test]
 async fn board_totals_stay_exact_through_checkouts_transitions_and_deletions() {
     for env in backends().await {
-        let orders = Arc::new(SeaOrderRepository::new(env.db.clone()));
+        let orders = Arc::new(SeaOrderRepository::new(env.pools.clone()));
         let ann = customer(&env, "ann@example.com").await;
         let bob = customer(&env, "bob@example.com").await;
         let latte = product(&env, "Latte", 350).await;
@@ -491,7 +491,7 @@ async fn board_totals_stay_exact_through_checkouts_transitions_and_deletions() {
 #[tokio::test]
 async fn board_totals_come_from_the_counters_and_any_other_list_counts_rows() {
     for env in backends().await {
-        let orders = SeaOrderRepository::new(env.db.clone());
+        let orders = SeaOrderRepository::new(env.pools.clone());
         let ann = customer(&env, "ann@example.com").await;
         let latte = product(&env, "Latte", 350).await;
         for _ in 0..3 {
@@ -524,7 +524,7 @@ async fn board_totals_come_from_the_counters_and_any_other_list_counts_rows() {
 #[tokio::test]
 async fn orders_are_searched_by_comment_and_line_names_and_the_migrations_fold_what_is_there() {
     for env in backends().await {
-        let orders = SeaOrderRepository::new(env.db.clone());
+        let orders = SeaOrderRepository::new(env.pools.clone());
         let ann = customer(&env, "ann@example.com").await;
         let latte = product(&env, "Latte", 350).await;
         let with = |comment: Option<&str>, name: &str| NewOrder {
@@ -570,7 +570,7 @@ async fn orders_are_searched_by_comment_and_line_names_and_the_migrations_fold_w
 #[tokio::test]
 async fn the_counters_migration_counts_the_orders_already_there() {
     for env in backends().await {
-        let orders = SeaOrderRepository::new(env.db.clone());
+        let orders = SeaOrderRepository::new(env.pools.clone());
         let ann = customer(&env, "ann@example.com").await;
         let latte = product(&env, "Latte", 350).await;
         // Orders written by today's repository (which needs every migration),
@@ -604,7 +604,7 @@ async fn a_product_priced_by_a_checkout_is_deleted_only_after_it_commits() {
         if env.backend != Backend::Postgres {
             continue;
         }
-        let catalog = SeaCatalogRepository::new(env.db.clone());
+        let catalog = SeaCatalogRepository::new(env.pools.clone());
         let ann = customer(&env, "ann@example.com").await;
         let latte = product(&env, "Latte", 350).await;
         warm_pool(&env).await;
@@ -643,7 +643,7 @@ fn placed(order_id: Uuid, body: &str) -> StoredResponse {
 #[tokio::test]
 async fn an_idempotency_key_is_claimed_once_then_replays_or_refuses() {
     for env in backends().await {
-        let keys = SeaIdempotencyStore::new(env.db.clone());
+        let keys = SeaIdempotencyStore::new(env.pools.clone());
         let ann = customer(&env, "ann@example.com").await;
         let bob = customer(&env, "bob@example.com").await;
         let (now, lease, expires) = (t0(), t0() + secs(30), t0() + hours(24));
@@ -687,7 +687,7 @@ async fn an_idempotency_key_is_claimed_once_then_replays_or_refuses() {
 #[tokio::test]
 async fn a_key_taken_over_after_its_lease_is_the_new_holders_alone() {
     for env in backends().await {
-        let keys = SeaIdempotencyStore::new(env.db.clone());
+        let keys = SeaIdempotencyStore::new(env.pools.clone());
         let ann = customer(&env, "ann@example.com").await;
         let expires = t0() + hours(24);
         let slow = claimed(keys.claim(ann, &key("k", "fp"), t0(), t0() + secs(30), expires).await.unwrap());
@@ -715,7 +715,7 @@ async fn a_key_taken_over_after_its_lease_is_the_new_holders_alone() {
 #[tokio::test]
 async fn of_many_concurrent_claims_of_one_key_exactly_one_wins() {
     for env in backends().await {
-        let keys = Arc::new(SeaIdempotencyStore::new(env.db.clone()));
+        let keys = Arc::new(SeaIdempotencyStore::new(env.pools.clone()));
         let ann = customer(&env, "ann@example.com").await;
         warm_pool(&env).await;
         let claims = (0..12).map(|_| {
@@ -731,8 +731,8 @@ async fn of_many_concurrent_claims_of_one_key_exactly_one_wins() {
 #[tokio::test]
 async fn the_stored_answer_is_written_with_the_order_or_not_at_all() {
     for env in backends().await {
-        let keys = SeaIdempotencyStore::new(env.db.clone());
-        let orders = SeaOrderRepository::new(env.db.clone());
+        let keys = SeaIdempotencyStore::new(env.pools.clone());
+        let orders = SeaOrderRepository::new(env.pools.clone());
         let ann = customer(&env, "ann@example.com").await;
         let latte = product(&env, "Latte", 350).await;
         let lease = claimed(keys.claim(ann, &key("k", "fp"), t0(), t0() + secs(30), t0() + hours(24)).await.unwrap());
@@ -757,8 +757,8 @@ async fn the_stored_answer_is_written_with_the_order_or_not_at_all() {
 #[tokio::test]
 async fn deleting_a_customer_with_orders_never_deadlocks_with_status_changes() {
     for env in backends().await {
-        let orders = Arc::new(SeaOrderRepository::new(env.db.clone()));
-        let maintenance = SeaMaintenanceRepository::new(env.db.clone());
+        let orders = Arc::new(SeaOrderRepository::new(env.pools.clone()));
+        let maintenance = SeaMaintenanceRepository::new(env.pools.clone());
         let latte = product(&env, "Latte", 350).await;
         let bob = customer(&env, "bob@example.com").await;
         warm_pool(&env).await;

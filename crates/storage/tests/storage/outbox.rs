@@ -329,7 +329,7 @@ async fn a_parked_entry_stays_but_is_never_claimed_again() {
 #[tokio::test]
 async fn concurrent_claims_never_share_an_entry_and_together_take_every_due_one() {
     for env in backends().await {
-        let (a, b) = (SeaOutboxRepository::new(env.db.clone()), SeaOutboxRepository::new(env.db.clone()));
+        let (a, b) = (SeaOutboxRepository::new(env.pools.clone()), SeaOutboxRepository::new(env.pools.clone()));
         for round in 1..=5 {
             let now = t0() + hours(round);
             let rows: Vec<_> = (0..30).map(|i| outbox_row(&format!("r{round}-{i}"), now - secs(i))).collect();

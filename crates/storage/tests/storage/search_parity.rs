@@ -128,7 +128,7 @@ struct Engine {
 
 impl Engine {
     fn new(label: String, env: Env) -> Self {
-        Self { label, repo: SeaCatalogRepository::new(env.db.clone()), _env: env }
+        Self { label, repo: SeaCatalogRepository::new(env.pools.clone()), _env: env }
     }
 }
 

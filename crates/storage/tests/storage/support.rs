@@ -12,7 +12,7 @@ use coffee_domain::user::{
     Email, NewSession, NewUser, NewVerification, Role, User, UserField, UserRepository, UserResource, UserWriteError,
 };
 use coffee_storage::{
-    Db, DbSettings, SeaMaintenanceRepository, SeaOutboxRepository, SeaSessionRepository, SeaUnitOfWork,
+    Db, DbSettings, Pools, SeaMaintenanceRepository, SeaOutboxRepository, SeaSessionRepository, SeaUnitOfWork,
     SeaUserRepository,
 };
 use coffee_testkit::{Backend, TestDatabase};
@@ -23,7 +23,11 @@ use uuid::Uuid;
 /// One migrated database and the repositories on it.
 pub struct Env {
     pub backend: Backend,
+    /// The pool, for raw statements.
     pub db: Db,
+    /// The same pool as the server has it, lending (PostgreSQL): for the
+    /// repositories.
+    pub pools: Pools,
     pub uow: SeaUnitOfWork,
     pub users: SeaUserRepository,
     pub sessions: SeaSessionRepository,
@@ -52,18 +56,20 @@ pub async fn migrated(database: TestDatabase) -> Env {
 /// [`migrated`] on a pool of `max_connections` (PostgreSQL; SQLite has one).
 pub async fn migrated_with_pool(database: TestDatabase, max_connections: u32) -> Env {
     let settings = DbSettings { url: database.url.clone(), max_connections, acquire_timeout: Duration::from_secs(10) };
-    let db = coffee_storage::connect(&settings)
+    let pools = coffee_storage::connect_per_thread(&settings, 1)
         .await
         .unwrap_or_else(|e| panic!("cannot connect to the {:?} test database: {e}", database.backend));
+    let db = pools.current().clone();
     coffee_storage::migrate(&db).await.unwrap_or_else(|e| panic!("migrations failed on {:?}: {e}", database.backend));
     Env {
         backend: database.backend,
-        uow: SeaUnitOfWork::new(db.clone()),
-        users: SeaUserRepository::new(db.clone()),
-        sessions: SeaSessionRepository::new(db.clone()),
-        outbox: SeaOutboxRepository::new(db.clone()),
-        maintenance: SeaMaintenanceRepository::new(db.clone()),
+        uow: SeaUnitOfWork::new(pools.clone()),
+        users: SeaUserRepository::new(pools.clone()),
+        sessions: SeaSessionRepository::new(pools.clone()),
+        outbox: SeaOutboxRepository::new(pools.clone()),
+        maintenance: SeaMaintenanceRepository::new(pools.clone()),
         db,
+        pools,
         _database: database,
     }
 }

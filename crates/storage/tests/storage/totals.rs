@@ -212,7 +212,7 @@ async fn a_menu_page_carries_the_version_it_was_read_at() {
 #[tokio::test]
 async fn the_versions_migration_goes_down_and_up_again() {
     for env in backends().await {
-        let repo = SeaCatalogRepository::new(env.db.clone());
+        let repo = SeaCatalogRepository::new(env.pools.clone());
         down_to_before(&env, "m20261216_000019_list_versions").await;
         let sql = "SELECT version FROM list_versions";
         assert!(env.db.execute_raw(Statement::from_string(env.db.get_database_backend(), sql)).await.is_err());
