@@ -153,8 +153,16 @@ impl Metrics {
             }
         };
         let pool = sample.pool;
-        gauge("coffee_db_pool_in_use", "Database connections lent out.", pool.map(|p| p.in_use));
-        gauge("coffee_db_pool_idle", "Open database connections idle in the pool.", pool.map(|p| p.idle));
+        gauge(
+            "coffee_db_pool_in_use",
+            "Database connections running a statement or a transaction.",
+            pool.map(|p| p.in_use),
+        );
+        gauge(
+            "coffee_db_pool_idle",
+            "Open database connections idle (in the pool, or kept between statements).",
+            pool.map(|p| p.idle),
+        );
         gauge("coffee_db_pool_max", "Upper bound of the database pool.", pool.map(|p| p.max));
         gauge(
             "coffee_outbox_backlog",

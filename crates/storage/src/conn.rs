@@ -20,8 +20,7 @@ use coffee_domain::uow::{Transaction, UnitOfWork};
 use coffee_domain::user::UserRepository;
 use sea_orm::{
     AccessMode, ConnectionTrait, DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbBackend, DbErr,
-    ExecResult, IsolationLevel, QueryResult, Statement, TransactionError, TransactionOptions,
-    TransactionTrait,
+    ExecResult, IsolationLevel, QueryResult, Statement, TransactionError, TransactionOptions, TransactionTrait,
 };
 
 use crate::lender::{self, Lender};

@@ -193,9 +193,9 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 /// The connection pool right now, for the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStats {
-    /// Connections lent out (running a statement or a transaction).
+    /// Connections running a statement or a transaction.
     pub in_use: u64,
-    /// Open connections waiting in the pool.
+    /// Open connections idle: in the pool, or kept by a lender between statements.
     pub idle: u64,
     /// The pool's upper bound.
     pub max: u64,
