@@ -17,8 +17,8 @@
 //!   is lent again as it is. Any other (the request was cancelled, the
 //!   statement failed) goes back to sqlx's pool when it is next asked for,
 //!   and sqlx pings it and closes it if it is broken.
-//! * One idle for `IDLE_PING_AFTER` is pinged before it is lent, as sqlx
-//!   pings its own idle connections.
+//! * One last lent `IDLE_PING_AFTER` ago or more is pinged before it is lent
+//!   again, as sqlx pings its own idle connections.
 //! * The kept connections are still the sqlx pool's: they count against its
 //!   bound. A lender keeps one fewer than the bound, so whatever takes a
 //!   connection from sqlx's pool itself (a transaction, a migration, a test's
@@ -92,8 +92,8 @@ impl managed::Manager for FromSqlx {
 
 impl Lender {
     /// A lender of `pool`'s connections, keeping one fewer than the pool
-    /// has, and waiting for one at most as long as the pool would; `None`
-    /// for a pool of one.
+    /// has, and waiting for one, or for the ping of one idle a while, at
+    /// most as long as the pool would; `None` for a pool of one.
     pub(crate) fn new(pool: PgPool) -> Option<Self> {
         let options = pool.options();
         let keep = usize::try_from(options.get_max_connections()).unwrap_or(usize::MAX).checked_sub(1)?;
@@ -104,6 +104,9 @@ impl Lender {
         let connections = managed::Pool::builder(FromSqlx { pool })
             .max_size(keep)
             .wait_timeout(Some(wait))
+            // A ping left unanswered (a server gone without closing the
+            // socket) is given up then, and another connection taken.
+            .recycle_timeout(Some(wait))
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .expect("a runtime is set, as a wait timeout needs");
@@ -158,13 +161,14 @@ impl Lender {
                 self.0.fetch_sub(1, Ordering::AcqRel);
             }
         }
-        let _announced = {
+        let (_announced, idle) = {
             let _gate = self.gate();
             self.others.fetch_add(1, Ordering::AcqRel);
             // The idle ones, at once; those in use, as they come back.
-            self.connections.retain(|_, _| false);
-            Announced(&self.others)
+            (Announced(&self.others), self.connections.retain(|_, _| false))
         };
+        // Outside the gate: sqlx pings them on their way back.
+        drop(idle);
         wait.await
     }
 

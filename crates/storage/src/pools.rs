@@ -68,15 +68,15 @@ impl Pools {
         let lenders = self
             .pools
             .iter()
-            .map_while(|db| match db.get_database_backend() {
+            .map(|db| match db.get_database_backend() {
                 sea_orm::DbBackend::Postgres => Lender::new(db.get_postgres_connection_pool().clone()),
                 _ => None,
             })
-            .collect::<Vec<_>>();
-        if lenders.len() != self.pools.len() {
-            return self;
+            .collect::<Option<Vec<_>>>();
+        match lenders {
+            Some(lenders) => Self { lenders: lenders.into(), ..self },
+            None => self,
         }
-        Self { lenders: lenders.into(), ..self }
     }
 
     /// These pools, with `readers` running the lists.
