@@ -86,9 +86,10 @@ pub(crate) enum Plan {
 }
 
 impl Conn {
-    /// Every row of a list's `stmt`, planned as `plan` says, on the
-    /// connections for lists ([`Pools::for_lists`]; SQLite's read-only ones).
-    /// SQLite has no generic plans, so there `plan` changes nothing. In a
+    /// Every row of a list's `stmt`, planned as `plan` says, on a lent
+    /// connection where the pool lends (PostgreSQL), else on the connections
+    /// for lists ([`Pools::for_lists`]; SQLite's read-only ones). SQLite has
+    /// no generic plans, so there `plan` changes nothing. In a
     /// transaction it runs on the transaction's connection, which SeaORM
     /// holds, as prepared.
     pub(crate) async fn query_all_planned(&self, stmt: Statement, plan: Plan) -> Result<Vec<QueryResult>, DbErr> {

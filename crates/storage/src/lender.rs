@@ -96,7 +96,7 @@ impl Lender {
     /// most as long as the pool would; `None` for a pool of one.
     pub(crate) fn new(pool: PgPool) -> Option<Self> {
         let options = pool.options();
-        let keep = usize::try_from(options.get_max_connections()).unwrap_or(usize::MAX).checked_sub(1)?;
+        let keep = usize::try_from(options.get_max_connections()).unwrap_or(usize::MAX).saturating_sub(1);
         if keep == 0 {
             return None;
         }
@@ -191,7 +191,8 @@ impl Lender {
         let mut object = self.connections.get().await.map_err(|e| match e {
             PoolError::Timeout(_) => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
             PoolError::Closed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
-            PoolError::Backend(e) => acquire_err(e),
+            // sqlx's pool could not give one (`repo_err`: unavailable).
+            PoolError::Backend(e) => DbErr::Conn(RuntimeErr::SqlxError(e.into())),
             e @ (PoolError::NoRuntimeSpecified | PoolError::PostCreateHook(_)) => {
                 DbErr::Conn(RuntimeErr::Internal(e.to_string()))
             }
@@ -252,13 +253,4 @@ pub(crate) fn query(stmt: Statement) -> Query<'static, Postgres, SqlxValues> {
 /// As SeaORM reports a query's error, so `repo_err` tells an outage apart.
 pub(crate) fn query_err(e: sqlx::Error) -> DbErr {
     DbErr::Query(RuntimeErr::SqlxError(e.into()))
-}
-
-/// As SeaORM reports a connection it could not get from its pool.
-fn acquire_err(e: sqlx::Error) -> DbErr {
-    match e {
-        sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
-        sqlx::Error::PoolClosed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
-        e => DbErr::Conn(RuntimeErr::SqlxError(e.into())),
-    }
 }

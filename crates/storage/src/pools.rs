@@ -109,7 +109,7 @@ impl Pools {
     /// pool (a lent one, if it lends).
     ///
     /// # Errors
-    /// It does not.
+    /// No connection, or no answer on it.
     pub async fn ping(&self) -> Result<(), DbErr> {
         match self.lender() {
             Some(lender) => lender.ping().await,

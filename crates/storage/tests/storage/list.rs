@@ -5,11 +5,11 @@ use std::collections::HashSet;
 
 use coffee_domain::query::Page;
 use coffee_domain::user::{User, UserRepository};
-use coffee_storage::SeaUserRepository;
+use coffee_storage::{Conn, SeaUserRepository};
 use coffee_testkit::TestDatabase;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use crate::support::{backends, hours, migrated_with_pool, query, t0, user};
+use crate::support::{Env, backends, hours, migrated_with_pool, query, t0, user};
 
 /// Seven users an hour apart (ann first, zed last), with names that contain
 /// the LIKE metacharacters `%`, `_` and `\`, and decoys that a wildcard
@@ -266,12 +266,20 @@ async fn users_without_a_name_sort_after_named_ones_ascending_and_first_descendi
 /// of them, so such a list is planned with its bounds, as a search is.
 #[tokio::test]
 async fn searched_lists_are_planned_with_their_terms_and_closed_set_filters_once() {
-    let Some(database) = TestDatabase::postgres().await else {
-        eprintln!("TEST_DATABASE_URL is not set: PostgreSQL-only case skipped");
-        return;
-    };
-    // One connection, which every statement below meets.
-    let env = migrated_with_pool(database, 1).await;
+    // A pool of one runs each statement on sqlx's pool; a pool of two lends
+    // them (`lender.rs`) and keeps one connection. Either way every list
+    // below, and the probe after them, meets the same connection.
+    for max_connections in [1, 2] {
+        let Some(database) = TestDatabase::postgres().await else {
+            eprintln!("TEST_DATABASE_URL is not set: PostgreSQL-only case skipped");
+            return;
+        };
+        eprintln!("--- a pool of {max_connections}");
+        planned_as_said(migrated_with_pool(database, max_connections).await).await;
+    }
+}
+
+async fn planned_as_said(env: Env) {
     let users = &env.users;
     seed(users).await;
 
@@ -290,8 +298,7 @@ async fn searched_lists_are_planned_with_their_terms_and_closed_set_filters_once
         assert_eq!((past.items.len(), past.total), (0, 2));
     }
 
-    let prepared = env
-        .db
+    let prepared = Conn::from(env.pools.clone())
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
             "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements",
