@@ -120,6 +120,23 @@ row() { # endpoint round "ours_rps ours_p99" "pg_tps pg_p99" what
     ROWS+=("| $1 | $2 | $(printf "%.0f" "$rps") | $p99 | $5 | $(printf "%.0f" "$tps") | $pg_p99 | $(awk -v a="$rps" -v b="$tps" 'BEGIN {printf "%.0f %%", 100*a/b}') |")
 }
 
+# "LOOKUPS PAGES": the menu's version lookups sent and remembered pages
+# answered so far, from /metrics (LOOKUPS is "-" for a build without the
+# counter).
+menu_counters() {
+    curl -fsS "$BASE/metrics" | awk '
+        /^coffee_list_version_lookups_total / {l = $2}
+        /^coffee_list_pages_total\{source="remembered"\} / {p = $2}
+        END {print (l == "" ? "-" : l), p + 0}'
+}
+# lookups_per_page "BEFORE" "AFTER" → "0.31 version lookups per page"
+lookups_per_page() {
+    awk -v b="$1" -v a="$2" 'BEGIN {
+        split(b, x, " "); split(a, y, " ");
+        if (x[1] == "-" || y[2] == x[2]) print "one version lookup per page";
+        else printf "%.2f version lookups per page\n", (y[1] - x[1]) / (y[2] - x[2]) }'
+}
+
 log "warming up"
 BENCH_TOKEN=$USER_TOKEN wrk_run warmup get_auth.lua /me -t1 -c"$CONNECTIONS" -d3s >/dev/null
 C=(-t1 -c"$CONNECTIONS" -d"${DURATION}s")
@@ -133,11 +150,13 @@ for round in $(seq 1 "$ROUNDS"); do
     pg=$(pgbench_run "pg_users$round" "$BENCH_DIR/sql/ceiling/users.sql")
     row 'GET /users?page_size=20' "$round" "$ours" "$pg" 'caller + page with total'
     log "round $round: GET /products?page_size=20"
+    before=$(menu_counters)
     ours=$(wrk_run "products$round" get.lua '/products?page_size=20' "${C[@]}")
+    shared=$(lookups_per_page "$before" "$(menu_counters)")
     pg=$(pgbench_run "pg_products$round" "$BENCH_DIR/sql/ceiling/products.sql")
     row 'GET /products?page_size=20' "$round" "$ours" "$pg" 'page with total and categories (read afresh)'
     pg=$(pgbench_run "pg_products_version$round" "$BENCH_DIR/sql/ceiling/products_version.sql")
-    row 'GET /products?page_size=20' "$round" "$ours" "$pg" 'the menu version alone (what a remembered page runs)'
+    row 'GET /products?page_size=20' "$round" "$ours" "$pg" "the menu version alone (what a remembered page runs; $shared)"
     log "round $round: POST /auth/login against raw Argon2id"
     ours=$(wrk_run "login$round" login.lua /auth/login -t1 -c8 -d"${DURATION}s" --timeout 10s)
     rate=$("$ARGON2_BIN" 2 "$ARGON2_SECONDS" | sed -nE 's/.* ([0-9.]+) hashes\/s.*/\1/p' | tail -1)

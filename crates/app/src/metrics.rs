@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use prometheus::core::Collector;
 use prometheus::proto::{Metric, MetricFamily};
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, TextEncoder};
+use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, TextEncoder};
 use subtle::ConstantTimeEq;
 
 /// `Content-Type` of a scrape: the Prometheus text exposition format.
@@ -191,6 +191,12 @@ impl Metrics {
                 c.with_label_values(&["read"]).inc_by(totals.pages_read);
                 families.extend(c.collect());
             }
+            let help = "Menu version lookups sent since start, before answering a remembered page: one \
+                        answers every request of its thread that was waiting for it.";
+            if let Ok(c) = IntCounter::new("coffee_list_version_lookups_total", help) {
+                c.inc_by(totals.version_lookups);
+                families.extend(c.collect());
+            }
         }
         if let Some(json) = sample.page_json {
             let help = "Menu list pages' JSON answered since start: remembered (made before at the same menu \
@@ -299,13 +305,20 @@ mod tests {
         assert!(!text.contains("coffee_jobs_queued") && !text.contains("coffee_db_pool_in_use"), "{text}");
         assert!(!text.contains("coffee_list_totals_total") && !text.contains("coffee_list_pages_total"), "{text}");
 
-        let totals = coffee_storage::TotalsStats { remembered: 7, counted: 2, pages_remembered: 5, pages_read: 4 };
+        let totals = coffee_storage::TotalsStats {
+            remembered: 7,
+            counted: 2,
+            pages_remembered: 5,
+            pages_read: 4,
+            version_lookups: 3,
+        };
         let text = m.render(&Sample { list_totals: Some(totals), ..Sample::default() });
         assert!(text.contains("# TYPE coffee_list_totals_total counter"), "{text}");
         assert!(text.contains(r#"coffee_list_totals_total{source="remembered"} 7"#), "{text}");
         assert!(text.contains(r#"coffee_list_totals_total{source="counted"} 2"#), "{text}");
         assert!(text.contains(r#"coffee_list_pages_total{source="remembered"} 5"#), "{text}");
         assert!(text.contains(r#"coffee_list_pages_total{source="read"} 4"#), "{text}");
+        assert!(text.contains("coffee_list_version_lookups_total 3"), "{text}");
         assert!(!text.contains("coffee_list_json_total"), "{text}");
 
         let json = PageJsonStats { remembered: 9, made: 3 };

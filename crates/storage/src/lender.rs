@@ -182,6 +182,11 @@ impl Lender {
         closed.await;
     }
 
+    /// How many connections it keeps at most.
+    pub(crate) fn capacity(&self) -> usize {
+        self.connections.status().max_size
+    }
+
     /// How many connections are kept right now (idle, but out of sqlx's pool).
     pub(crate) fn kept(&self) -> usize {
         self.connections.status().available

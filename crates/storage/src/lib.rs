@@ -18,6 +18,7 @@ mod sessions;
 mod support;
 mod totals;
 mod users;
+mod versions;
 
 use std::time::Duration;
 

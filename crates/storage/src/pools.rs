@@ -55,7 +55,8 @@ pub fn thread_number() -> usize {
 impl Pools {
     pub(crate) fn new(pools: Vec<DatabaseConnection>) -> Self {
         assert!(!pools.is_empty(), "at least one pool");
-        Self { pools: pools.into(), lenders: Arc::new([]), readers: None, totals: Totals::new() }
+        let totals = Totals::new(pools.len());
+        Self { pools: pools.into(), lenders: Arc::new([]), readers: None, totals }
     }
 
     /// These pools, each with a [`Lender`] that keeps its connections
@@ -87,12 +88,17 @@ impl Pools {
     /// The pool of the calling thread. Threads beyond the number of pools
     /// share them (round robin), which is correct, only not as fast.
     pub fn current(&self) -> &DatabaseConnection {
-        &self.pools[thread_number() % self.pools.len()]
+        &self.pools[self.index()]
+    }
+
+    /// Which of the pools is the calling thread's.
+    pub(crate) fn index(&self) -> usize {
+        thread_number() % self.pools.len()
     }
 
     /// The calling thread's pool's [`Lender`], if these pools lend.
     pub(crate) fn lender(&self) -> Option<&Lender> {
-        self.lenders.get(thread_number() % self.pools.len())
+        self.lenders.get(self.index())
     }
 
     /// Runs `wait`, which waits for a connection of the calling thread's
@@ -135,6 +141,22 @@ impl Pools {
     /// statement, hence one snapshot.
     pub(crate) fn for_lists(&self) -> &DatabaseConnection {
         self.readers.as_ref().unwrap_or_else(|| self.current())
+    }
+
+    /// How many statements of a list the calling thread runs at once: one
+    /// per connection its lender keeps, else one per connection of the
+    /// pool lists run on.
+    pub(crate) fn list_connections(&self) -> usize {
+        if let Some(lender) = self.lender() {
+            return lender.capacity();
+        }
+        let db = self.for_lists();
+        let max = match db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => db.get_postgres_connection_pool().options().get_max_connections(),
+            sea_orm::DbBackend::Sqlite => db.get_sqlite_connection_pool().options().get_max_connections(),
+            _ => 1,
+        };
+        usize::try_from(max).unwrap_or(1)
     }
 
     /// The list totals this process remembers.

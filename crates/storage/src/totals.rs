@@ -59,6 +59,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query, SelectStatement};
 use sea_orm::{ConnectionTrait as _, DbBackend, DbErr, QueryResult, Statement};
 
 use crate::conn::{Conn, Plan};
+use crate::versions::VersionQueues;
 
 /// Bytes of remembered totals one process may hold: keys, plus
 /// [`ENTRY_BYTES`] for each entry.
@@ -87,6 +88,10 @@ struct Inner {
     /// Pages of lists with a version answered from memory, and read.
     pages_remembered: AtomicU64,
     pages_read: AtomicU64,
+    /// The requests waiting for a list's version, per pool (`versions.rs`).
+    queues: Box<[VersionQueues]>,
+    /// Version lookups sent, by every pool's queues.
+    version_lookups: Arc<AtomicU64>,
 }
 
 /// How the pages and totals of lists with a version were answered since
@@ -103,14 +108,20 @@ pub struct TotalsStats {
     pub pages_remembered: u64,
     /// Pages read from the database: not remembered, or the version moved.
     pub pages_read: u64,
+    /// Lookups of a version sent, before answering a remembered page: one
+    /// answers every request that waited for it (`versions.rs`), so under
+    /// load there are fewer than pages remembered.
+    pub version_lookups: u64,
 }
 
 impl Totals {
-    pub(crate) fn new() -> Self {
+    /// The memory of a process whose requests use `pools` pools.
+    pub(crate) fn new(pools: usize) -> Self {
         // The estimate sizes the cache's tables; a key is a few hundred bytes.
         let estimated_entries = usize::try_from(CAPACITY_BYTES / 512).unwrap_or(usize::MAX);
         // A page of 20 products weighs 5–10 KiB.
         let estimated_pages = usize::try_from(PAGE_CAPACITY_BYTES / 8192).unwrap_or(usize::MAX);
+        let version_lookups = Arc::new(AtomicU64::new(0));
         Self(Arc::new(Inner {
             cache: Cache::with_weighter(estimated_entries, CAPACITY_BYTES, ByKeyLength),
             pages: Cache::with_weighter(estimated_pages, PAGE_CAPACITY_BYTES, ByPageWeight),
@@ -118,6 +129,8 @@ impl Totals {
             counted: AtomicU64::new(0),
             pages_remembered: AtomicU64::new(0),
             pages_read: AtomicU64::new(0),
+            queues: (0..pools).map(|_| VersionQueues::new(Arc::clone(&version_lookups))).collect(),
+            version_lookups,
         }))
     }
 
@@ -128,6 +141,7 @@ impl Totals {
             counted: load(&self.0.counted),
             pages_remembered: load(&self.0.pages_remembered),
             pages_read: load(&self.0.pages_read),
+            version_lookups: load(&self.0.version_lookups),
         }
     }
 }
@@ -266,12 +280,26 @@ impl PageMemo {
         self.known.is_some()
     }
 
-    /// The list's version now: one primary-key lookup, prepared once per
-    /// connection (none if its row was deleted by hand).
+    /// The list's version now (none if its row was deleted by hand): one
+    /// primary-key lookup, prepared once per connection. On a pool, it is
+    /// sent after this call began, and shared with the calling thread's
+    /// requests that wait for a connection to send theirs (`versions.rs`).
     pub(crate) async fn current_version(&self, db: &Conn) -> Result<Option<i64>, DbErr> {
-        let statement = db.get_database_backend().build(&version_select(self.list));
-        let rows = db.query_all_planned(statement, Plan::Cached).await?;
-        Ok(rows.first().map(|row| row.try_get_by_index::<Option<i64>>(0)).transpose()?.flatten())
+        let look_up = || async {
+            let statement = db.get_database_backend().build(&version_select(self.list));
+            let rows = db.query_all_planned(statement, Plan::Cached).await?;
+            Ok(rows.first().map(|row| row.try_get_by_index::<Option<i64>>(0)).transpose()?.flatten())
+        };
+        let queue = match db {
+            Conn::Pool(pools) => {
+                self.totals.0.queues.get(pools.index()).map(|queues| queues.of(self.list, pools.list_connections()))
+            }
+            Conn::Tx(_) => None,
+        };
+        match queue {
+            Some(queue) => queue.version(look_up).await,
+            None => look_up().await,
+        }
     }
 
     /// The remembered page and its total, if it was read at `version`.

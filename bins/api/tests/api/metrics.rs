@@ -142,8 +142,9 @@ async fn open_websockets_are_counted_while_connected() {
 }
 
 /// The menu's pages, totals and JSON: the first list reads, counts and
-/// makes its JSON, the same list again is answered from memory, and a menu
-/// change makes the next one read, count and make it again.
+/// makes its JSON, the same list again is answered from memory after a
+/// lookup of the menu's version, and a menu change makes the next one read,
+/// count and make it again.
 #[tokio::test]
 async fn menu_list_totals_are_reported_as_remembered_or_counted() {
     let app = spawn_app().await;
@@ -160,7 +161,9 @@ async fn menu_list_totals_are_reported_as_remembered_or_counted() {
         let of = |source: &str| value(text, &format!(r#"coffee_list_json_total{{source="{source}"}}"#));
         (of("made"), of("remembered"))
     };
+    let lookups = |text: &str| value(text, "coffee_list_version_lookups_total");
     assert_eq!(totals(&scrape(&app, None).await), (Some(0.0), Some(0.0)));
+    assert_eq!(lookups(&scrape(&app, None).await), Some(0.0));
     assert_eq!(pages(&scrape(&app, None).await), (Some(0.0), Some(0.0)));
     assert_eq!(json(&scrape(&app, None).await), (Some(0.0), Some(0.0)));
     let product = json!({"name": "Espresso", "price": 250});
@@ -171,6 +174,7 @@ async fn menu_list_totals_are_reported_as_remembered_or_counted() {
     assert_eq!(totals(&scrape(&app, None).await), (Some(1.0), Some(2.0)));
     assert_eq!(pages(&scrape(&app, None).await), (Some(1.0), Some(2.0)));
     assert_eq!(json(&scrape(&app, None).await), (Some(1.0), Some(2.0)), "its JSON made once");
+    assert_eq!(lookups(&scrape(&app, None).await), Some(2.0), "one version lookup per remembered page");
     let product = json!({"name": "Espresso doppio", "price": 300});
     assert_eq!(app.send_json(Method::POST, "/products", Some(&admin), &product).await.status(), StatusCode::CREATED);
     let page = app.get("/products?search=espresso", None).await.json::<serde_json::Value>().await.unwrap();
@@ -178,4 +182,5 @@ async fn menu_list_totals_are_reported_as_remembered_or_counted() {
     assert_eq!(totals(&scrape(&app, None).await), (Some(2.0), Some(2.0)), "counted again after the change");
     assert_eq!(pages(&scrape(&app, None).await), (Some(2.0), Some(2.0)), "read again after the change");
     assert_eq!(json(&scrape(&app, None).await), (Some(2.0), Some(2.0)), "made again after the change");
+    assert_eq!(lookups(&scrape(&app, None).await), Some(3.0), "the version looked up, found moved");
 }

@@ -186,14 +186,19 @@ async fn unsigned_and_tampered_tokens_are_refused() {
 
 #[tokio::test]
 async fn an_expired_access_token_is_refused_but_can_be_refreshed() {
-    let app = spawn_app_with(&[("ACCESS_TOKEN_TTL", "1s")]).await;
+    // A token names whole seconds, its `exp` rounded down: one issued for
+    // 3 s lives more than 2. So the first is expired after 3.1 s, and the
+    // refreshed one still has 2 s for the last request, however busy the
+    // machine (with 1 s, a fresh token issued late in a second expired
+    // within milliseconds, and a loaded CI run saw it refused).
+    let app = spawn_app_with(&[("ACCESS_TOKEN_TTL", "3s")]).await;
     app.verified_user("ann@example.com").await;
     let resp = app.try_login("ann@example.com", PASSWORD).await;
     let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["expires_in"], 1);
+    assert_eq!(body["expires_in"], 3);
     let access = body["access_token"].as_str().unwrap().to_owned();
     let refresh = body["refresh_token"].as_str().unwrap().to_owned();
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     let resp = app.get("/me", Some(&access)).await;
     let challenge = header(resp.headers(), "www-authenticate").unwrap();
     assert!(challenge.contains("invalid_token"), "{challenge}");

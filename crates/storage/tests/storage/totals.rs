@@ -181,6 +181,40 @@ async fn a_remembered_menu_page_shows_every_change_to_what_it_shows() {
     }
 }
 
+/// Requests that want a remembered page's version at once share the
+/// lookups of it (`versions.rs`): of thirty-two at once on one thread, as
+/// many send their own as there are connections for them (at most four
+/// here), and the others wait and take a lookup sent after they arrived,
+/// one per turn that frees: at most eight lookups, where each request sent
+/// one before. None takes a version read before it arrived, so after a
+/// write the next thirty-two all show it.
+#[tokio::test]
+async fn requests_at_once_share_lookups_of_the_menu_version_and_see_every_write() {
+    for env in backends().await {
+        let pools = env.pools.clone();
+        let repo = SeaCatalogRepository::new(pools.clone());
+        create_product(&repo, product("Espresso", 250, t0()), &[]).await;
+        let query = product_query(&[]);
+        let at_once = || async {
+            let pages = futures_util::future::join_all((0..32).map(|_| repo.list_products(&query))).await;
+            pages.into_iter().map(|page| page.unwrap().items[0].price.minor()).collect::<Vec<_>>()
+        };
+        repo.list_products(&query).await.unwrap();
+
+        let before = coffee_storage::totals_stats(&pools);
+        assert_eq!(at_once().await, [250; 32]);
+        let after = coffee_storage::totals_stats(&pools);
+        assert_eq!(after.pages_remembered - before.pages_remembered, 32, "answered from memory");
+        let lookups = after.version_lookups - before.version_lookups;
+        assert!(lookups <= 8, "{:?}: 32 requests at once sent {lookups} version lookups", env.backend);
+
+        run(&env, "UPDATE products SET price = 260").await;
+        assert_eq!(at_once().await, [260; 32], "a write committed before they arrived");
+        let one = repo.list_products(&query).await.unwrap();
+        assert_eq!(one.items[0].price.minor(), 260);
+    }
+}
+
 /// A menu page carries the version of the rows it was read at, read afresh
 /// or remembered, so that what the API made of it is reused only while that
 /// version stays; after a write the next page carries the new one. A page
