@@ -221,7 +221,8 @@ pub fn totals_stats(pools: &Pools) -> TotalsStats {
     pools.totals().stats()
 }
 
-fn one_pool_stats(db: &DatabaseConnection) -> Option<PoolStats> {
+/// One pool's counts; `None` for a backend this crate does not run.
+pub(crate) fn one_pool_stats(db: &DatabaseConnection) -> Option<PoolStats> {
     fn stats<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> PoolStats {
         counts(pool.size(), pool.num_idle(), pool.options().get_max_connections())
     }

@@ -147,16 +147,10 @@ impl Pools {
     /// per connection its lender keeps, else one per connection of the
     /// pool lists run on.
     pub(crate) fn list_connections(&self) -> usize {
-        if let Some(lender) = self.lender() {
-            return lender.capacity();
+        match self.lender() {
+            Some(lender) => lender.capacity(),
+            None => crate::one_pool_stats(self.for_lists()).map_or(1, |stats| usize::try_from(stats.max).unwrap_or(1)),
         }
-        let db = self.for_lists();
-        let max = match db.get_database_backend() {
-            sea_orm::DbBackend::Postgres => db.get_postgres_connection_pool().options().get_max_connections(),
-            sea_orm::DbBackend::Sqlite => db.get_sqlite_connection_pool().options().get_max_connections(),
-            _ => 1,
-        };
-        usize::try_from(max).unwrap_or(1)
     }
 
     /// The list totals this process remembers.

@@ -16,7 +16,8 @@
 //!
 //! - **the page** (its items, as the repository made them of its rows, and
 //!   its total) with the version it was read at. Asked for again, the page
-//!   is answered after one primary-key lookup of the version: the same
+//!   is answered after one primary-key lookup of the version (shared by
+//!   the requests of a thread that want it at once, `versions.rs`): the same
 //!   version, and the remembered page is the answer; another one, and the
 //!   page is read again (`bench/README.md`, "Menu pages remembered").
 //! - **the total** per filter (all pages of it) with the version it was
@@ -292,7 +293,7 @@ impl PageMemo {
         };
         let queue = match db {
             Conn::Pool(pools) => {
-                self.totals.0.queues.get(pools.index()).map(|queues| queues.of(self.list, pools.list_connections()))
+                self.totals.0.queues.get(pools.index()).map(|queues| queues.of(self.list, || pools.list_connections()))
             }
             Conn::Tx(_) => None,
         };

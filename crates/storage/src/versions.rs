@@ -52,10 +52,10 @@ impl VersionQueues {
     }
 
     /// The queue for the version of `list`, made on first use to run
-    /// `at_once` lookups at once (the connections its lookups run on).
-    pub(crate) fn of(&self, list: &'static str, at_once: usize) -> Arc<VersionQueue> {
+    /// `at_once()` lookups at once (the connections its lookups run on).
+    pub(crate) fn of(&self, list: &'static str, at_once: impl FnOnce() -> usize) -> Arc<VersionQueue> {
         let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
-        let queue = lists.entry(list).or_insert_with(|| Arc::new(VersionQueue::new(at_once, Arc::clone(&self.sent))));
+        let queue = lists.entry(list).or_insert_with(|| Arc::new(VersionQueue::new(at_once(), Arc::clone(&self.sent))));
         Arc::clone(queue)
     }
 }
@@ -240,7 +240,7 @@ mod tests {
 
     /// A queue running `at_once` lookups at once.
     fn queue(at_once: usize) -> Arc<VersionQueue> {
-        VersionQueues::new(Arc::default()).of("products", at_once)
+        VersionQueues::new(Arc::default()).of("products", || at_once)
     }
 
     fn arrived(queue: &VersionQueue) -> u64 {
