@@ -7,6 +7,8 @@
 #   VARIANTS="after=$CARGO_TARGET_DIR/release/coffee-api before=/tmp/coffee-api.old" bench/storm.sh
 #
 # The first variant migrates the database (put the newest binary first).
+# BENCH_DELAY_MS=2 paces each /me connection (a wait before each request),
+# so that /me leaves the hashing its CPU.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
