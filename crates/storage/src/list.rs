@@ -58,36 +58,38 @@ pub(crate) enum Total {
 /// The name of the page statement's extra column that carries the total.
 const TOTAL: &str = "list_total";
 
-/// Runs `select` narrowed by `query`, with the exact total of every row it matches.
-pub(crate) async fn fetch_page<E, F>(
+/// Runs `select` narrowed by `query`, with the exact total of every row it
+/// matches; each row read as an `M` (the entity's model, or a partial model
+/// of the columns `select` names).
+pub(crate) async fn fetch_page<E, F, M>(
     db: &Conn,
     select: Select<E>,
     query: &ListQuery<F>,
     mapping: &ListMapping<E, F>,
-) -> Result<(Vec<E::Model>, u64), DbErr>
+) -> Result<(Vec<M>, u64), DbErr>
 where
     E: EntityTrait,
-    E::Model: Sync,
     F: Copy + PartialEq,
+    M: FromQueryResult,
 {
     fetch_page_with_total(db, select, query, mapping, Total::Count).await
 }
 
 /// [`fetch_page`] with the total from `total`.
-pub(crate) async fn fetch_page_with_total<E, F>(
+pub(crate) async fn fetch_page_with_total<E, F, M>(
     db: &Conn,
     select: Select<E>,
     query: &ListQuery<F>,
     mapping: &ListMapping<E, F>,
     total: Total,
-) -> Result<(Vec<E::Model>, u64), DbErr>
+) -> Result<(Vec<M>, u64), DbErr>
 where
     E: EntityTrait,
-    E::Model: Sync,
     F: Copy + PartialEq,
+    M: FromQueryResult,
 {
     let (rows, total) = PageStatement::new(db, select, query, mapping, total).run().await?;
-    let items = rows.iter().map(|row| E::Model::from_query_result(row, "")).collect::<Result<_, _>>()?;
+    let items = rows.iter().map(|row| M::from_query_result(row, "")).collect::<Result<_, _>>()?;
     Ok((items, total))
 }
 

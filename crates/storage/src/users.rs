@@ -13,8 +13,9 @@ use coffee_domain::user::{
 };
 use sea_orm::sea_query::{Expr, OnConflict, Query, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, ExprTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DerivePartialModel, EntityTrait,
+    ExprTrait, FromQueryResult, PaginatorTrait, PartialModelTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Set, Statement, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -78,7 +79,10 @@ fn signed_in_statement(backend: DbBackend, id: Uuid, session_id: Uuid) -> Statem
             .and_where(sessions::Column::RevokedAt.is_null())
             .to_owned();
         // Two values, in this order: the user's id, then the session's.
-        users::Entity::find_by_id(Uuid::nil()).filter(Expr::exists(live)).build(backend).sql
+        UserRow::select_cols(users::Entity::find_by_id(Uuid::nil()).select_only())
+            .filter(Expr::exists(live))
+            .build(backend)
+            .sql
     };
     // One text per engine this crate runs on: SQLite's `?`, PostgreSQL's `$n`.
     let sql = SQL[usize::from(backend == DbBackend::Postgres)].get_or_init(build);
@@ -104,7 +108,49 @@ fn email_equality(filter: &Filter<UserField>) -> Option<SimpleExpr> {
     }
 }
 
-fn to_user(m: users::Model) -> Result<User, RepoError> {
+/// What a [`User`] is made of: the columns of `users` but the password
+/// hash, which only a password check reads ([`find_credentials`]), and the
+/// folded names the searches use. So the access check of every signed-in
+/// request and the admin's pages of accounts do not carry a hash out of
+/// the database.
+///
+/// [`find_credentials`]: UserRepository::find_credentials
+#[derive(Debug, DerivePartialModel)]
+#[sea_orm(entity = "users::Entity")]
+struct UserRow {
+    id: Uuid,
+    email: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    phone: Option<String>,
+    role: String,
+    is_verified: bool,
+    verified_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<users::Model> for UserRow {
+    fn from(m: users::Model) -> Self {
+        let users::Model {
+            id,
+            email,
+            first_name,
+            last_name,
+            phone,
+            role,
+            is_verified,
+            verified_at,
+            created_at,
+            updated_at,
+            ..
+        } = m;
+        Self { id, email, first_name, last_name, phone, role, is_verified, verified_at, created_at, updated_at }
+    }
+}
+
+fn to_user(m: impl Into<UserRow>) -> Result<User, RepoError> {
+    let m = m.into();
     let role =
         Role::parse(&m.role).ok_or_else(|| RepoError::Other(format!("unknown role {:?} in users", m.role).into()))?;
     Ok(User {
@@ -258,16 +304,19 @@ impl UserRepository for SeaUserRepository {
     }
 
     async fn find(&self, id: Uuid) -> Result<Option<User>, RepoError> {
-        users::Entity::find_by_id(id).one(&self.db).await.map_err(repo_err)?.map(to_user).transpose()
+        let row = users::Entity::find_by_id(id).into_partial_model::<UserRow>().one(&self.db).await;
+        row.map_err(repo_err)?.map(to_user).transpose()
     }
 
     async fn find_signed_in(&self, id: Uuid, session_id: Uuid) -> Result<Option<User>, RepoError> {
         let statement = signed_in_statement(self.db.get_database_backend(), id, session_id);
-        users::Entity::find().from_raw_sql(statement).one(&self.db).await.map_err(repo_err)?.map(to_user).transpose()
+        UserRow::find_by_statement(statement).one(&self.db).await.map_err(repo_err)?.map(to_user).transpose()
     }
 
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepoError> {
-        Ok(self.find_credentials(email).await?.map(|(u, _)| u))
+        let found =
+            users::Entity::find().filter(users::Column::Email.eq(email.as_str())).into_partial_model::<UserRow>();
+        found.one(&self.db).await.map_err(repo_err)?.map(to_user).transpose()
     }
 
     async fn find_credentials(&self, email: &Email) -> Result<Option<(User, String)>, RepoError> {
@@ -298,7 +347,8 @@ impl UserRepository for SeaUserRepository {
     }
 
     async fn list(&self, query: &ListQuery<UserField>) -> Result<Page<User>, RepoError> {
-        let (rows, total) = fetch_page(&self.db, users::Entity::find(), query, &MAPPING).await.map_err(repo_err)?;
+        let select = UserRow::select_cols(users::Entity::find().select_only());
+        let (rows, total): (Vec<UserRow>, _) = fetch_page(&self.db, select, query, &MAPPING).await.map_err(repo_err)?;
         let items = rows.into_iter().map(to_user).collect::<Result<Vec<_>, _>>()?;
         Ok(query.page_of(items, total))
     }

@@ -17,7 +17,7 @@ use coffee_storage::{
 };
 use coffee_testkit::{Backend, TestDatabase};
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::{ConnectionTrait, DbErr, Statement};
 use uuid::Uuid;
 
 /// One migrated database and the repositories on it.
@@ -85,6 +85,11 @@ pub async fn down_to_before(env: &Env, migration: &str) {
 
 /// A fixed instant with a non-zero microsecond part, so that a backend that
 /// rounds to milliseconds or seconds is caught.
+/// Runs `sql` on the environment's database, which must accept it.
+pub async fn run(env: &Env, sql: &str) {
+    env.db.execute_raw(Statement::from_string(env.db.get_database_backend(), sql)).await.unwrap();
+}
+
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 14, 15, 9, 26).unwrap() + TimeDelta::microseconds(535_897)
 }

@@ -11,7 +11,7 @@ use coffee_testkit::Backend;
 use sea_orm::{ConnectionTrait, Statement};
 
 use crate::catalog::{create_category, create_product, product, product_query};
-use crate::support::{Env, backends, down_to_before, t0};
+use crate::support::{Env, backends, down_to_before, run, t0};
 
 /// The `total` of `GET /products` with `pairs`, asked twice: counted (or
 /// remembered) the first time, remembered the second; both must agree.
@@ -21,10 +21,6 @@ async fn total(repo: &SeaCatalogRepository, pairs: &[(&str, &str)]) -> u64 {
     let again = repo.list_products(&query).await.unwrap();
     assert_eq!(first.total, again.total, "{pairs:?}: asked twice");
     first.total
-}
-
-async fn run(env: &Env, sql: &str) {
-    env.db.execute_raw(Statement::from_string(env.db.get_database_backend(), sql)).await.unwrap();
 }
 
 async fn products_version(env: &Env) -> i64 {

@@ -4,7 +4,8 @@ use coffee_domain::user::{Email, UserRepository, UserWriteError};
 use uuid::Uuid;
 
 use crate::support::{
-    backends, insert_user_row, password_hash, query, rows_of_user, t0, user, verification, warm_pool,
+    backends, insert_user_row, migrated, password_hash, query, rows_of_user, run, session, t0, user, verification,
+    warm_pool,
 };
 
 fn email(s: &str) -> Email {
@@ -121,5 +122,54 @@ async fn concurrent_creates_of_one_address_let_exactly_one_through() {
             }
             assert_eq!(tokens, 1, "round {round}");
         }
+    }
+}
+
+/// The password hash leaves the database only for a password check: the
+/// access check of a signed-in request, an account by id or address, and
+/// a page of accounts are read by a PostgreSQL role that may not read that
+/// column, and the same role cannot read credentials.
+#[tokio::test]
+async fn only_a_password_check_reads_the_password_hash() {
+    use coffee_domain::user::SessionRepository;
+    use coffee_storage::{Pools, SeaUserRepository};
+    use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+    let Some(database) = coffee_testkit::TestDatabase::postgres().await else {
+        eprintln!("TEST_DATABASE_URL is not set: PostgreSQL-only case skipped");
+        return;
+    };
+    let url = database.url.clone();
+    let env = migrated(database).await;
+    let ann = user("ann@example.com").named("Ann", "Lee").create(&env.users).await;
+    let signed_in = session(ann.id, t0());
+    env.sessions.create(&signed_in).await.unwrap();
+
+    let role = format!("coffee_no_hash_{}", Uuid::now_v7().simple());
+    let columns = "id, email, first_name, last_name, phone, first_name_fold, last_name_fold, role, is_verified, \
+                   verified_at, created_at, updated_at";
+    for sql in [
+        format!("CREATE ROLE {role} LOGIN"),
+        format!("GRANT SELECT ({columns}) ON users TO {role}"),
+        format!("GRANT SELECT ON sessions TO {role}"),
+    ] {
+        run(&env, &sql).await;
+    }
+    let options = url.parse::<PgConnectOptions>().unwrap().username(&role);
+    let pool = PgPoolOptions::new().max_connections(2).connect_with(options).await.unwrap();
+    let limited = SeaUserRepository::new(Pools::from(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool)));
+
+    let found = limited.find_signed_in(ann.id, signed_in.id).await.unwrap();
+    assert_eq!(found.as_ref(), Some(&ann), "the access check");
+    assert_eq!(limited.find(ann.id).await.unwrap().as_ref(), Some(&ann));
+    assert_eq!(limited.find_by_email(&ann.email).await.unwrap().as_ref(), Some(&ann));
+    let page = limited.list(&query(&[("search", "lee"), ("sort", "-created_at")])).await.unwrap();
+    assert_eq!((page.items, page.total), (vec![ann.clone()], 1), "a page of accounts");
+    // The role is what keeps the hash from it: a password check fails.
+    assert!(limited.find_credentials(&ann.email).await.is_err(), "credentials read without the hash column");
+
+    drop(limited);
+    for sql in [format!("DROP OWNED BY {role}"), format!("DROP ROLE {role}")] {
+        run(&env, &sql).await;
     }
 }
