@@ -109,10 +109,10 @@ fn email_equality(filter: &Filter<UserField>) -> Option<SimpleExpr> {
 }
 
 /// What a [`User`] is made of: the columns of `users` but the password
-/// hash, which only a password check reads ([`find_credentials`]), and the
-/// folded names the searches use. So the access check of every signed-in
-/// request and the admin's pages of accounts do not carry a hash out of
-/// the database.
+/// hash, which a login reads to check a password ([`find_credentials`]),
+/// and the folded names the searches use. So the access check of every
+/// signed-in request and the admin's pages of accounts do not carry a hash
+/// out of the database.
 ///
 /// [`find_credentials`]: UserRepository::find_credentials
 #[derive(Debug, DerivePartialModel)]

@@ -125,12 +125,12 @@ async fn concurrent_creates_of_one_address_let_exactly_one_through() {
     }
 }
 
-/// The password hash leaves the database only for a password check: the
-/// access check of a signed-in request, an account by id or address, and
-/// a page of accounts are read by a PostgreSQL role that may not read that
-/// column, and the same role cannot read credentials.
+/// The reads that serve requests leave the password hash in the database:
+/// the access check of a signed-in request, an account by id or address,
+/// and a page of accounts work for a PostgreSQL role that may not read that
+/// column, and the same role cannot read credentials (login's read).
 #[tokio::test]
-async fn only_a_password_check_reads_the_password_hash() {
+async fn accounts_are_read_without_the_password_hash_but_for_a_login() {
     use coffee_domain::user::SessionRepository;
     use coffee_storage::{Pools, SeaUserRepository};
     use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
