@@ -83,13 +83,13 @@ pub async fn down_to_before(env: &Env, migration: &str) {
     Migrator::down(&env.db, Some(u32::try_from(names.len() - ours).unwrap())).await.unwrap();
 }
 
-/// A fixed instant with a non-zero microsecond part, so that a backend that
-/// rounds to milliseconds or seconds is caught.
 /// Runs `sql` on the environment's database, which must accept it.
 pub async fn run(env: &Env, sql: &str) {
     env.db.execute_raw(Statement::from_string(env.db.get_database_backend(), sql)).await.unwrap();
 }
 
+/// A fixed instant with a non-zero microsecond part, so that a backend that
+/// rounds to milliseconds or seconds is caught.
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 14, 15, 9, 26).unwrap() + TimeDelta::microseconds(535_897)
 }
