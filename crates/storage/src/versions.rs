@@ -5,13 +5,16 @@
 //! want that version at the same moment, and each sent its own lookup: at
 //! 32 connections the database answered as many lookups as the API answered
 //! pages, and most requests first waited for a connection to send theirs on.
-//! Here a thread's requests queue for a list's version instead, and a
-//! lookup answers every request that arrived before it was sent.
+//! Here a pool's requests queue for a list's version instead, and a lookup
+//! answers every request that arrived before it was sent. On PostgreSQL a
+//! pool is one worker thread's; on SQLite every thread shares the one pool
+//! (and the read-only connections its lists run on), so one queue.
 //!
 //! **Waiting only where it waited before.** As many lookups run at once as
-//! the thread has connections for lists (its lender's, or its pool's), so a
-//! request waits only when every connection it could send its lookup on is
-//! busy, as it waited for one before. While it waits, the next lookup sent
+//! the pool has connections for lists (its lender's on PostgreSQL, the
+//! read-only ones on SQLite), so a request waits only when every
+//! connection it could send its lookup on is busy, as it waited for one
+//! before. While it waits, the next lookup sent
 //! (by the first request in line that no lookup covers) answers it and every
 //! request in line behind it. With a few requests at a time nothing changes:
 //! each finds a connection and sends its own lookup.
@@ -264,18 +267,31 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), all).await.unwrap()
     }
 
-    fn versions(answers: Vec<Result<Option<i64>, DbErr>>) -> Vec<Option<Option<i64>>> {
+    fn versions(answers: Vec<Read>) -> Vec<Option<Option<i64>>> {
         answers.into_iter().map(Result::ok).collect()
+    }
+
+    /// What a request gets: the version, or its lookup's error.
+    type Read = Result<Option<i64>, DbErr>;
+
+    /// A request, and `more` requests that arrive once its lookup is sent.
+    fn one_then<'a>(
+        queue: &'a VersionQueue,
+        db: &'a Database,
+        more: usize,
+    ) -> (impl Future<Output = Read> + 'a, impl Future<Output = Vec<Read>> + 'a) {
+        let first = queue.version(|| db.look_up());
+        let rest = async move {
+            until(|| db.sent() == 1).await;
+            join_all((0..more).map(|_| queue.version(|| db.look_up()))).await
+        };
+        (first, rest)
     }
 
     #[tokio::test]
     async fn requests_that_arrive_while_a_lookup_runs_share_the_next_one() {
         let (db, queue) = (Database::new(1), queue(1));
-        let first = queue.version(|| db.look_up());
-        let rest = async {
-            until(|| db.sent() == 1).await;
-            join_all((0..9).map(|_| queue.version(|| db.look_up()))).await
-        };
+        let (first, rest) = one_then(&queue, &db, 9);
         let database = async {
             // The nine arrive while the first lookup runs; then a write commits.
             until(|| arrived(&queue) == 10).await;
@@ -336,11 +352,7 @@ mod tests {
     #[tokio::test]
     async fn the_requests_a_failed_lookup_covered_send_their_own() {
         let (db, queue) = (Database::new(7), queue(1));
-        let first = queue.version(|| db.look_up());
-        let rest = async {
-            until(|| db.sent() == 1).await;
-            join_all((0..3).map(|_| queue.version(|| db.look_up()))).await
-        };
+        let (first, rest) = one_then(&queue, &db, 3);
         let database = async {
             until(|| arrived(&queue) == 4).await;
             db.failing.store(true, Ordering::SeqCst);
