@@ -163,25 +163,52 @@ json_body_docs!(JsonBody);
 #[derive(Debug)]
 pub struct JsonOrForm<T>(pub T);
 
+/// How a [`JsonOrForm`] body is written, by its media type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyFormat {
+    /// `application/json` or `application/*+json`.
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+}
+
+impl BodyFormat {
+    /// The format of a body of media type `media` (see
+    /// [`media_type`]), or `None` when it is neither.
+    pub(crate) fn of(media: Option<&str>) -> Option<Self> {
+        match media? {
+            "application/x-www-form-urlencoded" => Some(Self::Form),
+            m if is_json(m) => Some(Self::Json),
+            _ => None,
+        }
+    }
+
+    /// Reads `bytes` as a `T`, as [`JsonOrForm`] does. The auth rate limiter
+    /// reads the e-mail a body names with this too, so that it finds one in
+    /// every body the handler accepts.
+    pub(crate) fn parse<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, ApiError> {
+        match self {
+            Self::Json => parse_json(bytes),
+            Self::Form => from_urlencoded(bytes, "body").map_err(|e| ApiError::validation(vec![e])),
+        }
+    }
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for JsonOrForm<T> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let media = media_type(req);
+        let format = BodyFormat::of(media_type(req).as_deref());
         let req = req.clone();
         let payload = payload.take();
         Box::pin(async move {
-            match media.as_deref() {
-                Some("application/x-www-form-urlencoded") => {
-                    let bytes = read_body(req, payload).await?;
-                    from_urlencoded(&bytes, "body").map(JsonOrForm).map_err(|e| ApiError::validation(vec![e]))
-                }
-                Some(m) if is_json(m) => parse_json(&read_body(req, payload).await?).map(JsonOrForm),
-                _ => Err(unsupported_media_type(
+            let Some(format) = format else {
+                return Err(unsupported_media_type(
                     "Send the body as application/json or application/x-www-form-urlencoded.",
-                )),
-            }
+                ));
+            };
+            format.parse(&read_body(req, payload).await?).map(JsonOrForm)
         })
     }
 }

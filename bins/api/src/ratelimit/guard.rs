@@ -23,7 +23,8 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::{RateLimitHeaders, client_ip, join_forwarded_for};
-use crate::body::{BODY_TIMEOUT, MAX_BODY_BYTES, body_timed_out, decoded};
+use crate::body::{BODY_TIMEOUT, MAX_BODY_BYTES, body_timed_out, decoded, media_type};
+use crate::extract::BodyFormat;
 use crate::problem::{ApiError, catalogue};
 use crate::verify_page::{self, Outcome};
 
@@ -78,19 +79,22 @@ async fn peek_body(req: &mut ServiceRequest) -> Result<Option<Bytes>, ApiError> 
     Ok(complete.then_some(body))
 }
 
-/// The normalised e-mail address a JSON or form body names (`email`, or
-/// `username`, which the login accepts in both forms, as OAuth2's password
-/// grant names it), if it is one.
-fn named_email(body: &[u8]) -> Option<Email> {
-    let raw = match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(json) => json.get("email").or_else(|| json.get("username")).and_then(|e| e.as_str()).map(str::to_owned),
-        Err(_) => serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-            .ok()?
-            .into_iter()
-            .find(|(k, _)| k == "username" || k == "email")
-            .map(|(_, v)| v),
-    }?;
-    Email::parse("email", &raw).ok()
+/// The normalised e-mail address a body names (`email`, or `username`,
+/// which the login accepts in both forms, as OAuth2's password grant names
+/// it), read as the handlers read their bodies: by the request's media type
+/// and with their parser, every other field skipped as theirs skip it.
+/// Read any other way, a body the login accepts could name no address here
+/// and spend only its IP's budget: a form body that is also a JSON string
+/// (`"a=1&username=…"`), or JSON whose unknown field holds what a
+/// `serde_json::Value` refuses but a skipped field may (`"\ud800"`).
+fn named_email(format: Option<BodyFormat>, body: &[u8]) -> Option<Email> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        #[serde(alias = "username")]
+        email: Option<String>,
+    }
+    let named: Named = format?.parse(body).ok()?;
+    Email::parse("email", &named.email?).ok()
 }
 
 /// Whose budget a client address spends: the address itself for IPv4, its
@@ -138,7 +142,8 @@ pub async fn auth_rate_limit(
                     Some(body) => decoded(&body, req.headers()).await.ok(),
                     None => None,
                 };
-                if let Some(email) = body.as_deref().and_then(named_email) {
+                let format = BodyFormat::of(media_type(req.request()).as_deref());
+                if let Some(email) = body.as_deref().and_then(|body| named_email(format, body)) {
                     // The address is hashed: keys in Redis carry no personal data.
                     let key = hex::encode(Sha256::digest(email.as_str().as_bytes()));
                     let by_email = limiter.check(&format!("{route}:email:{key}"), &policy).await;
@@ -188,12 +193,35 @@ mod tests {
 
     #[test]
     fn the_email_comes_from_json_or_the_login_form() {
-        let email = |body: &str| named_email(body.as_bytes()).map(|e| e.as_str().to_owned());
-        assert_eq!(email(r#"{"email": " Ann@Example.com ", "password": "x"}"#).as_deref(), Some("ann@example.com"));
-        assert_eq!(email("username=ann%40example.com&password=x").as_deref(), Some("ann@example.com"));
-        assert_eq!(email(r#"{"username": "Ann@example.com", "password": "x"}"#).as_deref(), Some("ann@example.com"));
-        assert_eq!(email(r#"{"refresh_token": "abc"}"#), None);
-        assert_eq!(email(r#"{"email": "not an address"}"#), None);
-        assert_eq!(email(r#"{"email": 42}"#), None);
+        let read = |format, body: &str| named_email(Some(format), body.as_bytes()).map(|e| e.as_str().to_owned());
+        let json = |body| read(BodyFormat::Json, body);
+        let form = |body| read(BodyFormat::Form, body);
+        assert_eq!(json(r#"{"email": " Ann@Example.com ", "password": "x"}"#).as_deref(), Some("ann@example.com"));
+        assert_eq!(form("username=ann%40example.com&password=x").as_deref(), Some("ann@example.com"));
+        assert_eq!(json(r#"{"username": "Ann@example.com", "password": "x"}"#).as_deref(), Some("ann@example.com"));
+        assert_eq!(json(r#"{"refresh_token": "abc"}"#), None);
+        assert_eq!(json(r#"{"email": "not an address"}"#), None);
+        assert_eq!(json(r#"{"email": 42}"#), None);
+        assert_eq!(named_email(None, br#"{"email": "ann@example.com"}"#), None, "a body no handler reads");
+    }
+
+    /// Each body the login accepts (and checks the password of) names its
+    /// address here too.
+    #[test]
+    fn the_email_is_read_as_the_login_reads_it() {
+        let read = |format, body: &str| named_email(Some(format), body.as_bytes()).map(|e| e.as_str().to_owned());
+        // A form that is also a JSON string: read as a form, as the login does.
+        let quoted = r#""a=1&username=ann%40example.com&password=x&b=2""#;
+        assert_eq!(read(BodyFormat::Form, quoted).as_deref(), Some("ann@example.com"));
+        // An unknown field the login skips, holding what `serde_json::Value` refuses.
+        let surrogate = r#"{"email": "ann@example.com", "password": "x", "x": "\ud800"}"#;
+        assert_eq!(read(BodyFormat::Json, surrogate).as_deref(), Some("ann@example.com"));
+        let body =
+            |json: &str| crate::extract::BodyFormat::Json.parse::<crate::dto::auth::LoginRequest>(json.as_bytes());
+        assert!(body(surrogate).is_ok(), "the login reads it");
+        // Named twice: the login refuses it (422) before any password check.
+        let twice = r#"{"email": "ann@example.com", "username": "bob@example.com", "password": "x"}"#;
+        assert_eq!(read(BodyFormat::Json, twice), None);
+        assert!(body(twice).is_err(), "the login refuses it too");
     }
 }

@@ -106,6 +106,18 @@ async fn an_address_is_limited_across_client_ips() {
             .unwrap();
         assert_limited(resp).await;
     }
+    // Whatever else the body holds, read as the login reads it: a form that
+    // is also a JSON string, and JSON with a field the login skips but a
+    // generic JSON reader refuses, once spent only their IP's budget.
+    let disguised = [
+        ("application/x-www-form-urlencoded", r#""a=1&username=victim%40example.com&password=guess&b=2""#),
+        ("application/json", r#"{"email":"victim@example.com","password":"guess","x":"\ud800"}"#),
+    ];
+    for (n, (media, body)) in disguised.into_iter().enumerate() {
+        let client = app.client_from(&format!("127.0.0.{}", 8 + n));
+        let resp = client.post(app.url("/auth/login")).header("content-type", media).body(body).send().await.unwrap();
+        assert_limited(resp).await;
+    }
     // Resends to one address from many places are limited alike, and still answer 202 when allowed.
     for n in 1..=3 {
         let client = app.client_from(&format!("127.0.1.{n}"));
