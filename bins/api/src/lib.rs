@@ -124,7 +124,13 @@ fn cors(origins: &AllowedOrigins) -> Cors {
                 || origin.to_str().is_ok_and(|o| allowed.contains(o.trim_end_matches('/')))
         })
         .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
-        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT, header::IF_MATCH])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+        ])
         .allowed_header("x-request-id")
         .allowed_header("idempotency-key")
         .allowed_header("x-csrf-token")

@@ -151,6 +151,19 @@ async fn a_browser_origin_outside_the_allow_list_gets_no_cors_headers() {
     assert_eq!(preflight.status(), StatusCode::OK);
     let methods = header(preflight.headers(), "access-control-allow-methods").unwrap_or_default();
     assert!(methods.contains("PATCH"), "{methods}");
+    // Every request header the API reads may be sent from an allowed page
+    // (`If-None-Match` once had its preflight refused).
+    let read =
+        "authorization, content-type, accept, if-match, if-none-match, idempotency-key, x-csrf-token, x-request-id";
+    let preflight = app
+        .request(Method::OPTIONS, "/orders/0190a0a0-0000-7000-8000-000000000000", None)
+        .header("origin", "https://shop.example")
+        .header("access-control-request-method", "PATCH")
+        .header("access-control-request-headers", read)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), StatusCode::OK, "{read}");
     let evil_preflight = app
         .request(Method::OPTIONS, "/me", None)
         .header("origin", "https://evil.example")
