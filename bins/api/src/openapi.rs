@@ -416,9 +416,12 @@ fn complete_operation(method: &str, path: &str, op: &mut serde_json::Map<String,
         }
         "getMedia" => crate::routes::media::document(op),
         "verifyLink" => {
-            responses["200"] = json!({"description": "Verified (also when opened again).", "content": {
+            responses["200"] = json!({"description": "Verified (also when opened again): a page, or in \
+                JSON the user when this call verified it and `{\"detail\"}` when it was opened before.",
+                "content": {
                 "text/html": {"schema": {"type": "string"}},
-                "application/json": {"schema": {"$ref": "#/components/schemas/UserDto"}}}});
+                "application/json": {"schema": {"oneOf": [
+                    {"$ref": "#/components/schemas/UserDto"}, {"$ref": "#/components/schemas/MessageDto"}]}}}});
             // A browser gets a page for a bad link too; `Accept: application/json` the problem.
             responses["400"]["content"]["text/html"] = json!({"schema": {"type": "string"}});
             responses["400"]["description"] = json!(

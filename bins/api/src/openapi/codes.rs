@@ -33,7 +33,7 @@ type Family = fn() -> Vec<ProblemType>;
 const OWN_CODES: [(&str, Family, &[ProblemType]); 37] = [
     ("signup", AuthError::problems, &[c::EMAIL_TAKEN, c::BUSY]),
     ("verify", AuthError::problems, &[c::INVALID_VERIFICATION_CODE, c::ALREADY_VERIFIED, c::TOO_MANY_ATTEMPTS]),
-    ("verifyLink", AuthError::problems, &[c::INVALID_VERIFICATION_CODE, c::ALREADY_VERIFIED]),
+    ("verifyLink", AuthError::problems, &[c::INVALID_VERIFICATION_CODE]),
     ("resendVerification", AuthError::problems, &[]),
     ("login", AuthError::problems, &[c::INVALID_CREDENTIALS, c::EMAIL_NOT_VERIFIED, c::BUSY]),
     ("refresh", AuthError::problems, &[c::INVALID_TOKEN, c::TOKEN_EXPIRED, c::REFRESH_TOKEN_REUSED]),

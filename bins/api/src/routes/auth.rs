@@ -44,13 +44,16 @@ async fn verify(
     Ok(web::Json(user.into()))
 }
 
+/// What a JSON client opening a used verification link is told.
+const ALREADY_VERIFIED_DETAIL: &str = "This e-mail address is verified; log in.";
+
 /// Open a verification link
 ///
 /// The target of the link in the verification mail. Answers with a short HTML page, or JSON when
 /// the client accepts JSON (`application/json` or `application/problem+json`) and not HTML: the
-/// user when this call verified it, 409 `already_verified` when the link was opened before.
-/// Opening the link again still shows a success page, so mail scanners that prefetch links do no
-/// harm.
+/// user when this call verified it, `{"detail"}` saying the address is verified when the link was
+/// opened before. Opening the link again still shows success, so mail scanners that prefetch
+/// links do no harm.
 #[api_v2_operation(operation_id = "verifyLink", tags(Auth), produces = "text/html, application/json")]
 async fn verify_link(
     req: HttpRequest,
@@ -66,10 +69,10 @@ async fn verify_link(
     if wants_json {
         // The account only to the call that verified it: a link opened again
         // (by anyone who saw the mail, for as long as its record is kept)
-        // gets 409, as `POST /auth/verify` with the token does.
+        // is told that the address is verified, and nothing else.
         let done = result?;
         if !done.newly {
-            return Err(AuthError::AlreadyVerified.into());
+            return Ok(HttpResponse::Ok().json(MessageDto { detail: ALREADY_VERIFIED_DETAIL.to_owned() }));
         }
         return Ok(HttpResponse::Ok().json(UserDto::from(done.user)));
     }
