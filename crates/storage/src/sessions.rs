@@ -4,8 +4,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use coffee_domain::RepoError;
 use coffee_domain::user::{NewSession, RotateOutcome, SessionRepository};
-use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, Set, TransactionError, TransactionTrait};
+use sea_orm::sea_query::{Expr, Query, SimpleExpr};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionError,
+    TransactionTrait,
+};
 use uuid::Uuid;
 
 use crate::entity::sessions;
@@ -36,6 +39,61 @@ fn model(s: &NewSession) -> sessions::ActiveModel {
     }
 }
 
+/// Locks, until the transaction ends, the root session (the first of a
+/// family, whose id the family carries) of every family with a session
+/// that `sessions` selects, in id order.
+///
+/// A rotation and each revocation take these locks first, so a revocation
+/// waits for a rotation of the same family to commit and then sees the
+/// successor it inserted. Without them a revocation (one `UPDATE`) that
+/// started while a rotation held the rotated row would re-check only that
+/// row once it could, and leave the successor, which its snapshot does not
+/// hold, alive: a logout answered 204, or a family revoked for a replayed
+/// token, whose concurrent refresh went on working. Roots are never deleted
+/// but with their user. SQLite has one writer; there this is a plain read.
+async fn lock_families(txn: &impl ConnectionTrait, sessions: SimpleExpr) -> Result<(), DbErr> {
+    let families =
+        Query::select().column(sessions::Column::FamilyId).from(sessions::Entity).cond_where(sessions).to_owned();
+    sessions::Entity::find()
+        .select_only()
+        .column(sessions::Column::Id)
+        .filter(sessions::Column::Id.in_subquery(families))
+        .order_by_asc(sessions::Column::Id)
+        .lock_exclusive()
+        .into_tuple::<Uuid>()
+        .all(txn)
+        .await?;
+    Ok(())
+}
+
+impl SeaSessionRepository {
+    /// Sets `revoked_at` on every live session `sessions` selects, their
+    /// families locked first ([`lock_families`]).
+    async fn revoke(&self, sessions: SimpleExpr, now: DateTime<Utc>) -> Result<(), RepoError> {
+        self.db
+            .transaction::<_, (), DbErr>(|txn| {
+                Box::pin(async move {
+                    lock_families(txn, sessions.clone()).await?;
+                    sessions::Entity::update_many()
+                        .col_expr(sessions::Column::RevokedAt, Expr::value(now))
+                        .filter(sessions)
+                        .filter(sessions::Column::RevokedAt.is_null())
+                        .exec(txn)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await
+            .map_err(transaction_err)
+    }
+}
+
+fn transaction_err(e: TransactionError<DbErr>) -> RepoError {
+    match e {
+        TransactionError::Connection(e) | TransactionError::Transaction(e) => repo_err(e),
+    }
+}
+
 #[async_trait]
 impl SessionRepository for SeaSessionRepository {
     async fn create(&self, session: &NewSession) -> Result<(), RepoError> {
@@ -54,6 +112,7 @@ impl SessionRepository for SeaSessionRepository {
             .db
             .transaction::<_, RotateOutcome, DbErr>(|txn| {
                 Box::pin(async move {
+                    lock_families(txn, sessions::Column::Id.eq(old)).await?;
                     // The conditional update is the single-use gate: of two
                     // concurrent rotations of one token, exactly one matches.
                     let claimed = sessions::Entity::update_many()
@@ -86,9 +145,7 @@ impl SessionRepository for SeaSessionRepository {
                 })
             })
             .await
-            .map_err(|e| match e {
-                TransactionError::Connection(e) | TransactionError::Transaction(e) => repo_err(e),
-            })?;
+            .map_err(transaction_err)?;
         Ok(outcome)
     }
 
@@ -98,35 +155,14 @@ impl SessionRepository for SeaSessionRepository {
             .from(sessions::Entity)
             .and_where(sessions::Column::Id.eq(id))
             .to_owned();
-        sessions::Entity::update_many()
-            .col_expr(sessions::Column::RevokedAt, Expr::value(now))
-            .filter(sessions::Column::FamilyId.in_subquery(family))
-            .filter(sessions::Column::RevokedAt.is_null())
-            .exec(&self.db)
-            .await
-            .map_err(repo_err)?;
-        Ok(())
+        self.revoke(sessions::Column::FamilyId.in_subquery(family), now).await
     }
 
     async fn revoke_all(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError> {
-        sessions::Entity::update_many()
-            .col_expr(sessions::Column::RevokedAt, Expr::value(now))
-            .filter(sessions::Column::UserId.eq(user_id))
-            .filter(sessions::Column::RevokedAt.is_null())
-            .exec(&self.db)
-            .await
-            .map_err(repo_err)?;
-        Ok(())
+        self.revoke(sessions::Column::UserId.eq(user_id), now).await
     }
 
     async fn revoke_family(&self, family_id: Uuid, now: DateTime<Utc>) -> Result<(), RepoError> {
-        sessions::Entity::update_many()
-            .col_expr(sessions::Column::RevokedAt, Expr::value(now))
-            .filter(sessions::Column::FamilyId.eq(family_id))
-            .filter(sessions::Column::RevokedAt.is_null())
-            .exec(&self.db)
-            .await
-            .map_err(repo_err)?;
-        Ok(())
+        self.revoke(sessions::Column::FamilyId.eq(family_id), now).await
     }
 }

@@ -133,6 +133,55 @@ async fn revoking_through_a_rotated_session_ends_its_successors_and_no_other_log
     }
 }
 
+/// A revocation that starts while a rotation of the same family is under
+/// way ends the rotation's successor too: a logout answered 204 (or a
+/// family revoked for a replayed token) while its refresh ran once left the
+/// new refresh token working. The rotation is held between its claim and
+/// its commit by a lock on the user row, which its successor's foreign key
+/// needs. PostgreSQL only: SQLite runs one writer at a time.
+#[tokio::test]
+async fn a_revocation_racing_a_rotation_ends_the_rotations_successor() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    for env in backends().await {
+        if env.backend != coffee_testkit::Backend::Postgres {
+            continue;
+        }
+        for revoke in ["family_of", "family", "all"] {
+            let first = logged_in(&env).await;
+            let (second, third) = (Uuid::now_v7(), Uuid::now_v7());
+            env.sessions.rotate(first.id, second, expiry(), t0() + secs(1)).await.unwrap();
+            warm_pool(&env).await;
+            let holder = env.db.begin().await.unwrap();
+            let lock = format!("SELECT 1 FROM users WHERE id = '{}' FOR UPDATE", first.user_id);
+            holder.execute_unprepared(&lock).await.unwrap();
+
+            let sessions = env.sessions.clone();
+            let rotation = tokio::spawn(async move { sessions.rotate(second, third, expiry(), t0() + secs(2)).await });
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            assert!(!rotation.is_finished(), "{revoke}: the rotation waits for the user row");
+            let sessions = env.sessions.clone();
+            let (user, family) = (first.user_id, first.family_id);
+            let revocation = tokio::spawn(async move {
+                let now = t0() + secs(3);
+                match revoke {
+                    "family_of" => sessions.revoke_family_of(second, now).await,
+                    "family" => sessions.revoke_family(family, now).await,
+                    _ => sessions.revoke_all(user, now).await,
+                }
+            });
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            assert!(!revocation.is_finished(), "{revoke}: the revocation waits for the rotation");
+            holder.commit().await.unwrap();
+
+            assert_eq!(rotation.await.unwrap().unwrap(), RotateOutcome::Rotated, "{revoke}");
+            revocation.await.unwrap().unwrap();
+            let after = env.sessions.rotate(third, Uuid::now_v7(), expiry(), t0() + secs(4)).await.unwrap();
+            assert_eq!(after, RotateOutcome::Invalid, "{revoke}: the successor is revoked too");
+            env.db.execute_unprepared(&format!("DELETE FROM users WHERE id = '{user}'")).await.unwrap();
+        }
+    }
+}
+
 #[tokio::test]
 async fn an_unknown_session_is_invalid() {
     for env in backends().await {
