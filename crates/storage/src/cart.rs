@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use coffee_domain::RepoError;
 use coffee_domain::cart::{CartEntry, CartRepository, CartWriteError, Quantity};
 use coffee_domain::money::Money;
-use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};
+use sea_orm::sea_query::{Alias, Expr, OnConflict, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, SqlErr};
 use uuid::Uuid;
 
@@ -24,6 +24,22 @@ impl SeaCartRepository {
     pub fn new(db: impl Into<Conn>) -> Self {
         Self { db: db.into() }
     }
+}
+
+/// Deletes the cart lines `lines` selects, as the first write of a
+/// transaction that goes on to delete what they belong to (a product, a
+/// user), before it locks that row.
+///
+/// A checkout takes its cart's lines first, then reads the products with
+/// `FOR KEY SHARE` and inserts an order that references the user. A
+/// deletion that locked the product or the user first and reached the
+/// lines only through the foreign key's cascade took the same locks the
+/// other way round: the two deadlocked, and PostgreSQL aborted one of them
+/// after a second. Deleting the lines first, it waits for the checkout to
+/// commit, and the checkout never waits for it.
+pub(crate) async fn delete_lines_first(txn: &impl ConnectionTrait, lines: SimpleExpr) -> Result<(), DbErr> {
+    ci::Entity::delete_many().filter(lines).exec(txn).await?;
+    Ok(())
 }
 
 fn write_err(e: DbErr) -> CartWriteError {

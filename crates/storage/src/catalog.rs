@@ -18,7 +18,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::entity::{categories, product_categories as pc, products};
+use crate::cart::delete_lines_first;
+use crate::entity::{cart_items, categories, product_categories as pc, products};
 use crate::list::{ListMapping, PAGE, PageStatement, Total, fetch_page, fold, group_joined, to_value};
 use crate::{Conn, repo_err};
 
@@ -436,6 +437,7 @@ impl CatalogRepository for SeaCatalogRepository {
         self.db
             .transaction::<_, Option<String>, CatalogWriteError>(|txn| {
                 Box::pin(async move {
+                    delete_lines_first(txn, cart_items::Column::ProductId.eq(id)).await.map_err(write_err)?;
                     let current = find_product_locked(txn, id).await?;
                     products::Entity::delete_by_id(id).exec(txn).await.map_err(write_err)?;
                     Ok(current.image)

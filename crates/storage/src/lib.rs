@@ -293,9 +293,13 @@ fn is_unavailable(e: &DbErr) -> bool {
                     let code = db.code();
                     let code = code.as_deref().unwrap_or_default();
                     // SQLite: SQLITE_BUSY (5), SQLITE_LOCKED (6). PostgreSQL: connection
-                    // exceptions (08…), shutting down or starting (57P01–57P03), too many connections.
-                    matches!(code, "5" | "6" | "517" | "262" | "57P01" | "57P02" | "57P03" | "53300")
-                        || code.starts_with("08")
+                    // exceptions (08…), shutting down or starting (57P01–57P03), too many
+                    // connections, and a transaction aborted for another's sake (a
+                    // serialization failure, a deadlock), which may be tried again.
+                    matches!(
+                        code,
+                        "5" | "6" | "517" | "262" | "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01"
+                    ) || code.starts_with("08")
                 }
                 _ => false,
             }

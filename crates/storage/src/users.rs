@@ -19,7 +19,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::entity::{conversations, email_verifications as ev, orders, sessions, users};
+use crate::cart::delete_lines_first;
+use crate::entity::{cart_items, conversations, email_verifications as ev, orders, sessions, users};
 use crate::list::{ListMapping, fetch_page, fold};
 use crate::orders::{lock_counts_for_cascade, order_status};
 use crate::{Conn, is_postgres, repo_err};
@@ -420,6 +421,7 @@ impl UserRepository for SeaUserRepository {
         self.db
             .transaction::<_, RemovedWith, UserWriteError>(|txn| {
                 Box::pin(async move {
+                    delete_lines_first(txn, cart_items::Column::UserId.eq(id)).await.map_err(write_err)?;
                     lock_admins(txn).await?;
                     let current = find_locked(txn, id).await.map_err(write_err)?.ok_or(UserWriteError::NotFound)?;
                     guard_last_admin(txn, &current).await?;

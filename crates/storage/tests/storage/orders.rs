@@ -622,6 +622,47 @@ async fn a_product_priced_by_a_checkout_is_deleted_only_after_it_commits() {
     }
 }
 
+/// An admin deleting a product in a checkout's cart, or the customer,
+/// while the checkout runs: the deletion waits for the checkout, which
+/// places its order, and neither fails. Both once took the checkout's locks
+/// in the other order (the product or the user first, the cart's lines by
+/// cascade), and PostgreSQL broke the deadlock by aborting one of them.
+#[tokio::test]
+async fn a_deletion_during_a_checkout_of_its_cart_waits_for_it() {
+    for env in backends().await {
+        if env.backend != Backend::Postgres {
+            continue;
+        }
+        let carts = SeaCartRepository::new(env.pools.clone());
+        let catalog = SeaCatalogRepository::new(env.pools.clone());
+        for deleted in ["product", "customer"] {
+            let ann = customer(&env, "ann@example.com").await;
+            let latte = product(&env, "Latte", 350).await;
+            carts.add(ann, Uuid::now_v7(), latte, q(2), t0()).await.unwrap();
+            warm_pool(&env).await;
+            let tx = env.uow.begin().await.unwrap();
+            assert_eq!(tx.carts().take(ann).await.unwrap(), [(latte, q(2))], "{deleted}");
+            let (catalog, users) = (catalog.clone(), env.users.clone());
+            let deletion = tokio::spawn(async move {
+                match deleted {
+                    "product" => catalog.delete_product(latte).await.map(drop).map_err(|e| format!("{e:?}")),
+                    _ => users.delete(ann).await.map(drop).map_err(|e| format!("{e:?}")),
+                }
+            });
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            assert!(!deletion.is_finished(), "{deleted}: the deletion waits for the checkout");
+            assert_eq!(tx.catalog().priced(&[latte]).await.unwrap().len(), 1, "{deleted}");
+            tx.orders().insert(&new_order(ann, vec![line(latte, "Latte", 350, 2)])).await.unwrap();
+            tx.commit().await.unwrap();
+            deletion.await.unwrap().unwrap();
+            let gone = if deleted == "product" { "products" } else { "users" };
+            assert_eq!(count_rows(&env.db, gone).await, 0, "{deleted}");
+            // Clean up for the next round.
+            env.db.execute_unprepared("DELETE FROM users; DELETE FROM products").await.unwrap();
+        }
+    }
+}
+
 // ---------------------------------------------------------------- idempotency
 
 fn key(k: &str, fingerprint: &str) -> IdempotencyKey {
