@@ -31,9 +31,13 @@ pub struct DeadJob {
 }
 
 /// Re-queues one dead job atomically; 1 if it was dead, 0 if not (unknown,
-/// or already re-queued by someone else).
+/// or already re-queued by someone else), -1 if its payload is gone (an
+/// older worker's vacuum removed it): queued without one, the id would
+/// fail every fetch of its batch.
 const RETRY: &str = r"
-if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[5], ARGV[1]) == 0 then return -1 end
+redis.call('SREM', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[4], 'attempts', 0, 'status', 'Pending')
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('DEL', KEYS[3])
@@ -121,7 +125,7 @@ impl DeadJobs {
     /// no such job is parked.
     ///
     /// # Errors
-    /// Redis fails.
+    /// Redis fails, or the job's payload is gone.
     pub async fn retry(&self, id: &str) -> Result<bool, InfraError> {
         let mut conn = self.conn.clone();
         let moved: i64 = redis::Script::new(RETRY)
@@ -129,20 +133,27 @@ impl DeadJobs {
             .key(self.config.active_jobs_list())
             .key(self.config.signal_list())
             .key(self.meta_key(id))
+            .key(self.config.job_data_hash())
             .arg(id)
             .invoke_async(&mut conn)
             .await
             .map_err(|e| InfraError::caused_by("re-queueing a dead job", e))?;
+        if moved < 0 {
+            return Err(InfraError::new(format!(
+                "job {id} has no payload left (removed by an older coffee-worker's vacuum), so it cannot be re-queued"
+            )));
+        }
         Ok(moved == 1)
     }
 
-    /// Re-queues every parked job; returns how many.
+    /// Re-queues every parked job that still has its payload; returns how many.
     ///
     /// # Errors
     /// Redis fails (the jobs re-queued before it stay re-queued).
     pub async fn retry_all(&self) -> Result<usize, InfraError> {
         let mut count = 0;
-        for job in self.list().await? {
+        // A job without its payload cannot run again (see `retry`); it stays listed.
+        for job in self.list().await?.into_iter().filter(|job| job.payload.is_some()) {
             if self.retry(&job.id).await? {
                 count += 1;
             }

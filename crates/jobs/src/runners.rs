@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use apalis::prelude::{
     AbortError, Attempt, BackendExt, BoxDynError, Data, Monitor, ParallelizeExt, WorkerBuilder, WorkerBuilderExt,
 };
-use apalis_core::backend::Vacuum;
 use apalis_cron::{CronScheduler, Tick};
 use apalis_redis::{ConnectionManager, RedisStorage};
 use coffee_domain::error::{InfraError, error_chain};
@@ -17,6 +16,7 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::handler::{JobHandler, QueuedJob};
+use crate::vacuum::vacuum_finished;
 
 /// Entries one relay pass claims.
 const RELAY_BATCH: u64 = 50;
@@ -118,8 +118,9 @@ async fn cleanup_tick(tick: Tick, job: Data<CleanupJob>) -> Result<(), BoxDynErr
         tracing::error!(error = %error_chain(&e), "cleanup failed");
     }
     if let Some(mut queue) = job.queue.clone() {
-        // Only jobs finished a week ago: a failed job waiting for its retry is never touched.
-        match queue.vacuum_before(FINISHED_JOB_RETENTION).await {
+        // Only jobs finished a week ago; parked ones and those waiting for a retry are kept.
+        let config = queue.get_config().clone();
+        match vacuum_finished(queue.get_connection(), &config, FINISHED_JOB_RETENTION).await {
             Ok(n) => tracing::info!(finished_jobs = n, "job queue vacuumed"),
             Err(e) => tracing::warn!(error = %error_chain(&e), "could not vacuum the job queue"),
         }
