@@ -163,7 +163,8 @@ $servers    }
             proxy_pass http://coffee_api;
             proxy_http_version 1.1;
             proxy_set_header Host \$http_host;
-            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            # As in deploy/nginx.conf: the edge names the peer it saw, only.
+            proxy_set_header X-Forwarded-For \$remote_addr;
             proxy_set_header X-Forwarded-Proto \$scheme;
             proxy_set_header Connection "";
             # As in deploy/nginx.conf: a replica that stops resets the
@@ -177,7 +178,7 @@ $servers    }
             proxy_pass http://coffee_api;
             proxy_http_version 1.1;
             proxy_set_header Host \$http_host;
-            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-For \$remote_addr;
             proxy_set_header Upgrade \$http_upgrade;
             proxy_set_header Connection "upgrade";
             proxy_read_timeout 1h;
