@@ -41,7 +41,7 @@ fn model(s: &NewSession) -> sessions::ActiveModel {
 
 /// Locks, until the transaction ends, the root session (the first of a
 /// family, whose id the family carries) of every family with a session
-/// that `sessions` selects, in id order.
+/// that `selected` picks, in id order.
 ///
 /// A rotation and each revocation take these locks first, so a revocation
 /// waits for a rotation of the same family to commit and then sees the
@@ -51,9 +51,9 @@ fn model(s: &NewSession) -> sessions::ActiveModel {
 /// hold, alive: a logout answered 204, or a family revoked for a replayed
 /// token, whose concurrent refresh went on working. Roots are never deleted
 /// but with their user. SQLite has one writer; there this is a plain read.
-async fn lock_families(txn: &impl ConnectionTrait, sessions: SimpleExpr) -> Result<(), DbErr> {
+async fn lock_families(txn: &impl ConnectionTrait, selected: SimpleExpr) -> Result<(), DbErr> {
     let families =
-        Query::select().column(sessions::Column::FamilyId).from(sessions::Entity).cond_where(sessions).to_owned();
+        Query::select().column(sessions::Column::FamilyId).from(sessions::Entity).cond_where(selected).to_owned();
     sessions::Entity::find()
         .select_only()
         .column(sessions::Column::Id)
@@ -67,16 +67,16 @@ async fn lock_families(txn: &impl ConnectionTrait, sessions: SimpleExpr) -> Resu
 }
 
 impl SeaSessionRepository {
-    /// Sets `revoked_at` on every live session `sessions` selects, their
+    /// Sets `revoked_at` on every live session `selected` picks, their
     /// families locked first ([`lock_families`]).
-    async fn revoke(&self, sessions: SimpleExpr, now: DateTime<Utc>) -> Result<(), RepoError> {
+    async fn revoke(&self, selected: SimpleExpr, now: DateTime<Utc>) -> Result<(), RepoError> {
         self.db
             .transaction::<_, (), DbErr>(|txn| {
                 Box::pin(async move {
-                    lock_families(txn, sessions.clone()).await?;
+                    lock_families(txn, selected.clone()).await?;
                     sessions::Entity::update_many()
                         .col_expr(sessions::Column::RevokedAt, Expr::value(now))
-                        .filter(sessions)
+                        .filter(selected)
                         .filter(sessions::Column::RevokedAt.is_null())
                         .exec(txn)
                         .await?;
