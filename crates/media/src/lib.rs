@@ -133,16 +133,24 @@ impl ImageStore for FsImageStore {
     }
 }
 
-/// Writes `pieces` one after another to `tmp`, then renames it to `path`.
+/// Writes `pieces` one after another to `tmp`, then renames it to `path`,
+/// on disk before it returns: the file's data before the rename, and the
+/// rename (the directory) before the caller commits the name to the
+/// database. Otherwise a power loss after the commit could leave the row
+/// naming an empty or missing file, which `/media` serves as immutable
+/// for a year.
 fn write_then_rename(pieces: &[Bytes], tmp: &Path, path: &Path) -> std::io::Result<()> {
     // A PNG comes as three pieces per chunk, some of them a few bytes long.
     let mut file = std::io::BufWriter::with_capacity(64 * 1024, std::fs::File::create(tmp)?);
     for piece in pieces {
         file.write_all(piece)?;
     }
-    file.flush()?;
-    drop(file);
-    std::fs::rename(tmp, path)
+    file.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()?;
+    std::fs::rename(tmp, path)?;
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
