@@ -378,7 +378,7 @@ fn complete_operation(method: &str, path: &str, op: &mut serde_json::Map<String,
     if crate::ratelimit::LIMITED_ROUTES.iter().any(|(m, p)| *m == method && *p == path) {
         add(catalogue::RATE_LIMITED);
     }
-    codes::narrow(&id, &mut problems);
+    codes::narrow(&id, method.as_str(), path, &mut problems);
     for (status, listed) in &problems {
         responses[status.to_string()] = problem_response(*status, listed);
     }

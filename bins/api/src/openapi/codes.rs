@@ -7,10 +7,12 @@
 //! family's own codes each operation can produce; the others are left out.
 //! Codes of other sources stay: the extractors (malformed bodies, tokens),
 //! CSRF, rate limits, access (404, 403), validation and a dependency that is
-//! down — except on the menu's public reads ([`PUBLIC_READS`]), which take
-//! no token and no body. The runtime conformance check ([`super::Conformance`]) fails any
-//! test in which an operation answers with a code its document lacks, so a
-//! wrong entry cannot go unnoticed where tests reach; an operation missing
+//! down — except that a read has no 403 unless only an admin may make it
+//! ([`ADMIN_READS`]) and no 404 without an id in its path, and the menu's
+//! public reads ([`PUBLIC_READS`]) take no token and no body. The runtime
+//! conformance check ([`super::Conformance`]) fails any test in which an
+//! operation answers with a code its document lacks, so a wrong entry
+//! cannot go unnoticed where tests reach; an operation missing
 //! from the table keeps everything its type names.
 
 use std::collections::HashSet;
@@ -82,22 +84,31 @@ const BEARER: [ProblemType; 4] = [c::MISSING_TOKEN, c::MALFORMED_AUTHORIZATION, 
 /// The public auth operations, whose token codes are the auth family's own.
 const PUBLIC_AUTH: [&str; 7] = ["signup", "verify", "verifyLink", "resendVerification", "login", "refresh", "logout"];
 
-/// The menu's public reads: `(operationId, is a list)`. They take no caller,
-/// so no token code and no 403; no body, so no 422; and a list has no 404.
-const PUBLIC_READS: [(&str, bool); 4] =
-    [("listCategories", true), ("getCategory", false), ("listProducts", true), ("getProduct", false)];
+/// The menu's public reads. They take no caller, so no token code, and no
+/// body, so no 422 (and, as every read, no 403 and no 404 for a list).
+const PUBLIC_READS: [&str; 4] = ["listCategories", "getCategory", "listProducts", "getProduct"];
 
-/// Keeps, of its family's own codes, those operation `id` can produce.
-pub(super) fn narrow(id: &str, problems: &mut Vec<(u16, Vec<(String, String)>)>) {
-    if let Some((_, is_list)) = PUBLIC_READS.iter().find(|(op, _)| *op == id) {
+/// The reads only an admin may make: a read refuses nobody else with 403
+/// (another person's resource is a 404, `Caller::may_see`).
+const ADMIN_READS: [&str; 1] = ["listUsers"];
+
+/// Keeps, of its family's own codes, those operation `id` (`method` on
+/// `path`) can produce.
+pub(super) fn narrow(id: &str, method: &str, path: &str, problems: &mut Vec<(u16, Vec<(String, String)>)>) {
+    // The access codes every family carries, where a read cannot produce
+    // them: a 403 but for an admin's read, a 404 without an id in the path.
+    if method.eq_ignore_ascii_case("get") {
         let cannot = |code: &str| {
-            named(&BEARER, code)
-                || code == c::FORBIDDEN.code
-                || code == c::VALIDATION_FAILED.code
-                || (*is_list && code == c::NOT_FOUND.code)
+            (code == c::FORBIDDEN.code && !ADMIN_READS.contains(&id))
+                || (code == c::NOT_FOUND.code && !path.contains('{'))
         };
         for (_, listed) in problems.iter_mut() {
             listed.retain(|(code, _)| !cannot(code));
+        }
+    }
+    if PUBLIC_READS.contains(&id) {
+        for (_, listed) in problems.iter_mut() {
+            listed.retain(|(code, _)| !(named(&BEARER, code) || code == c::VALIDATION_FAILED.code));
         }
     }
     let Some((_, family, keep)) = OWN_CODES.iter().find(|(op, _, _)| *op == id) else {

@@ -735,6 +735,14 @@ async fn each_operation_documents_only_the_codes_of_its_use_case_it_can_produce(
     for status in ["200", "206", "304", "404", "412", "416"] {
         assert!(media.contains_key(status), "GET /media/{{file}} does not document {status}");
     }
+    // A read refuses another person's resource with 404, never 403; only an
+    // admin's read has a 403, and a read without an id in its path no 404.
+    let user = documented_codes(&doc, "get", "/users/{id}");
+    assert!(user.iter().any(|c| c == "not_found") && !user.iter().any(|c| c == "forbidden"), "{user:?}");
+    let users = documented_codes(&doc, "get", "/users");
+    assert!(users.iter().any(|c| c == "forbidden") && !users.iter().any(|c| c == "not_found"), "{users:?}");
+    let orders = documented_codes(&doc, "get", "/orders");
+    assert!(!orders.iter().any(|c| c == "forbidden" || c == "not_found"), "{orders:?}");
     let delete_user = documented_codes(&doc, "delete", "/users/{id}");
     assert!(delete_user.iter().any(|c| c == "last_admin") && !delete_user.iter().any(|c| c == "email_taken"));
 }
