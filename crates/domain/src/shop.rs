@@ -192,6 +192,15 @@ impl Shop {
 
     /// Whether the shop is open at `at`, judged by its local time there
     /// (daylight-saving changes included).
+    //
+    // SIMPLIFICATION: an instant is judged by the wall-clock time it shows,
+    // so in the hour repeated when clocks go back, an interval that closes
+    // (or opens) inside that hour opens (or closes) again on its second
+    // pass: Sat 20:00–02:30 in Europe/Berlin is open again from 02:00 to
+    // 02:30 CET on the night of the change. The fuller version judges real
+    // spans, from the first instant the clock reads `open` to the first one
+    // after it that reads `close`, with a `ShopTimeZone` that also maps a
+    // local time back to its instants.
     pub fn is_open_at(&self, at: DateTime<Utc>) -> bool {
         self.info.is_open_at(self.tz.local(at))
     }

@@ -496,6 +496,11 @@ fn filter_expr<E: EntityTrait, F: Copy>(mapping: &ListMapping<E, F>, filter: &Fi
 /// SIMPLIFICATION: rows folded before NFC was added keep their fold until
 /// they are next written (decomposed input was rare: keyboards and browsers
 /// send composed text); a fuller version would refold them in a migration.
+/// Lower-casing is not full case folding: Greek capital sigma lowers to
+/// "ς" at the end of a word and to "σ" elsewhere, so `search=ΚΑΣ` misses
+/// "ΚΑΣΤΑΝΟ" (folded "καστανο"). Full folding (Unicode `CaseFolding`)
+/// would need the stored folds rewritten, and could make two category
+/// names that differ only so collide.
 pub(crate) fn fold(text: &str) -> String {
     use unicode_normalization::UnicodeNormalization as _;
     text.to_lowercase().nfc().collect()
