@@ -26,7 +26,9 @@ use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, Statement};
 use uuid::Uuid;
 
-use crate::support::{Env, backends, count_rows, down_to_before, hours, secs, t0, user, warm_pool};
+use crate::support::{
+    Env, backends, count_rows, down_to_before, hours, secs, t0, user, wait_for_lock_waiters, warm_pool,
+};
 
 fn q(n: i64) -> Quantity {
     Quantity::parse("quantity", n).unwrap()
@@ -611,7 +613,7 @@ async fn a_product_priced_by_a_checkout_is_deleted_only_after_it_commits() {
         let tx = env.uow.begin().await.unwrap();
         assert_eq!(tx.catalog().priced(&[latte]).await.unwrap().len(), 1);
         let delete = tokio::spawn(async move { catalog.delete_product(latte).await });
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        wait_for_lock_waiters(&env, 1).await;
         assert!(!delete.is_finished(), "the DELETE waits for the checkout");
         tx.orders().insert(&new_order(ann, vec![line(latte, "Latte", 350, 1)])).await.unwrap();
         tx.commit().await.unwrap();
@@ -649,7 +651,7 @@ async fn a_deletion_during_a_checkout_of_its_cart_waits_for_it() {
                     _ => users.delete(ann).await.map(drop).map_err(|e| format!("{e:?}")),
                 }
             });
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            wait_for_lock_waiters(&env, 1).await;
             assert!(!deletion.is_finished(), "{deleted}: the deletion waits for the checkout");
             assert_eq!(tx.catalog().priced(&[latte]).await.unwrap().len(), 1, "{deleted}");
             tx.orders().insert(&new_order(ann, vec![line(latte, "Latte", 350, 2)])).await.unwrap();

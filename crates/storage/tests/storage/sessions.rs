@@ -3,7 +3,7 @@
 use coffee_domain::user::{NewSession, RotateOutcome, SessionRepository};
 use uuid::Uuid;
 
-use crate::support::{Env, backends, hours, rows_of_user, secs, session, t0, user, warm_pool};
+use crate::support::{Env, backends, hours, rows_of_user, secs, session, t0, user, wait_for_lock_waiters, warm_pool};
 
 /// A user with one fresh session created at [`t0`].
 async fn logged_in(env: &Env) -> NewSession {
@@ -157,7 +157,7 @@ async fn a_revocation_racing_a_rotation_ends_the_rotations_successor() {
 
             let sessions = env.sessions.clone();
             let rotation = tokio::spawn(async move { sessions.rotate(second, third, expiry(), t0() + secs(2)).await });
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            wait_for_lock_waiters(&env, 1).await;
             assert!(!rotation.is_finished(), "{revoke}: the rotation waits for the user row");
             let sessions = env.sessions.clone();
             let (user, family) = (first.user_id, first.family_id);
@@ -169,7 +169,7 @@ async fn a_revocation_racing_a_rotation_ends_the_rotations_successor() {
                     _ => sessions.revoke_all(user, now).await,
                 }
             });
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            wait_for_lock_waiters(&env, 2).await;
             assert!(!revocation.is_finished(), "{revoke}: the revocation waits for the rotation");
             holder.commit().await.unwrap();
 

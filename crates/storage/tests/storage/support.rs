@@ -88,6 +88,23 @@ pub async fn run(env: &Env, sql: &str) {
     env.db.execute_raw(Statement::from_string(env.db.get_database_backend(), sql)).await.unwrap();
 }
 
+/// Waits until `n` connections to the environment's database (PostgreSQL)
+/// wait for a lock, so that a test knows the statements it spawned are
+/// blocked, not merely late on a slow machine. Fails after 10 s.
+pub async fn wait_for_lock_waiters(env: &Env, n: i64) {
+    let sql = "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let row = env.db.query_one_raw(Statement::from_string(env.db.get_database_backend(), sql)).await.unwrap();
+        let waiting = row.unwrap().try_get_by_index::<i64>(0).unwrap();
+        if waiting >= n {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{waiting} of {n} statements wait for a lock after 10 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A fixed instant with a non-zero microsecond part, so that a backend that
 /// rounds to milliseconds or seconds is caught.
 pub fn t0() -> DateTime<Utc> {
