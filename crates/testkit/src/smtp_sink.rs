@@ -44,6 +44,8 @@ struct Shared {
     data_received: watch::Sender<usize>,
     /// Messages whose client went away while the sink held its reply.
     abandoned: AtomicUsize,
+    /// `DATA` commands refused with 451 ([`SmtpSink::fail_next`]).
+    refused: AtomicUsize,
 }
 
 impl std::fmt::Debug for SmtpSink {
@@ -66,6 +68,7 @@ impl SmtpSink {
             data_delay_ms: AtomicU64::new(0),
             data_received: watch::Sender::new(0),
             abandoned: AtomicUsize::new(0),
+            refused: AtomicUsize::new(0),
         });
         let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
         SmtpSink { addr, shared, task }
@@ -113,6 +116,12 @@ impl SmtpSink {
     pub async fn wait_data_received(&self, n: usize, timeout: Duration) -> bool {
         let mut rx = self.shared.data_received.subscribe();
         matches!(tokio::time::timeout(timeout, rx.wait_for(|received| *received >= n)).await, Ok(Ok(_)))
+    }
+
+    /// How many deliveries [`Self::fail_next`] has refused so far: a test
+    /// that refuses every mail sees attempts that leave no message.
+    pub fn refused(&self) -> usize {
+        self.shared.refused.load(Ordering::SeqCst)
     }
 
     /// Messages whose client disconnected while the sink held the reply to
@@ -201,6 +210,7 @@ async fn dialogue(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             },
             "DATA" if tx.to.is_empty() => b"503 5.5.1 RCPT first\r\n",
             "DATA" if take_failure(&shared.fail_next) => {
+                shared.refused.fetch_add(1, Ordering::SeqCst);
                 tx = Transaction::default();
                 b"451 4.3.0 Temporary failure (testkit fail_next)\r\n"
             }

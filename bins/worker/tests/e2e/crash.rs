@@ -33,9 +33,9 @@ async fn a_mail_in_flight_when_the_worker_is_killed_is_delivered_by_the_next_wor
     env.mail.delay_data(Duration::ZERO);
     let killed_at = Instant::now();
     let _second = env.spawn_worker();
+    // At-least-once: a duplicate would be allowed, a loss is not (`mail_to`
+    // fails the test when the mail does not come).
     env.mail_to(email, Duration::from_secs(20)).await;
     eprintln!("redelivered {:?} after the kill", killed_at.elapsed());
-    // At-least-once: a duplicate would be allowed, a loss is not.
-    assert!(!env.mails_to(email).is_empty());
     assert!(env.api_mail.messages().is_empty(), "the API sent mail itself instead of queueing it");
 }

@@ -72,8 +72,12 @@ async fn a_mail_that_keeps_failing_is_parked_listed_and_delivered_after_a_retry(
     assert!(env.mails_to(email).is_empty());
     let id = entry.split('\t').next().expect("an id").to_owned();
 
-    // Still refused: nothing is retried behind the operator's back.
+    // Nothing is tried again behind the operator's back: the sink refuses
+    // every delivery, so an attempt would show only as one more refusal.
+    let refused = env.mail.refused();
+    assert!(refused >= 4, "each job was tried twice before it was parked: {refused}");
     tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(env.mail.refused(), refused, "no attempt after the jobs were parked");
     assert!(env.mails_to(email).is_empty());
 
     env.mail.fail_next(0);
