@@ -186,6 +186,27 @@ pub async fn spawn_on(db: TestDatabase, overrides: &[(&str, &str)]) -> TestApp {
 }
 
 impl TestApp {
+    /// Waits until the app has sent (or given up on) every mail it queued,
+    /// so a test that then finds no second mail knows that none is still
+    /// on its way (a fixed pause was shorter than a relay round on a busy
+    /// machine). Fails after 10 s.
+    pub async fn settle(&self) {
+        use sea_orm::ConnectionTrait;
+        let db = sea_orm::Database::connect(self.database_url()).await.unwrap();
+        let sql = "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND parked_at IS NULL";
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let stmt = sea_orm::Statement::from_string(db.get_database_backend(), sql);
+            let row = db.query_one_raw(stmt).await.unwrap().unwrap();
+            let left = row.try_get_by_index::<i64>(0).unwrap();
+            if left == 0 {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{left} queued mails still unsent after 10 s");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// The app's database URL (tests that reach past the API).
     pub fn database_url(&self) -> &str {
         &self._db.url
@@ -400,11 +421,6 @@ pub async fn assert_unauthorized(resp: Response, code: &str) -> Value {
     let challenge = header(resp.headers(), "www-authenticate").unwrap_or_default();
     assert!(challenge.starts_with("Bearer"), "401 without a Bearer challenge: {challenge:?}");
     assert_problem(resp, 401, code).await
-}
-
-/// Gives the background mail queue time to deliver anything it still has.
-pub async fn settle() {
-    tokio::time::sleep(Duration::from_millis(400)).await;
 }
 
 /// `bytes` compressed in `coding` (`gzip`, or `deflate`: zlib, RFC 9110 §8.4.1.2).

@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::categories::json_with;
-use crate::helpers::{ADMIN_EMAIL, assert_problem, error_fields, header, id_of, settle};
+use crate::helpers::{ADMIN_EMAIL, assert_problem, error_fields, header, id_of};
 use crate::shopping::{Shop, open_shop, shop_with};
 
 const ORDER_KEYS: [&str; 13] = [
@@ -189,7 +189,7 @@ async fn a_new_order_mails_the_admins_with_its_details() {
     for needle in ["ann@example.com", "2 × Latte", "Total: 7.00 EUR", "Oat milk", "(shop time)"] {
         assert!(text.contains(needle), "{needle} missing in {text}");
     }
-    settle().await;
+    s.app.settle().await;
     assert_eq!(s.app.mails_to(ADMIN_EMAIL).len(), 1, "one mail per order");
 }
 
@@ -208,7 +208,7 @@ async fn admin_notify_emails_receive_the_order_mails_instead_of_the_admins() {
         .await
         .unwrap();
     assert_eq!(mail.to, ["kitchen@coffee.test", "bar@coffee.test"]);
-    settle().await;
+    s.app.settle().await;
     assert!(s.app.mails_to(ADMIN_EMAIL).is_empty());
 }
 

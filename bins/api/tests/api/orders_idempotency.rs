@@ -5,7 +5,7 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::categories::json_with;
-use crate::helpers::{ADMIN_EMAIL, assert_problem, error_fields, header, settle};
+use crate::helpers::{ADMIN_EMAIL, assert_problem, error_fields, header};
 use crate::shopping::{Shop, open_shop};
 
 async fn order_with_key(s: &Shop, token: &str, key: &str, body: &Value) -> Response {
@@ -33,7 +33,7 @@ async fn a_repeat_with_the_same_key_and_body_gets_the_first_answer_and_creates_n
     assert_eq!(again.text().await.unwrap(), first_body, "the stored body, byte for byte");
     assert_eq!(s.orders(&token).await["total"], 1);
     s.app.nth_mail_to(ADMIN_EMAIL, 1).await;
-    settle().await;
+    s.app.settle().await;
     assert_eq!(s.app.mails_to(ADMIN_EMAIL).len(), 1, "no second mail");
 }
 
@@ -156,7 +156,7 @@ async fn twenty_concurrent_identical_requests_create_one_order_and_one_mail() {
     assert_eq!(created, 1, "exactly one request placed the order ({replayed} replays)");
     assert_eq!(s.orders(&token).await["total"], 1);
     s.app.nth_mail_to(ADMIN_EMAIL, 1).await;
-    settle().await;
+    s.app.settle().await;
     assert_eq!(s.app.mails_to(ADMIN_EMAIL).len(), 1);
     let replay = order_with_key(&s, &token, "burst", &body).await;
     assert_eq!(header(replay.headers(), "idempotent-replayed").as_deref(), Some("true"));

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, assert_problem, error_fields, header, id_of, settle, spawn_app};
+use crate::helpers::{PASSWORD, assert_problem, error_fields, header, id_of, spawn_app};
 
 pub const USER_KEYS: [&str; 10] = [
     "id",
@@ -202,7 +202,7 @@ async fn a_failed_signup_leaves_no_user_and_sends_no_mail() {
     let resp = app.try_signup(&json!({"email": "ann@example.com", "password": PASSWORD, "phone": "12"})).await;
     let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(error_fields(&problem), vec!["phone"]);
-    settle().await;
+    app.settle().await;
     assert!(app.mails_to("ann@example.com").is_empty(), "a refused signup sent mail");
     let user = app.signup_with(&json!({"email": "ann@example.com", "password": PASSWORD, "phone": "+12345678"})).await;
     assert_eq!(user["phone"], "+12345678");
@@ -220,7 +220,7 @@ async fn concurrent_signups_with_one_address_create_exactly_one_account() {
     let loser = if a.status() == StatusCode::CONFLICT { a } else { b };
     assert_problem(loser, 409, "email_taken").await;
     app.mail_to("race@example.com").await;
-    settle().await;
+    app.settle().await;
     assert_eq!(app.mails_to("race@example.com").len(), 1, "only the created account gets a mail");
 }
 

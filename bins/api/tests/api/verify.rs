@@ -7,7 +7,7 @@ use reqwest::header::ACCEPT;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    PASSWORD, PUBLIC_BASE_URL, TestApp, assert_problem, error_fields, header, settle, spawn_app, spawn_app_with,
+    PASSWORD, PUBLIC_BASE_URL, TestApp, assert_problem, error_fields, header, spawn_app, spawn_app_with,
 };
 
 /// The `token` of the verification link in the first mail to `email`.
@@ -274,7 +274,7 @@ async fn resend_answers_202_for_unknown_addresses_and_sends_them_nothing() {
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
     let verified: Value = resp.json().await.unwrap();
     assert_eq!(unknown, verified);
-    settle().await;
+    app.settle().await;
     assert!(app.mail.messages().is_empty(), "mail was sent: {:?}", app.mail.messages());
     // An invalid address is a validation error, not an enumeration oracle.
     let resp = app.post_json("/auth/verify/resend", &json!({"email": "nope"})).await;
@@ -288,7 +288,7 @@ async fn resend_within_the_cooldown_sends_no_new_mail() {
     let code = app.code_for("ann@example.com").await;
     let resp = app.post_json("/auth/verify/resend", &json!({"email": "ann@example.com"})).await;
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
-    settle().await;
+    app.settle().await;
     assert_eq!(app.mails_to("ann@example.com").len(), 1);
     // The first code is still the valid one.
     let resp = app.post_json("/auth/verify", &json!({"email": "ann@example.com", "code": code})).await;
