@@ -34,11 +34,13 @@ async fn a_lease_that_is_not_renewed_lapses_and_a_renewed_one_holds() {
     let slots = RedisSocketSlots::new(&url, &unique("slots")).expect("url");
     let user = Uuid::new_v4();
     let (kept, lapsing) = (Uuid::new_v4(), Uuid::new_v4());
-    let short = Duration::from_millis(300);
+    // Renewed every 200 ms for 1.6 s, a 1 s lease keeps 800 ms to spare, so
+    // a test thread held up on a busy machine does not let it lapse.
+    let short = Duration::from_secs(1);
     assert!(slots.acquire(user, kept, 2, short).await.expect("redis"));
     assert!(slots.acquire(user, lapsing, 2, short).await.expect("redis"));
-    for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
         slots.renew(user, kept, short).await.expect("redis");
     }
     assert!(slots.acquire(user, Uuid::new_v4(), 2, LEASE).await.expect("redis"), "the lapsed lease made room");
