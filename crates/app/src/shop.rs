@@ -213,6 +213,23 @@ location = { lat = 41, lng = 69.5 }
         format!("{HEAD}{hours}")
     }
 
+    /// The first instant of a local time, worked out from `local` alone,
+    /// against the tz database's own answer around both of Berlin's changes.
+    #[test]
+    fn the_first_instant_of_a_local_time_follows_the_tz_database() {
+        let tz = TzDatabase(chrono_tz::Europe::Berlin);
+        let local = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        let utc = |s: &str| local(s).and_utc();
+        // Repeated (clocks go back): the first pass, in summer time.
+        assert_eq!(tz.earliest(local("2026-10-25 02:15")), Some(utc("2026-10-25 00:15")));
+        // Skipped (clocks go forward): no instant.
+        assert_eq!(tz.earliest(local("2026-03-29 02:30")), None);
+        for s in ["2026-03-29 01:59", "2026-03-29 03:00", "2026-10-25 01:59", "2026-10-25 03:00", "2026-07-01 12:00"] {
+            let want = chrono_tz::Europe::Berlin.from_local_datetime(&local(s)).earliest().map(|t| t.to_utc());
+            assert_eq!(tz.earliest(local(s)), want, "{s}");
+        }
+    }
+
     fn one_interval(day: &str, open: &str, close: &str) -> String {
         with_hours(&format!("[[opening_hours]]\nday = {day:?}\nopen = {open:?}\nclose = {close:?}\n"))
     }

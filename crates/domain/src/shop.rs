@@ -24,7 +24,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Datelike, NaiveDateTime, NaiveTime, Timelike, Utc, Weekday};
+use chrono::{DateTime, Datelike, NaiveDateTime, NaiveTime, TimeDelta, Timelike, Utc, Weekday};
 
 use crate::clock::Clock;
 use crate::error::{FieldError, Validator};
@@ -153,6 +153,24 @@ impl ShopInfo {
 pub trait ShopTimeZone: Send + Sync {
     /// The shop's local date and time at `at`.
     fn local(&self, at: DateTime<Utc>) -> NaiveDateTime;
+
+    /// The first instant whose local time is `local`: `None` in the hour
+    /// skipped when clocks go forward; in the hour repeated when they go
+    /// back, its first pass.
+    ///
+    /// Worked out from [`Self::local`]: the offsets a day before and a day
+    /// after bracket any change near `local` (a zone changes its offset at
+    /// most once in two days), so one of them, or both in a repeated hour,
+    /// leads back to it.
+    fn earliest(&self, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+        let naive = local.and_utc();
+        let offset = |at: DateTime<Utc>| self.local(at) - at.naive_utc();
+        let day = TimeDelta::days(1);
+        [naive - offset(naive - day), naive - offset(naive + day)]
+            .into_iter()
+            .filter(|at| self.local(*at) == local)
+            .min()
+    }
 }
 
 /// The shop: its static information, and its calendar judged in its own
@@ -192,17 +210,35 @@ impl Shop {
 
     /// Whether the shop is open at `at`, judged by its local time there
     /// (daylight-saving changes included).
-    //
-    // SIMPLIFICATION: an instant is judged by the wall-clock time it shows,
-    // so in the hour repeated when clocks go back, an interval that closes
-    // (or opens) inside that hour opens (or closes) again on its second
-    // pass: Sat 20:00–02:30 in Europe/Berlin is open again from 02:00 to
-    // 02:30 CET on the night of the change. The fuller version judges real
-    // spans, from the first instant the clock reads `open` to the first one
-    // after it that reads `close`, with a `ShopTimeZone` that also maps a
-    // local time back to its instants.
+    ///
+    /// An interval is the span from the first instant the shop's clock reads
+    /// its `open` to the first one after it that reads its `close`. That is
+    /// what the clock's reading at `at` says, but in the second pass of the
+    /// hour repeated when clocks go back: a close (or an open) inside that
+    /// hour has already happened once, and must not open (or close) the shop
+    /// again. There the spans themselves are judged.
     pub fn is_open_at(&self, at: DateTime<Utc>) -> bool {
-        self.info.is_open_at(self.tz.local(at))
+        let local = self.tz.local(at);
+        let second_pass = self.tz.earliest(local).is_some_and(|first| first < at);
+        if !second_pass {
+            return self.info.is_open_at(local);
+        }
+        let date = local.date();
+        self.info.opening_hours.iter().any(|h| {
+            [date.pred_opt(), Some(date)].into_iter().flatten().filter(|d| d.weekday() == h.day).any(|day| {
+                let close_day = if h.crosses_midnight() { day.succ_opt() } else { Some(day) };
+                let start = self.first_reading(day.and_time(h.open));
+                let end = close_day.and_then(|d| self.first_reading(d.and_time(h.close)));
+                start.zip(end).is_some_and(|(start, end)| start <= at && at < end)
+            })
+        })
+    }
+
+    /// The first instant the shop's clock reads `local` or, when it skips
+    /// it (clocks going forward), the first one after the skip.
+    fn first_reading(&self, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+        // A skipped hour ends on a whole minute in every zone in use.
+        (0..=24 * 60).find_map(|minutes| self.tz.earliest(local + TimeDelta::minutes(minutes)))
     }
 
     /// The shop's local date and time at `at`.

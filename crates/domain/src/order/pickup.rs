@@ -101,12 +101,14 @@ mod tests {
     use crate::testing::FixedClock;
 
     /// Central European time: UTC+1, and UTC+2 from 2026-03-29 01:00 UTC
-    /// (the last Sunday of March) — a daylight-saving change inside the tests.
+    /// (the last Sunday of March) to 2026-10-25 01:00 UTC (the last Sunday
+    /// of October) — both daylight-saving changes inside the tests.
     struct Berlin;
     impl ShopTimeZone for Berlin {
         fn local(&self, at: DateTime<Utc>) -> NaiveDateTime {
             let summer = Utc.with_ymd_and_hms(2026, 3, 29, 1, 0, 0).unwrap();
-            at.naive_utc() + TimeDelta::hours(if at >= summer { 2 } else { 1 })
+            let winter = Utc.with_ymd_and_hms(2026, 10, 25, 1, 0, 0).unwrap();
+            at.naive_utc() + TimeDelta::hours(if at >= summer && at < winter { 2 } else { 1 })
         }
     }
 
@@ -204,6 +206,32 @@ mod tests {
         assert!(rules.check(Some(utc(7, 0, 30)), now).is_ok(), "Saturday 01:30 local");
         assert!(rules.check(Some(utc(7, 1, 0)), now).is_err(), "Saturday 02:00 local: closed");
         assert!(rules.check(Some(utc(6, 18, 59)), now).is_err(), "Friday 19:59 local");
+    }
+
+    /// When clocks go back, 02:00–03:00 comes twice (00:00–01:00 UTC in
+    /// summer time, then 01:00–02:00 UTC in winter time). A close inside it
+    /// happens on its first pass and does not come undone on the second; an
+    /// open inside it likewise.
+    #[test]
+    fn the_hour_repeated_when_clocks_go_back_neither_reopens_nor_closes_the_shop_again() {
+        let at = |h, m| Utc.with_ymd_and_hms(2026, 10, 25, h, m, 0).unwrap();
+        let late = shop(vec![hours(Weekday::Sat, "20:00", "02:30")]);
+        assert!(late.is_open_at(at(0, 15)), "02:15 summer time");
+        assert!(!late.is_open_at(at(0, 30)), "02:30 summer time: closed");
+        for (h, m) in [(1, 0), (1, 15), (1, 29), (1, 30)] {
+            assert!(!late.is_open_at(at(h, m)), "{h:02}:{m:02} UTC, the clock's second pass: still closed");
+        }
+        let early = shop(vec![hours(Weekday::Sun, "02:15", "05:00")]);
+        assert!(!early.is_open_at(at(0, 14)), "02:14 summer time");
+        assert!(early.is_open_at(at(0, 15)), "02:15 summer time: open");
+        for (h, m) in [(1, 0), (1, 14), (1, 15), (3, 59)] {
+            assert!(early.is_open_at(at(h, m)), "{h:02}:{m:02} UTC, after the first 02:15: open");
+        }
+        assert!(!early.is_open_at(at(4, 0)), "05:00 winter time: closed");
+        // Times that come once are judged by the clock, as on any other day.
+        let day = shop(every_day("08:00", "20:00"));
+        assert!(!day.is_open_at(at(6, 59)) && day.is_open_at(at(7, 0)), "08:00 winter time");
+        assert!(day.is_open_at(Utc.with_ymd_and_hms(2026, 10, 24, 6, 0, 0).unwrap()), "08:00 summer time");
     }
 
     #[test]
