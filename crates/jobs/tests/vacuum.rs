@@ -15,10 +15,7 @@ const WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
 /// A connection to `TEST_REDIS_URL`, or `None` after saying why the test
 /// does not run. Set but unreachable, the test fails.
 async fn redis_or_skip(test: &str) -> Option<(String, ConnectionManager)> {
-    let Some(url) = coffee_testkit::test_redis_url() else {
-        eprintln!("note: {test} skipped: TEST_REDIS_URL is not set (it needs Redis)");
-        return None;
-    };
+    let url = coffee_testkit::redis_or_skip(test)?;
     let client = redis::Client::open(url.as_str()).unwrap();
     let conn = tokio::time::timeout(Duration::from_secs(5), ConnectionManager::new(client))
         .await

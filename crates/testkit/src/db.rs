@@ -53,6 +53,17 @@ pub fn test_redis_url() -> Option<String> {
     std::env::var("TEST_REDIS_URL").ok().filter(|s| !s.trim().is_empty())
 }
 
+/// `TEST_REDIS_URL`, or `None` after printing that `test` is skipped for
+/// want of it. A test given the URL must fail, not skip, when Redis does
+/// not answer there.
+pub fn redis_or_skip(test: &str) -> Option<String> {
+    let url = test_redis_url();
+    if url.is_none() {
+        eprintln!("note: {test} skipped: TEST_REDIS_URL is not set (it needs Redis)");
+    }
+    url
+}
+
 fn test_database_url() -> Option<String> {
     std::env::var("TEST_DATABASE_URL").ok().filter(|s| !s.trim().is_empty())
 }

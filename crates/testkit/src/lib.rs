@@ -26,7 +26,7 @@ mod tcp_proxy;
 
 #[cfg(feature = "browser")]
 pub use browser::{Browser, BrowserError, Observations, Page, chromium_path};
-pub use db::{Backend, TestDatabase, test_redis_url};
+pub use db::{Backend, TestDatabase, redis_or_skip, test_redis_url};
 pub use message::ReceivedMail;
 pub use port::free_port;
 pub use redis_server::RedisServer;

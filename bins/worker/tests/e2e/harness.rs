@@ -20,14 +20,7 @@ pub const JWT_SECRET: &str = "e2e-test-secret-that-is-at-least-32-bytes";
 /// A password that satisfies the policy.
 pub const PASSWORD: &str = "correct horse battery";
 
-/// `TEST_REDIS_URL`, or `None` after printing why `test` does not run.
-pub fn redis_or_skip(test: &str) -> Option<String> {
-    let url = coffee_testkit::test_redis_url();
-    if url.is_none() {
-        eprintln!("note: {test} skipped: TEST_REDIS_URL is not set (this end-to-end test needs Redis)");
-    }
-    url
-}
+pub use coffee_testkit::redis_or_skip;
 
 /// Where this suite keeps its logs (Cargo's scratch directory for integration tests).
 pub fn scratch_dir(name: &str) -> PathBuf {

@@ -32,10 +32,7 @@ impl TestRedis {
 /// `TEST_REDIS_URL` is set but Redis does not answer: the limiter would
 /// quietly fall back to memory, so the test would prove nothing.
 pub async fn redis_or_skip(test: &str) -> Option<TestRedis> {
-    let Some(url) = coffee_testkit::test_redis_url() else {
-        eprintln!("note: {test} skipped: TEST_REDIS_URL is not set (it needs Redis)");
-        return None;
-    };
+    let url = coffee_testkit::redis_or_skip(test)?;
     let conn =
         connect(&url).await.unwrap_or_else(|e| panic!("TEST_REDIS_URL is set but Redis at {url} is unreachable: {e}"));
     Some(TestRedis { url, conn })

@@ -11,14 +11,7 @@ use serde::{Deserialize, Serialize};
 /// How long anything may take on a slow, busy machine before a test fails.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
-/// `TEST_REDIS_URL`, or `None` after saying why `test` does not run.
-pub fn redis_or_skip(test: &str) -> Option<String> {
-    let url = std::env::var("TEST_REDIS_URL").ok().filter(|s| !s.trim().is_empty());
-    if url.is_none() {
-        eprintln!("note: {test} skipped: TEST_REDIS_URL is not set");
-    }
-    url
-}
+pub use coffee_testkit::redis_or_skip;
 
 /// A name no other test (or earlier run) uses.
 pub fn unique(kind: &str) -> String {
