@@ -173,39 +173,15 @@ impl Socket {
         let mut seen = Seen::default();
         let mut limits = Limits::default();
         let close = loop {
+            // Biased, in this order: the socket's own duties (closing, expiry,
+            // access changes, pings) come before what the client sends, so a
+            // client that never stops sending cannot hold them off; frames
+            // from the hub and the ping tick are few, and the client's next
+            // frame is read as soon as they are done.
             tokio::select! {
                 biased;
                 reason = closing.closed() => break close_reason(reason.code, reason.reason),
                 () = &mut expiry => break close_reason(4001, "credential expired"),
-                incoming = stream.recv() => {
-                    let handled = match incoming {
-                        None => break None,
-                        Some(Err(e)) => break too_large_or_broken(&e),
-                        Some(Ok(AggregatedMessage::Close(_))) => break Some(CloseReason::from(CloseCode::Normal)),
-                        Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                            heard = Instant::now();
-                            self.emit(Outgoing::Pong(bytes)).await
-                        }
-                        Some(Ok(AggregatedMessage::Pong(_))) => {
-                            heard = Instant::now();
-                            Ok(())
-                        }
-                        Some(Ok(AggregatedMessage::Binary(_))) => {
-                            heard = Instant::now();
-                            let e = FrameError { code: "malformed_frame", detail: "Frames are JSON text, not binary.".to_owned(), client_id: None };
-                            self.refuse_unreadable(e, &mut limits).await
-                        }
-                        Some(Ok(AggregatedMessage::Text(text))) => {
-                            heard = Instant::now();
-                            // Boxed: the use cases' futures are large, and inline they
-                            // would sit in every idle socket's task (bench/README.md).
-                            Box::pin(self.on_text(&text, &mut seen, &mut limits)).await
-                        }
-                    };
-                    if handled.is_err() {
-                        break None;
-                    }
-                }
                 Some(delivery) = self.registration.rx.recv() => {
                     // The account's access changed (a demotion, a deletion, a
                     // logout), or live delivery was interrupted and such a
@@ -240,6 +216,35 @@ impl Socket {
                     let slots = &self.services.live.slots;
                     if let Err(e) = slots.renew(self.caller.id(), self.id, slot_lease(ping_every)).await {
                         tracing::debug!(error = %coffee_domain::error::error_chain(&e), "socket slot not renewed");
+                    }
+                }
+                incoming = stream.recv() => {
+                    let handled = match incoming {
+                        None => break None,
+                        Some(Err(e)) => break too_large_or_broken(&e),
+                        Some(Ok(AggregatedMessage::Close(_))) => break Some(CloseReason::from(CloseCode::Normal)),
+                        Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                            heard = Instant::now();
+                            self.emit(Outgoing::Pong(bytes)).await
+                        }
+                        Some(Ok(AggregatedMessage::Pong(_))) => {
+                            heard = Instant::now();
+                            Ok(())
+                        }
+                        Some(Ok(AggregatedMessage::Binary(_))) => {
+                            heard = Instant::now();
+                            let e = FrameError { code: "malformed_frame", detail: "Frames are JSON text, not binary.".to_owned(), client_id: None };
+                            self.refuse_unreadable(e, &mut limits).await
+                        }
+                        Some(Ok(AggregatedMessage::Text(text))) => {
+                            heard = Instant::now();
+                            // Boxed: the use cases' futures are large, and inline they
+                            // would sit in every idle socket's task (bench/README.md).
+                            Box::pin(self.on_text(&text, &mut seen, &mut limits)).await
+                        }
+                    };
+                    if handled.is_err() {
+                        break None;
                     }
                 }
             }
@@ -380,11 +385,17 @@ impl Socket {
     }
 
     /// Replays every stored message after `after_seq`, in order; live copies
-    /// of what was replayed are skipped afterwards.
+    /// of what was replayed are skipped afterwards. A replay stops between
+    /// pages once the socket is to close (shutdown, an expired credential):
+    /// the loop then closes it as it would have, and the client resumes
+    /// from the last `seq` it got.
     async fn resume(&mut self, conversation_id: Uuid, after_seq: i64, seen: &mut Seen) -> Result<(), Closed> {
         let support = self.services.support.clone();
         let mut after = after_seq;
         loop {
+            if self.registration.closing.is_closing() || Instant::now() >= self.expires_at {
+                break;
+            }
             let window = HistoryWindow { after_seq: Some(after), before_seq: None, limit: 100 };
             let page = match support.history(&self.caller, conversation_id, window).await {
                 Ok(page) => page,

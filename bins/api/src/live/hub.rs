@@ -66,6 +66,11 @@ impl Closing {
         self.token.cancel();
     }
 
+    /// Whether the socket is to be closed.
+    pub fn is_closing(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
     /// Waits until the socket is to be closed, and says why.
     pub async fn closed(&self) -> Close {
         self.token.cancelled().await;

@@ -273,6 +273,23 @@ async fn a_logout_closes_the_sockets_of_that_login_and_spends_its_tickets() {
 }
 
 #[tokio::test]
+async fn a_client_that_never_stops_sending_still_loses_its_socket_at_logout() {
+    let app = spawn_app().await;
+    app.verified_user("ann@example.com").await;
+    let login = app.login("ann@example.com", PASSWORD).await;
+    let ws = connect(&app, &login.access).await;
+    // Past the first ten, every message is answered with `rate_limited`:
+    // the server is kept busy reading and answering for as long as it lasts.
+    let flood = json!({"type": "message", "body": "let me in"});
+    let flooding = tokio::spawn(async move { ws.flood_until_closed(flood, Duration::from_secs(10)).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let resp = app.post_json("/auth/logout", &json!({"refresh_token": login.refresh})).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let closed = flooding.await.unwrap();
+    assert_eq!(closed, Some(4001), "the logout closes the socket however busy its client keeps it");
+}
+
+#[tokio::test]
 async fn the_server_pings_and_drops_a_client_that_stays_silent() {
     let app = spawn_app_with(&[("WS_PING_INTERVAL", "300ms"), ("WS_IDLE_TIMEOUT", "1s")]).await;
     let ann = app.logged_in("ann@example.com").await;

@@ -193,6 +193,27 @@ impl Ws {
         }
     }
 
+    /// Sends `frame` over and over, as fast as the server takes it, while
+    /// reading whatever comes back, until the server closes the socket (its
+    /// close code) or `within` passes (`None`).
+    pub async fn flood_until_closed(self, frame: Value, within: Duration) -> Option<u16> {
+        let (mut sink, mut frames) = self.stream.split();
+        let text = frame.to_string();
+        let flood = tokio::spawn(async move { while sink.send(Message::text(text.clone())).await.is_ok() {} });
+        let closed = tokio::time::timeout(within, async {
+            loop {
+                match frames.next().await {
+                    Some(Ok(Message::Close(close))) => return close.map(|c| u16::from(c.code)),
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => return None,
+                }
+            }
+        })
+        .await;
+        flood.abort();
+        closed.ok().flatten()
+    }
+
     /// Closes from the client side.
     pub async fn leave(mut self) {
         let _ = self.stream.close(None).await;
