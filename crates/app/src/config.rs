@@ -142,19 +142,8 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// `scheme://host/...` with any credentials removed, for logs.
-pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            if !u.username().is_empty() || u.password().is_some() {
-                let _ = u.set_username("***");
-                let _ = u.set_password(None);
-            }
-            u.to_string()
-        }
-        Err(_) => "<unparsable url>".to_owned(),
-    }
-}
+pub use checks::redact_url;
+use checks::{check_log_filter, describe_dotenv_error};
 
 type Vars = HashMap<String, String>;
 
@@ -315,7 +304,7 @@ impl Config {
         if let Err(e) = dotenvy::dotenv()
             && !e.not_found()
         {
-            return Err(err("DOTENV", format!(".env could not be read: {e}")));
+            return Err(err("DOTENV", format!(".env could not be read: {}", describe_dotenv_error(&e))));
         }
         Self::from_vars(std::env::vars().collect())
     }
@@ -460,9 +449,7 @@ impl Config {
             return Err(err("WS_IDLE_TIMEOUT", "must be longer than WS_PING_INTERVAL (clients answer the pings)"));
         }
         let log_filter = get(&vars, "RUST_LOG").unwrap_or("info").to_owned();
-        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
-            return Err(err("RUST_LOG", format!("{log_filter:?} is not a filter such as info or info,sqlx=warn: {e}")));
-        }
+        check_log_filter(&log_filter).map_err(|message| err("RUST_LOG", message))?;
         let log_format = match get(&vars, "LOG_FORMAT").unwrap_or("pretty") {
             "pretty" => LogFormat::Pretty,
             "json" => LogFormat::Json,
@@ -512,5 +499,6 @@ impl Config {
     }
 }
 
+mod checks;
 #[cfg(test)]
 mod tests;

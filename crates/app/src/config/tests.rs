@@ -82,6 +82,9 @@ fn malformed_values_name_their_variable() {
         ("WS_IDLE_TIMEOUT", "20s"),
         ("SEND_TIMEOUT", "500ms"),
         ("RUST_LOG", "info,[[["),
+        // A misspelt level would read as a target name and silence the rest.
+        ("RUST_LOG", "warning"),
+        ("RUST_LOG", "info,sqlx=warn,inof"),
         ("PUBLIC_BASE_URL", "https://shop.example/?utm=x"),
         ("PUBLIC_BASE_URL", "https://shop.example#top"),
         ("PUBLIC_BASE_URL", "https://deploy:secret@shop.example"),
@@ -149,6 +152,34 @@ fn cors_origins_are_origins_or_stop_the_start() {
         let line = origins(bad).unwrap_err().to_string();
         assert!(line.starts_with("CORS_ORIGINS: "), "{bad}: {line}");
     }
+}
+
+#[test]
+fn log_filters_with_levels_targets_and_spans_are_accepted() {
+    for filter in ["info", "WARN", "off", "3", "info,sqlx=warn", "coffee_api=trace", "info,[request{path=/me}]=debug"] {
+        let c = Config::from_vars(vars(&[("RUST_LOG", filter)])).unwrap_or_else(|e| panic!("{filter}: {e}"));
+        assert_eq!(c.log_filter, filter);
+    }
+    let e = Config::from_vars(vars(&[("RUST_LOG", "info,warning")])).unwrap_err().to_string();
+    assert!(e.contains("\"warning\" is not a level") && e.contains("warning=trace"), "{e}");
+}
+
+#[test]
+fn secrets_in_urls_are_redacted_wherever_the_url_carries_them() {
+    assert_eq!(super::redact_url("postgres://app:hunter2@db/coffee"), "postgres://***@db/coffee");
+    let shown = super::redact_url("postgres://db/coffee?user=app&password=hunter2&sslmode=require");
+    assert_eq!(shown, "postgres://db/coffee?user=app&password=***&sslmode=require");
+    let shown = super::redact_url("smtp://relay:587?tls=required&auth_token=t0ken&sslpassword=k3y");
+    assert!(!shown.contains("t0ken") && !shown.contains("k3y") && shown.contains("tls=required"), "{shown}");
+}
+
+#[test]
+fn a_dotenv_line_that_does_not_parse_is_named_not_shown() {
+    let e = dotenvy::Error::LineParse("ADMIN_PASSWORD=correct horse".to_owned(), 23);
+    let shown = super::describe_dotenv_error(&e);
+    assert!(shown.contains("ADMIN_PASSWORD") && !shown.contains("horse"), "{shown}");
+    let e = dotenvy::Error::LineParse("'s3cr3t".to_owned(), 0);
+    assert!(!super::describe_dotenv_error(&e).contains("s3cr3t"));
 }
 
 #[test]
