@@ -133,7 +133,7 @@ pub fn document_list_query<R: Resource>(op: &mut DefaultOperationRaw) {
 fn kind_schema(kind: FieldKind) -> Value {
     match kind {
         FieldKind::Text => {
-            json!({"type": "string", "maxLength": MAX_TEXT_VALUE_CHARS, "pattern": schemas::no_control()})
+            json!({"type": "string", "minLength": 1, "maxLength": MAX_TEXT_VALUE_CHARS, "pattern": schemas::no_control()})
         }
         FieldKind::Integer => json!({"type": "integer", "format": "int64", "minimum": i64::MIN, "maximum": i64::MAX}),
         FieldKind::Bool => json!({"type": "boolean"}),

@@ -7,7 +7,7 @@
 //! storage adapter only ever sees typed [`Filter`]s and [`Sort`]s over enum
 //! values; it never turns client text into a column name.
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use uuid::Uuid;
 
 use crate::error::FieldError;
@@ -88,6 +88,9 @@ impl FieldKind {
 
     fn parse_value(self, raw: &str) -> Result<Value, String> {
         match self {
+            // No stored text is empty: `name=` could match nothing, and
+            // `name__contains=` everything, neither what was meant.
+            FieldKind::Text if raw.is_empty() => Err("must not be empty".to_owned()),
             FieldKind::Text => check_text(raw).map(|()| Value::Text(raw.to_owned())),
             FieldKind::Integer => raw.parse().map(Value::Int).map_err(|_| "must be an integer".to_owned()),
             FieldKind::Bool => match raw {
@@ -104,7 +107,14 @@ impl FieldKind {
                 if t.nanosecond() % 1_000 != 0 {
                     return Err("must be precise to the microsecond at most (6 decimal places)".to_owned());
                 }
-                Ok(Value::Timestamp(t.with_timezone(&Utc)))
+                // SQLite compares times as text, which orders them only
+                // within four-digit years: 9999-12-31T23:30:00-01:00 is
+                // +10000-… in UTC, and would sort before every stored time.
+                let t = t.with_timezone(&Utc);
+                if !(1..=9999).contains(&t.year()) {
+                    return Err("must fall between the years 0001 and 9999 in UTC".to_owned());
+                }
+                Ok(Value::Timestamp(t))
             }
             FieldKind::Uuid => Uuid::parse_str(raw).map(Value::Uuid).map_err(|_| "must be a UUID".to_owned()),
             FieldKind::Enum(allowed) => allowed
@@ -487,6 +497,14 @@ mod tests {
         // Finer than stored times: the engines would compare it differently.
         assert_eq!(bad_params(&[("created_at__lt", "2026-03-01T10:00:00.1234566Z")]), ["created_at__lt"]);
         assert!(q(&[("created_at__lt", "2026-03-01T10:00:00.123456000+05:00")]).is_ok());
+        // An empty text value, alone or in a list.
+        for (key, value) in [("name", ""), ("name__contains", ""), ("name__in", "Latte,"), ("name__in", ",")] {
+            assert_eq!(bad_params(&[(key, value)]), [key], "{key}={value}");
+        }
+        // Past 9999 (or before 0001) in UTC, SQLite's text order breaks.
+        assert_eq!(bad_params(&[("created_at__lt", "9999-12-31T23:30:00-01:00")]), ["created_at__lt"]);
+        assert_eq!(bad_params(&[("created_at__gt", "0000-12-31T23:30:00Z")]), ["created_at__gt"]);
+        assert!(q(&[("created_at__lt", "9999-12-31T23:59:59Z")]).is_ok());
         assert_eq!(bad_params(&[("kind", "lukewarm")]), ["kind"]);
         assert_eq!(bad_params(&[("name", "a\0b"), ("search", "x\u{7}")]), ["name", "search"]);
     }
