@@ -57,6 +57,7 @@ pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListe
         base_url: services.config.public_base_url.clone(),
     });
     let rendered = Data::new(rendered::RenderedPages::new(rendered::CAPACITY_BYTES));
+    let base_path = Data::new(responses::BasePath::of(&services.config.public_base_url));
     let workers = services.http_workers;
     let server = HttpServer::new(move || {
         App::new()
@@ -69,6 +70,7 @@ pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListe
             .app_data(rendered.clone())
             .app_data(origins.clone())
             .app_data(hub.clone())
+            .app_data(base_path.clone())
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found().into()))
             .configure(openapi::configure)
             .configure(console::configure)

@@ -28,10 +28,33 @@ macro_rules! body_schema {
 
 body_schema!(Created, CreatedOrMerged, Tagged, Revalidated, PlacedOrder, PageJson);
 
+/// The path of `PUBLIC_BASE_URL` (`/api` for `https://shop.example/api`,
+/// empty when the API is at the root). A proxy that serves the API under a
+/// path removes it before a request arrives here, so a path this API names
+/// in a `Location` header needs it back, as image URLs and mailed links
+/// already have it.
+#[derive(Debug, Clone, Default)]
+pub struct BasePath(String);
+
+impl BasePath {
+    /// The path of `public_base_url`, without its trailing slash.
+    pub fn of(public_base_url: &str) -> Self {
+        let path = url::Url::parse(public_base_url).map(|u| u.path().trim_end_matches('/').to_owned());
+        Self(path.unwrap_or_default())
+    }
+}
+
+/// `path` (from the API's root) as a client must ask for it.
+fn located(req: &HttpRequest, path: &str) -> String {
+    let base = req.app_data::<actix_web::web::Data<BasePath>>().map_or("", |b| b.0.as_str());
+    format!("{base}{path}")
+}
+
 /// `201 Created` with a `Location` header and the new resource as JSON.
 #[derive(Debug)]
 pub struct Created<T> {
-    /// Path of the new resource.
+    /// Path of the new resource, from the API's root (the header adds the
+    /// path of `PUBLIC_BASE_URL`, see [`BasePath`]).
     pub location: String,
     /// The new resource.
     pub body: T,
@@ -40,8 +63,8 @@ pub struct Created<T> {
 impl<T: Serialize> Responder for Created<T> {
     type Body = BoxBody;
 
-    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
-        HttpResponse::Created().insert_header((header::LOCATION, self.location)).json(self.body)
+    fn respond_to(self, req: &HttpRequest) -> HttpResponse {
+        HttpResponse::Created().insert_header((header::LOCATION, located(req, &self.location))).json(self.body)
     }
 }
 
@@ -188,14 +211,14 @@ pub struct PlacedOrder<T> {
 impl<T> Responder for PlacedOrder<T> {
     type Body = BoxBody;
 
-    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+    fn respond_to(self, req: &HttpRequest) -> HttpResponse {
         let Placed { response, replayed } = self.placed;
         let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::CREATED);
         let mut res = HttpResponse::build(status);
         match response.order_id {
-            Some(id) if status == StatusCode::CREATED => {
-                res.insert_header((header::LOCATION, format!("/orders/{id}"))).content_type(mime::APPLICATION_JSON)
-            }
+            Some(id) if status == StatusCode::CREATED => res
+                .insert_header((header::LOCATION, located(req, &format!("/orders/{id}"))))
+                .content_type(mime::APPLICATION_JSON),
             _ => res.content_type(PROBLEM_JSON),
         };
         if replayed {

@@ -52,6 +52,21 @@ fn lines(order: &Value) -> Vec<(Option<String>, String, i64, i64, i64)> {
 }
 
 #[tokio::test]
+async fn behind_a_proxy_path_every_location_names_the_path_a_client_can_follow() {
+    // The proxy serves the API under /api and removes it before the request
+    // arrives: a Location without it would lead out of the API.
+    let s = shop_with(&crate::helpers::around_the_clock(), &[("PUBLIC_BASE_URL", "https://shop.example/api")]).await;
+    let location = |resp: &reqwest::Response| header(resp.headers(), "location").unwrap();
+    let category = s.call(Method::POST, "/categories", &s.admin, Some(&json!({"name": "Hot drinks"}))).await;
+    assert!(location(&category).starts_with("/api/categories/"), "{}", location(&category));
+    let line = s.add(&s.ann.token, &s.latte, 1).await;
+    assert!(location(&line).starts_with("/api/cart/"), "{}", location(&line));
+    let placed = s.order(&s.ann.token, &json!({})).await;
+    let order = location(&placed);
+    assert_eq!(order, format!("/api/orders/{}", id_of(&json_with(placed, StatusCode::CREATED).await)));
+}
+
+#[tokio::test]
 async fn checking_out_the_cart_places_a_pending_order_and_empties_the_cart() {
     let s = open_shop().await;
     let token = &s.ann.token;
