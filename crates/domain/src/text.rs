@@ -52,20 +52,29 @@ pub fn is_invisible(c: char) -> bool {
 /// Too short or long, or containing `<`, `>` or a forbidden control character.
 pub fn plain_text(field: &str, raw: &str, min: usize, max: usize, lines: Lines) -> Result<String, FieldError> {
     let text = raw.trim();
-    let n = text.chars().count();
-    if n < min || n > max {
-        return Err(FieldError::new(field, format!("must be {min} to {max} characters long")));
-    }
-    let bad = |c: char| match lines {
-        Lines::Single => c.is_control(),
-        Lines::Multi => c.is_control() && c != '\n' && c != '\t' && c != '\r',
-    };
-    if text.chars().any(|c| c == '<' || c == '>' || bad(c)) {
+    bounded(field, text, min, max)?;
+    if text.chars().any(|c| c == '<' || c == '>' || forbidden_control(c, lines)) {
         return Err(FieldError::new(field, "must be plain text: no '<', '>' or control characters"));
     }
-    if text.chars().any(is_spoofing) {
-        return Err(FieldError::new(field, "must not contain bidi overrides or zero-width spaces"));
+    no_spoofing(field, text)?;
+    Ok(text.to_owned())
+}
+
+/// **Notes** (an order's comment) are a few words to the staff, written as
+/// chat is (`extra shot <3`, `milk > 2%`): trimmed, at most `max`
+/// characters (empty is allowed), several lines, and `<` or `>` as text
+/// under the chat's rule — never where an HTML parser would open markup.
+///
+/// # Errors
+/// Too long, or breaking the policy; the message says which.
+pub fn note_text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
+    let text = raw.trim();
+    bounded(field, text, 0, max)?;
+    if text.chars().any(|c| forbidden_control(c, Lines::Multi)) {
+        return Err(FieldError::new(field, "must be plain text: no control characters other than newlines and tabs"));
     }
+    no_markup(field, text)?;
+    no_spoofing(field, text)?;
     Ok(text.to_owned())
 }
 
@@ -76,28 +85,51 @@ pub fn plain_text(field: &str, raw: &str, min: usize, max: usize, lines: Lines) 
 /// # Errors
 /// Too short, too long, blank, or breaking the policy; the message says which.
 pub fn chat_text(field: &str, raw: &str, min: usize, max: usize) -> Result<String, FieldError> {
-    let n = raw.chars().count();
-    if n < min || n > max {
-        return Err(FieldError::new(field, format!("must be {min} to {max} characters long")));
-    }
+    bounded(field, raw, min, max)?;
     // Blank also when all it holds besides spaces takes no room (U+200B, a
     // BOM, a soft hyphen): such a message would show as empty.
     if raw.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
         return Err(FieldError::new(field, "must not be blank"));
     }
-    if raw.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+    if raw.chars().any(|c| forbidden_control(c, Lines::Multi)) {
         return Err(FieldError::new(field, "must be plain text: no control characters other than newlines and tabs"));
     }
-    if let Some(at) = markup_opening(raw) {
-        let shown: String = raw[at..].chars().take(2).collect();
-        return Err(FieldError::new(
-            field,
-            format!(
-                "must not contain markup: {shown:?} would open an HTML tag (write \"< \" with a space if it is text)"
-            ),
-        ));
-    }
+    no_markup(field, raw)?;
     Ok(raw.to_owned())
+}
+
+/// `min..=max` characters (not bytes).
+fn bounded(field: &str, text: &str, min: usize, max: usize) -> Result<(), FieldError> {
+    let n = text.chars().count();
+    if n < min || n > max {
+        return Err(FieldError::new(field, format!("must be {min} to {max} characters long")));
+    }
+    Ok(())
+}
+
+/// A control character the field does not allow.
+fn forbidden_control(c: char, lines: Lines) -> bool {
+    match lines {
+        Lines::Single => c.is_control(),
+        Lines::Multi => c.is_control() && c != '\n' && c != '\t' && c != '\r',
+    }
+}
+
+fn no_spoofing(field: &str, text: &str) -> Result<(), FieldError> {
+    if text.chars().any(is_spoofing) {
+        return Err(FieldError::new(field, "must not contain bidi overrides or zero-width spaces"));
+    }
+    Ok(())
+}
+
+/// Refuses text where an HTML parser would start markup (see [`chat_text`]).
+fn no_markup(field: &str, text: &str) -> Result<(), FieldError> {
+    let Some(at) = markup_opening(text) else { return Ok(()) };
+    let shown: String = text[at..].chars().take(2).collect();
+    Err(FieldError::new(
+        field,
+        format!("must not contain markup: {shown:?} would open an HTML tag (write \"< \" with a space if it is text)"),
+    ))
 }
 
 /// The byte offset of the first `<` that an HTML parser would read as the
@@ -194,6 +226,17 @@ mod tests {
         assert!(chat_text("body", &"é".repeat(2000), 1, 2000).is_ok());
         assert!(chat_text("body", &"é".repeat(2001), 1, 2000).is_err());
         assert!(chat_text("body", "bell\u{7}", 1, 2000).is_err());
+    }
+
+    #[test]
+    fn notes_keep_angle_brackets_that_are_text_and_refuse_markup() {
+        for raw in ["extra shot <3", "milk > 2%", "", "  two\nlines  "] {
+            assert_eq!(note_text("comment", raw, 500).as_deref(), Ok(raw.trim()), "{raw:?}");
+        }
+        for raw in ["<b>hot</b>", "<img src=x onerror=alert(1)>", "a\u{202e}b", "bell\u{7}"] {
+            assert!(note_text("comment", raw, 500).is_err(), "{raw:?}");
+        }
+        assert!(note_text("comment", &"é".repeat(501), 500).is_err());
     }
 
     #[test]

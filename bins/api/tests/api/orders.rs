@@ -189,6 +189,9 @@ async fn bad_order_bodies_are_422_naming_the_field_and_write_nothing() {
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "the token is checked first");
     assert_eq!(s.orders(token).await["total"], 0, "nothing was written");
     assert_eq!(s.cart(token).await["total_quantity"], 1);
+    // `<` and `>` that open no markup are text, kept as typed.
+    let order = s.ordered(token, &json!({"comment": "extra shot <3, milk > 2%"})).await;
+    assert_eq!(order["comment"], "extra shot <3, milk > 2%");
 }
 
 #[tokio::test]

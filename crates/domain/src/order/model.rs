@@ -8,7 +8,7 @@ use crate::cart::Quantity;
 use crate::error::FieldError;
 use crate::money::Money;
 use crate::query::{FieldKind, FieldSpec, Resource};
-use crate::text::{Lines, plain_text};
+use crate::text::note_text;
 
 /// Most lines one order may hold.
 pub const MAX_LINES: usize = 50;
@@ -145,13 +145,14 @@ pub struct OrderChange {
     pub items: Option<(Vec<OrderLine>, Money)>,
 }
 
-/// An order comment: up to 500 characters of plain text, several lines
-/// allowed; blank means none.
+/// An order comment: up to 500 characters, several lines allowed; blank
+/// means none. Written as chat is, so `<3` is text (see
+/// [`crate::text::note_text`]).
 ///
 /// # Errors
-/// See [`crate::text::plain_text`].
+/// See [`crate::text::note_text`].
 pub fn comment(field: &str, raw: &str) -> Result<Option<String>, FieldError> {
-    let text = plain_text(field, raw, 0, COMMENT_MAX_CHARS, Lines::Multi)?;
+    let text = note_text(field, raw, COMMENT_MAX_CHARS)?;
     Ok(if text.is_empty() { None } else { Some(text) })
 }
 
