@@ -275,6 +275,19 @@ async fn pickup_times_must_be_ahead_within_a_week_and_inside_the_opening_hours()
 }
 
 #[tokio::test]
+async fn the_configured_lead_time_is_the_one_enforced() {
+    let s = shop_with(&crate::helpers::around_the_clock(), &[("ORDER_MIN_LEAD_TIME", "2h")]).await;
+    let at = |ahead: Duration| {
+        let pickup = (Utc::now() + ahead).to_rfc3339();
+        json!({"items": [{"product_id": s.latte, "quantity": 1}], "pickup_at": pickup})
+    };
+    let problem = assert_problem(s.order(&s.ann.token, &at(Duration::hours(1))).await, 422, "validation_failed").await;
+    assert_eq!(error_fields(&problem), ["pickup_at"]);
+    assert!(problem["errors"][0]["message"].as_str().unwrap().contains("at least 120 minutes"), "{problem}");
+    s.ordered(&s.ann.token, &at(Duration::hours(3))).await;
+}
+
+#[tokio::test]
 async fn as_soon_as_possible_needs_the_shop_to_be_open() {
     let s = shop_with("", &[]).await;
     let body = json!({"items": [{"product_id": s.latte, "quantity": 1}]});

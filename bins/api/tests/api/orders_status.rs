@@ -270,6 +270,17 @@ async fn put_replaces_the_items_of_a_pending_order_at_current_prices() {
         assert_problem(s.call(Method::PUT, &path(&order), &token, Some(&json!({}))).await, 422, "validation_failed")
             .await;
     assert_eq!(error_fields(&problem), ["items"]);
+    // An admin may replace it too, naming the version it saw: a stale one
+    // is refused and changes nothing.
+    let by_admin = json!({"items": [{"product_id": s.latte, "quantity": 3}]});
+    let put_as_admin = |tag: &'static str| {
+        let request = s.app.request(Method::PUT, &path(&order), Some(&s.admin)).header("if-match", tag);
+        let body = by_admin.clone();
+        async move { request.json(&body).send().await.unwrap() }
+    };
+    assert_problem(put_as_admin("\"1\"").await, 412, "precondition_failed").await;
+    let replaced = json_with(put_as_admin("\"2\"").await, StatusCode::OK).await;
+    assert_eq!((replaced["total"].as_i64(), replaced["version"].as_i64()), (Some(1_050), Some(3)));
     s.moved(&order, "confirmed").await;
     assert_problem(s.call(Method::PUT, &path(&order), &token, Some(&body)).await, 409, "order_not_pending").await;
 }

@@ -72,11 +72,8 @@ impl<'a> PickupRules<'a> {
         let at = at.trunc_subsecs(6);
         let earliest = now + self.settings.min_lead;
         if at < earliest {
-            let minutes = self.settings.min_lead.num_minutes();
-            return invalid(format!(
-                "must be at least {minutes} minutes from now (not before {})",
-                earliest.to_rfc3339()
-            ));
+            let lead = spoken(self.settings.min_lead);
+            return invalid(format!("must be at least {lead} from now (not before {})", earliest.to_rfc3339()));
         }
         if at > now + self.settings.max_ahead {
             return invalid(format!("must be within {} days from now", self.settings.max_ahead.num_days()));
@@ -86,6 +83,13 @@ impl<'a> PickupRules<'a> {
         }
         Ok(Some(at))
     }
+}
+
+/// A lead time as a person says it: `10 minutes`, `1 minute`, `90 seconds`.
+fn spoken(lead: TimeDelta) -> String {
+    let seconds = lead.num_seconds();
+    let (n, unit) = if seconds % 60 == 0 { (seconds / 60, "minute") } else { (seconds, "second") };
+    if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
 }
 
 #[cfg(test)]
@@ -186,6 +190,21 @@ mod tests {
         assert_eq!(rules.check(Some(now + TimeDelta::days(7)), now), Ok(Some(now + TimeDelta::days(7))));
         let too_far = now + TimeDelta::days(7) + TimeDelta::seconds(1);
         assert!(field_error(rules.check(Some(too_far), now)).contains("within 7 days"));
+    }
+
+    #[test]
+    fn the_lead_time_is_named_as_configured() {
+        let s = shop(every_day("00:00", "00:00"));
+        let now = utc(4, 9, 0);
+        for (lead, said) in [
+            (TimeDelta::minutes(1), "at least 1 minute from"),
+            (TimeDelta::seconds(90), "at least 90 seconds from"),
+            (TimeDelta::hours(2), "at least 120 minutes from"),
+        ] {
+            let rules = PickupRules::new(&s, PickupSettings { min_lead: lead, ..PickupSettings::default() });
+            let message = field_error(rules.check(Some(now), now));
+            assert!(message.contains(said), "{lead}: {message}");
+        }
     }
 
     #[test]

@@ -440,7 +440,14 @@ impl OrderService {
                 return Err(OrderError::NotPending(order.status));
             }
             let now = self.ports.clock.now();
-            let pickup_at = self.pickup().check(input.pickup_at, now)?;
+            // As in `patch`: the pickup time the order already has is kept
+            // without being judged again (it may be inside the lead time by
+            // now, or "as soon as possible" after closing time).
+            let pickup_at = if input.pickup_at == order.pickup_at {
+                order.pickup_at
+            } else {
+                self.pickup().check(input.pickup_at, now)?
+            };
             let tx = self.ports.uow.begin().await?;
             let lines = priced_lines(tx.as_ref(), &items, true).await?;
             let change = OrderChange {

@@ -174,6 +174,23 @@ fn put_replaces_the_lines_at_current_prices_while_pending() {
 }
 
 #[test]
+fn put_keeps_the_pickup_time_the_order_has_without_judging_it_again() {
+    let s = setup();
+    let latte = s.product("Latte", 350);
+    let at = s.fakes.now() + TimeDelta::hours(1);
+    let order = s.place(&s.ann, OrderInput { pickup_at: Some(at), ..items(&[(latte, 1)]) }).unwrap();
+    // Five minutes before the pickup, inside the lead time: the items still change.
+    s.fakes.clock.advance(TimeDelta::minutes(55));
+    let same = OrderInput { pickup_at: Some(at), ..items(&[(latte, 2)]) };
+    let replaced = run(s.service.replace(&s.ann, order.id, same, &Precondition::default())).unwrap();
+    assert_eq!((replaced.pickup_at, replaced.items[0].quantity.get()), (Some(at), 2));
+    // A new time is judged: it must be at least the lead time ahead.
+    let moved = OrderInput { pickup_at: Some(at + TimeDelta::minutes(1)), ..items(&[(latte, 2)]) };
+    let refused = run(s.service.replace(&s.ann, order.id, moved, &Precondition::default()));
+    assert!(matches!(&refused, Err(OrderError::Invalid(e)) if e[0].field == "pickup_at"), "{refused:?}");
+}
+
+#[test]
 fn owners_delete_pending_orders_and_admins_any() {
     let s = setup();
     let latte = s.product("Latte", 350);
