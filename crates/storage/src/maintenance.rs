@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use coffee_domain::RepoError;
 use coffee_domain::maintenance::MaintenanceRepository;
 use coffee_domain::user::Role;
-use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, LockBehavior, LockType, Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, ExprTrait, Order, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
@@ -99,7 +99,22 @@ impl MaintenanceRepository for SeaMaintenanceRepository {
 
     async fn purge_expired_sessions(&self, now: DateTime<Utc>, limit: u64) -> Result<u64, RepoError> {
         use sessions::Column as C;
-        let expired = Condition::all().add(C::ExpiresAt.lt(now));
+        // A login's first session (its id is the family's) goes only with
+        // the last of its rotations: rotations and revocations lock it to
+        // order themselves (`sessions::lock_families`), and each rotation
+        // has a later expiry than the first session has.
+        let member = Alias::new("member");
+        let live_member = Query::select()
+            .expr(Expr::val(1))
+            .from_as(sessions::Entity, member.clone())
+            .and_where(Expr::col((member.clone(), C::FamilyId)).equals((sessions::Entity, C::FamilyId)))
+            .and_where(Expr::col((member, C::ExpiresAt)).gte(now))
+            .to_owned();
+        let expired = Condition::all().add(C::ExpiresAt.lt(now)).add(
+            Condition::any()
+                .add(Expr::col((sessions::Entity, C::Id)).ne(Expr::col((sessions::Entity, C::FamilyId))))
+                .add(Expr::exists(live_member).not()),
+        );
         purge_batch::<sessions::Entity>(&self.db, C::Id, C::ExpiresAt, expired, limit).await
     }
 

@@ -49,8 +49,10 @@ fn model(s: &NewSession) -> sessions::ActiveModel {
 /// started while a rotation held the rotated row would re-check only that
 /// row once it could, and leave the successor, which its snapshot does not
 /// hold, alive: a logout answered 204, or a family revoked for a replayed
-/// token, whose concurrent refresh went on working. Roots are never deleted
-/// but with their user. SQLite has one writer; there this is a plain read.
+/// token, whose concurrent refresh went on working. A root is deleted only
+/// with its user, or by the cleanup once every session of its family has
+/// expired (`maintenance::purge_expired_sessions`), when no rotation can
+/// come. SQLite has one writer; there this is a plain read.
 async fn lock_families(txn: &impl ConnectionTrait, selected: SimpleExpr) -> Result<(), DbErr> {
     let families =
         Query::select().column(sessions::Column::FamilyId).from(sessions::Entity).cond_where(selected).to_owned();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use coffee_domain::maintenance::{CleanupReport, CleanupService, CleanupSettings, MaintenanceRepository};
-use coffee_domain::user::{NewSession, SessionRepository, User, UserRepository};
+use coffee_domain::user::{NewSession, RotateOutcome, SessionRepository, User, UserRepository};
 use coffee_storage::{Db, SeaMaintenanceRepository};
 use uuid::Uuid;
 
@@ -202,6 +202,31 @@ async fn purge_expired_sessions_deletes_only_sessions_that_expired_before_now() 
         assert_eq!(batches(2, |n| env.maintenance.purge_expired_sessions(now, n)).await, [2, 2, 1, 0]);
         assert_eq!(uuids(&env.db, "sessions", "id").await, kept);
         assert!(exists(&env, &ann).await);
+    }
+}
+
+#[tokio::test]
+async fn a_logins_first_session_stays_while_any_of_its_rotations_lives() {
+    for env in backends().await {
+        let ann = user("ann@example.com").verified_at(t0()).create(&env.users).await;
+        let now = t0() + hours(24);
+        // The first session has expired, its rotation lives on: rotations
+        // and revocations lock the first one to order themselves.
+        let first = expiring(ann.id, now - hours(1));
+        env.sessions.create(&first).await.unwrap();
+        let second = Uuid::now_v7();
+        let rotated = env.sessions.rotate(first.id, second, now + hours(1), t0() + hours(1)).await.unwrap();
+        assert_eq!(rotated, RotateOutcome::Rotated);
+        let alone = expiring(ann.id, now - hours(1));
+        env.sessions.create(&alone).await.unwrap();
+
+        assert_eq!(env.maintenance.purge_expired_sessions(now, 10).await.unwrap(), 1, "only the lone expired login");
+        let mut kept = vec![first.id, second];
+        kept.sort();
+        assert_eq!(uuids(&env.db, "sessions", "id").await, kept);
+        // Once the whole login has expired, it goes.
+        assert_eq!(env.maintenance.purge_expired_sessions(now + hours(2), 10).await.unwrap(), 2);
+        assert!(uuids(&env.db, "sessions", "id").await.is_empty());
     }
 }
 
