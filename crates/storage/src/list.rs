@@ -162,10 +162,16 @@ impl PageStatement {
             // itself, so that "Apple" and "apple" keep one order (an index on
             // both serves it, migration `m20261208_000011`). A column that is
             // its own folded copy (`users.email`, stored lower-case) sorts once.
+            // The text is NULL exactly when its folded copy is, so where
+            // it follows the copy it takes no NULLS clause: SQLite walks an
+            // index in order for a NULLS clause on the first term only, and
+            // with one on the second it scanned and sorted the table.
             if let Some(folded) = (mapping.folded)(key.field).filter(|f| f.as_str() != column.as_str()) {
                 order.push((folded.as_str(), direction.clone(), Some(nulls)));
+                order.push((column.as_str(), direction, None));
+            } else {
+                order.push((column.as_str(), direction, Some(nulls)));
             }
-            order.push((column.as_str(), direction, Some(nulls)));
         }
         let last_desc = query.sort.last().is_none_or(|k| k.descending);
         // Never NULL; left to the engine's default, which a composite index serves.

@@ -19,6 +19,7 @@ mod outbox;
 mod pool;
 mod search_parity;
 mod sessions;
+mod sort_plans;
 mod totals;
 mod update;
 mod users;
