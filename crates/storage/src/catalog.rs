@@ -266,30 +266,44 @@ impl CatalogRepository for SeaCatalogRepository {
         changes: &CategoryChanges,
         now: DateTime<Utc>,
     ) -> Result<Category, CatalogWriteError> {
-        let current = categories::Entity::find_by_id(id)
-            .one(&self.db)
+        let changes = changes.clone();
+        self.db
+            .transaction::<_, Category, CatalogWriteError>(|txn| {
+                Box::pin(async move {
+                    // Locked, as a product is: what the patch is compared
+                    // with is what it is written over. Unlocked, a patch
+                    // naming the old name while another renamed it was "no
+                    // change" and answered the old name, which was gone.
+                    let current = categories::Entity::find_by_id(id)
+                        .lock_exclusive()
+                        .one(txn)
+                        .await
+                        .map_err(write_err)?
+                        .ok_or(CatalogWriteError::NotFound)?;
+                    let mut row: categories::ActiveModel = current.clone().into();
+                    // Only what differs is written: a patch that changes
+                    // nothing (`{}`, or the values the category has) keeps
+                    // its `updated_at`.
+                    if let Some(name) = changes.name.filter(|name| *name != current.name) {
+                        row.name_key = Set(name_key(&name));
+                        row.name = Set(name);
+                    }
+                    if let Some(description) = changes.description.filter(|d| *d != current.description) {
+                        row.description_fold = Set(description.as_deref().map(fold));
+                        row.description = Set(description);
+                    }
+                    if !row.is_changed() {
+                        return Ok(category(current));
+                    }
+                    row.updated_at = Set(now);
+                    Ok(category(row.update(txn).await.map_err(|e| match e {
+                        DbErr::RecordNotUpdated => CatalogWriteError::NotFound,
+                        e => write_err(e),
+                    })?))
+                })
+            })
             .await
-            .map_err(write_err)?
-            .ok_or(CatalogWriteError::NotFound)?;
-        let mut row: categories::ActiveModel = current.clone().into();
-        // Only what differs is written: a patch that changes nothing (`{}`,
-        // or the values the category has) keeps its `updated_at`.
-        if let Some(name) = changes.name.as_ref().filter(|name| **name != current.name) {
-            row.name = Set(name.clone());
-            row.name_key = Set(name_key(name));
-        }
-        if let Some(description) = changes.description.as_ref().filter(|d| **d != current.description) {
-            row.description_fold = Set(description.as_deref().map(fold));
-            row.description = Set(description.clone());
-        }
-        if !row.is_changed() {
-            return Ok(category(current));
-        }
-        row.updated_at = Set(now);
-        Ok(category(row.update(&self.db).await.map_err(|e| match e {
-            DbErr::RecordNotUpdated => CatalogWriteError::NotFound,
-            e => write_err(e),
-        })?))
+            .map_err(tx_err)
     }
 
     async fn delete_category(&self, id: Uuid) -> Result<(), CatalogWriteError> {

@@ -325,6 +325,33 @@ async fn a_product_is_read_whole_while_its_name_and_categories_change() {
 }
 
 #[tokio::test]
+async fn a_category_update_racing_a_rename_answers_what_is_stored() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    for env in backends().await {
+        if env.backend != coffee_testkit::Backend::Postgres {
+            continue;
+        }
+        let repo = repo(&env);
+        let coffee = create_category(&repo, "Coffee", t0()).await;
+        crate::support::warm_pool(&env).await;
+        // Another admin's rename, not yet committed.
+        let rename = env.db.begin().await.unwrap();
+        let sql = format!("UPDATE categories SET name = 'Espresso', name_key = 'espresso' WHERE id = '{}'", coffee.id);
+        rename.execute_unprepared(&sql).await.unwrap();
+        // This admin saw "Coffee" and sends it back: a change, once the
+        // rename is in.
+        let patch = CategoryChanges { name: Some("Coffee".to_owned()), description: None };
+        let (racing, id) = (repo.clone(), coffee.id);
+        let update = tokio::spawn(async move { racing.update_category(id, &patch, t0() + secs(1)).await });
+        crate::support::wait_for_lock_waiters(&env, 1).await;
+        rename.commit().await.unwrap();
+        let answered = update.await.unwrap().unwrap();
+        let stored = repo.find_category(coffee.id).await.unwrap().unwrap();
+        assert_eq!((answered.name.as_str(), stored.name.as_str()), ("Coffee", "Coffee"));
+    }
+}
+
+#[tokio::test]
 async fn an_update_changes_fields_and_replaces_the_category_set() {
     for env in backends().await {
         let repo = repo(&env);
