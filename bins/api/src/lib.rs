@@ -89,7 +89,8 @@ pub fn serve(services: Data<Services>, doc: Data<OpenApiDoc>, listener: TcpListe
     .listen(listener)?
     // The binary handles SIGTERM/SIGINT itself (drain first; see main.rs).
     .disable_signals()
-    .shutdown_timeout(30)
+    // In-flight requests get 10 s after the drain (README, `SHUTDOWN_DRAIN`).
+    .shutdown_timeout(10)
     .run();
     Ok(server)
 }

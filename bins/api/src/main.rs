@@ -86,7 +86,7 @@ async fn main() -> ExitCode {
         }
     }
     .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-    services.shutdown(Duration::from_secs(20)).await;
+    services.shutdown(Duration::from_secs(10)).await;
     match result {
         Ok(()) => {
             tracing::info!("stopped");

@@ -68,7 +68,9 @@ async fn main() -> ExitCode {
     });
     tracing::info!("coffee-worker running");
     let result = services.run_worker().await;
-    services.shutdown(Duration::from_secs(30)).await;
+    // The consumer has drained (up to 30 s); background work was cancelled
+    // with it and has had as long.
+    services.shutdown(Duration::from_secs(5)).await;
     match result {
         Ok(()) => {
             tracing::info!("coffee-worker stopped");

@@ -412,16 +412,20 @@ impl Services {
     }
 
     /// Stops background work, waits (up to `grace`) for what is in flight,
-    /// and closes the database pool.
+    /// and closes the database pool (up to 5 s more: a connection still
+    /// held by work that outlived its grace is not waited for).
     pub async fn shutdown(&self, grace: Duration) {
+        const CLOSE_WITHIN: Duration = Duration::from_secs(5);
         self.shutdown.cancel();
         self.live.shutdown().await;
         let tasks: Vec<_> = self.tasks.lock().await.drain(..).collect();
         if tokio::time::timeout(grace, futures_join_all(tasks)).await.is_err() {
             tracing::warn!("background work did not finish within {grace:?}");
         }
-        if let Err(e) = self.db.close().await {
-            tracing::warn!(error = %e, "closing the database pool failed");
+        match tokio::time::timeout(CLOSE_WITHIN, self.db.close()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "closing the database pool failed"),
+            Err(_) => tracing::warn!("the database pool did not close within {CLOSE_WITHIN:?}; exiting anyway"),
         }
     }
 }
