@@ -8,8 +8,8 @@ use coffee_domain::RepoError;
 use coffee_domain::query::{Filter, ListQuery, Op, Page, Value};
 use coffee_domain::support::ConversationStatus;
 use coffee_domain::user::{
-    Email, NewUser, NewVerification, RemovedWith, Role, User, UserChanges, UserField, UserRepository, UserWriteError,
-    Verification,
+    AttemptCount, AttemptLimits, Email, NewUser, NewVerification, RemovedWith, Role, User, UserChanges, UserField,
+    UserRepository, UserWriteError, Verification,
 };
 use sea_orm::sea_query::{Expr, OnConflict, Query, SimpleExpr};
 use sea_orm::{
@@ -184,6 +184,8 @@ fn verification_model(user_id: Uuid, v: &NewVerification) -> ev::ActiveModel {
         code_hash: Set(v.code_hash.clone()),
         token_hash: Set(v.token_hash.clone()),
         attempts: Set(0),
+        // Kept by a resend: the upsert does not update it.
+        account_attempts: Set(0),
         expires_at: Set(v.expires_at),
         sent_at: Set(v.sent_at),
     }
@@ -466,18 +468,25 @@ impl UserRepository for SeaUserRepository {
         Ok(upsert.exec_without_returning(&self.db).await.map_err(repo_err)? > 0)
     }
 
-    async fn count_attempt(&self, user_id: Uuid, max: i32) -> Result<Option<i32>, RepoError> {
+    async fn count_attempt(&self, user_id: Uuid, limits: AttemptLimits) -> Result<AttemptCount, RepoError> {
+        // One conditional UPDATE: parallel guesses cannot pass either limit.
         let updated = ev::Entity::update_many()
             .col_expr(ev::Column::Attempts, Expr::col(ev::Column::Attempts).add(1))
+            .col_expr(ev::Column::AccountAttempts, Expr::col(ev::Column::AccountAttempts).add(1))
             .filter(ev::Column::UserId.eq(user_id))
-            .filter(ev::Column::Attempts.lt(max))
+            .filter(ev::Column::Attempts.lt(limits.per_code))
+            .filter(ev::Column::AccountAttempts.lt(limits.per_account))
             .exec(&self.db)
             .await
             .map_err(repo_err)?;
-        if updated.rows_affected == 0 {
-            return Ok(None);
-        }
-        Ok(self.find_verification(user_id).await?.map(|v| v.attempts))
+        let Some(row) = ev::Entity::find_by_id(user_id).one(&self.db).await.map_err(repo_err)? else {
+            return Ok(AttemptCount::CodeSpent);
+        };
+        Ok(match updated.rows_affected {
+            0 if row.account_attempts >= limits.per_account => AttemptCount::AccountSpent,
+            0 => AttemptCount::CodeSpent,
+            _ => AttemptCount::Counted { code: row.attempts, account: row.account_attempts },
+        })
     }
 
     async fn mark_verified(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<User, UserWriteError> {

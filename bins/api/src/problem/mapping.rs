@@ -85,6 +85,11 @@ impl IntoProblem for AuthError {
             AuthError::TooManyAttempts { retry_after_secs } => {
                 ApiError::from(c::TOO_MANY_ATTEMPTS).retry_after(u64::try_from(retry_after_secs).unwrap_or(1))
             }
+            // No Retry-After: a new code would not help.
+            AuthError::CodesExhausted => ApiError::with_detail(
+                c::TOO_MANY_ATTEMPTS,
+                "Too many codes tried for this account: codes no longer verify it. Open the link in the verification mail.",
+            ),
             AuthError::AlreadyVerified => c::ALREADY_VERIFIED.into(),
             AuthError::InvalidToken => c::INVALID_TOKEN.into(),
             AuthError::TokenExpired => c::TOKEN_EXPIRED.into(),
@@ -295,6 +300,7 @@ mod tests {
             AuthError::EmailNotVerified,
             AuthError::InvalidVerificationCode,
             AuthError::TooManyAttempts { retry_after_secs: 30 },
+            AuthError::CodesExhausted,
             AuthError::AlreadyVerified,
             AuthError::InvalidToken,
             AuthError::TokenExpired,

@@ -13,12 +13,22 @@ use crate::mail::Mail;
 use crate::security::{AccessClaims, OneTimeSecrets, PasswordHasher, RefreshClaims, TokenCodec, TokenError};
 use crate::uow::UnitOfWork;
 use crate::user::{
-    Email, NewSession, NewUser, NewVerification, Password, PersonName, Phone, Role, RotateOutcome, SessionRepository,
-    User, UserRepository, UserWriteError,
+    AttemptCount, AttemptLimits, Email, NewSession, NewUser, NewVerification, Password, PersonName, Phone, Role,
+    RotateOutcome, SessionRepository, User, UserRepository, UserWriteError,
 };
 
 /// Wrong codes after which a verification code stops working.
 pub const MAX_CODE_ATTEMPTS: i32 = 5;
+
+/// Code attempts an account may make over all its codes (a resend gives a
+/// new code, not new attempts): past them only the mailed link verifies
+/// it. Without this bound, five guesses per resend cooldown for the 48
+/// hours an unverified account lives were 14 400 guesses at a 6-digit
+/// code, a 1.4 % chance of proving an address one never received mail at.
+pub const MAX_ACCOUNT_CODE_ATTEMPTS: i32 = 20;
+
+const ATTEMPT_LIMITS: AttemptLimits =
+    AttemptLimits { per_code: MAX_CODE_ATTEMPTS, per_account: MAX_ACCOUNT_CODE_ATTEMPTS };
 
 /// Why an authentication use case failed.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +51,10 @@ pub enum AuthError {
         /// Seconds until a new code may be requested.
         retry_after_secs: i64,
     },
+    /// Too many code attempts for the account: no code verifies it now,
+    /// only the link.
+    #[error("too many code attempts for this account")]
+    CodesExhausted,
     /// The account is verified already.
     #[error("e-mail already verified")]
     AlreadyVerified,
@@ -248,7 +262,8 @@ impl AuthService {
     /// Verifies an address with a code or a link token (`POST /auth/verify`).
     ///
     /// # Errors
-    /// `InvalidVerificationCode`, `TooManyAttempts`, `AlreadyVerified`.
+    /// `InvalidVerificationCode`, `TooManyAttempts`, `CodesExhausted`,
+    /// `AlreadyVerified`.
     pub async fn verify(&self, proof: VerificationProof) -> Result<User, AuthError> {
         let now = self.clock.now();
         match proof {
@@ -264,9 +279,15 @@ impl AuthService {
                 }
                 let too_many =
                     || AuthError::TooManyAttempts { retry_after_secs: self.cooldown_left(verification.sent_at, now) };
-                let attempts = self.users.count_attempt(user.id, MAX_CODE_ATTEMPTS).await?.ok_or_else(too_many)?;
+                let (attempts, account) = match self.users.count_attempt(user.id, ATTEMPT_LIMITS).await? {
+                    AttemptCount::Counted { code: at_code, account } => (at_code, account),
+                    AttemptCount::CodeSpent => return Err(too_many()),
+                    AttemptCount::AccountSpent => return Err(AuthError::CodesExhausted),
+                };
                 if self.secrets.digest(code.trim()) != verification.code_hash {
-                    return Err(if attempts >= MAX_CODE_ATTEMPTS {
+                    return Err(if account >= MAX_ACCOUNT_CODE_ATTEMPTS {
+                        AuthError::CodesExhausted
+                    } else if attempts >= MAX_CODE_ATTEMPTS {
                         too_many()
                     } else {
                         AuthError::InvalidVerificationCode

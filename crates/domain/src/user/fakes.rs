@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    Email, NewSession, NewUser, NewVerification, RemovedWith, Role, RotateOutcome, Session, SessionRepository, User,
-    UserChanges, UserField, UserRepository, UserWriteError, Verification,
+    AttemptCount, AttemptLimits, Email, NewSession, NewUser, NewVerification, RemovedWith, Role, RotateOutcome,
+    Session, SessionRepository, User, UserChanges, UserField, UserRepository, UserWriteError, Verification,
 };
 use crate::error::RepoError;
 use crate::query::{ListQuery, Op, Page, Value};
@@ -23,6 +23,8 @@ use crate::testing::lock;
 struct StoredVerification {
     verification: Verification,
     token_hash: String,
+    /// Attempts at every code the account had (a resend keeps them).
+    account_attempts: i32,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -101,6 +103,7 @@ fn stored_verification(user_id: Uuid, v: &NewVerification) -> StoredVerification
             sent_at: v.sent_at,
         },
         token_hash: v.token_hash.clone(),
+        account_attempts: 0,
     }
 }
 
@@ -256,19 +259,25 @@ impl UserRepository for InMemoryUsers {
         if t.verifications.get(&user_id).is_some_and(|v| v.verification.sent_at > sent_before) {
             return Ok(false);
         }
-        t.verifications.insert(user_id, stored_verification(user_id, verification));
+        let account_attempts = t.verifications.get(&user_id).map_or(0, |v| v.account_attempts);
+        t.verifications
+            .insert(user_id, StoredVerification { account_attempts, ..stored_verification(user_id, verification) });
         Ok(true)
     }
 
-    async fn count_attempt(&self, user_id: Uuid, max: i32) -> Result<Option<i32>, RepoError> {
+    async fn count_attempt(&self, user_id: Uuid, limits: AttemptLimits) -> Result<AttemptCount, RepoError> {
         let mut t = lock(&self.0);
         // With no verification there is nothing left to try: same answer as an exhausted one.
-        let Some(v) = t.verifications.get_mut(&user_id) else { return Ok(None) };
-        if v.verification.attempts >= max {
-            return Ok(None);
+        let Some(v) = t.verifications.get_mut(&user_id) else { return Ok(AttemptCount::CodeSpent) };
+        if v.account_attempts >= limits.per_account {
+            return Ok(AttemptCount::AccountSpent);
+        }
+        if v.verification.attempts >= limits.per_code {
+            return Ok(AttemptCount::CodeSpent);
         }
         v.verification.attempts += 1;
-        Ok(Some(v.verification.attempts))
+        v.account_attempts += 1;
+        Ok(AttemptCount::Counted { code: v.verification.attempts, account: v.account_attempts })
     }
 
     async fn mark_verified(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<User, UserWriteError> {

@@ -7,8 +7,8 @@ mod values;
 
 pub use model::{NewUser, Role, User, UserChanges, UserField, UserResource};
 pub use ports::{
-    NewSession, NewVerification, RemovedWith, RotateOutcome, Session, SessionRepository, UserRepository,
-    UserWriteError, Verification,
+    AttemptCount, AttemptLimits, NewSession, NewVerification, RemovedWith, RotateOutcome, Session, SessionRepository,
+    UserRepository, UserWriteError, Verification,
 };
 pub use service::{UserError, UserPatch, UserService};
 pub use values::{Email, Password, PersonName, Phone};

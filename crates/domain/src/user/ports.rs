@@ -39,6 +39,32 @@ pub struct Verification {
     pub sent_at: DateTime<Utc>,
 }
 
+/// How many code attempts a verification allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptLimits {
+    /// Attempts at one code.
+    pub per_code: i32,
+    /// Attempts at all the account's codes together.
+    pub per_account: i32,
+}
+
+/// What counting a code attempt found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptCount {
+    /// Counted: the attempts at this code and at all the account's codes,
+    /// this one included.
+    Counted {
+        /// At this code.
+        code: i32,
+        /// At all the account's codes.
+        account: i32,
+    },
+    /// This code has had its attempts (or there is no code).
+    CodeSpent,
+    /// The account has had its attempts: no code will verify it.
+    AccountSpent,
+}
+
 /// Why a user write was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum UserWriteError {
@@ -157,12 +183,13 @@ pub trait UserRepository: Send + Sync {
         sent_before: DateTime<Utc>,
     ) -> Result<bool, RepoError>;
 
-    /// Counts one code attempt if fewer than `max` were made; returns the new
-    /// count, or `None` when the limit was already reached.
+    /// Counts one code attempt, if the current code has had fewer than
+    /// `limits.per_code` and the account fewer than `limits.per_account`
+    /// (over all its codes: a resend does not reset that count).
     ///
     /// # Errors
     /// The store failed.
-    async fn count_attempt(&self, user_id: Uuid, max: i32) -> Result<Option<i32>, RepoError>;
+    async fn count_attempt(&self, user_id: Uuid, limits: AttemptLimits) -> Result<AttemptCount, RepoError>;
 
     /// Marks the user verified at `now` (idempotent) and returns them.
     ///

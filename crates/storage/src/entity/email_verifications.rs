@@ -9,6 +9,8 @@ pub struct Model {
     #[sea_orm(unique)]
     pub token_hash: String,
     pub attempts: i32,
+    /// Attempts at every code the account had (migration `m20261219_000022`).
+    pub account_attempts: i32,
     pub expires_at: DateTimeUtc,
     pub sent_at: DateTimeUtc,
 }

@@ -1,9 +1,13 @@
 //! E-mail verifications: resend cooldown, attempt counting, marking verified.
 
-use coffee_domain::user::{NewVerification, UserRepository, UserWriteError, Verification};
+use coffee_domain::user::{AttemptCount, AttemptLimits, NewVerification, UserRepository, UserWriteError, Verification};
 use uuid::Uuid;
 
 use crate::support::{backends, hours, secs, t0, user, verification};
+
+fn limits(per_code: i32, per_account: i32) -> AttemptLimits {
+    AttemptLimits { per_code, per_account }
+}
 
 fn stored(user_id: Uuid, v: &NewVerification, attempts: i32) -> Verification {
     Verification { user_id, code_hash: v.code_hash.clone(), attempts, expires_at: v.expires_at, sent_at: v.sent_at }
@@ -27,7 +31,7 @@ async fn replace_verification_within_the_cooldown_keeps_the_old_one() {
     for env in backends().await {
         let old = verification("old", t0());
         let ann = user("ann@example.com").with_verification(old.clone()).create(&env.users).await;
-        env.users.count_attempt(ann.id, 5).await.unwrap();
+        env.users.count_attempt(ann.id, limits(5, 20)).await.unwrap();
 
         // A resend 30 s later with a 60 s cooldown: the old mail was sent after `sent_before`.
         let now = t0() + secs(30);
@@ -44,7 +48,7 @@ async fn replace_verification_within_the_cooldown_keeps_the_old_one() {
 async fn replace_verification_after_the_cooldown_replaces_and_resets_attempts() {
     for env in backends().await {
         let ann = user("ann@example.com").with_verification(verification("old", t0())).create(&env.users).await;
-        env.users.count_attempt(ann.id, 5).await.unwrap();
+        env.users.count_attempt(ann.id, limits(5, 20)).await.unwrap();
 
         // Exactly at the end of the cooldown counts as over.
         let now = t0() + secs(60);
@@ -65,13 +69,39 @@ async fn count_attempt_counts_up_to_the_limit_then_refuses() {
 
         let mut counts = Vec::new();
         for _ in 0..5 {
-            counts.push(env.users.count_attempt(ann.id, 3).await.unwrap());
+            counts.push(env.users.count_attempt(ann.id, limits(3, 20)).await.unwrap());
         }
 
-        assert_eq!(counts, [Some(1), Some(2), Some(3), None, None]);
+        let counted = |n| AttemptCount::Counted { code: n, account: n };
+        assert_eq!(counts, [counted(1), counted(2), counted(3), AttemptCount::CodeSpent, AttemptCount::CodeSpent]);
         assert_eq!(env.users.find_verification(ann.id).await.unwrap().unwrap().attempts, 3);
         // No verification, nothing to count.
-        assert_eq!(env.users.count_attempt(bob.id, 3).await.unwrap(), None);
+        assert_eq!(env.users.count_attempt(bob.id, limits(3, 20)).await.unwrap(), AttemptCount::CodeSpent);
+    }
+}
+
+#[tokio::test]
+async fn a_resend_gives_the_new_code_its_attempts_but_not_the_account() {
+    for env in backends().await {
+        let ann = user("ann@example.com").with_verification(verification("first", t0())).create(&env.users).await;
+        let count = || env.users.count_attempt(ann.id, limits(3, 5));
+        for _ in 0..3 {
+            count().await.unwrap();
+        }
+        assert_eq!(count().await.unwrap(), AttemptCount::CodeSpent);
+
+        let resend = |tag: &'static str, at| {
+            let users = env.users.clone();
+            async move { users.replace_verification(ann.id, &verification(tag, at), at - secs(60)).await.unwrap() }
+        };
+        assert!(resend("second", t0() + secs(60)).await);
+        assert_eq!(count().await.unwrap(), AttemptCount::Counted { code: 1, account: 4 });
+        assert_eq!(count().await.unwrap(), AttemptCount::Counted { code: 2, account: 5 });
+        assert_eq!(count().await.unwrap(), AttemptCount::AccountSpent);
+        // A further resend does not help either.
+        assert!(resend("third", t0() + secs(120)).await);
+        assert_eq!(count().await.unwrap(), AttemptCount::AccountSpent);
+        assert_eq!(env.users.find_verification(ann.id).await.unwrap().unwrap().attempts, 0);
     }
 }
 

@@ -134,6 +134,30 @@ fn a_fresh_code_works_again_after_too_many_attempts() {
 }
 
 #[test]
+fn resends_give_new_codes_but_no_new_attempts_past_the_accounts_limit() {
+    let (fakes, auth) = setup();
+    signed_up(&fakes, &auth, "ann@example.com");
+    let mut last = None;
+    for round in 0..MAX_ACCOUNT_CODE_ATTEMPTS / MAX_CODE_ATTEMPTS {
+        if round > 0 {
+            fakes.clock.advance(settings().resend_cooldown);
+            run(auth.resend(email("ann@example.com"))).unwrap();
+        }
+        for _ in 0..MAX_CODE_ATTEMPTS {
+            last = run(auth.verify(by_code("ann@example.com", WRONG_CODE))).err();
+        }
+    }
+    assert!(matches!(last, Some(AuthError::CodesExhausted)), "the last guess says so: {last:?}");
+    // A new code no longer verifies the account; its link still does.
+    fakes.clock.advance(settings().resend_cooldown);
+    run(auth.resend(email("ann@example.com"))).unwrap();
+    let fresh = fakes.outbox.last_verification();
+    let refused = run(auth.verify(by_code("ann@example.com", &fresh.code))).unwrap_err();
+    assert!(matches!(refused, AuthError::CodesExhausted), "{refused:?}");
+    assert!(run(auth.verify(VerificationProof::Token(fresh.token))).unwrap().is_verified);
+}
+
+#[test]
 fn a_code_works_until_it_expires() {
     let (fakes, auth) = setup();
     signed_up(&fakes, &auth, "ann@example.com");
