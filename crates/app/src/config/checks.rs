@@ -36,7 +36,9 @@ pub fn redact_url(url: &str) -> String {
 pub(super) fn describe_dotenv_error(e: &dotenvy::Error) -> String {
     match e {
         dotenvy::Error::LineParse(line, at) => {
-            let name = line.split('=').next().unwrap_or_default().trim().trim_start_matches("export ").trim();
+            // Only what stands before a `=` can be a name: a line without
+            // one (a password wrapped onto its own line) is all value.
+            let name = line.split_once('=').map_or("", |(name, _)| name.trim().trim_start_matches("export ").trim());
             let named = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
             if named {
                 format!("the line setting {name} does not parse (at character {at}; the line is not shown)")
@@ -48,23 +50,25 @@ pub(super) fn describe_dotenv_error(e: &dotenvy::Error) -> String {
     }
 }
 
-/// Refuses a `RUST_LOG` directive that is one word but not a level:
-/// `EnvFilter` reads `warning` as "everything from the target `warning`",
-/// which silently turns every other log line off. A target on its own is
-/// still written out as `target=trace`.
+/// Refuses a `RUST_LOG` that sets no level for everything and has a lone
+/// word that is not a level: `EnvFilter` reads `warning` as "all from the
+/// target `warning`", so the API would log nothing else, errors included.
+/// With a level beside it (`info,coffee_api`) the word only adds a target;
+/// on its own a target is written `coffee_api=trace`.
 pub(super) fn check_log_filter(filter: &str) -> Result<(), String> {
+    use tracing_subscriber::filter::LevelFilter;
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(filter) {
         return Err(format!("{filter:?} is not a filter such as info or info,sqlx=warn: {e}"));
     }
     // Split as `EnvFilter` splits: at every comma.
-    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
-        let bare = !directive.contains(['=', '[']);
-        if bare && directive.parse::<tracing_subscriber::filter::LevelFilter>().is_err() {
-            return Err(format!(
-                "{directive:?} is not a level (trace, debug, info, warn, error, off); \
-                 a target on its own is written {directive}=trace"
-            ));
-        }
+    let directives: Vec<&str> = filter.split(',').map(str::trim).filter(|d| !d.is_empty()).collect();
+    let level = |d: &&str| d.parse::<LevelFilter>().is_ok();
+    let lone_word = directives.iter().find(|d| !d.contains(['=', '[']) && !level(d));
+    match lone_word {
+        Some(word) if !directives.iter().any(level) => Err(format!(
+            "{word:?} is not a level (trace, debug, info, warn, error, off), and nothing else would be logged; \
+             one target on its own is written {word}=trace"
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
