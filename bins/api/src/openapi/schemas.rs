@@ -51,6 +51,19 @@ pub fn multi_line(max: usize) -> String {
     format!("^{space}*(?:{solid}{})?{space}*$", longer(&any, &solid, max))
 }
 
+/// A note (`coffee_domain::text::note_text`, an order's comment): as
+/// [`multi_line`], but `<` and `>` are text, except a `<` that would open
+/// HTML markup (followed by a letter, `/`, `!` or `?`). Two patterns, as
+/// the length counts characters and the markup rule looks at pairs.
+pub fn note(max: usize) -> Value {
+    let space = format!("[{TRIMMED}{SPACE}]");
+    let any = format!(r"[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f{SPOOFING}]");
+    let solid = format!("[^{CONTROL}{SPOOFING}{SPACE}]");
+    let length = format!("^{space}*(?:{solid}{})?{space}*$", longer(&any, &solid, max));
+    let no_markup = "^(?:[^<]|<+(?:[^<A-Za-z/!?]|$))*$";
+    json!({"type": "string", "allOf": [{"pattern": length}, {"pattern": no_markup}]})
+}
+
 /// Whitespace `str::trim` removes that is also a control character.
 const TRIMMED: &str = r"\t\n\u000b\u000c\r\u0085";
 
@@ -124,7 +137,7 @@ fn constraints() -> Vec<(&'static str, &'static str, Value)> {
         ("*", "description", description()),
         ("*", "category_ids", json!({"maxItems": product::MAX_CATEGORIES})),
         ("OrderRequest", "items", json!({"minItems": 1, "maxItems": MAX_LINES})),
-        ("*", "comment", json!({"type": "string", "pattern": multi_line(COMMENT_MAX_CHARS)})),
+        ("*", "comment", note(COMMENT_MAX_CHARS)),
     ]
 }
 
@@ -362,7 +375,7 @@ fn verification(schemas: &mut serde_json::Map<String, Value>) {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use coffee_domain::text::{Lines, plain_text};
+    use coffee_domain::text::{Lines, note_text, plain_text};
     use regex::RegexBuilder;
 
     use super::*;
@@ -379,6 +392,7 @@ mod tests {
             .collect();
         out.extend(["a\nb", "\ta\n", "a\u{b}b", "\u{feff}", "\u{2028}", "é"].map(str::to_owned));
         out.extend(["a\u{202e}b", "\u{200b}", "a\u{200d}b", "a\u{200c}b"].map(str::to_owned));
+        out.extend(["<3", "2 > 1", "<", "a<<b", "<< 3", "x</p", "<!--", "<?", " <b> "].map(str::to_owned));
         out.push("x".repeat(max));
         out.push("x".repeat(max + 1));
         out.push(format!("  {}  ", "y".repeat(max)));
@@ -394,6 +408,10 @@ mod tests {
                 assert_eq!(matches(&single_line(max), &s), single, "single line, max {max}: {s:?}");
                 let multi = plain_text("f", &s, 0, max, Lines::Multi).is_ok();
                 assert_eq!(matches(&multi_line(max), &s), multi, "multi line, max {max}: {s:?}");
+                let schema = note(max);
+                let both =
+                    schema["allOf"].as_array().unwrap().iter().all(|p| matches(p["pattern"].as_str().unwrap(), &s));
+                assert_eq!(both, note_text("f", &s, max).is_ok(), "note, max {max}: {s:?}");
             }
         }
     }
