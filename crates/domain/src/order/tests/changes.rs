@@ -181,7 +181,8 @@ fn put_keeps_the_pickup_time_the_order_has_without_judging_it_again() {
     let order = s.place(&s.ann, OrderInput { pickup_at: Some(at), ..items(&[(latte, 1)]) }).unwrap();
     // Five minutes before the pickup, inside the lead time: the items still change.
     s.fakes.clock.advance(TimeDelta::minutes(55));
-    let same = OrderInput { pickup_at: Some(at), ..items(&[(latte, 2)]) };
+    // The same instant, sent with more digits than are stored.
+    let same = OrderInput { pickup_at: Some(at + TimeDelta::nanoseconds(300)), ..items(&[(latte, 2)]) };
     let replaced = run(s.service.replace(&s.ann, order.id, same, &Precondition::default())).unwrap();
     assert_eq!((replaced.pickup_at, replaced.items[0].quantity.get()), (Some(at), 2));
     // A new time is judged: it must be at least the lead time ahead.
