@@ -22,7 +22,9 @@ pub trait MaintenanceRepository: Send + Sync {
     /// The store failed.
     async fn purge_unverified_users(&self, cutoff: DateTime<Utc>, limit: u64) -> Result<u64, RepoError>;
 
-    /// Deletes sessions that expired before `now`.
+    /// Deletes sessions that expired before `now`, but a login's first
+    /// session while a later one of the same login has not expired (the
+    /// login's rotations and revocations lock it).
     ///
     /// # Errors
     /// The store failed.
