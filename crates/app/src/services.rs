@@ -417,9 +417,12 @@ impl Services {
     pub async fn shutdown(&self, grace: Duration) {
         const CLOSE_WITHIN: Duration = Duration::from_secs(5);
         self.shutdown.cancel();
-        self.live.shutdown().await;
         let tasks: Vec<_> = self.tasks.lock().await.drain(..).collect();
-        if tokio::time::timeout(grace, futures_join_all(tasks)).await.is_err() {
+        let background = async {
+            self.live.shutdown().await;
+            futures_join_all(tasks).await;
+        };
+        if tokio::time::timeout(grace, background).await.is_err() {
             tracing::warn!("background work did not finish within {grace:?}");
         }
         match tokio::time::timeout(CLOSE_WITHIN, self.db.close()).await {
