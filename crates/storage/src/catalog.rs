@@ -36,7 +36,7 @@ impl SeaCatalogRepository {
     }
 }
 
-const CATEGORY_MAPPING: ListMapping<categories::Entity, CategoryField> = ListMapping {
+pub(crate) const CATEGORY_MAPPING: ListMapping<categories::Entity, CategoryField> = ListMapping {
     column: |f| match f {
         CategoryField::Name => categories::Column::Name,
         CategoryField::Description => categories::Column::Description,
@@ -54,7 +54,7 @@ const CATEGORY_MAPPING: ListMapping<categories::Entity, CategoryField> = ListMap
     version: None,
 };
 
-const PRODUCT_MAPPING: ListMapping<products::Entity, ProductField> = ListMapping {
+pub(crate) const PRODUCT_MAPPING: ListMapping<products::Entity, ProductField> = ListMapping {
     column: |f| match f {
         ProductField::Name => products::Column::Name,
         ProductField::Description => products::Column::Description,

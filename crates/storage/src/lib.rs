@@ -282,6 +282,46 @@ pub(crate) fn repo_err(e: DbErr) -> RepoError {
     if is_unavailable(&e) { RepoError::Unavailable(Box::new(e)) } else { RepoError::Other(Box::new(e)) }
 }
 
+/// The SQL of the first page of every list sorted by each field it may be
+/// sorted by, both ways, as the repositories write it on `backend` (values
+/// inlined):
+/// `("users?sort=-role", SQL)`. For the test that checks an index serves
+/// every sort (`tests/storage/sort_plans.rs`).
+#[doc(hidden)]
+pub fn first_page_sql(backend: DatabaseBackend) -> Vec<(String, String)> {
+    use coffee_domain::query::{Resource, parse_list_query};
+    use sea_orm::EntityTrait;
+
+    fn pages<R: Resource, E: EntityTrait>(
+        list: &str,
+        mapping: &list::ListMapping<E, R::Field>,
+        backend: DatabaseBackend,
+        out: &mut Vec<(String, String)>,
+    ) where
+        R::Field: Copy + PartialEq,
+    {
+        for field in R::FIELDS.iter().filter(|f| f.sortable) {
+            for sort in [field.name.to_owned(), format!("-{}", field.name)] {
+                if let Ok(query) = parse_list_query::<R>(&[("sort".to_owned(), sort.clone())]) {
+                    let (page, _) = list::page_select(E::find(), &query, mapping);
+                    let sql = match backend {
+                        DatabaseBackend::Postgres => page.to_string(sea_orm::sea_query::PostgresQueryBuilder),
+                        _ => page.to_string(sea_orm::sea_query::SqliteQueryBuilder),
+                    };
+                    out.push((format!("{list}?sort={sort}"), sql));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    pages::<coffee_domain::user::UserResource, _>("users", &users::MAPPING, backend, &mut out);
+    pages::<coffee_domain::catalog::CategoryResource, _>("categories", &catalog::CATEGORY_MAPPING, backend, &mut out);
+    pages::<coffee_domain::catalog::ProductResource, _>("products", &catalog::PRODUCT_MAPPING, backend, &mut out);
+    pages::<coffee_domain::order::OrderResource, _>("orders", &orders::MAPPING, backend, &mut out);
+    pages::<coffee_domain::support::ConversationResource, _>("conversations", &support::MAPPING, backend, &mut out);
+    out
+}
+
 fn is_unavailable(e: &DbErr) -> bool {
     use sea_orm::sqlx::Error as Sqlx;
     match e {

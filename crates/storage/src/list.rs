@@ -132,6 +132,52 @@ pub(crate) struct PageStatement {
     versioned: Option<&'static str>,
 }
 
+/// The page's own statement: `select` narrowed by `query`'s filters and
+/// search, in its order (the unique id last), limited to its page; and that
+/// order as (column, direction, where NULL goes).
+#[allow(clippy::type_complexity)]
+pub(crate) fn page_select<E, F>(
+    select: Select<E>,
+    query: &ListQuery<F>,
+    mapping: &ListMapping<E, F>,
+) -> (SelectStatement, Vec<(&'static str, Order, Option<NullOrdering>)>)
+where
+    E: EntityTrait,
+    F: Copy + PartialEq,
+{
+    let mut order = Vec::new();
+    for key in &query.sort {
+        // NULL ranks above every value on both engines (PostgreSQL's default;
+        // SQLite would put it first when ascending).
+        let (direction, nulls) =
+            if key.descending { (Order::Desc, NullOrdering::First) } else { (Order::Asc, NullOrdering::Last) };
+        let column = (mapping.column)(key.field);
+        // Text sorts ignore case: by the folded copy first, then by the text
+        // itself, so that "Apple" and "apple" keep one order (an index on
+        // both serves it, migration `m20261208_000011`). A column that is
+        // its own folded copy (`users.email`, stored lower-case) sorts once.
+        // The text is NULL exactly when its folded copy is, so where
+        // it follows the copy it takes no NULLS clause: SQLite walks an
+        // index in order for a NULLS clause on the first term only, and
+        // with one on the second it scanned and sorted the table.
+        if let Some(folded) = (mapping.folded)(key.field).filter(|f| f.as_str() != column.as_str()) {
+            order.push((folded.as_str(), direction.clone(), Some(nulls)));
+            order.push((column.as_str(), direction, None));
+        } else {
+            order.push((column.as_str(), direction, Some(nulls)));
+        }
+    }
+    let last_desc = query.sort.last().is_none_or(|k| k.descending);
+    // Never NULL; left to the engine's default, which a composite index serves.
+    order.push((mapping.id.as_str(), if last_desc { Order::Desc } else { Order::Asc }, None));
+    let mut page = select.filter(condition(query, mapping)).into_query();
+    for (column, direction, nulls) in &order {
+        order_by(&mut page, (E::default(), Alias::new(*column)), direction, *nulls);
+    }
+    page.offset(query.offset()).limit(query.page_size);
+    (page, order)
+}
+
 /// The name under which [`PageStatement::joined`] exposes the page.
 pub(crate) const PAGE: &str = "page";
 
@@ -151,36 +197,7 @@ impl PageStatement {
         F: Copy + PartialEq,
     {
         let versioned = mapping.version.filter(|_| matches!((db, &total), (Conn::Pool(_), Total::Count)));
-        let mut order = Vec::new();
-        for key in &query.sort {
-            // NULL ranks above every value on both engines (PostgreSQL's default;
-            // SQLite would put it first when ascending).
-            let (direction, nulls) =
-                if key.descending { (Order::Desc, NullOrdering::First) } else { (Order::Asc, NullOrdering::Last) };
-            let column = (mapping.column)(key.field);
-            // Text sorts ignore case: by the folded copy first, then by the text
-            // itself, so that "Apple" and "apple" keep one order (an index on
-            // both serves it, migration `m20261208_000011`). A column that is
-            // its own folded copy (`users.email`, stored lower-case) sorts once.
-            // The text is NULL exactly when its folded copy is, so where
-            // it follows the copy it takes no NULLS clause: SQLite walks an
-            // index in order for a NULLS clause on the first term only, and
-            // with one on the second it scanned and sorted the table.
-            if let Some(folded) = (mapping.folded)(key.field).filter(|f| f.as_str() != column.as_str()) {
-                order.push((folded.as_str(), direction.clone(), Some(nulls)));
-                order.push((column.as_str(), direction, None));
-            } else {
-                order.push((column.as_str(), direction, Some(nulls)));
-            }
-        }
-        let last_desc = query.sort.last().is_none_or(|k| k.descending);
-        // Never NULL; left to the engine's default, which a composite index serves.
-        order.push((mapping.id.as_str(), if last_desc { Order::Desc } else { Order::Asc }, None));
-        let mut page = select.filter(condition(query, mapping)).into_query();
-        for (column, direction, nulls) in &order {
-            order_by(&mut page, (E::default(), Alias::new(*column)), direction, *nulls);
-        }
-        page.offset(query.offset()).limit(query.page_size);
+        let (page, order) = page_select(select, query, mapping);
         // A pattern may match five rows or half the table, and the best plan
         // differs (an index of trigrams, or a walk in the page's order that
         // stops at 20): searched lists are planned with their terms, every

@@ -85,7 +85,7 @@ impl SeaOrderRepository {
     }
 }
 
-const MAPPING: ListMapping<orders::Entity, OrderField> = ListMapping {
+pub(crate) const MAPPING: ListMapping<orders::Entity, OrderField> = ListMapping {
     column: |f| match f {
         OrderField::Status => orders::Column::Status,
         OrderField::UserId => orders::Column::UserId,

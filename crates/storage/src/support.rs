@@ -34,7 +34,7 @@ impl SeaConversationRepository {
     }
 }
 
-const MAPPING: ListMapping<conv::Entity, ConversationField> = ListMapping {
+pub(crate) const MAPPING: ListMapping<conv::Entity, ConversationField> = ListMapping {
     column: |f| match f {
         ConversationField::Status => conv::Column::Status,
         ConversationField::CustomerId => conv::Column::CustomerId,

@@ -38,7 +38,7 @@ impl SeaUserRepository {
     }
 }
 
-const MAPPING: ListMapping<users::Entity, UserField> = ListMapping {
+pub(crate) const MAPPING: ListMapping<users::Entity, UserField> = ListMapping {
     column: |f| match f {
         UserField::Email => users::Column::Email,
         UserField::FirstName => users::Column::FirstName,

@@ -6,10 +6,9 @@
 //! otherwise it may leave ties to a sort of the few rows that share a
 //! key (PostgreSQL's Incremental Sort, SQLite's "RIGHT PART OF ORDER BY").
 //!
-//! The statements are written here as `list.rs` orders a page: by each
-//! key, a text key by its folded copy first, then by `id` in the last
-//! key's direction. Every sortable field of every resource must be in
-//! [`order_columns`], so a new one is checked too.
+//! The statements are the repositories' own (`coffee_storage::
+//! first_page_sql`): each list's first page, sorted by each sortable field
+//! of its resource, both ways.
 
 use coffee_domain::catalog::{CategoryResource, ProductResource};
 use coffee_domain::order::OrderResource;
@@ -21,48 +20,15 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 
 use crate::support::backends;
 
-/// The columns a page of `table` sorted by `field` is ordered by, before
-/// its id (the storage's list mappings).
-fn order_columns(table: &str, field: &str) -> &'static [&'static str] {
-    match (table, field) {
-        (_, "created_at") => &["created_at"],
-        ("users", "email") => &["email"],
-        ("users", "first_name") => &["first_name_fold", "first_name"],
-        ("users", "last_name") => &["last_name_fold", "last_name"],
-        ("users", "role") => &["role"],
-        ("users", "is_verified") => &["is_verified"],
-        ("categories", "name") => &["name_key", "name"],
-        ("products", "name") => &["name_fold", "name"],
-        ("products", "price") => &["price"],
-        ("products", "is_available") => &["is_available"],
-        ("orders", "status") => &["status"],
-        ("orders", "number") => &["number"],
-        ("orders", "total") => &["total"],
-        ("orders", "pickup_at") => &["pickup_at"],
-        ("conversations", "status") => &["status"],
-        ("conversations", "last_message_at") => &["last_message_at"],
-        _ => panic!("{table}.{field} is sortable: say here which columns order it"),
-    }
-}
-
-/// `(name, shared)` of each sortable field: `shared` when many rows have
-/// the same value.
-fn sortable<R: Resource>() -> Vec<(&'static str, bool)> {
+/// `("list?sort=field", shared)` for each sortable field and direction:
+/// `shared` when many rows have the same value.
+fn sorts<R: Resource>(list: &str) -> Vec<(String, bool)> {
     let shared = |kind| matches!(kind, FieldKind::Bool | FieldKind::Enum(_));
-    R::FIELDS.iter().filter(|f| f.sortable).map(|f| (f.name, shared(f.kind))).collect()
-}
-
-/// The first page of `table` by `columns`, then id, as `list.rs` writes it:
-/// the first column with a NULLS clause, the text after a folded copy and
-/// the id without.
-fn page(table: &str, columns: &[&str], descending: bool) -> String {
-    let (direction, nulls) = if descending { ("DESC", " NULLS FIRST") } else { ("ASC", " NULLS LAST") };
-    let keys: Vec<String> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!("\"{c}\" {direction}{}", if i == 0 { nulls } else { "" }))
-        .collect();
-    format!("SELECT * FROM \"{table}\" ORDER BY {}, \"id\" {direction} LIMIT 20 OFFSET 0", keys.join(", "))
+    let fields = R::FIELDS.iter().filter(|f| f.sortable);
+    fields
+        .flat_map(|f| [("", f), ("-", f)])
+        .map(|(minus, f)| (format!("{list}?sort={minus}{}", f.name), shared(f.kind)))
+        .collect()
 }
 
 /// Whether `plan` (PostgreSQL's `EXPLAIN` or SQLite's `EXPLAIN QUERY
@@ -84,39 +50,39 @@ fn served(plan: &[String], shared: bool) -> bool {
 
 #[tokio::test]
 async fn every_sort_a_list_offers_walks_an_index() {
-    let lists = [
-        ("users", sortable::<UserResource>()),
-        ("categories", sortable::<CategoryResource>()),
-        ("products", sortable::<ProductResource>()),
-        ("orders", sortable::<OrderResource>()),
-        ("conversations", sortable::<ConversationResource>()),
-    ];
+    let expected: Vec<(String, bool)> = [
+        sorts::<UserResource>("users"),
+        sorts::<CategoryResource>("categories"),
+        sorts::<ProductResource>("products"),
+        sorts::<OrderResource>("orders"),
+        sorts::<ConversationResource>("conversations"),
+    ]
+    .concat();
     for env in backends().await {
-        let txn = env.db.begin().await.unwrap();
         let postgres = env.backend == Backend::Postgres;
+        let backend = if postgres { DbBackend::Postgres } else { DbBackend::Sqlite };
+        let pages = coffee_storage::first_page_sql(backend);
+        let named: Vec<&str> = pages.iter().map(|(name, _)| name.as_str()).collect();
+        let wanted: Vec<&str> = expected.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(named, wanted, "one statement per list, sortable field and direction");
+        let txn = env.db.begin().await.unwrap();
         if postgres {
             // The tables are empty: without this any plan is as cheap as any
             // other. Forbidding whole-table scans and sorts leaves an index
             // that gives the order, or a plan that still has to sort.
-            let off = "SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off";
-            txn.execute_unprepared(off).await.unwrap();
+            txn.execute_unprepared("SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off").await.unwrap();
         }
         let mut unserved = Vec::new();
-        for (table, fields) in &lists {
-            for &(field, shared) in fields {
-                for descending in [false, true] {
-                    let sql = page(table, order_columns(table, field), descending);
-                    let (explain, column, backend) = if postgres {
-                        (format!("EXPLAIN {sql}"), "QUERY PLAN", DbBackend::Postgres)
-                    } else {
-                        (format!("EXPLAIN QUERY PLAN {sql}"), "detail", DbBackend::Sqlite)
-                    };
-                    let rows = txn.query_all_raw(Statement::from_string(backend, explain)).await.unwrap();
-                    let plan: Vec<String> = rows.iter().map(|r| r.try_get::<String>("", column).unwrap()).collect();
-                    if !served(&plan, shared) {
-                        unserved.push(format!("{table}?sort={}{field}: {plan:#?}", if descending { "-" } else { "" }));
-                    }
-                }
+        for ((name, sql), (_, shared)) in pages.iter().zip(&expected) {
+            let (explain, column) = if postgres {
+                (format!("EXPLAIN {sql}"), "QUERY PLAN")
+            } else {
+                (format!("EXPLAIN QUERY PLAN {sql}"), "detail")
+            };
+            let rows = txn.query_all_raw(Statement::from_string(backend, explain)).await.unwrap();
+            let plan: Vec<String> = rows.iter().map(|r| r.try_get::<String>("", column).unwrap()).collect();
+            if !served(&plan, *shared) {
+                unserved.push(format!("{name}: {sql}\n{plan:#?}"));
             }
         }
         txn.rollback().await.unwrap();
