@@ -276,6 +276,21 @@ mod tests {
     }
 
     #[test]
+    fn a_request_still_running_and_a_spent_code_say_whether_to_retry() {
+        let in_flight = OrderError::InFlight.into_problem();
+        assert_eq!(
+            (in_flight.problem().code, in_flight.retry_after),
+            ("idempotency_in_flight", Some(IN_FLIGHT_RETRY_SECS))
+        );
+        let spent = AuthError::TooManyAttempts { retry_after_secs: 42 }.into_problem();
+        assert_eq!((spent.problem().code, spent.retry_after), ("too_many_attempts", Some(42)));
+        // Past the account's attempts a new code would not help: no Retry-After, and the link is named.
+        let exhausted = AuthError::CodesExhausted.into_problem();
+        assert_eq!((exhausted.problem().code, exhausted.retry_after), ("too_many_attempts", None));
+        assert!(exhausted.describe().contains("link"), "{}", exhausted.describe());
+    }
+
+    #[test]
     fn media_errors_are_documented_exactly() {
         use crate::routes::media::MediaError;
         check(vec![

@@ -192,6 +192,25 @@ fn put_keeps_the_pickup_time_the_order_has_without_judging_it_again() {
 }
 
 #[test]
+fn a_change_to_as_soon_as_possible_needs_the_shop_open_but_keeping_it_does_not() {
+    let s = setup();
+    let latte = s.product("Latte", 350);
+    // Open 08:00-20:00; it is 09:00.
+    let asap = s.place(&s.ann, items(&[(latte, 1)])).unwrap();
+    let at = s.fakes.now() + TimeDelta::hours(2);
+    let scheduled = s.place(&s.ann, OrderInput { pickup_at: Some(at), ..items(&[(latte, 1)]) }).unwrap();
+    s.fakes.clock.advance(TimeDelta::hours(12)); // 21:00: closed
+    let now_asap = OrderPatch { pickup_at: Some(None), ..OrderPatch::default() };
+    let patched = run(s.service.patch(&s.ann, scheduled.id, now_asap, &Precondition::default()));
+    assert!(matches!(patched, Err(OrderError::ShopClosed)), "{patched:?}");
+    let replaced = run(s.service.replace(&s.ann, scheduled.id, items(&[(latte, 2)]), &Precondition::default()));
+    assert!(matches!(replaced, Err(OrderError::ShopClosed)), "{replaced:?}");
+    // An order that was for as soon as possible already keeps it.
+    let kept = run(s.service.replace(&s.ann, asap.id, items(&[(latte, 2)]), &Precondition::default())).unwrap();
+    assert_eq!((kept.pickup_at, kept.items[0].quantity.get()), (None, 2));
+}
+
+#[test]
 fn owners_delete_pending_orders_and_admins_any() {
     let s = setup();
     let latte = s.product("Latte", 350);
