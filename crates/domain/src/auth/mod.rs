@@ -376,6 +376,22 @@ impl AuthService {
         let expires_at = now + self.settings.refresh_ttl;
         let session = NewSession { id, user_id: user.id, family_id: id, created_at: now, expires_at };
         self.sessions.create(&session).await?;
+        // The account was read before the password check, which may wait
+        // seconds for a hashing slot. An admin who changed its address or
+        // un-verified it meanwhile ended its sessions before this one
+        // existed: read it again, now that the session does, and end the
+        // session if the account it was opened for is no longer there.
+        let now_user = self.users.find(user.id).await?;
+        let refused = match &now_user {
+            None => Some(AuthError::InvalidCredentials),
+            Some(u) if u.email != user.email => Some(AuthError::InvalidCredentials),
+            Some(u) if !u.is_verified => Some(AuthError::EmailNotVerified),
+            Some(_) => None,
+        };
+        if let Some(refused) = refused {
+            self.sessions.revoke_family(id, now).await?;
+            return Err(refused);
+        }
         self.issue(&user, id, expires_at, now)
     }
 

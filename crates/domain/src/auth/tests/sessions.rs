@@ -1,6 +1,8 @@
 //! Login, refresh-token rotation, logout, and the access tokens of a login.
 
 use super::*;
+use crate::error::InfraError;
+use crate::user::UserChanges;
 
 // ---------------------------------------------------------------- login
 
@@ -75,6 +77,51 @@ fn login_refuses_unverified_users_only_after_a_correct_password() {
 
     assert!(matches!(wrong, AuthError::InvalidCredentials), "{wrong:?}");
     assert!(matches!(right, AuthError::EmailNotVerified), "{right:?}");
+}
+
+/// A hasher whose password check runs `meanwhile` first: what an admin
+/// does while a login waits for a hashing slot.
+struct ChangedDuringTheCheck {
+    inner: CountingHasher,
+    meanwhile: Box<dyn Fn() + Send + Sync>,
+}
+
+#[async_trait::async_trait]
+impl PasswordHasher for ChangedDuringTheCheck {
+    async fn hash(&self, password: &Password) -> Result<String, InfraError> {
+        self.inner.hash(password).await
+    }
+
+    async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool, InfraError> {
+        (self.meanwhile)();
+        self.inner.verify(password, hash).await
+    }
+}
+
+#[test]
+fn a_login_racing_an_admin_who_ends_the_accounts_sessions_opens_none() {
+    let changes = [
+        ("un-verified", UserChanges { verified: Some((false, None)), ..UserChanges::default() }),
+        ("new address", UserChanges { email: Some(email("ann@new.example")), ..UserChanges::default() }),
+    ];
+    for (what, change) in changes {
+        let (fakes, auth) = setup();
+        let ann = verified(&fakes, &auth, "ann@example.com");
+        let (users, sessions, now) = (fakes.users.clone(), fakes.sessions.clone(), fakes.now());
+        // As the admin's change does: the account first, then its sessions.
+        let meanwhile = move || {
+            run(users.update(ann.id, &change, now)).unwrap();
+            run(sessions.revoke_all(ann.id, now)).unwrap();
+        };
+        let hasher =
+            Arc::new(ChangedDuringTheCheck { inner: CountingHasher::default(), meanwhile: Box::new(meanwhile) });
+        let racing = AuthService::new(AuthPorts { hasher, ..fakes.auth_ports() }, settings());
+
+        let refused = run(racing.login("ann@example.com", PASSWORD)).unwrap_err();
+
+        assert!(matches!(refused, AuthError::EmailNotVerified | AuthError::InvalidCredentials), "{what}: {refused:?}");
+        assert_eq!(fakes.sessions.live_of(ann.id), 0, "{what}: no session outlives the change");
+    }
 }
 
 // ---------------------------------------------------------------- refresh and logout
