@@ -36,6 +36,9 @@ async fn main() -> ExitCode {
     if let Some(warning) = config.public_base_url_warning() {
         tracing::warn!("{warning}");
     }
+    if let Some(warning) = config.jwt_secret_warning() {
+        tracing::warn!("{warning}");
+    }
     // An IPv6 address goes in brackets, in the bind address and the log's URL.
     let addr = if config.host.contains(':') {
         format!("[{}]:{}", config.host, config.port)

@@ -246,6 +246,22 @@ impl Config {
     }
 }
 
+impl Config {
+    /// A warning for the start-up log when `APP_ENV=production` runs with a
+    /// `JWT_SECRET` that says it is a placeholder (`change-me`,
+    /// `insecure`), such as compose's default, which is published with the
+    /// code: anyone who read it can sign tokens. Not refused, so that the
+    /// stack still starts without a `.env` file (README, "Settings").
+    pub fn jwt_secret_warning(&self) -> Option<&'static str> {
+        let secret = String::from_utf8_lossy(&self.jwt_secret).to_ascii_lowercase();
+        let placeholder = ["change-me", "changeme", "change_me", "insecure"].iter().any(|w| secret.contains(w));
+        (self.app_env == AppEnv::Production && placeholder).then_some(
+            "JWT_SECRET is a placeholder (it says change-me or insecure) while APP_ENV=production: \
+             anyone who has read it can sign tokens. Set JWT_SECRET to your own (openssl rand -hex 32)",
+        )
+    }
+}
+
 fn url_with(vars: &Vars, name: &'static str, schemes: &[&str]) -> Result<Option<String>, ConfigError> {
     let Some(raw) = get(vars, name) else { return Ok(None) };
     let parsed = url::Url::parse(raw).map_err(|e| err(name, format!("not a URL: {e}")))?;

@@ -196,6 +196,18 @@ fn a_dotenv_line_that_does_not_parse_is_named_not_shown() {
 }
 
 #[test]
+fn a_placeholder_jwt_secret_is_warned_about_in_production_only() {
+    let with = |env: &str, secret: &str| {
+        Config::from_vars(vars(&[("APP_ENV", env), ("JWT_SECRET", secret)])).unwrap().jwt_secret_warning()
+    };
+    let compose = "insecure-dev-secret-CHANGE-ME-0123456789abcdef";
+    assert!(with("production", compose).is_some_and(|w| w.contains("JWT_SECRET")));
+    assert!(with("production", "Change-Me-To-32-Random-Bytes-Or-More!").is_some());
+    assert_eq!(with("production", &"a1b2".repeat(16)), None);
+    assert_eq!(with("development", compose), None);
+}
+
+#[test]
 fn credentials_never_reach_debug_output() {
     let c = Config::from_vars(vars(&[
         ("DATABASE_URL", "postgres://app:hunter2@db/coffee"),
