@@ -69,7 +69,7 @@ impl<'a> PickupRules<'a> {
         if at.nanosecond() >= 1_000_000_000 {
             return invalid("has second 60: give a time with seconds 00–59".to_owned());
         }
-        let at = at.trunc_subsecs(6);
+        let at = stored(at);
         let earliest = now + self.settings.min_lead;
         if at < earliest {
             let lead = spoken(self.settings.min_lead);
@@ -83,6 +83,12 @@ impl<'a> PickupRules<'a> {
         }
         Ok(Some(at))
     }
+}
+
+/// A pickup time as it is stored: to the microsecond, as both databases
+/// keep times. The same instant sent with more digits is the same time.
+pub(crate) fn stored(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.trunc_subsecs(6)
 }
 
 /// A lead time as a person says it: `10 minutes`, `1 minute`, `90 seconds`.

@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
 use super::model::{MAX_LINES, NewOrder, Order, OrderChange, OrderField, OrderLine, OrderStatus};
-use super::pickup::{PickupError, PickupRules, PickupSettings};
+use super::pickup::{self, PickupError, PickupRules, PickupSettings};
 use super::ports::{IdempotencyClaim, IdempotencyKey, IdempotencyStore, KeyLease, OrderRepository, StoredResponse};
 use super::precondition::{Condition, Precondition};
 use super::transitions::{Mover, TransitionError, check_transition};
@@ -387,7 +387,7 @@ impl OrderService {
                 // A value the order already has is no change: the version
                 // (the ETag) stays, and a pickup time kept is not re-judged.
                 change.comment = patch.comment.clone().filter(|c| *c != order.comment);
-                if let Some(pickup_at) = patch.pickup_at.filter(|p| stored_precision(*p) != order.pickup_at) {
+                if let Some(pickup_at) = patch.pickup_at.filter(|p| p.map(pickup::stored) != order.pickup_at) {
                     change.pickup_at = Some(self.pickup().check(pickup_at, now)?);
                 }
             }
@@ -443,7 +443,7 @@ impl OrderService {
             // As in `patch`: the pickup time the order already has is kept
             // without being judged again (it may be inside the lead time by
             // now, or "as soon as possible" after closing time).
-            let pickup_at = if stored_precision(input.pickup_at) == order.pickup_at {
+            let pickup_at = if input.pickup_at.map(pickup::stored) == order.pickup_at {
                 order.pickup_at
             } else {
                 self.pickup().check(input.pickup_at, now)?
@@ -529,12 +529,6 @@ impl OrderService {
 
 /// The order kept changing for [`MAX_ATTEMPTS`] tries: a transient
 /// contention, answered as a busy dependency (503 with `Retry-After`), never as a failure.
-/// A pickup time as it is stored, to the microsecond ([`PickupRules::check`]
-/// cuts it so): the same instant sent with more digits is no change.
-fn stored_precision(pickup_at: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
-    pickup_at.map(|at| at.trunc_subsecs(6))
-}
-
 fn contended() -> OrderError {
     Unexpected::Unavailable("the order kept changing under concurrent updates".into()).into()
 }
