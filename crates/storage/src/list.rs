@@ -154,7 +154,7 @@ where
         let column = (mapping.column)(key.field);
         // Text sorts ignore case: by the folded copy first, then by the text
         // itself, so that "Apple" and "apple" keep one order (an index on
-        // both serves it, migration `m20261208_000011`). A column that is
+        // both, and the id, serves it: migration `m20261218_000021`). A column that is
         // its own folded copy (`users.email`, stored lower-case) sorts once.
         // The text is NULL exactly when its folded copy is, so where
         // it follows the copy it takes no NULLS clause: SQLite walks an
