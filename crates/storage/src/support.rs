@@ -126,6 +126,26 @@ fn open_for(customer: Uuid, at: DateTime<Utc>) -> Result<InsertStatement, RepoEr
         .to_owned())
 }
 
+/// The message `new` repeats: the one its sender stored in `conversation`
+/// under the same `client_id`. A client_id is its sender's own: another
+/// sender's is no repeat.
+async fn earlier(
+    db: &impl ConnectionTrait,
+    conversation: Uuid,
+    new: &NewMessage,
+) -> Result<Option<Message>, RepoError> {
+    let Some(client_id) = &new.client_id else { return Ok(None) };
+    msg::Entity::find()
+        .filter(msg::Column::ConversationId.eq(conversation))
+        .filter(msg::Column::SenderId.eq(new.sender_id))
+        .filter(msg::Column::ClientId.eq(client_id.as_str()))
+        .one(db)
+        .await
+        .map_err(repo_err)?
+        .map(message)
+        .transpose()
+}
+
 #[async_trait]
 impl ConversationRepository for SeaConversationRepository {
     async fn find(&self, id: Uuid) -> Result<Option<Conversation>, RepoError> {
@@ -190,28 +210,22 @@ impl ConversationRepository for SeaConversationRepository {
                         .into(),
                 ));
             };
-            return Ok(match self.find(id).await? {
-                Some(c) => Appended::Closed(c),
-                None => Appended::Missing,
+            let Some(closed) = self.find(id).await? else { return Ok(Appended::Missing) };
+            // A retry of a message stored before the conversation closed (its
+            // acknowledgement lost with the connection) is still that message.
+            // A closed conversation takes no more, so no lock is needed.
+            return Ok(match earlier(&self.db, id, new).await? {
+                Some(earlier) => Appended::Duplicate { conversation: closed, message: earlier },
+                None => Appended::Closed(closed),
             });
         };
         let after = conversation(conv::Model::from_query_result(&row, "").map_err(repo_err)?)?;
-        if let Some(client_id) = &new.client_id {
-            // Under the row lock: a concurrent append with the same client_id
-            // has committed (and is seen here) or waits behind this one. A
-            // client_id is the sender's own: another sender's is no repeat.
-            let earlier = msg::Entity::find()
-                .filter(msg::Column::ConversationId.eq(after.id))
-                .filter(msg::Column::SenderId.eq(new.sender_id))
-                .filter(msg::Column::ClientId.eq(client_id.as_str()))
-                .one(db)
-                .await
-                .map_err(repo_err)?;
-            if let Some(earlier) = earlier {
-                drop(atomic); // gives the seq back
-                let conversation = self.find(after.id).await?.ok_or_else(|| corrupt("conversation vanished".into()))?;
-                return Ok(Appended::Duplicate { conversation, message: message(earlier)? });
-            }
+        // Under the row lock: a concurrent append with the same client_id has
+        // committed (and is seen here) or waits behind this one.
+        if let Some(earlier) = earlier(db, after.id, new).await? {
+            drop(atomic); // gives the seq back
+            let conversation = self.find(after.id).await?.ok_or_else(|| corrupt("conversation vanished".into()))?;
+            return Ok(Appended::Duplicate { conversation, message: earlier });
         }
         let stored = msg::Model {
             id: new.id,

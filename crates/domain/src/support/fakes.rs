@@ -32,6 +32,19 @@ impl InMemoryConversations {
     }
 }
 
+/// The message `new` repeats: its sender's, in `conversation`, under the same `client_id`.
+fn earlier(messages: &[Message], conversation: Uuid, new: &NewMessage) -> Option<Message> {
+    let client_id = new.client_id.as_ref()?;
+    messages
+        .iter()
+        .find(|m| {
+            m.conversation_id == conversation
+                && m.sender_id == Some(new.sender_id)
+                && m.client_id.as_ref() == Some(client_id)
+        })
+        .cloned()
+}
+
 #[async_trait]
 impl ConversationRepository for InMemoryConversations {
     async fn find(&self, id: Uuid) -> Result<Option<Conversation>, RepoError> {
@@ -66,7 +79,11 @@ impl ConversationRepository for InMemoryConversations {
         let (index, opened) = match thread {
             Thread::Existing(id) => match t.conversations.iter().position(|c| c.id == id) {
                 Some(i) if t.conversations[i].status == ConversationStatus::Closed => {
-                    return Ok(Appended::Closed(t.conversations[i].clone()));
+                    let conversation = t.conversations[i].clone();
+                    return Ok(match earlier(&t.messages, id, new) {
+                        Some(message) => Appended::Duplicate { conversation, message },
+                        None => Appended::Closed(conversation),
+                    });
                 }
                 Some(i) => (i, false),
                 None => return Ok(Appended::Missing),
@@ -93,14 +110,8 @@ impl ConversationRepository for InMemoryConversations {
             }
         };
         let conversation_id = t.conversations[index].id;
-        if let Some(client_id) = &new.client_id {
-            let earlier = t
-                .messages
-                .iter()
-                .find(|m| m.conversation_id == conversation_id && m.client_id.as_ref() == Some(client_id));
-            if let Some(message) = earlier.cloned() {
-                return Ok(Appended::Duplicate { conversation: t.conversations[index].clone(), message });
-            }
+        if let Some(message) = earlier(&t.messages, conversation_id, new) {
+            return Ok(Appended::Duplicate { conversation: t.conversations[index].clone(), message });
         }
         let conversation = &mut t.conversations[index];
         conversation.last_seq += 1;

@@ -29,8 +29,9 @@ pub enum Appended {
         /// The message opened the conversation.
         opened: bool,
     },
-    /// The conversation already holds a message with this `client_id`,
-    /// returned unchanged; nothing was stored.
+    /// The conversation, open or closed since, already holds a message of
+    /// this sender with this `client_id`, returned unchanged; nothing was
+    /// stored.
     Duplicate {
         /// The conversation.
         conversation: Conversation,

@@ -196,6 +196,35 @@ async fn a_repeated_client_id_is_stored_once_even_when_sent_concurrently() {
 }
 
 #[tokio::test]
+async fn a_retry_after_the_conversation_closed_gets_the_stored_message_back() {
+    for env in backends().await {
+        let repo = SeaConversationRepository::new(env.pools.clone());
+        let ann = customer(&env, "ann@example.com").await;
+        let boss = user("boss@example.com").admin().verified_at(t0()).create(&env.users).await.id;
+        let (c, _, _) = stored(repo.append(Thread::OpenOf(ann), &note(ann, Role::User, "hi", None)).await.unwrap());
+        // The agent's answer is stored, its acknowledgement lost with the
+        // connection; another agent closes the conversation; the console
+        // sends the answer again under its client_id.
+        let reply = note(boss, Role::Admin, "on its way", Some("r-1"));
+        let (_, answer, _) = stored(repo.append(Thread::Existing(c.id), &reply).await.unwrap());
+        assert!(matches!(repo.close(c.id, t0() + secs(5)).await.unwrap(), Closing::Closed(_)));
+        let again = repo.append(Thread::Existing(c.id), &reply).await.unwrap();
+        assert!(
+            matches!(&again, Appended::Duplicate { message, conversation }
+                if *message == answer && conversation.status == ConversationStatus::Closed),
+            "{:?}: {again:?}",
+            env.backend
+        );
+        // Anything else, or the same client_id from another sender, is refused.
+        let other = note(boss, Role::Admin, "one more", Some("r-2"));
+        assert!(matches!(repo.append(Thread::Existing(c.id), &other).await.unwrap(), Appended::Closed(_)));
+        let customers = note(ann, Role::User, "thanks", Some("r-1"));
+        assert!(matches!(repo.append(Thread::Existing(c.id), &customers).await.unwrap(), Appended::Closed(_)));
+        assert_eq!(count_rows(&env.db, "messages").await, 2);
+    }
+}
+
+#[tokio::test]
 async fn history_pages_forward_and_backward_in_seq_order() {
     for env in backends().await {
         let repo = SeaConversationRepository::new(env.pools.clone());
