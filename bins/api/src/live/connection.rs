@@ -170,6 +170,10 @@ impl Socket {
         tokio::pin!(expiry);
         let closing = self.registration.closing.clone();
         let mut heard = Instant::now();
+        // Set lazily: a frame only moves `heard`, and the alarm, once it
+        // rings, either drops the client or is set again from `heard`.
+        let silence = tokio::time::sleep_until(heard + idle_limit);
+        tokio::pin!(silence);
         let mut seen = Seen::default();
         let mut limits = Limits::default();
         let close = loop {
@@ -197,10 +201,13 @@ impl Socket {
                         break None;
                     }
                 }
-                _ = ping.tick() => {
+                () = &mut silence => {
                     if heard.elapsed() >= idle_limit {
                         break close_reason(1000, "silent too long");
                     }
+                    silence.as_mut().reset(heard + idle_limit);
+                }
+                _ = ping.tick() => {
                     // The same check at every ping, for an access change whose
                     // event never came (its publish failed: publishing never
                     // fails a use case): a demoted admin or an ended login

@@ -145,7 +145,7 @@ async fn close_code(tcp: &mut tokio::net::TcpStream) -> u16 {
 }
 
 #[tokio::test]
-async fn a_frame_declaring_more_than_16_kib_is_refused_at_its_header_and_broken_text_with_1007() {
+async fn frames_and_messages_over_16_kib_close_with_1009_and_broken_text_with_1007() {
     use tokio::io::AsyncWriteExt;
     let app = spawn_app().await;
     let ann = app.logged_in("ann@example.com").await;
@@ -154,6 +154,14 @@ async fn a_frame_declaring_more_than_16_kib_is_refused_at_its_header_and_broken_
     let header = [&[0x81, 0x80 | 127][..], &(1u64 << 30).to_be_bytes(), &[1, 2, 3, 4]].concat();
     tcp.write_all(&header).await.unwrap();
     tcp.write_all(&vec![b'a'; 64 * 1024]).await.unwrap();
+    assert_eq!(close_code(&mut tcp).await, 1009);
+    // A message in three 8 KiB pieces, each under the limit, 24 KiB together.
+    let mut tcp = raw_socket(&app, &ann.token).await;
+    for first_byte in [0x01, 0x00, 0x80] {
+        // text or continuation, FIN on the last; masked with zeros
+        let header = [first_byte, 0x80 | 126, 0x20, 0x00, 0, 0, 0, 0];
+        tcp.write_all(&[&header[..], &[b'a'; 8192]].concat()).await.unwrap();
+    }
     assert_eq!(close_code(&mut tcp).await, 1009);
     // A text frame that is not UTF-8 (0xff 0xfe, masked with zeros).
     let mut tcp = raw_socket(&app, &ann.token).await;
@@ -304,6 +312,22 @@ async fn the_server_pings_and_drops_a_client_that_stays_silent() {
     assert!(frames.iter().any(|(op, _)| *op == 0x9), "the server pinged: {frames:?}");
     let (_, close) = frames.iter().find(|(op, _)| *op == 0x8).expect("a close frame");
     assert_eq!(u16::from_be_bytes([close[0], close[1]]), 1000);
+}
+
+#[tokio::test]
+async fn a_silent_client_is_dropped_when_its_silence_reaches_the_timeout_not_at_a_later_ping() {
+    // Checked only at pings, silence would be noticed at the second ping (8 s).
+    let app = spawn_app_with(&[("WS_PING_INTERVAL", "4s"), ("WS_IDLE_TIMEOUT", "5s")]).await;
+    let ann = app.logged_in("ann@example.com").await;
+    let silent = connect(&app, &ann.token).await;
+    let connected = std::time::Instant::now();
+    let frames = silent.raw_frames_until_closed().await;
+    let silent_for = connected.elapsed();
+    assert!(frames.iter().any(|(op, _)| *op == 0x8), "a close frame: {frames:?}");
+    assert!(
+        (Duration::from_millis(4500)..Duration::from_millis(7000)).contains(&silent_for),
+        "dropped after {silent_for:?} of silence, the timeout being 5 s"
+    );
 }
 
 /// The app with `vars`, and in the distributed profile (socket slots and

@@ -20,6 +20,8 @@ fn defaults_give_the_embedded_profile() {
     assert_eq!((c.order_min_lead_time, c.idempotency_key_ttl), (TimeDelta::minutes(10), TimeDelta::hours(24)));
     assert!(c.admin_notify_emails.is_empty());
     assert_eq!(c.password_hash_queue, 64);
+    // SPEC §7: a ping every 20 s, a client silent for 60 s dropped.
+    assert_eq!((c.ws_ping_interval, c.ws_idle_timeout), (Duration::from_secs(20), Duration::from_secs(60)));
     assert_eq!(c.send_timeout, Some(Duration::from_secs(60)));
     assert_eq!(Config::from_vars(vars(&[("SEND_TIMEOUT", "0s")])).unwrap().send_timeout, None);
     assert_eq!(Config::from_vars(vars(&[("PASSWORD_HASH_QUEUE", "0")])).unwrap().password_hash_queue, 0);
