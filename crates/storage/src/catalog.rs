@@ -211,14 +211,16 @@ async fn link(conn: &impl ConnectionTrait, product_id: Uuid, ids: &[Uuid]) -> Re
     Ok(())
 }
 
-/// A product row, locked for the rest of the transaction (PostgreSQL).
-async fn find_product_locked(conn: &impl ConnectionTrait, id: Uuid) -> Result<products::Model, CatalogWriteError> {
-    products::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(conn)
-        .await
-        .map_err(write_err)?
-        .ok_or(CatalogWriteError::NotFound)
+/// A product row, locked for the rest of the transaction (PostgreSQL) with
+/// `lock`: `NoKeyUpdate` to edit it, which orders edits among themselves
+/// but lets checkouts pricing it (`FOR KEY SHARE`) go on; `Update` to
+/// delete it, which waits for those checkouts.
+async fn find_product_locked(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    lock: LockType,
+) -> Result<products::Model, CatalogWriteError> {
+    products::Entity::find_by_id(id).lock(lock).one(conn).await.map_err(write_err)?.ok_or(CatalogWriteError::NotFound)
 }
 
 /// One product with its categories, in one statement (a join), so from one
@@ -398,7 +400,7 @@ impl CatalogRepository for SeaCatalogRepository {
         self.db
             .transaction::<_, Product, CatalogWriteError>(|txn| {
                 Box::pin(async move {
-                    let current = find_product_locked(txn, id).await?;
+                    let current = find_product_locked(txn, id, LockType::NoKeyUpdate).await?;
                     let mut row: products::ActiveModel = current.clone().into();
                     // Only what differs is written: a patch that changes
                     // nothing (`{}`, or the values the product has) keeps
@@ -452,7 +454,7 @@ impl CatalogRepository for SeaCatalogRepository {
             .transaction::<_, Option<String>, CatalogWriteError>(|txn| {
                 Box::pin(async move {
                     delete_lines_first(txn, cart_items::Column::ProductId.eq(id)).await.map_err(write_err)?;
-                    let current = find_product_locked(txn, id).await?;
+                    let current = find_product_locked(txn, id, LockType::Update).await?;
                     products::Entity::delete_by_id(id).exec(txn).await.map_err(write_err)?;
                     Ok(current.image)
                 })
@@ -471,7 +473,7 @@ impl CatalogRepository for SeaCatalogRepository {
         self.db
             .transaction::<_, Option<String>, CatalogWriteError>(|txn| {
                 Box::pin(async move {
-                    let current = find_product_locked(txn, id).await?;
+                    let current = find_product_locked(txn, id, LockType::NoKeyUpdate).await?;
                     products::Entity::update_many()
                         .col_expr(products::Column::Image, Expr::value(image))
                         .col_expr(products::Column::UpdatedAt, Expr::value(now))

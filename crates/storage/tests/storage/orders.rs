@@ -4,9 +4,10 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use coffee_domain::cart::{CartRepository, CartWriteError, Quantity};
-use coffee_domain::catalog::{CatalogRepository, NewProduct, Product};
+use coffee_domain::catalog::{CatalogRepository, NewProduct, Product, ProductChanges};
 use coffee_domain::maintenance::MaintenanceRepository;
 use coffee_domain::money::Money;
 use coffee_domain::order::OrderField;
@@ -598,7 +599,7 @@ async fn the_counters_migration_counts_the_orders_already_there() {
 
 /// A checkout's products cannot be deleted under it: an admin's DELETE
 /// waits for the checkout to commit, so no order is placed for a product
-/// already gone. PostgreSQL only: SQLite runs one writer at a time, on one
+/// already gone; edits of the product do not wait. PostgreSQL only: SQLite runs one writer at a time, on one
 /// connection.
 #[tokio::test]
 async fn a_product_priced_by_a_checkout_is_deleted_only_after_it_commits() {
@@ -612,6 +613,14 @@ async fn a_product_priced_by_a_checkout_is_deleted_only_after_it_commits() {
         warm_pool(&env).await;
         let tx = env.uow.begin().await.unwrap();
         assert_eq!(tx.catalog().priced(&[latte]).await.unwrap().len(), 1);
+        // Edits do not wait for it: an admin marks the latte sold out, or
+        // gives it a picture, while checkouts that priced it run.
+        let sold_out = ProductChanges { is_available: Some(false), ..ProductChanges::default() };
+        let edit = catalog.update_product(latte, &sold_out, t0() + secs(1));
+        let edited = tokio::time::timeout(Duration::from_secs(5), edit).await.expect("the edit does not wait");
+        assert!(!edited.unwrap().is_available);
+        let image = catalog.set_product_image(latte, "latte.png", t0() + secs(2));
+        tokio::time::timeout(Duration::from_secs(5), image).await.expect("the new image does not wait").unwrap();
         let delete = tokio::spawn(async move { catalog.delete_product(latte).await });
         wait_for_lock_waiters(&env, 1).await;
         assert!(!delete.is_finished(), "the DELETE waits for the checkout");
