@@ -120,7 +120,15 @@ impl MaintenanceRepository for SeaMaintenanceRepository {
 
     async fn purge_expired_verifications(&self, now: DateTime<Utc>, limit: u64) -> Result<u64, RepoError> {
         use ev::Column as C;
-        let expired = Condition::all().add(C::ExpiresAt.lt(now));
+        // An unverified account keeps its row, expired or not: the row holds
+        // the attempts made at all its codes (`account_attempts`), which a
+        // resend must find, and goes with the account.
+        let verified = Query::select()
+            .column(users::Column::Id)
+            .from(users::Entity)
+            .and_where(users::Column::IsVerified.eq(true))
+            .to_owned();
+        let expired = Condition::all().add(C::ExpiresAt.lt(now)).add(C::UserId.in_subquery(verified));
         purge_batch::<ev::Entity>(&self.db, C::UserId, C::ExpiresAt, expired, limit).await
     }
 

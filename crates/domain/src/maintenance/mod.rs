@@ -30,7 +30,9 @@ pub trait MaintenanceRepository: Send + Sync {
     /// The store failed.
     async fn purge_expired_sessions(&self, now: DateTime<Utc>, limit: u64) -> Result<u64, RepoError>;
 
-    /// Deletes verification codes that expired before `now`.
+    /// Deletes verification codes of verified accounts that expired before
+    /// `now`. An unverified account's row stays (it goes with the account):
+    /// it counts the attempts at all the account's codes.
     ///
     /// # Errors
     /// The store failed.

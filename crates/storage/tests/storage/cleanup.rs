@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use coffee_domain::maintenance::{CleanupReport, CleanupService, CleanupSettings, MaintenanceRepository};
-use coffee_domain::user::{NewSession, RotateOutcome, SessionRepository, User, UserRepository};
+use coffee_domain::user::{
+    AttemptCount, AttemptLimits, NewSession, RotateOutcome, SessionRepository, User, UserRepository,
+};
 use coffee_storage::{Db, SeaMaintenanceRepository};
 use uuid::Uuid;
 
@@ -231,30 +233,43 @@ async fn a_logins_first_session_stays_while_any_of_its_rotations_lives() {
 }
 
 #[tokio::test]
-async fn purge_expired_verifications_deletes_only_codes_that_expired_before_now() {
+async fn purge_expired_verifications_deletes_only_verified_accounts_codes_that_expired_before_now() {
     for env in backends().await {
         let now = t0() + hours(24);
         // Codes are valid for an hour after they are sent.
         let with_code = |tag: &'static str, sent_at: DateTime<Utc>| {
-            user(&format!("{tag}@example.com")).with_verification(verification(tag, sent_at)).create(&env.users)
+            user(&format!("{tag}@example.com"))
+                .verified_at(t0())
+                .with_verification(verification(tag, sent_at))
+                .create(&env.users)
         };
         let expired = with_code("ann", now - hours(1) - micros(1)).await;
         let at_now = with_code("bob", now - hours(1)).await;
         let live = with_code("carol", now).await;
+        // An unverified account's expired code stays: its row counts the
+        // guesses at all the account's codes, which a resend must not reset.
+        let pending =
+            user("dan@example.com").with_verification(verification("dan", now - hours(2))).create(&env.users).await;
+        let limits = AttemptLimits { per_code: 5, per_account: 1 };
+        assert!(matches!(env.users.count_attempt(pending.id, limits).await.unwrap(), AttemptCount::Counted { .. }));
 
         assert_eq!(env.maintenance.purge_expired_verifications(now, 10).await.unwrap(), 1);
 
         assert_eq!(env.users.find_verification(expired.id).await.unwrap(), None);
         assert!(env.users.find_verification(at_now.id).await.unwrap().is_some());
         assert!(env.users.find_verification(live.id).await.unwrap().is_some());
-        // Only the code goes; its user stays (until the user cleanup).
+        // Only the code goes; its user stays.
         assert!(exists(&env, &expired).await);
+        // The unverified account's next code still finds its guesses spent.
+        assert!(env.users.find_verification(pending.id).await.unwrap().is_some(), "{:?}", env.backend);
+        assert!(env.users.replace_verification(pending.id, &verification("dan-2", now), now).await.unwrap());
+        assert_eq!(env.users.count_attempt(pending.id, limits).await.unwrap(), AttemptCount::AccountSpent);
 
-        for tag in ["d", "e", "f"] {
+        for tag in ["e", "f", "g"] {
             with_code(tag, now - hours(2)).await;
         }
         assert_eq!(batches(2, |n| env.maintenance.purge_expired_verifications(now, n)).await, [2, 1, 0]);
-        let mut kept = vec![at_now.id, live.id];
+        let mut kept = vec![at_now.id, live.id, pending.id];
         kept.sort();
         assert_eq!(uuids(&env.db, "email_verifications", "user_id").await, kept);
     }
