@@ -104,18 +104,30 @@ pub struct InfraError {
     #[source]
     source: Option<BoxError>,
     busy: bool,
+    permanent: bool,
 }
 
 impl InfraError {
     /// A failure described by `message` alone.
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), source: None, busy: false }
+        Self { message: message.into(), source: None, busy: false, permanent: false }
     }
 
     /// The adapter is at capacity and refused the work at once (e.g. the
     /// password hasher's queue is full): retrying shortly may work.
     pub fn busy(message: impl Into<String>) -> Self {
-        Self { message: message.into(), source: None, busy: true }
+        Self { busy: true, ..Self::new(message) }
+    }
+
+    /// The work can never succeed as it is (e.g. the SMTP server refused the
+    /// message for good, with a 5xx answer): retrying it is pointless.
+    pub fn permanent(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self { permanent: true, ..Self::caused_by(message, source) }
+    }
+
+    /// Whether this is a [`InfraError::permanent`] failure.
+    pub fn is_permanent(&self) -> bool {
+        self.permanent
     }
 
     /// Whether this is a [`InfraError::busy`] refusal.
@@ -125,7 +137,7 @@ impl InfraError {
 
     /// A failure described by `message`, caused by `source`.
     pub fn caused_by(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
-        Self { message: message.into(), source: Some(source.into()), busy: false }
+        Self { source: Some(source.into()), ..Self::new(message) }
     }
 
     /// What failed (without the cause).

@@ -27,7 +27,8 @@ pub trait JobQueue: Send + Sync {
 
     /// Whether [`Self::enqueue`] runs the job itself, so that a failure may be
     /// the job's own (a mail the server refuses) and the outbox relay gives
-    /// up on it after `MAX_RELAY_ATTEMPTS`. A queue that only stores jobs
+    /// up on it: at once when it is permanent, else after
+    /// `MAX_RELAY_ATTEMPTS` (about three days). A queue that only stores jobs
     /// (Redis) fails only while it is unavailable; its entries are retried
     /// until it is back, however long that takes.
     fn runs_jobs(&self) -> bool {

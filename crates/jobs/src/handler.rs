@@ -10,7 +10,7 @@ use coffee_domain::clock::Clock;
 use coffee_domain::error::{InfraError, RepoError, error_chain};
 use coffee_domain::jobs::Job;
 use coffee_domain::mail::Mailer;
-use coffee_domain::outbox::{CLAIM_LEASE, DeliveryLease, OutboxRepository};
+use coffee_domain::outbox::{CLAIM_LEASE, DEFER_FOR, DeliveryLease, GIVE_UP_AFTER, OutboxRepository};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -223,6 +223,23 @@ impl JobHandler {
         }
     }
 
+    /// Gives `queued`, whose every try failed for a reason that may pass,
+    /// back to its outbox entry, which hands it over again in [`DEFER_FOR`]
+    /// unless it was recorded more than [`GIVE_UP_AFTER`] ago. `false` when
+    /// it was not given back (no entry, too old, or the store failed): the
+    /// caller gives up on it ([`Self::give_up`]).
+    pub async fn defer(&self, queued: &QueuedJob, error: &str) -> bool {
+        let (Some(id), Some((outbox, clock))) = (queued.outbox_id, &self.ledger) else { return false };
+        let now = clock.now();
+        match outbox.defer(id, now + DEFER_FOR, now - GIVE_UP_AFTER, error).await {
+            Ok(deferred) => deferred,
+            Err(e) => {
+                tracing::warn!(outbox_id = %id, error = %error_chain(&e), "could not give a failing job back to the outbox");
+                false
+            }
+        }
+    }
+
     /// Records that the queue gave up on `queued` (it went to the dead set):
     /// its outbox entry is parked, so that the relay does not take it for
     /// lost and hand it over again ([`coffee_domain::outbox::REDELIVER_AFTER`]);
@@ -286,6 +303,9 @@ mod tests {
         }
         async fn park(&self, _: Uuid, _: DateTime<Utc>, _: &str) -> Result<(), RepoError> {
             unreachable!("not used by the handler")
+        }
+        async fn defer(&self, _: Uuid, _: DateTime<Utc>, _: DateTime<Utc>, _: &str) -> Result<bool, RepoError> {
+            unreachable!("not used by these tests")
         }
         async fn rearm_undelivered(&self, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<u64, RepoError> {
             unreachable!("not used by the handler")

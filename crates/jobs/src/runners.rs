@@ -11,7 +11,7 @@ use apalis_cron::{CronScheduler, Tick};
 use apalis_redis::{ConnectionManager, RedisStorage};
 use coffee_domain::error::{InfraError, error_chain};
 use coffee_domain::maintenance::CleanupService;
-use coffee_domain::outbox::OutboxRelay;
+use coffee_domain::outbox::{DEFER_FOR, OutboxRelay};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -163,9 +163,14 @@ pub async fn run_cleanup_schedule(
 #[derive(Debug, Clone, Copy)]
 struct MaxAttempts(usize);
 
-/// Runs one job; after `max` failed deliveries the job is parked in the
-/// queue's dead set (`<JOBS_QUEUE>:dead`), where `coffee-worker dead`
-/// lists and re-queues it (see [`crate::DeadJobs`]).
+/// Runs one job. A failure is retried by the queue, `max` times in all;
+/// then, or at once for a permanent one (a mail the SMTP server refuses for
+/// good), the job is parked in the queue's dead set
+/// (`<JOBS_QUEUE>:dead`), where `coffee-worker dead` lists and re-queues it
+/// (see [`crate::DeadJobs`]). A job whose tries all failed for a passing
+/// reason (an SMTP server down for longer than their few minutes) is given
+/// back to its outbox entry instead, which hands it over again later, for
+/// up to [`coffee_domain::outbox::GIVE_UP_AFTER`].
 async fn deliver(
     job: QueuedJob,
     attempt: Attempt,
@@ -173,24 +178,25 @@ async fn deliver(
     max: Data<MaxAttempts>,
 ) -> Result<(), BoxDynError> {
     let MaxAttempts(limit) = *max;
+    let Err(failure) = handler.run_queued(&job).await else { return Ok(()) };
     // The whole chain (e.g. the SMTP server's reply), in the log and in what
     // the queue keeps as the job's last error (`coffee-worker dead list`);
     // the job itself is not logged: a verification mail carries its code.
-    let outcome = handler.run_queued(&job).await.map_err(|e| InfraError::new(error_chain(&e)));
-    match outcome {
-        Ok(()) => Ok(()),
-        Err(e) if attempt.current() >= limit => {
-            tracing::error!(attempt = attempt.current(), outbox_id = ?job.outbox_id, error = %e,
-                "giving up on a job; parked in the dead set (coffee-worker dead list)");
-            handler.give_up(&job, &e.to_string()).await;
-            Err(AbortError::new(e).into())
-        }
-        Err(e) => {
-            tracing::warn!(attempt = attempt.current(), outbox_id = ?job.outbox_id, error = %e,
-                "job failed; it will be retried");
-            Err(e.into())
-        }
+    let (permanent, e) = (failure.is_permanent(), InfraError::new(error_chain(&failure)));
+    if !permanent && attempt.current() < limit {
+        tracing::warn!(attempt = attempt.current(), outbox_id = ?job.outbox_id, error = %e,
+            "job failed; it will be retried");
+        return Err(e.into());
     }
+    if !permanent && handler.defer(&job, &e.to_string()).await {
+        tracing::warn!(attempt = attempt.current(), outbox_id = ?job.outbox_id, error = %e,
+            "a job failed every try; its outbox entry hands it over again in {DEFER_FOR}");
+        return Ok(());
+    }
+    tracing::error!(attempt = attempt.current(), outbox_id = ?job.outbox_id, error = %e, permanent,
+        "giving up on a job; parked in the dead set (coffee-worker dead list)");
+    handler.give_up(&job, &e.to_string()).await;
+    Err(AbortError::new(e).into())
 }
 
 /// Consumes the Redis job queue until `shutdown`, running up to

@@ -117,13 +117,13 @@ impl SmtpMailer {
         let rendered = render(mail);
         let mut builder = Message::builder().from(self.from.clone());
         for to in mail.recipients() {
-            let to: Mailbox = to.parse().map_err(|e| InfraError::caused_by("invalid recipient address", e))?;
+            let to: Mailbox = to.parse().map_err(|e| InfraError::permanent("invalid recipient address", e))?;
             builder = builder.to(to);
         }
         builder
             .subject(rendered.subject)
             .multipart(MultiPart::alternative_plain_html(rendered.text, rendered.html))
-            .map_err(|e| InfraError::caused_by("could not build the message", e))
+            .map_err(|e| InfraError::permanent("could not build the message", e))
     }
 
     fn transport(&self) -> AsyncSmtpTransport<Tokio1Executor> {
@@ -137,6 +137,15 @@ impl SmtpMailer {
     }
 }
 
+/// Whether the server refused this message for good: a 5xx answer, but
+/// not one about the session's authentication (530, 534, 535, 538), which
+/// is the configuration's fault and refuses every message until it is
+/// fixed; those are retried like a server that is down.
+fn refused_for_good(e: &lettre::transport::smtp::Error) -> bool {
+    const AUTHENTICATION: [&str; 4] = ["530", "534", "535", "538"];
+    e.is_permanent() && e.status().is_none_or(|code| !AUTHENTICATION.contains(&code.to_string().as_str()))
+}
+
 #[async_trait]
 impl Mailer for SmtpMailer {
     async fn send(&self, mail: &Mail) -> Result<(), InfraError> {
@@ -144,6 +153,7 @@ impl Mailer for SmtpMailer {
         let transport = self.transport();
         match tokio::time::timeout(self.timeout, transport.send(message)).await {
             Ok(Ok(_response)) => Ok(()),
+            Ok(Err(e)) if refused_for_good(&e) => Err(InfraError::permanent("SMTP delivery failed", e)),
             Ok(Err(e)) => Err(InfraError::caused_by("SMTP delivery failed", e)),
             Err(_elapsed) => {
                 // Abandoning lettre mid-dialogue hands the connection back to its

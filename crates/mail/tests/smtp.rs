@@ -56,8 +56,58 @@ async fn a_transient_failure_is_an_error_and_the_next_send_works() {
     let err = mailer.send(&verification("ann@example.com")).await.unwrap_err();
     let chain = coffee_domain::error::error_chain(&err);
     assert!(chain.contains("451"), "{chain}");
+    assert!(!err.is_permanent(), "a 4xx answer may pass: the mail is tried again");
     mailer.send(&verification("ann@example.com")).await.unwrap();
     assert_eq!(sink.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn a_message_refused_for_good_is_a_permanent_failure() {
+    let sink = SmtpSink::start().await;
+    let mailer = SmtpMailer::new(&sink.url(), FROM).unwrap();
+    sink.reject_next(1);
+    let err = mailer.send(&verification("ann@example.com")).await.unwrap_err();
+    assert!(err.is_permanent(), "{err:?}");
+    assert!(coffee_domain::error::error_chain(&err).contains("550"));
+    mailer.send(&verification("ann@example.com")).await.unwrap();
+}
+
+/// A server that answers each command in turn with the next of `replies`
+/// (after its greeting), then `250` to whatever follows (the client's
+/// `RSET` after a refusal).
+async fn scripted_server(replies: &'static [&'static str]) -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("smtp://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let (read, mut write) = stream.into_split();
+        let mut lines = BufReader::new(read).lines();
+        write.write_all(b"220 scripted ESMTP\r\n").await.unwrap();
+        for reply in replies {
+            if lines.next_line().await.unwrap().is_none() {
+                return;
+            }
+            write.write_all(format!("{reply}\r\n").as_bytes()).await.unwrap();
+        }
+        while let Ok(Some(_)) = lines.next_line().await {
+            write.write_all(b"250 OK\r\n").await.unwrap();
+        }
+    });
+    (url, task)
+}
+
+#[tokio::test]
+async fn a_refusal_about_the_smtp_login_is_retried_like_a_server_that_is_down() {
+    // 535 is a 5xx, but about the session's credentials: every mail gets
+    // it until the configuration is fixed, so it must not be given up on.
+    let (url, server) =
+        scripted_server(&["250 scripted", "250 OK", "250 OK", "535 5.7.8 authentication required"]).await;
+    let mailer = SmtpMailer::new(&url, FROM).unwrap();
+    let err = mailer.send(&verification("ann@example.com")).await.unwrap_err();
+    assert!(coffee_domain::error::error_chain(&err).contains("535"), "{err:?}");
+    assert!(!err.is_permanent(), "{err:?}");
+    server.abort();
 }
 
 #[tokio::test]

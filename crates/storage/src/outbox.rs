@@ -136,6 +136,23 @@ impl OutboxRepository for SeaOutboxRepository {
         exec(&self.db, failed(id, error).col_expr(outbox::Column::ParkedAt, Expr::value(now))).await
     }
 
+    async fn defer(
+        &self,
+        id: Uuid,
+        until: DateTime<Utc>,
+        recorded_after: DateTime<Utc>,
+        error: &str,
+    ) -> Result<bool, RepoError> {
+        use outbox::Column as C;
+        let take_back = failed(id, error)
+            .col_expr(C::RelayedAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(C::AvailableAt, Expr::value(until))
+            .filter(C::CreatedAt.gte(recorded_after))
+            .filter(C::DeliveredAt.is_null())
+            .filter(C::ParkedAt.is_null());
+        Ok(take_back.exec(&self.db).await.map_err(repo_err)?.rows_affected == 1)
+    }
+
     async fn lease_delivery(
         &self,
         id: Uuid,

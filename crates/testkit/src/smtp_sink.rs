@@ -38,13 +38,16 @@ struct Shared {
     messages: watch::Sender<Vec<ReceivedMail>>,
     /// How many upcoming `DATA` commands answer 451.
     fail_next: AtomicUsize,
+    /// How many upcoming `DATA` commands answer 550.
+    reject_next: AtomicUsize,
     /// Milliseconds to wait between reading a message's content and accepting it.
     data_delay_ms: AtomicU64,
     /// Messages whose content was read completely (accepted or not).
     data_received: watch::Sender<usize>,
     /// Messages whose client went away while the sink held its reply.
     abandoned: AtomicUsize,
-    /// `DATA` commands refused with 451 ([`SmtpSink::fail_next`]).
+    /// `DATA` commands refused with 451 or 550 ([`SmtpSink::fail_next`],
+    /// [`SmtpSink::reject_next`]).
     refused: AtomicUsize,
 }
 
@@ -65,6 +68,7 @@ impl SmtpSink {
         let shared = Arc::new(Shared {
             messages: watch::Sender::new(Vec::new()),
             fail_next: AtomicUsize::new(0),
+            reject_next: AtomicUsize::new(0),
             data_delay_ms: AtomicU64::new(0),
             data_received: watch::Sender::new(0),
             abandoned: AtomicUsize::new(0),
@@ -94,6 +98,12 @@ impl SmtpSink {
         self.shared.fail_next.store(n, Ordering::SeqCst);
     }
 
+    /// Makes the next `n` `DATA` commands fail with `550` (a permanent error:
+    /// the server will never take the message).
+    pub fn reject_next(&self, n: usize) {
+        self.shared.reject_next.store(n, Ordering::SeqCst);
+    }
+
     /// From now on, after reading a message's content the sink waits `delay`
     /// before it accepts the message and answers `250`, so a test can act
     /// while a delivery is provably in flight (see [`Self::wait_data_received`]).
@@ -118,7 +128,8 @@ impl SmtpSink {
         matches!(tokio::time::timeout(timeout, rx.wait_for(|received| *received >= n)).await, Ok(Ok(_)))
     }
 
-    /// How many deliveries [`Self::fail_next`] has refused so far: a test
+    /// How many deliveries [`Self::fail_next`] and [`Self::reject_next`] have
+    /// refused so far: a test
     /// that refuses every mail sees attempts that leave no message.
     pub fn refused(&self) -> usize {
         self.shared.refused.load(Ordering::SeqCst)
@@ -213,6 +224,11 @@ async fn dialogue(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
                 shared.refused.fetch_add(1, Ordering::SeqCst);
                 tx = Transaction::default();
                 b"451 4.3.0 Temporary failure (testkit fail_next)\r\n"
+            }
+            "DATA" if take_failure(&shared.reject_next) => {
+                shared.refused.fetch_add(1, Ordering::SeqCst);
+                tx = Transaction::default();
+                b"550 5.7.1 Message refused (testkit reject_next)\r\n"
             }
             "DATA" => {
                 write.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n").await?;

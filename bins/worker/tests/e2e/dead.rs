@@ -1,6 +1,8 @@
-//! A mail the SMTP server keeps refusing ends in the dead set after
-//! `JOB_MAX_ATTEMPTS` deliveries, `coffee-worker dead list` shows it, and
-//! once the server recovers `coffee-worker dead retry` delivers it, once.
+//! A mail the SMTP server refuses for good (5xx) ends in the dead set at
+//! once, `coffee-worker dead list` shows it, and once the server takes it
+//! `coffee-worker dead retry` delivers it, once. A mail refused for now
+//! (4xx) past `JOB_MAX_ATTEMPTS` deliveries goes back to the outbox, which
+//! hands it over again later, and it is delivered once the server recovers.
 
 use std::time::Duration;
 
@@ -34,12 +36,12 @@ fn entries(listed: &str) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_mail_that_keeps_failing_is_parked_listed_and_delivered_after_a_retry() {
-    let Some(redis) = redis_or_skip("a_mail_that_keeps_failing_is_parked_listed_and_delivered_after_a_retry") else {
+async fn a_mail_refused_for_good_is_parked_listed_and_delivered_after_a_retry() {
+    let Some(redis) = redis_or_skip("a_mail_refused_for_good_is_parked_listed_and_delivered_after_a_retry") else {
         return;
     };
     let env = Env::start(&redis).await;
-    env.mail.fail_next(usize::MAX);
+    env.mail.reject_next(usize::MAX);
     let _worker = env.spawn_worker_with(&[("JOB_MAX_ATTEMPTS", "2")]);
     assert_eq!(stdout(&env.worker_command(&["dead", "list"])), "", "nothing is dead yet");
 
@@ -47,7 +49,7 @@ async fn a_mail_that_keeps_failing_is_parked_listed_and_delivered_after_a_retry(
     let (email, other) = ("parked@coffee.test", "parked-too@coffee.test");
     env.signup(email).await;
     env.signup(other).await;
-    // Attempt 1, a 1 s pause, attempt 2, parked.
+    // Refused for good at the first attempt: no second one, parked.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let listed = loop {
         let listed = stdout(&env.worker_command(&["dead", "list"]));
@@ -58,7 +60,7 @@ async fn a_mail_that_keeps_failing_is_parked_listed_and_delivered_after_a_retry(
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     let parked = entries(&listed);
-    assert!(parked.iter().all(|entry| entry.contains("attempts=2")), "{listed}");
+    assert!(parked.iter().all(|entry| entry.contains("attempts=1")), "{listed}");
     let entry = parked.iter().find(|entry| entry.contains(email)).expect("the listing shows what each job is");
     assert!(!entry.contains(other), "one job per entry: {listed}");
     // Their outbox entries are parked too, so the relay never takes them for
@@ -68,19 +70,19 @@ async fn a_mail_that_keeps_failing_is_parked_listed_and_delivered_after_a_retry(
     let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
     assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 2, "the dead jobs' outbox entries are parked");
     // Its last error names the cause, down to the SMTP server's reply.
-    assert!(entry.contains("SMTP delivery failed") && entry.contains("Temporary failure"), "{entry}");
+    assert!(entry.contains("SMTP delivery failed") && entry.contains("Message refused"), "{entry}");
     assert!(env.mails_to(email).is_empty());
     let id = entry.split('\t').next().expect("an id").to_owned();
 
     // Nothing is tried again behind the operator's back: the sink refuses
     // every delivery, so an attempt would show only as one more refusal.
     let refused = env.mail.refused();
-    assert!(refused >= 4, "each job was tried twice before it was parked: {refused}");
+    assert_eq!(refused, 2, "each job was tried once before it was parked");
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(env.mail.refused(), refused, "no attempt after the jobs were parked");
     assert!(env.mails_to(email).is_empty());
 
-    env.mail.fail_next(0);
+    env.mail.reject_next(0);
     let missing = env.worker_command(&["dead", "retry", "no-such-job"]);
     assert_eq!(missing.status.code(), Some(1), "an unknown id is an error");
     assert_eq!(stdout(&env.worker_command(&["dead", "retry", &id])), format!("re-queued {id}\n"));
@@ -96,4 +98,50 @@ async fn a_mail_that_keeps_failing_is_parked_listed_and_delivered_after_a_retry(
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(env.mails_to(email).len(), 1, "delivered exactly once");
     assert_eq!(env.mails_to(other).len(), 1, "delivered exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_refused_for_now_past_its_tries_goes_back_to_the_outbox_and_is_delivered_later() {
+    let Some(redis) =
+        redis_or_skip("a_mail_refused_for_now_past_its_tries_goes_back_to_the_outbox_and_is_delivered_later")
+    else {
+        return;
+    };
+    let env = Env::start(&redis).await;
+    env.mail.fail_next(usize::MAX);
+    let _worker = env.spawn_worker_with(&[("JOB_MAX_ATTEMPTS", "2")]);
+    let email = "patient@coffee.test";
+    env.signup(email).await;
+
+    // Attempt 1, a 1 s pause, attempt 2: the job is given back to its
+    // outbox entry, due again in 15 minutes; nothing is dead.
+    let db = sea_orm::Database::connect(env.database_url()).await.expect("connect to the test database");
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+            row.try_get_by_index::<i64>(0).unwrap()
+        }
+    };
+    let deferred = "SELECT COUNT(*) FROM outbox WHERE relayed_at IS NULL AND parked_at IS NULL \
+                    AND delivered_at IS NULL AND available_at > created_at AND last_error LIKE '%Temporary failure%'";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while count(deferred).await != 1 {
+        assert!(tokio::time::Instant::now() < deadline, "the entry was not given back within 30 s");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(stdout(&env.worker_command(&["dead", "list"])), "", "nothing is dead");
+    let refused = env.mail.refused();
+    assert_eq!(refused, 2, "tried twice");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(env.mail.refused(), refused, "not tried again before it is due");
+
+    // The server recovers, and the 15 minutes pass (the entry is made due).
+    env.mail.fail_next(0);
+    let sql = "UPDATE outbox SET available_at = created_at WHERE relayed_at IS NULL AND delivered_at IS NULL";
+    db.execute_unprepared(sql).await.unwrap();
+    env.mail_to(email, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(env.mails_to(email).len(), 1, "delivered exactly once");
+    assert_eq!(count("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL AND parked_at IS NULL").await, 1);
 }

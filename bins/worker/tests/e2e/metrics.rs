@@ -20,8 +20,8 @@ async fn the_worker_serves_its_metrics_on_metrics_port() {
     let env = Env::start(&redis).await;
     let port = coffee_testkit::free_port();
     let port_text = port.to_string();
-    // Every delivery fails and the first failure parks the job.
-    env.mail.fail_next(usize::MAX);
+    // Every delivery is refused for good, and the first refusal parks the job.
+    env.mail.reject_next(usize::MAX);
     let worker = env.spawn_worker_with(&[
         ("METRICS_PORT", port_text.as_str()),
         ("METRICS_TOKEN", TOKEN),

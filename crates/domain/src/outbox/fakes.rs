@@ -69,11 +69,19 @@ impl JobQueue for RecordingJobs {
 #[derive(Debug, Default)]
 pub(crate) struct FailingJobs {
     pub(crate) runs_jobs: bool,
+    /// Every failure is permanent (a mail the server refuses for good).
+    pub(crate) permanent: bool,
+    /// Hand-overs tried.
+    pub(crate) tried: std::sync::atomic::AtomicUsize,
 }
 
 #[async_trait]
 impl JobQueue for FailingJobs {
     async fn enqueue(&self, _id: Uuid, _job: Job) -> Result<(), InfraError> {
+        self.tried.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.permanent {
+            return Err(InfraError::permanent("mail refused", "550 5.1.1 no such mailbox"));
+        }
         Err(InfraError::new("queue unavailable"))
     }
 
@@ -89,6 +97,7 @@ impl JobQueue for FailingJobs {
 pub(crate) struct OutboxRow {
     pub(crate) id: Uuid,
     pub(crate) job: Job,
+    pub(crate) created_at: DateTime<Utc>,
     pub(crate) available_at: DateTime<Utc>,
     pub(crate) claimed_until: Option<DateTime<Utc>>,
     pub(crate) attempts: i32,
@@ -152,6 +161,7 @@ impl InMemoryOutbox {
         lock(&self.0).push(OutboxRow {
             id,
             job,
+            created_at: available_at,
             available_at,
             claimed_until: None,
             attempts: 0,
@@ -231,6 +241,26 @@ impl OutboxRepository for InMemoryOutbox {
             row.last_error = Some(error.to_owned());
         });
         Ok(())
+    }
+
+    async fn defer(
+        &self,
+        id: Uuid,
+        until: DateTime<Utc>,
+        recorded_after: DateTime<Utc>,
+        error: &str,
+    ) -> Result<bool, RepoError> {
+        let mut rows = lock(&self.0);
+        let Some(row) = rows.iter_mut().find(|r| r.id == id) else { return Ok(false) };
+        if row.created_at < recorded_after || row.delivered_at.is_some() || row.parked_at.is_some() {
+            return Ok(false);
+        }
+        row.attempts += 1;
+        row.relayed_at = None;
+        row.claimed_until = None;
+        row.available_at = until;
+        row.last_error = Some(error.to_owned());
+        Ok(true)
     }
 
     async fn lease_delivery(

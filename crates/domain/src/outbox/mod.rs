@@ -7,8 +7,12 @@
 //! hands due entries to the [`JobQueue`]; an entry whose hand-over fails is
 //! retried with exponential backoff (at most 5 min apart), for as long as
 //! the queue is unavailable; only an entry whose job itself keeps failing (a
-//! queue that runs jobs, [`JobQueue::runs_jobs`]) is parked after
-//! [`MAX_RELAY_ATTEMPTS`].
+//! queue that runs jobs, [`JobQueue::runs_jobs`]) is parked, at once when
+//! the failure is permanent, else after [`MAX_RELAY_ATTEMPTS`] (about
+//! [`GIVE_UP_AFTER`]). A queue that stores jobs gives a job whose tries all
+//! failed for a passing reason back to the outbox
+//! ([`OutboxRepository::defer`]), which hands it over again later, until
+//! [`GIVE_UP_AFTER`].
 //! Hand-over is at-least-once: a relay that dies between handing over and
 //! marking an entry relayed hands it over again after the claim expires. The
 //! queue gets the entry's id with the job, and the runner records the entry
@@ -29,9 +33,21 @@ use crate::clock::Clock;
 use crate::error::{RepoError, error_chain};
 use crate::jobs::{Job, JobQueue};
 
+/// How long a job may keep failing for a reason that may pass (an SMTP
+/// server down, or refusing for now with a 4xx answer) before its entry is
+/// parked for an operator: mail servers themselves keep trying for days
+/// (RFC 5321 §4.5.4.1 suggests 4–5).
+pub const GIVE_UP_AFTER: TimeDelta = TimeDelta::days(3);
+
 /// Failed runs before the entry of a queue that runs jobs itself is parked
-/// for an operator (about an hour of backoff).
-pub const MAX_RELAY_ATTEMPTS: i32 = 20;
+/// for an operator: with [`relay_backoff`] (511 s for the first nine, then
+/// 5 min apart), [`GIVE_UP_AFTER`].
+pub const MAX_RELAY_ATTEMPTS: i32 = 872;
+
+/// How long after a queue's last try of a job (`JOB_MAX_ATTEMPTS`, about
+/// 5 min of them) failed for a passing reason its entry is handed over
+/// again ([`OutboxRepository::defer`]).
+pub const DEFER_FOR: TimeDelta = TimeDelta::minutes(15);
 
 /// One job waiting in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +102,22 @@ pub trait OutboxRepository: Send + Sync {
     /// # Errors
     /// The store failed.
     async fn park(&self, id: Uuid, now: DateTime<Utc>, error: &str) -> Result<(), RepoError>;
+
+    /// Takes back a handed-over entry whose job failed every try the queue
+    /// gave it, for a reason that may pass: it becomes due again at `until`
+    /// (and counts the failure, with `error`), unless it was recorded before
+    /// `recorded_after`, has run, or is parked. `false` when it was not
+    /// taken back: the caller gives up on it.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn defer(
+        &self,
+        id: Uuid,
+        until: DateTime<Utc>,
+        recorded_after: DateTime<Utc>,
+        error: &str,
+    ) -> Result<bool, RepoError>;
 
     /// Takes the delivery of entry `id` for one run of its job, as `lease`,
     /// until `until`: unless its job has run ([`Self::mark_delivered`]), or
@@ -188,7 +220,10 @@ impl OutboxRelay {
         Self { outbox, queue, clock }
     }
 
-    /// Relays up to `limit` due entries, one after the other.
+    /// Relays up to `limit` due entries, one after the other. A queue that
+    /// only stores jobs (Redis) and refuses one is taken to be down: the
+    /// pass reschedules the rest without trying them, rather than waiting
+    /// out the same failure (up to its timeout) entry by entry.
     ///
     /// # Errors
     /// The outbox could not be read or updated (a failing queue is not an
@@ -197,13 +232,14 @@ impl OutboxRelay {
         let now = self.clock.now();
         let entries = self.outbox.claim_due(now, now + CLAIM_LEASE, limit).await?;
         let mut report = RelayReport::default();
-        for entry in entries {
+        let mut entries = entries.into_iter();
+        while let Some(entry) = entries.next() {
             match self.queue.enqueue(entry.id, entry.job).await {
                 Ok(()) => {
                     self.outbox.mark_relayed(entry.id, self.clock.now()).await?;
                     report.relayed += 1;
                 }
-                Err(e) if self.queue.runs_jobs() && entry.attempts + 1 >= MAX_RELAY_ATTEMPTS => {
+                Err(e) if self.queue.runs_jobs() && (e.is_permanent() || entry.attempts + 1 >= MAX_RELAY_ATTEMPTS) => {
                     let error = error_chain(&e);
                     tracing::error!(outbox_id = %entry.id, %error, "giving up on an outbox entry; parked");
                     self.outbox.park(entry.id, self.clock.now(), &error).await?;
@@ -215,6 +251,14 @@ impl OutboxRelay {
                     tracing::warn!(outbox_id = %entry.id, %error, %retry_at, "job queue refused an outbox entry");
                     self.outbox.reschedule(entry.id, retry_at, &error).await?;
                     report.rescheduled += 1;
+                    if !self.queue.runs_jobs() {
+                        let error = format!("not handed over: the queue refused an earlier entry ({error})");
+                        for rest in entries.by_ref() {
+                            let retry_at = self.clock.now() + relay_backoff(rest.attempts);
+                            self.outbox.reschedule(rest.id, retry_at, &error).await?;
+                            report.rescheduled += 1;
+                        }
+                    }
                 }
             }
         }

@@ -42,7 +42,11 @@ impl Setup {
     /// A relay over the same outbox and clock whose queue is down, or
     /// (`runs_jobs`) runs each job and fails it.
     fn failing_relay(&self, runs_jobs: bool) -> OutboxRelay {
-        OutboxRelay::new(self.outbox.clone(), Arc::new(FailingJobs { runs_jobs }), self.clock.clone())
+        OutboxRelay::new(
+            self.outbox.clone(),
+            Arc::new(FailingJobs { runs_jobs, ..FailingJobs::default() }),
+            self.clock.clone(),
+        )
     }
 
     /// Claims like a relay that then dies before handing anything over.
@@ -183,6 +187,33 @@ fn with_a_failing_queue_an_entry_is_rescheduled_with_backoff_and_not_relayed() {
 }
 
 #[test]
+fn a_queue_that_is_down_is_tried_once_per_pass_and_every_claimed_entry_waits() {
+    let s = setup();
+    let ids: Vec<_> = (1..=3).map(|n| s.outbox.push(job(n), s.now())).collect();
+    let down = Arc::new(FailingJobs::default());
+    let relay = OutboxRelay::new(s.outbox.clone(), down.clone(), s.clock.clone());
+
+    let report = run(relay.relay_due(10)).unwrap();
+
+    assert_eq!(report, RelayReport { rescheduled: 3, ..RelayReport::default() });
+    assert_eq!(down.tried.load(std::sync::atomic::Ordering::Relaxed), 1, "one hand-over tried, not three");
+    for id in &ids {
+        let row = s.outbox.row(*id);
+        assert_eq!((row.attempts, row.available_at, row.claimed_until), (1, s.now() + relay_backoff(0), None));
+    }
+    assert!(s.outbox.row(ids[2]).last_error.as_deref().is_some_and(|e| e.contains("queue unavailable")));
+    // A queue that runs jobs fails each job on its own: every one is tried.
+    let failing = Arc::new(FailingJobs { runs_jobs: true, ..FailingJobs::default() });
+    let relay = OutboxRelay::new(s.outbox.clone(), failing.clone(), s.clock.clone());
+    s.clock.advance(relay_backoff(0));
+    assert_eq!(run(relay.relay_due(10)).unwrap().rescheduled, 3);
+    assert_eq!(failing.tried.load(std::sync::atomic::Ordering::Relaxed), 3);
+    // Back up: all three go out.
+    s.clock.advance(relay_backoff(1));
+    assert_eq!(run(s.relay.relay_due(10)).unwrap(), relayed(3));
+}
+
+#[test]
 fn a_rescheduled_entry_is_relayed_once_the_queue_is_back() {
     let s = setup();
     let id = s.outbox.push(job(1), s.now());
@@ -232,6 +263,23 @@ fn after_max_relay_attempts_failed_runs_an_entry_is_parked_and_never_claimed_aga
     assert!(s.claim_and_die().is_empty());
     assert_eq!(s.jobs.len(), 0);
     assert_eq!(s.outbox.row(id).parked_at, Some(parked_at));
+}
+
+#[test]
+fn a_job_that_fails_for_a_passing_reason_is_tried_for_three_days_and_a_permanent_failure_parks_at_once() {
+    // The tries before parking span GIVE_UP_AFTER, give or take one pause.
+    let span: i64 = (0..MAX_RELAY_ATTEMPTS - 1).map(|a| relay_backoff(a).num_seconds()).sum();
+    assert!((span - GIVE_UP_AFTER.num_seconds()).abs() <= 300, "{span} s of tries");
+
+    let s = setup();
+    let id = s.outbox.push(job(1), s.now());
+    let refused = Arc::new(FailingJobs { runs_jobs: true, permanent: true, ..FailingJobs::default() });
+    let relay = OutboxRelay::new(s.outbox.clone(), refused.clone(), s.clock.clone());
+    assert_eq!(run(relay.relay_due(10)).unwrap(), RelayReport { parked: 1, ..RelayReport::default() });
+    assert_eq!(refused.tried.load(std::sync::atomic::Ordering::Relaxed), 1);
+    let row = s.outbox.row(id);
+    assert_eq!((row.attempts, row.parked_at), (1, Some(s.now())));
+    assert!(row.last_error.as_deref().is_some_and(|e| e.contains("mail refused")));
 }
 
 #[test]

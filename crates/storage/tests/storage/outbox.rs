@@ -327,6 +327,40 @@ async fn a_parked_entry_stays_but_is_never_claimed_again() {
 }
 
 #[tokio::test]
+async fn a_deferred_entry_is_handed_over_again_later_unless_it_is_too_old_delivered_or_parked() {
+    for env in backends().await {
+        let relayed = |tag: &str, created_at: DateTime<Utc>| OutboxRow {
+            relayed_at: Some(created_at + secs(1)),
+            ..outbox_row(tag, created_at)
+        };
+        let (ann, old, done, parked) =
+            (relayed("ann", t0()), relayed("old", t0() - hours(80)), relayed("done", t0()), relayed("parked", t0()));
+        let parked = OutboxRow { parked_at: Some(t0() + secs(2)), ..parked };
+        insert_outbox(&env.db, &[ann.clone(), old.clone(), done.clone(), parked.clone()]).await;
+        env.outbox.mark_delivered(done.id, t0() + secs(2)).await.unwrap();
+        let (now, until, recorded_after) = (t0() + secs(300), t0() + secs(1200), t0() - hours(72));
+
+        for (row, taken_back) in [(&ann, true), (&old, false), (&done, false), (&parked, false)] {
+            let deferred = env.outbox.defer(row.id, until, recorded_after, "451 try later").await.unwrap();
+            assert_eq!(deferred, taken_back, "{:?}: {}", env.backend, row.job);
+        }
+        let stored = outbox_row_by_id(&env.db, ann.id).await;
+        let expected = OutboxRow {
+            attempts: 1,
+            available_at: until,
+            relayed_at: None,
+            last_error: Some("451 try later".to_owned()),
+            ..ann.clone()
+        };
+        assert_eq!(stored, expected);
+        assert_eq!(outbox_row_by_id(&env.db, old.id).await, old, "too old: left for the caller to give up on");
+        // Due again at `until`, not before.
+        assert_eq!(env.outbox.claim_due(now, lease(now), 10).await.unwrap(), []);
+        assert_eq!(env.outbox.claim_due(until, lease(until), 10).await.unwrap(), [entry(ann.id, "ann", 1)]);
+    }
+}
+
+#[tokio::test]
 async fn concurrent_claims_never_share_an_entry_and_together_take_every_due_one() {
     for env in backends().await {
         let (a, b) = (SeaOutboxRepository::new(env.pools.clone()), SeaOutboxRepository::new(env.pools.clone()));
