@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::InfraError;
 
 /// One e-mail the system sends. Rendering is the mail adapter's business.
-/// Mails are stored in the outbox as JSON, so variants only grow.
+/// Mails are stored in the outbox and queued as JSON, so variants only
+/// grow. During a rolling deploy an older relay or worker meets a newer
+/// variant: it leaves it for a newer one (`coffee_storage`'s `claim_due`,
+/// `coffee_jobs::Work`), for up to `outbox::GIVE_UP_AFTER`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Mail {

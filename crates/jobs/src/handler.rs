@@ -40,7 +40,43 @@ pub struct QueuedJob {
     pub outbox_id: Option<Uuid>,
     /// The work.
     #[serde(flatten)]
-    pub job: Job,
+    pub job: Work,
+}
+
+/// What a queued job asks for: a job this version knows, or one it cannot
+/// read, kept as its JSON fields. During a rolling deploy a newer version
+/// may queue a kind of job (a new kind of mail) an older worker does not
+/// know; decoding it must not fail, or the queue's consumer would stop on
+/// it over and over. An older worker fails its run instead, as a failure
+/// that may pass: the job is retried, and a newer worker runs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Work {
+    /// A job this version runs.
+    Known(Job),
+    /// A job this version cannot read.
+    Unknown(serde_json::Map<String, serde_json::Value>),
+}
+
+impl From<Job> for Work {
+    fn from(job: Job) -> Self {
+        Work::Known(job)
+    }
+}
+
+impl Work {
+    /// The job, or the error of a run of one this version cannot read.
+    fn known(&self) -> Result<&Job, InfraError> {
+        match self {
+            Work::Known(job) => Ok(job),
+            Work::Unknown(fields) => {
+                let kind = fields.get("type").and_then(serde_json::Value::as_str).unwrap_or("?");
+                Err(InfraError::new(format!(
+                    "this version cannot run this job (type {kind:?}, or a newer form of it); a newer worker will"
+                )))
+            }
+        }
+    }
 }
 
 /// Records entry `id` delivered, retrying with backoff for up to `within`
@@ -143,8 +179,9 @@ impl JobHandler {
     /// # Errors
     /// The job failed (or timed out); the caller decides whether to retry.
     pub async fn run_queued(&self, queued: &QueuedJob) -> Result<(), InfraError> {
+        let job = queued.job.known()?;
         let (Some(id), Some((outbox, clock))) = (queued.outbox_id, &self.ledger) else {
-            return self.run(&queued.job).await;
+            return self.run(job).await;
         };
         let Some(_running) = Running::start(&self.running, id) else {
             tracing::info!(outbox_id = %id, "job of this outbox entry is running already; not running it twice");
@@ -168,11 +205,11 @@ impl JobHandler {
         };
         let result = if held {
             tokio::select! {
-                result = self.run(&queued.job) => result,
+                result = self.run(job) => result,
                 never = self.keep_lease(outbox.as_ref(), clock.as_ref(), id, lease) => match never {},
             }
         } else {
-            self.run(&queued.job).await
+            self.run(job).await
         };
         match result {
             Ok(()) => record_delivered(outbox.as_ref(), clock.as_ref(), id, RECORD_FOR).await,

@@ -18,7 +18,7 @@ mod runners;
 mod vacuum;
 
 pub use dead::{DeadJob, DeadJobs};
-pub use handler::{JobHandler, QueuedJob};
+pub use handler::{JobHandler, QueuedJob, Work};
 pub use queue::{InlineQueue, JOB_QUEUE, MAX_DELIVERY_ATTEMPTS, QueueDepth, RedisQueue, redis_config};
 pub use runners::{CleanupSchedule, run_cleanup_schedule, run_consumer, run_relay};
 pub use vacuum::vacuum_finished;

@@ -119,7 +119,7 @@ impl RedisQueue {
 impl JobQueue for RedisQueue {
     async fn enqueue(&self, id: Uuid, job: Job) -> Result<(), InfraError> {
         let mut storage = self.storage.clone();
-        let queued = QueuedJob { outbox_id: Some(id), job };
+        let queued = QueuedJob { outbox_id: Some(id), job: job.into() };
         match tokio::time::timeout(PUSH_TIMEOUT, storage.push(queued)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(InfraError::caused_by("redis push failed", e)),
@@ -150,7 +150,7 @@ impl InlineQueue {
 impl JobQueue for InlineQueue {
     async fn enqueue(&self, id: Uuid, job: Job) -> Result<(), InfraError> {
         // Recorded delivered like a queued job, so the relay never takes it for lost.
-        self.handler.run_queued(&QueuedJob { outbox_id: Some(id), job }).await
+        self.handler.run_queued(&QueuedJob { outbox_id: Some(id), job: job.into() }).await
     }
 
     fn runs_jobs(&self) -> bool {

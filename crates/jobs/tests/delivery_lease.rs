@@ -68,7 +68,7 @@ async fn engines() -> Vec<(TestDatabase, Arc<SeaOutboxRepository>, QueuedJob)> {
         let outbox = Arc::new(SeaOutboxRepository::new(db));
         outbox.record(&mail(), Utc::now()).await.unwrap();
         let entry = outbox.claim_due(Utc::now(), Utc::now() + TimeDelta::minutes(1), 1).await.unwrap().remove(0);
-        engines.push((database, outbox, QueuedJob { outbox_id: Some(entry.id), job: entry.job }));
+        engines.push((database, outbox, QueuedJob { outbox_id: Some(entry.id), job: entry.job.into() }));
     }
     engines
 }
@@ -114,13 +114,13 @@ async fn copies_in_one_worker_run_one_at_a_time_and_a_retry_runs_after_a_failure
 #[test]
 fn a_queued_job_carries_its_outbox_entry_and_jobs_queued_before_still_decode() {
     let id = Uuid::now_v7();
-    let queued = QueuedJob { outbox_id: Some(id), job: mail() };
+    let queued = QueuedJob { outbox_id: Some(id), job: mail().into() };
     let text = serde_json::to_string(&queued).unwrap();
     assert!(text.contains(&id.to_string()), "{text}");
     assert_eq!(serde_json::from_str::<QueuedJob>(&text).unwrap(), queued);
     // What the queue held before the field existed: the bare job.
     let old = serde_json::to_string(&mail()).unwrap();
-    assert_eq!(serde_json::from_str::<QueuedJob>(&old).unwrap(), QueuedJob { outbox_id: None, job: mail() });
+    assert_eq!(serde_json::from_str::<QueuedJob>(&old).unwrap(), QueuedJob { outbox_id: None, job: mail().into() });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

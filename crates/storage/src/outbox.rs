@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use coffee_domain::RepoError;
 use coffee_domain::jobs::Job;
-use coffee_domain::outbox::{DeliveryLease, OutboxEntry, OutboxRepository, REDELIVER_AFTER};
+use coffee_domain::outbox::{
+    DeliveryLease, GIVE_UP_AFTER, OutboxEntry, OutboxRepository, REDELIVER_AFTER, relay_backoff,
+};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QuerySelect, Set, UpdateMany,
@@ -97,7 +99,7 @@ impl OutboxRepository for SeaOutboxRepository {
             .table(outbox::Entity)
             .value(C::ClaimedUntil, lease_until)
             .and_where(in_batch(&self.db, C::Id, due))
-            .returning(Query::returning().columns([C::Id, C::Job, C::Attempts, C::AvailableAt]))
+            .returning(Query::returning().columns([C::Id, C::Job, C::Attempts, C::AvailableAt, C::CreatedAt]))
             .to_owned();
         let rows = self.db.query_all(&claim).await.map_err(repo_err)?;
         // RETURNING yields rows in no particular order (SQLite: rowid order,
@@ -108,17 +110,29 @@ impl OutboxRepository for SeaOutboxRepository {
             let id: Uuid = row.try_get("", "id").map_err(repo_err)?;
             let payload: String = row.try_get("", "job").map_err(repo_err)?;
             let attempts: i32 = row.try_get("", "attempts").map_err(repo_err)?;
-            claimed.push((available_at, id, payload, attempts));
+            let created_at: DateTime<Utc> = row.try_get("", "created_at").map_err(repo_err)?;
+            claimed.push((available_at, id, payload, attempts, created_at));
         }
         claimed.sort_unstable_by_key(|&(available_at, id, ..)| (available_at, id));
         let mut entries = Vec::with_capacity(claimed.len());
-        for (_, id, payload, attempts) in claimed {
-            match serde_json::from_str::<Job>(&payload) {
-                Ok(job) => entries.push(OutboxEntry { id, job, attempts }),
-                Err(e) => {
-                    tracing::error!(outbox_id = %id, error = %e, "outbox entry cannot be decoded; parked");
-                    self.park(id, now, &format!("undecodable job: {e}")).await?;
+        for (_, id, payload, attempts, created_at) in claimed {
+            let e = match serde_json::from_str::<Job>(&payload) {
+                Ok(job) => {
+                    entries.push(OutboxEntry { id, job, attempts });
+                    continue;
                 }
+                Err(e) => e,
+            };
+            // A JSON object may be a newer version's job (during a rolling
+            // deploy): left for a relay that reads it, until it is too old.
+            let newer = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&payload).is_ok();
+            if newer && created_at >= now - GIVE_UP_AFTER {
+                let retry_at = now + relay_backoff(attempts);
+                tracing::warn!(outbox_id = %id, error = %e, %retry_at, "outbox entry this version cannot read (a newer version's?); left for later");
+                self.reschedule(id, retry_at, &format!("undecodable job (a newer version's?): {e}")).await?;
+            } else {
+                tracing::error!(outbox_id = %id, error = %e, "outbox entry cannot be decoded; parked");
+                self.park(id, now, &format!("undecodable job: {e}")).await?;
             }
         }
         Ok(entries)

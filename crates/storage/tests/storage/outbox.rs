@@ -389,7 +389,8 @@ async fn concurrent_claims_never_share_an_entry_and_together_take_every_due_one(
 
 // --- Undecodable entries ---------------------------------------------------
 
-/// Jobs no version of the code can read back.
+/// Jobs this version cannot read back: text no version wrote, and a JSON
+/// job of a kind it does not know (a newer version's, perhaps).
 fn undecodable(available_at: DateTime<Utc>) -> [OutboxRow; 2] {
     let base = outbox_row("bad", available_at);
     [
@@ -399,27 +400,34 @@ fn undecodable(available_at: DateTime<Utc>) -> [OutboxRow; 2] {
 }
 
 #[tokio::test]
-async fn an_undecodable_entry_is_parked_and_the_others_are_claimed() {
+async fn an_undecodable_entry_is_parked_or_left_for_a_newer_relay_and_the_others_are_claimed() {
     for env in backends().await {
         let now = t0();
-        let bad = undecodable(now - secs(10));
+        let [garbage, unknown] = undecodable(now - secs(10));
+        // The same unknown kind, recorded longer ago than any deploy lasts.
+        let stale = OutboxRow { id: Uuid::now_v7(), created_at: now - hours(73), ..unknown.clone() };
         let good = [outbox_row("ann", now - secs(5)), outbox_row("bob", now)];
-        insert_outbox(&env.db, &bad).await;
+        insert_outbox(&env.db, &[garbage.clone(), unknown.clone(), stale.clone()]).await;
         insert_outbox(&env.db, &good).await;
 
         let claimed = env.outbox.claim_due(now, lease(now), 10).await.unwrap();
 
         assert_eq!(claimed, [entry(good[0].id, "ann", 0), entry(good[1].id, "bob", 0)]);
-        for row in &bad {
+        for (row, parked) in [(&garbage, true), (&unknown, false), (&stale, true)] {
             let stored = outbox_row_by_id(&env.db, row.id).await;
-            assert_eq!((stored.parked_at, stored.claimed_until, stored.attempts), (Some(now), None, 1), "{stored:?}");
+            let expected = if parked { (Some(now), now - secs(10)) } else { (None, now + secs(1)) };
+            assert_eq!((stored.parked_at, stored.available_at), expected, "{:?}: {stored:?}", env.backend);
+            assert_eq!((stored.claimed_until, stored.attempts, stored.relayed_at), (None, 1, None));
             let error = stored.last_error.unwrap_or_default();
             assert!(error.starts_with("undecodable job"), "{error}");
-            assert_eq!(stored.relayed_at, None);
         }
-        // Parked for good: once the good entries' lease is over, only they come back.
+        // Once the good entries' lease is over, they come back. The unknown
+        // kind is due again too, for a relay that reads it: this one leaves
+        // it again; the parked ones stay parked.
         let later = lease(now) + hours(1);
         assert_eq!(ids(&env.outbox.claim_due(later, lease(later), 10).await.unwrap()), ids(&claimed));
+        let stored = outbox_row_by_id(&env.db, unknown.id).await;
+        assert_eq!((stored.attempts, stored.parked_at, stored.available_at), (2, None, later + secs(2)));
     }
 }
 
@@ -438,9 +446,8 @@ async fn an_undecodable_entry_does_not_block_the_queue_even_with_a_limit_of_one(
         }
 
         assert_eq!(claimed, [entry(good[0].id, "ann", 0), entry(good[1].id, "bob", 0)]);
-        for row in &bad {
-            assert_eq!(outbox_row_by_id(&env.db, row.id).await.parked_at, Some(now));
-        }
+        assert_eq!(outbox_row_by_id(&env.db, bad[0].id).await.parked_at, Some(now));
+        assert_eq!(outbox_row_by_id(&env.db, bad[1].id).await.available_at, now + secs(1), "due again later");
     }
 }
 

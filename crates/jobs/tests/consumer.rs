@@ -1,0 +1,95 @@
+//! The Redis queue's consumer against a job this version cannot read (a
+//! newer version's, during a rolling deploy): it is retried like any failing
+//! job, and the jobs behind it run. Against the Redis at `TEST_REDIS_URL`,
+//! in a queue of its own.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use apalis::prelude::TaskSink;
+use apalis_redis::{ConnectionManager, RedisStorage};
+use async_trait::async_trait;
+use coffee_domain::error::InfraError;
+use coffee_domain::jobs::{Job, JobQueue};
+use coffee_domain::mail::{Mail, Mailer};
+use coffee_jobs::{DeadJobs, JobHandler, QueuedJob, RedisQueue, Work, redis_config, run_consumer};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// Counts the mails it is asked to send.
+#[derive(Default)]
+struct Counting(AtomicU32);
+
+#[async_trait]
+impl Mailer for Counting {
+    async fn send(&self, _: &Mail) -> Result<(), InfraError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+fn mail() -> Job {
+    Job::SendMail(Mail::Verification {
+        to: "ann@example.com".to_owned(),
+        code: "123456".to_owned(),
+        link: "https://shop.example/auth/verify?token=t".to_owned(),
+        valid_minutes: 60,
+    })
+}
+
+#[test]
+fn a_job_this_version_cannot_read_decodes_and_a_known_one_keeps_its_form() {
+    let id = Uuid::now_v7();
+    // A known job is written exactly as before `Work` existed.
+    let queued = QueuedJob { outbox_id: Some(id), job: mail().into() };
+    let mut expected = serde_json::to_value(mail()).unwrap();
+    expected["outbox_id"] = serde_json::json!(id);
+    assert_eq!(serde_json::to_value(&queued).unwrap(), expected);
+    // A new kind of job, and a new kind of mail in a known one.
+    for text in [
+        r#"{"outbox_id":"0190d0a8-0000-7000-8000-000000000001","type":"send_sms","to":"+100"}"#,
+        r#"{"type":"send_mail","kind":"birthday","to":"ann@example.com"}"#,
+    ] {
+        let decoded: QueuedJob = serde_json::from_str(text).unwrap();
+        assert!(matches!(decoded.job, Work::Unknown(_)), "{text}: {decoded:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_this_version_cannot_read_is_retried_and_the_jobs_behind_it_run() {
+    let Some(url) = coffee_testkit::redis_or_skip("a_job_this_version_cannot_read_is_retried…") else { return };
+    let name = format!("consumer-test-{}", Uuid::now_v7().simple());
+    let queue = RedisQueue::new(&url, &name).unwrap();
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let conn = ConnectionManager::new(client).await.unwrap();
+    // What a newer version pushes: a kind of job this one does not know.
+    let mut raw: RedisStorage<serde_json::Value, ConnectionManager> =
+        RedisStorage::new(conn).with_config(redis_config(&name));
+    raw.push(serde_json::json!({"outbox_id": Uuid::now_v7(), "type": "send_sms", "to": "+100"})).await.unwrap();
+    queue.enqueue(Uuid::now_v7(), mail()).await.unwrap();
+
+    let mailer = Arc::new(Counting::default());
+    let handler = Arc::new(JobHandler::new(mailer.clone()));
+    let stop = CancellationToken::new();
+    let consumer = tokio::spawn(run_consumer(queue.storage(), handler, 2, 2, stop.clone()));
+    let dead = DeadJobs::connect(&url, &name).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    // The known job runs; the unknown one is tried twice (JOB_MAX_ATTEMPTS
+    // here) and, having no outbox to go back to, given up on.
+    while mailer.0.load(Ordering::SeqCst) < 1 || dead.list().await.unwrap().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "sent {}, dead {:?}",
+            mailer.0.load(Ordering::SeqCst),
+            dead.list().await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let parked = dead.list().await.unwrap();
+    assert!(parked[0].last_error.as_deref().is_some_and(|e| e.contains("cannot run this job")), "{parked:?}");
+    assert_eq!(mailer.0.load(Ordering::SeqCst), 1);
+    stop.cancel();
+    consumer.await.unwrap();
+}
