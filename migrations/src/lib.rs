@@ -30,6 +30,7 @@ mod m20261217_000020_category_names_in_menu_version;
 mod m20261218_000021_sort_tie_break_indexes;
 mod m20261219_000022_account_code_attempts;
 mod m20261220_000023_session_family_expiry;
+mod m20261221_000024_outbox_parked;
 
 /// An index named `name` on `cols` of `table` (migrations from the fourth on).
 pub(crate) fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
@@ -72,6 +73,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261218_000021_sort_tie_break_indexes::Migration),
             Box::new(m20261219_000022_account_code_attempts::Migration),
             Box::new(m20261220_000023_session_family_expiry::Migration),
+            Box::new(m20261221_000024_outbox_parked::Migration),
         ]
     }
 }

@@ -94,6 +94,8 @@ pub struct Sample {
     pub pool: Option<coffee_storage::PoolStats>,
     /// Outbox entries not yet handed to the job queue (neither relayed nor parked).
     pub outbox_backlog: Option<u64>,
+    /// Outbox entries given up on and not delivered since.
+    pub outbox_parked: Option<u64>,
     /// The Redis job queue (distributed profile only).
     pub jobs: Option<coffee_jobs::QueueDepth>,
     /// WebSockets open on this replica (`coffee-api` only).
@@ -168,6 +170,11 @@ impl Metrics {
             "coffee_outbox_backlog",
             "Outbox entries not yet handed to the job queue (neither relayed nor parked).",
             sample.outbox_backlog,
+        );
+        gauge(
+            "coffee_outbox_parked",
+            "Outbox entries given up on and not delivered since (in the dead set, or parked by the embedded relay).",
+            sample.outbox_parked,
         );
         gauge(
             "coffee_jobs_queued",
@@ -289,7 +296,7 @@ mod tests {
         let m = Metrics::new(None, 2);
         m.observe_request("/users/{id}", "GET", "200", Duration::from_millis(3));
         m.observe_request("/users/{id}", "BREW", "405", Duration::from_millis(1));
-        let text = m.render(&Sample { outbox_backlog: Some(2), ..Sample::default() });
+        let text = m.render(&Sample { outbox_backlog: Some(2), outbox_parked: Some(1), ..Sample::default() });
         assert!(
             text.contains(r#"coffee_http_requests_total{method="GET",route="/users/{id}",status="200"} 1"#),
             "{text}"
@@ -302,6 +309,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("coffee_outbox_backlog 2"), "{text}");
+        assert!(text.contains("coffee_outbox_parked 1"), "{text}");
         assert!(!text.contains("coffee_jobs_queued") && !text.contains("coffee_db_pool_in_use"), "{text}");
         assert!(!text.contains("coffee_list_totals_total") && !text.contains("coffee_list_pages_total"), "{text}");
 

@@ -330,16 +330,8 @@ impl Services {
     pub async fn sample(&self) -> Sample {
         let limit = Duration::from_secs(2);
         let outbox = SeaOutboxRepository::new(self.db.clone());
-        let backlog = async {
-            match tokio::time::timeout(limit, outbox.backlog()).await {
-                Ok(Ok(n)) => Some(n),
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %error_chain(&e), "metrics: the outbox backlog could not be read");
-                    None
-                }
-                Err(_) => None,
-            }
-        };
+        let backlog = outbox_count("backlog", limit, outbox.backlog());
+        let parked = outbox_count("parked entries", limit, outbox.parked());
         let jobs = async {
             let queue = self.redis_queue.as_ref()?;
             match tokio::time::timeout(limit, queue.depth()).await {
@@ -351,10 +343,11 @@ impl Services {
                 Err(_) => None,
             }
         };
-        let (outbox_backlog, jobs) = tokio::join!(backlog, jobs);
+        let (outbox_backlog, outbox_parked, jobs) = tokio::join!(backlog, parked, jobs);
         Sample {
             pool: coffee_storage::pool_stats(&self.db),
             outbox_backlog,
+            outbox_parked,
             jobs,
             open_websockets: None,
             list_totals: None,
@@ -463,5 +456,22 @@ async fn migrate_with_retry(db: &coffee_storage::Pools) -> Result<(), StartError
             }
             Err(e) => return Err(StartError::Database(format!("migration failed: {e}"))),
         }
+    }
+}
+
+/// A count of the outbox for the metrics, bounded to `limit`; `None` (and a
+/// warning) when it cannot be read.
+async fn outbox_count(
+    what: &str,
+    limit: Duration,
+    count: impl std::future::Future<Output = Result<u64, coffee_domain::RepoError>>,
+) -> Option<u64> {
+    match tokio::time::timeout(limit, count).await {
+        Ok(Ok(n)) => Some(n),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %error_chain(&e), "metrics: the outbox {what} could not be read");
+            None
+        }
+        Err(_) => None,
     }
 }

@@ -134,8 +134,11 @@ impl MaintenanceRepository for SeaMaintenanceRepository {
 
     async fn purge_relayed_outbox(&self, cutoff: DateTime<Utc>, limit: u64) -> Result<u64, RepoError> {
         use outbox::Column as C;
-        // Parked rows stay for an operator even if a late relay marked them relayed.
-        let old = Condition::all().add(C::RelayedAt.lt(cutoff)).add(C::ParkedAt.is_null());
+        // Parked rows stay for an operator even if a late relay marked them
+        // relayed, until their job ran (an operator re-queued it).
+        let old = Condition::all()
+            .add(C::RelayedAt.lt(cutoff))
+            .add(Condition::any().add(C::ParkedAt.is_null()).add(C::DeliveredAt.is_not_null()));
         purge_batch::<outbox::Entity>(&self.db, C::Id, C::RelayedAt, old, limit).await
     }
 

@@ -43,6 +43,23 @@ impl SeaOutboxRepository {
             .map_err(repo_err)?;
         Ok(count)
     }
+
+    /// Entries given up on and not delivered since (a parked job an
+    /// operator re-queued and that ran is delivered), for the metrics: one
+    /// `COUNT` served by the partial index `ix_outbox_parked`.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn parked(&self) -> Result<u64, RepoError> {
+        use outbox::Column as C;
+        let count = outbox::Entity::find()
+            .filter(C::ParkedAt.is_not_null())
+            .filter(C::DeliveredAt.is_null())
+            .count(&self.db)
+            .await
+            .map_err(repo_err)?;
+        Ok(count)
+    }
 }
 
 /// Error texts are stored for operators; keep them bounded.

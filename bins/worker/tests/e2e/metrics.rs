@@ -56,6 +56,7 @@ async fn the_worker_serves_its_metrics_on_metrics_port() {
     assert_eq!(value(&text, "coffee_jobs_dead"), Some(1.0), "the parked mail is counted:\n{text}");
     assert_eq!(value(&text, "coffee_jobs_queued"), Some(0.0), "{text}");
     assert_eq!(value(&text, "coffee_outbox_backlog"), Some(0.0), "{text}");
+    assert_eq!(value(&text, "coffee_outbox_parked"), Some(1.0), "the parked mail's outbox entry:\n{text}");
     assert_eq!(value(&text, "coffee_db_pool_max"), Some(4.0), "DATABASE_MAX_CONNECTIONS of the worker:\n{text}");
     assert!(value(&text, "coffee_db_pool_idle").is_some() && value(&text, "coffee_db_pool_in_use").is_some());
     // No sockets and no API routes in a worker.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use coffee_domain::maintenance::{CleanupReport, CleanupService, CleanupSettings, MaintenanceRepository};
+use coffee_domain::outbox::OutboxRepository;
 use coffee_domain::user::{
     AttemptCount, AttemptLimits, NewSession, RotateOutcome, SessionRepository, User, UserRepository,
 };
@@ -307,6 +308,27 @@ async fn purge_relayed_outbox_deletes_old_relayed_entries_but_never_pending_or_p
         // Even a cutoff far in the future only takes the relayed ones.
         assert_eq!(env.maintenance.purge_relayed_outbox(cutoff + hours(24 * 3650), 100).await.unwrap(), 2);
         assert_eq!(count_rows(&env.db, "outbox").await, 4);
+    }
+}
+
+#[tokio::test]
+async fn a_parked_entry_goes_with_the_relayed_ones_once_its_job_ran() {
+    for env in backends().await {
+        let long_ago = t0() - hours(24 * 30);
+        let parked = |tag: &str| OutboxRow {
+            relayed_at: Some(long_ago),
+            parked_at: Some(long_ago + secs(300)),
+            ..outbox_row(tag, long_ago)
+        };
+        let (waiting, retried) = (parked("waiting"), parked("retried"));
+        insert_outbox(&env.db, &[waiting.clone(), retried.clone()]).await;
+        assert_eq!(env.outbox.parked().await.unwrap(), 2);
+        // An operator re-queued one from the dead set, and it ran.
+        env.outbox.mark_delivered(retried.id, t0() - hours(24 * 20)).await.unwrap();
+        assert_eq!(env.outbox.parked().await.unwrap(), 1, "{:?}: a delivered entry is no longer waiting", env.backend);
+
+        assert_eq!(env.maintenance.purge_relayed_outbox(t0(), 10).await.unwrap(), 1);
+        assert_eq!(uuids(&env.db, "outbox", "id").await, [waiting.id]);
     }
 }
 

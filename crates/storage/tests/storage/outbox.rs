@@ -487,6 +487,7 @@ async fn the_backlog_counts_entries_neither_relayed_nor_parked() {
         ];
         insert_outbox(&env.db, &rows).await;
         assert_eq!(env.outbox.backlog().await.unwrap(), 3);
+        assert_eq!(env.outbox.parked().await.unwrap(), 1);
         env.outbox.mark_relayed(rows[0].id, t0()).await.unwrap();
         assert_eq!(env.outbox.backlog().await.unwrap(), 2);
     }
