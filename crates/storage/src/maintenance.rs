@@ -61,10 +61,13 @@ fn batch<E: EntityTrait>(id: E::Column, order: E::Column, cond: Condition, limit
 impl MaintenanceRepository for SeaMaintenanceRepository {
     async fn purge_unverified_users(&self, cutoff: DateTime<Utc>, limit: u64) -> Result<u64, RepoError> {
         use users::Column as C;
+        // Unchanged since the cutoff too: an account an admin un-verified
+        // (which changes it) gets the whole time to prove its address again.
         let stale = Condition::all()
             .add(C::IsVerified.eq(false))
             .add(C::Role.eq(Role::User.as_str()))
-            .add(C::CreatedAt.lt(cutoff));
+            .add(C::CreatedAt.lt(cutoff))
+            .add(C::UpdatedAt.lt(cutoff));
         if !is_postgres(&self.db) {
             return purge_batch::<users::Entity>(&self.db, C::Id, C::CreatedAt, stale, limit).await;
         }

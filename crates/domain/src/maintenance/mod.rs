@@ -15,8 +15,10 @@ use crate::error::RepoError;
 /// is idempotent and safe to run from several workers at once.
 #[async_trait]
 pub trait MaintenanceRepository: Send + Sync {
-    /// Deletes unverified non-admin users created strictly before `cutoff`,
-    /// with everything that belongs to them (foreign keys cascade).
+    /// Deletes unverified non-admin users created, and last changed,
+    /// strictly before `cutoff`, with everything that belongs to them
+    /// (foreign keys cascade). "Last changed" keeps an old account an admin
+    /// un-verified for the whole time from then on.
     ///
     /// # Errors
     /// The store failed.

@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use coffee_domain::maintenance::{CleanupReport, CleanupService, CleanupSettings, MaintenanceRepository};
 use coffee_domain::outbox::OutboxRepository;
 use coffee_domain::user::{
-    AttemptCount, AttemptLimits, NewSession, RotateOutcome, SessionRepository, User, UserRepository,
+    AttemptCount, AttemptLimits, NewSession, RotateOutcome, SessionRepository, User, UserChanges, UserRepository,
 };
 use coffee_storage::{Db, SeaMaintenanceRepository};
 use uuid::Uuid;
@@ -78,6 +78,23 @@ async fn a_user_created_exactly_at_the_cutoff_is_kept_one_microsecond_older_is_d
         assert_eq!(env.maintenance.purge_unverified_users(t0(), 10).await.unwrap(), 0);
         assert_eq!(env.maintenance.purge_unverified_users(t0() + micros(1), 10).await.unwrap(), 1);
         assert!(!exists(&env, &at_cutoff).await);
+    }
+}
+
+#[tokio::test]
+async fn an_old_account_an_admin_unverifies_gets_the_whole_time_from_then_on() {
+    for env in backends().await {
+        let long_ago = t0() - hours(24 * 365);
+        let ann = user("ann@example.com").created_at(long_ago).verified_at(long_ago).create(&env.users).await;
+        let unverify = UserChanges { verified: Some((false, None)), ..UserChanges::default() };
+        env.users.update(ann.id, &unverify, t0()).await.unwrap();
+
+        let report = cleanup(&env.db, t0() + TTL, 10).run().await.unwrap();
+        assert_eq!(report.users, 0, "{:?}: un-verified just TTL ago", env.backend);
+        assert!(exists(&env, &ann).await);
+        let report = cleanup(&env.db, t0() + TTL + micros(1), 10).run().await.unwrap();
+        assert_eq!(report.users, 1, "{:?}", env.backend);
+        assert!(!exists(&env, &ann).await);
     }
 }
 
