@@ -129,9 +129,7 @@ pub trait UserRepository: Send + Sync {
     /// The store failed.
     async fn find_credentials(&self, email: &Email) -> Result<Option<(User, String)>, RepoError>;
 
-    /// The addresses of every verified admin, sorted: an address never
-    /// proven may not be the admin's (a typo, someone else's), and order
-    /// mails carry customers' names and orders.
+    /// The addresses of every admin, sorted.
     ///
     /// # Errors
     /// The store failed.
