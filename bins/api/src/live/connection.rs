@@ -178,7 +178,8 @@ impl Socket {
         let mut limits = Limits::default();
         let close = loop {
             // Biased, in this order: the socket's own duties (closing, expiry,
-            // access changes, pings) come before what the client sends, so a
+            // access changes, pings) come before what the client sends (the
+            // silence check alone comes after it), so a
             // client that never stops sending cannot hold them off; frames
             // from the hub and the ping tick are few, and the client's next
             // frame is read as soon as they are done.
@@ -200,12 +201,6 @@ impl Socket {
                     if wanted(&delivery, &mut seen, self.caller.id()) && self.emit(Outgoing::Text(delivery.text.clone())).await.is_err() {
                         break None;
                     }
-                }
-                () = &mut silence => {
-                    if heard.elapsed() >= idle_limit {
-                        break close_reason(1000, "silent too long");
-                    }
-                    silence.as_mut().reset(heard + idle_limit);
                 }
                 _ = ping.tick() => {
                     // The same check at every ping, for an access change whose
@@ -253,6 +248,14 @@ impl Socket {
                     if handled.is_err() {
                         break None;
                     }
+                }
+                // Last: a frame that came in time is read first (and moves
+                // `heard`), and a client that keeps sending is not silent.
+                () = &mut silence => {
+                    if heard.elapsed() >= idle_limit {
+                        break close_reason(1000, "silent too long");
+                    }
+                    silence.as_mut().reset(heard + idle_limit);
                 }
             }
         };
