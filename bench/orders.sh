@@ -206,6 +206,11 @@ DROP DATABASE IF EXISTS "$BENCH_DB" WITH (FORCE);
 CREATE DATABASE "$BENCH_DB";
 SQL
 start_server "migrations"
+if [[ -n "${AFTER_MIGRATIONS_SQL:-}" ]]; then
+    # A/B of the schema on one binary, e.g. AFTER_MIGRATIONS_SQL='DROP INDEX ix_orders_status_id'.
+    log "applying AFTER_MIGRATIONS_SQL: $AFTER_MIGRATIONS_SQL"
+    psql "$DB_URL" -qX -v ON_ERROR_STOP=1 -c "$AFTER_MIGRATIONS_SQL" >/dev/null
+fi
 
 log "seeding $BENCH_USERS users and $BENCH_PRODUCTS products"
 psql "$DB_URL" -qX -v ON_ERROR_STOP=1 -v admin="$ADMIN_EMAIL" -v n="$BENCH_USERS" \
