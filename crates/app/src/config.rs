@@ -78,7 +78,9 @@ pub struct Config {
     pub cleanup_schedule: CleanupSchedule,
     /// `WORKER_CONCURRENCY`: jobs one `coffee-worker` runs at once.
     pub worker_concurrency: usize,
-    /// `JOB_MAX_ATTEMPTS`: deliveries of a job before it is parked as dead.
+    /// `JOB_MAX_ATTEMPTS`: deliveries of a job in one round; then a failure
+    /// that may pass goes back to the outbox for another round, and a
+    /// permanent one is parked as dead.
     pub job_max_attempts: usize,
     /// `PASSWORD_HASH_QUEUE`: password hashes that may wait for a free CPU;
     /// past that, signup and login answer 503 `busy` at once.
@@ -461,7 +463,7 @@ impl Config {
         let ws_ping_interval = std_duration(&vars, "WS_PING_INTERVAL", "20s")?;
         let ws_idle_timeout = std_duration(&vars, "WS_IDLE_TIMEOUT", "60s")?;
         if ws_idle_timeout <= ws_ping_interval {
-            // A silent client is judged at the pings: it must have had one to answer.
+            // A client must have had a ping to answer before it counts as silent.
             return Err(err("WS_IDLE_TIMEOUT", "must be longer than WS_PING_INTERVAL (clients answer the pings)"));
         }
         let log_filter = get(&vars, "RUST_LOG").unwrap_or("info").to_owned();

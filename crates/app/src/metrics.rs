@@ -173,7 +173,7 @@ impl Metrics {
         );
         gauge(
             "coffee_outbox_parked",
-            "Outbox entries given up on and not delivered since (in the dead set, or parked by the embedded relay).",
+            "Outbox entries given up on and not delivered since (in the dead set, or parked by a relay).",
             sample.outbox_parked,
         );
         gauge(

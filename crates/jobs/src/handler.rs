@@ -10,7 +10,7 @@ use coffee_domain::clock::Clock;
 use coffee_domain::error::{InfraError, RepoError, error_chain};
 use coffee_domain::jobs::Job;
 use coffee_domain::mail::Mailer;
-use coffee_domain::outbox::{CLAIM_LEASE, DEFER_FOR, DeliveryLease, GIVE_UP_AFTER, OutboxRepository};
+use coffee_domain::outbox::{CLAIM_LEASE, DEFER_FOR, DeliveryLease, GIVE_UP_AFTER, OutboxRepository, give_up_after};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -49,13 +49,37 @@ pub struct QueuedJob {
 /// know; decoding it must not fail, or the queue's consumer would stop on
 /// it over and over. An older worker fails its run instead, as a failure
 /// that may pass: the job is retried, and a newer worker runs it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Work {
     /// A job this version runs.
     Known(Job),
-    /// A job this version cannot read.
-    Unknown(serde_json::Map<String, serde_json::Value>),
+    /// A job this version cannot read: its fields, written back unchanged,
+    /// and why it could not be read.
+    Unknown {
+        /// The job's fields.
+        fields: serde_json::Map<String, serde_json::Value>,
+        /// The decoding error.
+        error: String,
+    },
+}
+
+impl Serialize for Work {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Work::Known(job) => job.serialize(serializer),
+            Work::Unknown { fields, .. } => fields.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Work {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let fields = serde_json::Map::deserialize(deserializer)?;
+        Ok(match serde_json::from_value(serde_json::Value::Object(fields.clone())) {
+            Ok(job) => Work::Known(job),
+            Err(e) => Work::Unknown { fields, error: e.to_string() },
+        })
+    }
 }
 
 impl From<Job> for Work {
@@ -69,10 +93,11 @@ impl Work {
     fn known(&self) -> Result<&Job, InfraError> {
         match self {
             Work::Known(job) => Ok(job),
-            Work::Unknown(fields) => {
+            Work::Unknown { fields, error } => {
                 let kind = fields.get("type").and_then(serde_json::Value::as_str).unwrap_or("?");
                 Err(InfraError::new(format!(
-                    "this version cannot run this job (type {kind:?}, or a newer form of it); a newer worker will"
+                    "this version cannot run this job (type {kind:?}: {error}); a newer worker will, if it is a newer \
+                     version's"
                 )))
             }
         }
@@ -262,13 +287,19 @@ impl JobHandler {
 
     /// Gives `queued`, whose every try failed for a reason that may pass,
     /// back to its outbox entry, which hands it over again in [`DEFER_FOR`]
-    /// unless it was recorded more than [`GIVE_UP_AFTER`] ago. `false` when
+    /// unless it was recorded longer ago than the job is worth delivering
+    /// ([`give_up_after`]: [`GIVE_UP_AFTER`], a verification mail while its
+    /// code is valid). `false` when
     /// it was not given back (no entry, too old, or the store failed): the
     /// caller gives up on it ([`Self::give_up`]).
     pub async fn defer(&self, queued: &QueuedJob, error: &str) -> bool {
         let (Some(id), Some((outbox, clock))) = (queued.outbox_id, &self.ledger) else { return false };
         let now = clock.now();
-        match outbox.defer(id, now + DEFER_FOR, now - GIVE_UP_AFTER, error).await {
+        let worth = match &queued.job {
+            Work::Known(job) => give_up_after(job),
+            Work::Unknown { .. } => GIVE_UP_AFTER,
+        };
+        match outbox.defer(id, now + DEFER_FOR, now - worth, error).await {
             Ok(deferred) => deferred,
             Err(e) => {
                 tracing::warn!(outbox_id = %id, error = %error_chain(&e), "could not give a failing job back to the outbox");

@@ -18,9 +18,11 @@ use crate::handler::{JobHandler, QueuedJob};
 /// which a refactoring could change under running workers.
 pub const JOB_QUEUE: &str = "coffee:jobs";
 
-/// Deliveries of one job before the worker gives up and parks it in the
-/// queue's dead set (apalis-redis waits `attempt` seconds between tries):
-/// the default of `JOB_MAX_ATTEMPTS`. apalis-redis itself parks a job after
+/// Deliveries of one job in one round (apalis-redis waits `attempt` seconds
+/// between tries): the default of `JOB_MAX_ATTEMPTS`. Then a failure that may
+/// pass gives the job back to the outbox for another round
+/// (`coffee_domain::outbox::DEFER_FOR` later), and a permanent one parks it
+/// in the queue's dead set. apalis-redis itself parks a job after
 /// 25 attempts whatever this says, so this is its most: the tries span
 /// about 5 minutes (1 + 2 + … + 24 s), which an SMTP server restarting
 /// rides out (10, the earlier default, spanned 45 s).

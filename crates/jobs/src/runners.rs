@@ -200,8 +200,8 @@ async fn deliver(
 }
 
 /// Consumes the Redis job queue until `shutdown`, running up to
-/// `concurrency` jobs at once and parking a job after `max_attempts` failed
-/// deliveries. On shutdown it stops fetching and lets jobs
+/// `concurrency` jobs at once, `max_attempts` deliveries a round (see
+/// [`deliver`]). On shutdown it stops fetching and lets jobs
 /// in flight finish (up to 30 s). When Redis goes away the consumer stops;
 /// it is restarted with backoff, so a Redis outage never ends the process.
 /// A job whose worker was killed is handed to another after 5 missed

@@ -137,13 +137,21 @@ impl SmtpMailer {
     }
 }
 
-/// Whether the server refused this message for good: a 5xx answer, but
-/// not one about the session's authentication (530, 534, 535, 538), which
-/// is the configuration's fault and refuses every message until it is
-/// fixed; those are retried like a server that is down.
+/// Whether the server refused this message for good: a 5xx answer whose
+/// enhanced status code (RFC 3463, the reply's first word) blames the
+/// message itself: its address (5.1.x: no such mailbox, a bad domain or
+/// syntax), its content (5.6.x) or its size (5.3.4). Other 5xx answers (the
+/// SMTP login, 5.7.8; a sender or relaying the server refuses, 5.7.1; a
+/// quota, 5.4.5 or 5.2.x; a blocked address) are the configuration's or
+/// pass with time, and one without an enhanced code says too little: those
+/// are retried like a server that is down.
 fn refused_for_good(e: &lettre::transport::smtp::Error) -> bool {
-    const AUTHENTICATION: [&str; 4] = ["530", "534", "535", "538"];
-    e.is_permanent() && e.status().is_none_or(|code| !AUTHENTICATION.contains(&code.to_string().as_str()))
+    if !e.is_permanent() {
+        return false;
+    }
+    let Some(reply) = std::error::Error::source(e).map(ToString::to_string) else { return false };
+    let enhanced: Vec<&str> = reply.split_whitespace().next().unwrap_or_default().split('.').collect();
+    matches!(enhanced.as_slice(), ["5", "1" | "6", _] | ["5", "3", "4"])
 }
 
 #[async_trait]

@@ -75,7 +75,7 @@ async fn a_message_refused_for_good_is_a_permanent_failure() {
 /// A server that answers each command in turn with the next of `replies`
 /// (after its greeting), then `250` to whatever follows (the client's
 /// `RSET` after a refusal).
-async fn scripted_server(replies: &'static [&'static str]) -> (String, tokio::task::JoinHandle<()>) {
+async fn scripted_server(replies: Vec<String>) -> (String, tokio::task::JoinHandle<()>) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("smtp://{}", listener.local_addr().unwrap());
@@ -98,16 +98,34 @@ async fn scripted_server(replies: &'static [&'static str]) -> (String, tokio::ta
 }
 
 #[tokio::test]
-async fn a_refusal_about_the_smtp_login_is_retried_like_a_server_that_is_down() {
-    // 535 is a 5xx, but about the session's credentials: every mail gets
-    // it until the configuration is fixed, so it must not be given up on.
-    let (url, server) =
-        scripted_server(&["250 scripted", "250 OK", "250 OK", "535 5.7.8 authentication required"]).await;
-    let mailer = SmtpMailer::new(&url, FROM).unwrap();
-    let err = mailer.send(&verification("ann@example.com")).await.unwrap_err();
-    assert!(coffee_domain::error::error_chain(&err).contains("535"), "{err:?}");
-    assert!(!err.is_permanent(), "{err:?}");
+async fn a_5xx_about_the_configuration_or_a_passing_limit_is_retried_like_a_server_that_is_down() {
+    // 5xx answers, but about the session's credentials, a sender or relay
+    // the server refuses, or a quota: every mail gets them until the
+    // configuration is fixed or the day ends, so none is given up on; nor
+    // is one that says too little to tell.
+    for reply in [
+        "535 5.7.8 authentication required",
+        "554 5.7.1 Relay access denied",
+        "550 5.4.5 Daily sending quota exceeded",
+        "550 Requested action not taken",
+    ] {
+        let err = refusal(reply).await;
+        assert!(coffee_domain::error::error_chain(&err).contains(&reply[..3]), "{reply}: {err:?}");
+        assert!(!err.is_permanent(), "{reply}: {err:?}");
+    }
+    // Refusals of the message itself are final: its address, its size.
+    for reply in ["550 5.1.1 No such user", "552 5.3.4 Message too big"] {
+        assert!(refusal(reply).await.is_permanent(), "{reply}");
+    }
+}
+
+/// What sending a mail gives against a server that answers `DATA` with `reply`.
+async fn refusal(reply: &str) -> coffee_domain::error::InfraError {
+    let replies = ["250 scripted", "250 OK", "250 OK", reply].map(str::to_owned).to_vec();
+    let (url, server) = scripted_server(replies).await;
+    let err = SmtpMailer::new(&url, FROM).unwrap().send(&verification("ann@example.com")).await.unwrap_err();
     server.abort();
+    err
 }
 
 #[tokio::test]

@@ -98,8 +98,9 @@ impl SmtpSink {
         self.shared.fail_next.store(n, Ordering::SeqCst);
     }
 
-    /// Makes the next `n` `DATA` commands fail with `550` (a permanent error:
-    /// the server will never take the message).
+    /// Makes the next `n` `DATA` commands fail with `550 5.1.1` (a permanent
+    /// error: the mailbox does not exist, the server will never take the
+    /// message).
     pub fn reject_next(&self, n: usize) {
         self.shared.reject_next.store(n, Ordering::SeqCst);
     }
@@ -228,7 +229,7 @@ async fn dialogue(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             "DATA" if take_failure(&shared.reject_next) => {
                 shared.refused.fetch_add(1, Ordering::SeqCst);
                 tx = Transaction::default();
-                b"550 5.7.1 Message refused (testkit reject_next)\r\n"
+                b"550 5.1.1 Mailbox unavailable (testkit reject_next)\r\n"
             }
             "DATA" => {
                 write.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n").await?;

@@ -39,10 +39,31 @@ use crate::jobs::{Job, JobQueue};
 /// (RFC 5321 §4.5.4.1 suggests 4–5).
 pub const GIVE_UP_AFTER: TimeDelta = TimeDelta::days(3);
 
+/// How long `job` is worth delivering: [`GIVE_UP_AFTER`], but a verification
+/// mail only while its code is valid (after that it carries a code nobody
+/// can use; the account's owner asks for a new one).
+pub fn give_up_after(job: &Job) -> TimeDelta {
+    match job {
+        Job::SendMail(crate::mail::Mail::Verification { valid_minutes, .. }) => {
+            TimeDelta::minutes(*valid_minutes).min(GIVE_UP_AFTER)
+        }
+        Job::SendMail(_) => GIVE_UP_AFTER,
+    }
+}
+
 /// Failed runs before the entry of a queue that runs jobs itself is parked
 /// for an operator: with [`relay_backoff`] (511 s for the first nine, then
-/// 5 min apart), [`GIVE_UP_AFTER`].
+/// 5 min apart), [`GIVE_UP_AFTER`]; fewer for a job worth less long
+/// ([`relay_attempts`]).
 pub const MAX_RELAY_ATTEMPTS: i32 = 872;
+
+/// Failed runs of `job` before its entry is parked by a relay whose queue
+/// runs jobs: as many as [`relay_backoff`] fits into [`give_up_after`].
+pub fn relay_attempts(job: &Job) -> i32 {
+    let seconds = give_up_after(job).num_seconds();
+    let attempts = if seconds < 511 { 9 } else { 10 + (seconds - 511) / 300 };
+    i32::try_from(attempts).unwrap_or(MAX_RELAY_ATTEMPTS).min(MAX_RELAY_ATTEMPTS)
+}
 
 /// How long after a queue's last try of a job (`JOB_MAX_ATTEMPTS`, about
 /// 5 min of them) failed for a passing reason its entry is handed over
@@ -234,12 +255,13 @@ impl OutboxRelay {
         let mut report = RelayReport::default();
         let mut entries = entries.into_iter();
         while let Some(entry) = entries.next() {
+            let allowed = relay_attempts(&entry.job);
             match self.queue.enqueue(entry.id, entry.job).await {
                 Ok(()) => {
                     self.outbox.mark_relayed(entry.id, self.clock.now()).await?;
                     report.relayed += 1;
                 }
-                Err(e) if self.queue.runs_jobs() && (e.is_permanent() || entry.attempts + 1 >= MAX_RELAY_ATTEMPTS) => {
+                Err(e) if self.queue.runs_jobs() && (e.is_permanent() || entry.attempts + 1 >= allowed) => {
                     let error = error_chain(&e);
                     tracing::error!(outbox_id = %entry.id, %error, "giving up on an outbox entry; parked");
                     self.outbox.park(entry.id, self.clock.now(), &error).await?;

@@ -244,8 +244,11 @@ fn after_max_relay_attempts_failed_runs_an_entry_is_parked_and_never_claimed_aga
     let s = setup();
     let relay = s.failing_relay(true);
     let id = s.outbox.push(job(1), s.now());
+    // A verification mail: tried while its code is valid (a day).
+    let allowed = relay_attempts(&job(1));
+    assert!(allowed < MAX_RELAY_ATTEMPTS);
 
-    for attempts in 0..MAX_RELAY_ATTEMPTS - 1 {
+    for attempts in 0..allowed - 1 {
         let report = run(relay.relay_due(10)).unwrap();
         assert_eq!(report, RelayReport { rescheduled: 1, ..RelayReport::default() }, "hand-over {}", attempts + 1);
         s.clock.advance(relay_backoff(attempts));
@@ -255,7 +258,7 @@ fn after_max_relay_attempts_failed_runs_an_entry_is_parked_and_never_claimed_aga
 
     assert_eq!(report, RelayReport { parked: 1, ..RelayReport::default() });
     let row = s.outbox.row(id);
-    assert_eq!(row.attempts, MAX_RELAY_ATTEMPTS);
+    assert_eq!(row.attempts, allowed);
     assert_eq!((row.parked_at, row.relayed_at, row.claimed_until), (Some(parked_at), None, None));
 
     s.clock.advance(TimeDelta::days(30));
@@ -263,6 +266,18 @@ fn after_max_relay_attempts_failed_runs_an_entry_is_parked_and_never_claimed_aga
     assert!(s.claim_and_die().is_empty());
     assert_eq!(s.jobs.len(), 0);
     assert_eq!(s.outbox.row(id).parked_at, Some(parked_at));
+}
+
+#[test]
+fn a_verification_mail_is_worth_delivering_only_while_its_code_is_valid() {
+    assert_eq!(give_up_after(&job(1)), TimeDelta::minutes(1440));
+    let Job::SendMail(Mail::Verification { to, code, link, .. }) = job(2) else { unreachable!() };
+    let for_a_week = Job::SendMail(Mail::Verification { to, code, link, valid_minutes: 7 * 1440 });
+    assert_eq!(give_up_after(&for_a_week), GIVE_UP_AFTER, "never longer than any mail");
+    // The embedded relay's tries span the same time.
+    assert_eq!(relay_attempts(&for_a_week), MAX_RELAY_ATTEMPTS);
+    let span = |job: &Job| -> i64 { (0..relay_attempts(job) - 1).map(|a| relay_backoff(a).num_seconds()).sum() };
+    assert!((span(&job(1)) - 86_400).abs() <= 300, "{} s for a code valid a day", span(&job(1)));
 }
 
 #[test]
