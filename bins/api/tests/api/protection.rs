@@ -76,6 +76,40 @@ async fn logins_are_limited_per_client_ip() {
 }
 
 #[tokio::test]
+async fn signup_and_verify_are_limited_per_client_ip_and_per_address() {
+    let app = spawn_app_with(&[("AUTH_RATE_LIMIT", "3/min")]).await;
+    let password = "correct horse battery";
+    let signup = |client: &reqwest::Client, email: &str| {
+        client.post(app.url("/auth/signup")).json(&json!({"email": email, "password": password})).send()
+    };
+    let verify = |client: &reqwest::Client, email: &str| {
+        client.post(app.url("/auth/verify")).json(&json!({"email": email, "code": "000000"})).send()
+    };
+    // One client address: three sign-ups, then 429.
+    let here = app.client_from("127.0.2.1");
+    for n in 0..3 {
+        assert_eq!(signup(&here, &format!("new{n}@example.com")).await.unwrap().status(), StatusCode::CREATED);
+    }
+    assert_limited(signup(&here, "new9@example.com").await.unwrap()).await;
+    // One address from many client addresses: three, then 429.
+    for n in 2..=4 {
+        let status = signup(&app.client_from(&format!("127.0.2.{n}")), "taken@example.com").await.unwrap().status();
+        assert!(matches!(status.as_u16(), 201 | 409), "{status}");
+    }
+    assert_limited(signup(&app.client_from("127.0.2.5"), "taken@example.com").await.unwrap()).await;
+    // Verify has budgets of its own, per client address and per address.
+    for n in 0..3 {
+        assert_eq!(verify(&here, &format!("new{n}@example.com")).await.unwrap().status(), StatusCode::BAD_REQUEST);
+    }
+    assert_limited(verify(&here, "new3@example.com").await.unwrap()).await;
+    for n in 6..=8 {
+        let resp = verify(&app.client_from(&format!("127.0.2.{n}")), "taken@example.com").await.unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    }
+    assert_limited(verify(&app.client_from("127.0.2.9"), "taken@example.com").await.unwrap()).await;
+}
+
+#[tokio::test]
 async fn an_address_is_limited_across_client_ips() {
     let app = spawn_app_with(&[("AUTH_RATE_LIMIT", "3/min")]).await;
     for n in 1..=3 {
@@ -230,6 +264,37 @@ async fn a_request_with_cookies_needs_the_matching_csrf_header() {
     let ok = post(Some("theme=dark; csrf_token=s3cret"), Some("s3cret"), "With cookie").await.unwrap();
     assert_eq!(ok.status(), StatusCode::CREATED);
     assert_eq!(post(None, None, "Bearer only").await.unwrap().status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn every_state_changing_method_with_cookies_needs_the_csrf_header_and_changes_nothing_without_it() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let created = app.request(Method::POST, "/categories", Some(&admin)).json(&category("Tea")).send().await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let path = format!("/categories/{}", created.json::<Value>().await.unwrap()["id"].as_str().unwrap());
+    for method in [Method::PUT, Method::PATCH, Method::DELETE] {
+        let refused = app
+            .request(method.clone(), &path, Some(&admin))
+            .header("cookie", "csrf_token=s3cret")
+            .header("x-csrf-token", "other")
+            .json(&category("Changed"))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(refused, 403, "csrf_failed").await;
+    }
+    let kept = app.request(Method::GET, &path, None).send().await.unwrap();
+    assert_eq!(kept.json::<Value>().await.unwrap()["name"], "Tea", "nothing changed, nothing deleted");
+    let matching = app
+        .request(Method::PATCH, &path, Some(&admin))
+        .header("cookie", "csrf_token=s3cret")
+        .header("x-csrf-token", "s3cret")
+        .json(&category("Green tea"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(matching.status(), StatusCode::OK);
 }
 
 #[tokio::test]
