@@ -289,9 +289,9 @@ impl JobHandler {
     /// back to its outbox entry, which hands it over again in [`DEFER_FOR`]
     /// unless it was recorded longer ago than the job is worth delivering
     /// ([`give_up_after`]: [`GIVE_UP_AFTER`], a verification mail while its
-    /// code is valid). `false` when
-    /// it was not given back (no entry, too old, or the store failed): the
-    /// caller gives up on it ([`Self::give_up`]).
+    /// code is valid). `false` when it was not given back (no entry, too
+    /// old, or the store failed): the caller gives up on it
+    /// ([`Self::give_up`]).
     pub async fn defer(&self, queued: &QueuedJob, error: &str) -> bool {
         let (Some(id), Some((outbox, clock))) = (queued.outbox_id, &self.ledger) else { return false };
         let now = clock.now();

@@ -314,7 +314,10 @@ impl OrderService {
             Recipients::Listed(emails) => emails.clone(),
             Recipients::Admins => tx.users().admin_emails().await?,
         };
-        if !to.is_empty() {
+        if to.is_empty() {
+            // No admin at all (ADMIN_NOTIFY_EMAILS unset): nobody to tell.
+            tracing::warn!(order_id = %order.id, number = order.number, "a new order, and no admin to mail it to");
+        } else {
             let to = to.iter().map(|e| e.as_str().to_owned()).collect();
             let mail = Mail::NewOrder { to, order: self.summary(&order, caller.user()) };
             tx.outbox().record(&Job::SendMail(mail), now).await?;
