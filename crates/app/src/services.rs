@@ -330,18 +330,11 @@ impl Services {
     pub async fn sample(&self) -> Sample {
         let limit = Duration::from_secs(2);
         let outbox = SeaOutboxRepository::new(self.db.clone());
-        let backlog = outbox_count("backlog", limit, outbox.backlog());
-        let parked = outbox_count("parked entries", limit, outbox.parked());
+        let backlog = bounded_read("the outbox backlog", limit, outbox.backlog());
+        let parked = bounded_read("the parked outbox entries", limit, outbox.parked());
         let jobs = async {
             let queue = self.redis_queue.as_ref()?;
-            match tokio::time::timeout(limit, queue.depth()).await {
-                Ok(Ok(depth)) => Some(depth),
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %error_chain(&e), "metrics: the queue depth could not be read");
-                    None
-                }
-                Err(_) => None,
-            }
+            bounded_read("the queue depth", limit, queue.depth()).await
         };
         let (outbox_backlog, outbox_parked, jobs) = tokio::join!(backlog, parked, jobs);
         Sample {
@@ -459,17 +452,17 @@ async fn migrate_with_retry(db: &coffee_storage::Pools) -> Result<(), StartError
     }
 }
 
-/// A count of the outbox for the metrics, bounded to `limit`; `None` (and a
-/// warning) when it cannot be read.
-async fn outbox_count(
+/// A state for the metrics, read within `limit`; `None` (and a warning
+/// when the read failed rather than timed out) when it cannot be read.
+async fn bounded_read<T, E: std::error::Error + 'static>(
     what: &str,
     limit: Duration,
-    count: impl std::future::Future<Output = Result<u64, coffee_domain::RepoError>>,
-) -> Option<u64> {
-    match tokio::time::timeout(limit, count).await {
-        Ok(Ok(n)) => Some(n),
+    read: impl std::future::Future<Output = Result<T, E>>,
+) -> Option<T> {
+    match tokio::time::timeout(limit, read).await {
+        Ok(Ok(value)) => Some(value),
         Ok(Err(e)) => {
-            tracing::warn!(error = %error_chain(&e), "metrics: the outbox {what} could not be read");
+            tracing::warn!(error = %error_chain(&e), "metrics: {what} could not be read");
             None
         }
         Err(_) => None,

@@ -35,13 +35,7 @@ impl SeaOutboxRepository {
     /// The store failed.
     pub async fn backlog(&self) -> Result<u64, RepoError> {
         use outbox::Column as C;
-        let count = outbox::Entity::find()
-            .filter(C::RelayedAt.is_null())
-            .filter(C::ParkedAt.is_null())
-            .count(&self.db)
-            .await
-            .map_err(repo_err)?;
-        Ok(count)
+        self.count(C::RelayedAt.is_null().and(C::ParkedAt.is_null())).await
     }
 
     /// Entries given up on and not delivered since (a parked job an
@@ -52,13 +46,12 @@ impl SeaOutboxRepository {
     /// The store failed.
     pub async fn parked(&self) -> Result<u64, RepoError> {
         use outbox::Column as C;
-        let count = outbox::Entity::find()
-            .filter(C::ParkedAt.is_not_null())
-            .filter(C::DeliveredAt.is_null())
-            .count(&self.db)
-            .await
-            .map_err(repo_err)?;
-        Ok(count)
+        self.count(C::ParkedAt.is_not_null().and(C::DeliveredAt.is_null())).await
+    }
+
+    /// How many entries match `condition`.
+    async fn count(&self, condition: sea_orm::sea_query::SimpleExpr) -> Result<u64, RepoError> {
+        outbox::Entity::find().filter(condition).count(&self.db).await.map_err(repo_err)
     }
 }
 
