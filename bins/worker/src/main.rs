@@ -41,9 +41,6 @@ async fn main() -> ExitCode {
         return dead::run(command, &config).await;
     }
     init_logging(&config.log_filter, config.log_format);
-    if let Some(warning) = config.jwt_secret_warning() {
-        tracing::warn!("{warning}");
-    }
     if config.redis_url.is_none() {
         tracing::error!("coffee-worker: REDIS_URL: is required (without Redis, coffee-api runs the jobs itself)");
         return ExitCode::from(2);
