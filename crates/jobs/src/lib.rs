@@ -9,7 +9,8 @@
 //! * [`run_relay`], [`run_cleanup_schedule`] and [`run_consumer`] are the
 //!   long-running loops that `coffee-api` and `coffee-worker` start.
 //! * [`DeadJobs`] lists and re-queues the jobs the worker gave up on;
-//!   [`vacuum_finished`] removes what the queue keeps of finished ones.
+//!   [`vacuum_finished`] removes what the queue keeps of finished ones, and
+//!   [`vacuum_workers`] what it keeps of stopped workers.
 
 mod dead;
 mod handler;
@@ -21,4 +22,4 @@ pub use dead::{DeadJob, DeadJobs};
 pub use handler::{JobHandler, QueuedJob, Work};
 pub use queue::{InlineQueue, JOB_QUEUE, MAX_DELIVERY_ATTEMPTS, QueueDepth, RedisQueue, redis_config};
 pub use runners::{CleanupSchedule, run_cleanup_schedule, run_consumer, run_relay};
-pub use vacuum::vacuum_finished;
+pub use vacuum::{vacuum_finished, vacuum_workers};

@@ -16,7 +16,7 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::handler::{JobHandler, QueuedJob};
-use crate::vacuum::vacuum_finished;
+use crate::vacuum::{vacuum_finished, vacuum_workers};
 
 /// Entries one relay pass claims.
 const RELAY_BATCH: u64 = 50;
@@ -123,6 +123,10 @@ async fn cleanup_tick(tick: Tick, job: Data<CleanupJob>) -> Result<(), BoxDynErr
         match vacuum_finished(queue.get_connection(), &config, FINISHED_JOB_RETENTION).await {
             Ok(n) => tracing::info!(finished_jobs = n, "job queue vacuumed"),
             Err(e) => tracing::warn!(error = %error_chain(&e), "could not vacuum the job queue"),
+        }
+        match vacuum_workers(queue.get_connection(), &config).await {
+            Ok(n) => tracing::info!(stale_workers = n, "job queue's stopped workers forgotten"),
+            Err(e) => tracing::warn!(error = %error_chain(&e), "could not forget the job queue's stopped workers"),
         }
     }
     Ok(())

@@ -16,6 +16,12 @@
 //! This one keeps parked jobs (until an operator re-queues them) and jobs
 //! waiting for a retry, removes finished ones from the done set too, and
 //! walks the data hash with `HSCAN`, a batch per script.
+//!
+//! apalis-redis also leaves a small hash per worker it ever registered
+//! (`<queue>:workers:metadata:<name>`): it forgets an orphaned worker's
+//! heartbeat but not its hash. A consumer takes a fresh name at every start,
+//! so these grew with every deploy and every Redis outage;
+//! [`vacuum_workers`] removes the hashes of workers no longer registered.
 
 use std::time::Duration;
 
@@ -48,6 +54,66 @@ for i = 2, #ARGV do
 end
 return removed
 ";
+
+/// KEYS[1]: the workers set; the rest: worker metadata keys.
+/// ARGV[1]: the length of their common prefix, before the worker's name.
+/// One script: a worker registers its heartbeat and its hash in one script
+/// too, so a live worker's hash is never taken for a stale one.
+const FORGET_WORKERS: &str = r"
+local prefix = tonumber(ARGV[1])
+local removed = 0
+for i = 2, #KEYS do
+  local name = string.sub(KEYS[i], prefix + 1)
+  if not redis.call('ZSCORE', KEYS[1], name) then
+    redis.call('DEL', KEYS[i])
+    removed = removed + 1
+  end
+end
+return removed
+";
+
+/// Removes the metadata apalis-redis keeps of the queue's workers that are
+/// no longer registered (stopped, or orphaned and forgotten); returns how
+/// many. It walks the key space with `SCAN`, a batch per script.
+///
+/// # Errors
+/// Redis fails (what was removed before stays removed).
+pub async fn vacuum_workers(conn: &mut ConnectionManager, config: &Config) -> Result<usize, redis::RedisError> {
+    // apalis-redis names them `<queue>:workers:metadata:<name>`.
+    let prefix = format!("{}:metadata:", config.workers_set());
+    let pattern = format!("{}*", glob_escape(&prefix));
+    let script = redis::Script::new(FORGET_WORKERS);
+    let mut removed = 0;
+    let mut cursor = 0_u64;
+    loop {
+        let (next, keys): (u64, Vec<String>) =
+            redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(BATCH).query_async(conn).await?;
+        if !keys.is_empty() {
+            let mut call = script.key(config.workers_set());
+            for key in &keys {
+                call.key(key);
+            }
+            let n: usize = call.arg(prefix.len()).invoke_async(conn).await?;
+            removed += n;
+        }
+        if next == 0 {
+            return Ok(removed);
+        }
+        cursor = next;
+    }
+}
+
+/// `text` as a `SCAN MATCH` pattern that matches only itself.
+fn glob_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
 
 /// Removes the jobs of the queue `config` names that finished more than
 /// `retention` ago, but for parked ones and those waiting for a retry;

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use apalis_redis::ConnectionManager;
-use coffee_jobs::{DeadJobs, redis_config, vacuum_finished};
+use coffee_jobs::{DeadJobs, redis_config, vacuum_finished, vacuum_workers};
 use redis::AsyncCommands;
 use uuid::Uuid;
 
@@ -91,4 +91,36 @@ async fn the_vacuum_removes_finished_jobs_and_keeps_parked_ones_and_retries() {
 
     let keys: Vec<String> = conn.keys(format!("{queue}*")).await.unwrap();
     let () = conn.del(keys).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_vacuum_forgets_stopped_workers_and_keeps_registered_ones() {
+    let Some((_, mut conn)) = redis_or_skip("the_vacuum_forgets_stopped_workers…").await else { return };
+    // Glob characters in the name: the pattern must match this queue only.
+    let queue = format!("vacuum-[ab]-{}", Uuid::now_v7().simple());
+    let neighbour = queue.replace("[ab]", "a");
+    let config = redis_config(&queue);
+    let metadata = |queue: &str, name: &str| format!("{queue}:workers:metadata:{name}");
+    let fields = [("backend_name", "RedisStorage"), ("service", "deliver")];
+
+    // A registered worker, and more stopped ones than one SCAN batch holds.
+    let () = conn.zadd(config.workers_set(), "jobs-live", chrono::Utc::now().timestamp()).await.unwrap();
+    let () = conn.hset_multiple(metadata(&queue, "jobs-live"), &fields).await.unwrap();
+    for n in 0..700 {
+        let () = conn.hset_multiple(metadata(&queue, &format!("jobs-{n}")), &fields).await.unwrap();
+    }
+    let () = conn.hset_multiple(metadata(&neighbour, "jobs-other"), &fields).await.unwrap();
+
+    let removed = vacuum_workers(&mut conn, &config).await.unwrap();
+
+    assert_eq!(removed, 700);
+    let left: Vec<String> = conn.keys(format!("{}*", metadata(&queue, "")).replace('[', "\\[")).await.unwrap();
+    assert_eq!(left, [metadata(&queue, "jobs-live")], "the registered worker keeps its metadata");
+    let other: bool = conn.exists(metadata(&neighbour, "jobs-other")).await.unwrap();
+    assert!(other, "another queue's workers are not this vacuum's");
+
+    let () = conn
+        .del(&[config.workers_set(), metadata(&queue, "jobs-live"), metadata(&neighbour, "jobs-other")])
+        .await
+        .unwrap();
 }
