@@ -68,7 +68,7 @@ async fn engines() -> Vec<(TestDatabase, Arc<SeaOutboxRepository>, QueuedJob)> {
         let outbox = Arc::new(SeaOutboxRepository::new(db));
         outbox.record(&mail(), Utc::now()).await.unwrap();
         let entry = outbox.claim_due(Utc::now(), Utc::now() + TimeDelta::minutes(1), 1).await.unwrap().remove(0);
-        engines.push((database, outbox, QueuedJob { outbox_id: Some(entry.id), job: entry.job.into() }));
+        engines.push((database, outbox, QueuedJob { outbox_id: Some(entry.id), job: entry.job.unwrap().into() }));
     }
     engines
 }

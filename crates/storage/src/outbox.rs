@@ -4,9 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use coffee_domain::RepoError;
 use coffee_domain::jobs::Job;
-use coffee_domain::outbox::{
-    DeliveryLease, GIVE_UP_AFTER, OutboxEntry, OutboxRepository, REDELIVER_AFTER, relay_backoff,
-};
+use coffee_domain::outbox::{DeliveryLease, OutboxEntry, OutboxRepository, REDELIVER_AFTER, Unreadable};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QuerySelect, Set, UpdateMany,
@@ -124,27 +122,17 @@ impl OutboxRepository for SeaOutboxRepository {
             claimed.push((available_at, id, payload, attempts, created_at));
         }
         claimed.sort_unstable_by_key(|&(available_at, id, ..)| (available_at, id));
-        let mut entries = Vec::with_capacity(claimed.len());
-        for (_, id, payload, attempts, created_at) in claimed {
-            let e = match serde_json::from_str::<Job>(&payload) {
-                Ok(job) => {
-                    entries.push(OutboxEntry { id, job, attempts });
-                    continue;
-                }
-                Err(e) => e,
-            };
-            // A JSON object may be a newer version's job (during a rolling
-            // deploy): left for a relay that reads it, until it is too old.
-            let newer = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&payload).is_ok();
-            if newer && created_at >= now - GIVE_UP_AFTER {
-                let retry_at = now + relay_backoff(attempts);
-                tracing::warn!(outbox_id = %id, error = %e, %retry_at, "outbox entry this version cannot read (a newer version's?); left for later");
-                self.reschedule(id, retry_at, &format!("undecodable job (a newer version's?): {e}")).await?;
-            } else {
-                tracing::error!(outbox_id = %id, error = %e, "outbox entry cannot be decoded; parked");
-                self.park(id, now, &format!("undecodable job: {e}")).await?;
-            }
-        }
+        let entries = claimed
+            .into_iter()
+            .map(|(_, id, payload, attempts, created_at)| {
+                let job = serde_json::from_str::<Job>(&payload).map_err(|e| Unreadable {
+                    error: e.to_string(),
+                    maybe_newer: serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&payload).is_ok(),
+                    recorded_at: created_at,
+                });
+                OutboxEntry { id, job, attempts }
+            })
+            .collect();
         Ok(entries)
     }
 

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{DeliveryLease, OutboxEntry, OutboxRepository};
+use super::{DeliveryLease, OutboxEntry, OutboxRepository, Unreadable};
 use crate::error::{InfraError, RepoError};
 use crate::jobs::{Job, JobQueue};
 use crate::mail::Mail;
@@ -96,7 +96,8 @@ impl JobQueue for FailingJobs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OutboxRow {
     pub(crate) id: Uuid,
-    pub(crate) job: Job,
+    /// What the real table's `job` column decodes to.
+    pub(crate) job: Result<Job, Unreadable>,
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) available_at: DateTime<Utc>,
     pub(crate) claimed_until: Option<DateTime<Utc>>,
@@ -127,7 +128,7 @@ pub(crate) struct InMemoryOutbox(Mutex<Vec<OutboxRow>>);
 impl InMemoryOutbox {
     /// Every job recorded so far, in order.
     pub(crate) fn jobs(&self) -> Vec<Job> {
-        lock(&self.0).iter().map(|r| r.job.clone()).collect()
+        lock(&self.0).iter().filter_map(|r| r.job.clone().ok()).collect()
     }
 
     /// Jobs recorded so far.
@@ -157,11 +158,22 @@ impl InMemoryOutbox {
 
     /// Records `job`, available from `available_at` (test set-up).
     pub(crate) fn push(&self, job: Job, available_at: DateTime<Utc>) -> Uuid {
+        self.insert(Ok(job), available_at, available_at)
+    }
+
+    /// Records a job this version cannot read, available from `available_at`
+    /// (test set-up).
+    pub(crate) fn push_unreadable(&self, job: Unreadable, available_at: DateTime<Utc>) -> Uuid {
+        let created_at = job.recorded_at;
+        self.insert(Err(job), created_at, available_at)
+    }
+
+    fn insert(&self, job: Result<Job, Unreadable>, created_at: DateTime<Utc>, available_at: DateTime<Utc>) -> Uuid {
         let id = Uuid::now_v7();
         lock(&self.0).push(OutboxRow {
             id,
             job,
-            created_at: available_at,
+            created_at,
             available_at,
             claimed_until: None,
             attempts: 0,

@@ -75,10 +75,23 @@ pub const DEFER_FOR: TimeDelta = TimeDelta::minutes(15);
 pub struct OutboxEntry {
     /// Entry id.
     pub id: Uuid,
-    /// The job.
-    pub job: Job,
+    /// The job, or why this version cannot read it.
+    pub job: Result<Job, Unreadable>,
     /// Failed hand-overs so far.
     pub attempts: i32,
+}
+
+/// An outbox entry this version cannot decode. The relay decides what
+/// becomes of it ([`OutboxRelay::relay_due`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    /// Why it could not be decoded.
+    pub error: String,
+    /// It is a JSON object: perhaps a job of a kind a newer version added,
+    /// recorded during a rolling deploy, which a newer relay reads.
+    pub maybe_newer: bool,
+    /// When the entry was recorded.
+    pub recorded_at: DateTime<Utc>,
 }
 
 /// Stores outbox entries. Claims are leases: an entry claimed by a relay
@@ -95,7 +108,8 @@ pub trait OutboxRepository: Send + Sync {
 
     /// Claims up to `limit` due entries (not relayed, not parked, available,
     /// not claimed by a live lease) until `lease_until`, oldest first.
-    /// Concurrent relays never claim the same entry.
+    /// Concurrent relays never claim the same entry. An entry whose job
+    /// cannot be decoded is claimed too, as [`Unreadable`].
     ///
     /// # Errors
     /// The store failed.
@@ -244,7 +258,9 @@ impl OutboxRelay {
     /// Relays up to `limit` due entries, one after the other. A queue that
     /// only stores jobs (Redis) and refuses one is taken to be down: the
     /// pass reschedules the rest without trying them, rather than waiting
-    /// out the same failure (up to its timeout) entry by entry.
+    /// out the same failure (up to its timeout) entry by entry. An entry
+    /// this version cannot read is never handed over: see
+    /// [`Self::set_aside`].
     ///
     /// # Errors
     /// The outbox could not be read or updated (a failing queue is not an
@@ -255,8 +271,15 @@ impl OutboxRelay {
         let mut report = RelayReport::default();
         let mut entries = entries.into_iter();
         while let Some(entry) = entries.next() {
-            let allowed = relay_attempts(&entry.job);
-            match self.queue.enqueue(entry.id, entry.job).await {
+            let job = match entry.job {
+                Ok(job) => job,
+                Err(unreadable) => {
+                    self.set_aside(entry.id, entry.attempts, &unreadable, &mut report).await?;
+                    continue;
+                }
+            };
+            let allowed = relay_attempts(&job);
+            match self.queue.enqueue(entry.id, job).await {
                 Ok(()) => {
                     self.outbox.mark_relayed(entry.id, self.clock.now()).await?;
                     report.relayed += 1;
@@ -285,6 +308,34 @@ impl OutboxRelay {
             }
         }
         Ok(report)
+    }
+
+    /// An entry this version cannot read. A JSON object may be a job of a
+    /// kind a newer version added (a rolling deploy): it is left for a relay
+    /// that reads it, with the usual backoff, until it is older than
+    /// [`GIVE_UP_AFTER`]. Anything else, or older, is parked for an operator.
+    async fn set_aside(
+        &self,
+        id: Uuid,
+        attempts: i32,
+        unreadable: &Unreadable,
+        report: &mut RelayReport,
+    ) -> Result<(), RepoError> {
+        let now = self.clock.now();
+        let error = &unreadable.error;
+        if unreadable.maybe_newer && unreadable.recorded_at >= now - GIVE_UP_AFTER {
+            let retry_at = now + relay_backoff(attempts);
+            tracing::warn!(outbox_id = %id, %error, %retry_at,
+                "outbox entry this version cannot read (a newer version's?); left for later");
+            let error = format!("undecodable job (a newer version's?): {error}");
+            self.outbox.reschedule(id, retry_at, &error).await?;
+            report.rescheduled += 1;
+        } else {
+            tracing::error!(outbox_id = %id, %error, "outbox entry cannot be decoded; parked");
+            self.outbox.park(id, now, &format!("undecodable job: {error}")).await?;
+            report.parked += 1;
+        }
+        Ok(())
     }
 
     /// Hands over again what the queue lost ([`REDELIVER_AFTER`]): the entries

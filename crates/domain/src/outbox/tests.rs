@@ -332,7 +332,7 @@ fn an_entry_claimed_by_a_relay_that_died_is_claimed_again_once_the_lease_has_pas
     let s = setup();
     let id = s.outbox.push(job(1), s.now());
     let claimed = s.claim_and_die();
-    assert_eq!(claimed, vec![OutboxEntry { id, job: job(1), attempts: 0 }]);
+    assert_eq!(claimed, vec![OutboxEntry { id, job: Ok(job(1)), attempts: 0 }]);
 
     s.clock.advance(CLAIM_LEASE - TimeDelta::microseconds(1));
     assert_eq!(run(s.relay.relay_due(10)).unwrap(), RelayReport::default(), "the lease is still live");
@@ -368,4 +368,60 @@ fn an_entry_the_queue_lost_is_handed_over_again_after_redeliver_after() {
     assert_eq!(s.outbox.row(lost).relayed_at, Some(s.now()));
     assert_eq!(run(s.relay.rearm_lost()).unwrap(), 0, "handed over again just now");
     assert_eq!(s.outbox.row(fresh).relayed_at.map(|at| at < s.now()), Some(true));
+}
+
+/// An entry this version cannot read: a JSON object of an unknown kind
+/// (`maybe_newer`), or not a job at all, recorded at `recorded_at`.
+fn unreadable(maybe_newer: bool, recorded_at: DateTime<Utc>) -> Unreadable {
+    Unreadable { error: "unknown variant `launch_rockets`".to_owned(), maybe_newer, recorded_at }
+}
+
+#[test]
+fn an_unreadable_entry_is_left_for_a_newer_relay_for_three_days_else_parked_and_the_others_go_out() {
+    let s = setup();
+    let now = s.now();
+    let earlier = now - TimeDelta::seconds(10);
+    let garbage = s.outbox.push_unreadable(unreadable(false, earlier), earlier);
+    let newer = s.outbox.push_unreadable(unreadable(true, earlier), earlier);
+    // A newer version's job, but recorded longer ago than any deploy lasts.
+    let stale = s.outbox.push_unreadable(unreadable(true, now - GIVE_UP_AFTER - TimeDelta::seconds(1)), earlier);
+    s.outbox.push(job(1), now);
+
+    let report = run(s.relay.relay_due(10)).unwrap();
+
+    assert_eq!(report, RelayReport { relayed: 1, rescheduled: 1, parked: 2 });
+    assert_eq!(s.jobs.jobs(), vec![job(1)], "only the job it reads is handed over");
+    for (id, parked) in [(garbage, true), (newer, false), (stale, true)] {
+        let row = s.outbox.row(id);
+        let expected = if parked { (Some(now), earlier) } else { (None, now + relay_backoff(0)) };
+        assert_eq!((row.parked_at, row.available_at), expected, "{row:?}");
+        assert_eq!((row.attempts, row.claimed_until, row.relayed_at), (1, None, None));
+        let error = row.last_error.unwrap_or_default();
+        assert!(error.starts_with("undecodable job") && error.contains("launch_rockets"), "{error}");
+    }
+
+    // Due again, it is left again, a little longer each time…
+    s.clock.advance(relay_backoff(0));
+    assert_eq!(run(s.relay.relay_due(10)).unwrap(), RelayReport { rescheduled: 1, ..RelayReport::default() });
+    assert_eq!(s.outbox.row(newer).available_at, s.now() + relay_backoff(1));
+    // …until it is older than any deploy lasts: parked for an operator.
+    s.clock.advance(GIVE_UP_AFTER);
+    assert_eq!(run(s.relay.relay_due(10)).unwrap(), RelayReport { parked: 1, ..RelayReport::default() });
+    assert_eq!(s.outbox.row(newer).parked_at, Some(s.now()));
+}
+
+#[test]
+fn unreadable_entries_never_block_the_entries_behind_them_even_one_per_pass() {
+    let s = setup();
+    let earlier = s.now() - TimeDelta::seconds(10);
+    s.outbox.push_unreadable(unreadable(false, earlier), earlier);
+    s.outbox.push_unreadable(unreadable(true, earlier), earlier);
+    s.outbox.push(job(1), s.now());
+    s.outbox.push(job(2), s.now());
+
+    for _ in 0..4 {
+        run(s.relay.relay_due(1)).unwrap();
+    }
+
+    assert_eq!(s.jobs.jobs(), vec![job(1), job(2)]);
 }
