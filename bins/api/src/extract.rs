@@ -371,12 +371,30 @@ capability_docs!(AdminAccess, [c::FORBIDDEN]);
 /// against the field whitelist of resource `R`; an invalid one is a 400
 /// `invalid_query` naming each bad parameter. Its parameters are documented
 /// from the same whitelist in `openapi.rs`.
+///
+/// The error waits for the handler ([`Self::get`]): actix extracts a
+/// handler's arguments together and answers the first error that is ready,
+/// and a bad query is ready at once, while the access check beside it
+/// reads the database. Refused at extraction, `GET /users?page=0` would be
+/// a 400 to a customer, not a 403, and a 400 to a revoked session, not a
+/// 401: it would tell a caller who may not list how the list is checked.
 #[derive(Debug)]
-pub struct ListParams<R: Resource>(pub ListQuery<R::Field>);
+pub struct ListParams<R: Resource>(Result<ListQuery<R::Field>, ApiError>);
 
-fn parse_list<R: Resource>(req: &HttpRequest) -> Result<ListParams<R>, ApiError> {
+impl<R: Resource> ListParams<R> {
+    /// The parsed query.
+    ///
+    /// # Errors
+    /// 400 `invalid_query` naming each bad parameter, or
+    /// `malformed_request` for a query string that is not UTF-8.
+    pub fn get(self) -> Result<ListQuery<R::Field>, ApiError> {
+        self.0
+    }
+}
+
+fn parse_list<R: Resource>(req: &HttpRequest) -> Result<ListQuery<R::Field>, ApiError> {
     let pairs = query_pairs(req.query_string())?;
-    parse_list_query::<R>(&pairs).map(ListParams).map_err(|e| ApiError::with_fields(c::INVALID_QUERY, e))
+    parse_list_query::<R>(&pairs).map_err(|e| ApiError::with_fields(c::INVALID_QUERY, e))
 }
 
 /// The `name=value` pairs of a query string, percent-decoded strictly: a
@@ -404,7 +422,7 @@ impl<R: Resource> FromRequest for ListParams<R> {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(parse_list::<R>(req))
+        ready(Ok(ListParams(parse_list::<R>(req))))
     }
 }
 
@@ -418,14 +436,25 @@ impl<R: Resource> OperationModifier for ListParams<R> {
 
 /// Query parameters of a fixed shape `T` (deserialised like `web::Query`),
 /// decoded strictly (invalid UTF-8 is a 400 `malformed_request`); a value of
-/// the wrong type or an unknown parameter is a 400 `invalid_query`.
+/// the wrong type or an unknown parameter is a 400 `invalid_query`. Like
+/// [`ListParams`], the error waits for the handler ([`Self::get`]), after
+/// the caller's access was checked.
 #[derive(Debug)]
-pub struct StrictQuery<T>(pub T);
+pub struct StrictQuery<T>(Result<T, ApiError>);
 
-fn parse_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<StrictQuery<T>, ApiError> {
+impl<T> StrictQuery<T> {
+    /// The parameters.
+    ///
+    /// # Errors
+    /// 400 `invalid_query` or `malformed_request`.
+    pub fn get(self) -> Result<T, ApiError> {
+        self.0
+    }
+}
+
+fn parse_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
     query_pairs(req.query_string())?;
     from_urlencoded(req.query_string().as_bytes(), "query")
-        .map(StrictQuery)
         .map_err(|e| ApiError::with_fields(c::INVALID_QUERY, vec![e]))
 }
 
@@ -446,7 +475,7 @@ impl<T: DeserializeOwned> FromRequest for StrictQuery<T> {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(parse_query(req))
+        ready(Ok(StrictQuery(parse_query(req))))
     }
 }
 

@@ -19,7 +19,7 @@ pub enum FieldKind {
     Text,
     /// Whole number: `eq`, `in`, `gt`, `gte`, `lt`, `lte`.
     Integer,
-    /// `true` / `false`: `eq`.
+    /// `true` / `false`: `eq`, `in`.
     Bool,
     /// RFC 3339 instant: `eq`, `in`, `gt`, `gte`, `lt`, `lte`.
     Timestamp,
@@ -200,6 +200,11 @@ pub const DEFAULT_PAGE_SIZE: u64 = 20;
 pub const MAX_PAGE_SIZE: u64 = 100;
 /// Most values in one `__in` list.
 pub const MAX_IN_VALUES: usize = 100;
+/// Most parameters in one list request: far more than a real query takes
+/// (paging, sort, search, and a filter per field and operator). Past it the
+/// request is refused whole, unread: a public list must not spend CPU on,
+/// nor answer with an error for each of, thousands of parameters.
+pub const MAX_LIST_PARAMS: usize = 64;
 /// Longest search term or text filter value.
 pub const MAX_TEXT_VALUE_CHARS: usize = 200;
 
@@ -273,6 +278,10 @@ impl<T> Page<T> {
 /// Every parameter that is unknown, not allowed, repeated or of the wrong
 /// type, each named in a [`FieldError`].
 pub fn parse_list_query<R: Resource>(params: &[(String, String)]) -> Result<ListQuery<R::Field>, Vec<FieldError>> {
+    if params.len() > MAX_LIST_PARAMS {
+        let message = format!("has {} parameters; a list takes at most {MAX_LIST_PARAMS}", params.len());
+        return Err(vec![FieldError::new("query", message)]);
+    }
     let mut errors = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
     let mut query =
@@ -530,6 +539,17 @@ mod tests {
         assert_eq!(bad_params(&[("page", "0"), ("page_size", "1000"), ("price", "x")]), ["page", "page_size", "price"]);
         assert_eq!(bad_params(&[("page_size", "-1")]), ["page_size"]);
         assert_eq!(bad_params(&[("price", "1"), ("price", "2")]), ["price"]);
+    }
+
+    #[test]
+    fn refuses_more_parameters_than_any_list_takes_with_one_error() {
+        let many: Vec<(String, String)> = (0..10_000).map(|n| (format!("p{n}"), String::new())).collect();
+        let errors = parse_list_query::<Thing>(&many).unwrap_err();
+        assert_eq!(errors.len(), 1, "one error, not one per parameter");
+        assert_eq!(errors[0].field, "query");
+        assert!(errors[0].message.contains("at most 64"), "{}", errors[0].message);
+        // The limit itself is fine (each problem reported on its own).
+        assert_eq!(parse_list_query::<Thing>(&many[..MAX_LIST_PARAMS]).unwrap_err().len(), MAX_LIST_PARAMS);
     }
 
     #[test]

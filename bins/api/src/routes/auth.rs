@@ -61,7 +61,8 @@ async fn verify_link(
     query: StrictQuery<VerifyLinkQuery>,
 ) -> Result<HttpResponse, Problem<AuthError>> {
     let wants_json = verify_page::wants_json(&req);
-    let token = query.0.token.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let token = query.get()?.token;
+    let token = token.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let result = match token {
         Some(token) => services.auth.verify_link(token).await,
         None => Err(AuthError::InvalidVerificationCode),

@@ -20,7 +20,7 @@ async fn list_categories(
     services: Data<Services>,
     query: ListParams<CategoryResource>,
 ) -> Result<web::Json<CategoryPage>, Problem<CatalogError>> {
-    Ok(web::Json(services.catalog.list_categories(&query.0).await?.into()))
+    Ok(web::Json(services.catalog.list_categories(&query.get()?).await?.into()))
 }
 
 /// Get a category

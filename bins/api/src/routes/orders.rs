@@ -63,7 +63,7 @@ async fn list_orders(
     caller: Authenticated,
     query: ListParams<OrderResource>,
 ) -> Result<web::Json<OrderPage>, Problem<OrderError>> {
-    let page = services.orders.list(&caller.0, &query.0).await?;
+    let page = services.orders.list(&caller.0, &query.get()?).await?;
     Ok(web::Json(OrderPage::new(page, services.shop.currency())))
 }
 

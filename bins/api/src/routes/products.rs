@@ -25,8 +25,9 @@ async fn list_products(
     rendered: Data<RenderedPages>,
     query: ListParams<ProductResource>,
 ) -> Result<PageJson<ProductPage>, Problem<CatalogError>> {
-    let page = services.catalog.list_products(&query.0).await?;
-    Ok(rendered.json("products", &query.0, page, |page| view.page(page))?)
+    let query = query.get()?;
+    let page = services.catalog.list_products(&query).await?;
+    Ok(rendered.json("products", &query, page, |page| view.page(page))?)
 }
 
 /// Get a product

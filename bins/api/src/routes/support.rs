@@ -41,7 +41,7 @@ async fn list_conversations(
     caller: Authenticated,
     query: ListParams<ConversationResource>,
 ) -> Result<web::Json<ConversationPage>, Problem<SupportError>> {
-    Ok(web::Json(services.support.list(&caller.0, &query.0).await?.into()))
+    Ok(web::Json(services.support.list(&caller.0, &query.get()?).await?.into()))
 }
 
 /// Get a conversation
@@ -84,7 +84,7 @@ async fn list_messages(
     id: web::Path<Uuid>,
     query: StrictQuery<HistoryQuery>,
 ) -> Result<web::Json<MessagePage>, Problem<SupportError>> {
-    let HistoryQuery { after_seq, before_seq, limit } = query.0;
+    let HistoryQuery { after_seq, before_seq, limit } = query.get()?;
     let window = HistoryWindow::new(after_seq, before_seq, limit).map_err(ApiError::validation)?;
     Ok(web::Json(services.support.history(&caller.0, id.into_inner(), window).await?.into()))
 }

@@ -43,7 +43,7 @@ async fn list_users(
     admin: AdminAccess,
     query: ListParams<UserResource>,
 ) -> Result<web::Json<UserPage>, Problem<UserError>> {
-    Ok(web::Json(services.users.list(admin.0, &query.0).await?.into()))
+    Ok(web::Json(services.users.list(admin.0, &query.get()?).await?.into()))
 }
 
 /// Get a user

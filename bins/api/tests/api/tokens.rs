@@ -112,6 +112,14 @@ async fn logout_ends_the_access_tokens_of_that_login_at_once_and_no_other() {
         let problem = assert_unauthorized(app.get("/me", Some(access)).await, "invalid_token").await;
         assert!(problem["detail"].as_str().unwrap().contains("log in again"), "{problem}");
         assert_unauthorized(app.get("/cart", Some(access)).await, "invalid_token").await;
+        // A query it may not even make is not checked first (a 400 would answer before the 401).
+        for path in [
+            "/orders?page=0",
+            "/support/conversations?sort=password_hash",
+            "/support/conversations/0193a7d4-0000-7000-8000-000000000000/messages?limit=lots",
+        ] {
+            assert_unauthorized(app.get(path, Some(access)).await, "invalid_token").await;
+        }
     }
     assert_eq!(app.get("/me", Some(&laptop.access)).await.status(), StatusCode::OK, "the other login goes on");
 

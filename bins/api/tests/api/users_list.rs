@@ -44,6 +44,9 @@ async fn listing_users_is_for_admins_only() {
     assert_problem(app.get("/users", Some(&ann.token)).await, 403, "forbidden").await;
     // Even with a valid query, and even an invalid one does not leak the whitelist to users.
     assert_problem(app.list_users(&ann.token, &[("role", "admin")]).await, 403, "forbidden").await;
+    for bad in [("page", "0"), ("role", "root"), ("password_hash", "x"), ("page_size", "1000")] {
+        assert_problem(app.list_users(&ann.token, &[bad]).await, 403, "forbidden").await;
+    }
 }
 
 #[tokio::test]
