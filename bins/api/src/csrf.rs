@@ -64,10 +64,18 @@ fn refusal(req: &ServiceRequest, allowed: &AllowedOrigins) -> Option<String> {
     if text("sec-fetch-site").is_some_and(|s| s.eq_ignore_ascii_case("cross-site")) {
         return Some("Cross-site requests may not change anything (Sec-Fetch-Site: cross-site).".to_owned());
     }
-    if let Some(origin) = text(header::ORIGIN.as_str())
-        && !allowed.contains(origin.trim_end_matches('/'))
-    {
-        return Some(format!("Requests from the origin {origin:?} may not change anything here."));
+    // Every `Origin` line is judged: one that is not text, or a second one,
+    // is refused like an origin outside the list (a browser sends one).
+    match headers.get_all(header::ORIGIN).collect::<Vec<_>>().as_slice() {
+        [] => {}
+        [one] => match one.to_str() {
+            Ok(origin) if allowed.contains(origin.trim_end_matches('/')) => {}
+            Ok(origin) => return Some(format!("Requests from the origin {origin:?} may not change anything here.")),
+            Err(_) => {
+                return Some("A request whose Origin header is not readable text may not change anything.".to_owned());
+            }
+        },
+        _ => return Some("A request with more than one Origin header may not change anything.".to_owned()),
     }
     if headers.contains_key(header::COOKIE) {
         let cookie = csrf_cookie(req).filter(|v| !v.is_empty());
@@ -100,8 +108,9 @@ pub async fn csrf_guard(
     if is_unsafe(req.method()) {
         let allowed = req.app_data::<Data<AllowedOrigins>>().cloned().unwrap_or_default();
         if let Some(detail) = refusal(&req, &allowed) {
-            let problem = ApiError::with_detail(catalogue::CSRF_FAILED, detail);
-            return Ok(req.into_response(problem.error_response()));
+            let mut refused = ApiError::with_detail(catalogue::CSRF_FAILED, detail).error_response();
+            refused.headers_mut().append(header::VARY, HeaderValue::from_static("Origin, Sec-Fetch-Site"));
+            return Ok(req.into_response(refused));
         }
     }
     let mut res = next.call(req).await?.map_into_boxed_body();

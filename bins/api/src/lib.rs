@@ -123,7 +123,7 @@ fn cors(origins: &AllowedOrigins) -> Cors {
     Cors::default()
         .allowed_origin_fn(move |origin: &HeaderValue, head: &RequestHead| {
             // The socket routes judge `Origin` themselves (403, SPEC §7).
-            head.uri.path().starts_with("/ws")
+            matches!(head.uri.path(), "/ws" | "/ws/support")
                 || origin.to_str().is_ok_and(|o| allowed.contains(o.trim_end_matches('/')))
         })
         .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])

@@ -305,7 +305,28 @@ async fn cross_site_and_foreign_origin_writes_are_refused_and_answers_vary_by_th
         app.request(Method::POST, "/categories", Some(&admin)).header(extra.0, extra.1).json(&category(name)).send()
     };
     assert_problem(post(("sec-fetch-site", "cross-site"), "A").await.unwrap(), 403, "csrf_failed").await;
-    assert_problem(post(("origin", "https://evil.example"), "B").await.unwrap(), 403, "csrf_failed").await;
+    let refused = post(("origin", "https://evil.example"), "B").await.unwrap();
+    assert!(header(refused.headers(), "vary").is_some_and(|v| v.contains("Sec-Fetch-Site")), "a refusal varies too");
+    assert_problem(refused, 403, "csrf_failed").await;
+    // An Origin that is not text, or a second Origin line, is not skipped.
+    let unreadable = reqwest::header::HeaderValue::from_bytes(b"https://evil.example\x80").unwrap();
+    let resp = app.request(Method::POST, "/categories", Some(&admin)).header("origin", unreadable).json(&category("C"));
+    assert_problem(resp.send().await.unwrap(), 403, "csrf_failed").await;
+    let resp = app
+        .request(Method::POST, "/categories", Some(&admin))
+        .header("origin", "https://shop.example")
+        .header("origin", "https://evil.example")
+        .json(&category("D"));
+    assert_problem(resp.send().await.unwrap(), 403, "csrf_failed").await;
+    // Only the socket routes let any origin through CORS (they judge it themselves).
+    let preflight = app
+        .request(Method::OPTIONS, "/wsx", None)
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert!(header(preflight.headers(), "access-control-allow-origin").is_none(), "{preflight:?}");
     for allowed in [
         ("sec-fetch-site", "same-origin"),
         ("origin", "https://shop.example"),
