@@ -20,8 +20,10 @@ pub const DEFAULT_KEY_PREFIX: &str = "coffee:ratelimit:";
 const REDIS_TIMEOUT: Duration = Duration::from_millis(200);
 /// Bound on one whole check (after a Redis restart: EVALSHA, SCRIPT LOAD, EVALSHA).
 const CHECK_TIMEOUT: Duration = Duration::from_millis(500);
-/// After a failure, checks skip Redis for this long: a Redis that hangs costs
-/// one timeout per second per replica, not one per request.
+/// After a failure, checks skip Redis for this long, and then one check at
+/// a time asks it (the others keep skipping it until that one is answered):
+/// a Redis that hangs costs one timeout per second per replica, not one per
+/// request.
 const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(1);
 /// At most one warning per this time while Redis is failing.
 const WARN_EVERY: Duration = Duration::from_secs(30);
@@ -49,6 +51,10 @@ struct Health {
     down: bool,
     /// Checks go straight to the fallback until then.
     paused_until: Option<Instant>,
+    /// While Redis is down, when the one check asking whether it is back
+    /// started; one whose request was dropped before it ended counts for
+    /// [`CHECK_TIMEOUT`] at most.
+    probe_started: Option<Instant>,
     last_warning: Option<Instant>,
     /// Checks answered by the fallback since the last warning.
     fallback_checks: u64,
@@ -110,10 +116,16 @@ impl RedisRateLimiter {
         self.health.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether Redis is to be skipped now (it failed less than a second ago).
+    /// Whether Redis is to be skipped now: it failed less than a second ago,
+    /// or it is down and another check is asking it whether it is back.
+    /// Otherwise, while it is down, this check becomes that one.
     fn paused(&self, now: Instant) -> bool {
         let mut health = self.health();
-        let paused = health.paused_until.is_some_and(|until| now < until);
+        let probing = health.probe_started.is_some_and(|at| now < at + CHECK_TIMEOUT);
+        let paused = health.paused_until.is_some_and(|until| now < until) || (health.down && probing);
+        if health.down && !paused {
+            health.probe_started = Some(now);
+        }
         health.fallback_checks += u64::from(paused);
         paused
     }
@@ -122,6 +134,7 @@ impl RedisRateLimiter {
         let mut health = self.health();
         health.down = true;
         health.paused_until = Some(now + PAUSE_AFTER_FAILURE);
+        health.probe_started = None;
         health.fallback_checks += 1;
         if health.last_warning.is_none_or(|at| now.duration_since(at) >= WARN_EVERY) {
             let fallback_checks = std::mem::take(&mut health.fallback_checks);
@@ -140,6 +153,7 @@ impl RedisRateLimiter {
         if health.down {
             health.down = false;
             health.paused_until = None;
+            health.probe_started = None;
             drop(health);
             tracing::info!("rate limits: Redis answers again, budgets are shared by every replica again");
         }
