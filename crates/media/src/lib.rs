@@ -36,6 +36,8 @@ const MAX_PIXELS: u64 = 50_000_000;
 /// sound but whose data is damaged is stored (browsers show it broken). The
 /// fuller check decodes it on a blocking thread under `image::Limits`.
 pub fn recognise(bytes: &[u8]) -> Option<ImageKind> {
+    use image::ImageDecoder as _;
+
     let (kind, format) = match infer::get(bytes)?.mime_type() {
         "image/png" => (ImageKind::Png, image::ImageFormat::Png),
         "image/jpeg" => (ImageKind::Jpeg, image::ImageFormat::Jpeg),
@@ -50,9 +52,34 @@ pub fn recognise(bytes: &[u8]) -> Option<ImageKind> {
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(MAX_HEADER_ALLOC);
     reader.limits(limits);
-    let (width, height) = reader.into_dimensions().ok()?;
+    let mut decoder = reader.into_decoder().ok()?;
+    // The PNG decoder drops a profile past the bound without a word; the
+    // file would then be stored, bomb and all (its `iCCP` is kept), and
+    // handed to every menu client to inflate.
+    if kind == ImageKind::Png && png_has_chunk(bytes, b"iCCP") && !matches!(decoder.icc_profile(), Ok(Some(_))) {
+        return None;
+    }
+    let (width, height) = decoder.dimensions();
     let pixels = u64::from(width) * u64::from(height);
     (pixels > 0 && pixels <= MAX_PIXELS).then_some(kind)
+}
+
+/// Whether the PNG `bytes` has a chunk of type `kind` before its `IEND`.
+fn png_has_chunk(bytes: &[u8], kind: &[u8; 4]) -> bool {
+    // After the signature: length (4 bytes), type (4), data, checksum (4).
+    let mut at = 8_usize;
+    while let Some(header) = bytes.get(at..at.saturating_add(8)) {
+        let (length, found) = header.split_at(4);
+        if found == kind {
+            return true;
+        }
+        if found == b"IEND" {
+            return false;
+        }
+        let length = u32::from_be_bytes([length[0], length[1], length[2], length[3]]);
+        at = at.saturating_add(12).saturating_add(usize::try_from(length).unwrap_or(usize::MAX));
+    }
+    false
 }
 
 /// The format of a stored file name, or `None` if the name is not one this
@@ -114,7 +141,10 @@ impl ImageStore for FsImageStore {
             let path = dir.join(&name);
             // Written aside, then renamed: readers never see half a file.
             write_then_rename(&pieces, &tmp, &path).map_err(|e| {
+                // Whichever step failed: renamed already, the file would be
+                // served by its name although no product names it.
                 let _ = std::fs::remove_file(&tmp);
+                let _ = std::fs::remove_file(&path);
                 InfraError::caused_by(format!("cannot store image {}", path.display()), e)
             })?;
             Ok(name)
@@ -217,6 +247,30 @@ mod tests {
         for (width, height) in [(8_000, 6_251), (60_000, 60_000), (u32::MAX >> 1, 2)] {
             assert_eq!(recognise(&png_of(width, height)), None, "{width} × {height}");
         }
+    }
+
+    /// The 1×1 PNG with an `iCCP` colour profile that inflates to `profile`.
+    fn png_with_profile(profile: &[u8]) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        zlib.write_all(profile).unwrap();
+        let data = [b"p\0\0".as_slice(), &zlib.finish().unwrap()].concat();
+        let mut chunk = u32::try_from(data.len()).unwrap().to_be_bytes().to_vec();
+        chunk.extend_from_slice(b"iCCP");
+        chunk.extend_from_slice(&data);
+        chunk.extend_from_slice(&crc32fast::hash(&chunk[4..]).to_be_bytes());
+        let png = bytes(PNG);
+        [&png[..33], &chunk, &png[33..]].concat()
+    }
+
+    #[test]
+    fn a_colour_profile_that_inflates_past_the_bound_is_refused_not_dropped() {
+        let fine = png_with_profile(&[7; 4096]);
+        assert_eq!(recognise(&fine), Some(ImageKind::Png), "an ordinary profile");
+        // 16 MiB from about 16 KiB: a bomb every client showing the menu would inflate.
+        let bomb = png_with_profile(&vec![0; 16 << 20]);
+        assert!(bomb.len() < 64 << 10, "{} bytes", bomb.len());
+        assert_eq!(recognise(&bomb), None);
     }
 
     #[test]
