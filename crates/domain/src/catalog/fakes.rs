@@ -22,6 +22,8 @@ struct Tables {
     products: BTreeMap<Uuid, (Product, BTreeSet<Uuid>)>,
     /// Delete the product when its image is next set (a concurrent delete).
     vanish_before_image: bool,
+    /// Set the next image, then fail as if the commit's answer were lost.
+    lose_image_commit: bool,
 }
 
 impl Tables {
@@ -76,6 +78,11 @@ impl InMemoryCatalog {
     /// request deleted it right before.
     pub(crate) fn vanish_before_next_image_update(&self) {
         lock(&self.0).vanish_before_image = true;
+    }
+
+    /// The next image update is made, but its caller is told it failed.
+    pub(crate) fn lose_commit_of_next_image_update(&self) {
+        lock(&self.0).lose_image_commit = true;
     }
 }
 
@@ -232,9 +239,14 @@ impl CatalogRepository for InMemoryCatalog {
         if std::mem::take(&mut t.vanish_before_image) {
             t.products.remove(&id);
         }
+        let lose_answer = std::mem::take(&mut t.lose_image_commit);
         let (p, _) = t.products.get_mut(&id).ok_or(CatalogWriteError::NotFound)?;
         p.updated_at = now;
-        Ok(p.image.replace(image.to_owned()))
+        let old = p.image.replace(image.to_owned());
+        if lose_answer {
+            return Err(RepoError::Unavailable("connection lost at COMMIT".into()).into());
+        }
+        Ok(old)
     }
 }
 

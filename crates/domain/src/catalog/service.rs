@@ -288,8 +288,17 @@ impl CatalogService {
                     self.remove_file(&old).await;
                 }
             }
+            // The store failed: the change may have been made all the same,
+            // its answer lost (a connection dropped at COMMIT). Removing the
+            // file could leave the product pointing at nothing for good; a
+            // file nobody points at costs only disk.
+            Err(CatalogWriteError::Repo(e)) => {
+                tracing::warn!(file = %file, error = %crate::error::error_chain(&e),
+                    "could not record a product's new image; its file is kept, as it may be in use");
+                return Err(CatalogWriteError::Repo(e).into());
+            }
             Err(e) => {
-                // The product vanished meanwhile (or the store failed): keep no orphan file.
+                // The product vanished meanwhile: keep no orphan file.
                 self.remove_file(&file).await;
                 return Err(e.into());
             }

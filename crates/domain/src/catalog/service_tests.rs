@@ -186,3 +186,15 @@ fn an_image_for_a_product_deleted_meanwhile_leaves_no_orphan_file() {
     assert!(not_found(vanished));
     assert!(s.images.files().is_empty());
 }
+
+#[test]
+fn an_image_whose_update_may_have_been_made_keeps_its_file() {
+    let s = setup();
+    let latte = run(s.service.create_product(s.admin, product("Latte", 350, vec![]))).unwrap();
+    s.catalog.lose_commit_of_next_image_update();
+    let lost = run(s.service.set_product_image(s.admin, latte.id, InMemoryImages::PNG.to_vec()));
+    assert!(matches!(lost, Err(CatalogError::Unexpected(_))), "{lost:?}");
+    // The update was made: the product's image is there to serve.
+    let image = run(s.service.get_product(latte.id)).unwrap().image.expect("the image was recorded");
+    assert_eq!(s.images.files(), [image]);
+}
