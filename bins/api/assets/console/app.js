@@ -7,8 +7,14 @@
 //   logging in again);
 // * text from users is put on the page with textContent, never as markup;
 // * after a drop it reconnects with a fresh ticket and `resume`s every
-//   conversation it holds from the last seq it has; messages are kept by
-//   seq, so a message seen twice is shown once and a gap is asked for again.
+//   conversation it holds from the last seq up to which it holds them all;
+//   messages are kept by seq, so a message seen twice is shown once and a
+//   gap is asked for until it is filled;
+// * only the server's refusal of the refresh token ends the session: a
+//   renewal that fails for now (503, 429, no network) is tried again, and
+//   replies typed meanwhile wait to be sent;
+// * it stays within the socket's budgets (10 messages and 30 other frames
+//   in any 10 s): what the server refused for the budget is sent again later.
 'use strict';
 
 (() => {
@@ -19,6 +25,10 @@
   const TYPING_SHOWN_MS = 4000;
   const BOARD_ROWS = 100;
   const RENEW_BEFORE_MS = 30000;
+  const BUDGET_PERIOD_MS = 10000; // the socket's budgets count frames in any 10 s
+  const RESUMES_AT_ONCE = 25; // of the 30 control frames a socket may send in that time
+  const FINAL_STATUSES = new Set(['completed', 'cancelled']);
+  const SESSION_ENDED = 'Your session ended: log in again.';
 
   const state = {
     access: null,
@@ -37,6 +47,8 @@
     emails: new Map(), // user id -> e-mail (or a promise of it)
     typedAt: 0,
     typingTimer: null,
+    resumeTimer: null,
+    resendTimer: null,
   };
 
   // ---------- REST ----------
@@ -67,16 +79,24 @@
   }
 
   let refreshing = null;
-  /** Swaps the refresh token for a new pair; false when the session is over. */
+  /**
+   * Swaps the refresh token for a new pair: 'renewed'; 'ended' when the
+   * server refused the token (the session is over: logged out, revoked,
+   * expired), and the desk is signed out; 'failed' when it could not say
+   * for now (503, 429, no network), and the tokens are kept for a retry.
+   */
   function refreshTokens() {
+    if (!state.refresh) return Promise.resolve('ended');
     if (!refreshing) {
       refreshing = (async () => {
         try {
           const pair = await request('POST', '/auth/refresh', { refresh_token: state.refresh });
           keepTokens(pair);
-          return true;
-        } catch (_) {
-          return false;
+          return 'renewed';
+        } catch (err) {
+          if (err.status !== 401) return 'failed';
+          signedOut(SESSION_ENDED);
+          return 'ended';
         } finally {
           refreshing = null;
         }
@@ -96,17 +116,17 @@
   /**
    * A call with the access token, renewed first when it is about to expire
    * (so the browser never logs a 401); on a 401 all the same, the tokens
-   * are refreshed once and the call repeated.
+   * are refreshed once and the call repeated. A renewal that failed for now
+   * fails the call, and the caller tries again later.
    */
   async function api(method, path, body) {
     if (state.refresh && Date.now() >= state.renewAt) await refreshTokens();
     try {
       return await request(method, path, body, state.access);
     } catch (err) {
-      if (err.status === 401 && state.refresh && (await refreshTokens())) {
+      if (err.status === 401 && (await refreshTokens()) === 'renewed') {
         return request(method, path, body, state.access);
       }
-      if (err.status === 401) signedOut('Your session ended: log in again.');
       throw err;
     }
   }
@@ -170,6 +190,8 @@
     state.refresh = null;
     state.me = null;
     clearTimeout(state.retryTimer);
+    clearTimeout(state.resumeTimer);
+    clearTimeout(state.resendTimer);
     const socket = state.socket;
     state.socket = null;
     if (socket) socket.close(1000, 'logged out');
@@ -252,18 +274,42 @@
     } catch (err) {
       showError(err.message);
     }
-    // Only what may have news: the lists just read tell which conversations
-    // grew (the socket allows 30 control frames per 10 s).
     // SIMPLIFICATION: a held conversation beyond the 100 listed is caught up
     // when its next message shows a gap, or when it is picked again.
-    for (const conv of state.conversations.values()) {
-      if (conv.loaded && (conv.info.last_seq > conv.maxSeq || conv.info.id === state.selected)) resume(conv);
-    }
-    for (const frame of state.outbox.values()) send(frame);
+    resumeBehind(true);
+    resendOutbox();
+  }
+
+  /**
+   * Resumes the held conversations that may have news: the lists just read
+   * tell which grew, and a gap shows what was missed. At most
+   * RESUMES_AT_ONCE now, the rest a budget's period later.
+   */
+  function resumeBehind(withSelected) {
+    clearTimeout(state.resumeTimer);
+    const behind = [...state.conversations.values()].filter(
+      (conv) => conv.loaded && (conv.info.last_seq > unbrokenUpTo(conv) || (withSelected && conv.info.id === state.selected)),
+    );
+    behind.slice(0, RESUMES_AT_ONCE).forEach(resume);
+    if (behind.length > RESUMES_AT_ONCE) state.resumeTimer = setTimeout(() => resumeBehind(false), BUDGET_PERIOD_MS);
   }
 
   function resume(conv) {
-    send({ type: 'resume', conversation_id: conv.info.id, after_seq: conv.maxSeq });
+    send({ type: 'resume', conversation_id: conv.info.id, after_seq: unbrokenUpTo(conv) });
+  }
+
+  /** The seq up to which every message is held, from the first held one on. */
+  function unbrokenUpTo(conv) {
+    if (!conv.messages.size) return conv.maxSeq;
+    let seq = Math.min(...conv.messages.keys());
+    while (conv.messages.has(seq + 1)) seq += 1;
+    return seq;
+  }
+
+  /** Sends every reply not yet acknowledged (the server stores a client_id once). */
+  function resendOutbox() {
+    clearTimeout(state.resendTimer);
+    for (const frame of state.outbox.values()) send(frame);
   }
 
   function parseJson(text) {
@@ -296,6 +342,18 @@
         // Live delivery was interrupted on the server's side: catch up as after a reconnect.
         if (frame.code === 'resync') {
           catchUp();
+          break;
+        }
+        // Over the socket's budget: a refused reply stays pending and a
+        // refused resume is asked again, once the budget has room.
+        if (frame.code === 'rate_limited') {
+          if (frame.client_id) {
+            clearTimeout(state.resendTimer);
+            state.resendTimer = setTimeout(resendOutbox, BUDGET_PERIOD_MS);
+          } else {
+            clearTimeout(state.resumeTimer);
+            state.resumeTimer = setTimeout(() => resumeBehind(false), BUDGET_PERIOD_MS);
+          }
           break;
         }
         if (frame.client_id) state.outbox.delete(frame.client_id);
@@ -364,7 +422,7 @@
     conv.messages.set(message.seq, message);
     conv.maxSeq = Math.max(conv.maxSeq, message.seq);
     conv.info.last_seq = Math.max(conv.info.last_seq || 0, message.seq);
-    if (message.created_at > (conv.info.last_message_at || '')) conv.info.last_message_at = message.created_at;
+    if (instant(message.created_at) > instant(conv.info.last_message_at)) conv.info.last_message_at = message.created_at;
     return true;
   }
 
@@ -378,10 +436,9 @@
       last_message_at: message.created_at,
       last_seq: 0,
     });
-    const before = conv.maxSeq;
     if (!store(conv, message)) return;
-    // A gap in what this console holds: ask for it again.
-    if (conv.loaded && message.seq > before + 1) resume({ info: conv.info, maxSeq: before });
+    // A gap in what this console holds: ask for what is missing.
+    if (conv.loaded && unbrokenUpTo(conv) < conv.maxSeq) resume(conv);
     renderConversations();
     if (conv.info.id === state.selected) renderChat();
   }
@@ -429,7 +486,7 @@
     const list = $('conversations');
     const shown = [...state.conversations.values()]
       .filter((c) => c.info.status === 'open' || c.info.id === state.selected)
-      .sort((a, b) => String(b.info.last_message_at).localeCompare(String(a.info.last_message_at)));
+      .sort((a, b) => instant(b.info.last_message_at).localeCompare(instant(a.info.last_message_at)));
     list.replaceChildren(
       ...shown.map((conv) => {
         const li = document.createElement('li');
@@ -565,9 +622,14 @@
 
   // ---------- the order board ----------
 
+  /**
+   * Keeps what the board learned of an order. A finished (completed,
+   * cancelled) one leaves the board but is remembered until the next list
+   * read, so that an older frame arriving late does not bring it back.
+   */
   function upsertOrder(order) {
     const held = state.orders.get(order.id);
-    if (held && held.updated_at > order.updated_at) return;
+    if (held && instant(held.updated_at) > instant(order.updated_at)) return;
     if (order.deleted) {
       state.orders.delete(order.id);
       return;
@@ -578,22 +640,35 @@
 
   async function loadOrders() {
     const asked = state.learned;
-    const page = await api('GET', '/orders?status__in=pending,confirmed,preparing,ready&sort=-created_at&page_size=50');
+    const page = await api(
+      'GET',
+      `/orders?status__in=pending,confirmed,preparing,ready&sort=-created_at&page_size=${BOARD_ROWS}`,
+    );
     for (const order of page.items) upsertOrder(order);
     // The board holds the open orders: one that was finished, cancelled or
     // deleted while the socket was down leaves it (when all fit on a page;
     // one the socket told of while the list was read is newer than the list).
-    if (page.total <= page.items.length) {
-      const open = new Set(page.items.map((o) => o.id));
-      for (const order of state.orders.values()) {
-        if (!open.has(order.id) && order.learned <= asked) state.orders.delete(order.id);
-      }
+    // SIMPLIFICATION: the board shows the newest BOARD_ROWS open orders; a
+    // shop with more open at once would page through them.
+    const open = new Set(page.items.map((o) => o.id));
+    const complete = page.total <= page.items.length;
+    for (const order of state.orders.values()) {
+      const gone = FINAL_STATUSES.has(order.status) || (complete && !open.has(order.id));
+      if (gone && order.learned <= asked) state.orders.delete(order.id);
     }
     renderOrders();
   }
 
+  /** An RFC 3339 instant as the server writes it (UTC, 0–9 fraction digits) in a form that sorts as text. */
+  function instant(iso) {
+    return String(iso || '').replace(/(\.\d+)?(Z|[+-]00:00)$/, (_, fraction) => `${(fraction || '.').padEnd(10, '0')}Z`);
+  }
+
   function renderOrders() {
-    const rows = [...state.orders.values()].sort((a, b) => b.number - a.number).slice(0, BOARD_ROWS);
+    const rows = [...state.orders.values()]
+      .filter((order) => !FINAL_STATUSES.has(order.status))
+      .sort((a, b) => b.number - a.number)
+      .slice(0, BOARD_ROWS);
     $('orders')
       .querySelector('tbody')
       .replaceChildren(

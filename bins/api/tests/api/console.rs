@@ -20,7 +20,7 @@ use crate::ws::{Ws, connect};
 /// How long something the page should show may take: an upper bound (the
 /// wait ends as soon as it shows), generous because the full suite runs
 /// these pages beside other tests on two cores, where 15 s once fell short.
-const SHOWN_WITHIN: Duration = Duration::from_secs(30);
+pub(crate) const SHOWN_WITHIN: Duration = Duration::from_secs(30);
 
 #[tokio::test]
 async fn the_console_is_served_from_the_binary_with_a_policy_that_allows_only_itself() {
@@ -73,7 +73,7 @@ async fn the_console_is_served_from_the_binary_with_a_policy_that_allows_only_it
 
 /// Polls `js` (a boolean expression) until it is true; panics with the
 /// page's status line and error after [`SHOWN_WITHIN`].
-async fn until(page: &Page, what: &str, js: &str) {
+pub(crate) async fn until(page: &Page, what: &str, js: &str) {
     let deadline = tokio::time::Instant::now() + SHOWN_WITHIN;
     loop {
         if page.eval(js).await.unwrap() == Value::Bool(true) {
@@ -94,7 +94,7 @@ async fn until(page: &Page, what: &str, js: &str) {
 }
 
 /// The bodies of the shown conversation's stored messages, by `seq`.
-async fn shown_messages(page: &Page) -> Vec<(i64, String)> {
+pub(crate) async fn shown_messages(page: &Page) -> Vec<(i64, String)> {
     let items = page
         .eval("[...document.querySelectorAll('#messages li[data-seq]')].map(li => [Number(li.dataset.seq), li.querySelector('.body').textContent])")
         .await
@@ -102,19 +102,19 @@ async fn shown_messages(page: &Page) -> Vec<(i64, String)> {
     serde_json::from_value(items).unwrap()
 }
 
-fn js_str(s: &str) -> String {
+pub(crate) fn js_str(s: &str) -> String {
     Value::from(s).to_string()
 }
 
 /// The customer's next stored message (skipping typing, order and
 /// conversation frames). Some are sent by the page, after a reconnection
 /// at worst, so they get as long as the page has to show something.
-async fn next_message(ws: &mut Ws) -> Value {
+pub(crate) async fn next_message(ws: &mut Ws) -> Value {
     ws.next_of_within("message", SHOWN_WITHIN).await
 }
 
 /// A shop open around the clock, its origin, and its console in a page (not logged in yet).
-async fn console_of_a_shop(browser: &Browser) -> (Shop, String, Page) {
+pub(crate) async fn console_of_a_shop(browser: &Browser) -> (Shop, String, Page) {
     let shop = shop_with(&around_the_clock(), &[("PUBLIC_BASE_URL", OWN_ORIGIN)]).await;
     let origin = shop.app.address.clone();
     let page = browser.open(&format!("{origin}/support/console")).await.unwrap();
@@ -357,7 +357,7 @@ async fn a_customer_cannot_use_the_console() {
 }
 
 /// Ann, with a fresh token (they live 3 s here), says `body` on a new socket; the stored message.
-async fn ann_says(app: &TestApp, body: &str) -> Value {
+pub(crate) async fn ann_says(app: &TestApp, body: &str) -> Value {
     let token = app.login("ann@example.com", PASSWORD).await.access;
     let mut ws = connect(app, &token).await;
     ws.say(body).await;

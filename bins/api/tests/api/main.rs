@@ -12,6 +12,7 @@ mod chat_redis_outage;
 mod chat_replicas;
 mod chat_socket;
 mod console;
+mod console_recovery;
 mod conventions;
 mod docs;
 mod health;
