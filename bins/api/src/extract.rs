@@ -29,9 +29,22 @@ use crate::problem::{ApiError, IntoProblem};
 use crate::strict_json::Strict;
 
 /// A JSON body. Malformed JSON → 400; well-formed JSON of the wrong shape →
-/// 422 naming the field; wrong media type → 415; too large → 413.
+/// 422 naming the field; wrong media type → 415; too large → 413. Like
+/// every extractor that checks what the client sent, its error waits for
+/// the handler ([`Self::get`]), after the caller's access was checked (see
+/// [`ListParams`]).
 #[derive(Debug)]
-pub struct JsonBody<T>(pub T);
+pub struct JsonBody<T>(Result<T, ApiError>);
+
+impl<T> JsonBody<T> {
+    /// The body.
+    ///
+    /// # Errors
+    /// 400, 408, 413, 415 or 422, as above.
+    pub fn get(self) -> Result<T, ApiError> {
+        self.0
+    }
+}
 
 fn is_json(media: &str) -> bool {
     media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
@@ -143,15 +156,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         let media = media_type(req);
         let req = req.clone();
         let payload = payload.take();
-        Box::pin(async move {
+        let read = async move {
             if !media.as_deref().is_some_and(is_json) {
                 return Err(unsupported_media_type(
                     "Send the body as application/json (UTF-8, in one Content-Type header line).",
                 ));
             }
-            let bytes = read_body(req, payload).await?;
-            parse_json(&bytes).map(JsonBody)
-        })
+            parse_json(&read_body(req, payload).await?)
+        };
+        Box::pin(async move { Ok(JsonBody(read.await)) })
     }
 }
 
@@ -159,9 +172,20 @@ json_body_docs!(JsonBody);
 
 /// A body sent as JSON or as `application/x-www-form-urlencoded` (OAuth2
 /// password-grant clients). Documented as JSON; the form variant is added
-/// to the OpenAPI document in `openapi.rs`.
+/// to the OpenAPI document in `openapi.rs`. Its error waits for the
+/// handler ([`Self::get`]), as [`JsonBody`]'s does.
 #[derive(Debug)]
-pub struct JsonOrForm<T>(pub T);
+pub struct JsonOrForm<T>(Result<T, ApiError>);
+
+impl<T> JsonOrForm<T> {
+    /// The body.
+    ///
+    /// # Errors
+    /// As [`JsonBody::get`].
+    pub fn get(self) -> Result<T, ApiError> {
+        self.0
+    }
+}
 
 /// How a [`JsonOrForm`] body is written, by its media type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,14 +226,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonOrForm<T> {
         let format = BodyFormat::of(media_type(req).as_deref());
         let req = req.clone();
         let payload = payload.take();
-        Box::pin(async move {
+        let read = async move {
             let Some(format) = format else {
                 return Err(unsupported_media_type(
                     "Send the body as application/json or application/x-www-form-urlencoded.",
                 ));
             };
-            format.parse(&read_body(req, payload).await?).map(JsonOrForm)
-        })
+            format.parse(&read_body(req, payload).await?)
+        };
+        Box::pin(async move { Ok(JsonOrForm(read.await)) })
     }
 }
 
@@ -374,10 +399,11 @@ capability_docs!(AdminAccess, [c::FORBIDDEN]);
 ///
 /// The error waits for the handler ([`Self::get`]): actix extracts a
 /// handler's arguments together and answers the first error that is ready,
-/// and a bad query is ready at once, while the access check beside it
-/// reads the database. Refused at extraction, `GET /users?page=0` would be
-/// a 400 to a customer, not a 403, and a 400 to a revoked session, not a
-/// 401: it would tell a caller who may not list how the list is checked.
+/// and a bad query (or body) is ready at once, while the access check
+/// beside it reads the database. Refused at extraction, `GET /users?page=0`
+/// would be a 400 to a customer, not a 403, and a 400 to a revoked session,
+/// not a 401: it would tell a caller who may not ask how the request is
+/// checked. [`JsonBody`], [`JsonOrForm`] and [`StrictQuery`] wait the same way.
 #[derive(Debug)]
 pub struct ListParams<R: Resource>(Result<ListQuery<R::Field>, ApiError>);
 

@@ -113,9 +113,21 @@ pub fn document_if_none_match(op: &mut DefaultOperationRaw) {
 /// The conditions of a change to an order (`If-Match`, `If-None-Match`),
 /// carried to the domain, which judges them on the version the change
 /// replaces. A value that is not `*` or entity tags is 422 naming its
-/// header: a guard the client meant is never dropped.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Preconditions(pub Precondition);
+/// header: a guard the client meant is never dropped. Its error waits for
+/// the handler ([`Self::get`]), after the access check (see
+/// [`crate::extract::ListParams`]).
+#[derive(Debug)]
+pub struct Preconditions(Result<Precondition, ApiError>);
+
+impl Preconditions {
+    /// The conditions.
+    ///
+    /// # Errors
+    /// 422 naming the header that is not `*` or entity tags.
+    pub fn get(self) -> Result<Precondition, ApiError> {
+        self.0
+    }
+}
 
 impl FromRequest for Preconditions {
     type Error = ApiError;
@@ -131,10 +143,10 @@ impl FromRequest for Preconditions {
             };
         let if_match = parse(&header::IF_MATCH, "If-Match", true);
         let if_none_match = parse(&header::IF_NONE_MATCH, "If-None-Match", false);
-        ready(match (if_match, if_none_match) {
-            (Ok(if_match), Ok(if_none_match)) => Ok(Preconditions(Precondition { if_match, if_none_match })),
+        ready(Ok(Preconditions(match (if_match, if_none_match) {
+            (Ok(if_match), Ok(if_none_match)) => Ok(Precondition { if_match, if_none_match }),
             (a, b) => Err(ApiError::validation([a.err(), b.err()].into_iter().flatten().collect())),
-        })
+        })))
     }
 }
 
@@ -258,7 +270,7 @@ mod tests {
     }
 
     fn conditions(lines: &[(&str, &str)]) -> Result<Precondition, StatusCode> {
-        extract::<Preconditions>(lines).map(|p| p.0).map_err(|e| e.status_code())
+        extract::<Preconditions>(lines).and_then(Preconditions::get).map_err(|e| e.status_code())
     }
 
     #[test]
@@ -275,7 +287,9 @@ mod tests {
         assert_eq!(empty, Ok(Precondition { if_match: of(&[]), if_none_match: of(&[1]) }), "an empty list");
         let unreadable = actix_web::http::header::HeaderValue::from_bytes(b"\"\xe9\"").unwrap();
         let req = TestRequest::default().append_header(("if-none-match", unreadable)).to_http_request();
-        assert!(Preconditions::from_request(&req, &mut Payload::None).into_inner().is_err());
+        assert!(
+            Preconditions::from_request(&req, &mut Payload::None).into_inner().and_then(Preconditions::get).is_err()
+        );
     }
 
     #[test]

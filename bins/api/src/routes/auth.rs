@@ -27,7 +27,8 @@ async fn signup(
     services: Data<Services>,
     body: JsonBody<SignupRequest>,
 ) -> Result<Created<UserDto>, Problem<AuthError>> {
-    let user = services.auth.signup(body.0.parse()?).await?;
+    let body = body.get()?;
+    let user = services.auth.signup(body.parse()?).await?;
     Ok(Created { location: format!("/users/{}", user.id), body: user.into() })
 }
 
@@ -40,7 +41,8 @@ async fn verify(
     services: Data<Services>,
     body: JsonBody<VerifyRequest>,
 ) -> Result<web::Json<UserDto>, Problem<AuthError>> {
-    let user = services.auth.verify(body.0.parse()?).await?;
+    let body = body.get()?;
+    let user = services.auth.verify(body.parse()?).await?;
     Ok(web::Json(user.into()))
 }
 
@@ -102,7 +104,8 @@ async fn resend(
     services: Data<Services>,
     body: JsonBody<ResendRequest>,
 ) -> Result<AcceptedJson<MessageDto>, Problem<AuthError>> {
-    let email = Email::parse("email", &body.0.email).map_err(|e| ApiError::validation(vec![e]))?;
+    let body = body.get()?;
+    let email = Email::parse("email", &body.email).map_err(|e| ApiError::validation(vec![e]))?;
     // The work happens after the answer, so the answer takes as long whether
     // or not the address has an account: its timing reveals nothing either.
     let auth = services.auth.clone();
@@ -126,8 +129,9 @@ async fn login(
     services: Data<Services>,
     body: JsonOrForm<LoginRequest>,
 ) -> Result<web::Json<TokenDto>, Problem<AuthError>> {
+    let body = body.get()?;
     // `grant_type`, when sent, is `password`: the type admits nothing else.
-    let LoginRequest { email, password, grant_type: _ } = body.0;
+    let LoginRequest { email, password, grant_type: _ } = body;
     if password.is_empty() || password.chars().count() > Password::MAX_CHARS {
         return Err(ApiError::validation(vec![coffee_domain::FieldError::new(
             "password",
@@ -147,7 +151,8 @@ async fn refresh(
     services: Data<Services>,
     body: JsonBody<RefreshRequest>,
 ) -> Result<web::Json<TokenDto>, Problem<AuthError>> {
-    Ok(web::Json(services.auth.refresh(&body.0.refresh_token).await?.into()))
+    let body = body.get()?;
+    Ok(web::Json(services.auth.refresh(&body.refresh_token).await?.into()))
 }
 
 /// Log out
@@ -156,7 +161,8 @@ async fn refresh(
 /// expires (at most `ACCESS_TOKEN_TTL`).
 #[api_v2_operation(operation_id = "logout", tags(Auth))]
 async fn logout(services: Data<Services>, body: JsonBody<RefreshRequest>) -> Result<NoContent, Problem<AuthError>> {
-    services.auth.logout(&body.0.refresh_token).await?;
+    let body = body.get()?;
+    services.auth.logout(&body.refresh_token).await?;
     Ok(NoContent)
 }
 

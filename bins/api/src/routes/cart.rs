@@ -34,8 +34,9 @@ async fn add_to_cart(
     caller: Authenticated,
     body: JsonBody<AddToCartRequest>,
 ) -> Result<CreatedOrMerged<CartDto>, Problem<CartError>> {
-    let quantity = body.0.quantity()?;
-    let added = services.carts.add(&caller.0, body.0.product_id, quantity).await?;
+    let body = body.get()?;
+    let quantity = body.quantity()?;
+    let added = services.carts.add(&caller.0, body.product_id, quantity).await?;
     let body = CartDto::new(added.cart, services.shop.currency());
     Ok(CreatedOrMerged { merged: added.merged, created: Created { location: format!("/cart/{}", added.line), body } })
 }
@@ -63,7 +64,8 @@ async fn update_item(
     item_id: web::Path<Uuid>,
     body: JsonBody<SetQuantityRequest>,
 ) -> Result<web::Json<CartDto>, Problem<CartError>> {
-    let cart = services.carts.set_quantity(&caller.0, item_id.into_inner(), body.0.quantity()?).await?;
+    let body = body.get()?;
+    let cart = services.carts.set_quantity(&caller.0, item_id.into_inner(), body.quantity()?).await?;
     Ok(web::Json(CartDto::new(cart, services.shop.currency())))
 }
 

@@ -43,7 +43,8 @@ async fn create_category(
     admin: AdminAccess,
     body: JsonBody<CategoryRequest>,
 ) -> Result<Created<CategoryDto>, Problem<CatalogError>> {
-    let category = services.catalog.create_category(admin.0, body.0.parse()?).await?;
+    let body = body.get()?;
+    let category = services.catalog.create_category(admin.0, body.parse()?).await?;
     Ok(Created { location: format!("/categories/{}", category.id), body: category.into() })
 }
 
@@ -57,7 +58,8 @@ async fn put_category(
     id: web::Path<Uuid>,
     body: JsonBody<CategoryRequest>,
 ) -> Result<web::Json<CategoryDto>, Problem<CatalogError>> {
-    let category = services.catalog.replace_category(admin.0, id.into_inner(), body.0.parse()?).await?;
+    let body = body.get()?;
+    let category = services.catalog.replace_category(admin.0, id.into_inner(), body.parse()?).await?;
     Ok(web::Json(category.into()))
 }
 
@@ -71,7 +73,8 @@ async fn patch_category(
     id: web::Path<Uuid>,
     body: JsonBody<CategoryPatchRequest>,
 ) -> Result<web::Json<CategoryDto>, Problem<CatalogError>> {
-    let category = services.catalog.update_category(admin.0, id.into_inner(), body.0.parse()?).await?;
+    let body = body.get()?;
+    let category = services.catalog.update_category(admin.0, id.into_inner(), body.parse()?).await?;
     Ok(web::Json(category.into()))
 }
 

@@ -30,8 +30,9 @@ async fn place_order(
     key: IdempotencyKeyHeader,
     body: JsonBody<OrderRequest>,
 ) -> Result<PlacedOrder<OrderDto>, Problem<OrderError>> {
-    let key = key.key_for(&body.0)?;
-    let input = body.0.parse()?;
+    let body = body.get()?;
+    let key = key.key_for(&body)?;
+    let input = body.parse()?;
     let render = Answers(services.shop.currency());
     let placed = services.orders.place(&caller.0, input, key, &render).await?;
     Ok(PlacedOrder { placed, schema: std::marker::PhantomData })
@@ -97,8 +98,9 @@ async fn patch_order(
     conditions: Preconditions,
     body: JsonBody<PatchOrderRequest>,
 ) -> Result<Tagged<OrderDto>, Problem<OrderError>> {
-    let patch = body.0.parse()?;
-    let order = services.orders.patch(&caller.0, id.into_inner(), patch, &conditions.0).await?;
+    let body = body.get()?;
+    let patch = body.parse()?;
+    let order = services.orders.patch(&caller.0, id.into_inner(), patch, &conditions.get()?).await?;
     Ok(Tagged { version: order.version, body: OrderDto::new(order, services.shop.currency()) })
 }
 
@@ -115,8 +117,9 @@ async fn put_order(
     conditions: Preconditions,
     body: JsonBody<OrderRequest>,
 ) -> Result<Tagged<OrderDto>, Problem<OrderError>> {
-    let input = body.0.parse()?;
-    let order = services.orders.replace(&caller.0, id.into_inner(), input, &conditions.0).await?;
+    let body = body.get()?;
+    let input = body.parse()?;
+    let order = services.orders.replace(&caller.0, id.into_inner(), input, &conditions.get()?).await?;
     Ok(Tagged { version: order.version, body: OrderDto::new(order, services.shop.currency()) })
 }
 
@@ -132,7 +135,7 @@ async fn delete_order(
     id: web::Path<Uuid>,
     conditions: Preconditions,
 ) -> Result<NoContent, Problem<OrderError>> {
-    services.orders.delete(&caller.0, id.into_inner(), &conditions.0).await?;
+    services.orders.delete(&caller.0, id.into_inner(), &conditions.get()?).await?;
     Ok(NoContent)
 }
 

@@ -54,7 +54,8 @@ async fn create_product(
     admin: AdminAccess,
     body: JsonBody<ProductRequest>,
 ) -> Result<Created<ProductDto>, Problem<CatalogError>> {
-    let product = services.catalog.create_product(admin.0, body.0.parse()?).await?;
+    let body = body.get()?;
+    let product = services.catalog.create_product(admin.0, body.parse()?).await?;
     Ok(Created { location: format!("/products/{}", product.id), body: view.dto(product) })
 }
 
@@ -70,7 +71,8 @@ async fn put_product(
     id: web::Path<Uuid>,
     body: JsonBody<ProductRequest>,
 ) -> Result<web::Json<ProductDto>, Problem<CatalogError>> {
-    let product = services.catalog.replace_product(admin.0, id.into_inner(), body.0.parse()?).await?;
+    let body = body.get()?;
+    let product = services.catalog.replace_product(admin.0, id.into_inner(), body.parse()?).await?;
     Ok(web::Json(view.dto(product)))
 }
 
@@ -86,7 +88,8 @@ async fn patch_product(
     id: web::Path<Uuid>,
     body: JsonBody<ProductPatchRequest>,
 ) -> Result<web::Json<ProductDto>, Problem<CatalogError>> {
-    let product = services.catalog.update_product(admin.0, id.into_inner(), body.0.parse()?).await?;
+    let body = body.get()?;
+    let product = services.catalog.update_product(admin.0, id.into_inner(), body.parse()?).await?;
     Ok(web::Json(view.dto(product)))
 }
 

@@ -68,7 +68,8 @@ async fn patch_conversation(
     id: web::Path<Uuid>,
     body: JsonBody<PatchConversationRequest>,
 ) -> Result<web::Json<ConversationDto>, Problem<SupportError>> {
-    let status = body.0.status.into();
+    let body = body.get()?;
+    let status = body.status.into();
     Ok(web::Json(services.support.set_status(&caller.0, id.into_inner(), status).await?.into()))
 }
 

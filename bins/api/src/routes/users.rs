@@ -28,7 +28,8 @@ async fn update_me(
     caller: Authenticated,
     body: JsonBody<UpdateMeRequest>,
 ) -> Result<web::Json<UserDto>, Problem<UserError>> {
-    let patch = body.0.into_patch()?;
+    let body = body.get()?;
+    let patch = body.into_patch()?;
     Ok(web::Json(services.users.update(&caller.0, caller.0.id(), patch).await?.into()))
 }
 
@@ -72,7 +73,8 @@ async fn patch_user(
     id: web::Path<Uuid>,
     body: JsonBody<PatchUserRequest>,
 ) -> Result<web::Json<UserDto>, Problem<UserError>> {
-    let patch = body.0.into_patch()?;
+    let body = body.get()?;
+    let patch = body.into_patch()?;
     Ok(web::Json(services.users.update(&caller.0, id.into_inner(), patch).await?.into()))
 }
 
@@ -88,7 +90,8 @@ async fn put_user(
     id: web::Path<Uuid>,
     body: JsonBody<PutUserRequest>,
 ) -> Result<web::Json<UserDto>, Problem<UserError>> {
-    let patch = PatchUserRequest::from(body.0).into_patch()?;
+    let body = body.get()?;
+    let patch = PatchUserRequest::from(body).into_patch()?;
     Ok(web::Json(services.users.update(&caller.0, id.into_inner(), patch).await?.into()))
 }
 

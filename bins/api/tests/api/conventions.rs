@@ -198,3 +198,44 @@ async fn head_answers_as_get_does_without_the_body() {
     let login = app.request(Method::HEAD, "/auth/login", None).send().await.unwrap();
     assert_eq!(login.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
+
+/// A caller who may not make a request is told so before anything about
+/// what the request holds: 401 or 403 comes before the 400, 415 or 422 its
+/// body or query would earn (actix extracts a handler's arguments
+/// together, and the access check is the one that reads the database).
+#[tokio::test]
+async fn who_may_not_ask_is_told_so_before_what_is_wrong_with_the_request() {
+    let app = spawn_app().await;
+    let ann = app.logged_in("ann@example.com").await;
+    let nowhere = "/products/0193a7d4-0000-7000-8000-000000000000";
+    for (method, path, content_type, body) in [
+        (Method::POST, "/categories", "application/json", "{not json"),
+        (Method::POST, "/categories", "text/plain", "Cakes"),
+        (Method::PUT, nowhere, "application/json", "[]"),
+        (Method::PATCH, nowhere, "application/json", r#"{"price": "free"}"#),
+        (Method::GET, "/users?page=0", "application/json", ""),
+    ] {
+        let resp = app.request(method.clone(), path, Some(&ann.token)).header("content-type", content_type).body(body);
+        let problem = assert_problem(resp.send().await.unwrap(), 403, "forbidden").await;
+        assert_eq!(problem["status"], 403, "{method} {path}: {problem}");
+    }
+
+    // A session that ended: 401 whatever the body.
+    let t = app.login("ann@example.com", crate::helpers::PASSWORD).await;
+    let logout = app.post_json("/auth/logout", &json!({"refresh_token": t.refresh})).await;
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    let order = "/orders/0193a7d4-0000-7000-8000-000000000000";
+    for (method, path, body, if_match) in [
+        (Method::POST, "/orders", "{not json", "*"),
+        (Method::POST, "/cart", "[1, 2]", "*"),
+        (Method::PATCH, "/me", "[]", "*"),
+        (Method::PATCH, order, "{}", "not an entity tag"),
+    ] {
+        let resp = app
+            .request(method, path, Some(&t.access))
+            .header("content-type", "application/json")
+            .header("if-match", if_match)
+            .body(body);
+        crate::helpers::assert_unauthorized(resp.send().await.unwrap(), "invalid_token").await;
+    }
+}
