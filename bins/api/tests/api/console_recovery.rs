@@ -162,6 +162,27 @@ async fn replies_past_the_sockets_budget_are_sent_again_and_lost_messages_are_as
         .await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(page.eval(&format!("document.querySelector({}) === null", js_str(&row))).await.unwrap() == true);
+
+        // Markup in a message (as a server that let it through would send
+        // it) is shown as text: no element is made of it, nothing runs.
+        let markup = r#"<img src=x onerror="window.__ran = true"><b>bold</b>"#;
+        let frame = serde_json::json!({
+            "type": "message", "id": "0193a7d4-0000-7000-8000-000000000017", "conversation_id": conversation,
+            "seq": 17, "sender_id": shop.ann.id, "sender_role": "user", "body": markup,
+            "created_at": "2026-01-01T10:00:00.123456Z",
+        });
+        let dispatch = format!(
+            "window.__sockets.at(-1).dispatchEvent(new MessageEvent('message', {{ data: {} }})); true",
+            js_str(&frame.to_string())
+        );
+        page.eval(&dispatch).await.unwrap();
+        until(&page, "the message with markup", "document.querySelector('#messages li[data-seq=\"17\"]') !== null").await;
+        let shown = page
+            .eval("[document.querySelector('#messages li[data-seq=\"17\"] .body').textContent,
+                    document.querySelectorAll('#messages img, #messages b').length, window.__ran === undefined]")
+            .await
+            .unwrap();
+        assert_eq!(shown, serde_json::json!([markup, 0, true]), "markup shown as text");
         browser.observations().await.assert_clean(&origin);
     };
     tokio::time::timeout(Duration::from_secs(120), scenario).await.expect("the scenario finishes within 120 s");
