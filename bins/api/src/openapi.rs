@@ -137,7 +137,8 @@ fn kind_schema(kind: FieldKind) -> Value {
         }
         FieldKind::Integer => json!({"type": "integer", "format": "int64", "minimum": i64::MIN, "maximum": i64::MAX}),
         FieldKind::Bool => json!({"type": "boolean"}),
-        FieldKind::Timestamp => json!({"type": "string", "format": "date-time"}),
+        FieldKind::Timestamp => json!({"type": "string", "format": "date-time", "description":
+            "RFC 3339, to the microsecond at most (times are stored so), years 0001–9999 in UTC; percent-encode `+`"}),
         FieldKind::Uuid => json!({"type": "string", "format": "uuid"}),
         FieldKind::Enum(values) => json!({"type": "string", "enum": values}),
     }

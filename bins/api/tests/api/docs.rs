@@ -195,6 +195,10 @@ async fn the_user_list_documents_its_query_language_from_the_whitelist() {
     }
     assert!(!params.iter().any(|p| p.contains("password")), "{params:?}");
     assert!(!params.contains(&"is_verified__gt".to_owned()), "{params:?}");
+    // A timestamp says what the server refuses beyond RFC 3339.
+    let users = doc["paths"]["/users"]["get"]["parameters"].as_array().expect("parameters");
+    let since = users.iter().find(|p| p["name"] == "created_at__gte").expect("created_at__gte").to_string();
+    assert!(since.contains("microsecond") && since.contains("0001–9999"), "{since}");
     // Orders search their comment and their lines; conversations have no
     // text field, so `search` is refused there and not offered.
     let params_of = |path: &str| doc["paths"][path]["get"]["parameters"].as_array().expect("parameters").clone();
