@@ -88,7 +88,7 @@ async fn upgrade(
     let slots = &services.live.slots;
     match slots.acquire(user, id, MAX_SOCKETS_PER_USER, slot_lease(services.config.ws_ping_interval)).await {
         Ok(true) => {}
-        Ok(false) => return Err(ApiError::from(c::TOO_MANY_SOCKETS).retry_after(TOO_MANY_SOCKETS_RETRY_SECS)),
+        Ok(false) => return Err(too_many_sockets()),
         // The replica's own bound (below) still holds while the shared store is down.
         Err(e) => tracing::warn!(error = %error_chain(&e), "socket slots unavailable; bounding this replica only"),
     }
@@ -100,7 +100,7 @@ async fn upgrade(
         Err(refused) => {
             let _ = slots.release(user, id).await;
             return Err(match refused {
-                Refused::Full => ApiError::from(c::TOO_MANY_SOCKETS).retry_after(TOO_MANY_SOCKETS_RETRY_SECS),
+                Refused::Full => too_many_sockets(),
                 Refused::Closed => shutting_down(),
             });
         }
@@ -118,6 +118,17 @@ async fn upgrade(
     let socket = Socket { services, caller, id, expires_at: Instant::now() + left, registration, session };
     actix_web::rt::spawn(socket.run(stream));
     Ok(response)
+}
+
+/// 429: the user holds [`MAX_SOCKETS_PER_USER`] sockets. A ticket that
+/// came with the upgrade is spent all the same (single-use, taken before
+/// the user is known): the client asks for a new one.
+fn too_many_sockets() -> ApiError {
+    let detail = format!(
+        "You have {MAX_SOCKETS_PER_USER} live sockets open, as many as allowed: close one first, then connect \
+         again (with a new ticket: the one sent is spent)."
+    );
+    ApiError::with_detail(c::TOO_MANY_SOCKETS, detail).retry_after(TOO_MANY_SOCKETS_RETRY_SECS)
 }
 
 /// 503: the replica is shutting down; another takes the socket.

@@ -220,6 +220,8 @@ async fn a_user_holds_at_most_five_sockets() {
     }
     let sixth = try_connect(&app, "/ws", &[("authorization", &format!("Bearer {}", ann.token))]).await.err().unwrap();
     assert_eq!((sixth.status, sixth.body["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("too_many_sockets")));
+    let detail = sixth.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("close one first") && detail.contains("new ticket"), "{detail}");
     open.pop().unwrap().leave().await;
     let mut again = None;
     for _ in 0..50 {

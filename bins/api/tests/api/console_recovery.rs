@@ -176,10 +176,13 @@ async fn replies_past_the_sockets_budget_are_sent_again_and_lost_messages_are_as
             js_str(&frame.to_string())
         );
         page.eval(&dispatch).await.unwrap();
-        until(&page, "the message with markup", "document.querySelector('#messages li[data-seq=\"17\"]') !== null").await;
+        until(&page, "the message with markup", "document.querySelector('#messages li[data-seq=\"17\"]') !== null")
+            .await;
         let shown = page
-            .eval("[document.querySelector('#messages li[data-seq=\"17\"] .body').textContent,
-                    document.querySelectorAll('#messages img, #messages b').length, window.__ran === undefined]")
+            .eval(
+                "[document.querySelector('#messages li[data-seq=\"17\"] .body').textContent,
+                    document.querySelectorAll('#messages img, #messages b').length, window.__ran === undefined]",
+            )
             .await
             .unwrap();
         assert_eq!(shown, serde_json::json!([markup, 0, true]), "markup shown as text");
