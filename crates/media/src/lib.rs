@@ -99,13 +99,20 @@ pub struct FsImageStore {
 }
 
 impl FsImageStore {
-    /// A store in `dir`, created if missing.
+    /// A store in `dir`, created if missing. Half-written files that an
+    /// earlier process left there (it stopped while writing one) are
+    /// removed once they are an hour old: a replica sharing the directory
+    /// may be writing a younger one right now.
     ///
     /// # Errors
     /// The directory cannot be created.
     pub fn new(dir: impl Into<PathBuf>) -> Result<Self, InfraError> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir).map_err(|e| InfraError::caused_by(format!("MEDIA_DIR: {}", dir.display()), e))?;
+        let removed = remove_partial_files(&dir, PARTIAL_FILE_AGE);
+        if removed > 0 {
+            tracing::info!(removed, dir = %dir.display(), "removed half-written image files left by a stopped process");
+        }
         Ok(Self { dir })
     }
 
@@ -161,6 +168,29 @@ impl ImageStore for FsImageStore {
             Err(e) => Err(InfraError::caused_by(format!("cannot remove {}", path.display()), e)),
         }
     }
+}
+
+/// How old a half-written file (`.<name>.part`) must be before a starting
+/// process removes it: no upload takes this long to write.
+const PARTIAL_FILE_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes the `.<name>.part` files in `dir` last written more than `age`
+/// ago; returns how many. Errors (a file another process removed first,
+/// one it cannot read) are skipped.
+// SIMPLIFICATION: a stored file no product names (a crash between writing
+// it and the commit, a removal that failed) stays; the fuller sweep lists
+// the files the database names and removes the others past an hour.
+fn remove_partial_files(dir: &Path, age: std::time::Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_str().is_some_and(|n| n.starts_with('.') && n.ends_with(".part")))
+        .filter(|entry| {
+            let modified = entry.metadata().and_then(|m| m.modified());
+            modified.is_ok_and(|at| at.elapsed().is_ok_and(|elapsed| elapsed > age))
+        })
+        .filter(|entry| std::fs::remove_file(entry.path()).is_ok())
+        .count()
 }
 
 /// Writes `pieces` one after another to `tmp`, then renames it to `path`,
@@ -271,6 +301,27 @@ mod tests {
         let bomb = png_with_profile(&vec![0; 16 << 20]);
         assert!(bomb.len() < 64 << 10, "{} bytes", bomb.len());
         assert_eq!(recognise(&bomb), None);
+    }
+
+    #[test]
+    fn a_starting_store_removes_half_written_files_an_hour_old_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join(".0123456789abcdef0123456789abcdef.png.part");
+        let young = dir.path().join(".fedcba9876543210fedcba9876543210.png.part");
+        let stored = dir.path().join("0123456789abcdef0123456789abcdef.png");
+        for path in [&old, &young, &stored] {
+            std::fs::write(path, b"x").unwrap();
+        }
+        let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        for path in [&old, &stored] {
+            std::fs::File::options().write(true).open(path).unwrap().set_modified(two_hours_ago).unwrap();
+        }
+
+        FsImageStore::new(dir.path()).unwrap();
+
+        assert!(!old.exists(), "a half-written file an hour old is removed");
+        assert!(young.exists(), "one being written now (by another replica) stays");
+        assert!(stored.exists(), "a stored image stays, however old");
     }
 
     #[test]
