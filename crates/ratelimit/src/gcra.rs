@@ -4,8 +4,11 @@
 //! which the key's budget would be full again. A request at `now` moves it to
 //! `max(TAT, now) + interval` and is allowed if that is at most
 //! `now + interval × limit`. So `limit` requests may come at once, then one
-//! per `interval`; an idle key refills one request per `interval`; there is
-//! no window edge at which twice the limit gets through.
+//! per `interval`; an idle key refills one request per `interval`. There is
+//! no window edge to aim at, but the burst and a period's refill together
+//! let up to twice the limit through in one period (10/min: 10 at once,
+//! then one every 6 s); the WebSocket budgets, which SPEC counts "per 10 s",
+//! use a sliding window instead.
 //!
 //! `gcra.lua` is the same computation for Redis; both must stay in step (the
 //! Redis tests check the numbers).
