@@ -28,6 +28,8 @@
   const BUDGET_PERIOD_MS = 10000; // the socket's budgets count frames in any 10 s
   const RESUMES_AT_ONCE = 25; // of the 30 control frames a socket may send in that time
   const FINAL_STATUSES = new Set(['completed', 'cancelled']);
+  // Refusals that pass: what they refused is sent again a budget's period later.
+  const TRY_AGAIN = new Set(['rate_limited', 'service_unavailable', 'busy']);
   const SESSION_ENDED = 'Your session ended: log in again.';
 
   const state = {
@@ -88,14 +90,17 @@
   function refreshTokens() {
     if (!state.refresh) return Promise.resolve('ended');
     if (!refreshing) {
+      const sent = state.refresh;
       refreshing = (async () => {
         try {
-          const pair = await request('POST', '/auth/refresh', { refresh_token: state.refresh });
+          const pair = await request('POST', '/auth/refresh', { refresh_token: sent });
+          if (state.refresh !== sent) return 'failed'; // logged out (and in again) meanwhile
           keepTokens(pair);
           return 'renewed';
         } catch (err) {
           if (err.status !== 401) return 'failed';
-          signedOut(SESSION_ENDED);
+          // A late refusal of a token this desk no longer holds ends nothing.
+          if (state.refresh === sent) signedOut(SESSION_ENDED);
           return 'ended';
         } finally {
           refreshing = null;
@@ -192,6 +197,7 @@
     clearTimeout(state.retryTimer);
     clearTimeout(state.resumeTimer);
     clearTimeout(state.resendTimer);
+    state.resendTimer = null;
     const socket = state.socket;
     state.socket = null;
     if (socket) socket.close(1000, 'logged out');
@@ -295,7 +301,27 @@
   }
 
   function resume(conv) {
+    conv.resumedAt = Date.now();
     send({ type: 'resume', conversation_id: conv.info.id, after_seq: unbrokenUpTo(conv) });
+  }
+
+  /**
+   * A gap in what this console holds: asks for what is missing, but not
+   * again while a resume sent less than a budget's period ago may still be
+   * replaying it (every replayed message but the last leaves a gap open);
+   * then once more if the gap is still there.
+   */
+  function askForGap(conv) {
+    if (!conv.loaded || conv.gapTimer || unbrokenUpTo(conv) >= conv.maxSeq) return;
+    const wait = (conv.resumedAt || 0) + BUDGET_PERIOD_MS - Date.now();
+    if (wait <= 0) {
+      resume(conv);
+      return;
+    }
+    conv.gapTimer = setTimeout(() => {
+      conv.gapTimer = null;
+      askForGap(conv);
+    }, wait);
   }
 
   /** The seq up to which every message is held, from the first held one on. */
@@ -309,6 +335,7 @@
   /** Sends every reply not yet acknowledged (the server stores a client_id once). */
   function resendOutbox() {
     clearTimeout(state.resendTimer);
+    state.resendTimer = null;
     for (const frame of state.outbox.values()) send(frame);
   }
 
@@ -344,9 +371,10 @@
           catchUp();
           break;
         }
-        // Over the socket's budget: a refused reply stays pending and a
-        // refused resume is asked again, once the budget has room.
-        if (frame.code === 'rate_limited') {
+        // Over the socket's budget, or the server busy or without its
+        // database for now: a refused reply stays pending (and later ones
+        // wait behind it) and a refused resume is asked again.
+        if (TRY_AGAIN.has(frame.code)) {
           if (frame.client_id) {
             clearTimeout(state.resendTimer);
             state.resendTimer = setTimeout(resendOutbox, BUDGET_PERIOD_MS);
@@ -437,8 +465,7 @@
       last_seq: 0,
     });
     if (!store(conv, message)) return;
-    // A gap in what this console holds: ask for what is missing.
-    if (conv.loaded && unbrokenUpTo(conv) < conv.maxSeq) resume(conv);
+    askForGap(conv);
     renderConversations();
     if (conv.info.id === state.selected) renderChat();
   }
@@ -575,8 +602,9 @@
     state.outbox.set(clientId, frame);
     $('reply').value = '';
     $('chat-error').textContent = '';
-    // Sent now, or again after the next reconnect; the server stores a client_id once.
-    send(frame);
+    // Sent now (unless earlier ones wait to be sent again: it goes after
+    // them), or after the next reconnect; the server stores a client_id once.
+    if (!state.resendTimer) send(frame);
     renderChat();
   }
 

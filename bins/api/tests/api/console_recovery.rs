@@ -12,12 +12,14 @@ use crate::console::{ann_says, console_of_a_shop, js_str, next_message, shown_me
 use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, OWN_ORIGIN, spawn_app_with};
 use crate::ws::connect;
 
-/// Records the sockets the page opens and every frame they receive
-/// (`__frames`), and lets the test drop a received frame (`__dropIn`) or a
-/// sent one (`__dropOut`): each is a predicate on the parsed frame, used once.
+/// Records the sockets the page opens, every frame they receive
+/// (`__frames`) and send (`__sent`), and lets the test drop a received frame
+/// (`__dropIn`) or a sent one (`__dropOut`), each a predicate on the parsed
+/// frame used once, or keep received frames from the page for as long as
+/// `__blockIn` says so.
 const SOCKET_SPY: &str = "(() => {
-  const Native = window.WebSocket; window.__sockets = []; window.__frames = [];
-  window.__dropIn = null; window.__dropOut = null;
+  const Native = window.WebSocket; window.__sockets = []; window.__frames = []; window.__sent = [];
+  window.__dropIn = null; window.__dropOut = null; window.__blockIn = null;
   const once = (name, frame) => {
     const drop = window[name];
     if (drop && drop(frame)) { window[name] = null; return true; }
@@ -30,10 +32,15 @@ const SOCKET_SPY: &str = "(() => {
       return super.addEventListener(type, (event) => {
         const frame = JSON.parse(event.data);
         window.__frames.push(frame);
-        if (!once('__dropIn', frame)) listener(event);
+        const blocked = window.__blockIn && window.__blockIn(frame);
+        if (!blocked && !once('__dropIn', frame)) listener(event);
       }, ...rest);
     }
-    send(data) { if (!once('__dropOut', JSON.parse(data))) super.send(data); }
+    send(data) {
+      const frame = JSON.parse(data);
+      window.__sent.push(frame);
+      if (!once('__dropOut', frame)) super.send(data);
+    }
   };
   return true; })()";
 
@@ -149,6 +156,24 @@ async fn replies_past_the_sockets_budget_are_sent_again_and_lost_messages_are_as
         let seqs: Vec<i64> = shown_messages(&page).await.into_iter().map(|(seq, _)| seq).collect();
         assert_eq!(seqs, (1..=16).collect::<Vec<_>>(), "every message once, in order");
 
+        // Five messages the page never sees, then one it does: it asks for the
+        // gap once, and the replay (each message of which but the last
+        // leaves a gap open) does not make it ask again and again.
+        page.eval("window.__blockIn = (f) => f.type === 'message' && f.seq >= 17 && f.seq <= 21; true").await.unwrap();
+        for n in 17..=21 {
+            ann.say(&format!("unseen {n}")).await;
+            next_message(&mut ann).await;
+        }
+        until(&page, "the unseen messages kept from the page", "window.__frames.some(f => f.seq === 21)").await;
+        let before = page.eval("window.__blockIn = null; window.__sent.length").await.unwrap();
+        ann.say("seen 22").await;
+        next_message(&mut ann).await;
+        until(&page, "the gap filled", "document.querySelectorAll('#messages li[data-seq]').length === 22").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let resumes =
+            page.eval(&format!("window.__sent.slice({before}).filter(f => f.type === 'resume').length")).await.unwrap();
+        assert_eq!(resumes, 1, "one resume for one gap");
+
         // An order finished while the board watches leaves it.
         let order = shop.one_latte().await;
         let row = format!("#orders tr[data-number=\"{}\"]", order["number"]);
@@ -167,8 +192,8 @@ async fn replies_past_the_sockets_budget_are_sent_again_and_lost_messages_are_as
         // it) is shown as text: no element is made of it, nothing runs.
         let markup = r#"<img src=x onerror="window.__ran = true"><b>bold</b>"#;
         let frame = serde_json::json!({
-            "type": "message", "id": "0193a7d4-0000-7000-8000-000000000017", "conversation_id": conversation,
-            "seq": 17, "sender_id": shop.ann.id, "sender_role": "user", "body": markup,
+            "type": "message", "id": "0193a7d4-0000-7000-8000-000000000023", "conversation_id": conversation,
+            "seq": 23, "sender_id": shop.ann.id, "sender_role": "user", "body": markup,
             "created_at": "2026-01-01T10:00:00.123456Z",
         });
         let dispatch = format!(
@@ -176,11 +201,11 @@ async fn replies_past_the_sockets_budget_are_sent_again_and_lost_messages_are_as
             js_str(&frame.to_string())
         );
         page.eval(&dispatch).await.unwrap();
-        until(&page, "the message with markup", "document.querySelector('#messages li[data-seq=\"17\"]') !== null")
+        until(&page, "the message with markup", "document.querySelector('#messages li[data-seq=\"23\"]') !== null")
             .await;
         let shown = page
             .eval(
-                "[document.querySelector('#messages li[data-seq=\"17\"] .body').textContent,
+                "[document.querySelector('#messages li[data-seq=\"23\"] .body').textContent,
                     document.querySelectorAll('#messages img, #messages b').length, window.__ran === undefined]",
             )
             .await
