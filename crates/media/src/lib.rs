@@ -53,33 +53,44 @@ pub fn recognise(bytes: &[u8]) -> Option<ImageKind> {
     limits.max_alloc = Some(MAX_HEADER_ALLOC);
     reader.limits(limits);
     let mut decoder = reader.into_decoder().ok()?;
-    // The PNG decoder drops a profile past the bound without a word; the
-    // file would then be stored, bomb and all (its `iCCP` is kept), and
-    // handed to every menu client to inflate.
-    if kind == ImageKind::Png && png_has_chunk(bytes, b"iCCP") && !matches!(decoder.icc_profile(), Ok(Some(_))) {
-        return None;
+    // The PNG decoder drops a profile past the bound without a word, and
+    // reads only the first one before the image data; the file would be
+    // stored with every `iCCP` it has, bomb and all, and handed to every
+    // menu client to inflate. So: none, or one before the data that the
+    // decoder kept.
+    if kind == ImageKind::Png {
+        let (profiles, late) = png_profiles(bytes);
+        let kept = profiles == 0 || matches!(decoder.icc_profile(), Ok(Some(_)));
+        if profiles > 1 || late || !kept {
+            return None;
+        }
     }
     let (width, height) = decoder.dimensions();
     let pixels = u64::from(width) * u64::from(height);
     (pixels > 0 && pixels <= MAX_PIXELS).then_some(kind)
 }
 
-/// Whether the PNG `bytes` has a chunk of type `kind` before its `IEND`.
-fn png_has_chunk(bytes: &[u8], kind: &[u8; 4]) -> bool {
+/// The colour profiles (`iCCP` chunks) of the PNG `bytes` before its
+/// `IEND`: how many, and whether one comes after the image data (`IDAT`).
+fn png_profiles(bytes: &[u8]) -> (usize, bool) {
+    let (mut profiles, mut late, mut data) = (0, false, false);
     // After the signature: length (4 bytes), type (4), data, checksum (4).
     let mut at = 8_usize;
     while let Some(header) = bytes.get(at..at.saturating_add(8)) {
-        let (length, found) = header.split_at(4);
-        if found == kind {
-            return true;
-        }
-        if found == b"IEND" {
-            return false;
+        let (length, kind) = header.split_at(4);
+        match kind {
+            b"iCCP" => {
+                profiles += 1;
+                late |= data;
+            }
+            b"IDAT" => data = true,
+            b"IEND" => break,
+            _ => {}
         }
         let length = u32::from_be_bytes([length[0], length[1], length[2], length[3]]);
         at = at.saturating_add(12).saturating_add(usize::try_from(length).unwrap_or(usize::MAX));
     }
-    false
+    (profiles, late)
 }
 
 /// The format of a stored file name, or `None` if the name is not one this
@@ -279,8 +290,8 @@ mod tests {
         }
     }
 
-    /// The 1×1 PNG with an `iCCP` colour profile that inflates to `profile`.
-    fn png_with_profile(profile: &[u8]) -> Vec<u8> {
+    /// An `iCCP` chunk whose colour profile inflates to `profile`.
+    fn profile_chunk(profile: &[u8]) -> Vec<u8> {
         use std::io::Write as _;
         let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
         zlib.write_all(profile).unwrap();
@@ -289,18 +300,27 @@ mod tests {
         chunk.extend_from_slice(b"iCCP");
         chunk.extend_from_slice(&data);
         chunk.extend_from_slice(&crc32fast::hash(&chunk[4..]).to_be_bytes());
-        let png = bytes(PNG);
-        [&png[..33], &chunk, &png[33..]].concat()
+        chunk
     }
 
     #[test]
     fn a_colour_profile_that_inflates_past_the_bound_is_refused_not_dropped() {
-        let fine = png_with_profile(&[7; 4096]);
-        assert_eq!(recognise(&fine), Some(ImageKind::Png), "an ordinary profile");
+        let png = bytes(PNG);
+        // After IHDR (33 bytes in), before IDAT; and after IDAT, before IEND (the last 12).
+        let (header, data, end) = (&png[..33], &png[33..png.len() - 12], &png[png.len() - 12..]);
+        let fine = profile_chunk(&[7; 4096]);
         // 16 MiB from about 16 KiB: a bomb every client showing the menu would inflate.
-        let bomb = png_with_profile(&vec![0; 16 << 20]);
+        let bomb = profile_chunk(&vec![0; 16 << 20]);
         assert!(bomb.len() < 64 << 10, "{} bytes", bomb.len());
-        assert_eq!(recognise(&bomb), None);
+        assert_eq!(recognise(&[header, &fine, data, end].concat()), Some(ImageKind::Png), "an ordinary profile");
+        for (what, file) in [
+            ("the bomb", [header, &bomb, data, end].concat()),
+            ("a second profile behind a sound one", [header, &fine, &bomb, data, end].concat()),
+            ("a profile after the image data", [header, data, &bomb, end].concat()),
+            ("even a sound one there", [header, data, &fine, end].concat()),
+        ] {
+            assert_eq!(recognise(&file), None, "{what}");
+        }
     }
 
     #[test]
