@@ -61,7 +61,11 @@ const CSRF_HEADER: &str = "x-csrf-token";
 fn refusal(req: &ServiceRequest, allowed: &AllowedOrigins) -> Option<String> {
     let headers = req.headers();
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if text("sec-fetch-site").is_some_and(|s| s.eq_ignore_ascii_case("cross-site")) {
+    // Every line is judged, and one that is not text counts as cross-site.
+    if headers
+        .get_all("sec-fetch-site")
+        .any(|v| v.to_str().is_ok_and(|s| s.eq_ignore_ascii_case("cross-site")) || v.to_str().is_err())
+    {
         return Some("Cross-site requests may not change anything (Sec-Fetch-Site: cross-site).".to_owned());
     }
     // Every `Origin` line is judged: one that is not text, or a second one,

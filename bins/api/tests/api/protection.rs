@@ -318,6 +318,12 @@ async fn cross_site_and_foreign_origin_writes_are_refused_and_answers_vary_by_th
         .header("origin", "https://evil.example")
         .json(&category("D"));
     assert_problem(resp.send().await.unwrap(), 403, "csrf_failed").await;
+    let resp = app
+        .request(Method::POST, "/categories", Some(&admin))
+        .header("sec-fetch-site", "same-origin")
+        .header("sec-fetch-site", "cross-site")
+        .json(&category("E"));
+    assert_problem(resp.send().await.unwrap(), 403, "csrf_failed").await;
     // Only the socket routes let any origin through CORS (they judge it themselves).
     let preflight = app
         .request(Method::OPTIONS, "/wsx", None)
