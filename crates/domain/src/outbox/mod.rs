@@ -299,6 +299,11 @@ impl OutboxRelay {
                     if !self.queue.runs_jobs() {
                         let error = format!("not handed over: the queue refused an earlier entry ({error})");
                         for rest in entries.by_ref() {
+                            // One it cannot read was never to be handed over.
+                            if let Err(unreadable) = &rest.job {
+                                self.set_aside(rest.id, rest.attempts, unreadable, &mut report).await?;
+                                continue;
+                            }
                             let retry_at = self.clock.now() + relay_backoff(rest.attempts);
                             self.outbox.reschedule(rest.id, retry_at, &error).await?;
                             report.rescheduled += 1;

@@ -425,3 +425,19 @@ fn unreadable_entries_never_block_the_entries_behind_them_even_one_per_pass() {
 
     assert_eq!(s.jobs.jobs(), vec![job(1), job(2)]);
 }
+
+#[test]
+fn an_unreadable_entry_behind_a_refused_one_is_still_judged_as_unreadable() {
+    let s = setup();
+    let now = s.now();
+    s.outbox.push(job(1), now - TimeDelta::seconds(20));
+    let garbage = s.outbox.push_unreadable(unreadable(false, now), now - TimeDelta::seconds(10));
+
+    // Redis is down: the first entry is refused, the rest of the pass is not tried.
+    let report = run(s.failing_relay(false).relay_due(10)).unwrap();
+
+    assert_eq!(report, RelayReport { rescheduled: 1, parked: 1, ..RelayReport::default() });
+    let row = s.outbox.row(garbage);
+    assert_eq!(row.parked_at, Some(now), "parked at once, as in any pass");
+    assert!(row.last_error.unwrap_or_default().contains("launch_rockets"), "its own error is kept");
+}
