@@ -65,8 +65,8 @@ local removed = 0
 for i = 2, #KEYS do
   local name = string.sub(KEYS[i], prefix + 1)
   if not redis.call('ZSCORE', KEYS[1], name) then
-    redis.call('DEL', KEYS[i])
-    removed = removed + 1
+    -- SCAN may name a key twice: count what is deleted, not what is named.
+    removed = removed + redis.call('DEL', KEYS[i])
   end
 end
 return removed
