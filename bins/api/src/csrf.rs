@@ -21,7 +21,7 @@ use std::collections::HashSet;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web::Data;
 use actix_web::{Error, ResponseError};
@@ -41,6 +41,22 @@ impl AllowedOrigins {
     /// Whether `origin` is one of them.
     pub fn contains(&self, origin: &str) -> bool {
         self.0.contains(origin)
+    }
+
+    /// Why a request's `Origin` is refused, if it is: every line is judged,
+    /// and one that is not text, or a second one, is refused like an origin
+    /// outside the list (a browser sends one). No `Origin` is no refusal.
+    /// The CSRF guard and the socket upgrade both ask this.
+    pub fn refusal(&self, headers: &HeaderMap) -> Option<String> {
+        match headers.get_all(header::ORIGIN).collect::<Vec<_>>().as_slice() {
+            [] => None,
+            [one] => match one.to_str() {
+                Ok(origin) if self.contains(origin.trim_end_matches('/')) => None,
+                Ok(origin) => Some(format!("The origin {origin:?} is not allowed here.")),
+                Err(_) => Some("An Origin header that is not readable text is not allowed.".to_owned()),
+            },
+            _ => Some("More than one Origin header is not allowed.".to_owned()),
+        }
     }
 
     /// Every origin, for the CORS layer.
@@ -68,18 +84,8 @@ fn refusal(req: &ServiceRequest, allowed: &AllowedOrigins) -> Option<String> {
     {
         return Some("Cross-site requests may not change anything (Sec-Fetch-Site: cross-site).".to_owned());
     }
-    // Every `Origin` line is judged: one that is not text, or a second one,
-    // is refused like an origin outside the list (a browser sends one).
-    match headers.get_all(header::ORIGIN).collect::<Vec<_>>().as_slice() {
-        [] => {}
-        [one] => match one.to_str() {
-            Ok(origin) if allowed.contains(origin.trim_end_matches('/')) => {}
-            Ok(origin) => return Some(format!("Requests from the origin {origin:?} may not change anything here.")),
-            Err(_) => {
-                return Some("A request whose Origin header is not readable text may not change anything.".to_owned());
-            }
-        },
-        _ => return Some("A request with more than one Origin header may not change anything.".to_owned()),
+    if let Some(why) = allowed.refusal(headers) {
+        return Some(format!("{why} This request may not change anything."));
     }
     if headers.contains_key(header::COOKIE) {
         let cookie = csrf_cookie(req).filter(|v| !v.is_empty());

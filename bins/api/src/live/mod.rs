@@ -73,14 +73,8 @@ async fn upgrade(
             "This is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket).",
         ));
     }
-    if let Some(origin) = req.headers().get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
-        if !origins.contains(origin) {
-            return Err(ApiError::with_detail(
-                c::FORBIDDEN,
-                format!("Sockets may not be opened from the origin {origin:?}."),
-            ));
-        }
+    if let Some(why) = origins.refusal(req.headers()) {
+        return Err(ApiError::with_detail(c::FORBIDDEN, format!("{why} No socket is opened.")));
     }
     let (caller, expires_at) = credential(&req, &services).await?;
     let user = caller.id();

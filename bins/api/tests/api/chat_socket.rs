@@ -56,6 +56,12 @@ async fn a_browser_origin_must_be_allowed() {
         let t = ticket(&app, &admin).await;
         try_connect(&app, &format!("/ws?ticket={t}"), &[("origin", origin)]).await.expect("an allowed origin");
     }
+    // Every Origin line is judged, as by the CSRF guard: an allowed one
+    // does not carry a second.
+    let t = ticket(&app, &admin).await;
+    let lines = [("origin", "https://console.coffee.example"), ("origin", "https://evil.example")];
+    let refused = try_connect(&app, &format!("/ws?ticket={t}"), &lines).await.err().unwrap();
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
 }
 
 #[tokio::test]

@@ -51,7 +51,8 @@ pub async fn try_connect(app: &TestApp, path_and_query: &str, headers: &[(&str, 
     let mut request = ws_url(app, path_and_query).into_client_request().unwrap();
     for (name, value) in headers {
         let name = tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap();
-        request.headers_mut().insert(name, HeaderValue::from_str(value).unwrap());
+        // Appended: a name given twice is sent as two header lines.
+        request.headers_mut().append(name, HeaderValue::from_str(value).unwrap());
     }
     match tokio_tungstenite::connect_async(request).await {
         Ok((stream, _)) => Ok(Ws { stream }),
