@@ -121,25 +121,54 @@ pub(crate) async fn console_of_a_shop(browser: &Browser) -> (Shop, String, Page)
     (shop, origin, page)
 }
 
+/// Records the sockets the page opens, every frame they receive
+/// (`__frames`) and send (`__sent`), and lets the test drop a received frame
+/// (`__dropIn`) or a sent one (`__dropOut`), each a predicate on the parsed
+/// frame used once, or keep received frames from the page for as long as
+/// `__blockIn` says so.
+pub(crate) const SOCKET_SPY: &str = "(() => {
+  const Native = window.WebSocket; window.__sockets = []; window.__frames = []; window.__sent = [];
+  window.__dropIn = null; window.__dropOut = null; window.__blockIn = null;
+  const once = (name, frame) => {
+    const drop = window[name];
+    if (drop && drop(frame)) { window[name] = null; return true; }
+    return false;
+  };
+  window.WebSocket = class extends Native {
+    constructor(...args) { super(...args); window.__sockets.push(this); }
+    addEventListener(type, listener, ...rest) {
+      if (type !== 'message') return super.addEventListener(type, listener, ...rest);
+      return super.addEventListener(type, (event) => {
+        const frame = JSON.parse(event.data);
+        window.__frames.push(frame);
+        const blocked = window.__blockIn && window.__blockIn(frame);
+        if (!blocked && !once('__dropIn', frame)) listener(event);
+      }, ...rest);
+    }
+    send(data) {
+      const frame = JSON.parse(data);
+      window.__sent.push(frame);
+      if (!once('__dropOut', frame)) super.send(data);
+    }
+  };
+  return true; })()";
+
+/// Logs the bootstrap admin in and waits for the connected desk.
+pub(crate) async fn log_in(page: &coffee_testkit::Page) {
+    page.type_into("#login-email", ADMIN_EMAIL).await.unwrap();
+    page.type_into("#login-password", &format!("{ADMIN_PASSWORD}\n")).await.unwrap();
+    until(page, "the connected desk", "document.querySelector('#status.online') !== null").await;
+}
+
 #[tokio::test]
 async fn an_agent_answers_watches_orders_and_loses_nothing_when_the_connection_drops() {
     let Some(browser) = Browser::launch_or_skip().await else { return };
     let scenario = async {
         let (shop, origin, page) = console_of_a_shop(&browser).await;
         // Remember every socket the page opens (the page itself exposes none).
-        page.eval(
-            "(() => { const Native = window.WebSocket; window.__sockets = [];
-               window.WebSocket = class extends Native {
-                 constructor(...args) { super(...args); window.__sockets.push(this); } };
-               return true; })()",
-        )
-        .await
-        .unwrap();
+        page.eval(SOCKET_SPY).await.unwrap();
 
-        page.type_into("#login-email", ADMIN_EMAIL).await.unwrap();
-        page.type_into("#login-password", ADMIN_PASSWORD).await.unwrap();
-        page.click("#login-submit").await.unwrap();
-        until(&page, "the connected desk", "document.querySelector('#status.online') !== null").await;
+        log_in(&page).await;
         assert_eq!(page.text("#who").await.unwrap(), ADMIN_EMAIL);
 
         // A customer writes; the conversation and the message appear.
@@ -374,17 +403,8 @@ async fn the_console_renews_its_token_and_reconnects_when_the_socket_closes_with
         let app = spawn_app_with(&[("PUBLIC_BASE_URL", OWN_ORIGIN), ("ACCESS_TOKEN_TTL", "6s")]).await;
         app.verified_user("ann@example.com").await;
         let page = browser.open(&format!("{}/support/console", app.address)).await.unwrap();
-        page.eval(
-            "(() => { const Native = window.WebSocket; window.__sockets = [];
-               window.WebSocket = class extends Native {
-                 constructor(...args) { super(...args); window.__sockets.push(this); } };
-               return true; })()",
-        )
-        .await
-        .unwrap();
-        page.type_into("#login-email", ADMIN_EMAIL).await.unwrap();
-        page.type_into("#login-password", &format!("{ADMIN_PASSWORD}\n")).await.unwrap();
-        until(&page, "the connected desk", "document.querySelector('#status.online') !== null").await;
+        page.eval(SOCKET_SPY).await.unwrap();
+        log_in(&page).await;
 
         let first = ann_says(&app, "first").await;
         let item =
@@ -433,9 +453,7 @@ async fn the_console_on_one_replica_serves_a_customer_on_another_and_recovers_wh
         let ann = customer(&b, &admin, "ann@example.com").await;
 
         let page = browser.open(&format!("{}/support/console", a.address)).await.unwrap();
-        page.type_into("#login-email", ADMIN_EMAIL).await.unwrap();
-        page.type_into("#login-password", &format!("{ADMIN_PASSWORD}\n")).await.unwrap();
-        until(&page, "the connected desk", "document.querySelector('#status.online') !== null").await;
+        log_in(&page).await;
 
         let mut ann_ws = connect(&b, &ann.token).await;
         ann_ws.say("hello from replica B").await;

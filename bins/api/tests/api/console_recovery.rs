@@ -8,47 +8,9 @@ use std::time::Duration;
 use coffee_testkit::Browser;
 use serde_json::Value;
 
-use crate::console::{ann_says, console_of_a_shop, js_str, next_message, shown_messages, until};
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, OWN_ORIGIN, spawn_app_with};
+use crate::console::{SOCKET_SPY, ann_says, console_of_a_shop, js_str, log_in, next_message, shown_messages, until};
+use crate::helpers::{ADMIN_EMAIL, OWN_ORIGIN, spawn_app_with};
 use crate::ws::connect;
-
-/// Records the sockets the page opens, every frame they receive
-/// (`__frames`) and send (`__sent`), and lets the test drop a received frame
-/// (`__dropIn`) or a sent one (`__dropOut`), each a predicate on the parsed
-/// frame used once, or keep received frames from the page for as long as
-/// `__blockIn` says so.
-const SOCKET_SPY: &str = "(() => {
-  const Native = window.WebSocket; window.__sockets = []; window.__frames = []; window.__sent = [];
-  window.__dropIn = null; window.__dropOut = null; window.__blockIn = null;
-  const once = (name, frame) => {
-    const drop = window[name];
-    if (drop && drop(frame)) { window[name] = null; return true; }
-    return false;
-  };
-  window.WebSocket = class extends Native {
-    constructor(...args) { super(...args); window.__sockets.push(this); }
-    addEventListener(type, listener, ...rest) {
-      if (type !== 'message') return super.addEventListener(type, listener, ...rest);
-      return super.addEventListener(type, (event) => {
-        const frame = JSON.parse(event.data);
-        window.__frames.push(frame);
-        const blocked = window.__blockIn && window.__blockIn(frame);
-        if (!blocked && !once('__dropIn', frame)) listener(event);
-      }, ...rest);
-    }
-    send(data) {
-      const frame = JSON.parse(data);
-      window.__sent.push(frame);
-      if (!once('__dropOut', frame)) super.send(data);
-    }
-  };
-  return true; })()";
-
-async fn log_in(page: &coffee_testkit::Page) {
-    page.type_into("#login-email", ADMIN_EMAIL).await.unwrap();
-    page.type_into("#login-password", &format!("{ADMIN_PASSWORD}\n")).await.unwrap();
-    until(page, "the connected desk", "document.querySelector('#status.online') !== null").await;
-}
 
 #[tokio::test]
 async fn a_renewal_that_fails_for_a_while_keeps_the_agent_signed_in_and_what_they_typed() {
