@@ -146,6 +146,25 @@ enum Access {
     Unknown,
 }
 
+/// Why the loop stops at a client's frame.
+enum Stop {
+    /// The client is gone (a frame could not be handed over).
+    Gone,
+    /// The socket is to close with this reason.
+    Close(CloseReason),
+}
+
+impl From<Closed> for Stop {
+    fn from(_: Closed) -> Self {
+        Self::Gone
+    }
+}
+
+/// 4001: the socket's account or login no longer has the rights it was opened with.
+fn access_changed() -> Stop {
+    Stop::Close(reason(CREDENTIAL_EXPIRED.code, CREDENTIAL_EXPIRED.reason))
+}
+
 /// A frame for the client; every one goes through [`Socket::emit`].
 enum Outgoing {
     Text(String),
@@ -154,8 +173,12 @@ enum Outgoing {
     Close(CloseReason),
 }
 
-fn close_reason(code: u16, reason: &str) -> Option<CloseReason> {
-    Some(CloseReason { code: CloseCode::from(code), description: Some(reason.to_owned()) })
+fn reason(code: u16, text: &str) -> CloseReason {
+    CloseReason { code: CloseCode::from(code), description: Some(text.to_owned()) }
+}
+
+fn close_reason(code: u16, text: &str) -> Option<CloseReason> {
+    Some(reason(code, text))
 }
 
 impl Socket {
@@ -227,7 +250,7 @@ impl Socket {
                         Some(Ok(AggregatedMessage::Close(_))) => break Some(CloseReason::from(CloseCode::Normal)),
                         Some(Ok(AggregatedMessage::Ping(bytes))) => {
                             heard = Instant::now();
-                            self.emit(Outgoing::Pong(bytes)).await
+                            self.emit(Outgoing::Pong(bytes)).await.map_err(Stop::from)
                         }
                         Some(Ok(AggregatedMessage::Pong(_))) => {
                             heard = Instant::now();
@@ -236,7 +259,7 @@ impl Socket {
                         Some(Ok(AggregatedMessage::Binary(_))) => {
                             heard = Instant::now();
                             let e = FrameError { code: "malformed_frame", detail: "Frames are JSON text, not binary.".to_owned(), client_id: None };
-                            self.refuse_unreadable(e, &mut limits).await
+                            self.refuse_unreadable(e, &mut limits).await.map_err(Stop::from)
                         }
                         Some(Ok(AggregatedMessage::Text(text))) => {
                             heard = Instant::now();
@@ -245,8 +268,10 @@ impl Socket {
                             Box::pin(self.on_text(&text, &mut seen, &mut limits)).await
                         }
                     };
-                    if handled.is_err() {
-                        break None;
+                    match handled {
+                        Ok(()) => {}
+                        Err(Stop::Gone) => break None,
+                        Err(Stop::Close(reason)) => break Some(reason),
                     }
                 }
                 // Last: a frame that came in time is read first (and moves
@@ -333,10 +358,10 @@ impl Socket {
         self.send(&ServerFrame::error(limited)).await
     }
 
-    async fn on_text(&mut self, text: &str, seen: &mut Seen, limits: &mut Limits) -> Result<(), Closed> {
+    async fn on_text(&mut self, text: &str, seen: &mut Seen, limits: &mut Limits) -> Result<(), Stop> {
         let frame = match ClientFrame::parse(text) {
             Ok(frame) => frame,
-            Err(e) => return self.refuse_unreadable(e, limits).await,
+            Err(e) => return Ok(self.refuse_unreadable(e, limits).await?),
         };
         let (client_id, limited) = match &frame {
             ClientFrame::Message(m) => {
@@ -347,10 +372,22 @@ impl Socket {
             _ => (None, over_budget(&mut limits.control, CONTROL_BUDGET, "control", None)),
         };
         if let Some(limited) = limited {
-            return self.send(&ServerFrame::error(limited)).await;
+            return Ok(self.send(&ServerFrame::error(limited)).await?);
+        }
+        if matches!(frame, ClientFrame::Typing { .. }) && limits.typed.is_some_and(|at| at.elapsed() < TYPING_EVERY) {
+            return Ok(());
+        }
+        // Every frame that acts is judged by the account's rights now, not
+        // by those it had when the socket opened: a demoted admin's socket
+        // can no longer read, close or answer conversations from the moment
+        // of the demotion, whether or not its event arrived (one primary-key
+        // read, at most 40 in any 10 s by the budgets above). What reaches
+        // the socket from the hub is cut at the event or the next ping.
+        if !self.still_allowed(client_id.clone()).await? {
+            return Ok(());
         }
         let support = self.services.support.clone();
-        match frame {
+        Ok(match frame {
             ClientFrame::Message(outgoing) => match support.send(&self.caller, outgoing).await {
                 Ok(posted) => {
                     if posted.opened {
@@ -365,18 +402,13 @@ impl Socket {
                 }
                 Err(e) => self.refuse(e.into_problem(), client_id).await,
             },
-            ClientFrame::Typing { conversation_id } => {
-                if limits.typed.is_some_and(|at| at.elapsed() < TYPING_EVERY) {
-                    return Ok(());
+            ClientFrame::Typing { conversation_id } => match support.typing(&self.caller, conversation_id).await {
+                Ok(()) => {
+                    limits.typed = Some(Instant::now());
+                    Ok(())
                 }
-                match support.typing(&self.caller, conversation_id).await {
-                    Ok(()) => {
-                        limits.typed = Some(Instant::now());
-                        Ok(())
-                    }
-                    Err(e) => self.refuse(e.into_problem(), None).await,
-                }
-            }
+                Err(e) => self.refuse(e.into_problem(), None).await,
+            },
             ClientFrame::Close { conversation_id } => {
                 let closed = match self.caller.require_admin() {
                     Ok(admin) => support.close(admin, conversation_id).await,
@@ -390,7 +422,28 @@ impl Socket {
                     Err(e) => self.refuse(e.into_problem(), None).await,
                 }
             }
-            ClientFrame::Resume { conversation_id, after_seq } => self.resume(conversation_id, after_seq, seen).await,
+            ClientFrame::Resume { conversation_id, after_seq } => {
+                return self.resume(conversation_id, after_seq, seen, limits).await;
+            }
+        }?)
+    }
+
+    /// Whether the socket's account and login still have the rights it was
+    /// opened with: if not, the socket closes with 4001; if the check
+    /// fails, the frame is refused (`service_unavailable`: send it again)
+    /// and the answer is `false`.
+    async fn still_allowed(&mut self, client_id: Option<String>) -> Result<bool, Stop> {
+        match Box::pin(self.access()).await {
+            Access::Unchanged => Ok(true),
+            Access::Changed => Err(access_changed()),
+            Access::Unknown => {
+                let problem = crate::problem::ApiError::with_detail(
+                    crate::problem::catalogue::SERVICE_UNAVAILABLE,
+                    "Your access could not be checked just now; send the frame again in a few seconds.",
+                );
+                self.refuse(problem, client_id).await?;
+                Ok(false)
+            }
         }
     }
 
@@ -398,32 +451,65 @@ impl Socket {
     /// of what was replayed are skipped afterwards. A replay stops between
     /// pages once the socket is to close (shutdown, an expired credential):
     /// the loop then closes it as it would have, and the client resumes
-    /// from the last `seq` it got.
-    async fn resume(&mut self, conversation_id: Uuid, after_seq: i64, seen: &mut Seen) -> Result<(), Closed> {
+    /// from the last `seq` it got. Every page after the first is charged to
+    /// the control budget and judged by the account's rights again, so one
+    /// frame cannot make the socket read a long conversation in one go
+    /// while its deliveries wait: past the budget, `rate_limited` says from
+    /// where to resume.
+    async fn resume(
+        &mut self,
+        conversation_id: Uuid,
+        after_seq: i64,
+        seen: &mut Seen,
+        limits: &mut Limits,
+    ) -> Result<(), Stop> {
         let support = self.services.support.clone();
         let mut after = after_seq;
-        loop {
+        let mut replayed = None;
+        for page_number in 0.. {
             if self.registration.closing.is_closing() || Instant::now() >= self.expires_at {
                 break;
+            }
+            if page_number > 0 {
+                if let Some(wait) = limits.control.admit(CONTROL_BUDGET, Instant::now()).err() {
+                    let detail = format!(
+                        "The replay stopped after seq {after} (at most {} pages of 100 messages and other frames in any \
+                         {} s); resume from there in {} s.",
+                        CONTROL_BUDGET.0,
+                        CONTROL_BUDGET.1.as_secs(),
+                        wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+                    );
+                    self.send(&ServerFrame::error(FrameError { code: "rate_limited", detail, client_id: None }))
+                        .await?;
+                    break;
+                }
+                if !self.still_allowed(None).await? {
+                    break;
+                }
             }
             let window = HistoryWindow { after_seq: Some(after), before_seq: None, limit: 100 };
             let page = match support.history(&self.caller, conversation_id, window).await {
                 Ok(page) => page,
-                Err(e) => return self.refuse(e.into_problem(), None).await,
+                Err(e) => return Ok(self.refuse(e.into_problem(), None).await?),
             };
             for message in page.items {
                 after = message.seq;
+                replayed = Some(message.seq);
                 self.send(&ServerFrame::message(message)).await?;
             }
             if !page.has_more {
                 break;
             }
         }
+        // Only what was replayed: a client that says it holds more than
+        // exists (`after_seq` past the last message) still gets the live
+        // messages that follow.
+        let Some(replayed) = replayed else { return Ok(()) };
         if seen.replayed.len() >= REPLAYED_MEMORY && !seen.replayed.contains_key(&conversation_id) {
             seen.replayed.clear();
         }
-        let upto = seen.replayed.entry(conversation_id).or_insert(after);
-        *upto = (*upto).max(after);
+        let upto = seen.replayed.entry(conversation_id).or_insert(replayed);
+        *upto = (*upto).max(replayed);
         Ok(())
     }
 }

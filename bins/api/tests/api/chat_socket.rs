@@ -410,3 +410,43 @@ async fn an_admin_demoted_without_an_access_event_loses_the_socket_within_a_ping
     let closed = tokio::time::timeout(Duration::from_secs(3), agent.closed()).await;
     assert_eq!(closed.expect("closed within 3 s (six ping intervals)").0, 4001);
 }
+
+#[tokio::test]
+async fn a_demoted_admins_open_socket_can_no_longer_read_close_or_answer_a_conversation() {
+    // Pings far apart and no access event (the demotion is made behind the
+    // use cases' back): only the frame itself can notice.
+    let app = spawn_app_with(&[("WS_PING_INTERVAL", "60s"), ("WS_IDLE_TIMEOUT", "120s")]).await;
+    let admin = app.admin_token().await;
+    let ann = app.logged_in("ann@example.com").await;
+    let mut ann_ws = connect(&app, &ann.token).await;
+    ann_ws.say("my card was charged twice").await;
+    let conversation = ann_ws.next_of("conversation").await["id"].as_str().unwrap().to_owned();
+    ann_ws.next_of("message").await;
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(app.database_url()).await.unwrap();
+    let set_role = |role: &str| format!("UPDATE users SET role = '{role}' WHERE email = '{ADMIN_EMAIL}'");
+    let frames = [
+        json!({"type": "resume", "conversation_id": conversation, "after_seq": 0}),
+        json!({"type": "close", "conversation_id": conversation}),
+        json!({"type": "message", "conversation_id": conversation, "body": "answered after the demotion"}),
+    ];
+    for frame in frames {
+        assert_eq!(db.execute_unprepared(&set_role("admin")).await.unwrap().rows_affected(), 1);
+        let mut agent = connect(&app, &admin).await;
+        agent.send(json!({"type": "resume", "conversation_id": conversation, "after_seq": 0})).await;
+        assert_eq!(agent.next_of("message").await["seq"], 1, "an admin reads the conversation");
+        assert_eq!(db.execute_unprepared(&set_role("user")).await.unwrap().rows_affected(), 1);
+        agent.send(frame.clone()).await;
+        let (texts, code, _) = agent.texts_until_closed().await;
+        assert_eq!((texts, code), (vec![], 4001), "after {frame}");
+    }
+    // Nothing was closed or answered: the customer's conversation is as it was.
+    ann_ws.quiet_for(Duration::from_millis(300)).await;
+    let history = json_with(
+        send(&app, Method::GET, &format!("/support/conversations/{conversation}/messages"), Some(&ann.token), None)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(history["items"].as_array().unwrap().len(), 1, "{history}");
+}

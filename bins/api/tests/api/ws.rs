@@ -171,10 +171,21 @@ impl Ws {
 
     /// Waits for the server to close the socket; its close code and reason.
     pub async fn closed(&mut self) -> (u16, String) {
+        let (_, code, reason) = self.texts_until_closed().await;
+        (code, reason)
+    }
+
+    /// The text frames that arrive until the server closes the socket, then
+    /// its close code and reason.
+    pub async fn texts_until_closed(&mut self) -> (Vec<Value>, u16, String) {
+        let mut texts = Vec::new();
         loop {
             match tokio::time::timeout(FRAME_TIMEOUT, self.stream.next()).await.expect("closed within the deadline") {
-                Some(Ok(Message::Close(Some(frame)))) => return (u16::from(frame.code), frame.reason.to_string()),
-                Some(Ok(Message::Close(None))) | None => return (u16::from(CloseCode::Status), String::new()),
+                Some(Ok(Message::Text(text))) => texts.push(serde_json::from_str(&text).expect("a JSON frame")),
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return (texts, u16::from(frame.code), frame.reason.to_string());
+                }
+                Some(Ok(Message::Close(None))) | None => return (texts, u16::from(CloseCode::Status), String::new()),
                 Some(Ok(_)) => {}
                 Some(Err(e)) => panic!("the socket failed instead of closing: {e}"),
             }
