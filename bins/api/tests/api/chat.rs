@@ -188,6 +188,25 @@ async fn resume_replays_what_was_missed_in_order_then_live_delivery_goes_on_with
 }
 
 #[tokio::test]
+async fn a_resume_past_the_last_message_replays_nothing_and_drops_no_later_message() {
+    let d = desk().await;
+    let mut agent = connect(&d.app, &d.admin).await;
+    let mut ann = connect(&d.app, &d.ann.token).await;
+    ann.say("hi").await;
+    let conversation = str_of(&ann.next_of("conversation").await, "id").to_owned();
+    ann.next_of("message").await;
+    // A client that claims more than exists (seq 1 is the last) …
+    assert_eq!(agent.next_of("message").await["seq"], 1, "the live copy of the first message");
+    agent.send(json!({"type": "resume", "conversation_id": conversation, "after_seq": 1000})).await;
+    // Frames are handled in order: once its answer's echo is back, the resume is done.
+    agent.say_in(&conversation, "looking into it").await;
+    assert_eq!(agent.next_of("message").await["seq"], 2, "the echo; nothing was replayed");
+    ann.say("still there?").await;
+    // … still gets what comes next, live: seq 3 is not taken for replayed.
+    assert_eq!(agent.next_of("message").await["seq"], 3);
+}
+
+#[tokio::test]
 async fn history_pages_by_seq_and_bounds_its_parameters() {
     let d = desk().await;
     let mut ann = connect(&d.app, &d.ann.token).await;
