@@ -115,7 +115,9 @@ impl LiveEvent {
 ///
 /// Publishing happens after the change is stored and never fails the use
 /// case: live delivery is a shortcut and clients catch up from the store
-/// (`resume`, REST history, `GET /orders`). A failed publish is logged.
+/// (`resume`, REST history, `GET /orders`). A failed publish is logged,
+/// and the transport tells every replica's sockets to resync once it can
+/// ([`FanOut::publish`]).
 #[derive(Clone)]
 pub struct LiveFeed {
     fan_out: Arc<dyn FanOut<LiveEvent>>,

@@ -23,7 +23,9 @@ use crate::error::InfraError;
 /// * [`FanOut::publish`] delivers `event` to every sink subscribed on every
 ///   replica, this one included, **at most once**: a replica whose link to
 ///   the broker is down misses what is published meanwhile, and tells its
-///   sinks so with [`LiveSink::gap`] once the link is back.
+///   sinks so with [`LiveSink::gap`] once the link is back. A publish that
+///   fails ends, once the broker is reachable again, in a `gap` on every
+///   replica, whose links may all have stayed up.
 /// * Events published one after the other (each `publish` awaited before the
 ///   next) by one process reach each sink in that order. Concurrent
 ///   publishes have no defined order.
@@ -59,7 +61,8 @@ pub trait LiveSink<E>: Send + Sync {
     fn deliver(&self, event: E);
 
     /// Events may have been lost before this call (the subscription was
-    /// established or re-established); events after it arrive again. A hub
+    /// established or re-established, or a publish failed somewhere);
+    /// events after it arrive again. A hub
     /// tells its clients to `resume` from the database. The default ignores
     /// it.
     fn gap(&self) {}

@@ -1,4 +1,6 @@
-//! The JSON that travels over the Redis channel: `{"v":1,"event":…}`.
+//! The JSON that travels over the Redis channel: `{"v":1,"event":…}`, or
+//! the gap marker `{"v":1,"gap":true}` (a replica's publish failed: events
+//! may have been lost, and every replica tells its sinks so).
 //!
 //! The version lets replicas of different releases share a channel during a
 //! rolling deploy: a replica skips (and logs) envelopes it does not know.
@@ -15,10 +17,24 @@ struct Outgoing<'a, E> {
     event: &'a E,
 }
 
+/// The gap marker. A replica of a release without it skips it as malformed.
+pub(crate) const GAP: &str = r#"{"v":1,"gap":true}"#;
+
 #[derive(Deserialize)]
 struct Incoming<E> {
     v: u8,
-    event: E,
+    event: Option<E>,
+    #[serde(default)]
+    gap: bool,
+}
+
+/// What a payload carries.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Received<E> {
+    /// An event.
+    Event(E),
+    /// The gap marker ([`GAP`]).
+    Gap,
 }
 
 /// Why a payload was skipped.
@@ -34,9 +50,13 @@ pub(crate) fn encode<E: Serialize>(event: &E) -> Result<String, serde_json::Erro
     serde_json::to_string(&Outgoing { v: VERSION, event })
 }
 
-pub(crate) fn decode<E: DeserializeOwned>(payload: &[u8]) -> Result<E, Skipped> {
+pub(crate) fn decode<E: DeserializeOwned>(payload: &[u8]) -> Result<Received<E>, Skipped> {
     match serde_json::from_slice::<Incoming<E>>(payload) {
-        Ok(Incoming { v: VERSION, event }) => Ok(event),
+        Ok(Incoming { v: VERSION, gap: true, event: None }) => Ok(Received::Gap),
+        Ok(Incoming { v: VERSION, gap: false, event: Some(event) }) => Ok(Received::Event(event)),
+        Ok(Incoming { v: VERSION, .. }) => {
+            Err(Skipped::Malformed(serde::de::Error::custom("an envelope carries an event or the gap marker")))
+        }
         Ok(Incoming { v, .. }) => Err(Skipped::Version(v)),
         // A future version may change the shape of `event`: name the version
         // when there is one, so the log says "upgrade" rather than "garbage".
@@ -60,7 +80,19 @@ mod tests {
     fn an_event_survives_the_round_trip() {
         let json = encode(&Ping { n: 7 }).expect("encodes");
         assert_eq!(json, r#"{"v":1,"event":{"n":7}}"#);
-        assert_eq!(decode::<Ping>(json.as_bytes()).expect("decodes"), Ping { n: 7 });
+        assert_eq!(decode::<Ping>(json.as_bytes()).expect("decodes"), Received::Event(Ping { n: 7 }));
+    }
+
+    #[test]
+    fn the_gap_marker_is_of_this_version_and_carries_no_event() {
+        assert_eq!(decode::<Ping>(GAP.as_bytes()).expect("decodes"), Received::Gap);
+        assert!(GAP.contains(&format!(r#""v":{VERSION}"#)));
+        for both_or_neither in [r#"{"v":1,"gap":true,"event":{"n":7}}"#, r#"{"v":1}"#, r#"{"v":1,"gap":false}"#] {
+            assert!(
+                matches!(decode::<Ping>(both_or_neither.as_bytes()), Err(Skipped::Malformed(_))),
+                "{both_or_neither}"
+            );
+        }
     }
 
     #[test]

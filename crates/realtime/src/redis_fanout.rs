@@ -1,5 +1,6 @@
 //! Fan-out across replicas over Redis pub/sub (distributed profile).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -70,6 +71,13 @@ impl Default for RedisFanOutConfig {
 /// very first subscription, since events published before it were missed.
 /// Events that are not valid JSON envelopes of `E` are logged and skipped.
 ///
+/// A publish that fails may have lost its event for every replica (this one
+/// included: its own sinks hear it through Redis too), whose subscriptions
+/// may all be healthy. So the first failure calls this process's
+/// [`LiveSink::gap`] at once, and a background task publishes a gap marker
+/// as soon as Redis takes it, upon which every subscribed replica calls
+/// `gap` as well (one marker for every failure until then).
+///
 /// The task stops on [`RedisFanOut::shutdown`] or when this value is dropped.
 pub struct RedisFanOut<E> {
     client: redis::Client,
@@ -80,6 +88,8 @@ pub struct RedisFanOut<E> {
     stop: CancellationToken,
     task: Mutex<Option<JoinHandle<()>>>,
     subscribed: Arc<watch::Sender<bool>>,
+    /// Publishes failed since the last gap marker went out (0: none owed).
+    failed_publishes: Arc<AtomicU64>,
 }
 
 impl<E> std::fmt::Debug for RedisFanOut<E> {
@@ -116,6 +126,7 @@ where
             stop: CancellationToken::new(),
             task: Mutex::new(None),
             subscribed: Arc::new(watch::Sender::new(false)),
+            failed_publishes: Arc::new(AtomicU64::new(0)),
         })
     }
 }
@@ -151,6 +162,42 @@ impl<E> RedisFanOut<E> {
     }
 }
 
+impl<E: Clone> RedisFanOut<E> {
+    /// A publish failed. The first failure of a run tells this process's
+    /// sinks and starts the task that publishes the gap marker, with the
+    /// subscription's backoff, until Redis takes it; a failure meanwhile
+    /// makes it publish one more, so none goes unannounced.
+    fn owe_gap(&self) {
+        if self.failed_publishes.fetch_add(1, Ordering::SeqCst) > 0 {
+            return;
+        }
+        self.sinks.gap();
+        let (publisher, config, failed) = (self.publisher.clone(), self.config.clone(), self.failed_publishes.clone());
+        let stop = self.stop.clone();
+        self.runtime.spawn(async move {
+            let mut cmd = redis::cmd("PUBLISH");
+            cmd.arg(&config.channel).arg(envelope::GAP);
+            let mut backoff = config.backoff_min;
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                let owed = failed.load(Ordering::SeqCst);
+                match conn::query_again_if_dropped::<i64>(&publisher, &cmd, "PUBLISH", config.timeout).await {
+                    Ok(_) if failed.compare_exchange(owed, 0, Ordering::SeqCst, Ordering::SeqCst).is_ok() => {
+                        tracing::info!(channel = config.channel, failed_publishes = owed, "live events: gap announced");
+                        return;
+                    }
+                    // Another publish failed meanwhile: announce that one too.
+                    Ok(_) => backoff = config.backoff_min,
+                    Err(_) => backoff = backoff.saturating_mul(2).min(config.backoff_max),
+                }
+            }
+        });
+    }
+}
+
 impl<E> Drop for RedisFanOut<E> {
     fn drop(&mut self) {
         self.stop.cancel();
@@ -173,7 +220,12 @@ where
         // and no `gap` would tell anyone (the subscribers may be back already).
         // Should Redis have run the first attempt after all, an event arrives
         // twice; clients skip a `seq` they have.
-        conn::query_again_if_dropped::<i64>(&self.publisher, &cmd, "PUBLISH", self.config.timeout).await.map(drop)
+        let published =
+            conn::query_again_if_dropped::<i64>(&self.publisher, &cmd, "PUBLISH", self.config.timeout).await.map(drop);
+        if published.is_err() {
+            self.owe_gap();
+        }
+        published
     }
 
     fn subscribe(&self, sink: Arc<dyn LiveSink<E>>) {

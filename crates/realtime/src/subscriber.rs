@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::RedisFanOutConfig;
-use crate::envelope::{self, Skipped};
+use crate::envelope::{self, Received, Skipped};
 use crate::sinks::Sinks;
 
 pub(crate) struct Subscriber<E> {
@@ -106,7 +106,9 @@ impl<E: DeserializeOwned + Clone> Subscriber<E> {
 
     fn handle(&self, payload: &[u8]) {
         match envelope::decode::<E>(payload) {
-            Ok(event) => self.sinks.deliver(event),
+            Ok(Received::Event(event)) => self.sinks.deliver(event),
+            // A replica's publish failed: what it meant to send is missing here too.
+            Ok(Received::Gap) => self.sinks.gap(),
             // The payload itself is not logged: it may carry a chat message.
             Err(Skipped::Malformed(e)) => tracing::warn!(
                 channel = self.config.channel,

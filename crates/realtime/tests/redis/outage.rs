@@ -161,3 +161,31 @@ async fn the_first_ticket_after_the_connection_was_cut_is_issued_and_redeemed() 
         assert_eq!(found, Some(grant), "{redeemed}");
     }
 }
+
+#[tokio::test]
+async fn a_failed_publish_makes_every_replica_report_a_gap_once_redis_takes_the_marker() {
+    let Some(url) = redis_or_skip("a_failed_publish_makes_every_replica_report_a_gap_once_redis_takes_the_marker")
+    else {
+        return;
+    };
+    let upstream = url.trim_start_matches("redis://").trim_end_matches('/');
+    let proxy = TcpProxy::start(upstream).await;
+    let channel = unique("lost-publish");
+    let (a, seen_by_a) = replica(&format!("redis://{}", proxy.addr()), &channel).await;
+    let (_b, seen_by_b) = replica(&url, &channel).await;
+    eventually("both first subscriptions reported", || seen_by_a.gaps() == 1 && seen_by_b.gaps() == 1).await;
+
+    // Only A loses Redis: B's subscription stays up, so nothing else would
+    // tell B that A's event never came.
+    proxy.cut();
+    assert!(a.publish(&note(1)).await.is_err(), "a publish through the cut fails");
+    assert!(a.publish(&note(2)).await.is_err(), "and so does the next");
+    assert!(seen_by_a.gaps() >= 2, "A's own sinks are told at once");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(seen_by_b.gaps(), 1, "nothing reaches B while A cannot publish");
+    proxy.restore();
+    eventually("B reports a gap once A's marker gets through", || seen_by_b.gaps() == 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(seen_by_b.gaps(), 2, "one marker for both failures");
+    assert!(seen_by_b.events().is_empty(), "a marker is not an event: {:?}", seen_by_b.events());
+}
