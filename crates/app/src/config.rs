@@ -87,7 +87,7 @@ pub struct Config {
     pub password_hash_queue: usize,
     /// `ADMIN_EMAIL` and `ADMIN_PASSWORD`.
     pub admin: Option<(String, String)>,
-    /// `ADMIN_NOTIFY_EMAILS`: who gets the new-order mails (empty = every admin).
+    /// `ADMIN_NOTIFY_EMAILS`: who gets the new-order mails (empty = every verified admin).
     pub admin_notify_emails: Vec<coffee_domain::user::Email>,
     /// `ORDER_MIN_LEAD_TIME`: how far ahead a scheduled pickup must be.
     pub order_min_lead_time: TimeDelta,

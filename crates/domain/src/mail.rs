@@ -26,7 +26,9 @@ pub enum Mail {
     },
     /// Tells the staff about a new order.
     NewOrder {
-        /// The admins (or `ADMIN_NOTIFY_EMAILS`).
+        /// One admin (or one address of `ADMIN_NOTIFY_EMAILS`): each gets
+        /// their own mail. A list, since entries recorded by earlier releases
+        /// name every recipient in one mail, and they still decode.
         to: Vec<String>,
         /// The order.
         order: OrderSummary,

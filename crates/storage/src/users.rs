@@ -341,6 +341,7 @@ impl UserRepository for SeaUserRepository {
             .select_only()
             .column(users::Column::Email)
             .filter(users::Column::Role.eq(Role::Admin.as_str()))
+            .filter(users::Column::IsVerified.eq(true))
             .order_by_asc(users::Column::Email)
             .into_tuple()
             .all(&self.db)

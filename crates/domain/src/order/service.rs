@@ -318,9 +318,14 @@ impl OrderService {
             // No admin at all (ADMIN_NOTIFY_EMAILS unset): nobody to tell.
             tracing::warn!(order_id = %order.id, number = order.number, "a new order, and no admin to mail it to");
         } else {
-            let to = to.iter().map(|e| e.as_str().to_owned()).collect();
-            let mail = Mail::NewOrder { to, order: self.summary(&order, caller.user()) };
-            tx.outbox().record(&Job::SendMail(mail), now).await?;
+            // One mail per recipient, each its own job: an address the mail
+            // server refuses for good (a 550 for one mailbox fails the whole
+            // SMTP transaction) leaves the other admins' copies on their way.
+            let summary = self.summary(&order, caller.user());
+            for email in to {
+                let mail = Mail::NewOrder { to: vec![email.as_str().to_owned()], order: summary.clone() };
+                tx.outbox().record(&Job::SendMail(mail), now).await?;
+            }
         }
         let response = StoredResponse { status: PLACED_STATUS, order_id: Some(order.id), body: render.order(&order) };
         if let Some(lease) = lease

@@ -143,8 +143,12 @@ impl UserRepository for InMemoryUsers {
 
     async fn admin_emails(&self) -> Result<Vec<Email>, RepoError> {
         let t = lock(&self.0);
-        let mut emails: Vec<Email> =
-            t.users.values().filter(|(u, _)| u.role == Role::Admin).map(|(u, _)| u.email.clone()).collect();
+        let mut emails: Vec<Email> = t
+            .users
+            .values()
+            .filter(|(u, _)| u.role == Role::Admin && u.is_verified)
+            .map(|(u, _)| u.email.clone())
+            .collect();
         emails.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         Ok(emails)
     }

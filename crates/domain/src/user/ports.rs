@@ -129,7 +129,8 @@ pub trait UserRepository: Send + Sync {
     /// The store failed.
     async fn find_credentials(&self, email: &Email) -> Result<Option<(User, String)>, RepoError>;
 
-    /// The addresses of every admin, sorted.
+    /// The addresses of every verified admin, sorted (an address nobody
+    /// proved, e.g. an admin an admin un-verified, gets no staff mail).
     ///
     /// # Errors
     /// The store failed.

@@ -35,6 +35,18 @@ async fn a_created_user_reads_back_identically_by_id_email_and_credentials() {
 }
 
 #[tokio::test]
+async fn the_admins_to_mail_are_the_verified_ones_sorted() {
+    for env in backends().await {
+        user("zoe@example.com").admin().verified_at(t0()).create(&env.users).await;
+        user("amy@example.com").admin().verified_at(t0()).create(&env.users).await;
+        user("unproven@example.com").admin().create(&env.users).await;
+        user("ann@example.com").verified_at(t0()).create(&env.users).await;
+        let emails = env.users.admin_emails().await.unwrap();
+        assert_eq!(emails.iter().map(Email::as_str).collect::<Vec<_>>(), ["amy@example.com", "zoe@example.com"]);
+    }
+}
+
+#[tokio::test]
 async fn unknown_ids_and_addresses_find_nothing() {
     for env in backends().await {
         user("ann@example.com").create(&env.users).await;

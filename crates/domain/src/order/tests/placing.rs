@@ -107,12 +107,37 @@ fn a_new_order_mails_every_admin_once_with_its_details() {
 }
 
 #[test]
+fn every_verified_admin_gets_their_own_mail_so_one_refused_address_holds_up_no_other() {
+    let s = setup();
+    let mut chef: User = verified_user("chef@example.com", Role::Admin, s.fakes.now());
+    s.fakes.users.insert(chef.clone(), "x");
+    chef.id = Uuid::now_v7();
+    chef.email = Email::parse("e", "unproven@example.com").unwrap();
+    chef.is_verified = false;
+    s.fakes.users.insert(chef, "x");
+    let latte = s.product("Latte", 350);
+    let order = s.place(&s.ann, items(&[(latte, 1)])).unwrap();
+    let to: Vec<Vec<String>> = s
+        .mails()
+        .into_iter()
+        .map(|mail| match mail {
+            Mail::NewOrder { to, order: summary } if summary.number == order.number => to,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(to, [vec!["boss@example.com".to_owned()], vec!["chef@example.com".to_owned()]]);
+}
+
+#[test]
 fn admin_notify_emails_replace_the_admins_as_recipients() {
-    let listed = vec![Email::parse("e", "kitchen@coffee.example").unwrap()];
+    let listed =
+        vec![Email::parse("e", "kitchen@coffee.example").unwrap(), Email::parse("e", "bar@coffee.example").unwrap()];
     let s = setup_with(Recipients::Listed(listed));
     let latte = s.product("Latte", 350);
     s.place(&s.ann, items(&[(latte, 1)])).unwrap();
-    assert!(matches!(&s.mails()[..], [Mail::NewOrder { to, .. }] if to == &["kitchen@coffee.example"]));
+    let to: Vec<Vec<String>> =
+        s.mails().into_iter().map(|m| m.recipients().iter().map(|r| (*r).to_owned()).collect()).collect();
+    assert_eq!(to, [vec!["kitchen@coffee.example".to_owned()], vec!["bar@coffee.example".to_owned()]]);
 }
 
 #[test]
