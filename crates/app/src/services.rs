@@ -115,7 +115,6 @@ pub struct Services {
     /// This process's metrics (`GET /metrics`).
     pub metrics: Arc<Metrics>,
     redis_queue: Option<RedisQueue>,
-    redis: Option<redis::Client>,
     shutdown: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -170,12 +169,11 @@ impl Services {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let outbox: Arc<dyn coffee_domain::outbox::OutboxRepository> = Arc::new(SeaOutboxRepository::new(db.clone()));
         let handler = Arc::new(JobHandler::with_ledger(mailer, outbox.clone(), clock.clone()));
-        let (redis, redis_queue) = match &config.redis_url {
-            Some(url) => (
-                Some(redis::Client::open(url.as_str()).map_err(|e| StartError::Config(format!("REDIS_URL: {e}")))?),
-                Some(RedisQueue::new(url, &config.jobs_queue).map_err(|e| StartError::Config(error_chain(&e)))?),
-            ),
-            None => (None, None),
+        let redis_queue = match &config.redis_url {
+            Some(url) => {
+                Some(RedisQueue::new(url, &config.jobs_queue).map_err(|e| StartError::Config(error_chain(&e)))?)
+            }
+            None => None,
         };
         // With Redis the relay hands jobs to coffee-worker; without, it runs them itself.
         let queue: Arc<dyn JobQueue> = match &redis_queue {
@@ -282,7 +280,6 @@ impl Services {
             metrics: Arc::new(Metrics::new(config.metrics_token.as_deref(), pool_threads)),
             db,
             http_workers,
-            redis,
             redis_queue,
             shutdown: CancellationToken::new(),
             tasks: Mutex::new(Vec::new()),
@@ -308,14 +305,22 @@ impl Services {
         Ok(())
     }
 
-    /// Pings the database and, when configured, Redis (each bounded to 2 s).
+    /// Pings the database and, when configured, Redis, together (each
+    /// bounded to 2 s). Redis is pinged over the job queue's connection: a
+    /// probe, which anyone may send, opens no connection of its own.
     pub async fn readiness(&self) -> Readiness {
         let limit = Duration::from_secs(2);
-        let database = tokio::time::timeout(limit, self.db.ping()).await.is_ok_and(|answered| answered.is_ok());
-        let redis = match &self.redis {
-            None => None,
-            Some(client) => Some(tokio::time::timeout(limit, ping_redis(client)).await.unwrap_or(false)),
+        let database =
+            async { tokio::time::timeout(limit, self.db.ping()).await.is_ok_and(|answered| answered.is_ok()) };
+        let redis = async {
+            match &self.redis_queue {
+                None => None,
+                Some(queue) => {
+                    Some(tokio::time::timeout(limit, queue.ping()).await.is_ok_and(|answered| answered.is_ok()))
+                }
+            }
         };
+        let (database, redis) = tokio::join!(database, redis);
         Readiness { database, redis }
     }
 
@@ -416,13 +421,6 @@ impl Services {
             Ok(Err(e)) => tracing::warn!(error = %e, "closing the database pool failed"),
             Err(_) => tracing::warn!("the database pool did not close within {CLOSE_WITHIN:?}; exiting anyway"),
         }
-    }
-}
-
-async fn ping_redis(client: &redis::Client) -> bool {
-    match client.get_multiplexed_async_connection().await {
-        Ok(mut conn) => redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok(),
-        Err(_) => false,
     }
 }
 

@@ -111,6 +111,20 @@ impl RedisQueue {
         }
     }
 
+    /// `PING` over the queue's own connection (readiness): one round trip,
+    /// never a new connection per probe, bounded by the push timeout.
+    ///
+    /// # Errors
+    /// Redis fails or does not answer in time.
+    pub async fn ping(&self) -> Result<(), InfraError> {
+        let mut conn = self.conn.clone();
+        match tokio::time::timeout(PUSH_TIMEOUT, redis::cmd("PING").query_async::<String>(&mut conn)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(InfraError::caused_by("redis PING failed", e)),
+            Err(_) => Err(InfraError::new(format!("redis PING timed out after {PUSH_TIMEOUT:?}"))),
+        }
+    }
+
     /// The underlying apalis storage, for the consumer.
     pub fn storage(&self) -> RedisStorage<QueuedJob, ConnectionManager> {
         self.storage.clone()

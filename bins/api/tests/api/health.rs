@@ -47,3 +47,36 @@ async fn readiness_answers_503_when_redis_is_down() {
     // Liveness does not depend on Redis.
     assert_eq!(app.get("/health/live", None).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn readiness_probes_open_no_redis_connection_of_their_own() {
+    // Anyone may probe readiness (the proxy passes /health/* on): a probe
+    // that opened a connection would, at a few hundred a second, run the
+    // replica out of ports. A private Redis, so that only this app connects.
+    if coffee_testkit::test_redis_url().is_none() {
+        eprintln!("note: skipped: needs TEST_REDIS_URL (and redis-server for a private Redis)");
+        return;
+    }
+    let redis = coffee_testkit::RedisServer::start().await;
+    let app = spawn_app_with(&[("REDIS_URL", &redis.url())]).await;
+    assert_eq!(app.get("/health/ready", None).await.status(), StatusCode::OK);
+    let before = connections_received(&redis.url()).await;
+    for _ in 0..50 {
+        assert_eq!(app.get("/health/ready", None).await.status(), StatusCode::OK);
+    }
+    // The count includes the connection that reads it.
+    let opened = connections_received(&redis.url()).await - before - 1;
+    assert!(opened <= 2, "50 probes opened {opened} Redis connections");
+}
+
+/// `total_connections_received` of `INFO stats`, in plain RESP over a connection of its own.
+async fn connections_received(redis_url: &str) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(redis_url.trim_start_matches("redis://")).await.unwrap();
+    conn.write_all(b"INFO stats\r\n").await.unwrap();
+    let mut reply = vec![0_u8; 16 * 1024];
+    let n = conn.read(&mut reply).await.unwrap();
+    let text = String::from_utf8_lossy(&reply[..n]);
+    let line = text.lines().find_map(|l| l.strip_prefix("total_connections_received:")).expect("INFO stats");
+    line.trim().parse().unwrap()
+}
