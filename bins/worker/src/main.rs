@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coffee_app::{Config, Process, Services, StartError, init_logging};
+use tokio_util::sync::CancellationToken;
 
 /// Longest pause between two attempts to reach the database at start.
 const MAX_START_BACKOFF: Duration = Duration::from_secs(30);
@@ -45,7 +46,18 @@ async fn main() -> ExitCode {
         tracing::error!("coffee-worker: REDIS_URL: is required (without Redis, coffee-api runs the jobs itself)");
         return ExitCode::from(2);
     }
-    let services = match start_with_retry(config).await {
+    // Listening from here on, through the start and until the end: a
+    // signal that came while the worker started is not lost.
+    let stop_requested = CancellationToken::new();
+    let signals = Signals::listen();
+    tokio::spawn({
+        let stop_requested = stop_requested.clone();
+        async move {
+            signals.wait().await;
+            stop_requested.cancel();
+        }
+    });
+    let services = match start_with_retry(config, &stop_requested).await {
         Ok(Some(services)) => Arc::new(services),
         Ok(None) => return ExitCode::SUCCESS,
         Err(e) => {
@@ -62,7 +74,7 @@ async fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     tokio::spawn(async move {
-        wait_for_signal().await;
+        stop_requested.cancelled().await;
         tracing::info!("shutdown requested: no new jobs are taken; finishing the ones in flight");
         token.cancel();
     });
@@ -85,16 +97,13 @@ async fn main() -> ExitCode {
 
 /// Builds the services, retrying with backoff while the database is down
 /// (a worker that crash-loops helps nobody). Other errors are returned; a
-/// signal during the wait ends it quietly (`Ok(None)`).
-async fn start_with_retry(config: Config) -> Result<Option<Services>, StartError> {
+/// signal during the wait (a connection attempt takes up to 5 s) ends it
+/// quietly (`Ok(None)`).
+async fn start_with_retry(config: Config, stop_requested: &CancellationToken) -> Result<Option<Services>, StartError> {
     let mut backoff = Duration::from_secs(1);
-    // One listener for the whole wait: a signal during a connection attempt
-    // (5 s each) ends it too, not only one during the pause between them.
-    let signal = wait_for_signal();
-    tokio::pin!(signal);
     loop {
         let started = tokio::select! {
-            () = &mut signal => return Ok(None),
+            () = stop_requested.cancelled() => return Ok(None),
             started = Services::start(config.clone(), Process::Worker) => started,
         };
         match started {
@@ -105,32 +114,47 @@ async fn start_with_retry(config: Config) -> Result<Option<Services>, StartError
             Err(e) => return Err(e),
         }
         tokio::select! {
-            () = &mut signal => return Ok(None),
+            () = stop_requested.cancelled() => return Ok(None),
             () = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(MAX_START_BACKOFF);
     }
 }
 
-/// SIGINT (Ctrl-C) or SIGTERM (container stop).
-async fn wait_for_signal() {
+/// SIGINT (Ctrl-C) and SIGTERM (container stop), listened for from the
+/// moment this is made (a signal before the first `wait` is kept).
+struct Signals {
     #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the worker");
-                let _ = tokio::signal::ctrl_c().await;
-                return;
+    listening: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::interrupt()).and_then(|int| Ok((int, signal(SignalKind::terminate())?))) {
+                Ok(listening) => Self { listening: Some(listening) },
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGINT and SIGTERM; falling back to Ctrl-C alone");
+                    Self { listening: None }
+                }
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
         }
+        #[cfg(not(unix))]
+        Self {}
     }
-    #[cfg(not(unix))]
-    {
+
+    /// Until the first of them.
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut int, mut term)) = self.listening {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }
