@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::time::Duration;
 
+use coffee_crypto::RandomSecrets;
+use coffee_domain::security::OneTimeSecrets;
 use prometheus::core::Collector;
 use prometheus::proto::{Metric, MetricFamily};
 use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, TextEncoder};
@@ -42,7 +44,7 @@ pub struct Metrics {
     /// worker its database pool). Threads beyond the number of shards share
     /// them, which is correct, only slower.
     shards: Box<[Shard]>,
-    token: Option<Vec<u8>>,
+    token_digest: Option<String>,
 }
 
 /// The request metrics one thread records.
@@ -82,7 +84,7 @@ impl Shard {
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Metrics").field("protected", &self.token.is_some()).finish_non_exhaustive()
+        f.debug_struct("Metrics").field("protected", &self.token_digest.is_some()).finish_non_exhaustive()
     }
 }
 
@@ -122,7 +124,7 @@ impl Metrics {
     /// <token>` when a token is given.
     pub fn new(token: Option<&str>, threads: usize) -> Self {
         let shards = (0..threads.max(1)).map(|_| Shard::new()).collect();
-        Self { shards, token: token.map(|t| t.as_bytes().to_vec()) }
+        Self { shards, token_digest: token.map(|t| RandomSecrets.digest(t)) }
     }
 
     /// Counts one answered request. `route` is the route template (or
@@ -135,12 +137,14 @@ impl Metrics {
     }
 
     /// Whether a scrape with this `Authorization` header may read the
-    /// metrics: always without a token, else only with `Bearer <token>`
-    /// (compared in constant time).
+    /// metrics: always without a token, else only with `Bearer <token>`.
+    /// Their SHA-256 digests are compared, in constant time: the time taken
+    /// tells neither the token's bytes nor its length.
     pub fn authorized(&self, authorization: Option<&[u8]>) -> bool {
-        let Some(token) = &self.token else { return true };
-        let Some(presented) = authorization.and_then(|h| strip_bearer(h)) else { return false };
-        bool::from(presented.ct_eq(token))
+        let Some(token_digest) = &self.token_digest else { return true };
+        let presented = authorization.and_then(|h| strip_bearer(h)).and_then(|p| std::str::from_utf8(p).ok());
+        let Some(presented) = presented else { return false };
+        bool::from(RandomSecrets.digest(presented).as_bytes().ct_eq(token_digest.as_bytes()))
     }
 
     /// The text exposition of everything recorded plus `sample`.
@@ -284,7 +288,9 @@ mod tests {
         assert!(Metrics::new(None, 2).authorized(None));
         let m = Metrics::new(Some("s3cret"), 2);
         assert!(m.authorized(Some(b"Bearer s3cret")) && m.authorized(Some(b"bearer s3cret")));
-        for wrong in [&b"Bearer s3cre"[..], b"Bearer s3cret2", b"Basic s3cret", b"Bearer ", b"s3cret", b""] {
+        for wrong in
+            [&b"Bearer s3cre"[..], b"Bearer s3cret2", b"Bearer s3cre\xff", b"Basic s3cret", b"Bearer ", b"s3cret", b""]
+        {
             assert!(!m.authorized(Some(wrong)), "{}", String::from_utf8_lossy(wrong));
         }
         assert!(!m.authorized(None));
