@@ -67,6 +67,13 @@ pub struct OrderUpdate {
     pub status: OrderStatus,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// Its version after the change (its `ETag`), which grows with every
+    /// change: of two updates of one order, which may arrive in either
+    /// order (published after commit, from any replica), the higher is the
+    /// later. 0 when unknown: a deletion along with its account, or an event
+    /// from a replica that predates it.
+    #[serde(default)]
+    pub version: i64,
     /// The order is gone (deleted at `updated_at`; `status` was its last).
     /// Defaults to `false` for events from replicas that predate it.
     #[serde(default)]
@@ -81,6 +88,7 @@ impl From<&Order> for OrderUpdate {
             number: order.number,
             status: order.status,
             updated_at: order.updated_at,
+            version: order.version,
             deleted: false,
         }
     }

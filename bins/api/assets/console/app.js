@@ -43,7 +43,7 @@
     retryTimer: null,
     conversations: new Map(), // id -> { info, messages: Map(seq -> message), maxSeq, loaded, hasEarlier, readSeq, learned }
     selected: null,
-    orders: new Map(), // id -> { id, number, status, updated_at, learned }
+    orders: new Map(), // id -> { id, number, status, updated_at, version, deleted, learned }
     learned: 0, // counts what the page learned; a list read judges only what it learned before the read
     outbox: new Map(), // client_id -> message frame not yet acknowledged
     emails: new Map(), // user id -> e-mail (or a promise of it)
@@ -651,19 +651,24 @@
   // ---------- the order board ----------
 
   /**
-   * Keeps what the board learned of an order. A finished (completed,
-   * cancelled) one leaves the board but is remembered until the next list
-   * read, so that an older frame arriving late does not bring it back.
+   * Keeps what the board learned of an order: the latest change (the
+   * highest version; frames can arrive out of order), and a deletion for
+   * good. A finished (completed, cancelled) or deleted one leaves the board
+   * but is remembered until the next list read, so that an older frame
+   * arriving late does not bring it back.
    */
   function upsertOrder(order) {
     const held = state.orders.get(order.id);
-    if (held && instant(held.updated_at) > instant(order.updated_at)) return;
-    if (order.deleted) {
-      state.orders.delete(order.id);
-      return;
-    }
-    const { id, number, status, updated_at } = order;
-    state.orders.set(id, { id, number, status, updated_at, learned: ++state.learned });
+    if (held && (held.deleted || (!order.deleted && isLater(held, order)))) return;
+    const { id, number, status, updated_at, version } = order;
+    const deleted = Boolean(order.deleted);
+    state.orders.set(id, { id, number, status, updated_at, version, deleted, learned: ++state.learned });
+  }
+
+  /** Whether `a` is a later state of an order than `b`: by version, when both carry one (0: unknown). */
+  function isLater(a, b) {
+    if (a.version && b.version) return a.version > b.version;
+    return instant(a.updated_at) > instant(b.updated_at);
   }
 
   async function loadOrders() {
@@ -681,7 +686,7 @@
     const open = new Set(page.items.map((o) => o.id));
     const complete = page.total <= page.items.length;
     for (const order of state.orders.values()) {
-      const gone = FINAL_STATUSES.has(order.status) || (complete && !open.has(order.id));
+      const gone = order.deleted || FINAL_STATUSES.has(order.status) || (complete && !open.has(order.id));
       if (gone && order.learned <= asked) state.orders.delete(order.id);
     }
     renderOrders();
@@ -694,7 +699,7 @@
 
   function renderOrders() {
     const rows = [...state.orders.values()]
-      .filter((order) => !FINAL_STATUSES.has(order.status))
+      .filter((order) => !order.deleted && !FINAL_STATUSES.has(order.status))
       .sort((a, b) => b.number - a.number)
       .slice(0, BOARD_ROWS);
     $('orders')

@@ -38,10 +38,13 @@ origin), 429 `too_many_sockets` (at most 5 sockets per user over all replicas).
 * `{"type":"typing","conversation_id","sender_id","sender_role"}`
 * `{"type":"conversation","id","customer_id","status","created_at","last_message_at",
   "last_seq"}` — opened or closed (also when its customer's account is deleted).
-* `{"type":"order","id","number","status","updated_at","deleted"?}` — an order placed,
-  moved, edited (comment, pickup time, items) or deleted (`"deleted": true`, with its last
-  status; also each order of an account that `DELETE /users/{id}` removes): the owner's own
-  orders, every order for staff (the live order board).
+* `{"type":"order","id","number","status","updated_at","version","deleted"?}` — an order
+  placed, moved, edited (comment, pickup time, items) or deleted (`"deleted": true`, with its
+  last status; also each order of an account that `DELETE /users/{id}` removes, with
+  `"version": 0`): the owner's own orders, every order for staff (the live order board).
+  Frames of one order can arrive out of order (two admins moving it on two replicas): keep
+  the one with the highest `version` (the order's `ETag`, as in `GET /orders`); a deletion
+  is final.
 * `{"type":"error","code","detail","client_id"?}` — a refused frame; the socket stays open.
   Codes: `malformed_frame` (not a JSON object, missing or wrong fields, binary),
   `unknown_frame_type`, `validation_failed` (body or `client_id`), `not_found` (a conversation

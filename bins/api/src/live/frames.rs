@@ -188,6 +188,10 @@ pub enum ServerFrame {
         status: OrderStatusDto,
         /// When it changed.
         updated_at: DateTime<Utc>,
+        /// Its version after the change (its `ETag`): frames of one order
+        /// can arrive out of order, and the highest version is the latest.
+        /// 0 in a deletion that comes with its account's.
+        version: i64,
         /// Deleted (absent from the frame otherwise): the board drops it.
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         deleted: bool,
@@ -230,11 +234,12 @@ impl ServerFrame {
                 sender_role: (*sender_role).into(),
             },
             LiveEvent::Conversation(c) => Self::conversation(c.clone()),
-            LiveEvent::Order(OrderUpdate { id, number, status, updated_at, deleted, .. }) => Self::Order {
+            LiveEvent::Order(OrderUpdate { id, number, status, updated_at, version, deleted, .. }) => Self::Order {
                 id: *id,
                 number: *number,
                 status: (*status).into(),
                 updated_at: *updated_at,
+                version: *version,
                 deleted: *deleted,
             },
             LiveEvent::AccessChanged { .. } => return None,

@@ -261,15 +261,21 @@ async fn orders_are_announced_live_to_their_owner_and_every_agent() {
     let items = json!({"items": [{"product_id": shop.latte, "quantity": 2}]});
     let path = format!("/orders/{}", id_of(&order));
     assert_eq!(shop.call(Method::PUT, &path, &shop.ann.token, Some(&items)).await.status(), StatusCode::OK);
+    // Each frame carries the order's version after the change (frames of
+    // one order may arrive out of order: the highest is the latest).
+    let placed = order["version"].as_i64().unwrap();
     for ws in [&mut ann, &mut agent] {
-        for _ in 0..2 {
+        for version in [placed + 1, placed + 2] {
             let frame = ws.next_of("order").await;
             assert_eq!((frame["id"].clone(), frame.get("deleted")), (order["id"].clone(), None), "{frame}");
+            assert_eq!(frame["version"].as_i64(), Some(version), "{frame}");
         }
     }
     shop.moved(&order, "confirmed").await;
-    assert_eq!(ann.next_of("order").await["status"], "confirmed");
-    assert_eq!(agent.next_of("order").await["status"], "confirmed");
+    for ws in [&mut ann, &mut agent] {
+        let frame = ws.next_of("order").await;
+        assert_eq!((frame["status"].as_str(), frame["version"].as_i64()), (Some("confirmed"), Some(placed + 3)));
+    }
     // A deletion takes it off the board.
     assert_eq!(shop.call(Method::DELETE, &path, &shop.admin, None).await.status(), StatusCode::NO_CONTENT);
     for ws in [&mut ann, &mut agent] {

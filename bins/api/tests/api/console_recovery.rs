@@ -1,11 +1,13 @@
 //! The support console when things go wrong between the page and the
 //! server: a token renewal that fails for a while, replies past the
 //! socket's budget, a message and the resume that should fetch it both
-//! lost, and orders finished while the board watches. In a real browser.
+//! lost, orders finished or deleted while the board watches, and frames of
+//! an order that arrive late. In a real browser.
 
 use std::time::Duration;
 
 use coffee_testkit::Browser;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::console::{SOCKET_SPY, ann_says, console_of_a_shop, js_str, log_in, next_message, shown_messages, until};
@@ -158,11 +160,14 @@ async fn replies_past_the_sockets_budget_are_sent_again_and_lost_messages_are_as
             "seq": 23, "sender_id": shop.ann.id, "sender_role": "user", "body": markup,
             "created_at": "2026-01-01T10:00:00.123456Z",
         });
-        let dispatch = format!(
-            "window.__sockets.at(-1).dispatchEvent(new MessageEvent('message', {{ data: {} }})); true",
-            js_str(&frame.to_string())
-        );
-        page.eval(&dispatch).await.unwrap();
+        // As if the server had sent `frame` on the page's socket.
+        let dispatch = |frame: Value| {
+            format!(
+                "window.__sockets.at(-1).dispatchEvent(new MessageEvent('message', {{ data: {} }})); true",
+                js_str(&frame.to_string())
+            )
+        };
+        page.eval(&dispatch(frame)).await.unwrap();
         until(&page, "the message with markup", "document.querySelector('#messages li[data-seq=\"23\"]') !== null")
             .await;
         let shown = page
@@ -173,6 +178,32 @@ async fn replies_past_the_sockets_budget_are_sent_again_and_lost_messages_are_as
             .await
             .unwrap();
         assert_eq!(shown, serde_json::json!([markup, 0, true]), "markup shown as text");
+
+        // Frames of one order that arrive late (from another replica, with
+        // a clock ahead): the highest version is the latest, and a deletion
+        // is final.
+        let order = shop.one_latte().await;
+        let row = format!("#orders tr[data-number=\"{}\"]", order["number"]);
+        let confirmed = shop.moved(&order, "confirmed").await;
+        let shows = |status: &str| format!("document.querySelector({})?.className === 'order-{status}'", js_str(&row));
+        until(&page, "the confirmed order on the board", &shows("confirmed")).await;
+        let stale = |version: &Value, status: &str| {
+            serde_json::json!({
+                "type": "order", "id": order["id"], "number": order["number"], "status": status,
+                "updated_at": "2099-01-01T00:00:00Z", "version": version,
+            })
+        };
+        page.eval(&dispatch(stale(&order["version"], "pending"))).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let kept = page.eval(&shows("confirmed")).await.unwrap();
+        assert_eq!(kept, true, "an older version put the order back to pending");
+        let path = format!("/orders/{}", order["id"].as_str().unwrap());
+        assert_eq!(shop.call(Method::DELETE, &path, &shop.admin, None).await.status(), StatusCode::NO_CONTENT);
+        let off = format!("document.querySelector({}) === null", js_str(&row));
+        until(&page, "the deleted order off the board", &off).await;
+        page.eval(&dispatch(stale(&confirmed["version"], "confirmed"))).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(page.eval(&off).await.unwrap(), true, "a late frame brought a deleted order back");
         browser.observations().await.assert_clean(&origin);
     };
     tokio::time::timeout(Duration::from_secs(120), scenario).await.expect("the scenario finishes within 120 s");

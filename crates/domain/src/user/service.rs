@@ -161,7 +161,9 @@ impl UserService {
         let removed = self.users.delete(id).await?;
         let now = self.clock.now();
         let orders = removed.orders.into_iter().map(|(order, number, status)| {
-            LiveEvent::Order(OrderUpdate { id: order, user_id: id, number, status, updated_at: now, deleted: true })
+            let update =
+                OrderUpdate { id: order, user_id: id, number, status, updated_at: now, version: 0, deleted: true };
+            LiveEvent::Order(update)
         });
         let conversation = removed
             .open_conversation
