@@ -104,6 +104,9 @@ for dep in ("postgres", "redis"):
     check(bool(services.get(dep, {}).get("healthcheck", {}).get("test")), f"{dep}: no health check")
 published = [(str(p.get("published")), p.get("target")) for p in proxy.get("ports", [])]
 check(("8080", 8080) in published, f"proxy: does not publish 8080 -> 8080 (has {published})")
+# With the placeholder JWT_SECRET, the stack is for this machine only.
+host_ips = [p.get("host_ip") for p in proxy.get("ports", [])]
+check(host_ips == ["127.0.0.1"], f"proxy: published on {host_ips} by default, not on 127.0.0.1 only")
 
 env = api.get("environment", {})
 check(env == worker.get("environment"), "api and worker environments differ")
