@@ -23,15 +23,20 @@
 # DB_PROXY=1 puts a cuttable TCP proxy (coffee-testkit's tcp_proxy example)
 # between every replica and worker and PostgreSQL, for `cut-db`/`restore-db`;
 # `env` keeps printing the direct DATABASE_URL.
-# nginx comes from Debian's package; `start` installs it when missing.
+# nginx comes from Debian's package; `start` installs it when missing (as
+# root, or through password-less sudo). Every process runs from an empty
+# directory under /tmp: coffee-api and coffee-worker would read a .env in
+# their working directory or any parent (dotenvy), `env -i` or not.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/coffee-target}
+# Absolute, as every path a process is given: none runs from here (see launch).
+absolute() { if [[ "$1" == /* ]]; then echo "$1"; else echo "$PWD/$1"; fi; }
+CARGO_TARGET_DIR=$(absolute "${CARGO_TARGET_DIR:-$HOME/.cache/coffee-target}")
 PROFILE=${PROFILE:-debug}
 APIS=${APIS:-2}
 WORKERS=${WORKERS:-1}
-DIR=${CLUSTER_DIR:-/tmp/coffee-cluster}
+DIR=$(absolute "${CLUSTER_DIR:-/tmp/coffee-cluster}")
 PORT_BASE=${PORT_BASE:-18300}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
 CLUSTER_DB=${CLUSTER_DB:-coffee_cluster}
@@ -48,10 +53,24 @@ pid_of() { [[ -f "$DIR/pids/$1" ]] && cat "$DIR/pids/$1"; }
 alive() { local pid; pid=$(pid_of "$1") && kill -0 "$pid" 2>/dev/null; }
 api_port() { echo $((PORT_BASE + $1)); }
 
-# Starts `name` in the background with its output in logs/<name>.log.
+# The first .env dotenvy would find from directory $1 (there or in a parent).
+dotenv_from() { # dir
+    local d=$1
+    while :; do
+        [[ -e "$d/.env" ]] && { echo "$d/.env"; return 0; }
+        [[ "$d" == / ]] && return 1
+        d=$(dirname "$d")
+    done
+}
+
+# Starts `name` in the background with its output in logs/<name>.log, from
+# the empty working directory `start` made (its path in $DIR/cwd), so that no
+# .env leaks in; the subshell execs, so the PID is the process's own.
 launch() { # name command...
-    local name=$1; shift
-    "$@" >>"$DIR/logs/$name.log" 2>&1 &
+    local name=$1 cwd; shift
+    [[ -f "$DIR/cwd" ]] || die "no working directory in $DIR/cwd (start the cluster first)"
+    cwd=$(cat "$DIR/cwd")
+    (cd "$cwd" && exec "$@") >>"$DIR/logs/$name.log" 2>&1 &
     echo $! >"$DIR/pids/$name"
 }
 
@@ -206,13 +225,34 @@ $days
 TOML
 }
 
+# nginx's path: Debian puts it in /usr/sbin, which a user's PATH may lack.
+nginx_bin() { command -v nginx || { [[ -x /usr/sbin/nginx ]] && echo /usr/sbin/nginx; }; }
+
+# As scripts/install-chromium.sh: apt-get as root or through `sudo -n`.
 ensure_nginx() {
-    command -v nginx >/dev/null && return 0
+    nginx_bin >/dev/null && return 0
+    command -v apt-get >/dev/null || die "nginx is missing and there is no apt-get to install it"
+    local sudo=() apt
+    if [[ $(id -u) -ne 0 ]]; then
+        if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+            sudo=(sudo -n)
+        else
+            die "nginx is missing; not root and no password-less sudo to install it"
+        fi
+    fi
+    apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get)
     log "installing Debian's nginx"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null 2>&1 ||
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx >/dev/null ||
-        die "cannot install nginx"
-    command -v nginx >/dev/null || die "nginx is not on PATH after installing it"
+    # nginx-light where Debian still has it; no package lists yet (a fresh
+    # machine) or stale ones: update them and try again.
+    if ! { "${apt[@]}" install -y -q --no-install-recommends nginx-light ||
+        "${apt[@]}" install -y -q --no-install-recommends nginx; } >/dev/null 2>&1; then
+        log "updating the package lists"
+        "${apt[@]}" update -qq >/dev/null || die "apt-get update failed"
+        "${apt[@]}" install -y -q --no-install-recommends nginx-light >/dev/null 2>&1 ||
+            "${apt[@]}" install -y -q --no-install-recommends nginx >/dev/null ||
+            die "cannot install nginx"
+    fi
+    nginx_bin >/dev/null || die "nginx is not on PATH or in /usr/sbin after installing it"
 }
 
 start() {
@@ -233,6 +273,11 @@ start() {
     ensure_nginx
     rm -rf "$DIR"
     mkdir -p "$DIR"/{pids,logs,mail,media}
+    # The processes' working directory (see launch); `stop` removes it.
+    local cwd found
+    cwd=$(mktemp -d /tmp/coffee-cluster-cwd.XXXXXX)
+    echo "$cwd" >"$DIR/cwd"
+    if found=$(dotenv_from "$cwd"); then die "$found would configure every process; move it away"; fi
     psql "$PG/postgres" -qX -v ON_ERROR_STOP=1 >/dev/null <<SQL
 DROP DATABASE IF EXISTS "$CLUSTER_DB" WITH (FORCE);
 CREATE DATABASE "$CLUSTER_DB";
@@ -247,7 +292,7 @@ SQL
     for n in $(seq 1 "$APIS"); do start_api "$n"; done
     for n in $(seq 1 "$WORKERS"); do start_worker "$n"; done
     write_nginx_conf
-    launch nginx nginx -c "$DIR/nginx/nginx.conf" -e "$DIR/logs/nginx-error.log"
+    launch nginx "$(nginx_bin)" -c "$DIR/nginx/nginx.conf" -e "$DIR/logs/nginx-error.log"
     wait_http "http://127.0.0.1:$PORT_BASE/health/ready" 20 "nginx"
     log "up: http://127.0.0.1:$PORT_BASE ($APIS replicas, $WORKERS workers); state in $DIR"
 }
@@ -262,6 +307,11 @@ stop() {
     terminate mail 5
     terminate dbproxy 5
     terminate redis 5
+    # The working directory, nothing running from it any more (kept if not empty).
+    if [[ -f "$DIR/cwd" ]]; then
+        rmdir "$(cat "$DIR/cwd")" 2>/dev/null || true
+        rm -f "$DIR/cwd"
+    fi
     log "stopped"
 }
 
@@ -295,5 +345,5 @@ case "${1:-}" in
         echo "export MAIL_DIR=$DIR/mail"
         echo "export ADMIN_EMAIL=$ADMIN_EMAIL ADMIN_PASSWORD=$ADMIN_PASSWORD"
         ;;
-    *) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
