@@ -76,8 +76,8 @@ pub trait ConversationRepository: Send + Sync {
     /// message commit together or not at all. Of concurrent appends to one
     /// conversation, on any replica, each gets its own `seq` and together
     /// they number 1, 2, 3 … without gaps; the store enforces uniqueness of
-    /// `(conversation, seq)`, of `(conversation, client_id)` and of one open
-    /// conversation per customer.
+    /// `(conversation, seq)`, of `(conversation, sender, client_id)` and of
+    /// one open conversation per customer.
     async fn append(&self, thread: Thread, message: &NewMessage) -> Result<Appended, RepoError>;
 
     /// A page of a conversation's messages.
