@@ -125,6 +125,14 @@ pub trait TicketStore: Send + Sync {
     /// The store is unreachable. The ticket may then be consumed or not; the
     /// client asks for a new one.
     async fn redeem(&self, ticket_digest: &str) -> Result<Option<TicketGrant>, InfraError>;
+
+    /// What the ticket stands for, without consuming it: `Some(grant)`
+    /// while [`TicketStore::redeem`] would give it. Lets a caller refuse
+    /// for its own reasons (the user's socket bound) before spending it.
+    ///
+    /// # Errors
+    /// The store is unreachable.
+    async fn peek(&self, ticket_digest: &str) -> Result<Option<TicketGrant>, InfraError>;
 }
 
 /// Bounds how many live sockets one user holds across every replica.

@@ -123,6 +123,12 @@ impl TicketStore for MemoryTicketStore {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(state.tickets.remove(ticket_digest).and_then(|(user, expiry)| (expiry > now).then_some(user)))
     }
+
+    async fn peek(&self, ticket_digest: &str) -> Result<Option<TicketGrant>, InfraError> {
+        let now = Instant::now();
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(state.tickets.get(ticket_digest).and_then(|(user, expiry)| (*expiry > now).then_some(*user)))
+    }
 }
 
 #[cfg(test)]
@@ -143,8 +149,10 @@ mod tests {
         let store = MemoryTicketStore::new();
         let user = grant();
         store.issue("digest", user, TTL, MANY).await.expect("issued");
+        assert_eq!(store.peek("digest").await.expect("read"), Some(user), "read without spending it");
         assert_eq!(store.redeem("digest").await.expect("redeemed"), Some(user));
         assert_eq!(store.redeem("digest").await.expect("redeemed"), None);
+        assert_eq!(store.peek("digest").await.expect("read"), None);
         assert!(store.is_empty());
     }
 
@@ -162,6 +170,7 @@ mod tests {
         tokio::time::advance(TTL - Duration::from_millis(1)).await;
         assert_eq!(store.redeem("early").await.expect("redeemed"), Some(user), "still valid just before expiry");
         tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!(store.peek("late").await.expect("read"), None, "expired at its lifetime");
         assert_eq!(store.redeem("late").await.expect("redeemed"), None, "expired at its lifetime");
     }
 

@@ -106,11 +106,24 @@ impl TicketStore for RedisTicketStore {
         // Once more on a new connection if the old one was found dropped, as
         // in `issue`. (Had the first `GETDEL` run and only its answer been
         // lost, the ticket is spent: the client gets a new one. Never twice.)
-        let Some(value) =
-            conn::query_again_if_dropped::<Option<String>>(&self.conn, &cmd, "GETDEL ticket", self.timeout).await?
-        else {
-            return Ok(None);
-        };
+        let value =
+            conn::query_again_if_dropped::<Option<String>>(&self.conn, &cmd, "GETDEL ticket", self.timeout).await?;
+        self.grant_of(ticket_digest, value)
+    }
+
+    async fn peek(&self, ticket_digest: &str) -> Result<Option<TicketGrant>, InfraError> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(self.key(ticket_digest));
+        let value =
+            conn::query_again_if_dropped::<Option<String>>(&self.conn, &cmd, "GET ticket", self.timeout).await?;
+        self.grant_of(ticket_digest, value)
+    }
+}
+
+impl RedisTicketStore {
+    /// The grant a ticket key held (`<user> <session> <expiry>`).
+    fn grant_of(&self, ticket_digest: &str, value: Option<String>) -> Result<Option<TicketGrant>, InfraError> {
+        let Some(value) = value else { return Ok(None) };
         let corrupt = || InfraError::new(format!("ticket key {} holds no grant", self.key(ticket_digest)));
         let fields: Vec<&str> = value.split(' ').collect();
         let [user, session, expires_at] = fields[..] else {

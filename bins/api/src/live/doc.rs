@@ -13,7 +13,9 @@ single-use ticket (30 s, any replica) from `POST /support/tickets` and connect t
 `/ws?ticket=…`. Tokens are never accepted in the URL. Refusals are problem+json before the
 upgrade: 400 (not an upgrade), 401 (`missing_token`, `invalid_token` — also when the account is
 gone or the token's login ended —, `token_expired`), 403 `forbidden` (a browser `Origin` outside `CORS_ORIGINS` and the API's own
-origin), 429 `too_many_sockets` (at most 5 sockets per user over all replicas).
+origin), 429 `too_many_sockets` (at most 5 sockets per user over all replicas). A ticket is
+spent only by the upgrade it opens: one refused with 429, or with 503 while the replica shuts
+down, works for another try.
 
 **Client → server.**
 * `{"type":"message","body","conversation_id"?,"client_id"?}` — a customer writes to their

@@ -76,7 +76,7 @@ async fn upgrade(
     if let Some(why) = origins.refusal(req.headers()) {
         return Err(ApiError::with_detail(c::FORBIDDEN, format!("{why} No socket is opened.")));
     }
-    let (caller, expires_at) = credential(&req, &services).await?;
+    let Credential { caller, expires_at, ticket } = credential(&req, &services).await?;
     let user = caller.id();
     let id = Uuid::now_v7();
     let slots = &services.live.slots;
@@ -108,6 +108,18 @@ async fn upgrade(
             return Err(ApiError::with_detail(c::BAD_REQUEST, format!("The WebSocket handshake failed: {e}.")));
         }
     };
+    // The ticket is spent only now that the socket has a place and its
+    // handshake was accepted: a refusal above leaves it good for another
+    // try. Of concurrent upgrades with one ticket, each may get this far;
+    // one spends it, the others are refused here.
+    if let Some(ticket) = ticket {
+        let spent = services.support.redeem_ticket(&ticket).await.map_err(IntoProblem::into_problem);
+        if !matches!(&spent, Ok(Some(grant)) if grant.user_id == user && grant.session_id == caller.session()) {
+            drop(registration);
+            let _ = slots.release(user, id).await;
+            return Err(spent.err().unwrap_or_else(ticket_refused));
+        }
+    }
     let left = (expires_at - Utc::now()).to_std().unwrap_or_default();
     let socket = Socket { services, caller, id, expires_at: Instant::now() + left, registration, session };
     actix_web::rt::spawn(socket.run(stream));
@@ -115,12 +127,12 @@ async fn upgrade(
 }
 
 /// 429: the user holds [`MAX_SOCKETS_PER_USER`] sockets. A ticket that
-/// came with the upgrade is spent all the same (single-use, taken before
-/// the user is known): the client asks for a new one.
+/// came with the upgrade is not spent: it works for another try within its
+/// lifetime.
 fn too_many_sockets() -> ApiError {
     let detail = format!(
         "You have {MAX_SOCKETS_PER_USER} live sockets open, as many as allowed: close one first, then connect \
-         again (with a new ticket: the one sent is spent)."
+         again (a ticket sent stays good until it expires)."
     );
     ApiError::with_detail(c::TOO_MANY_SOCKETS, detail).retry_after(TOO_MANY_SOCKETS_RETRY_SECS)
 }
@@ -130,10 +142,26 @@ fn shutting_down() -> ApiError {
     ApiError::with_detail(c::SERVICE_UNAVAILABLE, "This replica is shutting down; connect again.").retry_after(1)
 }
 
+/// 401: the ticket is unknown, spent or expired.
+fn ticket_refused() -> ApiError {
+    ApiError::with_detail(
+        c::INVALID_TOKEN,
+        "The ticket is unknown, used or expired: get a new one from POST /support/tickets.",
+    )
+}
+
+/// Who connects, until when, and the ticket to spend once the socket has a
+/// place (none with a bearer token).
+struct Credential {
+    caller: Caller,
+    expires_at: DateTime<Utc>,
+    ticket: Option<String>,
+}
+
 /// Who connects, and until when: a bearer token in `Authorization`, or a
-/// ticket from `POST /support/tickets` in `?ticket=`. Tokens in the URL are
-/// refused (URLs end up in logs and histories).
-async fn credential(req: &HttpRequest, services: &Services) -> Result<(Caller, DateTime<Utc>), ApiError> {
+/// ticket from `POST /support/tickets` in `?ticket=`, read but not spent
+/// yet. Tokens in the URL are refused (URLs end up in logs and histories).
+async fn credential(req: &HttpRequest, services: &Services) -> Result<Credential, ApiError> {
     let pairs = query_pairs(req.query_string())?;
     if pairs.iter().any(|(name, _)| matches!(name.as_str(), "token" | "access_token" | "jwt" | "authorization")) {
         return Err(ApiError::with_detail(
@@ -143,7 +171,8 @@ async fn credential(req: &HttpRequest, services: &Services) -> Result<(Caller, D
         ));
     }
     if req.headers().contains_key(header::AUTHORIZATION) {
-        return authenticate_until(req).await;
+        let (caller, expires_at) = authenticate_until(req).await?;
+        return Ok(Credential { caller, expires_at, ticket: None });
     }
     let Some((_, ticket)) = pairs.iter().find(|(name, _)| name == "ticket") else {
         return Err(ApiError::with_detail(
@@ -151,12 +180,8 @@ async fn credential(req: &HttpRequest, services: &Services) -> Result<(Caller, D
             "Send `Authorization: Bearer <token>`, or connect with `?ticket=` from POST /support/tickets.",
         ));
     };
-    let grant = services.support.redeem_ticket(ticket).await.map_err(IntoProblem::into_problem)?.ok_or_else(|| {
-        ApiError::with_detail(
-            c::INVALID_TOKEN,
-            "The ticket is unknown, used or expired: get a new one from POST /support/tickets.",
-        )
-    })?;
+    let grant =
+        services.support.peek_ticket(ticket).await.map_err(IntoProblem::into_problem)?.ok_or_else(ticket_refused)?;
     if grant.expires_at <= Utc::now() {
         return Err(c::TOKEN_EXPIRED.into());
     }
@@ -166,5 +191,5 @@ async fn credential(req: &HttpRequest, services: &Services) -> Result<(Caller, D
         .caller(Actor { id: grant.user_id, role: Role::User, session: grant.session_id })
         .await
         .map_err(IntoProblem::into_problem)?;
-    Ok((caller, grant.expires_at))
+    Ok(Credential { caller, expires_at: grant.expires_at, ticket: Some(ticket.clone()) })
 }

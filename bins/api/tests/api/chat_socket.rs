@@ -226,18 +226,28 @@ async fn a_user_holds_at_most_five_sockets() {
     }
     let sixth = try_connect(&app, "/ws", &[("authorization", &format!("Bearer {}", ann.token))]).await.err().unwrap();
     assert_eq!((sixth.status, sixth.body["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("too_many_sockets")));
-    let detail = sixth.body["detail"].as_str().unwrap_or_default();
-    assert!(detail.contains("close one first") && detail.contains("new ticket"), "{detail}");
+    // A ticket refused for the bound is not spent: it works once a socket is closed.
+    let t = ticket(&app, &ann.token).await;
+    let with_ticket = format!("/ws?ticket={t}");
+    let refused = try_connect(&app, &with_ticket, &[]).await.err().unwrap();
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    let detail = refused.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("close one first") && detail.contains("stays good"), "{detail}");
     open.pop().unwrap().leave().await;
     let mut again = None;
     for _ in 0..50 {
-        if let Ok(ws) = try_connect(&app, "/ws", &[("authorization", &format!("Bearer {}", ann.token))]).await {
-            again = Some(ws);
-            break;
+        match try_connect(&app, &with_ticket, &[]).await {
+            Ok(ws) => {
+                again = Some(ws);
+                break;
+            }
+            Err(refused) => assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", refused.body),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(again.is_some(), "a closed socket frees its slot");
+    assert!(again.is_some(), "a closed socket frees its slot, and the refused ticket opens the next");
+    let reused = try_connect(&app, &with_ticket, &[]).await.err().unwrap();
+    assert_eq!((reused.status, reused.body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")));
 }
 
 #[tokio::test]

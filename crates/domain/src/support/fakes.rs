@@ -196,4 +196,8 @@ impl crate::realtime::TicketStore for InMemoryTickets {
     async fn redeem(&self, digest: &str) -> Result<Option<crate::realtime::TicketGrant>, InfraError> {
         Ok(lock(&self.0).0.remove(digest))
     }
+
+    async fn peek(&self, digest: &str) -> Result<Option<crate::realtime::TicketGrant>, InfraError> {
+        Ok(lock(&self.0).0.get(digest).copied())
+    }
 }

@@ -296,6 +296,16 @@ impl SupportService {
     pub async fn redeem_ticket(&self, ticket: &str) -> Result<Option<TicketGrant>, SupportError> {
         self.tickets.redeem(&self.secrets.digest(ticket)).await.map_err(unavailable)
     }
+
+    /// Who a ticket would log in, without consuming it (see
+    /// [`TicketStore::peek`]): the socket upgrade spends it only once the
+    /// socket has a place.
+    ///
+    /// # Errors
+    /// The ticket store is unreachable (`Unavailable`).
+    pub async fn peek_ticket(&self, ticket: &str) -> Result<Option<TicketGrant>, SupportError> {
+        self.tickets.peek(&self.secrets.digest(ticket)).await.map_err(unavailable)
+    }
 }
 
 /// Tickets live in Redis in the distributed profile: its failure is a

@@ -236,9 +236,12 @@ fn a_ticket_is_stored_as_a_digest_and_logs_its_user_in_once() {
     let ticket = run(s.service.issue_ticket(&s.ann, token_expiry)).unwrap();
     assert_eq!(ticket.expires_at, clock_now(&s.clock) + TimeDelta::seconds(30));
     assert!(!s.tickets.digests().contains(&ticket.ticket), "the store never sees the ticket itself");
+    let peeked = run(s.service.peek_ticket(&ticket.ticket)).unwrap();
     let grant = run(s.service.redeem_ticket(&ticket.ticket)).unwrap().unwrap();
     assert_eq!((grant.user_id, grant.expires_at), (s.ann.id(), token_expiry));
+    assert_eq!(peeked, Some(grant), "read before, without spending it");
     assert_eq!(run(s.service.redeem_ticket(&ticket.ticket)).unwrap(), None);
+    assert_eq!(run(s.service.peek_ticket(&ticket.ticket)).unwrap(), None);
 }
 
 #[test]

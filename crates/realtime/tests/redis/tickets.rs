@@ -30,7 +30,10 @@ async fn a_ticket_logs_its_user_in_once_on_any_replica() {
     let ttl_ms: i64 = redis::cmd("PTTL").arg(format!("{prefix}digest")).query_async(&mut conn).await.expect("PTTL");
     assert!((1..=30_000).contains(&ttl_ms), "the key expires by itself (PTTL {ttl_ms})");
 
+    assert_eq!(other.peek("digest").await.expect("read"), Some(user), "another replica reads it …");
+    assert_eq!(other.peek("digest").await.expect("read"), Some(user), "… without spending it");
     assert_eq!(other.redeem("digest").await.expect("redeemed"), Some(user), "another replica redeems it");
+    assert_eq!(issuer.peek("digest").await.expect("read"), None, "a spent ticket reads as none");
     assert_eq!(issuer.redeem("digest").await.expect("redeemed"), None, "but only once");
     assert_eq!(other.redeem("digest").await.expect("redeemed"), None, "but only once");
 }
