@@ -19,6 +19,11 @@ use crate::envelope;
 use crate::sinks::Sinks;
 use crate::subscriber::Subscriber;
 
+/// The least time between two gap markers of one process: each makes every
+/// socket of every replica resync, so a Redis that takes some publishes and
+/// refuses others costs a resync a second at most, not one per failure.
+const MARKER_EVERY: Duration = Duration::from_secs(1);
+
 /// The channel every replica of one deployment publishes to and listens on.
 pub const DEFAULT_CHANNEL: &str = "coffee:live";
 
@@ -164,9 +169,12 @@ impl<E> RedisFanOut<E> {
 
 impl<E: Clone> RedisFanOut<E> {
     /// A publish failed. The first failure of a run tells this process's
-    /// sinks and starts the task that publishes the gap marker, with the
-    /// subscription's backoff, until Redis takes it; a failure meanwhile
-    /// makes it publish one more, so none goes unannounced.
+    /// sinks and starts the task that publishes the gap marker, at most one
+    /// each [`MARKER_EVERY`] and with the subscription's backoff while Redis
+    /// refuses, until Redis takes it; a failure meanwhile makes it publish
+    /// one more, so none goes unannounced. A marker still owed when the
+    /// process stops is logged: the other replicas' clients catch up at
+    /// their next resync or reload.
     fn owe_gap(&self) {
         if self.failed_publishes.fetch_add(1, Ordering::SeqCst) > 0 {
             return;
@@ -177,10 +185,14 @@ impl<E: Clone> RedisFanOut<E> {
         self.runtime.spawn(async move {
             let mut cmd = redis::cmd("PUBLISH");
             cmd.arg(&config.channel).arg(envelope::GAP);
-            let mut backoff = config.backoff_min;
+            let mut backoff = MARKER_EVERY;
             loop {
                 tokio::select! {
-                    () = stop.cancelled() => return,
+                    () = stop.cancelled() => {
+                        let owed = failed.load(Ordering::SeqCst);
+                        tracing::warn!(channel = config.channel, failed_publishes = owed, "live events: stopping with a gap not announced");
+                        return;
+                    }
                     () = tokio::time::sleep(backoff) => {}
                 }
                 let owed = failed.load(Ordering::SeqCst);
@@ -190,8 +202,8 @@ impl<E: Clone> RedisFanOut<E> {
                         return;
                     }
                     // Another publish failed meanwhile: announce that one too.
-                    Ok(_) => backoff = config.backoff_min,
-                    Err(_) => backoff = backoff.saturating_mul(2).min(config.backoff_max),
+                    Ok(_) => backoff = MARKER_EVERY,
+                    Err(_) => backoff = backoff.saturating_mul(2).clamp(MARKER_EVERY, config.backoff_max.max(MARKER_EVERY)),
                 }
             }
         });

@@ -185,7 +185,13 @@ async fn a_failed_publish_makes_every_replica_report_a_gap_once_redis_takes_the_
     assert_eq!(seen_by_b.gaps(), 1, "nothing reaches B while A cannot publish");
     proxy.restore();
     eventually("B reports a gap once A's marker gets through", || seen_by_b.gaps() == 2).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(seen_by_b.gaps(), 2, "one marker for both failures");
     assert!(seen_by_b.events().is_empty(), "a marker is not an event: {:?}", seen_by_b.events());
+
+    // The next outage is announced too: the count of failures owed was reset.
+    proxy.cut();
+    assert!(a.publish(&note(3)).await.is_err(), "a publish through the second cut fails");
+    proxy.restore();
+    eventually("B reports a gap for the second outage", || seen_by_b.gaps() == 3).await;
 }
