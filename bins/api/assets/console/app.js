@@ -51,6 +51,8 @@
     typingTimer: null,
     resumeTimer: null,
     resendTimer: null,
+    catchingUp: false, // a catch-up (list reads, resumes) runs
+    catchUpAgain: false, // a resync came while it ran
   };
 
   // ---------- REST ----------
@@ -275,15 +277,31 @@
 
   /** Catches up: the lists from REST, then every held conversation from its last seq. */
   async function catchUp() {
-    try {
-      await Promise.all([loadConversations(), loadOrders()]);
-    } catch (err) {
-      showError(err.message);
+    // One at a time: resyncs that come in a burst (each replica that lost
+    // a publish announces it) cost one more catch-up a second later, not
+    // one each.
+    if (state.catchingUp) {
+      state.catchUpAgain = true;
+      return;
     }
-    // SIMPLIFICATION: a held conversation beyond the 100 listed is caught up
-    // when its next message shows a gap, or when it is picked again.
-    resumeBehind(true);
-    resendOutbox();
+    state.catchingUp = true;
+    try {
+      do {
+        state.catchUpAgain = false;
+        try {
+          await Promise.all([loadConversations(), loadOrders()]);
+        } catch (err) {
+          showError(err.message);
+        }
+        // SIMPLIFICATION: a held conversation beyond the 100 listed is caught up
+        // when its next message shows a gap, or when it is picked again.
+        resumeBehind(true);
+        resendOutbox();
+        if (state.catchUpAgain) await new Promise((done) => setTimeout(done, 1000));
+      } while (state.catchUpAgain);
+    } finally {
+      state.catchingUp = false;
+    }
   }
 
   /**
