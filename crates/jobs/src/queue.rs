@@ -112,13 +112,22 @@ impl RedisQueue {
     }
 
     /// `PING` over the queue's own connection (readiness): one round trip,
-    /// never a new connection per probe, bounded by the push timeout.
+    /// never a new connection per probe, bounded by the push timeout. Sent
+    /// once more when it finds the connection dropped: the manager notices
+    /// a dead connection only when a command fails on it, and the first
+    /// probe after Redis was away would fail although Redis is back.
     ///
     /// # Errors
     /// Redis fails or does not answer in time.
     pub async fn ping(&self) -> Result<(), InfraError> {
         let mut conn = self.conn.clone();
-        match tokio::time::timeout(PUSH_TIMEOUT, redis::cmd("PING").query_async::<String>(&mut conn)).await {
+        let ping = async {
+            match redis::cmd("PING").query_async::<String>(&mut conn).await {
+                Err(e) if e.is_connection_dropped() => redis::cmd("PING").query_async::<String>(&mut conn).await,
+                first => first,
+            }
+        };
+        match tokio::time::timeout(PUSH_TIMEOUT, ping).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(InfraError::caused_by("redis PING failed", e)),
             Err(_) => Err(InfraError::new(format!("redis PING timed out after {PUSH_TIMEOUT:?}"))),
