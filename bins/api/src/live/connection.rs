@@ -490,7 +490,11 @@ impl Socket {
             let window = HistoryWindow { after_seq: Some(after), before_seq: None, limit: 100 };
             let page = match support.history(&self.caller, conversation_id, window).await {
                 Ok(page) => page,
-                Err(e) => return Ok(self.refuse(e.into_problem(), None).await?),
+                Err(e) => {
+                    // What earlier pages replayed is still recorded below.
+                    self.refuse(e.into_problem(), None).await?;
+                    break;
+                }
             };
             for message in page.items {
                 after = message.seq;
