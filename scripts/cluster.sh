@@ -339,11 +339,11 @@ case "${1:-}" in
     cut-db) kill -USR1 "$(pid_of dbproxy)" || die "no database proxy (start with DB_PROXY=1)" ;;
     restore-db) kill -USR2 "$(pid_of dbproxy)" || die "no database proxy (start with DB_PROXY=1)" ;;
     env)
-        echo "export CLUSTER_URL=http://127.0.0.1:$PORT_BASE"
-        echo "export DATABASE_URL=$PG/$CLUSTER_DB"
-        echo "export REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
-        echo "export MAIL_DIR=$DIR/mail"
-        echo "export ADMIN_EMAIL=$ADMIN_EMAIL ADMIN_PASSWORD=$ADMIN_PASSWORD"
+        # Quoted for the shell that evals them: PG may carry a password
+        # with `$`, `&` or `;` in it.
+        printf 'export %s=%q\n' CLUSTER_URL "http://127.0.0.1:$PORT_BASE" DATABASE_URL "$PG/$CLUSTER_DB" \
+            REDIS_URL "redis://127.0.0.1:$REDIS_PORT" MAIL_DIR "$DIR/mail" \
+            ADMIN_EMAIL "$ADMIN_EMAIL" ADMIN_PASSWORD "$ADMIN_PASSWORD"
         ;;
     *) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -147,7 +147,7 @@ check() { # name report [mails that may arrive twice]
     distinct=$(distinct_mails)
     (( distinct == owed )) || fail "$name: $distinct distinct mails delivered, $owed owed"
     (( mails - distinct <= twice_ok )) || fail "$name: $((mails - distinct)) mails delivered twice (at most $twice_ok may be)"
-    echo "$name: passed ($orders orders, $signups sign-ups, $mails mails in all)"
+    echo "$name: passed ($orders orders, $signups sign-ups, $mails mails in all, $((mails - distinct)) of them twice)"
 }
 
 # The first admin's verification is not mailed: it is created verified.
