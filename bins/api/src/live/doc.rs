@@ -28,7 +28,10 @@ down, works for another try.
 * `{"type":"close","conversation_id"}` — staff only.
 * `{"type":"resume","conversation_id","after_seq"}` — replays every stored message with a
   greater `seq`, in order; live delivery goes on without duplicates. A message that arrived
-  live between connecting and `resume` is replayed too: keep messages by `seq`.
+  live between connecting and `resume` is replayed too: keep messages by `seq`. A replay of
+  more than 100 messages spends one more of the 30 other frames per 100; past the budget it
+  stops with `rate_limited`, whose detail names the last `seq` sent: `resume` from there
+  later.
 
 **Server → client.**
 * `{"type":"message","id","conversation_id","seq","sender_id","sender_role","body",
@@ -54,7 +57,9 @@ down, works for another try.
   `rate_limited` (more than 10 messages, or 30 other frames, in any 10 s on one socket; a frame
   refused before it is handled — not JSON, an unknown type, invalid fields, binary — counts as
   another frame, and past the budget one `rate_limited` answers such frames for the next 10 s),
-  `service_unavailable`; and `resync` when live delivery was interrupted: `resume`.
+  `service_unavailable` (also when the account's rights, checked before every frame that
+  acts, could not be read: send the frame again); and `resync` when live delivery was
+  interrupted: `resume`.
 
 Customers receive their own conversations and orders; staff receive everything.
 
@@ -62,8 +67,9 @@ Customers receive their own conversations and orders; staff receive everything.
 text frame that is not UTF-8 with 1007. The server pings every 20 s and
 closes a client silent for 60 s (1000). 4001: the credential expired, the account's access
 changed, or the login the socket was opened with ended (`POST /auth/logout`; checked when it
-happens, and again at every server ping and when live delivery resumes, instead of `resync`, so
-within one ping interval even if the news was lost) — connect again. 1013: the client fell
+happens, before every frame the client sends that acts, and again at every server ping and
+when live delivery resumes, instead of `resync`, so within one ping interval even if the news
+was lost) — connect again. 1013: the client fell
 behind — reconnect and `resume`. 1001: the server is shutting down (from the start of its
 drain an upgrade is refused with 503 `service_unavailable` and `Retry-After`: connect again,
 to another replica). A client that stops reading is
