@@ -192,6 +192,20 @@ impl Ws {
         }
     }
 
+    /// Asserts that no text frame but `resync` arrives within `wait`, and
+    /// the socket stays: after an outage, each replica whose publish failed
+    /// announces it, so a socket may be told to resync more than once.
+    pub async fn quiet_but_resyncs(&mut self, wait: Duration) {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match self.poll(deadline.saturating_duration_since(tokio::time::Instant::now())).await {
+                Polled::Quiet => return,
+                Polled::Frame(frame) => assert_eq!(frame["code"], "resync", "expected silence, got {frame}"),
+                Polled::Closed => panic!("the socket ended"),
+            }
+        }
+    }
+
     /// Asserts that no text frame arrives within `wait`.
     pub async fn quiet_for(&mut self, wait: Duration) {
         let deadline = tokio::time::Instant::now() + wait;
