@@ -3,13 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use apalis::prelude::TaskSink;
+use apalis::prelude::{TaskBuilder, TaskId, TaskSink};
 use apalis_redis::{ConnectionManager, RedisStorage};
 use async_trait::async_trait;
 use coffee_domain::error::InfraError;
-use coffee_domain::jobs::{Job, JobQueue};
-
-use uuid::Uuid;
+use coffee_domain::jobs::{HandOver, Job, JobQueue};
 
 use crate::handler::{JobHandler, QueuedJob};
 
@@ -142,10 +140,20 @@ impl RedisQueue {
 
 #[async_trait]
 impl JobQueue for RedisQueue {
-    async fn enqueue(&self, id: Uuid, job: Job) -> Result<(), InfraError> {
+    /// Queues `job` with the hand-over's key (`<entry>.<attempts>`) as its
+    /// task id. apalis-redis stores a task only if its id is new (`HSETNX`
+    /// on the data hash, in its push script), so the relay's hourly re-hand
+    /// of an entry not yet delivered ([`coffee_domain::outbox::REDELIVER_AFTER`])
+    /// queues nothing while the queue still holds its job (waiting, running,
+    /// waiting for a retry, or finished and not yet vacuumed): a queue no
+    /// worker reads no longer grows by a copy an hour. What the queue lost
+    /// (flushed, restarted without persistence) is queued anew, and so is
+    /// an entry whose job was given back to be tried later (a new attempt).
+    async fn enqueue(&self, hand_over: HandOver, job: Job) -> Result<(), InfraError> {
         let mut storage = self.storage.clone();
-        let queued = QueuedJob { outbox_id: Some(id), job: job.into() };
-        match tokio::time::timeout(PUSH_TIMEOUT, storage.push(queued)).await {
+        let queued = QueuedJob { outbox_id: Some(hand_over.entry), job: job.into() };
+        let task = TaskBuilder::new(queued).task_id(TaskId::from_string(hand_over.key())).build();
+        match tokio::time::timeout(PUSH_TIMEOUT, storage.push_task(task)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(InfraError::caused_by("redis push failed", e)),
             Err(_) => Err(InfraError::new(format!("redis push timed out after {PUSH_TIMEOUT:?}"))),
@@ -173,9 +181,9 @@ impl InlineQueue {
 
 #[async_trait]
 impl JobQueue for InlineQueue {
-    async fn enqueue(&self, id: Uuid, job: Job) -> Result<(), InfraError> {
+    async fn enqueue(&self, hand_over: HandOver, job: Job) -> Result<(), InfraError> {
         // Recorded delivered like a queued job, so the relay never takes it for lost.
-        self.handler.run_queued(&QueuedJob { outbox_id: Some(id), job: job.into() }).await
+        self.handler.run_queued(&QueuedJob { outbox_id: Some(hand_over.entry), job: job.into() }).await
     }
 
     fn runs_jobs(&self) -> bool {

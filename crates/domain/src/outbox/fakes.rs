@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{DeliveryLease, OutboxEntry, OutboxRepository, Unreadable};
 use crate::error::{InfraError, RepoError};
-use crate::jobs::{Job, JobQueue};
+use crate::jobs::{HandOver, Job, JobQueue};
 use crate::mail::Mail;
 use crate::testing::lock;
 
@@ -44,7 +44,7 @@ fn verification_mails(jobs: &[Job]) -> Vec<SentVerification> {
 
 /// A [`JobQueue`] that keeps every job it accepts.
 #[derive(Debug, Default)]
-pub(crate) struct RecordingJobs(Mutex<Vec<Job>>);
+pub(crate) struct RecordingJobs(Mutex<Vec<(HandOver, Job)>>);
 
 impl RecordingJobs {
     pub(crate) fn len(&self) -> usize {
@@ -53,14 +53,19 @@ impl RecordingJobs {
 
     /// Every job accepted so far, in the order it was enqueued.
     pub(crate) fn jobs(&self) -> Vec<Job> {
-        lock(&self.0).clone()
+        lock(&self.0).iter().map(|(_, job)| job.clone()).collect()
+    }
+
+    /// Which hand-over each of them was.
+    pub(crate) fn hand_overs(&self) -> Vec<HandOver> {
+        lock(&self.0).iter().map(|(hand_over, _)| *hand_over).collect()
     }
 }
 
 #[async_trait]
 impl JobQueue for RecordingJobs {
-    async fn enqueue(&self, _id: Uuid, job: Job) -> Result<(), InfraError> {
-        lock(&self.0).push(job);
+    async fn enqueue(&self, hand_over: HandOver, job: Job) -> Result<(), InfraError> {
+        lock(&self.0).push((hand_over, job));
         Ok(())
     }
 }
@@ -77,7 +82,7 @@ pub(crate) struct FailingJobs {
 
 #[async_trait]
 impl JobQueue for FailingJobs {
-    async fn enqueue(&self, _id: Uuid, _job: Job) -> Result<(), InfraError> {
+    async fn enqueue(&self, _hand_over: HandOver, _job: Job) -> Result<(), InfraError> {
         self.tried.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if self.permanent {
             return Err(InfraError::permanent("mail refused", "550 5.1.1 no such mailbox"));

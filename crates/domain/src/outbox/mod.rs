@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::error::{RepoError, error_chain};
-use crate::jobs::{Job, JobQueue};
+use crate::jobs::{HandOver, Job, JobQueue};
 
 /// How long a job may keep failing for a reason that may pass (an SMTP
 /// server down, or refusing for now with a 4xx answer) before its entry is
@@ -279,7 +279,7 @@ impl OutboxRelay {
                 }
             };
             let allowed = relay_attempts(&job);
-            match self.queue.enqueue(entry.id, job).await {
+            match self.queue.enqueue(HandOver { entry: entry.id, attempts: entry.attempts }, job).await {
                 Ok(()) => {
                     self.outbox.mark_relayed(entry.id, self.clock.now()).await?;
                     report.relayed += 1;

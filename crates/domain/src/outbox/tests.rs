@@ -66,7 +66,7 @@ struct RivalDuringHandOver {
 
 #[async_trait]
 impl JobQueue for RivalDuringHandOver {
-    async fn enqueue(&self, _id: Uuid, _job: Job) -> Result<(), InfraError> {
+    async fn enqueue(&self, _hand_over: HandOver, _job: Job) -> Result<(), InfraError> {
         let now = self.clock.now();
         let claimed = self.outbox.claim_due(now, now + CLAIM_LEASE, 100).await.unwrap();
         self.rival_claims.lock().unwrap().extend(claimed);
@@ -225,6 +225,9 @@ fn a_rescheduled_entry_is_relayed_once_the_queue_is_back() {
     assert_eq!(s.jobs.jobs(), vec![job(1)]);
     let row = s.outbox.row(id);
     assert_eq!((row.attempts, row.relayed_at), (1, Some(s.now())));
+    // A hand-over after a failed one is a new one (the refused push may
+    // have reached the queue all the same; the runner does the job once).
+    assert_eq!(s.jobs.hand_overs(), [HandOver { entry: id, attempts: 1 }]);
 }
 
 #[test]
@@ -365,6 +368,9 @@ fn an_entry_the_queue_lost_is_handed_over_again_after_redeliver_after() {
     assert_eq!(run(s.relay.rearm_lost()).unwrap(), 1);
     assert_eq!(run(s.relay.relay_due(10)).unwrap(), RelayReport { relayed: 1, ..RelayReport::default() });
     assert_eq!(s.jobs.len(), 5, "three, the one after them, and the lost one again");
+    // The same hand-over (no failure counted): a queue that still holds it adds nothing.
+    let lost_hand_overs: Vec<_> = s.jobs.hand_overs().into_iter().filter(|h| h.entry == lost).collect();
+    assert_eq!(lost_hand_overs, [HandOver { entry: lost, attempts: 0 }; 2]);
     assert_eq!(s.outbox.row(lost).relayed_at, Some(s.now()));
     assert_eq!(run(s.relay.rearm_lost()).unwrap(), 0, "handed over again just now");
     assert_eq!(s.outbox.row(fresh).relayed_at.map(|at| at < s.now()), Some(true));
