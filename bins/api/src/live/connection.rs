@@ -118,7 +118,7 @@ fn over_budget(window: &mut Window, budget: Budget, kind: &str, client_id: Optio
         "At most {} {kind} frames in any {} s on one socket; retry in {} s.",
         budget.0,
         budget.1.as_secs(),
-        wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+        crate::ratelimit::retry_after_secs(wait)
     );
     Some(FrameError { code: "rate_limited", detail, client_id: client_id.map(str::to_owned) })
 }
@@ -471,16 +471,11 @@ impl Socket {
                 break;
             }
             if page_number > 0 {
-                if let Some(wait) = limits.control.admit(CONTROL_BUDGET, Instant::now()).err() {
-                    let detail = format!(
-                        "The replay stopped after seq {after} (at most {} pages of 100 messages and other frames in any \
-                         {} s); resume from there in {} s.",
-                        CONTROL_BUDGET.0,
-                        CONTROL_BUDGET.1.as_secs(),
-                        wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-                    );
-                    self.send(&ServerFrame::error(FrameError { code: "rate_limited", detail, client_id: None }))
-                        .await?;
+                // Each further page of 100 is one more control frame.
+                if let Some(mut limited) = over_budget(&mut limits.control, CONTROL_BUDGET, "control", None) {
+                    limited.detail =
+                        format!("The replay stopped after seq {after}; resume from there. {}", limited.detail);
+                    self.send(&ServerFrame::error(limited)).await?;
                     break;
                 }
                 if !self.still_allowed(None).await? {

@@ -222,8 +222,9 @@ impl IntoProblem for SupportError {
                 c::CONVERSATION_CLOSED,
                 "A closed conversation is not reopened; the customer's next message opens a new one.",
             ),
-            SupportError::TooManyTickets { retry_after } => ApiError::from(c::TOO_MANY_TICKETS)
-                .retry_after(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)),
+            SupportError::TooManyTickets { retry_after } => {
+                ApiError::from(c::TOO_MANY_TICKETS).retry_after(crate::ratelimit::retry_after_secs(retry_after))
+            }
             SupportError::Unexpected(e) => e.into_problem(),
         }
     }
