@@ -101,26 +101,27 @@ impl TicketStore for RedisTicketStore {
     }
 
     async fn redeem(&self, ticket_digest: &str) -> Result<Option<TicketGrant>, InfraError> {
-        let mut cmd = redis::cmd("GETDEL");
-        cmd.arg(self.key(ticket_digest));
-        // Once more on a new connection if the old one was found dropped, as
-        // in `issue`. (Had the first `GETDEL` run and only its answer been
-        // lost, the ticket is spent: the client gets a new one. Never twice.)
-        let value =
-            conn::query_again_if_dropped::<Option<String>>(&self.conn, &cmd, "GETDEL ticket", self.timeout).await?;
-        self.grant_of(ticket_digest, value)
+        // (Had the first `GETDEL` run and only its answer been lost, the
+        // ticket is spent: the client gets a new one. Never twice.)
+        self.read("GETDEL", ticket_digest).await
     }
 
     async fn peek(&self, ticket_digest: &str) -> Result<Option<TicketGrant>, InfraError> {
-        let mut cmd = redis::cmd("GET");
-        cmd.arg(self.key(ticket_digest));
-        let value =
-            conn::query_again_if_dropped::<Option<String>>(&self.conn, &cmd, "GET ticket", self.timeout).await?;
-        self.grant_of(ticket_digest, value)
+        self.read("GET", ticket_digest).await
     }
 }
 
 impl RedisTicketStore {
+    /// The grant a ticket key holds, read with `command` (`GET`, or
+    /// `GETDEL` to spend it), sent once more on a new connection if the old
+    /// one was found dropped, as in `issue`.
+    async fn read(&self, command: &'static str, ticket_digest: &str) -> Result<Option<TicketGrant>, InfraError> {
+        let mut cmd = redis::cmd(command);
+        cmd.arg(self.key(ticket_digest));
+        let value = conn::query_again_if_dropped::<Option<String>>(&self.conn, &cmd, command, self.timeout).await?;
+        self.grant_of(ticket_digest, value)
+    }
+
     /// The grant a ticket key held (`<user> <session> <expiry>`).
     fn grant_of(&self, ticket_digest: &str, value: Option<String>) -> Result<Option<TicketGrant>, InfraError> {
         let Some(value) = value else { return Ok(None) };
