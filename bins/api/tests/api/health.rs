@@ -69,14 +69,9 @@ async fn readiness_probes_open_no_redis_connection_of_their_own() {
     assert!(opened <= 2, "50 probes opened {opened} Redis connections");
 }
 
-/// `total_connections_received` of `INFO stats`, in plain RESP over a connection of its own.
+/// `total_connections_received` of `INFO stats`.
 async fn connections_received(redis_url: &str) -> u64 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut conn = tokio::net::TcpStream::connect(redis_url.trim_start_matches("redis://")).await.unwrap();
-    conn.write_all(b"INFO stats\r\n").await.unwrap();
-    let mut reply = vec![0_u8; 16 * 1024];
-    let n = conn.read(&mut reply).await.unwrap();
-    let text = String::from_utf8_lossy(&reply[..n]);
-    let line = text.lines().find_map(|l| l.strip_prefix("total_connections_received:")).expect("INFO stats");
+    let stats = crate::chat_replicas::redis_inline(redis_url, "INFO stats").await;
+    let line = stats.lines().find_map(|l| l.strip_prefix("total_connections_received:")).expect("INFO stats");
     line.trim().parse().unwrap()
 }
