@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use actix_web::web::Data;
-use coffee_app::{Config, Process, Services, init_logging};
+use coffee_app::{Config, Process, Services, Signals, init_logging};
 
 const USAGE: &str = "usage: coffee-api    run the HTTP and WebSocket server
 It takes no arguments: every setting is an environment variable (or a line of
@@ -72,9 +72,10 @@ async fn main() -> ExitCode {
     let handle = server.handle();
     // The server runs as its own task: stopping it needs its loop polled.
     let mut server = actix_web::rt::spawn(server);
+    let signals = Signals::listen();
     let result = tokio::select! {
         result = &mut server => result,
-        () = shutdown_signal() => {
+        () = signals.wait() => {
             // SPEC §2: readiness 503 at once, keep serving (Connection: close)
             // for SHUTDOWN_DRAIN, then close sockets (1001), stop accepting and
             // let in-flight requests finish.
@@ -99,29 +100,5 @@ async fn main() -> ExitCode {
             tracing::error!("server error: {e}");
             ExitCode::from(1)
         }
-    }
-}
-
-/// SIGTERM (containers, systemd) or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the server");
-                let _ = interrupt.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
     }
 }

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use coffee_app::{Config, Process, Services, StartError, init_logging};
+use coffee_app::{Config, Process, Services, Signals, StartError, init_logging};
 use tokio_util::sync::CancellationToken;
 
 /// Longest pause between two attempts to reach the database at start.
@@ -118,43 +118,5 @@ async fn start_with_retry(config: Config, stop_requested: &CancellationToken) ->
             () = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(MAX_START_BACKOFF);
-    }
-}
-
-/// SIGINT (Ctrl-C) and SIGTERM (container stop), listened for from the
-/// moment this is made (a signal before the first `wait` is kept).
-struct Signals {
-    #[cfg(unix)]
-    listening: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
-}
-
-impl Signals {
-    fn listen() -> Self {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            match signal(SignalKind::interrupt()).and_then(|int| Ok((int, signal(SignalKind::terminate())?))) {
-                Ok(listening) => Self { listening: Some(listening) },
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for SIGINT and SIGTERM; falling back to Ctrl-C alone");
-                    Self { listening: None }
-                }
-            }
-        }
-        #[cfg(not(unix))]
-        Self {}
-    }
-
-    /// Until the first of them.
-    async fn wait(self) {
-        #[cfg(unix)]
-        if let Some((mut int, mut term)) = self.listening {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

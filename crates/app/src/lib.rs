@@ -12,6 +12,7 @@ mod metrics;
 mod proxies;
 mod services;
 mod shop;
+mod signals;
 
 pub use coffee_jobs::{DeadJob, DeadJobs};
 pub use config::{AppEnv, Config, ConfigError, LogFormat};
@@ -23,3 +24,4 @@ pub use metrics::{METRICS_CONTENT_TYPE, Metrics, PageJsonStats, Sample, UNMATCHE
 pub use proxies::{TrustedProxies, TrustedProxiesError};
 pub use services::{Process, Readiness, Services, StartError};
 pub use shop::{SAMPLE_SHOP_INFO, ShopConfig};
+pub use signals::Signals;
