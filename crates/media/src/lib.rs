@@ -103,6 +103,17 @@ pub fn stored_kind(name: &str) -> Option<ImageKind> {
     ImageKind::from_extension(ext)
 }
 
+/// The name a stored file has while it is being written: `.<name>.part`.
+fn partial_name(name: &str) -> String {
+    format!(".{name}.part")
+}
+
+/// Whether `file` is a stored file being written ([`partial_name`] of a
+/// name this store generates): nothing else in the directory is swept.
+fn is_partial(file: &str) -> bool {
+    file.strip_prefix('.').and_then(|f| f.strip_suffix(".part")).is_some_and(|name| stored_kind(name).is_some())
+}
+
 /// [`ImageStore`] in a directory.
 #[derive(Debug, Clone)]
 pub struct FsImageStore {
@@ -155,7 +166,7 @@ impl ImageStore for FsImageStore {
         tokio::task::spawn_blocking(move || {
             let pieces = metadata::stripped(Bytes::from(bytes), kind).ok_or(ImageSaveError::Unreadable)?;
             let name = format!("{}.{}", uuid::Uuid::now_v7().simple(), kind.extension());
-            let tmp = dir.join(format!(".{name}.part"));
+            let tmp = dir.join(partial_name(&name));
             let path = dir.join(&name);
             // Written aside, then renamed: readers never see half a file.
             write_then_rename(&pieces, &tmp, &path).map_err(|e| {
@@ -195,7 +206,7 @@ fn remove_partial_files(dir: &Path, age: std::time::Duration) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     entries
         .filter_map(Result::ok)
-        .filter(|entry| entry.file_name().to_str().is_some_and(|n| n.starts_with('.') && n.ends_with(".part")))
+        .filter(|entry| entry.file_name().to_str().is_some_and(is_partial))
         .filter(|entry| {
             let modified = entry.metadata().and_then(|m| m.modified());
             modified.is_ok_and(|at| at.elapsed().is_ok_and(|elapsed| elapsed > age))
@@ -329,11 +340,12 @@ mod tests {
         let old = dir.path().join(".0123456789abcdef0123456789abcdef.png.part");
         let young = dir.path().join(".fedcba9876543210fedcba9876543210.png.part");
         let stored = dir.path().join("0123456789abcdef0123456789abcdef.png");
-        for path in [&old, &young, &stored] {
+        let foreign = dir.path().join(".backup.part");
+        for path in [&old, &young, &stored, &foreign] {
             std::fs::write(path, b"x").unwrap();
         }
         let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
-        for path in [&old, &stored] {
+        for path in [&old, &stored, &foreign] {
             std::fs::File::options().write(true).open(path).unwrap().set_modified(two_hours_ago).unwrap();
         }
 
@@ -342,6 +354,7 @@ mod tests {
         assert!(!old.exists(), "a half-written file an hour old is removed");
         assert!(young.exists(), "one being written now (by another replica) stays");
         assert!(stored.exists(), "a stored image stays, however old");
+        assert!(foreign.exists(), "a file this store did not write stays (MEDIA_DIR may hold others)");
     }
 
     #[test]
