@@ -38,9 +38,10 @@ impl AllowedOrigins {
         Self(origins.into_iter().map(|o| o.trim_end_matches('/').to_owned()).collect())
     }
 
-    /// Whether `origin` is one of them.
+    /// Whether `origin` is one of them (a trailing `/` aside, as some
+    /// clients send it).
     pub fn contains(&self, origin: &str) -> bool {
-        self.0.contains(origin)
+        self.0.contains(origin.trim_end_matches('/'))
     }
 
     /// Why a request's `Origin` is refused, if it is: every line is judged,
@@ -51,7 +52,7 @@ impl AllowedOrigins {
         match headers.get_all(header::ORIGIN).collect::<Vec<_>>().as_slice() {
             [] => None,
             [one] => match one.to_str() {
-                Ok(origin) if self.contains(origin.trim_end_matches('/')) => None,
+                Ok(origin) if self.contains(origin) => None,
                 Ok(origin) => Some(format!("The origin {origin:?} is not allowed here.")),
                 Err(_) => Some("An Origin header that is not readable text is not allowed.".to_owned()),
             },
@@ -78,10 +79,7 @@ fn refusal(req: &ServiceRequest, allowed: &AllowedOrigins) -> Option<String> {
     let headers = req.headers();
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     // Every line is judged, and one that is not text counts as cross-site.
-    if headers
-        .get_all("sec-fetch-site")
-        .any(|v| v.to_str().is_ok_and(|s| s.eq_ignore_ascii_case("cross-site")) || v.to_str().is_err())
-    {
+    if headers.get_all("sec-fetch-site").any(|v| v.to_str().map_or(true, |s| s.eq_ignore_ascii_case("cross-site"))) {
         return Some("Cross-site requests may not change anything (Sec-Fetch-Site: cross-site).".to_owned());
     }
     if let Some(why) = allowed.refusal(headers) {

@@ -123,8 +123,7 @@ fn cors(origins: &AllowedOrigins) -> Cors {
     Cors::default()
         .allowed_origin_fn(move |origin: &HeaderValue, head: &RequestHead| {
             // The socket routes judge `Origin` themselves (403, SPEC §7).
-            matches!(head.uri.path(), "/ws" | "/ws/support")
-                || origin.to_str().is_ok_and(|o| allowed.contains(o.trim_end_matches('/')))
+            matches!(head.uri.path(), "/ws" | "/ws/support") || origin.to_str().is_ok_and(|o| allowed.contains(o))
         })
         .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
         .allowed_headers([
