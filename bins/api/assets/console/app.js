@@ -203,6 +203,7 @@
     const socket = state.socket;
     state.socket = null;
     if (socket) socket.close(1000, 'logged out');
+    for (const conv of state.conversations.values()) clearTimeout(conv.gapTimer);
     state.conversations.clear();
     state.orders.clear();
     state.outbox.clear();
